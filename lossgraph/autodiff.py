@@ -1,0 +1,216 @@
+"""Reverse-mode autodiff: gradient graphs, and JAX-like transforms over Python functions.
+
+Each op's vjp rule lives in its op record; this module only walks the graph once in reverse
+topological order, sums cotangents, and undoes broadcasting in one place (`unbroadcast`).
+A missing cotangent is a symbolic zero, so `* 0` never enters a gradient.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from . import api as F
+from . import dtypes as dt
+from .errors import GradientError, InputError
+from .evaluate import evaluate
+from .graph import Node, topo_order
+from .ops import OPS
+
+
+def unbroadcast(ct, shape):
+    """Sum a cotangent over the axes broadcasting added or stretched, to fit `shape`.
+
+    Axes where ct is 1 and shape is not are left: ct still broadcasts to shape.
+    """
+    if ct.shape == shape:
+        return ct
+    lead = ct.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and ct.shape[lead + i] != 1)
+    if axes:
+        ct = F.sum(ct, axis=axes, keepdims=True)
+    if lead:
+        ct = F.reshape(ct, ct.shape[lead:])
+    return ct
+
+
+def _differentiable(node):
+    return dt.is_float(node.dtype)
+
+
+def _needs_grad(order, wrt_ids):
+    """ids of nodes that lie on a differentiable path from some wrt node."""
+    needs = set(wrt_ids)
+    for n in order:
+        if id(n) in needs:
+            continue
+        op = OPS[n.op]
+        if op.vjp is None or not _differentiable(n):
+            continue
+        if any(id(i) in needs for k, i in enumerate(n.inputs) if k not in op.nondiff):
+            needs.add(id(n))
+    return needs
+
+
+def _check_wrt(y, wrt, order):
+    in_graph = {id(n) for n in order}
+    for w in wrt:
+        if not isinstance(w, Node):
+            raise TypeError(f"gradients: wrt must be Nodes, got {type(w).__name__}")
+        if not _differentiable(w):
+            raise GradientError(f"gradients: {w.name or w.op!r} has dtype {w.dtype}; only "
+                                f"float inputs have gradients (labels and masks do not)")
+
+
+def gradients(y, wrt, grad_output=None):
+    """d y / d w for each w in wrt, as graphs (same shapes as the w).
+
+    y must be a scalar unless grad_output (the cotangent seed, shaped like y) is given.
+    A w that y does not depend on gets zeros. A w that y reaches only through
+    stop_gradient or an integer position raises GradientError.
+    """
+    single = isinstance(wrt, Node)
+    wrt = [wrt] if single else list(wrt)
+    y = F.as_node(y)
+    if grad_output is None:
+        if y.shape != ():
+            raise GradientError(f"gradients: y must be a scalar, got shape {y.shape}; "
+                                f"reduce it (lg.sum / lg.mean) or pass grad_output")
+        seed = F.constant(1.0)
+    else:
+        seed = F.as_node(grad_output)
+    if not _differentiable(y):
+        raise GradientError(f"gradients: y has dtype {y.dtype}; only float outputs have "
+                            f"gradients")
+    from .rewrite import guard_nans
+    y = guard_nans(y)
+    order = topo_order([y])
+    _check_wrt(y, wrt, order)
+    wrt_ids = {id(w) for w in wrt}
+    needs = _needs_grad(order, wrt_ids)
+    cts = {id(y): seed}
+    for node in reversed(order):
+        g = cts.pop(id(node), None) if id(node) not in wrt_ids else cts.get(id(node))
+        op = OPS[node.op]
+        if g is None or op.vjp is None or id(node) not in needs:
+            continue
+        parts = op.vjp(g, node, *node.inputs)
+        for k, (inp, ct) in enumerate(zip(node.inputs, parts)):
+            if ct is None or k in op.nondiff or id(inp) not in needs:
+                continue
+            ct = unbroadcast(F.as_node(ct), inp.shape)
+            prev = cts.get(id(inp))
+            cts[id(inp)] = ct if prev is None else prev + ct
+    out = []
+    for w in wrt:
+        g = cts.get(id(w))
+        if g is None:
+            if _blocked(order, w, y):
+                raise GradientError(f"gradients: {w.name or w.op!r} reaches the output only "
+                                    f"through stop_gradient or a non-differentiable position")
+            g = F.zeros_like(w)
+        elif g.shape != w.shape:
+            g = F.broadcast_to(g, w.shape)
+        if g.dtype != w.dtype and dt.is_float(g.dtype):
+            g = F.cast(g, w.dtype) if w.dtype != "float" else g
+        out.append(g)
+    return out[0] if single else out
+
+
+def _blocked(order, w, y):
+    """w is in y's graph but every path from w to y is cut (stop_gradient, int position)."""
+    return any(w is n for n in order) and id(y) not in _needs_grad(order, {id(w)})
+
+
+# --- transforms over Python functions of Nodes
+
+class _Traced:
+    """A Python function traced once per (shape, dtype) signature; the cache is bounded."""
+
+    def __init__(self, fun, argnums, build, maxsize=64):
+        self.fun, self.build, self.maxsize = fun, build, maxsize
+        self.argnums = argnums
+        self.cache = OrderedDict()
+
+    def graph(self, args):
+        arrays = [np.asarray(a) for a in args]
+        sig = tuple((a.shape, a.dtype.name) for a in arrays)
+        entry = self.cache.get(sig)
+        if entry is None:
+            names = [f"arg{i}" for i in range(len(arrays))]
+            nodes = [F.input(n, shape=a.shape, dtype=_input_dtype(a, i, self.argnums))
+                     for i, (n, a) in enumerate(zip(names, arrays))]
+            out = F.as_node(self.fun(*nodes))
+            entry = (names, self.build(out, [nodes[i] for i in self.argnums]))
+            self.cache[sig] = entry
+            if len(self.cache) > self.maxsize:
+                self.cache.popitem(last=False)
+        else:
+            self.cache.move_to_end(sig)
+        names, outputs = entry
+        return dict(zip(names, arrays)), outputs
+
+
+def _input_dtype(a, i, argnums):
+    if np.issubdtype(a.dtype, np.floating):
+        return a.dtype.name
+    if i in argnums:
+        raise GradientError(f"argument {i} has dtype {a.dtype}; gradients need float arrays")
+    return dt.normalize_dtype(a.dtype)
+
+
+def _argnums(argnums):
+    single = isinstance(argnums, int)
+    return single, ((argnums,) if single else tuple(argnums))
+
+
+def value_and_grad(fun, argnums=0):
+    """fun(*nodes) -> scalar Node becomes f(*arrays) -> (value, grad or tuple of grads)."""
+    single, nums = _argnums(argnums)
+    traced = _Traced(fun, nums, lambda out, ws: [out] + list(gradients(out, ws)))
+
+    def wrapped(*args):
+        if max(nums) >= len(args):
+            raise InputError(f"argnums {argnums} but the function got {len(args)} arguments")
+        arrays, outputs = traced.graph(args)
+        vals = evaluate(outputs, arrays)
+        grads = vals[1:]
+        return vals[0], (grads[0] if single else tuple(grads))
+    wrapped.cache = traced.cache
+    wrapped.__wrapped__ = fun
+    return wrapped
+
+
+def grad(fun, argnums=0):
+    """fun(*nodes) -> scalar Node becomes f(*arrays) -> gradient array(s)."""
+    vg = value_and_grad(fun, argnums)
+
+    def wrapped(*args):
+        return vg(*args)[1]
+    wrapped.cache = vg.cache
+    wrapped.__wrapped__ = fun
+    return wrapped
+
+
+def hvp(fun, primals, tangents):
+    """Hessian-vector products of a scalar fun at primals along tangents (tuples of arrays).
+
+    Returns a tuple with one array per primal: d/dx <grad fun(x), v>.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise InputError(f"hvp: {len(primals)} primals but {len(tangents)} tangents")
+    xs = [F.input(f"x{i}", shape=np.shape(p), dtype=np.asarray(p).dtype.name)
+          for i, p in enumerate(primals)]
+    vs = [F.input(f"v{i}", shape=np.shape(t), dtype=np.asarray(t).dtype.name)
+          for i, t in enumerate(tangents)]
+    out = F.as_node(fun(*xs))
+    gs = gradients(out, xs)
+    inner = F.sum(gs[0] * vs[0])
+    for g, v in zip(gs[1:], vs[1:]):
+        inner = inner + F.sum(g * v)
+    hs = gradients(inner, xs)
+    arrays = {f"x{i}": p for i, p in enumerate(primals)}
+    arrays.update({f"v{i}": t for i, t in enumerate(tangents)})
+    return tuple(evaluate(hs, arrays))

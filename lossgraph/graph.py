@@ -1,0 +1,167 @@
+"""Node: an immutable, hash-consed expression graph vertex.
+
+Building the same expression twice gives the same object, so common subexpressions are
+shared for free and `a is b` (also `a == b`) tells whether two graphs are the same.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from types import MappingProxyType
+
+import numpy as np
+
+from .errors import LossgraphError
+from .ops.base import OPS
+
+_TABLE: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+_LOCK = threading.Lock()
+
+
+def _freeze(v):
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, tuple):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, np.ndarray):
+        return ("ndarray", v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, float) and v != v:
+        return ("nan",)
+    return v
+
+
+class Node:
+    """A vertex of a loss graph: op name, input nodes, attributes, shape and dtype."""
+
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "_key", "__weakref__")
+
+    def __init__(self, *a, **k):
+        raise TypeError("Nodes are built with lossgraph functions (lg.input, lg.exp, ...), "
+                        "not Node(...)")
+
+    @classmethod
+    def _make(cls, op_name, inputs, attrs):
+        op = OPS[op_name]
+        shape, dtype, attrs = op.infer(tuple(inputs), dict(attrs))
+        key = (op_name, tuple(id(i) for i in inputs),
+               tuple(sorted((k, _freeze(v)) for k, v in attrs.items())))
+        with _LOCK:
+            node = _TABLE.get(key)
+            if node is None:
+                node = object.__new__(cls)
+                set_ = object.__setattr__
+                set_(node, "op", op_name)
+                set_(node, "inputs", tuple(inputs))
+                set_(node, "attrs", MappingProxyType(attrs))
+                set_(node, "shape", tuple(shape))
+                set_(node, "dtype", dtype)
+                set_(node, "_key", key)
+                _TABLE[key] = node
+        return node
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Node is immutable")
+
+    def __reduce__(self):
+        raise TypeError("Nodes are not pickled; use lg.to_json / lg.from_json")
+
+    # --- properties
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def name(self):
+        """The input name (inputs only)."""
+        return self.attrs.get("name")
+
+    @property
+    def spec(self):
+        return OPS[self.op]
+
+    def __bool__(self):
+        raise LossgraphError("a Node has no truth value: use lg.where(cond, a, b) for "
+                             "branches, and `is` to compare graphs")
+
+    def __iter__(self):
+        raise TypeError("a Node is not iterable")
+
+    def __len__(self):
+        raise TypeError("len() of a Node: use node.shape")
+
+    def __repr__(self):
+        from .printing import to_text
+        shape = ", ".join(map(str, self.shape))
+        return f"<Node {to_text(self, max_len=80)} : {self.dtype}[{shape}]>"
+
+    def __str__(self):
+        from .printing import to_text
+        return to_text(self)
+
+    def _repr_svg_(self):
+        from .viz import repr_svg
+        return repr_svg(self)
+
+    # --- operators
+    def __add__(self, o): return _api().add(self, o)
+    def __radd__(self, o): return _api().add(o, self)
+    def __sub__(self, o): return _api().subtract(self, o)
+    def __rsub__(self, o): return _api().subtract(o, self)
+    def __mul__(self, o): return _api().multiply(self, o)
+    def __rmul__(self, o): return _api().multiply(o, self)
+    def __truediv__(self, o): return _api().divide(self, o)
+    def __rtruediv__(self, o): return _api().divide(o, self)
+    def __pow__(self, o): return _api().power(self, o)
+    def __rpow__(self, o): return _api().power(o, self)
+    def __neg__(self): return _api().negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _api().abs(self)
+    def __lt__(self, o): return _api().less(self, o)
+    def __le__(self, o): return _api().less_equal(self, o)
+    def __gt__(self, o): return _api().greater(self, o)
+    def __ge__(self, o): return _api().greater_equal(self, o)
+    def __and__(self, o): return _api().logical_and(self, o)
+    def __or__(self, o): return _api().logical_or(self, o)
+    def __invert__(self): return _api().logical_not(self)
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    # NumPy must not swallow a Node into an object array: `arr * node` returns a Node.
+    __array_ufunc__ = None
+
+
+def _api():
+    from . import api
+    return api
+
+
+def make(op_name, *inputs, **attrs):
+    """Build (or find) the node op_name(*inputs) with attrs."""
+    return Node._make(op_name, inputs, attrs)
+
+
+def topo_order(outputs):
+    """Nodes reachable from outputs, inputs before users; iterative (no recursion limit)."""
+    order, seen = [], set()
+    for root in outputs:
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for child in reversed(node.inputs):
+                if id(child) not in seen:
+                    stack.append((child, False))
+    return order
+
+
+def inputs_of(outputs):
+    """The input nodes a graph depends on, in first-seen order."""
+    return [n for n in topo_order(outputs) if n.op == "input"]

@@ -1,0 +1,54 @@
+"""The op record and the table every part of lossgraph reads ops from.
+
+One record per primitive holds its whole story: shape/dtype rule, NumPy evaluation,
+vector-Jacobian product (written with lossgraph ops, so gradients are graphs) and printing.
+Backends lower ops by the same names.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+OPS: dict = {}
+
+
+@dataclass(frozen=True)
+class Op:
+    """A primitive.
+
+    infer(inputs, attrs) -> (shape, dtype, attrs): validates, normalizes attrs.
+    impl(*arrays, **attrs) -> ndarray: the reference NumPy evaluation.
+    vjp(g, node) -> one cotangent per input (a Node, or None for a zero/no gradient);
+        a cotangent may have the node's broadcast shape, autodiff unbroadcasts it.
+    text / latex: format strings over {0}, {1}, ... and attrs; `prec` is the binding
+        strength for infix forms (None = a function call, never parenthesized).
+    sympy(args, attrs) -> a SymPy expression, for elementwise and reduction ops.
+    nondiff: input positions with no gradient (integer labels, masks, conditions).
+    wants_shape: impl also takes out_shape=, the node's shape with dims resolved.
+    Leaves (kind "leaf") have impl(node, env) instead: env.arrays, env.dims.
+    """
+    name: str
+    kind: str
+    infer: Callable
+    impl: Optional[Callable]
+    vjp: Optional[Callable]
+    text: str
+    latex: str
+    math: str = ""
+    prec: Optional[int] = None
+    sympy: Optional[Callable] = None
+    nondiff: tuple = ()
+    assoc: bool = False
+    wants_shape: bool = False
+    origin: str = field(default="", compare=False)
+
+
+def register(name, kind, infer, impl, vjp, text, latex, math="", **kw):
+    frame = inspect.stack()[1]
+    origin = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+    if name in OPS:
+        raise ValueError(f"op {name!r} registered twice ({OPS[name].origin} and {origin})")
+    op = Op(name, kind, infer, impl, vjp, text, latex, math, origin=origin, **kw)
+    OPS[name] = op
+    return op

@@ -1,0 +1,153 @@
+"""Elementwise ops: arithmetic, transcendental and composite functions, comparisons."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import api as F
+from .base import register
+from ..dtypes import is_float, normalize_dtype
+from ..errors import DTypeError
+from .rules import boolean, broadcast_of, elementwise, floating, label, require_bool, same_kind
+
+
+def _sp():
+    import sympy
+    return sympy
+
+
+def _fn(name):
+    """A named SymPy function from lossgraph.sympy_funcs (sigmoid, softplus, ...)."""
+    def build(a, attrs):
+        from .. import sympy_funcs
+        return getattr(sympy_funcs, name)(*a)
+    return build
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _xlogy(x, y):
+    return np.where(x == 0, np.zeros_like(x * y), x * np.log(np.where(x == 0, 1, y)))
+
+
+def unary(name, fn, vjp, text=None, latex=None, sympy=None, dtype=floating, math="", **kw):
+    register(name, "elementwise", elementwise(dtype), fn, vjp,
+             text or f"{name}({{0}})",
+             latex or rf"\operatorname{{{name}}}\left({{0}}\right)",
+             math=math, sympy=sympy, **kw)
+
+
+def binary(name, fn, vjp, text, latex, prec=None, sympy=None, dtype=floating, math="", **kw):
+    register(name, "elementwise", elementwise(dtype), fn, vjp, text, latex, math=math,
+             prec=prec, sympy=sympy, **kw)
+
+
+# --- arithmetic (prec: + - 10, * / 20, unary - 25, ** 30)
+binary("add", np.add, lambda g, ans, x, y: (g, g), "{0} + {1}", "{0} + {1}", prec=10,
+       sympy=lambda a, at: a[0] + a[1], dtype=same_kind, assoc=True, math="x + y")
+binary("subtract", np.subtract, lambda g, ans, x, y: (g, -g), "{0} - {1}", "{0} - {1}",
+       prec=10, sympy=lambda a, at: a[0] - a[1], dtype=same_kind, math="x - y")
+binary("multiply", np.multiply, lambda g, ans, x, y: (g * y, g * x), "{0} * {1}",
+       "{0} {1}", prec=20, sympy=lambda a, at: a[0] * a[1], dtype=same_kind, assoc=True,
+       math="x y")
+binary("divide", np.true_divide, lambda g, ans, x, y: (g / y, -g * ans / y), "{0} / {1}",
+       r"\frac{{{0}}}{{{1}}}", prec=20, sympy=lambda a, at: a[0] / a[1], math="x / y")
+binary("power", np.power,
+       lambda g, ans, x, y: (g * y * x ** (y - 1), g * ans * F.log(x)),
+       "{0} ** {1}", "{0}^{{{1}}}", prec=30, sympy=lambda a, at: a[0] ** a[1],
+       math="x^y")
+binary("maximum", np.maximum,
+       lambda g, ans, x, y: (F.where(x >= y, g, 0.0), F.where(x >= y, 0.0, g)),
+       "maximum({0}, {1})", r"\max\left({0}, {1}\right)",
+       sympy=lambda a, at: _sp().Max(*a), dtype=same_kind, math="max(x, y)")
+binary("minimum", np.minimum,
+       lambda g, ans, x, y: (F.where(x <= y, g, 0.0), F.where(x <= y, 0.0, g)),
+       "minimum({0}, {1})", r"\min\left({0}, {1}\right)",
+       sympy=lambda a, at: _sp().Min(*a), dtype=same_kind, math="min(x, y)")
+binary("xlogy", _xlogy,
+       lambda g, ans, x, y: (g * F.log(y), F.where(F.equal(x, 0.0), 0.0, g * x / y)),
+       "xlogy({0}, {1})", r"{0} \log\left({1}\right)",
+       sympy=lambda a, at: a[0] * _sp().log(a[1]), math="x log(y), 0 where x = 0")
+
+unary("negative", np.negative, lambda g, ans, x: (-g,), text="-{0}", latex="-{0}",
+      prec=25, sympy=lambda a, at: -a[0], dtype=same_kind, math="-x")
+unary("exp", np.exp, lambda g, ans, x: (g * ans,), latex=r"e^{{{0}}}",
+      sympy=lambda a, at: _sp().exp(a[0]), math="e^x")
+unary("log", np.log, lambda g, ans, x: (g / x,), latex=r"\log\left({0}\right)",
+      sympy=lambda a, at: _sp().log(a[0]), math="log x")
+unary("log1p", np.log1p, lambda g, ans, x: (g / (1.0 + x),), sympy=_fn("log1p"),
+      latex=r"\log\left(1 + {0}\right)", math="log(1 + x), accurate for small x")
+unary("expm1", np.expm1, lambda g, ans, x: (g * (ans + 1.0),), sympy=_fn("expm1"),
+      latex=r"\left(e^{{{0}}} - 1\right)", math="e^x - 1, accurate for small x")
+unary("sqrt", np.sqrt, lambda g, ans, x: (g * 0.5 / ans,), latex=r"\sqrt{{{0}}}",
+      sympy=lambda a, at: _sp().sqrt(a[0]), math="sqrt(x)")
+unary("abs", np.abs, lambda g, ans, x: (g * F.sign(x),), latex=r"\left|{0}\right|",
+      sympy=lambda a, at: _sp().Abs(a[0]), dtype=same_kind, math="|x|")
+unary("sign", np.sign, lambda g, ans, x: (None,), latex=r"\operatorname{{sign}}\left({0}\right)",
+      sympy=lambda a, at: _sp().sign(a[0]), dtype=same_kind, math="sign(x)")
+unary("square", np.square, lambda g, ans, x: (g * 2.0 * x,), latex=r"{0}^{{2}}", prec=30,
+      sympy=lambda a, at: a[0] ** 2, dtype=same_kind, math="x^2")
+unary("tanh", np.tanh, lambda g, ans, x: (g * (1.0 - F.square(ans)),),
+      latex=r"\tanh\left({0}\right)", sympy=lambda a, at: _sp().tanh(a[0]),
+      math="tanh x")
+unary("sigmoid", _sigmoid, lambda g, ans, x: (g * ans * (1.0 - ans),),
+      latex=r"\sigma\left({0}\right)", sympy=_fn("sigmoid"), math="1 / (1 + e^{-x})")
+unary("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: (g * F.sigmoid(x),),
+      latex=r"\operatorname{{softplus}}\left({0}\right)", sympy=_fn("softplus"),
+      math="log(1 + e^x), stable for large |x|")
+
+# --- comparisons and logic: boolean results, no gradient
+for _name, _fn_np, _sym in [("less", np.less, "<"), ("less_equal", np.less_equal, "<="),
+                            ("greater", np.greater, ">"),
+                            ("greater_equal", np.greater_equal, ">="),
+                            ("equal", np.equal, "=="), ("not_equal", np.not_equal, "!=")]:
+    _tex = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge", "==": "=", "!=": r"\ne"}[_sym]
+    binary(_name, _fn_np, None, f"{{0}} {_sym} {{1}}", f"{{0}} {_tex} {{1}}", prec=5,
+           dtype=boolean, nondiff=(0, 1), math=f"x {_sym} y")
+binary("logical_and", np.logical_and, None, "{0} & {1}", r"{0} \land {1}", prec=4,
+       dtype=require_bool, nondiff=(0, 1), math="x and y")
+binary("logical_or", np.logical_or, None, "{0} | {1}", r"{0} \lor {1}", prec=3,
+       dtype=require_bool, nondiff=(0, 1), math="x or y")
+unary("logical_not", np.logical_not, None, text="~{0}", latex=r"\lnot {0}", prec=25,
+      dtype=require_bool, nondiff=(0,), math="not x")
+
+
+# --- selection, clipping, casts
+def _where_infer(inputs, attrs):
+    c, a, b = inputs
+    if c.dtype != "bool":
+        raise DTypeError(f"where: condition {label(c)} must be bool, got {c.dtype}")
+    return broadcast_of(inputs), same_kind((a, b)), attrs
+
+
+register("where", "elementwise", _where_infer, np.where,
+         lambda g, ans, c, a, b: (None, F.where(c, g, 0.0), F.where(c, 0.0, g)),
+         "where({0}, {1}, {2})",
+         r"\begin{{cases}} {1} & {0} \\ {2} & \text{{otherwise}} \end{{cases}}",
+         sympy=lambda a, at: _sp().Piecewise((a[1], a[0]), (a[2], True)),
+         nondiff=(0,), math="a where c else b")
+
+
+def _clip_vjp(g, ans, x, lo, hi):
+    inside = F.logical_and(x >= lo, x <= hi)
+    return F.where(inside, g, 0.0), F.where(x < lo, g, 0.0), F.where(x > hi, g, 0.0)
+
+
+register("clip", "elementwise", elementwise(same_kind), np.clip, _clip_vjp,
+         "clip({0}, {1}, {2})", r"\operatorname{{clip}}\left({0}, {1}, {2}\right)",
+         sympy=lambda a, at: _sp().Min(_sp().Max(a[0], a[1]), a[2]),
+         math="min(max(x, lo), hi)")
+
+
+def _cast_infer(inputs, attrs):
+    return inputs[0].shape, normalize_dtype(attrs["dtype"]), attrs
+
+
+register("cast", "elementwise", _cast_infer, lambda x, dtype: x,
+         lambda g, ans, x: (F.cast(g, x.dtype) if is_float(x.dtype) else None,),
+         "cast({0}, {dtype})", r"{0}", sympy=lambda a, at: a[0], math="x as dtype")
+register("stop_gradient", "elementwise", elementwise(lambda i: i[0].dtype), lambda x: x,
+         None, "stop_gradient({0})", r"\left\lfloor {0} \right\rfloor_{{sg}}",
+         sympy=lambda a, at: a[0], nondiff=(0,), math="x, with no gradient")

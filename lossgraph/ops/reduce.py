@@ -1,0 +1,135 @@
+"""Reductions over axes, and the normalizers built on them (softmax, log_softmax)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import api as F
+from .base import register
+from .rules import floating, reduction, same_kind
+
+
+def _sp():
+    import sympy
+    return sympy
+
+
+def kept(g, node):
+    """The cotangent g of a reduction, with the reduced axes put back as size 1."""
+    x = node.inputs[0]
+    if node.attrs["keepdims"] or g.ndim == 0:
+        return g
+    if g.shape != node.shape:
+        g = F.broadcast_to(g, node.shape)
+    shape = tuple(1 if i in node.attrs["axis"] else d for i, d in enumerate(x.shape))
+    return F.reshape(g, shape)
+
+
+def kept_ans(node):
+    return kept(node, node)
+
+
+def _axis_text(attrs, ndim=None):
+    extra = f", axis={attrs['axis']}" if attrs.get("axis") is not None else ""
+    return extra + (", keepdims=True" if attrs.get("keepdims") else "")
+
+
+def _reduce_text(name):
+    def text(args, attrs, node):
+        axes = attrs["axis"]
+        full = axes == tuple(range(node.inputs[0].ndim))
+        ax = "" if full else f", axis={axes[0] if len(axes) == 1 else axes}"
+        kd = ", keepdims=True" if attrs["keepdims"] else ""
+        return f"{name}({args[0]}{ax}{kd})"
+    return text
+
+
+def _reduce_latex(symbol):
+    def latex(args, attrs, node):
+        x = node.inputs[0]
+        dims = ",".join(str(x.shape[a]) for a in attrs["axis"])
+        return rf"{symbol}_{{{dims}}} {args[0]}" if dims else args[0]
+    return latex
+
+
+def _impl(fn):
+    return lambda x, axis, keepdims: fn(x, axis=axis, keepdims=keepdims)
+
+
+def _max_vjp(g, ans, x):
+    hit = F.cast(F.equal(x, kept_ans(ans)), x.dtype)
+    return (kept(g, ans) * hit / F.sum(hit, axis=ans.attrs["axis"], keepdims=True),)
+
+
+def _logsumexp(x, axis, keepdims):
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _softmax(x, axis, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - np.where(np.isfinite(m), m, 0))
+    s = np.sum(e, axis=axis, keepdims=True)
+    return e / np.where(s == 0, 1, s)
+
+
+def _log_softmax(x, axis, keepdims=False):
+    return x - _logsumexp(x, axis, True)
+
+
+register("sum", "reduction", reduction(same_kind), _impl(np.sum),
+         lambda g, ans, x: (kept(g, ans),), _reduce_text("sum"), _reduce_latex(r"\sum"),
+         sympy=None, math="sum of x over axes")
+register("prod", "reduction", reduction(same_kind), _impl(np.prod),
+         lambda g, ans, x: (kept(g, ans) * kept_ans(ans) / x,), _reduce_text("prod"),
+         _reduce_latex(r"\prod"), math="product of x over axes")
+register("max", "reduction", reduction(same_kind), _impl(np.max), _max_vjp,
+         _reduce_text("max"), _reduce_latex(r"\max"),
+         math="max of x over axes (gradient shared equally among ties)")
+register("min", "reduction", reduction(same_kind), _impl(np.min), _max_vjp,
+         _reduce_text("min"), _reduce_latex(r"\min"),
+         math="min of x over axes (gradient shared equally among ties)")
+register("logsumexp", "reduction", reduction(floating), _logsumexp,
+         lambda g, ans, x: (kept(g, ans) * F.softmax(x, axis=ans.attrs["axis"]),),
+         _reduce_text("logsumexp"), _reduce_latex(r"\operatorname{LSE}"),
+         math="log sum exp x over axes, shifted by the max")
+
+
+def _normalizer_infer(inputs, attrs):
+    shape, dtype, attrs = reduction(floating)(inputs, {"axis": attrs.get("axis", -1)})
+    return inputs[0].shape, dtype, {"axis": attrs["axis"]}
+
+
+def _normalizer_text(name):
+    def text(args, attrs, node):
+        axes = attrs["axis"]
+        last = axes == (node.ndim - 1,)
+        ax = "" if last else f", axis={axes[0] if len(axes) == 1 else axes}"
+        return f"{name}({args[0]}{ax})"
+    return text
+
+
+def _softmax_vjp(g, ans, x):
+    axis = ans.attrs["axis"]
+    return (ans * (g - F.sum(g * ans, axis=axis, keepdims=True)),)
+
+
+def _log_softmax_vjp(g, ans, x):
+    axis = ans.attrs["axis"]
+    return (g - F.softmax(x, axis=axis) * F.sum(g, axis=axis, keepdims=True),)
+
+
+def _named(name):
+    def build(a, attrs):
+        from .. import sympy_funcs
+        return getattr(sympy_funcs, name)(*a)
+    return build
+
+
+register("softmax", "normalizer", _normalizer_infer, _softmax, _softmax_vjp,
+         _normalizer_text("softmax"), r"\operatorname{{softmax}}\left({0}\right)",
+         sympy=_named("softmax"), math="e^x / sum e^x along axis")
+register("log_softmax", "normalizer", _normalizer_infer, _log_softmax, _log_softmax_vjp,
+         _normalizer_text("log_softmax"), r"\log\operatorname{{softmax}}\left({0}\right)",
+         sympy=_named("log_softmax"), math="x - logsumexp(x) along axis")
