@@ -16,5 +16,6 @@ from .evaluate import evaluate
 from .autodiff import gradients, grad, value_and_grad, hvp, unbroadcast
 from .printing import to_text, latex
 from .rewrite import simplify
+from .losstype import Loss, loss, Spec, Float, Float32, Float64, Int, Int32, Int64, Bool
 
 __version__ = "0.1.0"

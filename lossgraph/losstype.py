@@ -1,0 +1,181 @@
+"""Loss: a graph with named inputs, declared once and then evaluated, differentiated,
+printed, drawn and serialized by name.
+
+    @lg.loss
+    def bce(x: lg.Float["N"], z: lg.Float["N"]):
+        return lg.mean(lg.softplus(x) - x * z)
+
+    bce(x=a, z=b); bce.gradients("x"); print(bce.latex()); bce.draw()
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+
+from . import api as F
+from .autodiff import gradients
+from .dtypes import is_float, normalize_dtype
+from .errors import GradientError, InputError, OptionError
+from .evaluate import evaluate
+from .graph import Node, inputs_of
+
+
+class Spec:
+    """An input declaration usable as an annotation: Float["N", "C"], Int64["N"], Float[()]."""
+
+    def __init__(self, dtype, shape=()):
+        self.dtype, self.shape = normalize_dtype(dtype), tuple(shape)
+
+    def __getitem__(self, shape):
+        if shape == ():
+            return Spec(self.dtype, ())
+        return Spec(self.dtype, shape if isinstance(shape, tuple) else (shape,))
+
+    def __repr__(self):
+        return f"{self.dtype.capitalize()}[{', '.join(map(repr, self.shape))}]"
+
+    def make(self, name):
+        return F.input(name, shape=self.shape, dtype=self.dtype)
+
+
+Float, Float32, Float64 = Spec("float"), Spec("float32"), Spec("float64")
+Int, Int32, Int64, Bool = Spec("int"), Spec("int32"), Spec("int64"), Spec("bool")
+_SPECS = {"Float": Float, "Float32": Float32, "Float64": Float64, "Int": Int, "Int32": Int32,
+          "Int64": Int64, "Bool": Bool}
+
+
+def _parse_spec(text, arg):
+    """Read a string annotation like 'lg.Float["N", "C"]' without evaluating it."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        tree = None
+    base, shape = tree, ()
+    if isinstance(tree, ast.Subscript):
+        base = tree.value
+        elts = tree.slice.elts if isinstance(tree.slice, ast.Tuple) else [tree.slice]
+        try:
+            shape = tuple(ast.literal_eval(e) for e in elts)
+        except ValueError:
+            shape = None
+    name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", None)
+    if name not in _SPECS or shape is None:
+        raise OptionError(f"parameter {arg!r}: annotation {text!r} is not an input spec like "
+                          f"lg.Float['N', 'C'] or lg.Int64['N']")
+    return _SPECS[name][shape] if shape else _SPECS[name]
+
+
+class Loss:
+    """A loss graph with named inputs."""
+
+    def __init__(self, inputs, output, name=None):
+        output = F.as_node(output)
+        if isinstance(inputs, dict):
+            inputs = list(inputs.values())
+        inputs = list(inputs)
+        for i in inputs:
+            if not isinstance(i, Node) or i.op != "input":
+                raise InputError(f"Loss inputs: expected lg.input nodes, got {i!r}")
+        used = {n.name: n for n in inputs_of([output])}
+        missing = [n for n in used if n not in {i.name for i in inputs}]
+        if missing:
+            raise InputError(f"Loss: the output uses input {missing[0]!r}, which is not among "
+                             f"the declared inputs {[i.name for i in inputs]}")
+        self.inputs = {i.name: i for i in inputs}
+        self.output = output
+        self.name = name or "loss"
+
+    # --- evaluation and derivatives
+    def __call__(self, *args, **arrays):
+        if len(args) > len(self.inputs):
+            raise InputError(f"{self.name}: takes {len(self.inputs)} inputs, got {len(args)}")
+        for name, a in zip(self.inputs, args):
+            if name in arrays:
+                raise InputError(f"{self.name}: input {name!r} given twice")
+            arrays[name] = a
+        return evaluate(self.output, arrays)
+
+    def _wrt(self, wrt):
+        if wrt is None:
+            wrt = [n for n, i in self.inputs.items() if is_float(i.dtype)]
+        elif isinstance(wrt, (str, Node)):
+            wrt = [wrt]
+        nodes = []
+        for w in wrt:
+            if isinstance(w, Node):
+                nodes.append(w)
+            elif w in self.inputs:
+                nodes.append(self.inputs[w])
+            else:
+                raise GradientError(f"{self.name}: wrt {w!r} is not an input; inputs are "
+                                    f"{list(self.inputs)}")
+        return nodes
+
+    def gradients(self, wrt=None, simplify=True):
+        """{input name: gradient Node}, simplified by default."""
+        nodes = self._wrt(wrt)
+        grads = gradients(self.output, nodes)
+        if simplify:
+            from .rewrite import simplify as simp
+            grads = [simp(g) for g in grads]
+        return {n.name: g for n, g in zip(nodes, grads)}
+
+    def value_and_grad(self, wrt=None, **arrays):
+        """(value, {name: gradient array}) evaluated on the given arrays."""
+        grads = self.gradients(wrt)
+        vals = evaluate([self.output, *grads.values()], arrays)
+        return vals[0], dict(zip(grads, vals[1:]))
+
+    def simplify(self):
+        from .rewrite import simplify
+        return Loss(list(self.inputs.values()), simplify(self.output), self.name)
+
+    # --- printing, drawing, serialization
+    def __str__(self):
+        return str(self.output)
+
+    def __repr__(self):
+        args = ", ".join(f"{n}: {i.dtype}[{', '.join(map(str, i.shape))}]"
+                         for n, i in self.inputs.items())
+        return f"<Loss {self.name}({args}) = {self.output!s:.80}>"
+
+    def latex(self):
+        from .printing import latex
+        return latex(self.output)
+
+    def draw(self, gradients=False, values=None):
+        from .viz import draw
+        extra = list(self.gradients().values()) if gradients else []
+        return draw(self.output, *extra, values=values)
+
+    def _repr_svg_(self):
+        from .viz import repr_svg
+        return repr_svg(self.output)
+
+    def _repr_latex_(self):
+        return f"$\\displaystyle {self.latex()}$"
+
+    def to_json(self):
+        from .serialize import to_json
+        return to_json(self.output)
+
+
+def loss(fn=None, *, name=None):
+    """Decorator: build a Loss from a function whose parameters are annotated with specs."""
+    def build(f):
+        sig = inspect.signature(f)
+        nodes = []
+        for p in sig.parameters.values():
+            ann = p.annotation
+            if ann is inspect.Parameter.empty:
+                raise OptionError(f"{f.__name__}: parameter {p.name!r} needs an annotation "
+                                  f"like lg.Float['N'] to declare its shape and dtype")
+            spec = _parse_spec(ann, p.name) if isinstance(ann, str) else ann
+            if not isinstance(spec, Spec):
+                raise OptionError(f"{f.__name__}: parameter {p.name!r} is annotated with "
+                                  f"{ann!r}, expected an input spec like lg.Float['N']")
+            nodes.append(spec.make(p.name))
+        out = Loss(nodes, f(*nodes), name or f.__name__)
+        out.__doc__ = f.__doc__
+        return out
+    return build(fn) if fn is not None else build
