@@ -56,9 +56,9 @@ def _reshape_text(args, attrs, node):
 
 
 register("reshape", "shape", _reshape_infer,
-         lambda x, shape: np.reshape(x, shape),
+         lambda x, shape, out_shape: np.reshape(x, out_shape),
          lambda g, ans, x: (F.reshape(_full(g, ans), x.shape),),
-         _reshape_text, "{0}", math="the same elements in a new shape")
+         _reshape_text, "{0}", wants_shape=True, math="the same elements in a new shape")
 
 
 def _transpose_infer(inputs, attrs):
@@ -88,11 +88,11 @@ def _broadcast_infer(inputs, attrs):
     return shape, x.dtype, {"shape": shape}
 
 
-def _broadcast_impl(x, shape):
-    return np.broadcast_to(x, shape)
+def _broadcast_impl(x, shape, out_shape):
+    return np.broadcast_to(x, out_shape)
 
 
 register("broadcast_to", "shape", _broadcast_infer, _broadcast_impl,
          lambda g, ans, x: (g,),
          lambda a, at, n: f"broadcast_to({a[0]}, {fmt_shape(at['shape'])})", "{0}",
-         sympy=lambda a, at: a[0], math="x repeated along broadcast axes")
+         sympy=lambda a, at: a[0], wants_shape=True, math="x repeated along broadcast axes")
