@@ -1,0 +1,120 @@
+"""Sequence losses: CTC over unsegmented label sequences, and per-token cross-entropy."""
+from __future__ import annotations
+
+import lossgraph as lg
+from lossgraph.ops.ctc import ctc_loss
+from lossgraph.shapes import dims_product, fmt_shape
+
+from ..dual import dual
+from ..reduction import reduce
+
+__all__ = ["ctc", "sequence_cross_entropy"]
+
+# layout name -> the permutation that brings the tensor to the op's (T, N, C) / (N, S)
+_LAYOUTS = {"TNC": (0, 1, 2), "NTC": (1, 0, 2)}
+_LABEL_LAYOUTS = {"NS": (0, 1), "NT": (0, 1), "SN": (1, 0), "TN": (1, 0)}
+
+
+def _option(value, table, arg):
+    if value not in table:
+        raise lg.OptionError(f"ctc: {arg} must be one of {', '.join(map(repr, table))}, "
+                             f"got {value!r}")
+    return table[value]
+
+
+def _dim(x, axis):
+    """x.shape[axis] as an int scalar node (symbolic dims are resolved at evaluation)."""
+    d = x.shape[axis]
+    return lg.constant(d) if isinstance(d, int) else lg.cast(lg.size(x, axis), "int")
+
+
+def _lengths_from_padding(labels, padding):
+    """Index of the first `padding` in each row, or the row width S (MXNet's rule)."""
+    if labels.shape[1] == 0:
+        return lg.broadcast_to(lg.constant(0), labels.shape[:1])
+    width = _dim(labels, 1)
+    first = lg.where(lg.equal(labels, padding), lg.arange(labels.shape[1]), width)
+    return lg.min(first, axis=1)
+
+
+@dual("log_probs", "labels", "input_lengths", "label_lengths", "weights")
+def ctc(log_probs, labels, input_lengths=None, label_lengths=None, blank=0, *,
+        from_logits=False, layout="TNC", label_layout="NS", padding=None,
+        zero_infinity=False, per_label=False, reduction="none", weights=None):
+    r"""Connectionist Temporal Classification, one loss per sample.
+
+    l_n = -log sum_{alignments a of length T_n collapsing to y_n} prod_t p[t, n, a_t]
+
+    log_probs: normalized log-probabilities (T, N, C) for layout "TNC" or (N, T, C) for "NTC";
+    with from_logits=True they are logits and log_softmax over C is applied first.
+    labels: int (N, S) ("NS") or (S, N) ("SN"); "NT"/"TN" are accepted as MXNet spells them.
+    blank: the blank class; 0 (torch, Axon, MXNet blank_label='first') or -1 = C-1, the last
+    class (MXNet Gluon, TF). input_lengths: frames used per sample (default: all T).
+    label_lengths: labels used per sample; when None they come from `padding`: each row ends
+    at its first entry equal to `padding` (MXNet pads with -1 for a last blank and 0 for a
+    first blank), and with padding=None every row uses all S labels.
+    An alignment that cannot exist gives +inf (torch, zero_infinity=False); zero_infinity=True
+    gives 0 (torch's option, and what MXNet's warp-ctc returns). per_label divides each loss by
+    max(label length, 1): with reduction="mean" that is torch's and Axon's "mean".
+    The gradient is the forward-backward posterior (see lossgraph.ops.ctc), exact in float64.
+    """
+    log_probs, labels = lg.as_node(log_probs), lg.as_node(labels)
+    log_probs = lg.transpose(log_probs, _option(layout, _LAYOUTS, "layout"))
+    labels = lg.transpose(labels, _option(label_layout, _LABEL_LAYOUTS, "label_layout"))
+    if from_logits:
+        log_probs = lg.log_softmax(log_probs, axis=-1)
+    if input_lengths is None:
+        input_lengths = lg.broadcast_to(_dim(log_probs, 0), log_probs.shape[1:2])
+    if label_lengths is None:
+        label_lengths = (lg.broadcast_to(_dim(labels, 1), labels.shape[:1]) if padding is None
+                         else _lengths_from_padding(labels, padding))
+    label_lengths = lg.as_node(label_lengths)
+    loss = ctc_loss(log_probs, labels, input_lengths, label_lengths, blank=blank,
+                    zero_infinity=zero_infinity)
+    if per_label:
+        loss = loss / lg.maximum(lg.cast(label_lengths, loss.dtype), 1.0)
+    return reduce(loss, reduction=reduction, weights=weights)
+
+
+def _token_shaped(x, shape, arg, logits):
+    """x with the token shape of logits; TensorLayer's flat (B*T, C) logits take (B, T)."""
+    if x.shape == shape:
+        return x
+    if len(shape) == 1 and dims_product(x.shape) == shape[0]:
+        return lg.reshape(x, shape)
+    raise lg.ShapeError(f"sequence_cross_entropy: {arg} has shape {fmt_shape(x.shape)} but "
+                        f"logits of shape {fmt_shape(logits.shape)} need {fmt_shape(shape)} "
+                        f"(or any shape with {shape[0] if len(shape) == 1 else 'that'} "
+                        f"elements for 2-D logits)")
+
+
+@dual("logits", "targets", "mask")
+def sequence_cross_entropy(logits, targets, mask=None, *, reduction="none",
+                           return_details=False):
+    """Softmax cross-entropy per token, optionally masked.
+
+    ce_k = logsumexp(logits_k) - logits_k[targets_k];  loss = reduce(ce, weights=mask)
+
+    logits: (..., C) with targets' shape in front, or TensorLayer's flat (B*T, C) against
+    targets (B, T). mask: targets' shape, 0/1 (any numbers act as weights).
+    TensorLayer: cross_entropy_seq(logits, t, batch_size) is reduction="sum" divided by
+    batch_size (its legacy_seq2seq also divides each token by 1 + 1e-12, a relative 1e-12
+    left out here); cross_entropy_seq_with_mask is reduction="weighted_mean" with the mask,
+    sum(ce m) / sum(m), which is 0 (TensorLayer: NaN) for an all-zero mask.
+    return_details=True returns (loss, ce * m, m, targets) with the token shape of logits,
+    like TensorLayer's (loss, losses, weights, targets).
+    """
+    logits, targets = lg.as_node(logits), lg.as_node(targets)
+    if logits.ndim < 2:
+        raise lg.ShapeError(f"sequence_cross_entropy: logits need a class axis and at least "
+                            f"one token axis, got shape {fmt_shape(logits.shape)}")
+    shape = logits.shape[:-1]
+    targets = _token_shaped(targets, shape, "targets", logits)
+    ce = -lg.pick(lg.log_softmax(logits, axis=-1), targets)
+    if mask is not None:
+        mask = lg.cast(_token_shaped(lg.as_node(mask), shape, "mask", logits), ce.dtype)
+    loss = reduce(ce, reduction=reduction, weights=mask)
+    if not return_details:
+        return loss
+    m = lg.ones_like(ce) if mask is None else mask
+    return loss, ce * m, m, targets
