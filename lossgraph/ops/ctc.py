@@ -195,7 +195,7 @@ def _grad_impl(lp, labels, in_len, lab_len, blank, zero_infinity):
         T, N, C = lp.shape
         frames = np.arange(T)[:, None] < in_len[None, :]
         occupancy = np.exp(alpha + beta - logp[None, :, None])
-        occupancy = np.where(frames[:, :, None] & np.isfinite(logp)[None, :, None],
+        occupancy = np.where(frames[:, :, None] & ~np.isneginf(logp)[None, :, None],
                              occupancy, 0.0)
         classes = ext[:, :, None] == np.arange(C)  # (N, K, C)
         grad = 0.0 - np.einsum("tnk,nkc->tnc", occupancy, classes.astype(np.float64))
@@ -227,7 +227,7 @@ def _args_text(name):
 
 def _args_latex(head):
     def latex(args, attrs, node):
-        extra = "" if attrs["blank"] == 0 else rf"; \varnothing={attrs['blank']}"
+        extra = "" if attrs["blank"] == 0 else rf"; \mathrm{{blank}}={attrs['blank']}"
         return rf"{head}\left({', '.join(args)}{extra}\right)"
     return latex
 

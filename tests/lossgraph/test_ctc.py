@@ -286,3 +286,13 @@ def test_padding_past_label_length_is_not_checked():
     got = run(lp, np.array([[1, -1], [2, 99]]), [3, 3], [1, 1])
     np.testing.assert_allclose(got, brute_nll(lp, np.array([[1, 0], [2, 0]]), [3, 3],
                                               [1, 1], 0))
+
+
+def test_nan_input_propagates_instead_of_a_wrong_number():
+    lp = log_softmax(np.zeros((3, 2, 3)))
+    lp[1, 0, 1] = np.nan
+    labels, in_len, lab_len = np.array([[1], [2]]), [3, 3], [1, 1]
+    loss = run(lp, labels, in_len, lab_len)
+    assert np.isnan(loss[0]) and np.isfinite(loss[1])
+    g = run(lp, labels, in_len, lab_len, what="grad")
+    assert np.isnan(g[:, 0]).any() and np.isfinite(g[:, 1]).all()
