@@ -41,22 +41,28 @@ def _lengths_from_padding(labels, padding):
 def ctc(log_probs, labels, input_lengths=None, label_lengths=None, blank=0, *,
         from_logits=False, layout="TNC", label_layout="NS", padding=None,
         zero_infinity=False, per_label=False, reduction="none", weights=None):
-    r"""Connectionist Temporal Classification, one loss per sample.
+    """CTC per sample: l_n = -log sum_{alignments a of y_n in T_n frames} prod_t p[t, n, a_t].
 
-    l_n = -log sum_{alignments a of length T_n collapsing to y_n} prod_t p[t, n, a_t]
-
+    An alignment is a path of classes, one per frame, that collapses to the labels once
+    repeats are merged and blanks dropped.
     log_probs: normalized log-probabilities (T, N, C) for layout "TNC" or (N, T, C) for "NTC";
     with from_logits=True they are logits and log_softmax over C is applied first.
     labels: int (N, S) ("NS") or (S, N) ("SN"); "NT"/"TN" are accepted as MXNet spells them.
     blank: the blank class; 0 (torch, Axon, MXNet blank_label='first') or -1 = C-1, the last
     class (MXNet Gluon, TF). input_lengths: frames used per sample (default: all T).
     label_lengths: labels used per sample; when None they come from `padding`: each row ends
-    at its first entry equal to `padding` (MXNet pads with -1 for a last blank and 0 for a
-    first blank), and with padding=None every row uses all S labels.
-    An alignment that cannot exist gives +inf (torch, zero_infinity=False); zero_infinity=True
-    gives 0 (torch's option, and what MXNet's warp-ctc returns). per_label divides each loss by
-    max(label length, 1): with reduction="mean" that is torch's and Axon's "mean".
-    The gradient is the forward-backward posterior (see lossgraph.ops.ctc), exact in float64.
+    at its first entry equal to `padding`, and with padding=None every row uses all S labels.
+    An alignment that cannot exist gives +inf; zero_infinity=True gives 0 instead. per_label
+    divides each loss by max(label length, 1); with reduction="mean" that is torch's and
+    Axon's "mean". The gradient is the forward-backward posterior (lossgraph.ops.ctc).
+
+    Source convention: torch.nn.functional.ctc_loss (TNC normalized log-probs, blank 0, +inf
+    unless zero_infinity). MXNet Gluon CTCLoss = from_logits=True, layout="NTC", blank=-1,
+    padding=-1 when no label_lengths (blank_label='first' pads with 0), zero_infinity=True
+    (warp-ctc returns cost 0 when L + repeats > T), per-sample losses. Axon
+    connectionist_temporal_classification = layout="NTC", blank=0, label_lengths given,
+    log-prob input, reduction :none (":mean" = per_label=True, reduction="mean"); exact here,
+    where Axon adds 1e-7 inside every log-sum (about 1e-3 relative).
     """
     log_probs, labels = lg.as_node(log_probs), lg.as_node(labels)
     log_probs = lg.transpose(log_probs, _option(layout, _LAYOUTS, "layout"))
@@ -91,18 +97,18 @@ def _token_shaped(x, shape, arg, logits):
 @dual("logits", "targets", "mask")
 def sequence_cross_entropy(logits, targets, mask=None, *, reduction="none",
                            return_details=False):
-    """Softmax cross-entropy per token, optionally masked.
-
-    ce_k = logsumexp(logits_k) - logits_k[targets_k];  loss = reduce(ce, weights=mask)
+    """Per-token softmax CE: ce_k = logsumexp(logits_k) - logits_k[targets_k], mask as weights.
 
     logits: (..., C) with targets' shape in front, or TensorLayer's flat (B*T, C) against
     targets (B, T). mask: targets' shape, 0/1 (any numbers act as weights).
-    TensorLayer: cross_entropy_seq(logits, t, batch_size) is reduction="sum" divided by
-    batch_size (its legacy_seq2seq also divides each token by 1 + 1e-12, a relative 1e-12
-    left out here); cross_entropy_seq_with_mask is reduction="weighted_mean" with the mask,
-    sum(ce m) / sum(m), which is 0 (TensorLayer: NaN) for an all-zero mask.
     return_details=True returns (loss, ce * m, m, targets) with the token shape of logits,
     like TensorLayer's (loss, losses, weights, targets).
+
+    Source convention: TensorLayer cross_entropy_seq(logits, t, batch_size) is
+    reduction="sum" divided by batch_size (its legacy_seq2seq also divides each token by
+    1 + 1e-12, a relative 1e-12 left out here); cross_entropy_seq_with_mask is
+    reduction="weighted_mean" with the mask, sum(ce m) / sum(m), which is 0 here (NaN in
+    TensorLayer) for an all-zero mask.
     """
     logits, targets = lg.as_node(logits), lg.as_node(targets)
     if logits.ndim < 2:
