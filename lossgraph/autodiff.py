@@ -26,8 +26,8 @@ def unbroadcast(ct, shape):
     if ct.shape == shape:
         return ct
     lead = ct.ndim - len(shape)
-    if lead < 0:  # a lower-rank cotangent (e.g. a scalar seed): align it from the right
-        ct, lead = F.reshape(ct, (1,) * -lead + ct.shape), 0
+    if lead < 0:  # a lower-rank cotangent (e.g. a scalar seed) already broadcasts to shape
+        return ct
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and ct.shape[lead + i] != 1)
     if axes:

@@ -205,9 +205,9 @@ def _grad_impl(lp, labels, in_len, lab_len, blank, zero_infinity):
 # --- gradients
 
 def _loss_vjp(g, ans, lp, labels, in_len, lab_len):
-    g = F.broadcast_to(g, ans.shape)
     step = make("ctc_grad", lp, labels, in_len, lab_len, **ans.attrs)
-    return F.expand_dims(g, (0, 2)) * step, None, None, None
+    per_sample = g if g.ndim == 0 else F.expand_dims(F.broadcast_to(g, ans.shape), (0, 2))
+    return per_sample * step, None, None, None
 
 
 def _grad_vjp(g, ans, *inputs):
