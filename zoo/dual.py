@@ -19,6 +19,13 @@ def _is_tensor_value(v):
     return isinstance(v, (np.ndarray, np.generic, list, tuple)) and not isinstance(v, str)
 
 
+def _widen(arr):
+    """Integer arrays narrower than 32 bits (int8, uint8, ...) become int64 (lossless)."""
+    if np.issubdtype(arr.dtype, np.integer) and arr.dtype.name not in ("int32", "int64"):
+        return arr.astype(np.int64)
+    return arr
+
+
 def _input_for(name, arr):
     kind = "float" if np.issubdtype(arr.dtype, np.floating) else arr.dtype.name
     if arr.dtype == bool:
@@ -48,7 +55,7 @@ def dual(*tensor_params):
             for p in tensor_params:
                 v = values.get(p)
                 if _is_tensor_value(v):
-                    arr = np.asarray(v)
+                    arr = _widen(np.asarray(v))
                     arrays[p] = arr
                     values[p] = _input_for(p, arr)
             out = fn(*bound.args, **bound.kwargs)
