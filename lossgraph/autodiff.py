@@ -69,8 +69,9 @@ def gradients(y, wrt, grad_output=None):
     """d y / d w for each w in wrt, as graphs (same shapes as the w).
 
     y must be a scalar unless grad_output (the cotangent seed, shaped like y) is given.
-    A w that y does not depend on gets zeros. A w that y reaches only through
-    stop_gradient or an integer position raises GradientError.
+    A w that y does not depend on, or reaches only through piecewise-constant ops
+    (comparisons, sign, casts to int, labels), gets zeros. A w that y reaches only through
+    stop_gradient raises GradientError: asking for that gradient is a mistake.
     """
     single = isinstance(wrt, Node)
     wrt = [wrt] if single else list(wrt)
@@ -110,7 +111,7 @@ def gradients(y, wrt, grad_output=None):
         if g is None:
             if _blocked(order, w, y):
                 raise GradientError(f"gradients: {w.name or w.op!r} reaches the output only "
-                                    f"through stop_gradient or a non-differentiable position")
+                                    f"through stop_gradient, so it has no gradient")
             g = F.zeros_like(w)
         elif g.shape != w.shape:
             g = F.broadcast_to(g, w.shape)
@@ -121,8 +122,12 @@ def gradients(y, wrt, grad_output=None):
 
 
 def _blocked(order, w, y):
-    """w is in y's graph but every path from w to y is cut (stop_gradient, int position)."""
-    return any(w is n for n in order) and id(y) not in _needs_grad(order, {id(w)})
+    """w is in y's graph but every path from w to y passes through stop_gradient."""
+    reach = {id(w)}
+    for n in order:
+        if n.op != "stop_gradient" and any(id(i) in reach for i in n.inputs):
+            reach.add(id(n))
+    return any(w is n for n in order) and id(y) not in reach
 
 
 # --- transforms over Python functions of Nodes

@@ -55,7 +55,7 @@ binary("multiply", np.multiply, lambda g, ans, x, y: (g * y, g * x), "{0} * {1}"
 binary("divide", np.true_divide, lambda g, ans, x, y: (g / y, -g * ans / y), "{0} / {1}",
        r"\frac{{{0}}}{{{1}}}", prec=20, sympy=lambda a, at: a[0] / a[1], math="x / y")
 binary("power", np.power,
-       lambda g, ans, x, y: (g * y * x ** (y - 1), g * ans * F.log(x)),
+       lambda g, ans, x, y: (g * y * x ** (y - 1), g * F.xlogy(ans, x)),
        "{0} ** {1}", "{0}^{{{1}}}", prec=30, sympy=lambda a, at: a[0] ** a[1],
        math="x^y")
 binary("maximum", np.maximum,

@@ -78,11 +78,24 @@ def _log_softmax(x, axis, keepdims=False):
     return x - _logsumexp(x, axis, True)
 
 
+def _prod_vjp(g, ans, x):
+    """d prod / d x_i = product of the other entries, also where x has zeros (ans / x is
+    0 / 0 there): with one zero only that entry gets the product of the rest."""
+    axis = ans.attrs["axis"]
+    zero = F.equal(x, 0.0)
+    safe = F.where(zero, 1.0, x)
+    rest = F.prod(safe, axis=axis, keepdims=True)
+    zeros = F.sum(F.cast(zero, x.dtype), axis=axis, keepdims=True)
+    others = F.where(zero, F.where(F.equal(zeros, 1.0), rest, 0.0),
+                     F.where(F.equal(zeros, 0.0), rest / safe, 0.0))
+    return (kept(g, ans) * others,)
+
+
 register("sum", "reduction", reduction(same_kind), _impl(np.sum),
          lambda g, ans, x: (kept(g, ans),), _reduce_text("sum"), _reduce_latex(r"\sum"),
          sympy=None, math="sum of x over axes")
 register("prod", "reduction", reduction(same_kind), _impl(np.prod),
-         lambda g, ans, x: (kept(g, ans) * kept_ans(ans) / x,), _reduce_text("prod"),
+         _prod_vjp, _reduce_text("prod"),
          _reduce_latex(r"\prod"), math="product of x over axes")
 register("max", "reduction", reduction(same_kind), _impl(np.max), _max_vjp,
          _reduce_text("max"), _reduce_latex(r"\max"),
