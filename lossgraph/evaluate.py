@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import dtypes as dt
-from .errors import InputError, LossgraphError
+from .errors import DTypeError, InputError, LossgraphError
 from .graph import Node, topo_order
 from .ops import OPS
 from .shapes import bind_dims, check_pending, fmt_shape, resolve_dim
@@ -58,7 +58,7 @@ def bind(inputs: dict, arrays: dict) -> Env:
             if isinstance(value, (int, float)) and dt.is_float(node.dtype):
                 arr = np.asarray(value, dtype=dt.numpy_dtype(node.dtype))
             else:
-                raise InputError(f"input {name!r}: expected dtype {node.dtype}, got "
+                raise DTypeError(f"input {name!r}: expected dtype {node.dtype}, got "
                                  f"{arr.dtype}")
         pending += bind_dims(node.shape, arr.shape, env.dims, f"input {name!r}")
         if node.dtype == "float":
@@ -111,12 +111,15 @@ def evaluate(outputs, arrays=None, /, **kwargs):
     order = topo_order(outs)
     env = bind(declared_inputs(order), given)
     values = run(order, env)
-    results = [_finish(values[id(o)]) for o in outs]
+    bound = [id(a) for a in env.arrays.values()]
+    results = [_finish(values[id(o)], bound) for o in outs]
     return results[0] if single else results
 
 
-def _finish(a):
-    a = np.array(a, copy=True) if not a.flags.writeable or a.base is not None else a
+def _finish(a, bound):
+    """A fresh array (never a view of a constant or an input), 0-d as a NumPy scalar."""
+    if not a.flags.writeable or a.base is not None or id(a) in bound:
+        a = np.array(a, copy=True)
     return a[()] if a.ndim == 0 else a
 
 
