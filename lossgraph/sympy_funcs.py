@@ -55,3 +55,27 @@ class one_hot(sp.Function):
 
     def _latex(self, printer):
         return rf"\mathbb{{1}}\left[{printer._print(self.args[0])}\right]"
+
+
+class _Extremum(sp.Function):
+    """Base of max_over / min_over: args are (body, (j, lo, hi), ...) like Sum's limits."""
+    symbol = ""
+
+    @property
+    def limits(self):
+        return self.args[1:]
+
+    def _latex(self, printer):
+        ranges = ", ".join(rf"{printer._print(lo)} \le {printer._print(j)} \le "
+                           rf"{printer._print(hi)}" for j, lo, hi in self.limits)
+        return rf"{self.symbol}_{{{ranges}}} {printer.parenthesize(self.args[0], 1000)}"
+
+
+class max_over(_Extremum):
+    """max_{j = lo..hi} body: the max reduction in indexed form (SymPy has no Max over a range)."""
+    symbol = r"\max"
+
+
+class min_over(_Extremum):
+    """min_{j = lo..hi} body."""
+    symbol = r"\min"

@@ -112,13 +112,15 @@ for _name, _fn_np, _sym in [("less", np.less, "<"), ("less_equal", np.less_equal
                             ("equal", np.equal, "=="), ("not_equal", np.not_equal, "!=")]:
     _tex = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge", "==": "=", "!=": r"\ne"}[_sym]
     binary(_name, _fn_np, None, f"{{0}} {_sym} {{1}}", f"{{0}} {_tex} {{1}}", prec=5,
-           dtype=boolean, nondiff=(0, 1), math=f"x {_sym} y")
+           dtype=boolean, nondiff=(0, 1), math=f"x {_sym} y",
+           sympy=lambda a, at, _s=_sym: _sp().Rel(a[0], a[1], _s))
 binary("logical_and", np.logical_and, None, "{0} & {1}", r"{0} \land {1}", prec=4,
-       dtype=require_bool, nondiff=(0, 1), math="x and y")
+       dtype=require_bool, nondiff=(0, 1), math="x and y",
+       sympy=lambda a, at: _sp().And(*a))
 binary("logical_or", np.logical_or, None, "{0} | {1}", r"{0} \lor {1}", prec=3,
-       dtype=require_bool, nondiff=(0, 1), math="x or y")
+       dtype=require_bool, nondiff=(0, 1), math="x or y", sympy=lambda a, at: _sp().Or(*a))
 unary("logical_not", np.logical_not, None, text="~{0}", latex=r"\lnot {0}", prec=25,
-      dtype=require_bool, nondiff=(0,), math="not x")
+      dtype=require_bool, nondiff=(0,), math="not x", sympy=lambda a, at: _sp().Not(a[0]))
 
 
 # --- selection, clipping, casts
@@ -148,13 +150,22 @@ register("clip", "elementwise", elementwise(same_kind), np.clip, _clip_vjp,
          math="min(max(x, lo), hi)")
 
 
+def _sp_number(x, dtype):
+    """A SymPy truth value cast to a number is 1 where it holds, else 0."""
+    sp = _sp()
+    if dtype != "bool" and isinstance(x, sp.logic.boolalg.Boolean) and x.is_real is not True:
+        return sp.Piecewise((1, x), (0, True))
+    return x
+
+
 def _cast_infer(inputs, attrs):
     return inputs[0].shape, normalize_dtype(attrs["dtype"]), attrs
 
 
 register("cast", "elementwise", _cast_infer, lambda x, dtype: x,
          lambda g, ans, x: (F.cast(g, x.dtype) if is_float(x.dtype) else None,),
-         "cast({0}, {dtype})", r"{0}", sympy=lambda a, at: a[0], math="x as dtype")
+         "cast({0}, {dtype})", r"{0}", sympy=lambda a, at: _sp_number(a[0], at["dtype"]),
+         math="x as dtype")
 register("stop_gradient", "elementwise", elementwise(lambda i: i[0].dtype), lambda x: x,
          None, "stop_gradient({0})", r"\left\lfloor {0} \right\rfloor_{{sg}}",
          sympy=lambda a, at: a[0], nondiff=(0,), math="x, with no gradient")

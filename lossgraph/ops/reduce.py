@@ -13,6 +13,14 @@ def _sp():
     return sympy
 
 
+def _named(name):
+    """A named function of lossgraph.sympy_funcs; reductions get args (body, *limits)."""
+    def build(a, attrs):
+        from .. import sympy_funcs
+        return getattr(sympy_funcs, name)(*a)
+    return build
+
+
 def kept(g, node):
     """The cotangent g of a reduction, with the reduced axes put back as size 1."""
     x = node.inputs[0]
@@ -93,19 +101,21 @@ def _prod_vjp(g, ans, x):
 
 register("sum", "reduction", reduction(same_kind), _impl(np.sum),
          lambda g, ans, x: (kept(g, ans),), _reduce_text("sum"), _reduce_latex(r"\sum"),
-         sympy=None, math="sum of x over axes")
+         sympy=lambda a, at: _sp().Sum(*a), math="sum of x over axes")
 register("prod", "reduction", reduction(same_kind), _impl(np.prod),
          _prod_vjp, _reduce_text("prod"),
-         _reduce_latex(r"\prod"), math="product of x over axes")
+         _reduce_latex(r"\prod"), sympy=lambda a, at: _sp().Product(*a),
+         math="product of x over axes")
 register("max", "reduction", reduction(same_kind), _impl(np.max), _max_vjp,
-         _reduce_text("max"), _reduce_latex(r"\max"),
+         _reduce_text("max"), _reduce_latex(r"\max"), sympy=_named("max_over"),
          math="max of x over axes (gradient shared equally among ties)")
 register("min", "reduction", reduction(same_kind), _impl(np.min), _max_vjp,
-         _reduce_text("min"), _reduce_latex(r"\min"),
+         _reduce_text("min"), _reduce_latex(r"\min"), sympy=_named("min_over"),
          math="min of x over axes (gradient shared equally among ties)")
 register("logsumexp", "reduction", reduction(floating), _logsumexp,
          lambda g, ans, x: (kept(g, ans) * F.softmax(x, axis=ans.attrs["axis"]),),
          _reduce_text("logsumexp"), _reduce_latex(r"\operatorname{LSE}"),
+         sympy=lambda a, at: _sp().log(_sp().Sum(_sp().exp(a[0]), *a[1:])),
          math="log sum exp x over axes, shifted by the max")
 
 
@@ -131,13 +141,6 @@ def _softmax_vjp(g, ans, x):
 def _log_softmax_vjp(g, ans, x):
     axis = ans.attrs["axis"]
     return (g - F.softmax(x, axis=axis) * F.sum(g, axis=axis, keepdims=True),)
-
-
-def _named(name):
-    def build(a, attrs):
-        from .. import sympy_funcs
-        return getattr(sympy_funcs, name)(*a)
-    return build
 
 
 register("softmax", "normalizer", _normalizer_infer, _softmax, _softmax_vjp,
