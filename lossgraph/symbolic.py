@@ -144,7 +144,7 @@ class _Indexed:
         for n in order:
             for d in n.shape:
                 taken.update(_factors(d)[1])
-        self.names = [s for s in _INDEX_NAMES if s not in taken and s.upper() not in taken]
+        self.names = [s for s in _INDEX_NAMES if s not in taken]
         self.used = 0
         self.cache = {}
 
@@ -406,7 +406,7 @@ def from_sympy(expr, inputs):
             return table[e.name]
         if e is sp.true or e is sp.false:
             return F.constant(bool(e))
-        if e.is_Number or e.is_NumberSymbol:
+        if e.is_number:
             try:
                 return F.constant(float(e))
             except TypeError:
@@ -436,15 +436,17 @@ def _fold(name, arity, args):
     return make(name, *args)
 
 
+def _negated(term):
+    coeff, _ = term.as_coeff_Mul()
+    return bool(coeff.is_Number and coeff < 0)
+
+
 def _add(e, build, F):
-    terms = list(e.as_ordered_terms())
+    """A sum with its positive terms first, negative terms subtracted: x - t, not -t + x."""
+    terms = sorted(e.as_ordered_terms(), key=_negated)
     out = build(terms[0])
     for t in terms[1:]:
-        coeff, rest = t.as_coeff_Mul()
-        if coeff.is_Number and coeff < 0:
-            out = out - build(-t)
-        else:
-            out = out + build(t)
+        out = out - build(-t) if _negated(t) else out + build(t)
     return out
 
 

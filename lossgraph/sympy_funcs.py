@@ -65,6 +65,25 @@ class _Extremum(sp.Function):
     def limits(self):
         return self.args[1:]
 
+    @property
+    def free_symbols(self):
+        bound = {j for j, _, _ in self.limits}
+        out = self.args[0].free_symbols - bound
+        for _, lo, hi in self.limits:
+            out |= lo.free_symbols | hi.free_symbols
+        return out
+
+    def doit(self, **hints):
+        """The extremum itself once every range is a concrete integer range."""
+        import itertools
+        body = self.args[0].doit(**hints) if hints.get("deep", True) else self.args[0]
+        ranges = [(j, lo, hi) for j, lo, hi in self.limits]
+        if not all(lo.is_Integer and hi.is_Integer for _, lo, hi in ranges):
+            return self.func(body, *ranges)
+        points = itertools.product(*[range(int(lo), int(hi) + 1) for _, lo, hi in ranges])
+        values = [body.subs(dict(zip([j for j, _, _ in ranges], p))) for p in points]
+        return self.reducer(*values)
+
     def _latex(self, printer):
         ranges = ", ".join(rf"{printer._print(lo)} \le {printer._print(j)} \le "
                            rf"{printer._print(hi)}" for j, lo, hi in self.limits)
@@ -74,8 +93,10 @@ class _Extremum(sp.Function):
 class max_over(_Extremum):
     """max_{j = lo..hi} body: the max reduction in indexed form (SymPy has no Max over a range)."""
     symbol = r"\max"
+    reducer = sp.Max
 
 
 class min_over(_Extremum):
     """min_{j = lo..hi} body."""
     symbol = r"\min"
+    reducer = sp.Min
