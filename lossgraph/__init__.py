@@ -17,6 +17,7 @@ from .autodiff import gradients, grad, value_and_grad, hvp, unbroadcast
 from .printing import to_text, latex
 from .rewrite import simplify
 from .symbolic import to_sympy, from_sympy, SymbolicError
+from .serialize import to_json, from_json
 from .losstype import Loss, loss, Spec, Float, Float32, Float64, Int, Int32, Int64, Bool
 
 __version__ = "0.1.0"
