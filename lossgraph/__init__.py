@@ -18,6 +18,7 @@ from .printing import to_text, latex
 from .rewrite import simplify
 from .symbolic import to_sympy, from_sympy, SymbolicError
 from .serialize import to_json, from_json
+from .viz import draw, render
 from .losstype import Loss, loss, Spec, Float, Float32, Float64, Int, Int32, Int64, Bool
 
 __version__ = "0.1.0"
