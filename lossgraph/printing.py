@@ -10,6 +10,7 @@ from .ops import OPS
 
 ATOM = 100
 INLINE_LIMIT = 120
+SYMPY_LIMIT = 150  # tree size up to which indexed graphs print via SymPy (no let-sharing)
 
 
 def _tree_sizes(order):
@@ -99,6 +100,17 @@ def to_text(node, max_len=None):
 
 
 def latex(node):
-    """A LaTeX string for the node, from each op's latex entry."""
+    """A LaTeX string for the node. A graph with reductions, normalizers or indexing prints
+    its indexed SymPy form (\\frac{1}{N} \\sum_{i=0}^{N - 1} (p_{i} - t_{i})^{2}) when it
+    is small enough; other graphs print from each op's latex entry."""
     from .api import as_node
-    return _print(as_node(node), "latex")
+    from . import symbolic
+    node = as_node(node)
+    order = topo_order([node])
+    if _tree_sizes(order)[id(node)] <= SYMPY_LIMIT and \
+            not all(symbolic.elementwise_ok(n) for n in order):
+        try:
+            return symbolic.latex(node)
+        except symbolic.SymbolicError:
+            pass
+    return _print(node, "latex")

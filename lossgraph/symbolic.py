@@ -99,7 +99,8 @@ def _is_unit_reshape(node):
     return [d for d in x.shape if d != 1] == [d for d in node.shape if d != 1]
 
 
-def _elementwise_ok(node):
+def elementwise_ok(node):
+    """Whether node converts in elementwise mode (no indices needed)."""
     kind = OPS[node.op].kind
     if kind in ("elementwise", "normalizer"):
         return True
@@ -332,13 +333,13 @@ def to_sympy(node, indexed=None):
     from .api import as_node
     node = as_node(node)
     order = topo_order([node])
-    simple = all(_elementwise_ok(n) for n in order)
+    simple = all(elementwise_ok(n) for n in order)
     if indexed is None:
         indexed = not simple
     if indexed:
         return _indexed(order, node)
     if not simple:
-        bad = next(n for n in order if not _elementwise_ok(n))
+        bad = next(n for n in order if not elementwise_ok(n))
         raise SymbolicError(f"to_sympy: op {bad.op!r} needs indexed mode (to_sympy(node, "
                             f"indexed=True)); elementwise mode takes elementwise ops only")
     return _elementwise(order)
@@ -509,3 +510,37 @@ _SPECIAL = {"Add": _add, "Mul": _mul, "Pow": _pow, "Piecewise": _piecewise,
             "KroneckerDelta": _kronecker}
 
 __all__ = ["to_sympy", "from_sympy", "SymbolicError", "number", "dim"]
+
+
+# --- LaTeX of the indexed form
+
+def _latex_printer():
+    from sympy.printing.latex import LatexPrinter
+    from .ops.leaf import _latex_name
+
+    class Printer(LatexPrinter):
+        """SymPy's LaTeX with lossgraph's input names (\\mathrm{logits}, y_{true}) and
+        positive terms first (p_i - t_i, not -t_i + p_i)."""
+
+        def _print_Indexed(self, expr):
+            if not isinstance(expr.base, _sp().IndexedBase):
+                return super()._print_Indexed(expr)
+            base = _latex_name(expr.base.name)
+            base = f"{{{base}}}" if "_" in base else base
+            return f"{base}_{{{','.join(self._print(i) for i in expr.indices)}}}"
+
+        def _as_ordered_terms(self, expr, order=None):
+            return sorted(super()._as_ordered_terms(expr, order=order), key=_negated)
+
+    return Printer, _latex_name
+
+
+def latex(node):
+    """LaTeX of node's indexed SymPy form: reductions read \\sum_{i=0}^{N - 1} ..."""
+    from .api import as_node
+    node = as_node(node)
+    Printer, name = _latex_printer()
+    inputs = [n for n in topo_order([node]) if n.op == "input" and n.ndim == 0]
+    names = {input_symbol(n): name(n.name) for n in inputs}
+    return Printer({"symbol_names": names, "long_frac_ratio": 2}).doprint(
+        to_sympy(node, indexed=True))

@@ -87,7 +87,9 @@ class _Extremum(sp.Function):
     def _latex(self, printer):
         ranges = ", ".join(rf"{printer._print(lo)} \le {printer._print(j)} \le "
                            rf"{printer._print(hi)}" for j, lo, hi in self.limits)
-        return rf"{self.symbol}_{{{ranges}}} {printer.parenthesize(self.args[0], 1000)}"
+        from sympy.printing.precedence import PRECEDENCE
+        body = printer.parenthesize(self.args[0], PRECEDENCE["Mul"])
+        return rf"{self.symbol}_{{{ranges}}} {body}"
 
 
 class max_over(_Extremum):

@@ -5,13 +5,14 @@ here, against lg.evaluate; from_sympy(to_sympy(g)) against g; SymPy's own deriva
 the graph gradient. Indexed: the SymPy form with dims and array entries substituted (sums
 expanded by doit) against lg.evaluate.
 """
-import itertools
+import re
 
 import numpy as np
 import pytest
 import sympy as sp
 
 import lossgraph as lg
+from lossgraph.graph import topo_order
 from lossgraph.ops import OPS
 from lossgraph.symbolic import SymbolicError
 
@@ -279,3 +280,60 @@ def test_from_sympy_errors_name_the_culprit():
         lg.from_sympy(X, {"x": 3.0})
     with pytest.raises(SymbolicError, match="not a real number"):
         lg.from_sympy(X + sp.zoo, [x])
+
+
+# --- LaTeX
+
+def balanced(tex):
+    """Braces nest (escaped \\{ \\} aside), \\left/\\right and \\begin/\\end pair up."""
+    depth, k = 0, 0
+    while k < len(tex):
+        if tex[k] == "\\" and k + 1 < len(tex) and tex[k + 1] in "{}":
+            k += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(tex[k], 0)
+        if depth < 0:
+            return False
+        k += 1
+    lefts = len(re.findall(r"\\left(?![a-z])", tex))
+    rights = len(re.findall(r"\\right(?![a-z])", tex))
+    return depth == 0 and lefts == rights and tex.count(r"\begin") == tex.count(r"\end")
+
+
+def test_latex_of_every_op_is_balanced():
+    from test_serialize import every_op_example
+    from lossgraph.printing import _print
+    nodes = every_op_example()
+    ops = set()
+    for root in nodes:
+        for n in topo_order([root]):
+            ops.add(n.op)
+            for tex in (lg.latex(n), _print(n, "latex")):
+                assert tex and balanced(tex), (n.op, tex)
+    assert ops == set(OPS)
+
+
+def test_latex_of_reductions_reads_like_math():
+    p, t = lg.input("p", ("N",)), lg.input("t", ("N",))
+    assert lg.latex(lg.mean(lg.square(p - t))) == \
+        r"\frac{1}{N} \sum_{i=0}^{N - 1} \left(p_{i} - t_{i}\right)^{2}"
+    X = lg.input("logits", ("N", "C"))
+    y = lg.input("y_true", ("N",), "int64")
+    ce = lg.mean(-lg.pick(lg.log_softmax(X), y))
+    tex = lg.latex(ce)
+    assert r"\sum_{j=0}^{C - 1} e^{\mathrm{logits}_{i,j}}" in tex
+    assert r"\mathrm{logits}_{i,{y_{true}}_{i}}" in tex
+    g, = lg.gradients(ce, [X])
+    gtex = lg.latex(g)
+    assert r"\sum_{" in gtex and r"\delta_{" in gtex and balanced(gtex)
+    assert r"\max_{0 \le j \le C - 1} \mathrm{logits}_{i,j}" == lg.latex(lg.max(X, axis=1))
+
+
+def test_latex_keeps_templates_for_elementwise_and_large_graphs():
+    x = lg.input("x", ("N",))
+    assert lg.latex(lg.sigmoid(x) - 1.0) == r"\sigma\left(x\right) - 1"
+    big = x
+    for k in range(40):
+        big = lg.exp(big) + lg.sum(big) * float(k)
+    tex = lg.latex(big)
+    assert r"\begin{aligned}" in tex and balanced(tex)
