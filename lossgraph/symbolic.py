@@ -411,7 +411,8 @@ def from_sympy(expr, inputs):
             try:
                 return F.constant(float(e))
             except TypeError:
-                raise SymbolicError(f"from_sympy: {e} is not a real number") from None
+                if e.is_Atom:
+                    raise SymbolicError(f"from_sympy: {e} is not a real number") from None
         rule = _SPECIAL.get(type(e).__name__)
         if rule is not None:
             return rule(e, build, F)
@@ -506,8 +507,28 @@ def _kronecker(e, build, F):
     return F.cast(F.equal(build(e.args[0]), build(e.args[1])), "float")
 
 
+def _ite(c, a, b, F):
+    """if c then a else b, over truth values: (c and a) or (not c and b)."""
+    return F.logical_or(F.logical_and(c, a), F.logical_and(F.logical_not(c), b))
+
+
+def _logic(fold):
+    """A SymPy boolean form (ITE, Xor, ...) that Piecewise simplification may produce."""
+    def rule(e, build, F):
+        args = [build(a) for a in e.args]
+        out = args[0]
+        for a in args[1:]:
+            out = fold(F, out, a)
+        return out if len(args) > 1 else fold(F, out)
+    return rule
+
+
 _SPECIAL = {"Add": _add, "Mul": _mul, "Pow": _pow, "Piecewise": _piecewise,
-            "KroneckerDelta": _kronecker}
+            "KroneckerDelta": _kronecker,
+            "ITE": lambda e, build, F: _ite(*[build(a) for a in e.args], F),
+            "Xor": _logic(lambda F, a, b: F.not_equal(a, b)),
+            "Implies": _logic(lambda F, a, b: F.logical_or(F.logical_not(a), b)),
+            "Equivalent": _logic(lambda F, a, b: F.equal(a, b))}
 
 __all__ = ["to_sympy", "from_sympy", "SymbolicError", "number", "dim"]
 

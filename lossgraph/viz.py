@@ -40,9 +40,12 @@ def _graphviz():
 # --- labels
 
 def _infix(op):
-    """The operator of an infix template ("{0} + {1}" -> "+"), None for call-like ones."""
+    """The operator of an infix template ("{0} + {1}" -> "+", "-{0}" -> "-x"), None for
+    call-like ones."""
     if not isinstance(op.text, str) or op.prec is None or "(" in op.text:
         return None
+    if "{1}" not in op.text:
+        return op.text.replace("{0}", "x")
     return op.text.replace("{0}", "").replace("{1}", "").strip()
 
 
@@ -156,7 +159,7 @@ def draw(*nodes, grads=None, values=None, rankdir="TB"):
         for pos, i in enumerate(n.inputs):
             edge = dict(EDGE_STYLE[side])
             if len(n.inputs) > 1 and not OPS[n.op].assoc:
-                edge["headlabel"] = str(pos)
+                edge.update(headlabel=str(pos), labelfontsize="9")
             dot.edge(ident[id(i)], ident[id(n)], **edge)
     return dot
 

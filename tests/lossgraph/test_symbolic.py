@@ -337,3 +337,44 @@ def test_latex_keeps_templates_for_elementwise_and_large_graphs():
         big = lg.exp(big) + lg.sum(big) * float(k)
     tex = lg.latex(big)
     assert r"\begin{aligned}" in tex and balanced(tex)
+
+
+# --- random elementwise graphs
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+UNARY = [lg.exp, lg.tanh, lg.sigmoid, lg.softplus, lg.negative, lg.square, lg.abs,
+         lambda a: lg.log1p(lg.square(a)), lambda a: lg.sqrt(lg.abs(a) + 1.0),
+         lambda a: lg.clip(a, -1.0, 2.0)]
+BINARY = [lg.add, lg.subtract, lg.multiply, lg.maximum, lg.minimum,
+          lambda a, b: a / (1.0 + lg.square(b)), lambda a, b: lg.where(a > b, a, 0.5 * b)]
+
+
+@st.composite
+def elementwise_graphs(draw):
+    pool = [lg.input("x", ("N",)), lg.input("t", ("N",)),
+            lg.constant(draw(st.floats(-3, 3, allow_nan=False)))]
+    for _ in range(draw(st.integers(1, 8))):
+        if draw(st.booleans()):
+            pool.append(draw(st.sampled_from(UNARY))(draw(st.sampled_from(pool))))
+        else:
+            f = draw(st.sampled_from(BINARY))
+            pool.append(f(draw(st.sampled_from(pool)), draw(st.sampled_from(pool))))
+    return pool[-1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(elementwise_graphs())
+def test_random_elementwise_graphs_through_sympy(f):
+    x, t = lg.input("x", ("N",)), lg.input("t", ("N",))
+    arrays = {"x": np.linspace(-2.5, 2.5, 7), "t": np.linspace(1.7, -0.9, 7)}
+
+    def run(g):
+        used = {n.name for n in lg.inputs_of([g])}
+        return np.broadcast_to(lg.evaluate(g, {k: v for k, v in arrays.items() if k in used}),
+                               (7,))
+    want = run(f)
+    expr = lg.to_sympy(f)
+    got = lambdify(sp.symbols("x t", real=True), expr)(arrays["x"], arrays["t"])
+    assert_close(np.broadcast_to(got, want.shape), want, rtol=1e-9, atol=1e-12)
+    assert_close(run(lg.from_sympy(expr, [x, t])), want, rtol=1e-9, atol=1e-12)
