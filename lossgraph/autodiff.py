@@ -220,4 +220,4 @@ def hvp(fun, primals, tangents):
     hs = gradients(inner, xs)
     arrays = {f"x{i}": p for i, p in enumerate(primals)}
     arrays.update({f"v{i}": t for i, t in enumerate(tangents)})
-    return tuple(evaluate(hs, arrays))
+    return tuple(evaluate([inner] + hs, arrays)[1:])  # inner binds every input

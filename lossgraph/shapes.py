@@ -89,7 +89,11 @@ def fmt_shape(shape):
 
 
 def broadcast_shapes(*named_shapes):
-    """Broadcast (label, shape) pairs; raise ShapeError naming both operands on mismatch."""
+    """Broadcast (label, shape) pairs; raise ShapeError naming both operands on mismatch.
+
+    A label may be a function returning the text, called only for the error message
+    (printing a deep operand on every node built would make building quadratic).
+    """
     ndim = max((len(s) for _, s in named_shapes), default=0)
     out = []
     for i in range(-ndim, 0):
@@ -104,6 +108,7 @@ def broadcast_shapes(*named_shapes):
                 dim, owner = d, (label, s)
                 continue
             o_label, o_shape = owner
+            o_label, label = (t() if callable(t) else t for t in (o_label, label))
             raise ShapeError(
                 f"{o_label} has shape {fmt_shape(o_shape)} and {label} has shape {fmt_shape(s)}: "
                 f"dim {dim} does not broadcast with dim {d} (axis {i})")

@@ -99,7 +99,7 @@ unary("square", np.square, lambda g, ans, x: (g * 2.0 * x,), latex=r"{0}^{{2}}",
 unary("tanh", np.tanh, lambda g, ans, x: (g * (1.0 - F.square(ans)),),
       latex=r"\tanh\left({0}\right)", sympy=lambda a, at: _sp().tanh(a[0]),
       math="tanh x")
-unary("sigmoid", _sigmoid, lambda g, ans, x: (g * ans * (1.0 - ans),),
+unary("sigmoid", _sigmoid, lambda g, ans, x: (g * ans * F.sigmoid(-x),),
       latex=r"\sigma\left({0}\right)", sympy=_fn("sigmoid"), math="1 / (1 + e^{-x})")
 unary("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: (g * F.sigmoid(x),),
       latex=r"\operatorname{{softplus}}\left({0}\right)", sympy=_fn("softplus"),

@@ -76,8 +76,8 @@ def _take_infer(inputs, attrs):
     if idx.ndim != x.ndim:
         raise ShapeError(f"take_along_axis: indices {label(idx)} need {x.ndim} dims like "
                          f"{label(x)}, got shape {fmt_shape(idx.shape)}")
-    others = [(label(x), x.shape[:axis] + (1,) + x.shape[axis + 1:]),
-              (label(idx), idx.shape[:axis] + (1,) + idx.shape[axis + 1:])]
+    others = [(lambda: label(x), x.shape[:axis] + (1,) + x.shape[axis + 1:]),
+              (lambda: label(idx), idx.shape[:axis] + (1,) + idx.shape[axis + 1:])]
     b = broadcast_shapes(*others)
     return b[:axis] + (idx.shape[axis],) + b[axis + 1:], x.dtype, {"axis": axis}
 

@@ -17,7 +17,7 @@ def label(node):
 
 
 def broadcast_of(inputs):
-    return broadcast_shapes(*[(label(n), n.shape) for n in inputs])
+    return broadcast_shapes(*[(lambda n=n: label(n), n.shape) for n in inputs])
 
 
 def elementwise(dtype_rule):

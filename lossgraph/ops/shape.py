@@ -81,7 +81,7 @@ register("transpose", "shape", _transpose_infer,
 def _broadcast_infer(inputs, attrs):
     (x,) = inputs
     shape = normalize_shape(attrs["shape"], "broadcast_to shape")
-    got = broadcast_shapes((label(x), x.shape), ("the target shape", shape))
+    got = broadcast_shapes((lambda: label(x), x.shape), ("the target shape", shape))
     if got != shape:
         raise ShapeError(f"broadcast_to: {label(x)} of shape {fmt_shape(x.shape)} does not "
                          f"broadcast to {fmt_shape(shape)}")

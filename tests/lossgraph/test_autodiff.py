@@ -1,0 +1,274 @@
+"""Reverse-mode autodiff: gradients against finite differences, the zero / error policy,
+the function transforms (grad, value_and_grad, hvp) and their cache, deep graphs, and the
+NaN policy at extreme inputs."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import lossgraph as lg
+
+from references import assert_close, central_difference
+
+
+def fd_check(y, inputs, arrays, rtol=1e-6, atol=1e-8):
+    """Every d y / d input against central differences (arrays: name -> float64 array)."""
+    names = [n.name for n in inputs]
+    grads = lg.gradients(y, inputs)
+    values = lg.evaluate([y] + grads, arrays)[1:]
+
+    def f(arrs):
+        return float(lg.evaluate(y, dict(zip(names, arrs))))
+
+    base = [np.asarray(arrays[n], dtype=np.float64) for n in names]
+    for k, (node, v) in enumerate(zip(inputs, values)):
+        assert np.shape(v) == tuple(node.shape)
+        assert_close(v, central_difference(f, base, k), rtol=rtol, atol=atol, what=node.name)
+    return values
+
+
+def test_several_inputs_and_broadcasting_undone(rng):
+    a, b, c = lg.input("a", (3,)), lg.input("b", (2, 3)), lg.input("c", ())
+    d = lg.input("d", (2, 1))
+    y = lg.sum(lg.tanh(a * b + c) * d) + lg.mean(lg.square(b - a))
+    arrays = {"a": rng.normal(size=3), "b": rng.normal(size=(2, 3)), "c": np.array(0.3),
+              "d": rng.normal(size=(2, 1))}
+    ga, gb, gc, gd = fd_check(y, [a, b, c, d], arrays)
+    assert np.shape(gc) == () and np.shape(gd) == (2, 1)
+
+
+def test_shared_subexpressions(rng):
+    x = lg.input("x", (4,))
+    s = lg.exp(x)
+    assert lg.exp(x) is s  # hash-consed
+    y = lg.sum(s * s) + lg.sum(lg.log(s + 1.0) * s)
+    arr = rng.normal(size=4)
+    (g,) = fd_check(y, [x], {"x": arr})
+    e = np.exp(arr)
+    assert_close(g, 2 * e * e + e * e / (e + 1) + np.log(e + 1) * e, rtol=1e-12)
+
+
+def test_gradient_of_int_input_raises():
+    x, y = lg.input("x", (3,)), lg.input("y", (3,), "int64")
+    with pytest.raises(lg.GradientError, match="'y' has dtype int64"):
+        lg.gradients(lg.sum(x * y), [x, y])
+
+
+def test_stop_gradient_only_path_raises_and_mixed_path_counts_once():
+    x = lg.input("x", (3,))
+    with pytest.raises(lg.GradientError, match="'x'.*stop_gradient"):
+        lg.gradients(lg.sum(lg.stop_gradient(x) * 2.0), [x])
+    g = lg.gradients(lg.sum(lg.stop_gradient(x) * x), [x])[0]
+    arr = np.array([1.0, -2.0, 3.0])
+    assert_close(lg.evaluate(g, x=arr), arr)
+
+
+def test_unused_input_gets_zeros():
+    x, u = lg.input("x", (3,)), lg.input("u", (2, "N"))
+    gx, gu = lg.gradients(lg.sum(x), [x, u])
+    assert gu.shape == (2, "N")
+    got = lg.evaluate([x, u, gu], x=np.zeros(3), u=np.ones((2, 5)))[2]
+    np.testing.assert_array_equal(got, np.zeros((2, 5)))
+
+
+def test_gradient_of_y_itself_and_seeded_gradients():
+    x = lg.input("x", (2, 3))
+    y = lg.sum(x)
+    assert lg.evaluate([y, lg.gradients(y, y)], x=np.ones((2, 3)))[1] == 1.0
+    with pytest.raises(lg.GradientError, match=r"scalar, got shape \(2, 3\)"):
+        lg.gradients(lg.exp(x), [x])
+    seed = lg.input("g", (2, 3))
+    gx = lg.gradients(lg.exp(x), [x], grad_output=seed)[0]
+    arr, w = np.full((2, 3), 0.5), np.arange(6.0).reshape(2, 3)
+    assert_close(lg.evaluate(gx, x=arr, g=w), np.exp(arr) * w)
+    with pytest.raises(TypeError, match="wrt must be Nodes"):
+        lg.gradients(y, ["x"])
+    with pytest.raises(lg.GradientError, match="dtype bool"):
+        lg.gradients(lg.sum(x) > 0, [x])
+
+
+def test_gradient_dtype_follows_the_input():
+    x = lg.input("x", (3,), "float32")
+    g = lg.gradients(lg.sum(lg.exp(x) * 2.0), [x])[0]
+    assert g.dtype == "float32"
+    got = lg.evaluate(g, x=np.zeros(3, np.float32))
+    assert got.dtype == np.float32
+    assert_close(got, [2.0, 2.0, 2.0])
+
+
+def test_one_hot_and_pick_gradients(rng):
+    x = lg.input("x", (3, 4))
+    y = lg.input("y", (3,), "int64")
+    labels = np.array([0, 3, 3])
+    loss = -lg.mean(lg.pick(lg.log_softmax(x), y))
+    g = lg.gradients(loss, [x])[0]
+    arr = rng.normal(size=(3, 4))
+    got = lg.evaluate(g, x=arr, y=labels)
+    p = np.exp(arr) / np.exp(arr).sum(1, keepdims=True)
+    assert_close(got, (p - np.eye(4)[labels]) / 3, rtol=1e-12)
+    with pytest.raises(lg.InputError, match="label 4 is out of range"):
+        lg.evaluate(g, x=arr, y=np.array([0, 4, 1]))
+
+
+# --- function transforms
+
+def test_grad_and_value_and_grad(rng):
+    def f(w, t):
+        return lg.mean(lg.square(w - t))
+    w, t = rng.normal(size=5), rng.normal(size=5)
+    value, gw = lg.value_and_grad(f)(w, t)
+    assert_close(value, np.mean((w - t) ** 2))
+    assert_close(gw, 2 * (w - t) / 5)
+    gw2, gt = lg.grad(f, argnums=(0, 1))(w, t)
+    assert_close(gw2, gw)
+    assert_close(gt, -gw)
+    v32, g32 = lg.value_and_grad(f)(w.astype(np.float32), t.astype(np.float32))
+    assert v32.dtype == np.float32 and g32.dtype == np.float32
+    with pytest.raises(lg.GradientError, match="argument 1 has dtype int64"):
+        lg.grad(f, argnums=1)(w, np.arange(5))
+    with pytest.raises(lg.InputError, match="argnums"):
+        lg.grad(f, argnums=2)(w, t)
+
+
+def test_grad_with_integer_labels(rng):
+    def nll(x, y):
+        return -lg.sum(lg.pick(lg.log_softmax(x), y))
+    x = rng.normal(size=(2, 3))
+    g = lg.grad(nll)(x, np.array([2, 0]))
+    p = np.exp(x) / np.exp(x).sum(1, keepdims=True)
+    assert_close(g, p - np.eye(3)[[2, 0]], rtol=1e-12)
+
+
+def test_transform_cache_is_per_signature_and_bounded():
+    calls = []
+
+    def f(x):
+        calls.append(x.shape)
+        return lg.sum(lg.square(x))
+    g = lg.grad(f)
+    g(np.ones(3))
+    g(np.zeros(3))
+    assert len(calls) == 1 and len(g.cache) == 1
+    g(np.ones(3, dtype=np.float32))
+    g(np.ones(4))
+    assert len(calls) == 3 and len(g.cache) == 3
+    for n in range(5, 200):
+        g(np.ones(n))
+    assert len(g.cache) <= 64
+    assert_close(g(np.arange(3.0)), [0.0, 2.0, 4.0])
+
+
+def test_hvp_against_finite_differences_of_the_gradient(rng):
+    def f(a, b):
+        return lg.sum(lg.softplus(a * b) + lg.square(lg.tanh(a))) + lg.logsumexp(a)
+    a, b = rng.normal(size=4), rng.normal(size=4)
+    va, vb = rng.normal(size=4), rng.normal(size=4)
+    ha, hb = lg.hvp(f, (a, b), (va, vb))
+    grad = lg.grad(f, argnums=(0, 1))
+    eps = 1e-5
+    plus = grad(a + eps * va, b + eps * vb)
+    minus = grad(a - eps * va, b - eps * vb)
+    assert_close(ha, (plus[0] - minus[0]) / (2 * eps), rtol=1e-6, atol=1e-8)
+    assert_close(hb, (plus[1] - minus[1]) / (2 * eps), rtol=1e-6, atol=1e-8)
+    with pytest.raises(lg.InputError, match="2 primals but 1 tangents"):
+        lg.hvp(f, (a, b), (va,))
+
+
+def test_hvp_of_piecewise_linear_function_is_zero():
+    (h,) = lg.hvp(lambda x: lg.sum(lg.relu(x) + lg.abs(x)), (np.array([-1.0, 2.0]),),
+                  (np.ones(2),))
+    np.testing.assert_array_equal(h, [0.0, 0.0])
+
+
+# --- deep graphs
+
+def test_ten_thousand_deep_chain():
+    x = lg.input("x", (2,))
+    y = x
+    for _ in range(10_000):
+        y = lg.tanh(y) * 0.5 + x
+    g = lg.gradients(lg.sum(y), [x])[0]
+    arr = np.array([0.3, -0.7])
+    value, grad = lg.evaluate([y, g], x=arr)
+    ref, dref = arr.copy(), np.ones(2)
+    for _ in range(10_000):  # forward-mode reference: d y_k / d x
+        dref = 0.5 * (1 - np.tanh(ref) ** 2) * dref + 1.0
+        ref = np.tanh(ref) * 0.5 + arr
+    assert_close(value, ref, rtol=1e-12)
+    assert_close(grad, dref, rtol=1e-10)
+
+
+# --- NaN policy at extreme inputs
+
+EXTREMES = np.array([-1e4, -100.0, -1.0, 0.0, 1.0, 100.0, 1e4])
+
+
+def exact(f, xs):
+    return np.array([float(f(sp.Float(float(v), 60))) for v in xs])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softplus_and_sigmoid_at_extremes(dtype):
+    x = lg.input("x", (7,))
+    arr = EXTREMES.astype(dtype)
+    sig = lambda v: 1 / (1 + sp.exp(-v))  # noqa: E731
+    for fn, value, deriv in [
+            (lg.softplus, lambda v: sp.log(1 + sp.exp(v)), sig),
+            (lg.sigmoid, sig, lambda v: sig(v) * (1 - sig(v))),
+            (lg.log_sigmoid, lambda v: -sp.log(1 + sp.exp(-v)), lambda v: 1 - sig(v))]:
+        y = fn(x)
+        g = lg.gradients(lg.sum(y), [x])[0]
+        got, dgot = lg.evaluate([y, g], x=arr)
+        assert np.all(np.isfinite(got)) and np.all(np.isfinite(dgot)), fn.__name__
+        tiny = 0 if dtype == "float64" else 1e-37
+        rtol = 1e-12 if dtype == "float64" else 1e-6
+        assert_close(got, exact(value, EXTREMES), rtol=rtol, atol=tiny, what=fn.__name__)
+        assert_close(dgot, exact(deriv, EXTREMES), rtol=rtol, atol=tiny, what=fn.__name__)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_logsumexp_and_log_softmax_at_extremes(dtype):
+    rows = np.array([[1e4, -1e4, 0.0], [100.0, 99.0, -100.0], [-1e4, -1e4 + 1, -1e4]])
+    x = lg.input("x", (3, 3))
+    lse = lg.logsumexp(x, axis=1)
+    ls = lg.log_softmax(x)
+    w = lg.constant(np.arange(9.0).reshape(3, 3))
+    g1, g2 = lg.gradients(lg.sum(lse), [x])[0], lg.gradients(lg.sum(ls * w), [x])[0]
+    v1, v2, d1, d2 = lg.evaluate([lse, ls, g1, g2], x=rows.astype(dtype))
+    for a in (v1, v2, d1, d2):
+        assert np.all(np.isfinite(a)) and a.dtype == np.dtype(dtype)
+    want = [float(sp.log(sum(sp.exp(sp.Float(v, 60)) for v in r))) for r in rows]
+    rtol = 1e-12 if dtype == "float64" else 1e-6
+    assert_close(v1, want, rtol=rtol)
+    soft = np.exp(rows - np.array(want)[:, None])
+    assert_close(d1, soft, rtol=rtol, atol=1e-30)
+    wn = np.arange(9.0).reshape(3, 3)
+    assert_close(d2, wn - soft * wn.sum(1, keepdims=True), rtol=rtol, atol=1e-4)
+
+
+def test_logsumexp_of_all_minus_inf_row_has_zero_gradient():
+    x = lg.input("x", (2, 3))
+    y = lg.sum(lg.logsumexp(x, axis=1) * lg.constant([0.0, 1.0]))
+    g = lg.gradients(y, [x])[0]
+    arr = np.array([[-np.inf] * 3, [0.0, 1.0, 2.0]])
+    lse, grad = lg.evaluate([lg.logsumexp(x, axis=1), g], x=arr)
+    assert lse[0] == -np.inf
+    np.testing.assert_array_equal(grad[0], 0.0)
+    e = np.exp([0.0, 1.0, 2.0])
+    assert_close(grad[1], e / e.sum())
+
+
+def test_where_minus_inf_mask_pattern():
+    """Masked logsumexp / log_softmax: masked entries get exactly zero gradient, never NaN."""
+    x = lg.input("x", (2, 3))
+    m = lg.input("m", (2, 3), "bool")
+    masked = lg.where(m, x, -np.inf)
+    y = lg.sum(lg.logsumexp(masked, axis=1))
+    picked = lg.sum(lg.where(m, lg.log_softmax(masked), 0.0))
+    arr = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    mask = np.array([[True, False, True], [False, False, False]])
+    g1, g2 = lg.gradients(y, [x])[0], lg.gradients(picked, [x])[0]
+    val, d1, d2 = lg.evaluate([y, g1, g2], x=arr, m=mask)
+    assert val == -np.inf
+    e = np.exp([1.0, 3.0])
+    assert_close(d1, [[e[0] / e.sum(), 0.0, e[1] / e.sum()], [0.0, 0.0, 0.0]])
+    assert_close(d2, [[1 - 2 * e[0] / e.sum(), 0.0, 1 - 2 * e[1] / e.sum()], [0, 0, 0]])
