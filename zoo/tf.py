@@ -1,0 +1,300 @@
+"""TensorFlow tf.contrib.losses (TF r1.x) flavour: contrib names, argument order and defaults.
+
+Every weighted loss reduces like loss_ops.compute_weighted_loss: the element-wise (or
+per-sample) losses are multiplied by `weights` (a scalar, a [batch] vector, [batch, 1], or
+a leading block of the loss shape: weights align with the leading, batch-first axes), summed,
+and divided by the number of loss elements whose broadcast weight is non-zero; all-zero
+weights give 0, never NaN (zoo.reduction "sum_by_nonzero_weights").
+
+TF keeps its losses in a global graph collection; here the collection is an explicit
+`LossSet` passed as `loss_collection=` (keyword) to any weighted loss or to add_loss /
+get_losses / get_regularization_losses / get_total_loss. No module-level state exists.
+
+The r0.x keyword names `weight=` and `targets=` / `target=` are accepted as aliases of
+`weights=` and `labels=` (the seed's examples still write `weight=`). TF casts to float32 and
+back; here the input precision is kept. Arrays in give arrays out, Nodes in give a Node out.
+See docs/zoo-conventions.md section 2.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+import lossgraph as lg
+from lossgraph.shapes import fmt_shape
+
+from . import losses as L
+from .dual import dual
+from .reduction import reduce
+
+__all__ = ["LossSet", "absolute_difference", "add_loss", "hinge_loss", "compute_weighted_loss",
+           "cosine_distance", "get_losses", "get_regularization_losses", "get_total_loss",
+           "log_loss", "mean_pairwise_squared_error", "mean_squared_error",
+           "sigmoid_cross_entropy", "softmax_cross_entropy", "sparse_softmax_cross_entropy",
+           "sum_of_pairwise_squares", "sum_of_squares"]
+
+# flavour name -> canonical zoo.losses name(s) (read by zoo.inventory); collection helpers
+# and compute_weighted_loss are not losses of their own
+CANONICAL = {
+    "absolute_difference": "absolute_error",
+    "hinge_loss": "hinge",
+    "cosine_distance": "cosine_distance",
+    "log_loss": "log_loss",
+    "mean_pairwise_squared_error": "mean_pairwise_squared_error",
+    "sum_of_pairwise_squares": "mean_pairwise_squared_error",
+    "mean_squared_error": "squared_error",
+    "sum_of_squares": "squared_error",
+    "sigmoid_cross_entropy": "sigmoid_cross_entropy",
+    "softmax_cross_entropy": "softmax_cross_entropy",
+    "sparse_softmax_cross_entropy": "sparse_softmax_cross_entropy",
+}
+
+# r0.x keyword -> r1.x keyword
+_ALIASES = (("weight", "weights"), ("targets", "labels"), ("target", "labels"))
+
+
+class LossSet:
+    """TF's LOSSES and REGULARIZATION_LOSSES graph collections as one explicit object.
+
+    Losses are kept in the order added, each under a name (a loss's `scope`, else its
+    function name); `scope=` filters by name prefix like TF's get_collection(key, scope).
+    """
+
+    def __init__(self):
+        self._losses = []
+        self._regularization = []
+
+    def add_loss(self, loss, name=None):
+        self._losses.append((name or "", loss))
+        return loss
+
+    def add_regularization_loss(self, loss, name=None):
+        self._regularization.append((name or "", loss))
+        return loss
+
+    def get_losses(self, scope=None):
+        return [l for n, l in self._losses if scope is None or n.startswith(scope)]
+
+    def get_regularization_losses(self, scope=None):
+        return [l for n, l in self._regularization if scope is None or n.startswith(scope)]
+
+    def get_total_loss(self, add_regularization_losses=True, name="total_loss"):
+        """sum of the losses (+ the regularization losses); TF's add_n of an empty list raises."""
+        terms = self.get_losses() + (self.get_regularization_losses()
+                                     if add_regularization_losses else [])
+        if not terms:
+            raise lg.InputError("get_total_loss: the LossSet holds no losses to add")
+        if any(isinstance(t, lg.Node) for t in terms):
+            terms = [lg.as_node(t) for t in terms]
+        return functools.reduce(lambda a, b: a + b, terms)
+
+    def __repr__(self):
+        return (f"LossSet({len(self._losses)} losses, "
+                f"{len(self._regularization)} regularization losses)")
+
+
+def _loss_set(loss_collection, fn):
+    if not isinstance(loss_collection, LossSet):
+        raise lg.InputError(f"{fn}: loss_collection must be a zoo.tf.LossSet (there is no "
+                            f"global collection), got {type(loss_collection).__name__}")
+    return loss_collection
+
+
+def _contrib(*tensor_params, collect=True):
+    """@dual over tensor_params, plus the r0.x keyword aliases, a required-labels check and
+    (collect=True) an optional keyword `loss_collection` the result is added to."""
+    def wrap(fn):
+        inner = dual(*tensor_params)(fn)
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def call(*args, loss_collection=None, **kwargs):
+            for old, new in _ALIASES:
+                if old in kwargs and new in sig.parameters:
+                    if new in kwargs:
+                        raise lg.OptionError(f"{fn.__name__}: give {new!r} or its deprecated "
+                                             f"alias {old!r}, not both")
+                    kwargs[new] = kwargs.pop(old)
+            bound = sig.bind(*args, **kwargs)
+            if "labels" in sig.parameters and bound.arguments.get("labels") is None:
+                raise lg.InputError(f"{fn.__name__}: labels is required, got None")
+            loss = inner(*args, **kwargs)
+            if loss_collection is not None:
+                _loss_set(loss_collection, fn.__name__).add_loss(
+                    loss, name=bound.arguments.get("scope") or fn.__name__)
+            return loss
+        if collect:
+            extra = inspect.Parameter("loss_collection", inspect.Parameter.KEYWORD_ONLY,
+                                      default=None)
+            call.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])
+        return call
+    return wrap
+
+
+def _weighted(losses, weights):
+    return reduce(losses, reduction="sum_by_nonzero_weights", weights=weights,
+                  weights_align="leading")
+
+
+@_contrib("losses", "weights")
+def compute_weighted_loss(losses, weights=1.0, scope=None):
+    """L = sum(w * l) / #{elements of l whose broadcast weight is non-zero}; 0 if none.
+
+    Source convention: tf.contrib.losses.compute_weighted_loss (r1.x): weights scalar,
+    [batch], [batch, 1] (trailing 1 squeezed) or a leading block of the loss shape, aligned
+    batch-first; negative weights count as present; the seed's example
+    ([4, 1, 2, 3] with weights [1, 0.5, 3, 9]) gives 9.375.
+    """
+    return _weighted(losses, weights)
+
+
+@_contrib("predictions", "labels", "weights")
+def absolute_difference(predictions, labels=None, weights=1.0, scope=None):
+    """L = weighted mean over present elements of |p - l| (compute_weighted_loss).
+
+    Source convention: tf.contrib.losses.absolute_difference(predictions, labels=None,
+    weights=1.0, scope=None); r0.x names targets= / weight= accepted.
+    """
+    return _weighted(L.absolute_error(predictions, labels), weights)
+
+
+@_contrib("predictions", "labels", "weights")
+def mean_squared_error(predictions, labels=None, weights=1.0, scope=None):
+    """L = weighted mean over present elements of (p - l)^2 (compute_weighted_loss).
+
+    Source convention: tf.contrib.losses.mean_squared_error (r1.x) = the deprecated
+    sum_of_squares (r0.x); a mean despite the "Sum-of-Squares" docstring.
+    """
+    return _weighted(L.squared_error(predictions, labels), weights)
+
+
+@_contrib("predictions", "labels", "weights")
+def log_loss(predictions, labels=None, weights=1.0, epsilon=1e-7, scope=None):
+    """L = weighted mean of -l log(p + eps) - (1 - l) log(1 - p + eps) (compute_weighted_loss).
+
+    Source convention: tf.contrib.losses.log_loss: probabilities, epsilon inside the logs and
+    no clipping, so p = 0 or 1 stays finite (-log 1e-7 = 16.12).
+    """
+    return _weighted(L.log_loss(predictions, labels, eps=epsilon), weights)
+
+
+@_contrib("logits", "labels", collect=False)
+def hinge_loss(logits, labels=None, scope=None):
+    """l = max(0, 1 - (2 y - 1) x), element-wise, labels y in {0, 1}: NOT reduced.
+
+    Source convention: tf.contrib.losses.hinge_loss maps 0/1 labels to -1/+1 and returns the
+    unweighted element-wise tensor of logits' shape; it is not added to any collection.
+    """
+    return L.hinge(logits, 2.0 * lg.cast(lg.as_node(labels), "float") - 1.0)
+
+
+@_contrib("logits", "multi_class_labels", "weights")
+def sigmoid_cross_entropy(logits, multi_class_labels, weights=1.0, label_smoothing=0,
+                          scope=None):
+    """L = weighted mean of max(x, 0) - x z + log(1 + exp(-|x|)), z = y (1 - ls) + ls / 2.
+
+    Source convention: tf.contrib.losses.sigmoid_cross_entropy: smoothing only when
+    label_smoothing > 0; weights scalar, [batch] or [batch, num_classes].
+    """
+    return _weighted(L.sigmoid_cross_entropy(logits, multi_class_labels,
+                                             label_smoothing=max(label_smoothing, 0)),
+                     weights)
+
+
+@_contrib("logits", "onehot_labels", "weights")
+def softmax_cross_entropy(logits, onehot_labels, weights=1.0, label_smoothing=0, scope=None):
+    """L = weighted mean over rows of sum_j z_j (logsumexp(x) - x_j), z = y (1 - ls) + ls / C.
+
+    Source convention: tf.contrib.losses.softmax_cross_entropy: C = onehot_labels.shape[1],
+    smoothing only when label_smoothing > 0; weights scalar or [batch].
+    """
+    return _weighted(L.softmax_cross_entropy(logits, onehot_labels,
+                                             label_smoothing=max(label_smoothing, 0)),
+                     weights)
+
+
+@_contrib("logits", "labels", "weights")
+def sparse_softmax_cross_entropy(logits, labels, weights=1.0, scope=None):
+    """L = weighted mean over rows of logsumexp(x_b) - x_b[y_b], integer labels.
+
+    Source convention: tf.contrib.losses.sparse_softmax_cross_entropy: labels [batch] or
+    [batch, 1] (reshaped to [batch]); weights scalar, [batch] or [batch, 1].
+    """
+    labels = lg.as_node(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = lg.reshape(labels, labels.shape[:1])
+    return _weighted(L.sparse_softmax_cross_entropy(logits, labels), weights)
+
+
+@_contrib("predictions", "labels", "weights")
+def mean_pairwise_squared_error(predictions, labels=None, weights=1.0, scope=None):
+    """L = sum_b w_b (1/n^2) sum_{i,j} (d_bi - d_bj)^2, d = p - l, n = elements per sample.
+
+    Source convention: tf.contrib.losses.mean_pairwise_squared_error: all ordered pairs
+    within each sample (the docstring's "/ number of pairs" example is wrong: [1, 2, 3] vs 0
+    gives 4/3), SUMMED over the batch; weights scalar or [batch] only (TF mis-counts other
+    shapes, here they raise).
+    """
+    w = lg.as_node(weights)
+    if w.ndim > 1 or (w.ndim == 1 and w.shape[0] != lg.as_node(predictions).shape[0]):
+        raise lg.ShapeError(f"mean_pairwise_squared_error: weights must be a scalar or one "
+                            f"per sample, got shape {fmt_shape(w.shape)}")
+    return reduce(L.mean_pairwise_squared_error(predictions, labels), reduction="sum",
+                  weights=weights)
+
+
+@_contrib("predictions", "labels", "weights")
+def cosine_distance(predictions, labels=None, axis=None, weights=1.0, scope=None, dim=None):
+    """L = weighted mean of 1 - sum_axis p l (inputs assumed unit-normalized).
+
+    Source convention: tf.contrib.losses.cosine_distance (r1.5+): `dim` is the deprecated
+    name of `axis`; exactly one of them is required; no normalization, no epsilon; the
+    reduced axis is dropped before weighting.
+    """
+    if (axis is None) == (dim is None):
+        raise lg.OptionError("cosine_distance: give axis (or its deprecated alias dim), "
+                             f"exactly one of them; got axis={axis!r}, dim={dim!r}")
+    axis = dim if axis is None else axis
+    return _weighted(L.cosine_distance(predictions, labels, axis=axis, normalize=False),
+                     weights)
+
+
+sum_of_squares = mean_squared_error
+sum_of_pairwise_squares = mean_pairwise_squared_error
+
+
+def add_loss(loss, loss_collection=None):
+    """Adds `loss` to the LossSet `loss_collection`.
+
+    Source convention: tf.contrib.losses.add_loss(loss, loss_collection=LOSSES); TF's global
+    collection is an explicit LossSet here.
+    """
+    _loss_set(loss_collection, "add_loss").add_loss(loss)
+
+
+def get_losses(scope=None, loss_collection=None):
+    """The losses of `loss_collection` whose name starts with `scope` (all when None).
+
+    Source convention: tf.contrib.losses.get_losses(scope=None, loss_collection=LOSSES).
+    """
+    return _loss_set(loss_collection, "get_losses").get_losses(scope)
+
+
+def get_regularization_losses(scope=None, loss_collection=None):
+    """The regularization losses of `loss_collection` (filtered by name prefix `scope`).
+
+    Source convention: tf.contrib.losses.get_regularization_losses(scope=None) reads the
+    REGULARIZATION_LOSSES collection; here the LossSet's regularization list.
+    """
+    return _loss_set(loss_collection, "get_regularization_losses") \
+        .get_regularization_losses(scope)
+
+
+def get_total_loss(add_regularization_losses=True, name="total_loss", loss_collection=None):
+    """total = sum of the losses (+ the regularization losses when add_regularization_losses).
+
+    Source convention: tf.contrib.losses.get_total_loss(add_regularization_losses=True,
+    name='total_loss'): add_n, which raises on an empty list.
+    """
+    return _loss_set(loss_collection, "get_total_loss").get_total_loss(
+        add_regularization_losses, name)
