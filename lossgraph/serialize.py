@@ -134,7 +134,11 @@ def _check_array(v):
 
 
 def _check_float(v):
-    if type(v) in (int, float):
+    if type(v) is float:
+        return v
+    if type(v) is int:
+        if abs(v) >= 2 ** 1024:
+            raise ValueError(f"integer {_short(v)} is too large for a float")
         return float(v)
     if v in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[v]

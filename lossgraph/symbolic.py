@@ -23,7 +23,6 @@ from .shapes import _factors
 
 # Index names for free output axes and bound reduction variables, in order of use.
 _INDEX_NAMES = "i j k l m n p q r s u v w".split()
-_MAX_TREE = 100_000
 
 
 class SymbolicError(LossgraphError, TypeError):

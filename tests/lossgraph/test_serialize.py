@@ -227,3 +227,38 @@ def test_every_op_has_a_schema():
     for name in OPS:
         arity, kinds = serialize.schema(name)
         assert arity >= 0 and all(k in serialize.KINDS for k in kinds.values())
+
+
+def test_huge_integers_in_float_data():
+    doc = valid_doc()
+    doc["nodes"][2]["attrs"]["value"] = {"dtype": "float64", "shape": [3],
+                                         "data": [1, 10 ** 400, 2]}
+    with pytest.raises(lg.SerializationError, match="too large for a float"):
+        lg.from_json(json.dumps(doc))
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) |
+    st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8) |
+    st.sampled_from(["inf", "nan", "float64", "int64", "bool", "N", "exp", "input"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["op", "inputs", "attrs", "dtype", "shape", "data", "name", "axis",
+                         "value", "keepdims"]), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 4), st.sampled_from(["op", "inputs", "attrs", None]), JSON_VALUES)
+def test_fuzzed_documents_load_or_raise_serialization_error(k, field, value):
+    doc = valid_doc()
+    if field is None:
+        doc["nodes"][k] = value
+    elif field == "attrs" and isinstance(value, dict):
+        doc["nodes"][k]["attrs"].update(value)
+    else:
+        doc["nodes"][k][field] = value
+    try:
+        out = lg.from_json(json.dumps(doc))
+    except lg.SerializationError:
+        return
+    assert isinstance(out, lg.Node)
