@@ -163,6 +163,17 @@ def test_numbers_and_dims():
         sp.Symbol("N", positive=True, integer=True) * sp.Symbol("T", positive=True, integer=True)
 
 
+def test_composites_stay_named_in_elementwise_mode():
+    from lossgraph import sympy_funcs as F
+    X = lg.input("X", ("N", "C"))
+    x = sp.Symbol("X", real=True)
+    assert lg.to_sympy(lg.softmax(X)) == F.softmax(x)
+    assert lg.to_sympy(lg.log_softmax(X) - lg.softplus(X)) == F.log_softmax(x) - F.softplus(x)
+    assert lg.to_sympy(lg.log1p(X)) == F.log1p(x) and lg.to_sympy(lg.expm1(X)) == F.expm1(x)
+    explicit = lg.to_sympy(lg.softmax(X), indexed=True)
+    assert explicit.has(sp.Sum) and not explicit.has(F.softmax)
+
+
 # --- indexed mode
 
 def evaluate_indexed(expr, arrays, dims, free_shape):

@@ -145,3 +145,9 @@ def test_missing_dot(tmp_path, monkeypatch):
 def test_draw_needs_a_node():
     with pytest.raises(TypeError, match="at least one node"):
         lg.draw()
+
+
+def test_input_names_cannot_carry_dot_syntax():
+    for name in ['a"b', "x]; n0 -> n1", "<b>", "a b", ""]:
+        with pytest.raises(lg.OptionError, match="input name"):
+            lg.input(name)
