@@ -98,33 +98,39 @@ def _is_unit_reshape(node):
     return [d for d in x.shape if d != 1] == [d for d in node.shape if d != 1]
 
 
+# ops that are not elementwise but convert without indices: op -> whether this node does
+_WITHOUT_INDICES = {
+    "input": lambda n: True,
+    "dimsize": lambda n: True,
+    "broadcast_to": lambda n: True,
+    "one_hot": lambda n: True,
+    "constant": lambda n: _scalar_constant(n) is not None,
+    "reshape": _is_unit_reshape,
+}
+# their elementwise-mode forms: op -> form(node, converted inputs)
+_ELEMENTWISE_FORMS = {
+    "input": lambda n, args: input_symbol(n),
+    "constant": lambda n, args: _scalar_constant(n),
+    "dimsize": lambda n, args: _sp().Mul(*[dim(d) for d in n.attrs["dims"]]),
+    "broadcast_to": lambda n, args: args[0],
+    "reshape": lambda n, args: args[0],
+}
+
+
 def elementwise_ok(node):
     """Whether node converts in elementwise mode (no indices needed)."""
-    kind = OPS[node.op].kind
-    if kind in ("elementwise", "normalizer"):
+    if OPS[node.op].kind in ("elementwise", "normalizer"):
         return True
-    if node.op in ("input", "dimsize", "broadcast_to", "one_hot"):
-        return True
-    if node.op == "constant":
-        return node.attrs["value"].ndim == 0 or _scalar_constant(node) is not None
-    return node.op == "reshape" and _is_unit_reshape(node)
+    rule = _WITHOUT_INDICES.get(node.op)
+    return rule is not None and rule(node)
 
 
 def _elementwise(order):
     out = {}
     for n in order:
-        op = OPS[n.op]
-        if n.op == "input":
-            e = input_symbol(n)
-        elif n.op == "constant":
-            e = _scalar_constant(n)
-        elif n.op == "dimsize":
-            e = _sp().Mul(*[dim(d) for d in n.attrs["dims"]])
-        elif n.op in ("broadcast_to", "reshape"):
-            e = out[id(n.inputs[0])]
-        else:
-            e = _apply(op, [out[id(i)] for i in n.inputs], n.attrs)
-        out[id(n)] = e
+        args = [out[id(i)] for i in n.inputs]
+        form = _ELEMENTWISE_FORMS.get(n.op)
+        out[id(n)] = form(n, args) if form else _apply(OPS[n.op], args, n.attrs)
     return out[id(order[-1])]
 
 

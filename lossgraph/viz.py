@@ -72,14 +72,19 @@ def _constant_text(node):
     return text if node.dtype == "float" else f"{text} : {node.dtype}"
 
 
+_LEAF_LABELS = {
+    "input": lambda n: [n.name, f"{fmt_shape(n.shape)} {n.dtype}"],
+    "constant": lambda n: [_constant_text(n)],
+    "dimsize": lambda n: ["size " + " * ".join(map(str, n.attrs["dims"]))],
+}
+
+
 def op_label(node):
-    """The first label line of a node: input name, constant value, or op with attrs."""
-    if node.op == "input":
-        return [node.name, f"{fmt_shape(node.shape)} {node.dtype}"]
-    if node.op == "constant":
-        return [_constant_text(node)]
-    if node.op == "dimsize":
-        return ["size " + " * ".join(map(str, node.attrs["dims"]))]
+    """The label lines of a node: input name with shape and dtype, constant value, or the
+    op (its infix operator or name) with its attrs."""
+    leaf = _LEAF_LABELS.get(node.op)
+    if leaf is not None:
+        return leaf(node)
     op = OPS[node.op]
     head = _infix(op) or node.op
     attrs = " ".join(f"{k}={_attr_value(v)}" for k, v in node.attrs.items()
