@@ -37,6 +37,16 @@ def unbroadcast(ct, shape):
     return ct
 
 
+def _standing_for(ct, inp, node):
+    """An elementwise rule's cotangent stands for an array of the node's (broadcast) shape,
+    even when it is a lower-rank graph (a scalar seed): spell that shape out where the
+    op stretched the input, so unbroadcast sums the stretched axes (d/dy sum(x + y) with
+    x (2, 3) and y (3,) is 2, not 1). Other rules return cotangents shaped for the input."""
+    if OPS[node.op].kind != "elementwise" or inp.shape == node.shape or ct.shape == node.shape:
+        return ct
+    return F.broadcast_to(ct, node.shape)
+
+
 def _differentiable(node):
     return dt.is_float(node.dtype)
 
@@ -102,7 +112,7 @@ def gradients(y, wrt, grad_output=None):
         for k, (inp, ct) in enumerate(zip(node.inputs, parts)):
             if ct is None or k in op.nondiff or id(inp) not in needs:
                 continue
-            ct = unbroadcast(F.as_node(ct), inp.shape)
+            ct = unbroadcast(_standing_for(F.as_node(ct), inp, node), inp.shape)
             prev = cts.get(id(inp))
             cts[id(inp)] = ct if prev is None else prev + ct
     out = []

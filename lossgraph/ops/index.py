@@ -119,7 +119,8 @@ register("take_along_axis", "index", _take_infer, _take_impl,
          lambda a, at, n: f"take_along_axis({a[0]}, {a[1]}, axis={at['axis']})",
          r"{0}_{{{1}}}", nondiff=(1,), math="x gathered at indices along axis")
 register("scatter_along_axis", "index", _scatter_infer, _scatter_impl,
-         lambda g, ans, x, i: (F.take_along_axis(g, i, ans.attrs["axis"]), None),
+         lambda g, ans, x, i: (F.take_along_axis(F.broadcast_to(g, ans.shape), i,
+                                                 ans.attrs["axis"]), None),
          lambda a, at, n: f"scatter_along_axis({a[0]}, {a[1]}, axis={at['axis']})",
          r"\operatorname{{scatter}}\left({0}, {1}\right)", nondiff=(1,), wants_shape=True,
          math="zeros with g added at indices along axis")

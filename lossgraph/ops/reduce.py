@@ -140,6 +140,7 @@ def _softmax_vjp(g, ans, x):
 
 def _log_softmax_vjp(g, ans, x):
     axis = ans.attrs["axis"]
+    g = g if g.shape == ans.shape else F.broadcast_to(g, ans.shape)
     return (g - F.softmax(x, axis=axis) * F.sum(g, axis=axis, keepdims=True),)
 
 

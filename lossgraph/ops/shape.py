@@ -93,6 +93,6 @@ def _broadcast_impl(x, shape, out_shape):
 
 
 register("broadcast_to", "shape", _broadcast_infer, _broadcast_impl,
-         lambda g, ans, x: (g,),
+         lambda g, ans, x: (_full(g, ans),),
          lambda a, at, n: f"broadcast_to({a[0]}, {fmt_shape(at['shape'])})", "{0}",
          sympy=lambda a, at: a[0], wants_shape=True, math="x repeated along broadcast axes")

@@ -272,3 +272,15 @@ def test_where_minus_inf_mask_pattern():
     e = np.exp([1.0, 3.0])
     assert_close(d1, [[e[0] / e.sum(), 0.0, e[1] / e.sum()], [0.0, 0.0, 0.0]])
     assert_close(d2, [[1 - 2 * e[0] / e.sum(), 0.0, 1 - 2 * e[1] / e.sum()], [0, 0, 0]])
+
+
+def test_scalar_cotangent_into_a_broadcast_operand():
+    # sum(x + y) with y stretched over 2 rows: every y_j appears twice
+    x, y, c = lg.input("x", (2, 3)), lg.input("y", (3,)), lg.input("c", ())
+    gy, gc = lg.gradients(lg.sum(x + y) + lg.sum(x * 0.0 - c), [y, c])
+    got = lg.evaluate([x + y + c, gy, gc], x=np.zeros((2, 3)), y=np.zeros(3), c=np.array(1.0))
+    assert_close(got[1], [2.0, 2.0, 2.0])
+    assert got[2] == -6.0
+    s = lg.input("s", ())
+    gs = lg.gradients(lg.sum(lg.broadcast_to(s, (4,))), [s])[0]
+    assert lg.evaluate([s, gs], s=np.array(0.5))[1] == 4.0
