@@ -28,6 +28,11 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def _power(x, y):
+    """x^y in floating point (NumPy refuses integers to negative integer powers)."""
+    return np.power(x.astype(np.float64) if x.dtype.kind in "biu" else x, y)
+
+
 def _xlogy(x, y):
     return np.where(x == 0, np.zeros_like(x * y), x * np.log(np.where(x == 0, 1, y)))
 
@@ -61,7 +66,7 @@ binary("multiply", np.multiply, lambda g, ans, x, y: (g * y, g * x), "{0} * {1}"
        math="x y")
 binary("divide", np.true_divide, lambda g, ans, x, y: (g / y, -g * ans / y), "{0} / {1}",
        r"\frac{{{0}}}{{{1}}}", prec=20, sympy=lambda a, at: a[0] / a[1], math="x / y")
-binary("power", np.power,
+binary("power", _power,
        lambda g, ans, x, y: (g * y * x ** (y - 1), g * F.xlogy(ans, x)),
        "{0} ** {1}", "{0}^{{{1}}}", prec=30, sympy=lambda a, at: a[0] ** a[1],
        math="x^y")

@@ -64,7 +64,8 @@ register("reshape", "shape", _reshape_infer,
 def _transpose_infer(inputs, attrs):
     (x,) = inputs
     perm = attrs.get("perm")
-    perm = tuple(reversed(range(x.ndim))) if perm is None else tuple(int(p) for p in perm)
+    perm = tuple(reversed(range(x.ndim))) if perm is None else \
+        tuple(int(p) + x.ndim if -x.ndim <= int(p) < 0 else int(p) for p in perm)
     if sorted(perm) != list(range(x.ndim)):
         raise ShapeError(f"transpose: perm {perm} is not a permutation of the "
                          f"{x.ndim} axes of {label(x)}")

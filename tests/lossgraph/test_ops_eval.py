@@ -352,3 +352,22 @@ def test_bool_arithmetic_counts():
     np.testing.assert_array_equal(lg.evaluate(b * 2.0, b=arr), [2.0, 2.0, 0.0])
     np.testing.assert_array_equal(lg.evaluate(-b, b=arr), [-1, -1, 0])
     assert lg.evaluate(lg.mean(lg.cast(b, "float")), b=arr) == pytest.approx(2 / 3)
+
+
+def test_integer_powers():
+    i = lg.input("i", (3,), "int64")
+    arr = np.array([1, 2, 4])
+    assert (i ** -1).dtype == "float"
+    assert_close(lg.evaluate(i ** -1, i=arr), [1.0, 0.5, 0.25])
+    assert_close(lg.evaluate(i ** 2, i=arr), [1.0, 4.0, 16.0])
+    got = lg.evaluate(i ** lg.input("p", (), "float32"), i=arr, p=np.float32(0.5))
+    assert got.dtype == np.float32
+    assert_close(got, np.sqrt(arr), rtol=1e-6)
+
+
+def test_transpose_accepts_negative_axes():
+    x = lg.input("x", (2, 3, 4))
+    node = lg.transpose(x, (-1, 0, 1))
+    assert node.shape == (4, 2, 3)
+    arr = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(lg.evaluate(node, x=arr), np.transpose(arr, (-1, 0, 1)))
