@@ -1,6 +1,8 @@
 """References for the core tests: input generators by domain and central finite
 differences in float64 (the oracle every vjp rule is checked against)."""
 import numpy as np
+from hypothesis import strategies as st
+
 import lossgraph as lg
 
 
@@ -68,3 +70,31 @@ def assert_close(got, want, rtol=1e-5, atol=1e-7, what=""):
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
+
+
+# --- shapes for hypothesis: dims are small ints or symbols
+SYMBOLS = {"N": 5, "C": 7, "T": 11}  # values none of which is 1, so they never broadcast
+
+dims = st.sampled_from([1, 2, 3, 4, "N", "C", "T"])
+shapes = st.lists(dims, min_size=0, max_size=4).map(tuple)
+
+
+@st.composite
+def broadcastable_pair(draw):
+    """Two shapes cut from one: leading dims dropped, some dims replaced by 1."""
+    base = draw(st.lists(dims, min_size=0, max_size=4))
+
+    def derive():
+        keep = draw(st.integers(0, len(base)))
+        tail = base[len(base) - keep:]
+        return tuple(1 if draw(st.booleans()) else d for d in tail)
+    return derive(), derive()
+
+
+def concrete(shape):
+    """Dims with the symbols substituted (products like "2*N*T" multiplied out)."""
+    def value(d):
+        if isinstance(d, int):
+            return d
+        return int(np.prod([int(p) if p.isdigit() else SYMBOLS[p] for p in d.split("*")]))
+    return tuple(value(d) for d in shape)

@@ -4,10 +4,11 @@ NaN policy at extreme inputs."""
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings, strategies as st
 
 import lossgraph as lg
 
-from references import assert_close, central_difference
+from references import assert_close, broadcastable_pair, central_difference, concrete
 
 
 def fd_check(y, inputs, arrays, rtol=1e-6, atol=1e-8):
@@ -284,3 +285,32 @@ def test_scalar_cotangent_into_a_broadcast_operand():
     s = lg.input("s", ())
     gs = lg.gradients(lg.sum(lg.broadcast_to(s, (4,))), [s])[0]
     assert lg.evaluate([s, gs], s=np.array(0.5))[1] == 4.0
+
+
+def sum_to(a, shape):
+    """Sum a broadcast array back down to shape (the reference for unbroadcast)."""
+    a = a.sum(axis=tuple(range(a.ndim - len(shape)))) if a.ndim > len(shape) else a
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and a.shape[i] != 1)
+    return a.sum(axis=axes, keepdims=True) if axes else a
+
+
+@settings(max_examples=40, deadline=None)
+@given(broadcastable_pair(), st.booleans(), st.integers(0, 2 ** 32 - 1))
+def test_broadcast_gradients_sum_back_to_each_operand(pair, weighted, seed):
+    """d/dx sum(w * (x * y + x)) = sum over the stretched axes of w * (y + 1), for random
+    broadcastable shapes with symbolic dims (plain sum: a scalar cotangent)."""
+    a, b = pair
+    x, y = lg.input("x", a), lg.input("y", b)
+    out = x * y + x
+    w = lg.input("w", out.shape)
+    loss = lg.sum(out * w) if weighted else lg.sum(out)
+    gx, gy = lg.gradients(loss, [x, y])
+    assert gx.shape == a and gy.shape == b
+    r = np.random.default_rng(seed)
+    xa, ya = r.normal(size=concrete(a)), r.normal(size=concrete(b))
+    full = np.broadcast_shapes(xa.shape, ya.shape)
+    wa = r.normal(size=full) if weighted else np.ones(full)
+    feed = {"x": xa, "y": ya, **({"w": wa} if weighted else {})}
+    _, gxa, gya = lg.evaluate([loss, gx, gy], feed)
+    assert_close(gxa, sum_to(wa * (ya + 1.0), xa.shape), rtol=1e-10, atol=1e-10)
+    assert_close(gya, sum_to(wa * xa, ya.shape), rtol=1e-10, atol=1e-10)

@@ -9,32 +9,9 @@ from hypothesis import given, settings, strategies as st
 import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
+from references import broadcastable_pair, concrete, dims, shapes
+
 SETTINGS = settings(max_examples=40, deadline=None)
-SYMBOLS = {"N": 5, "C": 7, "T": 11}  # values none of which is 1, so they never broadcast
-
-dims = st.sampled_from([1, 2, 3, 4, "N", "C", "T"])
-shapes = st.lists(dims, min_size=0, max_size=4).map(tuple)
-
-
-@st.composite
-def broadcastable_pair(draw):
-    """Two shapes cut from one: leading dims dropped, some dims replaced by 1."""
-    base = draw(st.lists(dims, min_size=0, max_size=4))
-
-    def derive():
-        keep = draw(st.integers(0, len(base)))
-        tail = base[len(base) - keep:]
-        return tuple(1 if draw(st.booleans()) else d for d in tail)
-    return derive(), derive()
-
-
-def concrete(shape):
-    """Dims with the symbols substituted (products like "2*N*T" multiplied out)."""
-    def value(d):
-        if isinstance(d, int):
-            return d
-        return int(np.prod([int(p) if p.isdigit() else SYMBOLS[p] for p in d.split("*")]))
-    return tuple(value(d) for d in shape)
 
 
 def reference_broadcast(a, b):
