@@ -204,6 +204,8 @@ def _reduction_rule(conv, node, idx):
     x = node.inputs[0]
     syms, limits = conv.limits(x, node.attrs["axis"])
     body = conv.at(x, _reduced_index(node, idx, syms))
+    if not limits:  # a reduction over no axes (of a scalar) is the identity
+        return body
     return _apply(OPS[node.op], [body, *limits], node.attrs)
 
 

@@ -2,12 +2,38 @@
 reads sigmoid(x), not a pile of exp. Each knows its derivative and LaTeX form."""
 from __future__ import annotations
 
+import itertools
+
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p  # noqa: F401  (re-exported)
 
 
-class sigmoid(sp.Function):
+def _call(head, printer, arg, exp, brackets=(r"\left(", r"\right)")):
+    """head(arg) in LaTeX, raised to exp when SymPy prints f(x)**n."""
+    tex = f"{head}{brackets[0]}{printer._print(arg)}{brackets[1]}"
+    return tex if exp is None else f"{tex}^{{{exp}}}"
+
+
+class _RealFunction(sp.Function):
+    """A real function of a real argument, evaluated numerically through its exp form."""
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_real else None
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+
+class sigmoid(_RealFunction):
     """1 / (1 + e^{-x})."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Half
 
     def fdiff(self, argindex=1):
         s = sigmoid(self.args[0])
@@ -16,12 +42,17 @@ class sigmoid(sp.Function):
     def _eval_rewrite_as_exp(self, x, **kw):
         return 1 / (1 + sp.exp(-x))
 
-    def _latex(self, printer):
-        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _call(r"\sigma", printer, self.args[0], exp)
 
 
-class softplus(sp.Function):
+class softplus(_RealFunction):
     """log(1 + e^x)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.log(2)
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
@@ -32,29 +63,29 @@ class softplus(sp.Function):
     def _eval_rewrite_as_log(self, x, **kw):
         return sp.log(1 + sp.exp(x))
 
-    def _latex(self, printer):
-        return rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _call(r"\operatorname{softplus}", printer, self.args[0], exp)
 
 
 class softmax(sp.Function):
     """e^{x_i} / sum_j e^{x_j} along the class axis (opaque elementwise)."""
 
-    def _latex(self, printer):
-        return rf"\operatorname{{softmax}}\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _call(r"\operatorname{softmax}", printer, self.args[0], exp)
 
 
 class log_softmax(sp.Function):
     """x_i - log sum_j e^{x_j} along the class axis (opaque elementwise)."""
 
-    def _latex(self, printer):
-        return rf"\log\operatorname{{softmax}}\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _call(r"\log\operatorname{softmax}", printer, self.args[0], exp)
 
 
 class one_hot(sp.Function):
     """1 where the class index equals the label, else 0."""
 
-    def _latex(self, printer):
-        return rf"\mathbb{{1}}\left[{printer._print(self.args[0])}\right]"
+    def _latex(self, printer, exp=None):
+        return _call(r"\mathbb{1}", printer, self.args[0], exp, (r"\left[", r"\right]"))
 
 
 class _Extremum(sp.Function):
@@ -75,7 +106,6 @@ class _Extremum(sp.Function):
 
     def doit(self, **hints):
         """The extremum itself once every range is a concrete integer range."""
-        import itertools
         body = self.args[0].doit(**hints) if hints.get("deep", True) else self.args[0]
         ranges = [(j, lo, hi) for j, lo, hi in self.limits]
         if not all(lo.is_Integer and hi.is_Integer for _, lo, hi in ranges):
@@ -84,16 +114,17 @@ class _Extremum(sp.Function):
         values = [body.subs(dict(zip([j for j, _, _ in ranges], p))) for p in points]
         return self.reducer(*values)
 
-    def _latex(self, printer):
+    def _latex(self, printer, exp=None):
+        from sympy.printing.precedence import PRECEDENCE
         ranges = ", ".join(rf"{printer._print(lo)} \le {printer._print(j)} \le "
                            rf"{printer._print(hi)}" for j, lo, hi in self.limits)
-        from sympy.printing.precedence import PRECEDENCE
-        body = printer.parenthesize(self.args[0], PRECEDENCE["Mul"])
-        return rf"{self.symbol}_{{{ranges}}} {body}"
+        tex = rf"{self.symbol}_{{{ranges}}} {printer.parenthesize(self.args[0], PRECEDENCE['Mul'])}"
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
 
 class max_over(_Extremum):
-    """max_{j = lo..hi} body: the max reduction in indexed form (SymPy has no Max over a range)."""
+    """max_{lo <= j <= hi} body: the max reduction in indexed form (SymPy has no Max over
+    a range)."""
     symbol = r"\max"
     reducer = sp.Max
 

@@ -15,6 +15,24 @@ def _sp():
     return sympy
 
 
+def _nan_max(name):
+    """SymPy Max / Min, nan when an argument is nan (as np.maximum; SymPy refuses nan)."""
+    def build(a, attrs):
+        sp = _sp()
+        return sp.nan if sp.nan in a else getattr(sp, name)(*a)
+    return build
+
+
+def _compare(op):
+    """A SymPy relation; with a nan operand it is false (true for !=), as in NumPy."""
+    def build(a, attrs):
+        sp = _sp()
+        if sp.nan in a:
+            return sp.true if op == "!=" else sp.false
+        return sp.Rel(a[0], a[1], op)
+    return build
+
+
 def _fn(name):
     """A named SymPy function from lossgraph.sympy_funcs (sigmoid, softplus, ...)."""
     def build(a, attrs):
@@ -73,11 +91,11 @@ binary("power", _power,
 binary("maximum", np.maximum,
        lambda g, ans, x, y: (F.where(x >= y, g, 0.0), F.where(x >= y, 0.0, g)),
        "maximum({0}, {1})", r"\max\left({0}, {1}\right)",
-       sympy=lambda a, at: _sp().Max(*a), dtype=same_kind, math="max(x, y)")
+       sympy=_nan_max("Max"), dtype=same_kind, math="max(x, y)")
 binary("minimum", np.minimum,
        lambda g, ans, x, y: (F.where(x <= y, g, 0.0), F.where(x <= y, 0.0, g)),
        "minimum({0}, {1})", r"\min\left({0}, {1}\right)",
-       sympy=lambda a, at: _sp().Min(*a), dtype=same_kind, math="min(x, y)")
+       sympy=_nan_max("Min"), dtype=same_kind, math="min(x, y)")
 binary("xlogy", _xlogy,
        lambda g, ans, x, y: (g * F.log(y), F.where(F.equal(x, 0.0), 0.0, g * x / y)),
        "xlogy({0}, {1})", r"{0} \log\left({1}\right)",
@@ -118,7 +136,7 @@ for _name, _fn_np, _sym in [("less", np.less, "<"), ("less_equal", np.less_equal
     _tex = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge", "==": "=", "!=": r"\ne"}[_sym]
     binary(_name, _fn_np, None, f"{{0}} {_sym} {{1}}", f"{{0}} {_tex} {{1}}", prec=5,
            dtype=boolean, nondiff=(0, 1), math=f"x {_sym} y",
-           sympy=lambda a, at, _s=_sym: _sp().Rel(a[0], a[1], _s))
+           sympy=_compare(_sym))
 binary("logical_and", np.logical_and, None, "{0} & {1}", r"{0} \land {1}", prec=4,
        dtype=require_bool, nondiff=(0, 1), math="x and y",
        sympy=lambda a, at: _sp().And(*a))
@@ -151,7 +169,7 @@ def _clip_vjp(g, ans, x, lo, hi):
 
 register("clip", "elementwise", elementwise(same_kind), np.clip, _clip_vjp,
          "clip({0}, {1}, {2})", r"\operatorname{{clip}}\left({0}, {1}, {2}\right)",
-         sympy=lambda a, at: _sp().Min(_sp().Max(a[0], a[1]), a[2]),
+         sympy=lambda a, at: _nan_max("Min")([_nan_max("Max")(a[:2], at), a[2]], at),
          math="min(max(x, lo), hi)")
 
 

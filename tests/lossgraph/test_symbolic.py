@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings, strategies as st
 
 import lossgraph as lg
 from lossgraph.graph import topo_order
@@ -18,6 +19,7 @@ from lossgraph.symbolic import SymbolicError
 
 from references import assert_close, feed, nodes_for, positive, real, wide
 from test_ops_eval import ELEMENTWISE, SHAPES
+from test_serialize import every_op_example, graphs as random_graphs
 
 # The named functions of lossgraph.sympy_funcs, as plain NumPy formulas (the reference).
 NUMPY_FUNCS = {
@@ -312,7 +314,6 @@ def balanced(tex):
 
 
 def test_latex_of_every_op_is_balanced():
-    from test_serialize import every_op_example
     from lossgraph.printing import _print
     nodes = every_op_example()
     ops = set()
@@ -352,8 +353,6 @@ def test_latex_keeps_templates_for_elementwise_and_large_graphs():
 
 # --- random elementwise graphs
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
 UNARY = [lg.exp, lg.tanh, lg.sigmoid, lg.softplus, lg.negative, lg.square, lg.abs,
          lambda a: lg.log1p(lg.square(a)), lambda a: lg.sqrt(lg.abs(a) + 1.0),
          lambda a: lg.clip(a, -1.0, 2.0)]
@@ -389,3 +388,26 @@ def test_random_elementwise_graphs_through_sympy(f):
     got = lambdify(sp.symbols("x t", real=True), expr)(arrays["x"], arrays["t"])
     assert_close(np.broadcast_to(got, want.shape), want, rtol=1e-9, atol=1e-12)
     assert_close(run(lg.from_sympy(expr, [x, t])), want, rtol=1e-9, atol=1e-12)
+
+
+def test_edge_values_convert():
+    x = lg.input("x", ("N",))
+    s = lg.input("s")
+    X = sp.Symbol("x", real=True)
+    assert lg.to_sympy(lg.maximum(x, np.nan)) is sp.nan            # np.maximum propagates nan
+    assert lg.to_sympy(x > np.nan) is sp.false and lg.to_sympy(lg.not_equal(x, np.nan)) is sp.true
+    assert lg.to_sympy(lg.max(s)) == sp.Symbol("s", real=True)     # a reduction over no axes
+    from lossgraph.sympy_funcs import softplus
+    assert lg.to_sympy(lg.maximum(x, lg.softplus(lg.constant(1.0)))) == sp.Max(X, softplus(1))
+    assert lg.latex(lg.square(lg.sigmoid(lg.sum(x)))) == \
+        r"\sigma\left(\sum_{i=0}^{N - 1} x_{i}\right)^{2}"
+
+
+@settings(max_examples=30, deadline=None)
+@given(random_graphs())
+def test_random_graphs_and_gradients_print(outs):
+    for out in outs:
+        grads = lg.gradients(lg.sum(out), lg.inputs_of([out]))
+        for node in [out, *grads]:
+            assert balanced(lg.latex(node))
+            lg.to_sympy(node)
