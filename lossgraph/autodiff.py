@@ -12,10 +12,11 @@ import numpy as np
 
 from . import api as F
 from . import dtypes as dt
-from .errors import GradientError, InputError
+from .errors import GradientError, InputError, ShapeError
 from .evaluate import evaluate
 from .graph import Node, topo_order
 from .ops import OPS
+from .shapes import broadcast_shapes, fmt_shape
 
 
 def unbroadcast(ct, shape):
@@ -93,6 +94,9 @@ def gradients(y, wrt, grad_output=None):
         seed = F.constant(1.0)
     else:
         seed = F.as_node(grad_output)
+        if broadcast_shapes(("grad_output", seed.shape), ("y", y.shape)) != y.shape:
+            raise ShapeError(f"gradients: grad_output has shape {fmt_shape(seed.shape)}, "
+                             f"expected y's shape {fmt_shape(y.shape)}")
     if not _differentiable(y):
         raise GradientError(f"gradients: y has dtype {y.dtype}; only float outputs have "
                             f"gradients")

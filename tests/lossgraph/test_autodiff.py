@@ -81,6 +81,12 @@ def test_gradient_of_y_itself_and_seeded_gradients():
     gx = lg.gradients(lg.exp(x), [x], grad_output=seed)[0]
     arr, w = np.full((2, 3), 0.5), np.arange(6.0).reshape(2, 3)
     assert_close(lg.evaluate(gx, x=arr, g=w), np.exp(arr) * w)
+    with pytest.raises(lg.ShapeError, match=r"grad_output has shape \(4,\).*\(2, 3\)"):
+        lg.gradients(lg.exp(x), [x], grad_output=lg.input("h", (4,)))
+    with pytest.raises(lg.ShapeError, match=r"grad_output has shape \(3, 3\)"):
+        lg.gradients(lg.exp(x), [x], grad_output=lg.input("h", (3, 3)))
+    g2 = lg.gradients(lg.exp(x), [x], grad_output=2.0)[0]  # a scalar seed broadcasts
+    assert_close(lg.evaluate(g2, x=arr), 2 * np.exp(arr))
     with pytest.raises(TypeError, match="wrt must be Nodes"):
         lg.gradients(y, ["x"])
     with pytest.raises(lg.GradientError, match="dtype bool"):
