@@ -130,6 +130,8 @@ def draw(*nodes, grads=None, values=None, rankdir="TB"):
     values: input arrays by name; every node then shows its shape and a value summary.
     """
     from .api import as_node
+    if len(nodes) == 1 and isinstance(nodes[0], (list, tuple)):
+        nodes = tuple(nodes[0])
     if not nodes:
         raise TypeError("draw: expected at least one node")
     nodes = [as_node(n) for n in nodes]

@@ -58,6 +58,7 @@ def test_forward_and_backward_styles_and_shared_nodes_once():
     assert sum("peripheries=2" in v for v in node_lines(dot).values()) == 1
     assert sum("penwidth=2" in v for v in node_lines(dot).values()) == 1
     assert lg.draw(loss, grads=[g]).source == dot.source
+    assert lg.draw([loss, g]).source == dot.source
 
 
 def test_labels_name_ops_inputs_constants_and_attrs():
