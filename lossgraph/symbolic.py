@@ -148,8 +148,8 @@ class _Indexed:
     def __init__(self, order):
         taken = {n.name for n in order if n.op == "input"}
         for n in order:
-            for d in n.shape:
-                taken.update(_factors(d)[1])
+            for d in n.shape:  # dims N, C also keep n, c free: n = 0..C - 1 would mislead
+                taken.update(f for name in _factors(d)[1] for f in (name, name.lower()))
         self.names = [s for s in _INDEX_NAMES if s not in taken]
         self.used = 0
         self.cache = {}
