@@ -75,10 +75,10 @@ def binary(name, fn, vjp, text, latex, prec=None, sympy=None, dtype=floating, ma
 
 
 # --- arithmetic (prec: + - 10, * / 20, unary - 25, ** 30)
-binary("add", _counting(np.add), lambda g, ans, x, y: (g, g), "{0} + {1}", "{0} + {1}", prec=10,
-       sympy=lambda a, at: a[0] + a[1], dtype=same_kind, assoc=True, math="x + y")
-binary("subtract", _counting(np.subtract), lambda g, ans, x, y: (g, -g), "{0} - {1}", "{0} - {1}",
-       prec=10, sympy=lambda a, at: a[0] - a[1], dtype=same_kind, math="x - y")
+binary("add", _counting(np.add), lambda g, ans, x, y: (g, g), "{0} + {1}", "{0} + {1}",
+       prec=10, sympy=lambda a, at: a[0] + a[1], dtype=same_kind, assoc=True, math="x + y")
+binary("subtract", _counting(np.subtract), lambda g, ans, x, y: (g, -g), "{0} - {1}",
+       "{0} - {1}", prec=10, sympy=lambda a, at: a[0] - a[1], dtype=same_kind, math="x - y")
 binary("multiply", np.multiply, lambda g, ans, x, y: (g * y, g * x), "{0} * {1}",
        "{0} {1}", prec=20, sympy=lambda a, at: a[0] * a[1], dtype=same_kind, assoc=True,
        math="x y")
@@ -101,8 +101,8 @@ binary("xlogy", _xlogy,
        "xlogy({0}, {1})", r"{0} \log\left({1}\right)",
        sympy=lambda a, at: a[0] * _sp().log(a[1]), math="x log(y), 0 where x = 0")
 
-unary("negative", _counting(np.negative), lambda g, ans, x: (-g,), text="-{0}", latex="-{0}",
-      prec=25, sympy=lambda a, at: -a[0], dtype=same_kind, math="-x")
+unary("negative", _counting(np.negative), lambda g, ans, x: (-g,), text="-{0}",
+      latex="-{0}", prec=25, sympy=lambda a, at: -a[0], dtype=same_kind, math="-x")
 unary("exp", np.exp, lambda g, ans, x: (g * ans,), latex=r"e^{{{0}}}",
       sympy=lambda a, at: _sp().exp(a[0]), math="e^x")
 unary("log", np.log, lambda g, ans, x: (g / x,), latex=r"\log\left({0}\right)",
