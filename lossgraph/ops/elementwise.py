@@ -56,28 +56,29 @@ def _xlogy(x, y):
 
 
 def _counting(fn):
-    """fn with bool operands taken as 0/1 ints (NumPy's bool + bool is a logical or)."""
+    """fn with bool operands taken as 0/1 ints (in NumPy bool + bool is a logical or, -True
+    and sign(True) raise, exp(True) is computed in float16)."""
     def impl(*args):
         return fn(*[a.astype(np.int64) if a.dtype == np.bool_ else a for a in args])
     return impl
 
 
 def unary(name, fn, vjp, text=None, latex=None, sympy=None, dtype=floating, math="", **kw):
-    register(name, "elementwise", elementwise(dtype), fn, vjp,
+    register(name, "elementwise", elementwise(dtype), _counting(fn), vjp,
              text or f"{name}({{0}})",
              latex or rf"\operatorname{{{name}}}\left({{0}}\right)",
              math=math, sympy=sympy, **kw)
 
 
 def binary(name, fn, vjp, text, latex, prec=None, sympy=None, dtype=floating, math="", **kw):
-    register(name, "elementwise", elementwise(dtype), fn, vjp, text, latex, math=math,
+    register(name, "elementwise", elementwise(dtype), _counting(fn), vjp, text, latex, math=math,
              prec=prec, sympy=sympy, **kw)
 
 
 # --- arithmetic (prec: + - 10, * / 20, unary - 25, ** 30)
-binary("add", _counting(np.add), lambda g, ans, x, y: (g, g), "{0} + {1}", "{0} + {1}",
+binary("add", np.add, lambda g, ans, x, y: (g, g), "{0} + {1}", "{0} + {1}",
        prec=10, sympy=lambda a, at: a[0] + a[1], dtype=same_kind, assoc=True, math="x + y")
-binary("subtract", _counting(np.subtract), lambda g, ans, x, y: (g, -g), "{0} - {1}",
+binary("subtract", np.subtract, lambda g, ans, x, y: (g, -g), "{0} - {1}",
        "{0} - {1}", prec=10, sympy=lambda a, at: a[0] - a[1], dtype=same_kind, math="x - y")
 binary("multiply", np.multiply, lambda g, ans, x, y: (g * y, g * x), "{0} * {1}",
        "{0} {1}", prec=20, sympy=lambda a, at: a[0] * a[1], dtype=same_kind, assoc=True,
@@ -101,7 +102,7 @@ binary("xlogy", _xlogy,
        "xlogy({0}, {1})", r"{0} \log\left({1}\right)",
        sympy=lambda a, at: a[0] * _sp().log(a[1]), math="x log(y), 0 where x = 0")
 
-unary("negative", _counting(np.negative), lambda g, ans, x: (-g,), text="-{0}",
+unary("negative", np.negative, lambda g, ans, x: (-g,), text="-{0}",
       latex="-{0}", prec=25, sympy=lambda a, at: -a[0], dtype=same_kind, math="-x")
 unary("exp", np.exp, lambda g, ans, x: (g * ans,), latex=r"e^{{{0}}}",
       sympy=lambda a, at: _sp().exp(a[0]), math="e^x")

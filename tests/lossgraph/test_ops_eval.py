@@ -354,6 +354,17 @@ def test_bool_arithmetic_counts():
     assert lg.evaluate(lg.mean(lg.cast(b, "float")), b=arr) == pytest.approx(2 / 3)
 
 
+@pytest.mark.parametrize("name", sorted(n for n, (_, _, gens) in ELEMENTWISE.items()
+                                        if len(gens) == 1 and gens[0] is not mask))
+def test_unary_ops_take_bools_as_zero_and_one(name):
+    """A bool operand counts as 0 / 1 in full precision (NumPy's exp(True) is float16)."""
+    build, expr, _ = ELEMENTWISE[name]
+    got = lg.evaluate(build(lg.input("b", (2,), "bool")), b=np.array([True, False]))
+    exact = [expr.subs(X, v) for v in (1, 0)]
+    want = [-np.inf if e is sp.zoo else float(e) for e in exact]  # log(0): the limit from 0+
+    assert_close(got, want, rtol=1e-15, atol=0, what=name)
+
+
 def test_integer_powers():
     i = lg.input("i", (3,), "int64")
     arr = np.array([1, 2, 4])
