@@ -300,7 +300,7 @@ def sum_to(a, shape):
     return a.sum(axis=axes, keepdims=True) if axes else a
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)  # finite differences: no flakes
 @given(broadcastable_pair(), st.booleans(), st.integers(0, 2 ** 32 - 1))
 def test_broadcast_gradients_sum_back_to_each_operand(pair, weighted, seed):
     """d/dx sum(w * (x * y + x)) = sum over the stretched axes of w * (y + 1), for random
@@ -320,3 +320,35 @@ def test_broadcast_gradients_sum_back_to_each_operand(pair, weighted, seed):
     _, gxa, gya = lg.evaluate([loss, gx, gy], feed)
     assert_close(gxa, sum_to(wa * (ya + 1.0), xa.shape), rtol=1e-10, atol=1e-10)
     assert_close(gya, sum_to(wa * xa, ya.shape), rtol=1e-10, atol=1e-10)
+
+
+# --- random compositions: cotangents of mixed ranks meeting and summing
+
+UNARY = [lg.tanh, lg.sigmoid, lg.softplus, lg.negative, lambda v: lg.exp(lg.tanh(v)),
+         lambda v: lg.square(lg.tanh(v))]
+BINARY = [lg.add, lg.subtract, lg.multiply, lg.maximum,
+          lambda u, v: u / (1.0 + lg.square(v))]
+REDUCE = [lambda v: lg.sum(v, axis=0, keepdims=True), lambda v: lg.mean(v, axis=-1),
+          lambda v: lg.logsumexp(v, axis=-1, keepdims=True), lambda v: lg.softmax(v, axis=0),
+          lambda v: lg.max(v, axis=-1), lambda v: lg.log_softmax(v, axis=-1)]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)  # finite differences: no flakes
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 99), st.integers(0, 99)),
+                min_size=1, max_size=6), st.integers(0, 2 ** 32 - 1))
+def test_random_compositions_match_finite_differences(steps, seed):
+    a, b, c = lg.input("a", (2, 3)), lg.input("b", (3,)), lg.input("c", ())
+    pool = [a, b, c]
+    for kind, i, j in steps:
+        u, v = pool[i % len(pool)], pool[j % len(pool)]
+        if kind == 0:
+            node = UNARY[(i + j) % len(UNARY)](u)
+        elif kind == 1:
+            node = BINARY[(i * 7 + j) % len(BINARY)](u, v)
+        else:
+            node = REDUCE[(i + 3 * j) % len(REDUCE)](u) if u.ndim else lg.tanh(u)
+        pool.append(node)
+    y = lg.sum(pool[-1]) + lg.sum(a * 0.1) + lg.sum(b * 0.2) + c * 0.3  # every input bound
+    r = np.random.default_rng(seed)
+    fd_check(y, [a, b, c], {"a": r.normal(size=(2, 3)), "b": r.normal(size=3),
+                            "c": np.array(r.normal())}, rtol=1e-5, atol=1e-7)
