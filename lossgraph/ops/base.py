@@ -21,6 +21,8 @@ class Op:
     impl(*arrays, **attrs) -> ndarray: the reference NumPy evaluation.
     vjp(g, node) -> one cotangent per input (a Node, or None for a zero/no gradient);
         a cotangent may have the node's broadcast shape, autodiff unbroadcasts it.
+        g may have lower rank than the node (a scalar seed stands for the whole array):
+        a rule that reduces, reshapes or indexes g broadcasts it to ans.shape first.
     text / latex: format strings over {0}, {1}, ... and attrs; `prec` is the binding
         strength for infix forms (None = a function call, never parenthesized).
     sympy(args, attrs) -> a SymPy expression, for elementwise and reduction ops.
