@@ -132,10 +132,15 @@ LEAVES = {"input", "constant", "dimsize", "arange"}
 OWN_TESTS = {"ctc_loss": "test_ctc.py", "ctc_grad": "test_ctc.py"}
 
 
-def test_every_op_has_a_gradient_test():
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_every_op_has_a_gradient_test(name):
+    tables = (VJP_CASES, NO_GRADIENT, LEAVES, OWN_TESTS)
+    assert any(name in t for t in tables), \
+        f"op {name!r} ({OPS[name].origin}) has no vjp test: add cases to VJP_CASES"
+
+
+def test_gradient_tables_name_existing_ops():
     covered = set(VJP_CASES) | set(NO_GRADIENT) | LEAVES | set(OWN_TESTS)
-    missing = sorted(set(OPS) - covered)
-    assert not missing, f"ops without a vjp test: {missing}"
     assert not covered - set(OPS), f"tests for ops that no longer exist: {covered - set(OPS)}"
     for op in LEAVES:
         assert OPS[op].kind == "leaf" and OPS[op].vjp is None
