@@ -51,6 +51,15 @@ def _power(x, y):
     return np.power(x.astype(np.float64) if x.dtype.kind in "biu" else x, y)
 
 
+def _power_vjp(g, ans, x, y):
+    """d/dx x^y = y x^(y-1) (0 where y = 0, also at x = 0: focal loss with gamma 0);
+    d/dy x^y = x^y log x (0 where x^y = 0)."""
+    dx = y * x ** (y - 1.0)
+    if not (y.op == "constant" and y.attrs["value"].all()):
+        dx = F.where(F.equal(y, 0.0), 0.0, dx)
+    return g * dx, g * F.xlogy(ans, x)
+
+
 def _xlogy(x, y):
     return np.where(x == 0, np.zeros_like(x * y), x * np.log(np.where(x == 0, 1, y)))
 
@@ -85,8 +94,7 @@ binary("multiply", np.multiply, lambda g, ans, x, y: (g * y, g * x), "{0} * {1}"
        math="x y")
 binary("divide", np.true_divide, lambda g, ans, x, y: (g / y, -g * ans / y), "{0} / {1}",
        r"\frac{{{0}}}{{{1}}}", prec=20, sympy=lambda a, at: a[0] / a[1], math="x / y")
-binary("power", _power,
-       lambda g, ans, x, y: (g * y * x ** (y - 1), g * F.xlogy(ans, x)),
+binary("power", _power, _power_vjp,
        "{0} ** {1}", "{0}^{{{1}}}", prec=30, sympy=lambda a, at: a[0] ** a[1],
        math="x^y")
 binary("maximum", np.maximum,

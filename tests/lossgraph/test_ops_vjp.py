@@ -266,6 +266,10 @@ def test_power_base_gradient_is_finite_for_negative_base():
     assert_close(grad_at(lambda a: a ** 3.0, x), 3 * x ** 2)
     assert_close(grad_at(lambda a: a ** 2.0, x), 2 * x)
     assert_close(grad_at(lambda a: lg.power(a, 1.0), x), np.ones(4))
+    # d/dx x**0 = 0, also at x = 0 (focal loss with gamma = 0 at a confident prediction)
+    assert_close(grad_at(lambda a: a ** 0.0, x), np.zeros(4))
+    gamma = np.array([0.0, 2.0, 0.0, 1.0])
+    assert_close(grad_at(lambda a, b: a ** b, x, gamma), [0.0, 2 * -0.5, 0.0, 1.0])
 
 
 def test_power_exponent_gradient():
