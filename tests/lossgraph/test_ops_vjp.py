@@ -173,7 +173,7 @@ def scalarized(out, rng):
 @pytest.mark.parametrize("name, fn, args", _params(VJP_CASES))
 def test_vjp_matches_finite_differences(name, fn, args, seed, rng):
     """weighted: sum(out * W); plain: sum(out), whose vjp hands the rule a scalar cotangent
-    (autodiff does not broadcast cotangents, so every rule must accept a lower rank)."""
+    standing for the whole array (every rule must accept a lower-rank g)."""
     arrays, nodes, out = build(fn, args, rng)
     assert any(n.op == name for n in lg.topo_order([out])), f"case does not use {name}"
     y = scalarized(out, rng) if seed == "weighted" else lg.sum(out)
@@ -190,7 +190,7 @@ def test_vjp_matches_finite_differences(name, fn, args, seed, rng):
                      what=f"{name}: d/d a{i}")
 
 
-SECOND_ORDER = VJP_CASES  # elementwise ops, and the rest too: it is cheap
+SECOND_ORDER = VJP_CASES  # the elementwise ops, and the rest too: it is cheap
 
 
 @pytest.mark.parametrize("name, fn, args", _params(SECOND_ORDER))
