@@ -1,0 +1,42 @@
+"""How a canonical loss is declared: its body computes the unreduced loss; `@loss` adds the
+shared `reduction=` and `weights=` keywords (zoo.reduction) and the arrays-or-nodes duality
+(zoo.dual)."""
+from __future__ import annotations
+
+import functools
+import inspect
+
+import lossgraph as lg
+
+from ..dual import dual
+from ..reduction import reduce
+
+_EXTRA = [inspect.Parameter("reduction", inspect.Parameter.KEYWORD_ONLY, default="none"),
+          inspect.Parameter("weights", inspect.Parameter.KEYWORD_ONLY, default=None)]
+
+
+def loss(*tensor_params):
+    """Decorator over a function returning the unreduced loss of its tensor params."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def reduced(*args, reduction="none", weights=None, **kwargs):
+            return reduce(fn(*args, **kwargs), reduction=reduction, weights=weights)
+        sig = inspect.signature(fn)
+        reduced.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *_EXTRA])
+        del reduced.__wrapped__
+        return dual(*tensor_params, "weights")(reduced)
+    return wrap
+
+
+def as_float(x):
+    """x as a float node (integer and boolean labels become 0/1 floats)."""
+    x = lg.as_node(x)
+    return x if lg.dtypes.is_float(x.dtype) else lg.cast(x, "float")
+
+
+def as_int(x, arg):
+    """x as an integer-label node; float labels are a DTypeError naming arg."""
+    x = lg.as_node(x)
+    if not lg.dtypes.is_int(x.dtype):
+        raise lg.DTypeError(f"{arg}: expected integer class labels, got dtype {x.dtype}")
+    return x

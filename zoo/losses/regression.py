@@ -1,0 +1,108 @@
+"""Regression losses: elementwise in the difference d = pred - target, unless said otherwise."""
+from __future__ import annotations
+
+import math
+
+import lossgraph as lg
+
+from .define import as_float, loss
+
+__all__ = ["squared_error", "absolute_error", "normalized_squared_error", "huber", "smooth_l1",
+           "berhu", "log_cosh", "poisson", "mean_pairwise_squared_error", "quantile",
+           "gaussian_nll"]
+
+
+def _diff(pred, target):
+    return as_float(pred) - as_float(target)
+
+
+@loss("pred", "target")
+def squared_error(pred, target):
+    """l = (pred - target)^2."""
+    return lg.square(_diff(pred, target))
+
+
+@loss("pred", "target")
+def absolute_error(pred, target):
+    """l = |pred - target|."""
+    return lg.abs(_diff(pred, target))
+
+
+@loss("pred", "target")
+def normalized_squared_error(pred, target, axis=-1):
+    """l = ||pred - target||_axis / ||target||_axis (TensorLayer's normalized MSE; a zero target
+    row divides by zero, as the formula does)."""
+    d = _diff(pred, target)
+    return lg.sqrt(lg.sum(lg.square(d), axis=axis)) / lg.sqrt(lg.sum(lg.square(target),
+                                                                      axis=axis))
+
+
+@loss("pred", "target")
+def huber(pred, target, delta=1.0):
+    """l = d^2 / 2 if |d| <= delta else delta (|d| - delta / 2)   (Keras / TensorLayer form)."""
+    a = lg.abs(_diff(pred, target))
+    return lg.where(a <= delta, 0.5 * lg.square(a), delta * (a - 0.5 * delta))
+
+
+@loss("pred", "target")
+def smooth_l1(pred, target, beta=1.0):
+    """l = d^2 / (2 beta) if |d| < beta else |d| - beta / 2   (= huber / beta; MXNet HuberLoss
+    with rho = beta, torch SmoothL1Loss); beta = 0 is plain L1."""
+    a = lg.abs(_diff(pred, target))
+    if beta == 0:
+        return a
+    return lg.where(a < beta, (0.5 / beta) * lg.square(a), a - 0.5 * beta)
+
+
+@loss("pred", "target", "c")
+def berhu(pred, target, c=1.0, eps=0.0):
+    """l = |d| if |d| <= c else (d^2 + c^2) / (2 (c + eps))   (reverse Huber; the slope term is
+    0 when c + eps = 0, as TensorLayer's divide_no_nan)."""
+    a = lg.abs(_diff(pred, target))
+    c = lg.as_node(c)
+    ce = c + eps
+    q = lg.where(lg.not_equal(ce, 0.0), 0.5 / lg.where(lg.not_equal(ce, 0.0), ce, 1.0), 0.0)
+    return lg.where(a <= c, a, (lg.square(a) + lg.square(c)) * q)
+
+
+@loss("pred", "target")
+def log_cosh(pred, target):
+    """l = log cosh(d) = |d| + softplus(-2|d|) - log 2   (finite for any d)."""
+    a = lg.abs(_diff(pred, target))
+    return a + lg.softplus(-2.0 * a) - math.log(2.0)
+
+
+@loss("pred", "target")
+def poisson(pred, target, log_input=False, eps=1e-7):
+    """l = pred - target log(pred + eps)   (rate input); exp(pred) - target pred (log_input)."""
+    pred, target = as_float(pred), as_float(target)
+    if log_input:
+        return lg.exp(pred) - target * pred
+    return pred - lg.xlogy(target, pred + eps)
+
+
+@loss("pred", "target")
+def mean_pairwise_squared_error(pred, target):
+    """l_b = (1 / n^2) sum_{i,j} (d_i - d_j)^2 = 2 (sum d^2 / n - (sum d)^2 / n^2) over each
+    sample's n elements (all ordered pairs, i = j included: TF contrib's computation)."""
+    d = _diff(pred, target)
+    rest = tuple(range(1, d.ndim))
+    n = lg.size(d, rest)
+    return 2.0 * (lg.sum(lg.square(d), axis=rest) / n - lg.square(lg.sum(d, axis=rest) / n))
+
+
+@loss("pred", "target")
+def quantile(pred, target, q=0.5):
+    """l = max(q (target - pred), (q - 1) (target - pred))   (pinball loss)."""
+    if not 0.0 <= q <= 1.0:
+        raise lg.OptionError(f"q: expected a quantile in [0, 1], got {q!r}")
+    e = -_diff(pred, target)
+    return lg.maximum(q * e, (q - 1.0) * e)
+
+
+@loss("mean", "target", "var")
+def gaussian_nll(mean, target, var, eps=1e-6, full=False):
+    """l = (log max(var, eps) + (target - mean)^2 / max(var, eps)) / 2 [+ log(2 pi) / 2]."""
+    v = lg.maximum(as_float(var), eps)
+    out = 0.5 * (lg.log(v) + lg.square(_diff(target, mean)) / v)
+    return out + 0.5 * math.log(2 * math.pi) if full else out
