@@ -15,7 +15,7 @@ from .api import (input, constant, as_node, size, arange, add, subtract, multipl
 from .evaluate import evaluate
 from .autodiff import gradients, grad, value_and_grad, hvp, unbroadcast
 from .printing import to_text, latex
-from .rewrite import simplify
+from .rewrite import simplify, explain, guard_nans
 from .symbolic import to_sympy, from_sympy, SymbolicError
 from .serialize import to_json, from_json
 from .viz import draw, render

@@ -53,7 +53,8 @@ def _render(node, args, precs, style):
         if op.prec is not None and not braced and my < ATOM:
             right = k > 0
             needs = p < my or (p == my and right and not op.assoc) or \
-                (p == my and not right and node.op == "power")
+                (p == my and not right and node.op == "power") or \
+                (isinstance(tmpl, str) and tmpl.startswith("-") and a.startswith("-"))
             if needs:
                 a = _wrap(a, style)
         fixed.append(a)

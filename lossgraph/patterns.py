@@ -1,0 +1,104 @@
+"""A small pattern language for rewrite rules: rules are data.
+
+    P("log", P("sigmoid", X))            matches log(sigmoid(anything)), binding X's name
+    P(("add", "subtract"), X, Y)         an op among several
+    Const(1.0)                           a constant whose every element is 1
+    Const(name="c", scalar=True)         any scalar constant, bound to "c"
+    P("sum", P("exp", X), bind="s")      the matched node itself bound to "s"
+
+A Rule pairs a pattern with a builder over the bindings (which may return None to decline),
+a name, a one-line description and a phase; it records the file:line it was declared at.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+
+class P:
+    """Match a node by op name(s) and children patterns; bind it as `bind` if given."""
+
+    def __init__(self, op=None, *children, bind=None, where=None):
+        self.ops = None if op is None else ((op,) if isinstance(op, str) else tuple(op))
+        self.children = children
+        self.bind = bind
+        self.where = where
+
+    def match(self, node, env):
+        if self.ops is not None:
+            if node.op not in self.ops or len(node.inputs) != len(self.children):
+                return False
+            for child, inp in zip(self.children, node.inputs):
+                if not child.match(inp, env):
+                    return False
+        if self.bind is not None:
+            prev = env.get(self.bind)
+            if prev is not None and prev is not node:
+                return False
+            env[self.bind] = node
+        return self.where is None or bool(self.where(node, env))
+
+
+def Var(name, where=None):
+    """Any node, bound to name (the same name twice must match the same node)."""
+    return P(None, bind=name, where=where)
+
+
+class Const(P):
+    """A constant (optionally broadcast) whose elements all equal `value` (any value if None)."""
+
+    def __init__(self, value=None, bind=None, scalar=False):
+        super().__init__(None, bind=bind)
+        self.value, self.scalar = value, scalar
+
+    def match(self, node, env):
+        v = const_value(node)
+        if v is None or (self.scalar and node.shape != ()):
+            return False
+        if self.value is not None and not (v.size and np.all(v == self.value)):
+            return False
+        return super().match(node, env)
+
+
+def const_value(node):
+    """The array of a constant node (seen through broadcast_to), else None."""
+    while node.op == "broadcast_to":
+        node = node.inputs[0]
+    return node.attrs["value"] if node.op == "constant" else None
+
+
+@dataclass
+class Rule:
+    name: str
+    pattern: P
+    build: Callable
+    doc: str
+    phase: str
+    origin: str = field(default="")
+
+    @property
+    def root_ops(self) -> Optional[tuple]:
+        return self.pattern.ops
+
+    def apply(self, node):
+        env = {}
+        if not self.pattern.match(node, env):
+            return None
+        return self.build(**env)
+
+
+RULES: list = []
+
+
+def rule(name, pattern, phase, doc):
+    """Register `build(**bindings) -> Node | None` as a rule (used as a decorator)."""
+    frame = inspect.stack()[1]
+    origin = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+
+    def register(build):
+        RULES.append(Rule(name, pattern, build, doc, phase, origin))
+        return build
+    return register
