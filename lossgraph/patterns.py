@@ -58,8 +58,11 @@ class Const(P):
         v = const_value(node)
         if v is None or (self.scalar and node.shape != ()):
             return False
-        if self.value is not None and not (v.size and np.all(v == self.value)):
-            return False
+        if self.value is not None:
+            same = v.item() == self.value if v.size == 1 else bool(v.size and
+                                                                   np.all(v == self.value))
+            if not same:
+                return False
         return super().match(node, env)
 
 

@@ -5,6 +5,7 @@ its value. Passes are iterative over a topological order, so deep graphs never r
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 from . import api as F
@@ -98,15 +99,25 @@ def _grows_to(small, node):
         return False
 
 
+# Nodes in normal form: no rule fires at them or anywhere below. Graphs are immutable, so
+# this stays true; it makes a fixpoint pass (and a repeated simplify) linear and cheap.
+_NORMAL: "weakref.WeakSet" = weakref.WeakSet()
+
+
 def _pass(roots, trace):
     mapped = {}
     for node in topo_order(roots):
+        if node in _NORMAL:
+            mapped[id(node)] = node
+            continue
         inputs = tuple(mapped[id(i)] for i in node.inputs)
         cur = node if all(a is b for a, b in zip(inputs, node.inputs)) else \
             make(node.op, *inputs, **node.attrs)
         for _ in range(MAX_STEPS_PER_NODE):
             nxt = _rewrite_once(cur, trace)
             if nxt is None:
+                if all(i in _NORMAL for i in cur.inputs):
+                    _NORMAL.add(cur)
                 break
             cur = nxt
         mapped[id(node)] = cur

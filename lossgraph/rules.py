@@ -151,14 +151,9 @@ def _(x):
     return -F.softplus(-x)
 
 
-@rule("log-one-minus-sigmoid", P("log", P("subtract", Const(1.0), P("sigmoid", X))),
-      "stability", "log(1 - sigmoid(x)) -> -softplus(x): finite for very positive x")
-def _(x):
-    return -F.softplus(x)
-
-
 @rule("one-minus-sigmoid", P("subtract", Const(1.0), P("sigmoid", X)), "stability",
-      "1 - sigmoid(x) -> sigmoid(-x): no cancellation for large x")
+      "1 - sigmoid(x) -> sigmoid(-x): no cancellation for large x (so log(1 - sigmoid(x))"
+      " -> log(sigmoid(-x)) -> -softplus(x))")
 def _(x):
     return F.sigmoid(-x)
 

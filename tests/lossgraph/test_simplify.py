@@ -1,0 +1,177 @@
+"""simplify / explain / guard_nans: every rule keeps values, shapes and dtypes; textbook forms
+live in test_textbook_gradients.py."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+import lossgraph as lg
+from lossgraph.patterns import RULES
+from lossgraph.rules import GENERIC
+
+RNG = np.random.default_rng(3)
+a, b = lg.input("a", shape=(3,)), lg.input("b", shape=(3,))
+s = lg.input("s", shape=())
+m = lg.input("m", shape=(2, 3))
+FEED = dict(a=RNG.uniform(0.2, 2.0, 3), b=RNG.uniform(-2.0, 2.0, 3), s=np.float64(0.7),
+            m=RNG.normal(size=(2, 3)))
+
+# one expression per rule that the rule applies to
+EXAMPLES = {
+    "add-zero": a + 0.0, "zero-add": 0.0 + a, "sub-zero": a - 0.0, "zero-sub": 0.0 - a,
+    "sub-self": a - a, "mul-one": a * 1.0, "one-mul": 1.0 * a, "mul-minus-one": -1.0 * a,
+    "div-one": a / 1.0, "pow-one": a ** 1.0, "pow-two": b ** 2.0, "pow-half": a ** 0.5,
+    "mul-self": b * b, "neg-neg": -(-b), "log-exp": lg.log(lg.exp(b)),
+    "exp-log": lg.exp(lg.log(lg.square(b))), "sqrt-square": lg.sqrt(lg.square(b)),
+    "log-sigmoid": lg.log(lg.sigmoid(b)),
+    "one-minus-sigmoid": 1.0 - lg.sigmoid(b), "log-softmax": lg.log(lg.softmax(m, axis=0)),
+    "log-one-plus": lg.log(1.0 + a), "log-plus-one": lg.log(a + 1.0),
+    "log1p-exp": lg.log1p(lg.exp(b)), "log-sum-exp": lg.log(lg.sum(lg.exp(m), axis=1)),
+    "exp-minus-one": lg.exp(b) - 1.0,
+    "one-over-one-plus-exp": 1.0 / (1.0 + lg.exp(-b)),
+    "neg-times": (-a) * b, "times-neg": a * (-b), "neg-over": (-a) / b, "plus-neg": a + (-b),
+    "neg-plus": (-a) + b, "minus-neg": a - (-b), "neg-minus": -(a - b),
+    "const-last": a * 3.0, "const-const-mul": 2.0 * (3.0 * a),
+    "mul-by-quotient": (a / s) * b, "quotient-times": b * (a / s),
+    "sum-of-quotients": a / s + b / s, "difference-of-quotients": a / s - b / s,
+    "common-factor-add": 2.0 * a + 2.0 * b, "common-factor-sub": 2.0 * a - 2.0 * b,
+    "quotient-of-quotient": (a / b) / s,
+    "reshape-reshape": lg.reshape(lg.reshape(m, (3, 2)), (6,)),
+    "broadcast-broadcast": lg.broadcast_to(lg.broadcast_to(s, (3,)), (2, 3)),
+    "transpose-transpose": lg.transpose(lg.transpose(m)),
+    "reduce-nothing": lg.sum(a, axis=()),
+    "implicit-broadcast": lg.broadcast_to(s, (3,)) * a,
+    "constant-fold": lg.constant(2.0) * lg.constant(3.0) + a,
+}
+
+
+def test_every_rule_has_an_example_a_doc_and_an_origin():
+    names = [r.name for r in RULES] + [g[0] for g in GENERIC]
+    assert len(names) == len(set(names)), "rule names must be unique"
+    missing = sorted(set(names) - set(EXAMPLES))
+    assert not missing, f"rules without an example in this test: {missing}"
+    for r in RULES:
+        assert r.doc and r.phase in ("fold", "algebra", "stability", "tidy")
+        assert r.origin.startswith("rules.py:")
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_rule_fires_and_keeps_value_shape_dtype(name):
+    expr = EXAMPLES[name]
+    report = lg.explain(expr)
+    assert name in report.rules, f"{name} did not fire: {report.rules}"
+    out = report.result
+    assert out.shape == expr.shape and out.dtype == expr.dtype
+    feed = {k: v for k, v in FEED.items() if k in {n.name for n in lg.inputs_of([expr])}}
+    before = lg.evaluate(expr, feed)
+    after = lg.evaluate(out, {k: v for k, v in feed.items()
+                              if k in {n.name for n in lg.inputs_of([out])}})
+    np.testing.assert_allclose(after, before, rtol=1e-12, atol=1e-14)
+
+
+def test_log_one_minus_sigmoid_becomes_minus_softplus():
+    assert lg.simplify(lg.log(1.0 - lg.sigmoid(b))) is -lg.softplus(b)
+    assert lg.simplify(lg.log(lg.sigmoid(b))) is -lg.softplus(-b)
+
+
+def test_exp_log_needs_a_known_nonnegative_argument():
+    assert lg.simplify(lg.exp(lg.log(b))) is lg.exp(lg.log(b))
+
+
+def test_simplify_is_idempotent_and_keeps_lists():
+    g1, g2 = lg.simplify([a + 0.0, -(-b)])
+    assert g1 is a and g2 is b
+    out = lg.simplify(lg.log(lg.sigmoid(b)))
+    assert lg.simplify(out) is out
+
+
+def test_explain_reports_nothing_for_simple_graphs():
+    report = lg.explain(a + b)
+    assert len(report) == 0 and "already simplified" in str(report)
+
+
+def test_stability_rewrites_fix_overflow():
+    x = lg.input("x", shape=(4,))
+    naive = lg.log(lg.sum(lg.exp(x)))
+    xs = np.array([1000.0, 999.0, -5.0, 0.0])
+    assert not np.isfinite(lg.evaluate(naive, x=xs))
+    np.testing.assert_allclose(lg.evaluate(lg.simplify(naive), x=xs),
+                               1000 + np.log1p(np.exp(-1.0) + np.exp(-1005.0) + np.exp(-1000.0)))
+
+
+# --- NaN guard ---------------------------------------------------------------------------
+@pytest.mark.parametrize("f, safe_at", [(lg.log, 0.0), (lg.sqrt, 0.0), (lambda v: 1.0 / v, 0.0),
+                                        (lg.log1p, -1.0), (lambda v: lg.xlogy(1.0, v), 0.0)])
+def test_gradient_through_inactive_singular_branch_is_zero(f, safe_at):
+    x = lg.input("x", shape=(3,))
+    y = lg.sum(lg.where(x > safe_at, f(x), 0.0))
+    g = lg.evaluate(lg.gradients(y, x), x=np.array([safe_at, safe_at - 1.0, safe_at + 1.0]))
+    assert np.all(np.isfinite(g))
+    assert g[0] == 0.0 and g[1] == 0.0
+
+
+def test_guard_nans_keeps_forward_values():
+    x = lg.input("x", shape=(4,))
+    y = lg.where(x > 0, lg.log(x), -x) + lg.where(x <= 0, 0.0, lg.sqrt(x))
+    xs = np.array([-1.0, 0.0, 0.5, 2.0])
+    np.testing.assert_array_equal(lg.evaluate(lg.guard_nans(y), x=xs), lg.evaluate(y, x=xs))
+
+
+def test_logsumexp_of_masked_row_has_finite_gradient():
+    x = lg.input("x", shape=(2, 3))
+    mask = np.array([[True, False, True], [False, False, False]])
+    y = lg.sum(lg.logsumexp(lg.where(mask, x, -np.inf), axis=1) * np.array([1.0, 0.0]))
+    g = lg.evaluate(lg.gradients(y, x), x=np.zeros((2, 3)))
+    np.testing.assert_allclose(g, [[0.5, 0.0, 0.5], [0.0, 0.0, 0.0]])
+
+
+# --- deep graphs -------------------------------------------------------------------------
+def test_ten_thousand_deep_chain_has_no_recursion_error():
+    x = lg.input("x", shape=())
+    y = x
+    for i in range(10_000):
+        y = lg.tanh(y) * 1.0 + 0.0 if i % 2 else y + 1e-4
+    out = lg.simplify(y)
+    g = lg.gradients(out, x)
+    assert np.isfinite(lg.evaluate(g, x=np.float64(0.3)))
+
+
+# --- random graphs: simplify never changes a value ---------------------------------------
+UNARY = [lg.negative, lg.exp, lg.sigmoid, lg.softplus, lg.tanh, lg.square, lg.abs,
+         lambda v: lg.log(1.0 + lg.square(v)), lambda v: lg.log(lg.sigmoid(v)),
+         lambda v: lg.sum(v, axis=-1, keepdims=True), lambda v: lg.logsumexp(v, axis=-1,
+                                                                              keepdims=True),
+         lambda v: lg.log(lg.softmax(v, axis=-1))]
+BINARY = [lg.add, lg.subtract, lg.multiply, lambda u, v: u / (1.0 + lg.square(v)),
+          lg.maximum, lg.minimum]
+LEAVES = [a, b, m, s, lg.constant(0.0), lg.constant(1.0), lg.constant(2.0), lg.constant(-1.0)]
+
+
+@st.composite
+def graphs(draw, depth=4):
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(LEAVES))
+    if draw(st.booleans()):
+        child = draw(graphs(depth=depth - 1))
+        try:
+            return draw(st.sampled_from(UNARY))(child)
+        except lg.OptionError:            # an axis=-1 op on a scalar
+            return child
+    left, right = draw(graphs(depth=depth - 1)), draw(graphs(depth=depth - 1))
+    try:
+        return draw(st.sampled_from(BINARY))(left, right)
+    except lg.ShapeError:
+        return left
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs())
+def test_simplify_never_changes_a_value(expr):
+    expr = lg.as_node(expr)
+    names = {n.name for n in lg.inputs_of([expr])}
+    before = lg.evaluate(expr, {k: v for k, v in FEED.items() if k in names})
+    assume(np.all(np.isfinite(before)))
+    out = lg.simplify(expr)
+    assert out.shape == expr.shape and out.dtype == expr.dtype
+    out_names = {n.name for n in lg.inputs_of([out])}
+    after = lg.evaluate(out, {k: v for k, v in FEED.items() if k in out_names})
+    np.testing.assert_allclose(after, before, rtol=1e-9, atol=1e-12)
