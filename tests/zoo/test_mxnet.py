@@ -307,6 +307,17 @@ def test_gradient_softmax_kl_triplet():
     check_grad(lg.sum(mx.TripletLoss(margin=10.0)(x, p, n)), x, {"pred": pred})
 
 
+def test_mixed_node_and_array_inputs():
+    pred, label = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    sw = rng.uniform(0.5, 1.5, (3, 1))
+    x = lg.input("pred", shape=(3, 4), dtype="float64")
+    out = mx.HuberLoss(rho=0.5)(x, label, sw)                # a Node and two arrays
+    assert isinstance(out, lg.Node)
+    np.testing.assert_allclose(lg.evaluate(out, pred=pred),
+                               mx.HuberLoss(rho=0.5)(pred, label, sw), **F64)
+    check_grad(lg.sum(out), x, {"pred": pred})
+
+
 def test_node_inputs_symbolic_shapes():
     x = lg.input("pred", shape=("N", "C"))
     y = lg.input("label", shape=("N", "C"))
