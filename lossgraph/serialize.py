@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import string
 
 import numpy as np
 
@@ -150,40 +149,10 @@ KINDS["array"] = (_encode_array, _check_array)
 
 # --- the schema: op -> (number of inputs, {attr: kind})
 
-_REDUCE = (1, {"axis": "axes", "keepdims": "bool"})
-SCHEMA = {
-    "input": (0, {"name": "str", "shape": "dims", "dtype": "dtype"}),
-    "constant": (0, {"value": "array", "dtype": "dtype"}),
-    "dimsize": (0, {"dims": "dims"}),
-    "arange": (0, {"dim": "dim"}),
-    "sum": _REDUCE, "prod": _REDUCE, "max": _REDUCE, "min": _REDUCE, "logsumexp": _REDUCE,
-    "softmax": (1, {"axis": "axes"}),
-    "log_softmax": (1, {"axis": "axes"}),
-    "reshape": (1, {"shape": "dims"}),
-    "transpose": (1, {"perm": "ints"}),
-    "broadcast_to": (1, {"shape": "dims"}),
-    "one_hot": (1, {"depth": "dim", "axis": "int", "dtype": "dtype"}),
-    "pick": (2, {"axis": "int"}),
-    "take_along_axis": (2, {"axis": "int"}),
-    "scatter_along_axis": (2, {"axis": "int", "shape": "dims"}),
-    "ctc_loss": (4, {"blank": "int", "zero_infinity": "bool"}),
-    "ctc_grad": (4, {"blank": "int", "zero_infinity": "bool"}),
-}
-# attrs named in an elementwise op's text template ("cast({0}, {dtype})") have these kinds
-_TEMPLATE_ATTR_KINDS = {"dtype": "dtype"}
-
-
 def schema(name):
-    """(arity, {attr: kind}) of an op: from SCHEMA, or read off an elementwise op's text
-    template, whose positional fields are its inputs and named fields its attrs."""
-    if name in SCHEMA:
-        return SCHEMA[name]
+    """(arity, {attr: kind}) of an op, from its record in the op table."""
     op = OPS[name]
-    if op.kind != "elementwise" or not isinstance(op.text, str):
-        raise SerializationError(f"op {name!r} has no JSON schema (lossgraph.serialize.SCHEMA)")
-    fields = [f for _, f, _, _ in string.Formatter().parse(op.text) if f is not None]
-    arity = len({f for f in fields if f.isdigit()})
-    return arity, {f: _TEMPLATE_ATTR_KINDS.get(f, "str") for f in fields if not f.isdigit()}
+    return op.arity, op.attr_kinds
 
 
 # --- writing
@@ -204,7 +173,7 @@ def to_json(outputs, indent=None):
         unknown = [k for k in n.attrs if k not in kinds]
         if unknown:
             raise SerializationError(f"to_json: op {n.op!r} has attr {unknown[0]!r}, which "
-                                     f"its JSON schema (lossgraph.serialize.SCHEMA) lacks")
+                                     f"its op record's attr_kinds lacks")
         attrs = {k: KINDS[kinds[k]][0](v) for k, v in n.attrs.items()}
         nodes.append({"op": n.op, "inputs": [index[id(i)] for i in n.inputs], "attrs": attrs})
     doc = {"format": FORMAT, "version": VERSION, "nodes": nodes,
@@ -366,4 +335,4 @@ def from_json(text):
     return result[0] if single else result
 
 
-__all__ = ["to_json", "from_json", "SCHEMA", "MAX_NODES", "MAX_CONSTANT_SIZE"]
+__all__ = ["to_json", "from_json", "schema", "MAX_NODES", "MAX_CONSTANT_SIZE"]

@@ -28,6 +28,8 @@ class Op:
     sympy(args, attrs) -> a SymPy expression, for elementwise and reduction ops.
     nondiff: input positions with no gradient (integer labels, masks, conditions).
     wants_shape: impl also takes out_shape=, the node's shape with dims resolved.
+    arity, attr_kinds: how many inputs, and each attr's kind ("int", "bool", "str", "dtype",
+        "dim", "dims", "ints", "axes", "array"): what lossgraph.serialize reads and checks.
     Leaves (kind "leaf") have impl(node, env) instead: env.arrays, env.dims.
     """
     name: str
@@ -43,6 +45,8 @@ class Op:
     nondiff: tuple = ()
     assoc: bool = False
     wants_shape: bool = False
+    arity: Optional[int] = None
+    attr_kinds: dict = field(default_factory=dict)
     origin: str = field(default="", compare=False)
 
 
@@ -52,5 +56,7 @@ def register(name, kind, infer, impl, vjp, text, latex, math="", **kw):
     if name in OPS:
         raise ValueError(f"op {name!r} registered twice ({OPS[name].origin} and {origin})")
     op = Op(name, kind, infer, impl, vjp, text, latex, math, origin=origin, **kw)
+    if op.arity is None:
+        raise ValueError(f"op {name!r} ({origin}) must declare its arity")
     OPS[name] = op
     return op

@@ -234,10 +234,10 @@ def _args_latex(head):
 
 register("ctc_loss", "special", _infer, _loss_impl, _loss_vjp, _args_text("ctc"),
          _args_latex(r"\operatorname{CTC}"), nondiff=(1, 2, 3),
-         math="-log sum over alignments collapsing to the labels of prod_t y[t, a_t]")
+         math="-log sum over alignments collapsing to the labels of prod_t y[t, a_t]", arity=4, attr_kinds={'blank': 'int', 'zero_infinity': 'bool'})
 register("ctc_grad", "special", _grad_infer, _grad_impl, _grad_vjp, _args_text("ctc_grad"),
          _args_latex(r"\nabla\operatorname{CTC}"), nondiff=(1, 2, 3),
-         math="d ctc_loss[n] / d log_probs[t, n, c] = -posterior of class c at frame t")
+         math="d ctc_loss[n] / d log_probs[t, n, c] = -posterior of class c at frame t", arity=4, attr_kinds={'blank': 'int', 'zero_infinity': 'bool'})
 
 
 def ctc_loss(log_probs, labels, input_lengths, label_lengths, blank=0, zero_infinity=False):

@@ -76,12 +76,12 @@ def unary(name, fn, vjp, text=None, latex=None, sympy=None, dtype=floating, math
     register(name, "elementwise", elementwise(dtype), _counting(fn), vjp,
              text or f"{name}({{0}})",
              latex or rf"\operatorname{{{name}}}\left({{0}}\right)",
-             math=math, sympy=sympy, **kw)
+             math=math, sympy=sympy, arity=1, **kw)
 
 
 def binary(name, fn, vjp, text, latex, prec=None, sympy=None, dtype=floating, math="", **kw):
     register(name, "elementwise", elementwise(dtype), _counting(fn), vjp, text, latex, math=math,
-             prec=prec, sympy=sympy, **kw)
+             prec=prec, sympy=sympy, arity=2, **kw)
 
 
 # --- arithmetic (prec: + - 10, * / 20, unary - 25, ** 30)
@@ -168,7 +168,7 @@ register("where", "elementwise", _where_infer, np.where,
          "where({0}, {1}, {2})",
          r"\begin{{cases}} {1} & {0} \\ {2} & \text{{otherwise}} \end{{cases}}",
          sympy=lambda a, at: _sp().Piecewise((a[1], a[0]), (a[2], True)),
-         nondiff=(0,), math="a where c else b")
+         nondiff=(0,), math="a where c else b", arity=3, attr_kinds={})
 
 
 def _clip_vjp(g, ans, x, lo, hi):
@@ -179,7 +179,7 @@ def _clip_vjp(g, ans, x, lo, hi):
 register("clip", "elementwise", elementwise(same_kind), np.clip, _clip_vjp,
          "clip({0}, {1}, {2})", r"\operatorname{{clip}}\left({0}, {1}, {2}\right)",
          sympy=lambda a, at: _nan_max("Min")([_nan_max("Max")(a[:2], at), a[2]], at),
-         math="min(max(x, lo), hi)")
+         math="min(max(x, lo), hi)", arity=3, attr_kinds={})
 
 
 def _sp_number(x, dtype):
@@ -197,7 +197,7 @@ def _cast_infer(inputs, attrs):
 register("cast", "elementwise", _cast_infer, lambda x, dtype: x,
          lambda g, ans, x: (F.cast(g, x.dtype) if is_float(x.dtype) else None,),
          "cast({0}, {dtype})", r"{0}", sympy=lambda a, at: _sp_number(a[0], at["dtype"]),
-         math="x as dtype")
+         math="x as dtype", arity=1, attr_kinds={'dtype': 'dtype'})
 register("stop_gradient", "elementwise", elementwise(lambda i: i[0].dtype), lambda x: x,
          None, "stop_gradient({0})", r"\left\lfloor {0} \right\rfloor_{{sg}}",
-         sympy=lambda a, at: a[0], nondiff=(0,), math="x, with no gradient")
+         sympy=lambda a, at: a[0], nondiff=(0,), math="x, with no gradient", arity=1, attr_kinds={})

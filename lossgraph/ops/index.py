@@ -108,19 +108,19 @@ register("one_hot", "index", _one_hot_infer, _one_hot_impl, None,
          ("" if at["axis"] == n.ndim - 1 else f", axis={at['axis']}"),
          r"\mathbb{{1}}\left[{0}\right]", nondiff=(0,), wants_shape=True,
          sympy=lambda a, at: _sympy_funcs().one_hot(a[0]),
-         math="1 where the axis index equals the label, else 0")
+         math="1 where the axis index equals the label, else 0", arity=1, attr_kinds={'depth': 'dim', 'axis': 'int', 'dtype': 'dtype'})
 register("pick", "index", _pick_infer, _pick_impl, _pick_vjp,
          lambda a, at, n: f"pick({a[0]}, {a[1]}" +
          ("" if at["axis"] == n.inputs[0].ndim - 1 else f", axis={at['axis']}") + ")",
-         r"{0}_{{{1}}}", nondiff=(1,), math="x[..., y, ...]: the entry of axis at label y")
+         r"{0}_{{{1}}}", nondiff=(1,), math="x[..., y, ...]: the entry of axis at label y", arity=2, attr_kinds={'axis': 'int'})
 register("take_along_axis", "index", _take_infer, _take_impl,
          lambda g, ans, x, i: (F.scatter_along_axis(F.broadcast_to(g, ans.shape), i,
                                                     ans.attrs["axis"], x.shape), None),
          lambda a, at, n: f"take_along_axis({a[0]}, {a[1]}, axis={at['axis']})",
-         r"{0}_{{{1}}}", nondiff=(1,), math="x gathered at indices along axis")
+         r"{0}_{{{1}}}", nondiff=(1,), math="x gathered at indices along axis", arity=2, attr_kinds={'axis': 'int'})
 register("scatter_along_axis", "index", _scatter_infer, _scatter_impl,
          lambda g, ans, x, i: (F.take_along_axis(F.broadcast_to(g, ans.shape), i,
                                                  ans.attrs["axis"]), None),
          lambda a, at, n: f"scatter_along_axis({a[0]}, {a[1]}, axis={at['axis']})",
          r"\operatorname{{scatter}}\left({0}, {1}\right)", nondiff=(1,), wants_shape=True,
-         math="zeros with g added at indices along axis")
+         math="zeros with g added at indices along axis", arity=2, attr_kinds={'axis': 'int', 'shape': 'dims'})

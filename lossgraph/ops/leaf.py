@@ -62,18 +62,18 @@ def _dims_value(dims, env):
 
 
 register("input", "leaf", _input_infer, lambda node, env: env.arrays[node.name], None, lambda a, at, n: at["name"],
-         lambda a, at, n: _latex_name(at["name"]), math="a named input")
+         lambda a, at, n: _latex_name(at["name"]), math="a named input", arity=0, attr_kinds={'name': 'str', 'shape': 'dims', 'dtype': 'dtype'})
 register("constant", "leaf", _constant_infer, lambda node, env: node.attrs["value"], None, _const_text, _const_latex,
-         math="a fixed array")
+         math="a fixed array", arity=0, attr_kinds={'value': 'array', 'dtype': 'dtype'})
 register("dimsize", "leaf", _dimsize_infer,
          lambda node, env: np.asarray(float(_dims_value(node.attrs["dims"], env))), None,
          lambda a, at, n: _product(at["dims"], " * ", "({})"),
          lambda a, at, n: _product(at["dims"], " ", r"\left({}\right)"),
-         math="the product of symbolic dims, known at evaluation")
+         math="the product of symbolic dims, known at evaluation", arity=0, attr_kinds={'dims': 'dims'})
 register("arange", "leaf", _arange_infer,
          lambda node, env: np.arange(_dims_value((node.attrs["dim"],), env)), None,
          lambda a, at, n: f"arange({at['dim']})",
-         lambda a, at, n: rf"\left[0, {at['dim']}\right)", math="0, 1, ..., n - 1")
+         lambda a, at, n: rf"\left[0, {at['dim']}\right)", math="0, 1, ..., n - 1", arity=0, attr_kinds={'dim': 'dim'})
 
 
 def _latex_name(name):

@@ -101,22 +101,22 @@ def _prod_vjp(g, ans, x):
 
 register("sum", "reduction", reduction(same_kind), _impl(np.sum),
          lambda g, ans, x: (kept(g, ans),), _reduce_text("sum"), _reduce_latex(r"\sum"),
-         sympy=lambda a, at: _sp().Sum(*a), math="sum of x over axes")
+         sympy=lambda a, at: _sp().Sum(*a), math="sum of x over axes", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("prod", "reduction", reduction(same_kind), _impl(np.prod),
          _prod_vjp, _reduce_text("prod"),
          _reduce_latex(r"\prod"), sympy=lambda a, at: _sp().Product(*a),
-         math="product of x over axes")
+         math="product of x over axes", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("max", "reduction", reduction(same_kind), _impl(np.max), _max_vjp,
          _reduce_text("max"), _reduce_latex(r"\max"), sympy=_named("max_over"),
-         math="max of x over axes (gradient shared equally among ties)")
+         math="max of x over axes (gradient shared equally among ties)", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("min", "reduction", reduction(same_kind), _impl(np.min), _max_vjp,
          _reduce_text("min"), _reduce_latex(r"\min"), sympy=_named("min_over"),
-         math="min of x over axes (gradient shared equally among ties)")
+         math="min of x over axes (gradient shared equally among ties)", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("logsumexp", "reduction", reduction(floating), _logsumexp,
          lambda g, ans, x: (kept(g, ans) * F.softmax(x, axis=ans.attrs["axis"]),),
          _reduce_text("logsumexp"), _reduce_latex(r"\operatorname{LSE}"),
          sympy=lambda a, at: _sp().log(_sp().Sum(_sp().exp(a[0]), *a[1:])),
-         math="log sum exp x over axes, shifted by the max")
+         math="log sum exp x over axes, shifted by the max", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 
 
 def _normalizer_infer(inputs, attrs):
@@ -146,7 +146,7 @@ def _log_softmax_vjp(g, ans, x):
 
 register("softmax", "normalizer", _normalizer_infer, _softmax, _softmax_vjp,
          _normalizer_text("softmax"), r"\operatorname{{softmax}}\left({0}\right)",
-         sympy=_named("softmax"), math="e^x / sum e^x along axis")
+         sympy=_named("softmax"), math="e^x / sum e^x along axis", arity=1, attr_kinds={'axis': 'axes'})
 register("log_softmax", "normalizer", _normalizer_infer, _log_softmax, _log_softmax_vjp,
          _normalizer_text("log_softmax"), r"\log\operatorname{{softmax}}\left({0}\right)",
-         sympy=_named("log_softmax"), math="x - logsumexp(x) along axis")
+         sympy=_named("log_softmax"), math="x - logsumexp(x) along axis", arity=1, attr_kinds={'axis': 'axes'})

@@ -58,7 +58,7 @@ def _reshape_text(args, attrs, node):
 register("reshape", "shape", _reshape_infer,
          lambda x, shape, out_shape: np.reshape(x, out_shape),
          lambda g, ans, x: (F.reshape(_full(g, ans), x.shape),),
-         _reshape_text, "{0}", wants_shape=True, math="the same elements in a new shape")
+         _reshape_text, "{0}", wants_shape=True, math="the same elements in a new shape", arity=1, attr_kinds={'shape': 'dims'})
 
 
 def _transpose_infer(inputs, attrs):
@@ -76,7 +76,7 @@ register("transpose", "shape", _transpose_infer,
          lambda x, perm: np.transpose(x, perm),
          lambda g, ans, x: (F.transpose(_full(g, ans), tuple(np.argsort(ans.attrs["perm"]))),),
          lambda a, at, n: f"transpose({a[0]}, {at['perm']})", "{0}^{{T}}",
-         math="axes permuted")
+         math="axes permuted", arity=1, attr_kinds={'perm': 'ints'})
 
 
 def _broadcast_infer(inputs, attrs):
@@ -96,4 +96,4 @@ def _broadcast_impl(x, shape, out_shape):
 register("broadcast_to", "shape", _broadcast_infer, _broadcast_impl,
          lambda g, ans, x: (_full(g, ans),),
          lambda a, at, n: f"broadcast_to({a[0]}, {fmt_shape(at['shape'])})", "{0}",
-         sympy=lambda a, at: a[0], wants_shape=True, math="x repeated along broadcast axes")
+         sympy=lambda a, at: a[0], wants_shape=True, math="x repeated along broadcast axes", arity=1, attr_kinds={'shape': 'dims'})
