@@ -43,6 +43,8 @@ def constant(value, dtype=None):
     dtype = dt.normalize_dtype(dtype, "constant dtype")
     store = dt.numpy_dtype(dtype)
     arr = np.array(arr, dtype=store, copy=True)
+    if arr.dtype.kind == "f":
+        arr[np.isnan(arr)] = np.nan     # one NaN payload, so equal constants are one node
     arr.setflags(write=False)
     return make("constant", value=arr, dtype=dtype)
 
