@@ -105,3 +105,14 @@ def rule(name, pattern, phase, doc):
         RULES.append(Rule(name, pattern, build, doc, phase, origin))
         return build
     return register
+
+
+def generic_rule(name, phase, doc):
+    """Register `build(node) -> Node | None`, tried at every node (no pattern to index by)."""
+    frame = inspect.stack()[1]
+    origin = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+
+    def register(build):
+        RULES.append(Rule(name, P(None, bind="node"), build, doc, phase, origin))
+        return build
+    return register

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from . import api as F
 from .graph import make, topo_order
 from .patterns import RULES, const_value
-from . import rules as _rules
+from . import rules  # noqa: F401  (registers the rules)
 
 MAX_PASSES = 64
 MAX_STEPS_PER_NODE = 64
@@ -63,9 +63,7 @@ def _index(rules):
     return by_op, generic
 
 
-_BY_OP, _GENERIC_PATTERNS = _index(RULES)
-_GENERIC = _GENERIC_PATTERNS + [(name, fn, doc, "rules.py") for name, fn, phase, doc
-                                in _rules.GENERIC]
+_BY_OP, _GENERIC = _index(RULES)
 
 
 def _rewrite_once(node, trace):

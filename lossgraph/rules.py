@@ -15,11 +15,12 @@ from . import api as F
 from . import dtypes as dt
 from .graph import make
 from .ops import OPS
-from .patterns import Const, P, Var, const_value, rule
+from .patterns import Const, P, Var, const_value, generic_rule, rule
 
 X, Y, Z, A, B, D = (Var(n) for n in "xyzabd")
 
 FOLD_LIMIT = 100_000
+UNFOLDED = frozenset({"broadcast_to"})   # const_value sees through these; folding only bloats
 
 
 def _scalar(name):
@@ -36,10 +37,11 @@ def _nonneg(node):
 
 
 # --- fold --------------------------------------------------------------------------------
+@generic_rule("constant-fold", "fold", "op(constants) -> constant, for small static shapes")
 def fold(node):
     """op(constants...) -> constant, for small static shapes."""
     op = OPS[node.op]
-    if op.kind == "leaf" or not node.inputs or op.impl is None:
+    if op.kind == "leaf" or not node.inputs or op.impl is None or node.op in UNFOLDED:
         return None
     values = [const_value(i) for i in node.inputs]
     if any(v is None for v in values) or not all(isinstance(d, int) for d in node.shape):
@@ -84,6 +86,16 @@ def _(x):
     return F.zeros_like(x)
 
 
+@rule("mul-zero", P("multiply", X, Const(0.0), bind="r"), "algebra", "x * 0 -> 0 (x finite)")
+def _(x, r):
+    return F.zeros_like(r)
+
+
+@rule("zero-mul", P("multiply", Const(0.0), X, bind="r"), "algebra", "0 * x -> 0 (x finite)")
+def _(x, r):
+    return F.zeros_like(r)
+
+
 @rule("mul-one", P("multiply", X, Const(1.0)), "algebra", "x * 1 -> x")
 def _(x):
     return x
@@ -126,6 +138,12 @@ def _(x):
 
 @rule("neg-neg", P("negative", P("negative", X)), "algebra", "-(-x) -> x")
 def _(x):
+    return x
+
+
+@rule("cast-same", P("cast", X, bind="c", where=lambda n, env: n.inputs[0].dtype == n.dtype),
+      "algebra", "cast(x, dtype(x)) -> x")
+def _(x, c):
     return x
 
 
@@ -321,6 +339,8 @@ def _(x, r):
     return x
 
 
+@generic_rule("implicit-broadcast", "tidy",
+              "op(broadcast_to(x), y) -> op(x, y) when op broadcasts to the same shape")
 def _implicit_broadcast(node):
     """Inside an elementwise op, drop broadcast_to / left-padding reshapes of an operand
     when the op's own broadcasting gives the same result shape."""
@@ -354,8 +374,3 @@ def _unpadded(node):
         if x.ndim == 0:
             return x
     return None
-
-
-GENERIC = [("implicit-broadcast", _implicit_broadcast, "tidy",
-            "op(broadcast_to(x), y) -> op(x, y) when op broadcasts to the same shape"),
-           ("constant-fold", fold, "fold", "op(constants) -> constant")]
