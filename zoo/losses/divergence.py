@@ -1,0 +1,60 @@
+"""Divergences and similarities between distributions or vectors, reduced over `axis`
+(`axis=None`: element-wise terms, nothing summed)."""
+from __future__ import annotations
+
+import lossgraph as lg
+
+from .define import as_float, loss
+
+__all__ = ["kl_divergence", "js_divergence", "cosine_similarity", "cosine_distance"]
+
+
+def norm(x, axis):
+    """||x||_2 over axis; at x = 0 it is 0 with gradient 0 (a subgradient), never NaN."""
+    s = lg.sum(lg.square(x), axis=axis)
+    nonzero = s > 0.0
+    return lg.where(nonzero, lg.sqrt(lg.where(nonzero, s, 1.0)), 0.0)
+
+
+def _sum(terms, axis):
+    return terms if axis is None else lg.sum(terms, axis=axis)
+
+
+@loss("target", "pred")
+def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7):
+    """l = sum_axis z log(z / p), z and p clipped to [eps, 1] (Axon kl_divergence; eps = 0:
+    no clip, and z = 0 terms are 0); log_input=True takes pred = log q and computes
+    l = sum_axis z (log(z + eps) - log q) (MXNet KLDivLoss, eps 1e-12), z = 0 terms 0 even
+    where log q = -inf."""
+    z, p = as_float(target), as_float(pred)
+    if log_input:
+        return _sum(lg.xlogy(z, z + eps) - lg.where(lg.equal(z, 0.0), 0.0, z * p), axis)
+    if eps > 0:
+        z, p = lg.clip(z, eps, 1.0), lg.clip(p, eps, 1.0)
+    return _sum(lg.xlogy(z, z) - lg.xlogy(z, p), axis)
+
+
+@loss("p", "q")
+def js_divergence(p, q, axis=-1):
+    """l = sum_axis [ (p log p + q log q) / 2 - m log m ],  m = (p + q) / 2
+    (Jensen-Shannon: KL(p || m) / 2 + KL(q || m) / 2, in nats; 0 log 0 = 0)."""
+    p, q = as_float(p), as_float(q)
+    m = 0.5 * (p + q)
+    return _sum(0.5 * (lg.xlogy(p, p) + lg.xlogy(q, q)) - lg.xlogy(m, m), axis)
+
+
+@loss("a", "b")
+def cosine_similarity(a, b, axis=-1, eps=1e-8):
+    """l = sum_axis a b / max(||a||_axis ||b||_axis, eps)   (Axon cosine_similarity, eps 1e-6;
+    TensorLayer's eps = 0 is the plain quotient: NaN for a zero vector, as there)."""
+    a, b = as_float(a), as_float(b)
+    return lg.sum(a * b, axis=axis) / lg.maximum(norm(a, axis) * norm(b, axis), eps)
+
+
+@loss("a", "b")
+def cosine_distance(a, b, axis=-1, normalize=False, eps=1e-8):
+    """l = 1 - sum_axis a b   (TF contrib cosine_distance: inputs assumed unit-normalized);
+    normalize=True: l = 1 - cosine_similarity(a, b, axis, eps)."""
+    if normalize:
+        return 1.0 - cosine_similarity(a, b, axis=axis, eps=eps)
+    return 1.0 - lg.sum(as_float(a) * as_float(b), axis=axis)
