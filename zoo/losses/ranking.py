@@ -1,0 +1,79 @@
+"""Ranking and metric-learning losses: pairs, triplets and the pairwise AUC surrogate."""
+from __future__ import annotations
+
+import lossgraph as lg
+from lossgraph.shapes import fmt_shape
+
+from ..dual import dual
+from ..reduction import safe_divide
+from .define import as_float, loss
+from .divergence import cosine_similarity
+
+__all__ = ["margin_ranking", "triplet", "contrastive", "cosine_embedding", "roc_auc_surrogate"]
+
+
+def _like(y, shape, arg, what):
+    """y as a float node that broadcasts to shape without enlarging it (no silent outer
+    product of a [N, 1] label with [N] scores)."""
+    y = as_float(y)
+    if lg.shapes.broadcast_shapes((arg, y.shape), (what, shape)) != tuple(shape):
+        raise lg.ShapeError(f"{arg}: shape {fmt_shape(y.shape)} would enlarge {what} of "
+                            f"shape {fmt_shape(shape)}")
+    return y
+
+
+@loss("x1", "x2", "y")
+def margin_ranking(x1, x2, y, margin=0.0):
+    """l = max(0, -y (x1 - x2) + margin), y in {-1, 1}, element-wise   (Axon margin_ranking,
+    torch MarginRankingLoss)."""
+    d = as_float(x1) - as_float(x2)
+    return lg.relu(-_like(y, d.shape, "y", "x1 - x2") * d + margin)
+
+
+@loss("anchor", "positive", "negative")
+def triplet(anchor, positive, negative, margin=1.0, axis=None):
+    """l = max(0, sum_axis (a - p)^2 - sum_axis (a - n)^2 + margin), axis None = every axis
+    but the first (MXNet TripletLoss: squared distances over the non-batch axes)."""
+    a = as_float(anchor)
+    positive, negative = (_like(t, a.shape, n, "anchor")
+                          for t, n in ((positive, "positive"), (negative, "negative")))
+    if axis is None:
+        axis = tuple(range(1, a.ndim))
+    gap = lg.sum(lg.square(a - positive), axis=axis) - lg.sum(lg.square(a - negative), axis=axis)
+    return lg.relu(gap + margin)
+
+
+@loss("distance", "label")
+def contrastive(distance, label, margin=1.0):
+    """l = z d^2 + (1 - z) max(margin - d, 0)^2, d a distance, z = 1 for similar pairs
+    (Hadsell et al. 2006; TFLearn contrastive_loss sums this and halves it)."""
+    d, z = as_float(distance), as_float(label)
+    return z * lg.square(d) + (1.0 - z) * lg.square(lg.relu(margin - d))
+
+
+@loss("x1", "x2", "y")
+def cosine_embedding(x1, x2, y, margin=0.0, axis=-1, eps=1e-8):
+    """l = 1 - cos(x1, x2) if y = 1;  max(0, cos(x1, x2) - margin) if y = -1;  0 otherwise,
+    cos over axis (torch CosineEmbeddingLoss; torch adds 1e-12 to each squared norm, here the
+    norm product is floored at eps)."""
+    cos = cosine_similarity(x1, x2, axis=axis, eps=eps)
+    y = _like(y, cos.shape, "y", "cos(x1, x2)")
+    return (lg.where(lg.equal(y, 1.0), 1.0 - cos, 0.0)
+            + lg.where(lg.equal(y, -1.0), lg.relu(cos - margin), 0.0))
+
+
+@dual("pred", "target")
+def roc_auc_surrogate(pred, target, gamma=0.2, p=3, normalize=False):
+    """L = sum_{i neg, j pos} max(0, gamma - (x_j - x_i))^p over the flattened tensors,
+    positives where target != 0 (TFLearn roc_auc_score, Yan et al. 2003; lower is better);
+    normalize=True divides by the number of pairs. 0 when either side is empty.
+    Returns the scalar (the pairs are reduced here)."""
+    x = lg.reshape(as_float(pred), (-1,))
+    pos = lg.cast(lg.not_equal(lg.reshape(lg.as_node(target), (-1,)), 0), x.dtype)
+    if x.shape != pos.shape:
+        raise lg.ShapeError(f"target: {fmt_shape(pos.shape)} elements, but pred has "
+                            f"{fmt_shape(x.shape)}")
+    pairs = lg.expand_dims(1.0 - pos, 1) * lg.expand_dims(pos, 0)   # [i neg, j pos]
+    gap = lg.expand_dims(x, 0) - lg.expand_dims(x, 1)               # x_j - x_i
+    total = lg.sum(pairs * lg.relu(gamma - gap) ** p)
+    return safe_divide(total, lg.sum(pairs)) if normalize else total
