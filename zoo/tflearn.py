@@ -24,7 +24,7 @@ CANONICAL = {
     "softmax_categorical_crossentropy": "softmax_cross_entropy",
     "categorical_crossentropy": "categorical_cross_entropy",
     "binary_crossentropy": "sigmoid_cross_entropy",
-    "weighted_crossentropy": "sigmoid_cross_entropy",
+    "weighted_crossentropy": "weighted_cross_entropy",
     "mean_square": "squared_error",
     "hinge_loss": "hinge",
     "roc_auc_score": "roc_auc_surrogate",
@@ -83,7 +83,7 @@ def weighted_crossentropy(y_pred, y_true, weight):
     Source convention: TFLearn weighted_crossentropy (0.3.x: `weight` required; later
     versions default it to 1.) = reduce_mean of tf.nn.weighted_cross_entropy_with_logits.
     """
-    return _mean(L.sigmoid_cross_entropy(y_pred, y_true, pos_weight=weight))
+    return _mean(L.weighted_cross_entropy(y_pred, y_true, pos_weight=weight))
 
 
 @dual("y_pred", "y_true")
