@@ -176,3 +176,22 @@ def test_simplify_never_changes_a_value(expr):
     out_names = {n.name for n in lg.inputs_of([out])}
     after = lg.evaluate(out, {k: v for k, v in FEED.items() if k in out_names})
     np.testing.assert_allclose(after, before, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(graphs())
+def test_simplify_never_changes_a_gradient(expr):
+    y = lg.sum(lg.as_node(expr))
+    wrt = lg.inputs_of([y])
+    assume(wrt)
+    grads = lg.gradients(y, wrt)
+
+    def run(nodes):
+        names = {n.name for n in lg.inputs_of(nodes)}
+        return lg.evaluate(nodes, {k: v for k, v in FEED.items() if k in names})
+    before = run(grads)
+    assume(all(np.all(np.isfinite(v)) for v in before))
+    out = lg.simplify(grads)
+    assert [(o.shape, o.dtype) for o in out] == [(g.shape, g.dtype) for g in grads]
+    for got, want in zip(run(out), before):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
