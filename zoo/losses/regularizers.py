@@ -1,0 +1,65 @@
+"""Weight penalties R(w, scale): each returns the scalar penalty itself (already reduced, no
+`reduction=` keyword). li / lo / maxnorm_o / maxnorm_i act on a 2-D W of shape
+[n_in, n_out] (TensorLayer's layout: rows are input neurons, columns output neurons)."""
+from __future__ import annotations
+
+import lossgraph as lg
+from lossgraph.shapes import fmt_shape
+
+from ..dual import dual
+from .define import as_float
+from .divergence import norm
+
+__all__ = ["l1", "l2", "li", "lo", "maxnorm", "maxnorm_o", "maxnorm_i"]
+
+
+def _matrix(w):
+    w = as_float(w)
+    if w.ndim != 2:
+        raise lg.ShapeError(f"w: expected a 2-D weight matrix [n_in, n_out], got shape "
+                            f"{fmt_shape(w.shape)}")
+    return w
+
+
+@dual("w", "scale")
+def l1(w, scale=1.0):
+    """R = scale * sum |w|   (TFLearn L1 with scale = wd)."""
+    return scale * lg.sum(lg.abs(as_float(w)))
+
+
+@dual("w", "scale")
+def l2(w, scale=1.0):
+    """R = scale * sum w^2   (no 1/2: TFLearn L2 = wd * l2_loss is l2(w, wd / 2))."""
+    return scale * lg.sum(lg.square(as_float(w)))
+
+
+@dual("w", "scale")
+def li(w, scale=1.0):
+    """R = scale * sum_i ||W_i,:||_2, the rows' group norm (TensorLayer li_regularizer);
+    a zero row contributes 0 with gradient 0."""
+    return scale * lg.sum(norm(_matrix(w), 1))
+
+
+@dual("w", "scale")
+def lo(w, scale=1.0):
+    """R = scale * sum_j ||W_:,j||_2, the columns' group norm (TensorLayer lo_regularizer);
+    a zero column contributes 0 with gradient 0."""
+    return scale * lg.sum(norm(_matrix(w), 0))
+
+
+@dual("w", "scale")
+def maxnorm(w, scale=1.0):
+    """R = scale * max_ij |W_ij|   (TensorLayer maxnorm_regularizer; any rank)."""
+    return scale * lg.max(lg.abs(as_float(w)))
+
+
+@dual("w", "scale")
+def maxnorm_o(w, scale=1.0):
+    """R = scale * sum_j max_i |W_ij|, per-column max (TensorLayer maxnorm_o_regularizer)."""
+    return scale * lg.sum(lg.max(lg.abs(_matrix(w)), axis=0))
+
+
+@dual("w", "scale")
+def maxnorm_i(w, scale=1.0):
+    """R = scale * sum_i max_j |W_ij|, per-row max (TensorLayer maxnorm_i_regularizer)."""
+    return scale * lg.sum(lg.max(lg.abs(_matrix(w)), axis=1))
