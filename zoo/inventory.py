@@ -25,6 +25,7 @@ SAMPLE_INPUTS = {
     "sparse_softmax_cross_entropy": {"labels": (("N",), "int64")},
     "margin_ranking": {"x1": (("N",), "float"), "x2": (("N",), "float"),
                        "y": (("N",), "float")},
+    "cosine_embedding": {"y": (("N",), "float")},
     "ctc": {"log_probs": (("T", "N", "C"), "float"), "logits": (("T", "N", "C"), "float"),
             "labels": (("N", "S"), "int64"), "input_lengths": (("N",), "int64"),
             "label_lengths": (("N",), "int64")},
