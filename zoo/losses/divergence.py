@@ -22,10 +22,15 @@ def _sum(terms, axis):
 
 @loss("target", "pred")
 def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7):
-    """l = sum_axis z log(z / p), z and p clipped to [eps, 1] (Axon kl_divergence; eps = 0:
-    no clip, and z = 0 terms are 0); log_input=True takes pred = log q and computes
-    l = sum_axis z (log(z + eps) - log q) (MXNet KLDivLoss, eps 1e-12), z = 0 terms 0 even
-    where log q = -inf."""
+    """l = sum_axis z log(z / p), z and p clipped to [eps, 1]; log_input: z (log(z + eps) - pred).
+
+    eps = 0: no clip, and z = 0 terms are 0 (0 log 0 = 0). log_input=True takes pred = log q;
+    its z = 0 terms are 0 even where log q = -inf. axis=None keeps the element-wise terms.
+
+    Source convention: Axon kl_divergence (probabilities, both clipped, eps 1e-7, sum over
+    the last axis); MXNet KLDivLoss (log-probabilities, eps 1e-12 inside log z, element-wise
+    before its per-sample mean).
+    """
     z, p = as_float(target), as_float(pred)
     if log_input:
         return _sum(lg.xlogy(z, z + eps) - lg.where(lg.equal(z, 0.0), 0.0, z * p), axis)
@@ -36,8 +41,11 @@ def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7):
 
 @loss("p", "q")
 def js_divergence(p, q, axis=-1):
-    """l = sum_axis [ (p log p + q log q) / 2 - m log m ],  m = (p + q) / 2
-    (Jensen-Shannon: KL(p || m) / 2 + KL(q || m) / 2, in nats; 0 log 0 = 0)."""
+    """l = sum_axis [ (p log p + q log q) / 2 - m log m ],  m = (p + q) / 2.
+
+    Source convention: Jensen-Shannon divergence KL(p || m) / 2 + KL(q || m) / 2 in nats
+    (0 log 0 = 0, so disjoint supports give log 2, not NaN).
+    """
     p, q = as_float(p), as_float(q)
     m = 0.5 * (p + q)
     return _sum(0.5 * (lg.xlogy(p, p) + lg.xlogy(q, q)) - lg.xlogy(m, m), axis)
@@ -45,16 +53,24 @@ def js_divergence(p, q, axis=-1):
 
 @loss("a", "b")
 def cosine_similarity(a, b, axis=-1, eps=1e-8):
-    """l = sum_axis a b / max(||a||_axis ||b||_axis, eps)   (Axon cosine_similarity, eps 1e-6;
-    TensorLayer's eps = 0 is the plain quotient: NaN for a zero vector, as there)."""
+    """l = sum_axis a b / max(||a||_axis ||b||_axis, eps).
+
+    A similarity (+1 for parallel vectors). The norms have gradient 0 at a zero vector.
+
+    Source convention: Axon cosine_similarity (eps 1e-6, axes [1]); TensorLayer
+    cosine_similarity is eps = 0, the plain quotient (NaN for a zero vector, as there).
+    """
     a, b = as_float(a), as_float(b)
     return lg.sum(a * b, axis=axis) / lg.maximum(norm(a, axis) * norm(b, axis), eps)
 
 
 @loss("a", "b")
 def cosine_distance(a, b, axis=-1, normalize=False, eps=1e-8):
-    """l = 1 - sum_axis a b   (TF contrib cosine_distance: inputs assumed unit-normalized);
-    normalize=True: l = 1 - cosine_similarity(a, b, axis, eps)."""
+    """l = 1 - sum_axis a b;  normalize=True: l = 1 - cosine_similarity(a, b, axis, eps).
+
+    Source convention: TF contrib cosine_distance (inputs assumed unit-normalized: no
+    normalization, no epsilon; the reduced axis is dropped).
+    """
     if normalize:
         return 1.0 - cosine_similarity(a, b, axis=axis, eps=eps)
     return 1.0 - lg.sum(as_float(a) * as_float(b), axis=axis)

@@ -24,16 +24,23 @@ def _like(y, shape, arg, what):
 
 @loss("x1", "x2", "y")
 def margin_ranking(x1, x2, y, margin=0.0):
-    """l = max(0, -y (x1 - x2) + margin), y in {-1, 1}, element-wise   (Axon margin_ranking,
-    torch MarginRankingLoss)."""
+    """l = max(0, -y (x1 - x2) + margin), y in {-1, 1}, element-wise.
+
+    Source convention: Axon margin_ranking (margin 0.0), torch MarginRankingLoss.
+    """
     d = as_float(x1) - as_float(x2)
     return lg.relu(-_like(y, d.shape, "y", "x1 - x2") * d + margin)
 
 
 @loss("anchor", "positive", "negative")
 def triplet(anchor, positive, negative, margin=1.0, axis=None):
-    """l = max(0, sum_axis (a - p)^2 - sum_axis (a - n)^2 + margin), axis None = every axis
-    but the first (MXNet TripletLoss: squared distances over the non-batch axes)."""
+    """l = max(0, sum_axis (a - p)^2 - sum_axis (a - n)^2 + margin).
+
+    axis=None sums every axis but the first (one loss per sample).
+
+    Source convention: MXNet TripletLoss (squared distances over the non-batch axes, margin
+    1); TFLearn triplet_loss is one sample made of the whole flattened batch.
+    """
     a = as_float(anchor)
     positive, negative = (_like(t, a.shape, n, "anchor")
                           for t, n in ((positive, "positive"), (negative, "negative")))
@@ -45,17 +52,24 @@ def triplet(anchor, positive, negative, margin=1.0, axis=None):
 
 @loss("distance", "label")
 def contrastive(distance, label, margin=1.0):
-    """l = z d^2 + (1 - z) max(margin - d, 0)^2, d a distance, z = 1 for similar pairs
-    (Hadsell et al. 2006; TFLearn contrastive_loss sums this and halves it)."""
+    """l = z d^2 + (1 - z) max(margin - d, 0)^2, d a distance, z = 1 for similar pairs.
+
+    Source convention: Hadsell, Chopra and LeCun 2006; TFLearn contrastive_loss (y_pred is
+    the distance) sums this over the batch and halves it.
+    """
     d, z = as_float(distance), as_float(label)
     return z * lg.square(d) + (1.0 - z) * lg.square(lg.relu(margin - d))
 
 
 @loss("x1", "x2", "y")
 def cosine_embedding(x1, x2, y, margin=0.0, axis=-1, eps=1e-8):
-    """l = 1 - cos(x1, x2) if y = 1;  max(0, cos(x1, x2) - margin) if y = -1;  0 otherwise,
-    cos over axis (torch CosineEmbeddingLoss; torch adds 1e-12 to each squared norm, here the
-    norm product is floored at eps)."""
+    """l = 1 - cos(x1, x2) if y = 1;  max(0, cos(x1, x2) - margin) if y = -1;  0 otherwise.
+
+    cos = cosine_similarity(x1, x2, axis, eps): one loss per sample, y one label per sample.
+
+    Source convention: torch CosineEmbeddingLoss (torch adds 1e-12 to each squared norm;
+    here the norm product is floored at eps).
+    """
     cos = cosine_similarity(x1, x2, axis=axis, eps=eps)
     y = _like(y, cos.shape, "y", "cos(x1, x2)")
     return (lg.where(lg.equal(y, 1.0), 1.0 - cos, 0.0)
@@ -64,10 +78,15 @@ def cosine_embedding(x1, x2, y, margin=0.0, axis=-1, eps=1e-8):
 
 @dual("pred", "target")
 def roc_auc_surrogate(pred, target, gamma=0.2, p=3, normalize=False):
-    """L = sum_{i neg, j pos} max(0, gamma - (x_j - x_i))^p over the flattened tensors,
-    positives where target != 0 (TFLearn roc_auc_score, Yan et al. 2003; lower is better);
-    normalize=True divides by the number of pairs. 0 when either side is empty.
-    Returns the scalar (the pairs are reduced here)."""
+    """L = sum_{i neg, j pos} max(0, gamma - (x_j - x_i))^p over the flattened tensors.
+
+    Positives are the elements with target != 0. Returns the scalar (the pairs are reduced
+    here, no `reduction=`); normalize=True divides by the number of pairs. 0 when either
+    side is empty. Lower is better.
+
+    Source convention: TFLearn roc_auc_score (Yan et al. 2003 Wilcoxon-Mann-Whitney
+    surrogate, gamma 0.2, p 3, a sum over all pairs).
+    """
     x = lg.reshape(as_float(pred), (-1,))
     pos = lg.cast(lg.not_equal(lg.reshape(lg.as_node(target), (-1,)), 0), x.dtype)
     if x.shape != pos.shape:

@@ -23,43 +23,62 @@ def _matrix(w):
 
 @dual("w", "scale")
 def l1(w, scale=1.0):
-    """R = scale * sum |w|   (TFLearn L1 with scale = wd)."""
+    """R = scale * sum |w|.
+
+    Source convention: TFLearn regularizers.L1 with scale = wd.
+    """
     return scale * lg.sum(lg.abs(as_float(w)))
 
 
 @dual("w", "scale")
 def l2(w, scale=1.0):
-    """R = scale * sum w^2   (no 1/2: TFLearn L2 = wd * l2_loss is l2(w, wd / 2))."""
+    """R = scale * sum w^2 (no 1/2).
+
+    Source convention: TFLearn regularizers.L2 = wd * tf.nn.l2_loss(w) = l2(w, wd / 2).
+    """
     return scale * lg.sum(lg.square(as_float(w)))
 
 
 @dual("w", "scale")
 def li(w, scale=1.0):
-    """R = scale * sum_i ||W_i,:||_2, the rows' group norm (TensorLayer li_regularizer);
-    a zero row contributes 0 with gradient 0."""
+    """R = scale * sum_i ||W_i,:||_2, the rows' group norm; a zero row has gradient 0.
+
+    Source convention: TensorLayer li_regularizer (removes input neurons).
+    """
     return scale * lg.sum(norm(_matrix(w), 1))
 
 
 @dual("w", "scale")
 def lo(w, scale=1.0):
-    """R = scale * sum_j ||W_:,j||_2, the columns' group norm (TensorLayer lo_regularizer);
-    a zero column contributes 0 with gradient 0."""
+    """R = scale * sum_j ||W_:,j||_2, the columns' group norm; a zero column has gradient 0.
+
+    Source convention: TensorLayer lo_regularizer (removes output neurons).
+    """
     return scale * lg.sum(norm(_matrix(w), 0))
 
 
 @dual("w", "scale")
 def maxnorm(w, scale=1.0):
-    """R = scale * max_ij |W_ij|   (TensorLayer maxnorm_regularizer; any rank)."""
+    """R = scale * max |W| over every element (any rank).
+
+    Source convention: TensorLayer maxnorm_regularizer.
+    """
     return scale * lg.max(lg.abs(as_float(w)))
 
 
 @dual("w", "scale")
 def maxnorm_o(w, scale=1.0):
-    """R = scale * sum_j max_i |W_ij|, per-column max (TensorLayer maxnorm_o_regularizer)."""
+    """R = scale * sum_j max_i |W_ij|, per-column max.
+
+    Source convention: TensorLayer maxnorm_o_regularizer.
+    """
     return scale * lg.sum(lg.max(lg.abs(_matrix(w)), axis=0))
 
 
 @dual("w", "scale")
 def maxnorm_i(w, scale=1.0):
-    """R = scale * sum_i max_j |W_ij|, per-row max (TensorLayer maxnorm_i_regularizer)."""
+    """R = scale * sum_i max_j |W_ij|, per-row max.
+
+    Source convention: TensorLayer maxnorm_i_regularizer.
+    """
     return scale * lg.sum(lg.max(lg.abs(_matrix(w)), axis=1))

@@ -26,9 +26,13 @@ def _binary(x, threshold, dtype):
 
 @loss("output", "target")
 def dice_coefficient(output, target, loss_type="jaccard", axis=None, smooth=1e-5):
-    """D = (2 sum o t + s) / (sum o^2 + sum t^2 + s) ("jaccard"), or with sum o + sum t
-    ("sorensen"), sums over axis   (TensorLayer dice_coe before its batch mean; "jaccard" is
-    still this dice form, not IoU; two empty inputs give 1)."""
+    """D = (2 sum o t + s) / (sum o^2 + sum t^2 + s) ("jaccard"), or sum o + sum t ("sorensen").
+
+    Sums over axis; two empty inputs give 1.
+
+    Source convention: TensorLayer dice_coe before its batch mean ("jaccard" is still this
+    dice form with squared sums, not IoU).
+    """
     mass = _MASS[check_choice("loss_type", loss_type, tuple(_MASS))]
     o, t = as_float(output), as_float(target)
     axis = _axes(o, axis)
@@ -39,8 +43,13 @@ def dice_coefficient(output, target, loss_type="jaccard", axis=None, smooth=1e-5
 
 @loss("output", "target")
 def hard_dice(output, target, threshold=0.5, axis=None, smooth=1e-5):
-    """D = (2 sum o' t' + s) / (sum o' + sum t' + s), o' = [o > thr], t' = [t > thr]
-    (TensorLayer dice_hard_coe before its batch mean; zero gradient)."""
+    """D = (2 sum o' t' + s) / (sum o' + sum t' + s), o' = [o > thr], t' = [t > thr].
+
+    Thresholded: an evaluation score with zero gradient.
+
+    Source convention: TensorLayer dice_hard_coe before its batch mean (strict threshold;
+    TensorLayer casts to float32, here the input precision is kept).
+    """
     o = as_float(output)
     return dice_coefficient(_binary(o, threshold, o.dtype), _binary(target, threshold, o.dtype),
                             loss_type="sorensen", axis=_axes(o, axis), smooth=smooth)
@@ -48,8 +57,12 @@ def hard_dice(output, target, threshold=0.5, axis=None, smooth=1e-5):
 
 @loss("output", "target")
 def iou(output, target, threshold=0.5, axis=None, smooth=1e-5):
-    """IoU = (sum p q + s) / (sum max(p, q) + s), p = [o > thr], q = [t > thr]
-    (TensorLayer iou_coe before its batch mean: union = [p + q >= 1]; zero gradient)."""
+    """IoU = (sum p q + s) / (sum max(p, q) + s), p = [o > thr], q = [t > thr].
+
+    Thresholded: an evaluation score with zero gradient.
+
+    Source convention: TensorLayer iou_coe before its batch mean (union [p + q >= 1]).
+    """
     o = as_float(output)
     p, q = _binary(o, threshold, o.dtype), _binary(target, threshold, o.dtype)
     axis = _axes(o, axis)
@@ -58,9 +71,14 @@ def iou(output, target, threshold=0.5, axis=None, smooth=1e-5):
 
 @loss("pred", "target")
 def tversky(pred, target, alpha=0.5, beta=0.5, axis=None, smooth=1e-5):
-    """TI = (TP + s) / (TP + alpha FP + beta FN + s), TP = sum p t, FP = sum p (1 - t),
-    FN = sum (1 - p) t over axis   (Salehi et al. 2017; alpha = beta = 0.5 is soft dice,
-    alpha = beta = 1 soft IoU)."""
+    """TI = (TP + s) / (TP + alpha FP + beta FN + s), the Tversky index.
+
+    TP = sum p t, FP = sum p (1 - t), FN = sum (1 - p) t over axis; alpha = beta = 0.5 is
+    soft dice, alpha = beta = 1 soft IoU.
+
+    Source convention: Tversky index of Salehi et al. 2017 (the coefficient; their loss is
+    1 - TI).
+    """
     p, t = as_float(pred), as_float(target)
     axis = _axes(p, axis)
     tp = lg.sum(p * t, axis=axis)
@@ -71,10 +89,13 @@ def tversky(pred, target, alpha=0.5, beta=0.5, axis=None, smooth=1e-5):
 
 @loss("y_pred", "y_true", "head")
 def weak_cross_entropy_2d(y_pred, y_true, epsilon=1e-4, head=None, num_classes=None):
-    """l = -sum_c head_c z_c log softmax(x + epsilon)_c over the last (class) axis, one value
-    per pixel   (TFLearn weak_cross_entropy_2d before its mean over pixels; epsilon is added
-    to the logits as there, where it cancels; log_softmax keeps it finite where TFLearn's
-    log(softmax) gives NaN)."""
+    """l = -sum_c head_c z_c log_softmax(x + epsilon)_c over the last (class) axis, per pixel.
+
+    log_softmax keeps it finite where a naive log(softmax) underflows to NaN.
+
+    Source convention: TFLearn weak_cross_entropy_2d before its mean over pixels (epsilon
+    added to the logits, where it cancels; head an optional per-class weight).
+    """
     x, z = as_float(y_pred), as_float(y_true)
     if x.shape != z.shape:
         raise lg.ShapeError(f"y_true: shape {fmt_shape(z.shape)} but y_pred has shape "
