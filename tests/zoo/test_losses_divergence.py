@@ -2,6 +2,7 @@
 numbers, finite differences (float64), precision, weights, stability and bad input."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import lossgraph as lg
 from zoo import losses as L
@@ -182,6 +183,24 @@ def test_norm_gradient_at_zero_is_zero():
                               x=np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 4.0]]))
     np.testing.assert_allclose(value, [0.0, 5.0])
     np.testing.assert_allclose(grad, [[0, 0, 0], [0.6, 0, 0.8]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6),
+       st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6))
+def test_divergence_bounds_on_random_distributions(a, b):
+    # exact zeros included: KL >= 0 on a shared support, 0 <= JS <= log 2, |cos| <= 1
+    p = np.array(a) + np.eye(6)[0]
+    q = np.array(b) + np.eye(6)[1]
+    p, q = p / p.sum(), q / q.sum()
+    js = D.js_divergence(p, q)
+    assert np.isfinite(js) and -1e-12 <= js <= np.log(2) + 1e-12
+    np.testing.assert_allclose(js, D.js_divergence(q, p), atol=1e-15)
+    q_pos = np.maximum(q, 1e-3) / np.maximum(q, 1e-3).sum()
+    kl = D.kl_divergence(p, q_pos, eps=0.0)
+    assert np.isfinite(kl) and kl >= -1e-12
+    cos = D.cosine_similarity(p - 0.2, q - 0.1)
+    assert np.isfinite(cos) and abs(cos) <= 1 + 1e-12
 
 
 def test_weights_and_nodes():
