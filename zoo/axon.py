@@ -11,6 +11,7 @@ import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
 from . import losses as L
+from .losses import divergence, ranking
 from .dual import dual
 from .reduction import reduce
 
@@ -26,11 +27,11 @@ CANONICAL = {
                                   "sparse_softmax_cross_entropy"),
     "categorical_hinge": "categorical_hinge",
     "connectionist_temporal_classification": "ctc",
-    "cosine_similarity": (),    # composed here: zoo.losses has no cosine_similarity yet
+    "cosine_similarity": "cosine_similarity",
     "hinge": "hinge",
-    "kl_divergence": (),        # composed here: zoo.losses has no kl_divergence yet
+    "kl_divergence": "kl_divergence",
     "log_cosh": "log_cosh",
-    "margin_ranking": (),       # composed here: zoo.losses has no margin_ranking yet
+    "margin_ranking": "margin_ranking",
     "mean_absolute_error": "absolute_error",
     "mean_squared_error": "squared_error",
     "poisson": "poisson",
@@ -180,9 +181,7 @@ def cosine_similarity(y_true, y_pred, *, reduction="none", axes=(1,), eps=1e-6):
     formula is wrong).
     """
     axes = tuple(axes) if isinstance(axes, (list, tuple)) else axes
-    z, x = _float(y_true), lg.as_node(y_pred)
-    norms = lg.sqrt(lg.sum(z * z, axis=axes)) * lg.sqrt(lg.sum(x * x, axis=axes))
-    return _reduce(lg.sum(z * x, axis=axes) / lg.maximum(norms, eps), reduction)
+    return _reduce(divergence.cosine_similarity(y_true, y_pred, axis=axes, eps=eps), reduction)
 
 
 @dual("y_true", "y_pred")
@@ -201,9 +200,7 @@ def kl_divergence(y_true, y_pred, *, reduction="none"):
     Source convention: Axon 0.5.1 kl_divergence: y_pred holds probabilities; both inputs are
     clipped, so a zero target contributes 1e-7 log(1e-7 / p), a tiny negative number.
     """
-    z = lg.clip(_float(y_true), EPS, 1.0)
-    p = lg.clip(lg.as_node(y_pred), EPS, 1.0)
-    return _reduce(lg.sum(z * lg.log(z / p), axis=-1), reduction)
+    return _reduce(divergence.kl_divergence(y_true, y_pred, axis=-1, eps=EPS), reduction)
 
 
 @dual("y_true", "y_pred")
@@ -219,8 +216,7 @@ def log_cosh(y_true, y_pred, *, reduction="none"):
 
 @dual("y_true", "y_pred1", "y_pred2")
 def _margin_ranking(y_true, y_pred1, y_pred2, margin, reduction):
-    z = _float(y_true)
-    return _reduce(lg.relu(-z * (lg.as_node(y_pred1) - y_pred2) + margin), reduction)
+    return _reduce(ranking.margin_ranking(y_pred1, y_pred2, y_true, margin=margin), reduction)
 
 
 def margin_ranking(y_true, y_pred, *, margin=0.0, reduction="none"):

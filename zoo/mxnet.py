@@ -17,6 +17,7 @@ import lossgraph as lg
 from lossgraph.shapes import dims_product, fmt_shape
 
 from . import losses as L
+from .losses import divergence, ranking
 from .dual import dual
 from .reduction import reduce
 
@@ -34,13 +35,13 @@ CANONICAL = {
     "SigmoidBCELoss": ("sigmoid_cross_entropy", "log_loss"),
     "SoftmaxCrossEntropyLoss": ("sparse_softmax_cross_entropy", "softmax_cross_entropy"),
     "SoftmaxCELoss": ("sparse_softmax_cross_entropy", "softmax_cross_entropy"),
-    "KLDivLoss": (),        # composed here: zoo.losses has no kl_divergence yet
+    "KLDivLoss": "kl_divergence",
     "CTCLoss": "ctc",
     "HuberLoss": "smooth_l1",
     "HingeLoss": "hinge",
     "SquaredHingeLoss": "squared_hinge",
     "LogisticLoss": "logistic",
-    "TripletLoss": (),      # composed here: zoo.losses has no triplet yet
+    "TripletLoss": "triplet",
 }
 
 LOG_EPS = 1e-12     # MXNet's epsilon inside the logs of SigmoidBCE(from_sigmoid) and KLDiv
@@ -216,8 +217,7 @@ class KLDivLoss(Loss):
     def forward(self, pred, label, sample_weight=None):
         pred = lg.as_node(pred)
         log_q = pred if self._from_logits else lg.log_softmax(pred, axis=self._axis)
-        label = _float(label)
-        loss = label * (lg.log(label + LOG_EPS) - log_q)
+        loss = divergence.kl_divergence(label, log_q, axis=None, log_input=True, eps=LOG_EPS)
         return self._per_sample(loss, sample_weight)
 
 
@@ -339,6 +339,5 @@ class TripletLoss(Loss):
         positive = _reshape_like(positive, pred, "positive")
         negative = _reshape_like(negative, pred, "negative")
         axes = tuple(a for a in range(pred.ndim) if a != self._batch_axis % pred.ndim)
-        gap = lg.sum(lg.square(pred - positive) - lg.square(pred - negative), axis=axes)
-        loss = lg.relu(gap + self._margin)
+        loss = ranking.triplet(pred, positive, negative, margin=self._margin, axis=axes)
         return loss if self._weight is None else loss * self._weight
