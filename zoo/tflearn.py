@@ -8,7 +8,6 @@ Nodes in give a Node out (zoo.dual). See docs/zoo-conventions.md section 4.
 from __future__ import annotations
 
 import lossgraph as lg
-from lossgraph.shapes import fmt_shape
 
 from . import losses as L
 from .dual import dual
@@ -126,13 +125,8 @@ def weak_cross_entropy_2d(y_pred, y_true, num_classes=None, epsilon=0.0001, head
     is an optional per-class weight. TFLearn takes log(softmax) naively and gives NaN once a
     softmax entry underflows; here log_softmax keeps it finite (the true value).
     """
-    y_true = lg.as_node(y_true)
-    c = y_true.shape[-1] if num_classes is None else num_classes
-    if c != y_true.shape[-1]:
-        raise lg.ShapeError(f"weak_cross_entropy_2d: num_classes is {c} but y_true has "
-                            f"shape {fmt_shape(y_true.shape)} (classes last)")
     return L.weak_cross_entropy_2d(y_pred, y_true, epsilon=epsilon, head=head,
-                                   reduction="mean")
+                                   num_classes=num_classes, reduction="mean")
 
 
 @dual("y_pred", "y_true")
