@@ -143,7 +143,8 @@ def compute_weighted_loss(losses, weights=1.0, scope=None):
     Source convention: tf.contrib.losses.compute_weighted_loss (r1.x): weights scalar,
     [batch], [batch, 1] (trailing 1 squeezed) or a leading block of the loss shape, aligned
     batch-first; negative weights count as present; the seed's example
-    ([4, 1, 2, 3] with weights [1, 0.5, 3, 9]) gives 9.375.
+    ([4, 1, 2, 3] with weights [1, 0.5, 3, 9]) gives 9.375. Weights of shape [1] act as a
+    scalar (TF r0.11; r1.x counts one batch row only, a B-times-larger quirk not kept).
     """
     return _weighted(losses, weights)
 

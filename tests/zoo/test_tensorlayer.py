@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 import lossgraph as lg
-
-pytest.importorskip("zoo.reduction", reason="zoo/reduction.py (canonical) not in the tree yet")
 from zoo import tensorlayer as tl
 
 rng = np.random.default_rng(0)

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 
 import lossgraph as lg
-
-pytest.importorskip("zoo.reduction", reason="zoo/reduction.py (canonical) not in the tree yet")
 from zoo import tf
 
 rng = np.random.default_rng(1)
