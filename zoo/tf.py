@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 import inspect
 
+import numpy as np
+
 import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
@@ -100,9 +102,24 @@ def _loss_set(loss_collection, fn):
     return loss_collection
 
 
-def _contrib(*tensor_params, collect=True):
-    """@dual over tensor_params, plus the r0.x keyword aliases, a required-labels check and
-    (collect=True) an optional keyword `loss_collection` the result is added to."""
+def _shape(x):
+    return x.shape if isinstance(x, lg.Node) else np.shape(x)
+
+
+def _check_compatible(fn, bound, first, second):
+    """TF's predictions.get_shape().assert_is_compatible_with(labels.get_shape()): equal
+    shapes, a named (unknown) dim matching anything; no broadcasting."""
+    a, b = _shape(bound.arguments[first]), _shape(bound.arguments[second])
+    if len(a) != len(b) or any(x != y for x, y in zip(a, b)
+                               if not (isinstance(x, str) or isinstance(y, str))):
+        raise lg.ShapeError(f"{fn}: {second} has shape {fmt_shape(b)} but {first} has shape "
+                            f"{fmt_shape(a)}; tf.contrib.losses needs equal shapes")
+
+
+def _contrib(*tensor_params, collect=True, same_shape=True):
+    """@dual over tensor_params, plus the r0.x keyword aliases, a required-labels check, TF's
+    shape-compatibility check of the first two tensors (same_shape=True) and (collect=True)
+    an optional keyword `loss_collection` the result is added to."""
     def wrap(fn):
         inner = dual(*tensor_params)(fn)
         sig = inspect.signature(fn)
@@ -118,6 +135,8 @@ def _contrib(*tensor_params, collect=True):
             bound = sig.bind(*args, **kwargs)
             if "labels" in sig.parameters and bound.arguments.get("labels") is None:
                 raise lg.InputError(f"{fn.__name__}: labels is required, got None")
+            if same_shape:
+                _check_compatible(fn.__name__, bound, *tensor_params[:2])
             loss = inner(*args, **kwargs)
             if loss_collection is not None:
                 _loss_set(loss_collection, fn.__name__).add_loss(
@@ -136,7 +155,7 @@ def _weighted(losses, weights):
                   weights_align="leading")
 
 
-@_contrib("losses", "weights")
+@_contrib("losses", "weights", same_shape=False)
 def compute_weighted_loss(losses, weights=1.0, scope=None):
     """L = sum(w * l) / #{elements of l whose broadcast weight is non-zero}; 0 if none.
 
@@ -214,7 +233,7 @@ def softmax_cross_entropy(logits, onehot_labels, weights=1.0, label_smoothing=0,
                      weights)
 
 
-@_contrib("logits", "labels", "weights")
+@_contrib("logits", "labels", "weights", same_shape=False)
 def sparse_softmax_cross_entropy(logits, labels, weights=1.0, scope=None):
     """L = weighted mean over rows of logsumexp(x_b) - x_b[y_b], integer labels.
 

@@ -487,6 +487,13 @@ def test_shape_mismatch():
         tf.mean_squared_error(np.zeros((B, D)), np.zeros((B, D + 1)))
     with pytest.raises(lg.ShapeError, match="labels|logits"):
         tf.hinge_loss(np.zeros((B, D)), np.zeros((B,)))
+    # TF asserts compatible shapes: no broadcasting of labels against predictions
+    with pytest.raises(lg.ShapeError, match="labels"):
+        tf.mean_squared_error(np.zeros((B, D)), np.zeros(D))
+    with pytest.raises(lg.ShapeError, match="multi_class_labels"):
+        tf.sigmoid_cross_entropy(np.zeros((B, D)), np.zeros((B, 1)))
+    x = lg.input("x", shape=("N", D))
+    assert isinstance(tf.log_loss(x, lg.input("y", shape=("N", D))), lg.Node)
 
 
 def test_missing_labels():
