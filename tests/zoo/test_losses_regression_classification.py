@@ -245,6 +245,10 @@ def test_bad_input_errors_name_the_argument():
         L.sparse_softmax_cross_entropy(x, np.array([0, 1, 2, C]))
     with pytest.raises(lg.ShapeError):
         L.squared_error(x, np.ones((B, C + 1)))
+    with pytest.raises(lg.ShapeError, match="target has shape .5,. but pred has shape .4, 5."):
+        L.squared_error(x, np.ones(C))              # no silent broadcast of a target
+    with pytest.raises(lg.ShapeError, match="labels"):
+        L.sigmoid_cross_entropy(x, np.ones((1, C)))
     with pytest.raises(lg.OptionError, match="reduction"):
         L.squared_error(x, x, reduction="avg")
     with pytest.raises(lg.OptionError, match="label_format"):
@@ -259,3 +263,9 @@ def test_nodes_in_node_out_and_mixed():
     assert isinstance(out, lg.Node)
     np.testing.assert_allclose(lg.evaluate(out, p=np.array([0.5, 2.0, -3.0])),
                                np.mean([0.125, 1.5, 2.5]))
+
+
+def test_errors_name_the_callers_argument():
+    import zoo
+    with pytest.raises(lg.DTypeError, match="^target: expected integer class labels"):
+        zoo.tensorlayer.cross_entropy(RNG.normal(size=(B, C)), np.ones(B))

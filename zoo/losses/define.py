@@ -34,9 +34,25 @@ def as_float(x):
     return x if lg.dtypes.is_float(x.dtype) else lg.cast(x, "float")
 
 
+def arg_name(x, arg):
+    """How to name x in an error: the caller's input name when x is an input, else arg."""
+    return x.name if isinstance(x, lg.Node) and x.op == "input" else arg
+
+
 def as_int(x, arg):
-    """x as an integer-label node; float labels are a DTypeError naming arg."""
+    """x as an integer-label node; float labels are a DTypeError naming the argument."""
     x = lg.as_node(x)
     if not lg.dtypes.is_int(x.dtype):
-        raise lg.DTypeError(f"{arg}: expected integer class labels, got dtype {x.dtype}")
+        raise lg.DTypeError(f"{arg_name(x, arg)}: expected integer class labels, got dtype "
+                            f"{x.dtype}")
     return x
+
+
+def same_shape(a, b, a_arg, b_arg):
+    """a and b as float nodes of one shape: a loss never broadcasts a target silently."""
+    a, b = as_float(a), as_float(b)
+    if a.shape != b.shape and b.shape != () and a.shape != ():
+        raise lg.ShapeError(f"{arg_name(b, b_arg)} has shape {lg.shapes.fmt_shape(b.shape)} but "
+                            f"{arg_name(a, a_arg)} has shape {lg.shapes.fmt_shape(a.shape)}: "
+                            f"they must match")
+    return a, b

@@ -5,7 +5,7 @@ import math
 
 import lossgraph as lg
 
-from .define import as_float, loss
+from .define import as_float, loss, same_shape
 
 __all__ = ["squared_error", "absolute_error", "normalized_squared_error", "huber", "smooth_l1",
            "berhu", "log_cosh", "poisson", "mean_pairwise_squared_error", "quantile",
@@ -13,7 +13,8 @@ __all__ = ["squared_error", "absolute_error", "normalized_squared_error", "huber
 
 
 def _diff(pred, target):
-    return as_float(pred) - as_float(target)
+    pred, target = same_shape(pred, target, "pred", "target")
+    return pred - target
 
 
 @loss("pred", "target")
@@ -75,7 +76,7 @@ def log_cosh(pred, target):
 @loss("pred", "target")
 def poisson(pred, target, log_input=False, eps=1e-7):
     """l = pred - target log(pred + eps)   (rate input); exp(pred) - target pred (log_input)."""
-    pred, target = as_float(pred), as_float(target)
+    pred, target = same_shape(pred, target, "pred", "target")
     if log_input:
         return lg.exp(pred) - target * pred
     return pred - lg.xlogy(target, pred + eps)
