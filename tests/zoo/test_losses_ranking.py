@@ -7,6 +7,7 @@ import pytest
 import lossgraph as lg
 from zoo import losses as L
 from zoo.losses import ranking as R
+from zoo_refs import check_case_gradients
 
 B, D = 6, 4
 
@@ -76,22 +77,6 @@ def _args(case, seed):
     return [g(rng) for g in case[3]]
 
 
-def _fd_check(fn_nodes, ref, args, diff, seed_tol=(1e-5, 1e-7)):
-    nodes = [lg.input(f"a{i}", shape=a.shape) for i, a in enumerate(args)]
-    grads = lg.evaluate(lg.gradients(fn_nodes(*nodes), [nodes[i] for i in diff]),
-                        {f"a{i}": a for i, a in enumerate(args)})
-    h = 1e-6
-    for k, i in enumerate(diff):
-        fd = np.zeros(args[i].shape)
-        for pos in np.ndindex(*args[i].shape):
-            up, dn = [a.copy() for a in args], [a.copy() for a in args]
-            up[i][pos] += h
-            dn[i][pos] -= h
-            fd[pos] = (np.sum(ref(*up)) - np.sum(ref(*dn))) / (2 * h)
-        np.testing.assert_allclose(grads[k], fd, rtol=seed_tol[0], atol=seed_tol[1],
-                                   err_msg=f"d/d arg {i}")
-
-
 def test_exported_from_zoo_losses():
     for name in R.__all__:
         assert getattr(L, name) is getattr(R, name)
@@ -116,7 +101,7 @@ def test_reductions(case, reduction):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_gradient_finite_differences(case):
     name, fn, kw, gens, ref, diff = case
-    _fd_check(lambda *n: fn(*n, reduction="sum", **kw), ref, _args(case, 2), diff)
+    check_case_gradients(lambda *n: fn(*n, reduction="sum", **kw), ref, _args(case, 2), diff)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -150,7 +135,7 @@ def test_roc_auc_surrogate_matches_brute_force_pairs(seed):
                                np_auc(x, t) / n_pairs if n_pairs else 0.0, rtol=1e-10)
     np.testing.assert_allclose(R.roc_auc_surrogate(x, t.astype(bool), gamma=0.5, p=2),
                                np_auc(x, t, 0.5, 2), rtol=1e-10)
-    _fd_check(lambda n: R.roc_auc_surrogate(n, t), lambda a: np_auc(a, t), [x], [0])
+    check_case_gradients(lambda n: R.roc_auc_surrogate(n, t), lambda a: np_auc(a, t), [x], [0])
 
 
 def test_roc_auc_surrogate_float32_and_empty_sides():

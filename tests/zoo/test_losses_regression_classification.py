@@ -5,6 +5,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import losses as L
+from zoo_refs import check_case_gradients
 
 RNG = np.random.default_rng(7)
 B, C = 4, 5
@@ -134,22 +135,7 @@ def test_reductions(case, reduction):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_gradient_finite_differences(case):
     name, fn, kw, gens, ref, diff = case
-    args = _args(case, 2)
-    nodes = [lg.input(f"a{i}", shape=a.shape, dtype="int64" if a.dtype.kind == "i" else "float")
-             for i, a in enumerate(args)]
-    out = fn(*nodes, reduction="sum", **kw)
-    feed = {f"a{i}": a for i, a in enumerate(args)}
-    grads = lg.evaluate(lg.gradients(out, [nodes[i] for i in diff]), feed)
-    h = 1e-6
-    for k, i in enumerate(diff):
-        fd = np.zeros(args[i].shape)
-        for pos in np.ndindex(*args[i].shape):
-            up = [a.copy() for a in args]
-            dn = [a.copy() for a in args]
-            up[i][pos] += h
-            dn[i][pos] -= h
-            fd[pos] = (ref(*up).sum() - ref(*dn).sum()) / (2 * h)
-        np.testing.assert_allclose(grads[k], fd, rtol=1e-5, atol=1e-7, err_msg=f"d/d arg {i}")
+    check_case_gradients(lambda *n: fn(*n, reduction="sum", **kw), ref, _args(case, 2), diff)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

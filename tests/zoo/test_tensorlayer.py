@@ -7,6 +7,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import tensorlayer as tl
+from zoo_refs import check_grad, node_inputs
 
 rng = np.random.default_rng(0)
 F64 = dict(rtol=1e-10, atol=1e-12)
@@ -118,33 +119,6 @@ def ref_huber_loss(output, target, is_mean=True, delta=1.0, dynamichuber=False, 
 
 
 # ---------------------------------------------------------------- helpers
-def node_inputs(arrays):
-    return {k: lg.input(k, shape=v.shape,
-                        dtype="float" if v.dtype.kind == "f" else v.dtype.name)
-            for k, v in arrays.items()}
-
-
-def fd(ref, arrays, name, kw, h=1e-6):
-    x0 = arrays[name]
-    out = np.zeros_like(x0)
-    for i in np.ndindex(x0.shape):
-        up, dn = x0.copy(), x0.copy()
-        up[i] += h
-        dn[i] -= h
-        out[i] = (ref(**{**arrays, name: up}, **kw) - ref(**{**arrays, name: dn}, **kw)) / (2 * h)
-    return out
-
-
-def check_grad(fn, ref, arrays, wrt, **kw):
-    nodes = node_inputs(arrays)
-    loss = fn(**nodes, **kw)
-    assert isinstance(loss, lg.Node)
-    # evaluated with the loss, so a gradient that needs fewer inputs is still fed
-    grads = lg.evaluate([loss, *lg.gradients(loss, [nodes[w] for w in wrt])], arrays)[1:]
-    for w, g in zip(wrt, grads):
-        np.testing.assert_allclose(g, fd(ref, arrays, w, kw), rtol=1e-5, atol=1e-7)
-
-
 def logits_labels(n=5, c=4):
     return rng.normal(size=(n, c)) * 3, rng.integers(0, c, size=n)
 

@@ -10,6 +10,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import tf
+from zoo_refs import check_grad
 
 rng = np.random.default_rng(1)
 F64 = dict(rtol=1e-10, atol=1e-12)
@@ -101,34 +102,6 @@ def ref_cosine_distance(predictions, labels, axis, weights=1.0):
 
 
 # ---------------------------------------------------------------- helpers
-def node_inputs(arrays):
-    return {k: lg.input(k, shape=np.shape(v),
-                        dtype="float" if np.asarray(v).dtype.kind == "f"
-                        else np.asarray(v).dtype.name)
-            for k, v in arrays.items()}
-
-
-def fd(ref, arrays, name, kw, h=1e-6):
-    x0 = arrays[name]
-    out = np.zeros_like(x0)
-    for i in np.ndindex(x0.shape):
-        up, dn = x0.copy(), x0.copy()
-        up[i] += h
-        dn[i] -= h
-        out[i] = (ref(**{**arrays, name: up}, **kw) - ref(**{**arrays, name: dn}, **kw)) / (2 * h)
-    return out
-
-
-def check_grad(fn, ref, arrays, wrt, **kw):
-    nodes = node_inputs(arrays)
-    loss = fn(**nodes, **kw)
-    assert isinstance(loss, lg.Node)
-    # evaluated with the loss, so a gradient that needs fewer inputs is still fed
-    grads = lg.evaluate([loss, *lg.gradients(loss, [nodes[w] for w in wrt])], arrays)[1:]
-    for w, g in zip(wrt, grads):
-        np.testing.assert_allclose(g, fd(ref, arrays, w, kw), rtol=1e-5, atol=1e-7)
-
-
 B, D = 4, 3
 
 

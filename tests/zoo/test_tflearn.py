@@ -9,6 +9,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import tflearn
+from zoo_refs import check_grad
 
 rng = np.random.default_rng(3)
 F64 = dict(rtol=1e-10, atol=1e-12)
@@ -89,33 +90,6 @@ def ref_L1(tensor, wd=0.001):
 
 
 # ---------------------------------------------------------------- helpers
-def node_inputs(arrays):
-    return {k: lg.input(k, shape=v.shape,
-                        dtype="float" if v.dtype.kind == "f" else v.dtype.name)
-            for k, v in arrays.items()}
-
-
-def fd(ref, arrays, name, kw, h=1e-6):
-    x0 = arrays[name]
-    out = np.zeros_like(x0)
-    for i in np.ndindex(x0.shape):
-        up, dn = x0.copy(), x0.copy()
-        up[i] += h
-        dn[i] -= h
-        out[i] = (ref(**{**arrays, name: up}, **kw) - ref(**{**arrays, name: dn}, **kw)) / (2 * h)
-    return out
-
-
-def check_grad(fn, ref, arrays, wrt, **kw):
-    nodes = node_inputs(arrays)
-    loss = fn(**nodes, **kw)
-    assert isinstance(loss, lg.Node)
-    # evaluated with the loss, so a gradient that needs fewer inputs is still fed
-    grads = lg.evaluate([loss, *lg.gradients(loss, [nodes[w] for w in wrt])], arrays)[1:]
-    for w, g in zip(wrt, grads):
-        np.testing.assert_allclose(g, fd(ref, arrays, w, kw), rtol=1e-5, atol=1e-7)
-
-
 def onehot(n=4, c=3):
     return np.eye(c)[rng.integers(0, c, n)]
 

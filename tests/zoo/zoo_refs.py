@@ -1,0 +1,56 @@
+"""Shared references for the zoo tests: lossgraph inputs for named arrays and central finite
+differences (float64) of a NumPy reference, the oracle every zoo gradient is checked against."""
+import numpy as np
+
+import lossgraph as lg
+
+
+def node_inputs(arrays):
+    """One lg.input per named array, of its shape; floats get the weak "float" dtype."""
+    return {k: lg.input(k, shape=np.shape(v),
+                        dtype="float" if np.asarray(v).dtype.kind == "f"
+                        else np.asarray(v).dtype.name)
+            for k, v in arrays.items()}
+
+
+def fd(ref, arrays, name, kw, h=1e-6):
+    """d ref(**arrays, **kw) / d arrays[name], entry by entry (ref returns a scalar)."""
+    x0 = arrays[name]
+    out = np.zeros_like(x0)
+    for i in np.ndindex(x0.shape):
+        up, dn = x0.copy(), x0.copy()
+        up[i] += h
+        dn[i] -= h
+        out[i] = (ref(**{**arrays, name: up}, **kw) - ref(**{**arrays, name: dn}, **kw)) / (2 * h)
+    return out
+
+
+def check_grad(fn, ref, arrays, wrt, **kw):
+    """lg.gradients of fn on input nodes == finite differences of the NumPy ref."""
+    nodes = node_inputs(arrays)
+    loss = fn(**nodes, **kw)
+    assert isinstance(loss, lg.Node)
+    # evaluated with the loss, so a gradient that needs fewer inputs is still fed
+    grads = lg.evaluate([loss, *lg.gradients(loss, [nodes[w] for w in wrt])], arrays)[1:]
+    for w, g in zip(wrt, grads):
+        np.testing.assert_allclose(g, fd(ref, arrays, w, kw), rtol=1e-5, atol=1e-7)
+
+
+def check_case_gradients(fn_nodes, ref, args, diff, rtol=1e-5, atol=1e-7, h=1e-6):
+    """For positional case tables: lg.gradients of fn_nodes(*input nodes) (a scalar) with
+    respect to args[i], i in diff, against central differences of sum(ref(*args))."""
+    nodes = [lg.input(f"a{i}", shape=a.shape,
+                      dtype="float" if a.dtype.kind == "f" else a.dtype.name)
+             for i, a in enumerate(args)]
+    out = fn_nodes(*nodes)
+    feed = {f"a{i}": a for i, a in enumerate(args)}
+    grads = lg.evaluate([out, *lg.gradients(out, [nodes[i] for i in diff])], feed)[1:]
+    for k, i in enumerate(diff):
+        fdiff = np.zeros(args[i].shape)
+        for pos in np.ndindex(*args[i].shape):
+            up, dn = [a.copy() for a in args], [a.copy() for a in args]
+            up[i][pos] += h
+            dn[i][pos] -= h
+            fdiff[pos] = (np.sum(ref(*up)) - np.sum(ref(*dn))) / (2 * h)
+        np.testing.assert_allclose(grads[k], fdiff, rtol=rtol, atol=atol,
+                                   err_msg=f"d/d arg {i}")
