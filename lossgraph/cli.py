@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import tempfile
 from pathlib import Path
@@ -98,21 +99,45 @@ def tour(out_dir=None):
 
 def list_losses():
     import zoo
-    for entry in zoo.catalog():
-        flavours = ", ".join(f"{m}.{n}" for m, n in entry.flavours) or "-"
-        print(f"{entry.name:32s} {flavours}")
+    entries = zoo.catalog()
+    for e in entries:
+        flavours = ", ".join(f"{f.module.split('.')[-1]}.{f.name}" for f in e.flavours) or "-"
+        print(f"{e.name:30s} {e.kind:15s} {flavours}")
+    print(f"\n{len(entries)} losses; `lossgraph show NAME` for one.")
     return 0
 
 
 def show_loss(name):
+    import importlib
+
+    import lossgraph as lg
     import zoo
-    for entry in zoo.catalog():
-        if entry.name == name:
-            print(entry.to_markdown() if hasattr(entry, "to_markdown") else entry)
-            return 0
-    print(f"lossgraph show: no loss named {name!r}; `lossgraph list` shows them all",
-          file=sys.stderr)
-    return 2
+    from zoo import inventory
+    entry = next((e for e in zoo.catalog() if e.name == name), None)
+    if entry is None:
+        print(f"lossgraph show: no loss named {name!r}; `lossgraph list` shows them all",
+              file=sys.stderr)
+        return 2
+    fn = getattr(zoo.losses, name)
+    inputs = inventory.sample_inputs(name, fn)
+    loss = fn(**inputs, reduction="sum")
+    print(f"{entry.name} ({entry.kind}): {entry.summary}")
+    print(f"  arguments: {', '.join(entry.arguments)}")
+    print(f"  graph    : {loss}")
+    print(f"  LaTeX    : {entry.formula}")
+    wrt = [n for n in inputs.values() if lg.dtypes.is_float(n.dtype)][:1]
+    if wrt:
+        try:
+            (g,) = lg.gradients(loss, wrt)
+            print(f"  d sum / d {wrt[0].name}: {lg.simplify(g)}")
+        except lg.GradientError as e:
+            print(f"  no gradient: {e}")
+    for f in entry.flavours:
+        doc = inspect.getdoc(getattr(importlib.import_module(f.module), f.name)) or ""
+        source = next((" ".join(p.split()) for p in doc.split("\n\n")
+                       if p.strip().startswith("Source convention")), "")
+        print(f"  {f.module}.{f.name}" + (f"\n      {source}" if source else ""))
+    return 0
 
 
 def main(argv=None):

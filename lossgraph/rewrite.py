@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from . import api as F
 from .graph import make, topo_order
+from .ops import OPS
 from .patterns import RULES, const_value
 from . import rules  # noqa: F401  (registers the rules)
 
@@ -154,17 +155,41 @@ SINGULAR = {"log": ((0, 1.0),), "log1p": ((0, 0.0),), "sqrt": ((0, 1.0),),
 
 
 def _guarded(branch, cond, active_when):
-    """branch = f(x) evaluated only where cond == active_when: feed f a safe x elsewhere."""
-    spec = SINGULAR.get(branch.op)
-    if spec is None:
-        return branch
-    args = list(branch.inputs)
-    for pos, safe in spec:
-        x = args[pos]
-        if const_value(x) is not None:
+    """branch = f(x), used only where cond == active_when: every singular op in its elementwise
+    part gets a safe argument elsewhere, e.g. x * log(x) -> x * log(where(c, x, 1))."""
+    mapped = {}
+    for n in _elementwise_region(branch):
+        args = [mapped.get(id(i), i) for i in n.inputs]
+        for pos, safe in SINGULAR.get(n.op, ()):
+            x = args[pos]
+            if const_value(x) is not None:
+                continue
+            safe_x = F.where(cond, x, safe) if active_when else F.where(cond, safe, x)
+            if safe_x.shape == x.shape and safe_x.dtype == x.dtype:
+                args[pos] = safe_x
+        mapped[id(n)] = n if all(a is b for a, b in zip(args, n.inputs)) else \
+            make(n.op, *args, **n.attrs)
+    return mapped.get(id(branch), branch)
+
+
+def _elementwise_region(root):
+    """The elementwise nodes reachable from root through elementwise nodes, inputs first
+    (iterative post-order)."""
+    if OPS[root.op].kind != "elementwise":
+        return []
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            order.append(n)
             continue
-        args[pos] = F.where(cond, x, safe) if active_when else F.where(cond, safe, x)
-    return make(branch.op, *args, **branch.attrs)
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        stack.extend((i, False) for i in n.inputs
+                     if id(i) not in seen and OPS[i.op].kind == "elementwise")
+    return order
 
 
 def guard_nans(node):

@@ -312,6 +312,38 @@ def _(a, b, c):
     return a / (b * c)
 
 
+@rule("where-times", P("multiply", P("where", Var("c"), A, Const(0.0)), B, bind="r"), "tidy",
+      "where(c, a, 0) b -> where(c, a b, 0)")
+def _(c, a, b, r):
+    return F.where(c, a * b, 0.0)
+
+
+@rule("times-where", P("multiply", B, P("where", Var("c"), A, Const(0.0)), bind="r"), "tidy",
+      "b where(c, a, 0) -> where(c, b a, 0)")
+def _(c, a, b, r):
+    return F.where(c, b * a, 0.0)
+
+
+@rule("where-times-else", P("multiply", P("where", Var("c"), Const(0.0), A), B, bind="r"),
+      "tidy", "where(c, 0, a) b -> where(c, 0, a b)")
+def _(c, a, b, r):
+    return F.where(c, 0.0, a * b)
+
+
+@rule("complementary-wheres", P("add", P("where", Var("c"), A, Const(0.0)),
+                                P("where", Var("c"), Const(0.0), B)), "tidy",
+      "where(c, a, 0) + where(c, 0, b) -> where(c, a, b)")
+def _(c, a, b):
+    return F.where(c, a, b)
+
+
+@rule("complementary-wheres-swapped", P("add", P("where", Var("c"), Const(0.0), B),
+                                        P("where", Var("c"), A, Const(0.0))), "tidy",
+      "where(c, 0, b) + where(c, a, 0) -> where(c, a, b)")
+def _(c, a, b):
+    return F.where(c, a, b)
+
+
 # --- tidy: shapes ------------------------------------------------------------------------
 @rule("reshape-reshape", P("reshape", P("reshape", X), bind="r"), "tidy",
       "reshape(reshape(x)) -> reshape(x)")

@@ -64,7 +64,7 @@ def _tensor_params(fn):
                  p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
-def _sample_inputs(name, fn):
+def sample_inputs(name, fn):
     """lg.input nodes for the required tensor parameters of canonical loss `name`."""
     sig = inspect.signature(fn)
     overrides = SAMPLE_INPUTS.get(name, {})
@@ -82,7 +82,7 @@ def formula(name):
     """LaTeX of canonical loss `name`, built over symbolic inputs."""
     fn = getattr(_losses(), name)
     try:
-        return lg.latex(fn(**_sample_inputs(name, fn)))
+        return lg.latex(fn(**sample_inputs(name, fn)))
     except lg.LossgraphError as e:
         raise lg.LossgraphError(f"catalog: cannot build {name!r} over symbolic inputs "
                                 f"({e}); add its shapes to zoo.inventory.SAMPLE_INPUTS") from e
@@ -166,5 +166,5 @@ def to_markdown(entries=None):
     return "\n".join(lines)
 
 
-__all__ = ["catalog", "to_markdown", "formula", "canonical_names", "flavour_map",
+__all__ = ["catalog", "to_markdown", "formula", "sample_inputs", "canonical_names", "flavour_map",
            "flavour_modules", "Entry", "Flavour"]

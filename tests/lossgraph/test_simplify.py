@@ -36,6 +36,10 @@ EXAMPLES = {
     "sum-of-quotients": a / s + b / s, "difference-of-quotients": a / s - b / s,
     "common-factor-add": 2.0 * a + 2.0 * b, "common-factor-sub": 2.0 * a - 2.0 * b,
     "quotient-of-quotient": (a / b) / s,
+    "where-times": lg.where(a > 1.0, b, 0.0) * a, "times-where": a * lg.where(a > 1.0, b, 0.0),
+    "where-times-else": lg.where(a > 1.0, 0.0, b) * a,
+    "complementary-wheres": lg.where(a > 1.0, b, 0.0) + lg.where(a > 1.0, 0.0, a),
+    "complementary-wheres-swapped": lg.where(a > 1.0, 0.0, a) + lg.where(a > 1.0, b, 0.0),
     "reshape-reshape": lg.reshape(lg.reshape(m, (3, 2)), (6,)),
     "broadcast-broadcast": lg.broadcast_to(lg.broadcast_to(s, (3,)), (2, 3)),
     "transpose-transpose": lg.transpose(lg.transpose(m)),
@@ -108,6 +112,18 @@ def test_gradient_through_inactive_singular_branch_is_zero(f, safe_at):
     g = lg.evaluate(lg.gradients(y, x), x=np.array([safe_at, safe_at - 1.0, safe_at + 1.0]))
     assert np.all(np.isfinite(g))
     assert g[0] == 0.0 and g[1] == 0.0
+
+
+def test_guard_reaches_singular_ops_deeper_in_the_branch():
+    """x log x (entropy terms) and 2 sqrt(x) + 1/x: the singular op is not the branch's root."""
+    x = lg.input("x", shape=(3,))
+    y = lg.sum(lg.where(x > 0, x * lg.log(x), 0.0) +
+               lg.where(x <= 0, 0.0, 2.0 * lg.sqrt(x) + 1.0 / x))
+    xs = np.array([0.0, -1.0, 2.0])
+    g = lg.evaluate(lg.gradients(y, x), x=xs)
+    np.testing.assert_allclose(g, [0.0, 0.0, np.log(2.0) + 1.0 + 1 / np.sqrt(2.0) - 0.25])
+    np.testing.assert_allclose(lg.evaluate(lg.guard_nans(y), x=xs), 2 * np.log(2.0) +
+                               2 * np.sqrt(2.0) + 0.5)
 
 
 def test_guard_nans_keeps_forward_values():
