@@ -49,7 +49,7 @@ class Entry:
     kind: str                 # the zoo.losses module it lives in: regression, classification, ...
     formula: str              # LaTeX of the graph built over symbolic inputs
     arguments: tuple          # "name" or "name=default", in signature order
-    summary: str              # the docstring's first line (the formula line)
+    summary: str              # the docstring's first paragraph (the formula line)
     source: str               # the docstring's "Source convention: ..." paragraph
     flavours: tuple           # Flavour records
 
@@ -103,7 +103,7 @@ def _arguments(fn):
 def _doc_parts(fn):
     doc = inspect.getdoc(fn) or ""
     paragraphs = [p.strip() for p in doc.split("\n\n") if p.strip()]
-    summary = paragraphs[0].splitlines()[0] if paragraphs else ""
+    summary = " ".join(paragraphs[0].split()) if paragraphs else ""
     source = next((" ".join(p.split()) for p in paragraphs
                    if p.startswith("Source convention")), "")
     return summary, source
