@@ -72,6 +72,19 @@ def _counting(fn):
     return impl
 
 
+def _factor(tex):
+    """A LaTeX operand as a factor: parenthesized when it is a sum or starts with a sign."""
+    depth, sum_at_top = 0, False
+    for i, ch in enumerate(tex):
+        if ch in "({[":
+            depth += 1
+        elif ch in ")}]":
+            depth -= 1
+        elif ch in "+-" and depth == 0 and i > 0:
+            sum_at_top = True
+    return rf"\left({tex}\right)" if sum_at_top or tex.startswith("-") else tex
+
+
 def unary(name, fn, vjp, text=None, latex=None, sympy=None, dtype=floating, math="", **kw):
     register(name, "elementwise", elementwise(dtype), _counting(fn), vjp,
              text or f"{name}({{0}})",
@@ -107,7 +120,7 @@ binary("minimum", np.minimum,
        sympy=_nan_max("Min"), dtype=same_kind, math="min(x, y)")
 binary("xlogy", _xlogy,
        lambda g, ans, x, y: (g * F.log(y), F.where(F.equal(x, 0.0), 0.0, g * x / y)),
-       "xlogy({0}, {1})", r"{0} \log\left({1}\right)",
+       "xlogy({0}, {1})", lambda a, at, n: rf"{_factor(a[0])} \log\left({a[1]}\right)",
        sympy=lambda a, at: a[0] * _sp().log(a[1]), math="x log(y), 0 where x = 0")
 
 unary("negative", np.negative, lambda g, ans, x: (-g,), text="-{0}",

@@ -411,3 +411,9 @@ def test_random_graphs_and_gradients_print(outs):
         for node in [out, *grads]:
             assert balanced(lg.latex(node))
             lg.to_sympy(node)
+
+
+def test_xlogy_latex_parenthesizes_a_sum_factor():
+    z, p = lg.input("z", shape=()), lg.input("p", shape=())
+    assert lg.latex(lg.xlogy(1 - z, p)) == r"\left(1 - z\right) \log\left(p\right)"
+    assert lg.latex(lg.xlogy(z, p)) == r"z \log\left(p\right)"
