@@ -13,6 +13,7 @@ from lossgraph.shapes import fmt_shape
 from . import losses as L
 from .losses import divergence, ranking
 from .dual import dual
+from .losses.define import as_float as _float
 from .reduction import reduce
 
 __all__ = ["binary_cross_entropy", "categorical_cross_entropy", "categorical_hinge",
@@ -50,12 +51,6 @@ def _mode(reduction):
 
 def _reduce(loss, reduction):
     return reduce(loss, reduction=_mode(reduction))
-
-
-def _float(x):
-    """Nx merges an integer y_true into y_pred's float type before computing."""
-    x = lg.as_node(x)
-    return x if x.dtype in ("float", "float32", "float64") else lg.cast(x, "float")
 
 
 def _same_shape(y_true, y_pred):

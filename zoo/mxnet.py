@@ -19,6 +19,7 @@ from lossgraph.shapes import dims_product, fmt_shape
 from . import losses as L
 from .losses import divergence, ranking
 from .dual import dual
+from .losses.define import as_float as _float
 from .reduction import reduce
 
 __all__ = ["Loss", "L2Loss", "L1Loss", "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss",
@@ -45,11 +46,6 @@ CANONICAL = {
 }
 
 LOG_EPS = 1e-12     # MXNet's epsilon inside the logs of SigmoidBCE(from_sigmoid) and KLDiv
-
-
-def _float(x):
-    x = lg.as_node(x)
-    return x if x.dtype in ("float", "float32", "float64") else lg.cast(x, "float")
 
 
 def _int(x):
@@ -94,6 +90,12 @@ class Loss:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
+    def _paired(self, canonical, pred, label, sample_weight, weight=None, **options):
+        """canonical(pred, label reshaped like pred, **options), then _per_sample."""
+        pred = lg.as_node(pred)
+        loss = canonical(pred, _float(_reshape_like(label, pred, "label")), **options)
+        return self._per_sample(loss, sample_weight, weight)
+
     def _per_sample(self, loss, sample_weight, weight=None):
         """MXNet's _apply_weighting, then the mean over every non-batch axis."""
         weight = self._weight if weight is None else weight
@@ -115,10 +117,8 @@ class L2Loss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        pred = lg.as_node(pred)
-        loss = L.squared_error(pred, _float(_reshape_like(label, pred, "label")))
         half = (1.0 if self._weight is None else self._weight) / 2
-        return self._per_sample(loss, sample_weight, weight=half)
+        return self._paired(L.squared_error, pred, label, sample_weight, weight=half)
 
 
 class L1Loss(Loss):
@@ -132,9 +132,7 @@ class L1Loss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        pred = lg.as_node(pred)
-        loss = L.absolute_error(pred, _float(_reshape_like(label, pred, "label")))
-        return self._per_sample(loss, sample_weight)
+        return self._paired(L.absolute_error, pred, label, sample_weight)
 
 
 class SigmoidBinaryCrossEntropyLoss(Loss):
@@ -262,9 +260,7 @@ class HuberLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        pred = lg.as_node(pred)
-        loss = L.smooth_l1(pred, _float(_reshape_like(label, pred, "label")), beta=self._rho)
-        return self._per_sample(loss, sample_weight)
+        return self._paired(L.smooth_l1, pred, label, sample_weight, beta=self._rho)
 
 
 class HingeLoss(Loss):
@@ -279,9 +275,7 @@ class HingeLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        pred = lg.as_node(pred)
-        loss = L.hinge(pred, _float(_reshape_like(label, pred, "label")), margin=self._margin)
-        return self._per_sample(loss, sample_weight)
+        return self._paired(L.hinge, pred, label, sample_weight, margin=self._margin)
 
 
 class SquaredHingeLoss(Loss):
@@ -296,10 +290,7 @@ class SquaredHingeLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        pred = lg.as_node(pred)
-        loss = L.squared_hinge(pred, _float(_reshape_like(label, pred, "label")),
-                               margin=self._margin)
-        return self._per_sample(loss, sample_weight)
+        return self._paired(L.squared_hinge, pred, label, sample_weight, margin=self._margin)
 
 
 class LogisticLoss(Loss):
@@ -315,10 +306,7 @@ class LogisticLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        pred = lg.as_node(pred)
-        loss = L.logistic(pred, _float(_reshape_like(label, pred, "label")),
-                          label_format="signed")
-        return self._per_sample(loss, sample_weight)
+        return self._paired(L.logistic, pred, label, sample_weight, label_format="signed")
 
 
 class TripletLoss(Loss):
