@@ -140,8 +140,11 @@ def make(op_name, *inputs, **attrs):
     return Node._make(op_name, inputs, attrs)
 
 
-def topo_order(outputs):
-    """Nodes reachable from outputs, inputs before users; iterative (no recursion limit)."""
+def topo_order(outputs, follow=None):
+    """Nodes reachable from outputs, inputs before users; iterative (no recursion limit).
+
+    follow(node) -> bool, if given, limits the walk to inputs it accepts.
+    """
     order, seen = [], set()
     for root in outputs:
         if id(root) in seen:
@@ -157,7 +160,7 @@ def topo_order(outputs):
             seen.add(id(node))
             stack.append((node, True))
             for child in reversed(node.inputs):
-                if id(child) not in seen:
+                if id(child) not in seen and (follow is None or follow(child)):
                     stack.append((child, False))
     return order
 

@@ -173,23 +173,10 @@ def _guarded(branch, cond, active_when):
 
 
 def _elementwise_region(root):
-    """The elementwise nodes reachable from root through elementwise nodes, inputs first
-    (iterative post-order)."""
-    if OPS[root.op].kind != "elementwise":
-        return []
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        n, done = stack.pop()
-        if done:
-            order.append(n)
-            continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        stack.extend((i, False) for i in n.inputs
-                     if id(i) not in seen and OPS[i.op].kind == "elementwise")
-    return order
+    """The elementwise nodes reachable from root through elementwise nodes, inputs first."""
+    def elementwise(n):
+        return OPS[n.op].kind == "elementwise"
+    return topo_order([root], follow=elementwise) if elementwise(root) else []
 
 
 def guard_nans(node):
