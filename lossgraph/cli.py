@@ -5,6 +5,7 @@
                                    evaluating, printing, drawing and saving a custom loss
     lossgraph list                 every loss in the zoo, with the flavours that expose it
     lossgraph show NAME            one zoo loss: formula, gradient, arguments, flavours
+    lossgraph catalog              the whole catalogue as Markdown (docs/zoo-catalog.md)
 """
 from __future__ import annotations
 
@@ -140,6 +141,12 @@ def show_loss(name):
     return 0
 
 
+def print_catalog():
+    from zoo import inventory
+    print(inventory.to_markdown())
+    return 0
+
+
 def main(argv=None):
     from lossgraph import __version__
     parser = argparse.ArgumentParser(prog="lossgraph", description=__doc__.splitlines()[0],
@@ -153,6 +160,8 @@ def main(argv=None):
     s = sub.add_parser("show", help="one loss of the zoo")
     s.add_argument("name")
     s.set_defaults(run=lambda a: show_loss(a.name))
+    sub.add_parser("catalog", help="the zoo catalogue as Markdown").set_defaults(
+        run=lambda a: print_catalog())
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()

@@ -35,3 +35,20 @@ def test_console_script_is_installed():
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "tour" in capsys.readouterr().out
+
+
+def test_list_and_show(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "sparse_softmax_cross_entropy" in out and "tf.sparse_softmax_cross_entropy" in out
+    assert main(["show", "sparse_softmax_cross_entropy"]) == 0
+    assert "d sum / d logits: softmax(logits) - one_hot(labels, C)" in capsys.readouterr().out
+    assert main(["show", "no_such_loss"]) == 2
+
+
+def test_docs_catalogue_is_current(capsys):
+    """docs/zoo-catalog.md is `lossgraph catalog`'s output: regenerate it when losses change."""
+    from pathlib import Path
+    assert main(["catalog"]) == 0
+    doc = Path(__file__).resolve().parents[1] / "docs" / "zoo-catalog.md"
+    assert doc.read_text() == capsys.readouterr().out
