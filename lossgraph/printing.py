@@ -60,8 +60,11 @@ def _render(node, args, precs, style):
         fixed.append(a)
     if callable(tmpl):
         return tmpl(fixed, node.attrs, node)
-    if style == "latex" and node.op == "multiply" and fixed[1][:1].isdigit():
-        return rf"{fixed[0]} \cdot {fixed[1]}"
+    if style == "latex" and node.op == "multiply":
+        if fixed[1].startswith("-"):
+            return rf"{fixed[0]} \left({fixed[1]}\right)"
+        if fixed[1][:1].isdigit():
+            return rf"{fixed[0]} \cdot {fixed[1]}"
     return tmpl.format(*fixed, **node.attrs)
 
 

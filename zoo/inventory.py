@@ -4,7 +4,8 @@ flavours that expose it, all derived from the code itself.
 - the canonical losses are `zoo.losses.__all__`;
 - each flavour module declares `CANONICAL = {flavour_name: canonical_name}` (a value may also be
   a tuple of canonical names, for a flavour function whose options select between losses);
-- each formula is `lg.latex` of the loss built over symbolic inputs (`SAMPLE_INPUTS` below);
+- each formula is `lg.latex` of the loss built over symbolic inputs (`SAMPLE_INPUTS` below),
+  simplified (so default constants fold: delta = 1 prints no "1 *");
 - arguments come from `inspect.signature`, the source convention from the docstring.
 """
 from __future__ import annotations
@@ -82,7 +83,7 @@ def formula(name):
     """LaTeX of canonical loss `name`, built over symbolic inputs."""
     fn = getattr(_losses(), name)
     try:
-        return lg.latex(fn(**sample_inputs(name, fn)))
+        return lg.latex(lg.simplify(fn(**sample_inputs(name, fn))))
     except lg.LossgraphError as e:
         raise lg.LossgraphError(f"catalog: cannot build {name!r} over symbolic inputs "
                                 f"({e}); add its shapes to zoo.inventory.SAMPLE_INPUTS") from e

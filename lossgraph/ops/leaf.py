@@ -22,7 +22,19 @@ def _constant_infer(inputs, attrs):
 
 
 def _num(x):
-    return f"{x:g}" if isinstance(x, float) else str(x)
+    """The shortest text that reads back as x (0.9999999 stays 0.9999999); 2.0 prints 2."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return repr(x)
+
+
+def _num_latex(x):
+    text = _num(x)
+    mantissa, e, exponent = text.partition("e")
+    if not e:
+        return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\mathrm{NaN}"}.get(text, text)
+    power = rf"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa} \cdot {power}"
 
 
 def _const_text(args, attrs, node):
@@ -37,7 +49,7 @@ def _const_text(args, attrs, node):
 def _const_latex(args, attrs, node):
     v = attrs["value"]
     if v.ndim == 0:
-        return _num(v.item())
+        return _num_latex(v.item())
     dims = r" \times ".join(map(str, v.shape))
     return rf"\mathbf{{c}}_{{{dims}}}"
 
