@@ -14,7 +14,7 @@ from . import losses as L
 from .losses import divergence, ranking
 from .dual import dual
 from .losses.define import as_float as _float
-from .reduction import reduce
+from .reduction import check_choice, reduce
 
 __all__ = ["binary_cross_entropy", "categorical_cross_entropy", "categorical_hinge",
            "connectionist_temporal_classification", "cosine_similarity", "hinge",
@@ -42,11 +42,11 @@ CANONICAL = {
 EPS = 1e-7      # Axon's epsilon in binary_cross_entropy, kl_divergence and poisson
 
 
-def _mode(reduction):
+def _mode(reduction, allowed=("none", "mean", "sum")):
     """Axon's reduction atom as a zoo.reduction mode (":mean" and "mean" alike)."""
     if isinstance(reduction, str) and reduction.startswith(":"):
-        return reduction[1:]
-    return reduction
+        reduction = reduction[1:]
+    return check_choice("reduction", reduction, allowed)
 
 
 def _reduce(loss, reduction):
