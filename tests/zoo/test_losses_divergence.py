@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 import lossgraph as lg
 from zoo import losses as L
 from zoo.losses import divergence as D
-from zoo_refs import check_case_gradients
+from zoo_refs import case_suite
 
 B, C = 4, 5
 
@@ -71,35 +71,8 @@ def test_exported_from_zoo_losses():
         assert getattr(L, name) is getattr(D, name)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_value_matches_numpy(case):
-    name, fn, kw, gens, ref, _ = case
-    args = _args(case, 0)
-    np.testing.assert_allclose(fn(*args, **kw), ref(*args), rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@pytest.mark.parametrize("reduction", ["sum", "mean"])
-def test_reductions(case, reduction):
-    name, fn, kw, gens, ref, _ = case
-    args = _args(case, 1)
-    np.testing.assert_allclose(fn(*args, reduction=reduction, **kw),
-                               getattr(np, reduction)(ref(*args)), rtol=1e-10)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradient_finite_differences(case):
-    name, fn, kw, gens, ref, diff = case
-    check_case_gradients(lambda *n: fn(*n, reduction="sum", **kw), ref, _args(case, 2), diff)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_float32_in_float32_out(case):
-    name, fn, kw, gens, ref, _ = case
-    args = _args(case, 3)
-    out = fn(*[a.astype(np.float32) for a in args], **kw)
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out, ref(*args), rtol=1e-4, atol=1e-5)
+(test_value_matches_numpy, test_reductions, test_gradient_finite_differences,
+ test_float32_in_float32_out) = case_suite(CASES, _args, f32_rtol=1e-4, f32_atol=1e-5)
 
 
 def test_kl_matches_axon_doc_example():

@@ -5,7 +5,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import losses as L
-from zoo_refs import check_case_gradients
+from zoo_refs import case_suite
 
 RNG = np.random.default_rng(7)
 B, C = 4, 5
@@ -116,37 +116,8 @@ def _args(case, seed=0):
     return [g() for g in case[3]]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_value_matches_numpy(case):
-    name, fn, kw, gens, ref, _ = case
-    args = _args(case)
-    np.testing.assert_allclose(fn(*args, **kw), ref(*args), rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@pytest.mark.parametrize("reduction", ["sum", "mean"])
-def test_reductions(case, reduction):
-    name, fn, kw, gens, ref, _ = case
-    args = _args(case, 1)
-    expect = getattr(np, reduction)(ref(*args))
-    np.testing.assert_allclose(fn(*args, reduction=reduction, **kw), expect, rtol=1e-10)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradient_finite_differences(case):
-    name, fn, kw, gens, ref, diff = case
-    check_case_gradients(lambda *n: fn(*n, reduction="sum", **kw), ref, _args(case, 2), diff)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_float32_in_float32_out(case):
-    name, fn, kw, gens, ref, _ = case
-    args = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in _args(case, 3)]
-    out = fn(*args, **kw)
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out, ref(*[a.astype(np.float64) if a.dtype.kind == "f" else a
-                                         for a in args]),
-                               rtol=2e-5, atol=1e-6)
+(test_value_matches_numpy, test_reductions, test_gradient_finite_differences,
+ test_float32_in_float32_out) = case_suite(CASES, _args, f32_rtol=2e-5, f32_atol=1e-6)
 
 
 def test_weights_broadcast_per_sample_and_per_element():

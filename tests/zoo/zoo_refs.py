@@ -54,3 +54,46 @@ def check_case_gradients(fn_nodes, ref, args, diff, rtol=1e-5, atol=1e-7, h=1e-6
             fdiff[pos] = (np.sum(ref(*up)) - np.sum(ref(*dn))) / (2 * h)
         np.testing.assert_allclose(grads[k], fdiff, rtol=rtol, atol=atol,
                                    err_msg=f"d/d arg {i}")
+
+
+def case_suite(cases, make_args, f32_rtol=1e-4, f32_atol=1e-5):
+    """The four standard tests over a table of cases (name, fn, kwargs, argument generators,
+    NumPy reference, differentiable positions); make_args(case, seed) -> arrays.
+
+    A test module binds them: `test_value..., test_reductions, ... = case_suite(CASES, _args)`.
+    """
+    import pytest
+    each_case = pytest.mark.parametrize("case", cases, ids=[c[0] for c in cases])
+
+    @each_case
+    def test_value_matches_numpy(case):
+        name, fn, kw, gens, ref, _ = case
+        args = make_args(case, 0)
+        np.testing.assert_allclose(fn(*args, **kw), ref(*args), rtol=1e-10, atol=1e-12)
+
+    @each_case
+    @pytest.mark.parametrize("reduction", ["sum", "mean"])
+    def test_reductions(case, reduction):
+        name, fn, kw, gens, ref, _ = case
+        args = make_args(case, 1)
+        np.testing.assert_allclose(fn(*args, reduction=reduction, **kw),
+                                   getattr(np, reduction)(ref(*args)), rtol=1e-10)
+
+    @each_case
+    def test_gradient_finite_differences(case):
+        name, fn, kw, gens, ref, diff = case
+        check_case_gradients(lambda *n: fn(*n, reduction="sum", **kw), ref,
+                             make_args(case, 2), diff)
+
+    @each_case
+    def test_float32_in_float32_out(case):
+        name, fn, kw, gens, ref, _ = case
+        args = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in make_args(case, 3)]
+        out = fn(*args, **kw)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(
+            out, ref(*[a.astype(np.float64) if a.dtype.kind == "f" else a for a in args]),
+            rtol=f32_rtol, atol=f32_atol)
+
+    return (test_value_matches_numpy, test_reductions, test_gradient_finite_differences,
+            test_float32_in_float32_out)
