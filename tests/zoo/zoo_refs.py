@@ -97,3 +97,29 @@ def case_suite(cases, make_args, f32_rtol=1e-4, f32_atol=1e-5):
 
     return (test_value_matches_numpy, test_reductions, test_gradient_finite_differences,
             test_float32_in_float32_out)
+
+
+def check_graph_grad(loss, wrt, arrays, h=1e-6):
+    """lg.gradients(loss, wrt) == central differences of the loss graph's own value (for
+    losses whose value is checked against a NumPy reference elsewhere)."""
+    (g,) = lg.gradients(loss, [wrt])
+    got = lg.evaluate([loss, g], arrays)[1]
+    x0 = arrays[wrt.name]
+    fdiff = np.zeros_like(x0)
+    for i in np.ndindex(x0.shape):
+        up, dn = x0.copy(), x0.copy()
+        up[i] += h
+        dn[i] -= h
+        fdiff[i] = (lg.evaluate(loss, {**arrays, wrt.name: up}) -
+                    lg.evaluate(loss, {**arrays, wrt.name: dn})) / (2 * h)
+    np.testing.assert_allclose(got, fdiff, rtol=1e-5, atol=1e-7)
+
+
+def fd_array(f, x, eps=1e-6):
+    """d f(x) / d x by central differences, for a scalar function of one array."""
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
+    return g
