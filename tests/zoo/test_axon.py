@@ -334,7 +334,6 @@ def test_ctc_gradient_matches_finite_differences():
 # ---------------------------------------------------------------- gradients (float64 FD)
 
 
-
 GRAD_CASES = [
     ("binary_cross_entropy", lambda: rng.integers(0, 2, (3, 4)).astype(float),
      lambda: probs(3, 4), {}),

@@ -30,7 +30,6 @@ def brute_nll(lp_tnc, rows, blank):
     return np.array(out)
 
 
-
 # --- CTC conventions
 
 def test_mxnet_docstring_padding_example_blank_last():

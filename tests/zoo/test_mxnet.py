@@ -271,7 +271,6 @@ def test_ctc_gradient():
 # ---------------------------------------------------------------- gradients (float64 FD)
 
 
-
 @pytest.mark.parametrize("name,kw", ELEMENTWISE, ids=[f"{n}-{k}" for n, k in ELEMENTWISE])
 def test_gradient_elementwise(name, kw):
     pred, label = make_pair(name, kw, (3, 4))
