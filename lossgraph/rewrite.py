@@ -172,11 +172,30 @@ def _guarded(branch, cond, active_when):
     return mapped.get(id(branch), branch)
 
 
+GUARD_DEPTH = 6   # how far below a where's branch singular ops are looked for
+
+
 def _elementwise_region(root):
-    """The elementwise nodes reachable from root through elementwise nodes, inputs first."""
-    def elementwise(n):
-        return OPS[n.op].kind == "elementwise"
-    return topo_order([root], follow=elementwise) if elementwise(root) else []
+    """The elementwise nodes within GUARD_DEPTH of root through elementwise nodes other than
+    where (a nested where guards its own branches), inputs first. Bounded, so guarding a chain
+    of n wheres costs O(n), not O(n^2)."""
+    if OPS[root.op].kind != "elementwise":
+        return []
+    order, seen, stack = [], set(), [(root, 0, False)]
+    while stack:
+        n, depth, done = stack.pop()
+        if done:
+            order.append(n)
+            continue
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, depth, True))
+        if n.op == "where" and n is not root or depth >= GUARD_DEPTH:
+            continue
+        stack.extend((i, depth + 1, False) for i in n.inputs
+                     if id(i) not in seen and OPS[i.op].kind == "elementwise")
+    return order
 
 
 def guard_nans(node):
