@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 
 from . import dtypes as dt
 from .errors import DTypeError, OptionError, ShapeError
 from .graph import Node, make
-from .shapes import dims_product, normalize_axis, normalize_shape, is_static
-import re
+from .shapes import normalize_axis, normalize_shape
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -66,8 +66,7 @@ def _needs_grad(order, wrt_ids):
     return needs
 
 
-def _check_wrt(y, wrt, order):
-    in_graph = {id(n) for n in order}
+def _check_wrt(wrt):
     for w in wrt:
         if not isinstance(w, Node):
             raise TypeError(f"gradients: wrt must be Nodes, got {type(w).__name__}")
@@ -103,7 +102,7 @@ def gradients(y, wrt, grad_output=None):
     from .rewrite import guard_nans
     y = guard_nans(y)
     order = topo_order([y])
-    _check_wrt(y, wrt, order)
+    _check_wrt(wrt)
     wrt_ids = {id(w) for w in wrt}
     needs = _needs_grad(order, wrt_ids)
     cts = {id(y): seed}
