@@ -17,12 +17,21 @@ import lossgraph as lg
 
 
 def chain(n, salt=0.0):
-    """About n nodes (3 per step): alternating tanh(y) * 1 + 0 and y * 0.5 + sigmoid(y); salt makes the
-    constants (so every node) new, since equal graphs are shared by hash-consing."""
+    """About n nodes (3 per step): alternating tanh(y) * 1 + 0 and y * 0.5 + sigmoid(y); salt
+    makes the constants (so every node) new, since equal graphs are shared by hash-consing."""
     x = lg.input("x", shape=("N",))
     y = x
     for i in range(n // 3):
         y = lg.tanh(y) * 1.0 + 0.0 if i % 2 else y * (0.5 + salt) + lg.sigmoid(y)
+    return x, lg.sum(y)
+
+
+def where_chain(n, salt=0.0):
+    """n // 5 steps of y = where(y > 0, log(1 + y^2), (0.5 + salt) y): every step is NaN-guarded."""
+    x = lg.input("x", shape=("N",))
+    y = x
+    for _ in range(n // 5):
+        y = lg.where(y > 0, lg.log(1.0 + y * y), y * (0.5 + salt))
     return x, lg.sum(y)
 
 
@@ -50,13 +59,16 @@ def main():
     t_simp, gs = timed(lambda r: lg.gradients(*reversed(chain(args.n, salt(r) + 0.25))),
                        lg.simplify, args.repeat)
     t_simp_y, _ = timed(lambda r: chain(args.n, salt(r) + 0.125)[1], lg.simplify, args.repeat)
+    t_where, _ = timed(lambda r: where_chain(args.n, salt(r)),
+                       lambda xy: lg.gradients(xy[1], xy[0]), args.repeat)
     arr = np.random.default_rng(0).normal(size=1000)
     t_eval, _ = timed(lambda r: [y, gs], lambda outs: lg.evaluate(outs, x=arr),
                       args.repeat)
     print(f"chain of {nodes} nodes (gradient graph: {len(lg.topo_order([g]))} nodes, "
           f"simplified: {len(lg.topo_order([gs]))})")
     for name, t in [("build", t_build), ("gradients", t_grad), ("simplify(gradient)", t_simp),
-                    ("simplify(loss)", t_simp_y), ("evaluate loss+grad, N=1000", t_eval)]:
+                    ("simplify(loss)", t_simp_y), ("gradients(where chain)", t_where),
+                    ("evaluate loss+grad, N=1000", t_eval)]:
         print(f"  {name:28s} {t * 1e3:9.1f} ms   {t / t_build:6.2f} x build")
 
 

@@ -12,7 +12,7 @@ from . import api as F
 from .graph import make, topo_order
 from .ops import OPS
 from .patterns import RULES, const_value
-from . import rules  # noqa: F401  (registers the rules)
+from . import rules as _rules  # noqa: F401  (importing it registers the rules)
 
 MAX_PASSES = 64
 MAX_STEPS_PER_NODE = 64

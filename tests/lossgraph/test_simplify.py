@@ -19,7 +19,8 @@ FEED = dict(a=RNG.uniform(0.2, 2.0, 3), b=RNG.uniform(-2.0, 2.0, 3), s=np.float6
 EXAMPLES = {
     "add-zero": a + 0.0, "zero-add": 0.0 + a, "sub-zero": a - 0.0, "zero-sub": 0.0 - a,
     "sub-self": a - a, "mul-zero": m * 0.0, "zero-mul": 0.0 * s,
-    "cast-same": make("cast", a, dtype=a.dtype), "mul-one": a * 1.0, "one-mul": 1.0 * a, "mul-minus-one": -1.0 * a,
+    "cast-same": make("cast", a, dtype=a.dtype),
+    "mul-one": a * 1.0, "one-mul": 1.0 * a, "mul-minus-one": -1.0 * a,
     "div-one": a / 1.0, "pow-one": a ** 1.0, "pow-two": b ** 2.0, "pow-half": a ** 0.5,
     "mul-self": b * b, "neg-neg": -(-b), "log-exp": lg.log(lg.exp(b)),
     "exp-log": lg.exp(lg.log(lg.square(b))), "sqrt-square": lg.sqrt(lg.square(b)),
