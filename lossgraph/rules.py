@@ -212,6 +212,15 @@ def _(x):
     return F.expm1(x)
 
 
+@rule("sigmoid-mixture", P("subtract", P("multiply", P("subtract", Const(1.0), Z),
+                                         P("sigmoid", X)),
+                             P("multiply", Z, P("sigmoid", P("negative", X)))), "tidy",
+      "(1 - z) sigmoid(x) - z sigmoid(-x) -> sigmoid(x) - z   (sigmoid(-x) = 1 - sigmoid(x);"
+      " the gradient of a cross-entropy written with probabilities)")
+def _(z, x):
+    return F.sigmoid(x) - z
+
+
 @rule("one-over-one-plus-exp", P("divide", Const(1.0), P("add", Const(1.0),
                                                           P("exp", P("negative", X)))),
       "stability", "1 / (1 + exp(-x)) -> sigmoid(x)")

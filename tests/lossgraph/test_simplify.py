@@ -29,6 +29,7 @@ EXAMPLES = {
     "log-one-plus": lg.log(1.0 + a), "log-plus-one": lg.log(a + 1.0),
     "log1p-exp": lg.log1p(lg.exp(b)), "log-sum-exp": lg.log(lg.sum(lg.exp(m), axis=1)),
     "exp-minus-one": lg.exp(b) - 1.0,
+    "sigmoid-mixture": (1.0 - a) * lg.sigmoid(b) - a * lg.sigmoid(-b),
     "one-over-one-plus-exp": 1.0 / (1.0 + lg.exp(-b)),
     "neg-times": (-a) * b, "times-neg": a * (-b), "neg-over": (-a) / b, "plus-neg": a + (-b),
     "neg-plus": (-a) + b, "minus-neg": a - (-b), "neg-minus": -(a - b),
