@@ -34,7 +34,7 @@ def _prec(node, style):
         return 25
     if op.prec is None:
         return ATOM
-    if style == "latex" and node.op == "divide":
+    if style == "latex" and op.latex_atomic:
         return ATOM
     return op.prec
 
@@ -52,19 +52,14 @@ def _render(node, args, precs, style):
         braced = isinstance(tmpl, str) and ("{{{%d}}}" % k) in tmpl
         if op.prec is not None and not braced and my < ATOM:
             right = k > 0
-            needs = p < my or (p == my and right and not op.assoc) or \
-                (p == my and not right and node.op == "power") or \
+            needs = p < my or (p == my and right and not (op.assoc or op.right_assoc)) or \
+                (p == my and not right and op.right_assoc) or \
                 (isinstance(tmpl, str) and tmpl.startswith("-") and a.startswith("-"))
             if needs:
                 a = _wrap(a, style)
         fixed.append(a)
     if callable(tmpl):
         return tmpl(fixed, node.attrs, node)
-    if style == "latex" and node.op == "multiply":
-        if fixed[1].startswith("-"):
-            return rf"{fixed[0]} \left({fixed[1]}\right)"
-        if fixed[1][:1].isdigit():
-            return rf"{fixed[0]} \cdot {fixed[1]}"
     return tmpl.format(*fixed, **node.attrs)
 
 

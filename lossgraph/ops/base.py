@@ -27,6 +27,9 @@ class Op:
         strength for infix forms (None = a function call, never parenthesized).
     sympy(args, attrs) -> a SymPy expression, for elementwise and reduction ops.
     nondiff: input positions with no gradient (integer labels, masks, conditions).
+    assoc / right_assoc: printing may drop parentheses around an equal-precedence operand
+        on the right (a + b + c) / on the left ((a ** b) ** c keeps them, a ** b ** c not).
+    latex_atomic: the LaTeX form never needs parentheses (a fraction).
     wants_shape: impl also takes out_shape=, the node's shape with dims resolved.
     arity, attr_kinds: how many inputs, and each attr's kind ("int", "bool", "str", "dtype",
         "dim", "dims", "ints", "axes", "array"): what lossgraph.serialize reads and checks.
@@ -44,6 +47,8 @@ class Op:
     sympy: Optional[Callable] = None
     nondiff: tuple = ()
     assoc: bool = False
+    right_assoc: bool = False
+    latex_atomic: bool = False
     wants_shape: bool = False
     arity: Optional[int] = None
     attr_kinds: dict = field(default_factory=dict)

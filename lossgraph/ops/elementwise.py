@@ -102,13 +102,21 @@ binary("add", np.add, lambda g, ans, x, y: (g, g), "{0} + {1}", "{0} + {1}",
        prec=10, sympy=lambda a, at: a[0] + a[1], dtype=same_kind, assoc=True, math="x + y")
 binary("subtract", np.subtract, lambda g, ans, x, y: (g, -g), "{0} - {1}",
        "{0} - {1}", prec=10, sympy=lambda a, at: a[0] - a[1], dtype=same_kind, math="x - y")
+def _times_latex(a, attrs, node):
+    r"""x y, but x \cdot 2 and x (-3): juxtaposed numbers would read as one."""
+    if a[1].startswith("-"):
+        return rf"{a[0]} \left({a[1]}\right)"
+    return rf"{a[0]} \cdot {a[1]}" if a[1][:1].isdigit() else f"{a[0]} {a[1]}"
+
+
 binary("multiply", np.multiply, lambda g, ans, x, y: (g * y, g * x), "{0} * {1}",
-       "{0} {1}", prec=20, sympy=lambda a, at: a[0] * a[1], dtype=same_kind, assoc=True,
+       _times_latex, prec=20, sympy=lambda a, at: a[0] * a[1], dtype=same_kind, assoc=True,
        math="x y")
 binary("divide", np.true_divide, lambda g, ans, x, y: (g / y, -g * ans / y), "{0} / {1}",
-       r"\frac{{{0}}}{{{1}}}", prec=20, sympy=lambda a, at: a[0] / a[1], math="x / y")
+       r"\frac{{{0}}}{{{1}}}", prec=20, latex_atomic=True, sympy=lambda a, at: a[0] / a[1],
+       math="x / y")
 binary("power", _power, _power_vjp,
-       "{0} ** {1}", "{0}^{{{1}}}", prec=30, sympy=lambda a, at: a[0] ** a[1],
+       "{0} ** {1}", "{0}^{{{1}}}", prec=30, right_assoc=True, sympy=lambda a, at: a[0] ** a[1],
        math="x^y")
 binary("maximum", np.maximum,
        lambda g, ans, x, y: (F.where(x >= y, g, 0.0), F.where(x >= y, 0.0, g)),
