@@ -46,7 +46,9 @@ def bind(inputs: dict, arrays: dict) -> Env:
     extra = [k for k in arrays if k not in inputs]
     if extra:
         raise InputError(f"unexpected input {extra[0]!r}: the graph's inputs are "
-                         f"{', '.join(map(repr, inputs)) or 'none'}")
+                         f"{', '.join(map(repr, inputs)) or 'none'} (a gradient may use fewer "
+                         f"inputs than its loss: evaluate them together, "
+                         f"lg.evaluate([loss, grad], ...))")
     env, pending, weak = Env({}), [], []
     for name, node in inputs.items():
         value = arrays[name]
