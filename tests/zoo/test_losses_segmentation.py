@@ -7,6 +7,7 @@ import pytest
 import lossgraph as lg
 from zoo import losses as L
 from zoo.losses import segmentation as S
+from zoo_refs import seeded_args
 
 SHAPE = (3, 4, 4, 2)
 AX = (1, 2, 3)
@@ -78,11 +79,6 @@ CASES = [
 IDS = [c[0] for c in CASES]
 
 
-def _args(case, seed):
-    rng = np.random.default_rng(seed)
-    return [g(rng) for g in case[3]]
-
-
 def test_exported_from_zoo_losses():
     for name in S.__all__:
         assert getattr(L, name) is getattr(S, name)
@@ -91,14 +87,14 @@ def test_exported_from_zoo_losses():
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_value_matches_numpy(case):
     name, fn, kw, gens, ref, _ = case
-    args = _args(case, 0)
+    args = seeded_args(case, 0)
     np.testing.assert_allclose(fn(*args, **kw), ref(*args), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_mean_reduction_is_the_batch_mean(case):
     name, fn, kw, gens, ref, _ = case
-    args = _args(case, 1)
+    args = seeded_args(case, 1)
     np.testing.assert_allclose(fn(*args, reduction="mean", **kw), ref(*args).mean(),
                                rtol=1e-10)
 
@@ -106,7 +102,7 @@ def test_mean_reduction_is_the_batch_mean(case):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_gradient_finite_differences_or_zero(case):
     name, fn, kw, gens, ref, diff = case
-    args = _args(case, 2)
+    args = seeded_args(case, 2)
     nodes = [lg.input(f"a{i}", shape=a.shape) for i, a in enumerate(args)]
     out = fn(*nodes, reduction="sum", **kw)
     feed = {f"a{i}": a for i, a in enumerate(args)}
@@ -129,7 +125,7 @@ def test_gradient_finite_differences_or_zero(case):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_float32_in_float32_out(case):
     name, fn, kw, gens, ref, _ = case
-    args = [a.astype(np.float32) for a in _args(case, 3)]
+    args = [a.astype(np.float32) for a in seeded_args(case, 3)]
     kw = {k: v.astype(np.float32) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
     out = fn(*args, **kw)
     assert out.dtype == np.float32

@@ -56,7 +56,13 @@ def check_case_gradients(fn_nodes, ref, args, diff, rtol=1e-5, atol=1e-7, h=1e-6
                                    err_msg=f"d/d arg {i}")
 
 
-def case_suite(cases, make_args, f32_rtol=1e-4, f32_atol=1e-5):
+def seeded_args(case, seed):
+    """The arrays of a case: each generator in case[3] called with a seeded rng."""
+    rng = np.random.default_rng(seed)
+    return [g(rng) for g in case[3]]
+
+
+def case_suite(cases, make_args=seeded_args, f32_rtol=1e-4, f32_atol=1e-5):
     """The four standard tests over a table of cases (name, fn, kwargs, argument generators,
     NumPy reference, differentiable positions); make_args(case, seed) -> arrays.
 
