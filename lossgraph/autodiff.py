@@ -75,9 +75,12 @@ def _check_wrt(wrt):
                                 f"float inputs have gradients (labels and masks do not)")
 
 
-def gradients(y, wrt, grad_output=None):
+def gradients(y, wrt, grad_output=None, simplify=True):
     """d y / d w for each w in wrt, as graphs (same shapes as the w).
 
+    By default y is first stabilized and the gradients simplified (lossgraph.pipeline.derive):
+    the naive BCE's gradient reads (sigmoid(x) - z) / N. simplify=False gives the literal
+    reverse-mode derivation of y as written, for teaching.
     y must be a scalar unless grad_output (the cotangent seed, shaped like y) is given.
     A w that y does not depend on, or reaches only through piecewise-constant ops
     (comparisons, sign, casts to int, labels), gets zeros. A w that y reaches only through
@@ -85,6 +88,16 @@ def gradients(y, wrt, grad_output=None):
     """
     single = isinstance(wrt, Node)
     wrt = [wrt] if single else list(wrt)
+    if simplify:
+        from .pipeline import derive
+        out = derive(y, wrt, grad_output)[1]
+    else:
+        out = reverse(y, wrt, grad_output)
+    return out[0] if single else out
+
+
+def reverse(y, wrt, grad_output=None):
+    """The literal reverse-mode derivation: a list of gradient graphs, one per w in wrt."""
     y = F.as_node(y)
     if grad_output is None:
         if y.shape != ():
@@ -131,7 +144,7 @@ def gradients(y, wrt, grad_output=None):
         if g.dtype != w.dtype and dt.is_float(g.dtype):
             g = F.cast(g, w.dtype) if w.dtype != "float" else g
         out.append(g)
-    return out[0] if single else out
+    return out
 
 
 def _blocked(order, w, y):
@@ -185,10 +198,16 @@ def _argnums(argnums):
     return single, ((argnums,) if single else tuple(argnums))
 
 
+def _value_and_grads(out, ws):
+    from .pipeline import derive
+    y, grads = derive(out, ws)
+    return [y] + list(grads)
+
+
 def value_and_grad(fun, argnums=0):
     """fun(*nodes) -> scalar Node becomes f(*arrays) -> (value, grad or tuple of grads)."""
     single, nums = _argnums(argnums)
-    traced = _Traced(fun, nums, lambda out, ws: [out] + list(gradients(out, ws)))
+    traced = _Traced(fun, nums, lambda out, ws: _value_and_grads(out, ws))
 
     def wrapped(*args):
         if max(nums) >= len(args):
@@ -225,8 +244,8 @@ def hvp(fun, primals, tangents):
           for i, p in enumerate(primals)]
     vs = [F.input(f"v{i}", shape=np.shape(t), dtype=np.asarray(t).dtype.name)
           for i, t in enumerate(tangents)]
-    out = F.as_node(fun(*xs))
-    gs = gradients(out, xs)
+    from .pipeline import derive
+    out, gs = derive(fun(*xs), xs)
     inner = F.sum(gs[0] * vs[0])
     for g, v in zip(gs[1:], vs[1:]):
         inner = inner + F.sum(g * v)

@@ -112,18 +112,17 @@ class Loss:
         return nodes
 
     def gradients(self, wrt=None, simplify=True):
-        """{input name: gradient Node}, simplified by default."""
+        """{input name: gradient Node} of the stabilized loss, simplified; simplify=False
+        gives the literal derivation of the loss as written."""
         nodes = self._wrt(wrt)
-        grads = gradients(self.output, nodes)
-        if simplify:
-            from .rewrite import simplify as simp
-            grads = [simp(g) for g in grads]
+        grads = gradients(self.output, nodes, simplify=simplify)
         return {n.name: g for n, g in zip(nodes, grads)}
 
     def value_and_grad(self, wrt=None, **arrays):
         """(value, {name: gradient array}) evaluated on the given arrays."""
+        from .pipeline import stable
         grads = self.gradients(wrt)
-        vals = evaluate([self.output, *grads.values()], arrays)
+        vals = evaluate([stable(self.output), *grads.values()], arrays)
         return vals[0], dict(zip(grads, vals[1:]))
 
     def simplify(self):

@@ -44,8 +44,9 @@ def fold(node):
     if op.kind == "leaf" or not node.inputs or op.impl is None or node.op in UNFOLDED:
         return None
     values = [const_value(i) for i in node.inputs]
-    if any(v is None for v in values) or not all(isinstance(d, int) for d in node.shape):
-        return None
+    if any(v is None for v in values) or not all(
+            isinstance(d, int) for n in (node, *node.inputs) for d in n.shape):
+        return None   # a symbolic dim (sum of ones over N is N): not a constant
     if int(np.prod(node.shape)) > FOLD_LIMIT:
         return None
     args = [np.broadcast_to(v, i.shape) for v, i in zip(values, node.inputs)]
