@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import lossgraph as lg
 
-from references import assert_close, broadcastable_pair, central_difference, concrete
+from .references import assert_close, broadcastable_pair, central_difference, concrete
 
 
 def fd_check(y, inputs, arrays, rtol=1e-6, atol=1e-8):

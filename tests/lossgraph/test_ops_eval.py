@@ -13,7 +13,7 @@ import sympy as sp
 import lossgraph as lg
 from lossgraph.ops import OPS
 
-from references import assert_close, feed, mask, nodes_for, positive, real, wide
+from .references import assert_close, feed, mask, nodes_for, positive, real, wide
 
 X, Y, Z = sp.symbols("x y z", real=True)
 P, Q = sp.symbols("p q")

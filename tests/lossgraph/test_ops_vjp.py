@@ -13,7 +13,7 @@ import pytest
 import lossgraph as lg
 from lossgraph.ops import OPS
 
-from references import (above_minus_one, assert_close, central_difference, feed, labels, mask,
+from .references import (above_minus_one, assert_close, central_difference, feed, labels, mask,
                        nodes_for, nonzero, positive, real, wide)
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
-from references import broadcastable_pair, concrete, shapes
+from .references import broadcastable_pair, concrete, shapes
 
 SETTINGS = settings(max_examples=40, deadline=None)
 # with product dims too (only for building: evaluation needs the names bound by other inputs)

@@ -17,9 +17,9 @@ from lossgraph.graph import topo_order
 from lossgraph.ops import OPS
 from lossgraph.symbolic import SymbolicError
 
-from references import assert_close, feed, nodes_for, positive, real, wide
-from test_ops_eval import ELEMENTWISE, SHAPES
-from test_serialize import every_op_example, graphs as random_graphs
+from .references import assert_close, feed, nodes_for, positive, real, wide
+from .test_ops_eval import ELEMENTWISE, SHAPES
+from .test_serialize import every_op_example, graphs as random_graphs
 
 # The named functions of lossgraph.sympy_funcs, as plain NumPy formulas (the reference).
 NUMPY_FUNCS = {

@@ -7,7 +7,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import axon
-from zoo_refs import check_graph_grad
+from .zoo_refs import check_graph_grad
 
 F32 = dict(rtol=1e-6, atol=1e-7)   # a few float32 ulps
 F64 = dict(rtol=1e-10, atol=1e-12)

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 import lossgraph as lg
 from zoo import losses as L
 from zoo.losses import divergence as D
-from zoo_refs import case_suite
+from .zoo_refs import case_suite
 
 B, C = 4, 5
 

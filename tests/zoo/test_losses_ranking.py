@@ -7,7 +7,7 @@ import pytest
 import lossgraph as lg
 from zoo import losses as L
 from zoo.losses import ranking as R
-from zoo_refs import case_suite, check_case_gradients
+from .zoo_refs import case_suite, check_case_gradients
 
 B, D = 6, 4
 

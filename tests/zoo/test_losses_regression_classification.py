@@ -5,7 +5,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import losses as L
-from zoo_refs import case_suite
+from .zoo_refs import case_suite
 
 RNG = np.random.default_rng(7)
 B, C = 4, 5

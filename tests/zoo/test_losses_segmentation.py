@@ -7,7 +7,7 @@ import pytest
 import lossgraph as lg
 from zoo import losses as L
 from zoo.losses import segmentation as S
-from zoo_refs import seeded_args
+from .zoo_refs import seeded_args
 
 SHAPE = (3, 4, 4, 2)
 AX = (1, 2, 3)

@@ -7,7 +7,7 @@ import pytest
 
 import lossgraph as lg
 from zoo.losses.sequence import ctc, sequence_cross_entropy
-from zoo_refs import fd_array
+from .zoo_refs import fd_array
 
 
 def log_softmax(x):

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import lossgraph as lg
 from zoo import mxnet as mx
-from zoo_refs import check_graph_grad
+from .zoo_refs import check_graph_grad
 
 F64 = dict(rtol=1e-10, atol=1e-12)
 rng = np.random.default_rng(2)

@@ -7,7 +7,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import tensorlayer as tl
-from zoo_refs import check_grad, node_inputs
+from .zoo_refs import check_grad, node_inputs
 
 rng = np.random.default_rng(0)
 F64 = dict(rtol=1e-10, atol=1e-12)

@@ -10,7 +10,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import tf
-from zoo_refs import check_grad
+from .zoo_refs import check_grad
 
 rng = np.random.default_rng(1)
 F64 = dict(rtol=1e-10, atol=1e-12)

@@ -9,7 +9,7 @@ import pytest
 
 import lossgraph as lg
 from zoo import tflearn
-from zoo_refs import check_grad
+from .zoo_refs import check_grad
 
 rng = np.random.default_rng(3)
 F64 = dict(rtol=1e-10, atol=1e-12)
