@@ -12,11 +12,12 @@ from __future__ import annotations
 import ast
 import inspect
 
+import numpy as np
+
 from . import api as F
 from .autodiff import gradients
 from .dtypes import is_float, normalize_dtype
 from .errors import GradientError, InputError, OptionError
-from .evaluate import evaluate
 from .graph import Node, inputs_of
 
 
@@ -85,15 +86,41 @@ class Loss:
         self.output = output
         self.name = name or "loss"
 
-    # --- evaluation and derivatives
+    # --- evaluation and derivatives (cached per wrt and per input signature; see _plan)
     def __call__(self, *args, **arrays):
+        """The stabilized loss evaluated on arrays given by position or by name."""
+        from .pipeline import stable
+        arrays = self._named(args, arrays)
+        return self._plan(("value",), lambda: [stable(self.output)], arrays)(arrays)[0]
+
+    def _named(self, args, arrays):
         if len(args) > len(self.inputs):
             raise InputError(f"{self.name}: takes {len(self.inputs)} inputs, got {len(args)}")
         for name, a in zip(self.inputs, args):
             if name in arrays:
                 raise InputError(f"{self.name}: input {name!r} given twice")
             arrays[name] = a
-        return evaluate(self.output, arrays)
+        return arrays
+
+    def _cache(self):
+        cache = self.__dict__.get("_lru")
+        if cache is None:
+            from .transforms import LRU
+            cache = self.__dict__.setdefault("_lru", LRU(32))
+        return cache
+
+    def _plan(self, kind, outputs, arrays):
+        """The Plan evaluating outputs() on arrays of this signature, made once: every
+        declared input is checked on the first call; later calls only run the graph."""
+        from .transforms import Plan
+        sig = tuple((n, a.shape, a.dtype, isinstance(v, (int, float)))
+                    for n, v, a in ((n, v, np.asarray(v)) for n, v in arrays.items()))
+        key = (kind, sig)
+        plan = self._cache().get(key)
+        if plan is None:
+            plan = self._cache().put(key, Plan(outputs(), self.inputs, arrays,
+                                               what=self.name))
+        return plan
 
     def _wrt(self, wrt):
         if wrt is None:
@@ -109,21 +136,35 @@ class Loss:
             else:
                 raise GradientError(f"{self.name}: wrt {w!r} is not an input; inputs are "
                                     f"{list(self.inputs)}")
-        return nodes
+        return tuple(nodes)
+
+    def _derived(self, nodes, simplify=True):
+        """(stable loss, gradient graphs) for the wrt nodes, derived once per wrt."""
+        key = ("derive", nodes, simplify)
+        out = self._cache().get(key)
+        if out is None:
+            from . import pipeline
+            out = (pipeline.derive(self.output, list(nodes)) if simplify else
+                   (self.output, gradients(self.output, list(nodes), simplify=False)))
+            out = self._cache().put(key, out)
+        return out
 
     def gradients(self, wrt=None, simplify=True):
         """{input name: gradient Node} of the stabilized loss, simplified; simplify=False
-        gives the literal derivation of the loss as written."""
+        gives the literal derivation of the loss as written. Derived once per wrt."""
         nodes = self._wrt(wrt)
-        grads = gradients(self.output, nodes, simplify=simplify)
-        return {n.name: g for n, g in zip(nodes, grads)}
+        return {n.name: g for n, g in zip(nodes, self._derived(nodes, simplify)[1])}
 
-    def value_and_grad(self, wrt=None, **arrays):
-        """(value, {name: gradient array}) evaluated on the given arrays."""
-        from .pipeline import stable
-        grads = self.gradients(wrt)
-        vals = evaluate([stable(self.output), *grads.values()], arrays)
-        return vals[0], dict(zip(grads, vals[1:]))
+    def value_and_grad(self, *args, wrt=None, **arrays):
+        """(value, {name: gradient array}) of the stabilized loss, on arrays given by
+        position or by name like a call; wrt defaults to every float input. Derived once
+        per wrt and bound once per signature (shapes and dtypes of the arrays)."""
+        nodes = self._wrt(wrt)
+        arrays = self._named(args, arrays)
+        plan = self._plan(("value_and_grad", nodes),
+                          lambda: [self._derived(nodes)[0], *self._derived(nodes)[1]], arrays)
+        vals = plan(arrays)
+        return vals[0], {n.name: g for n, g in zip(nodes, vals[1:])}
 
     def simplify(self):
         from .rewrite import simplify

@@ -1,6 +1,6 @@
 """Reverse-mode autodiff: gradients against finite differences, the zero / error policy,
-the function transforms (grad, value_and_grad, hvp) and their cache, deep graphs, and the
-NaN policy at extreme inputs."""
+deep graphs, and the NaN policy at extreme inputs (the function transforms are in
+test_transforms.py)."""
 import numpy as np
 import pytest
 import sympy as sp
@@ -114,76 +114,6 @@ def test_one_hot_and_pick_gradients(rng):
     assert_close(got, (p - np.eye(4)[labels]) / 3, rtol=1e-12)
     with pytest.raises(lg.InputError, match="label 4 is out of range"):
         lg.evaluate(g, x=arr, y=np.array([0, 4, 1]))
-
-
-# --- function transforms
-
-def test_grad_and_value_and_grad(rng):
-    def f(w, t):
-        return lg.mean(lg.square(w - t))
-    w, t = rng.normal(size=5), rng.normal(size=5)
-    value, gw = lg.value_and_grad(f)(w, t)
-    assert_close(value, np.mean((w - t) ** 2))
-    assert_close(gw, 2 * (w - t) / 5)
-    gw2, gt = lg.grad(f, argnums=(0, 1))(w, t)
-    assert_close(gw2, gw)
-    assert_close(gt, -gw)
-    v32, g32 = lg.value_and_grad(f)(w.astype(np.float32), t.astype(np.float32))
-    assert v32.dtype == np.float32 and g32.dtype == np.float32
-    with pytest.raises(lg.GradientError, match="argument 1 has dtype int64"):
-        lg.grad(f, argnums=1)(w, np.arange(5))
-    with pytest.raises(lg.InputError, match="argnums"):
-        lg.grad(f, argnums=2)(w, t)
-
-
-def test_grad_with_integer_labels(rng):
-    def nll(x, y):
-        return -lg.sum(lg.pick(lg.log_softmax(x), y))
-    x = rng.normal(size=(2, 3))
-    g = lg.grad(nll)(x, np.array([2, 0]))
-    p = np.exp(x) / np.exp(x).sum(1, keepdims=True)
-    assert_close(g, p - np.eye(3)[[2, 0]], rtol=1e-12)
-
-
-def test_transform_cache_is_per_signature_and_bounded():
-    calls = []
-
-    def f(x):
-        calls.append(x.shape)
-        return lg.sum(lg.square(x))
-    g = lg.grad(f)
-    g(np.ones(3))
-    g(np.zeros(3))
-    assert len(calls) == 1 and len(g.cache) == 1
-    g(np.ones(3, dtype=np.float32))
-    g(np.ones(4))
-    assert len(calls) == 3 and len(g.cache) == 3
-    for n in range(5, 200):
-        g(np.ones(n))
-    assert len(g.cache) <= 64
-    assert_close(g(np.arange(3.0)), [0.0, 2.0, 4.0])
-
-
-def test_hvp_against_finite_differences_of_the_gradient(rng):
-    def f(a, b):
-        return lg.sum(lg.softplus(a * b) + lg.square(lg.tanh(a))) + lg.logsumexp(a)
-    a, b = rng.normal(size=4), rng.normal(size=4)
-    va, vb = rng.normal(size=4), rng.normal(size=4)
-    ha, hb = lg.hvp(f, (a, b), (va, vb))
-    grad = lg.grad(f, argnums=(0, 1))
-    eps = 1e-5
-    plus = grad(a + eps * va, b + eps * vb)
-    minus = grad(a - eps * va, b - eps * vb)
-    assert_close(ha, (plus[0] - minus[0]) / (2 * eps), rtol=1e-6, atol=1e-8)
-    assert_close(hb, (plus[1] - minus[1]) / (2 * eps), rtol=1e-6, atol=1e-8)
-    with pytest.raises(lg.InputError, match="2 primals but 1 tangents"):
-        lg.hvp(f, (a, b), (va,))
-
-
-def test_hvp_of_piecewise_linear_function_is_zero():
-    (h,) = lg.hvp(lambda x: lg.sum(lg.relu(x) + lg.abs(x)), (np.array([-1.0, 2.0]),),
-                  (np.ones(2),))
-    np.testing.assert_array_equal(h, [0.0, 0.0])
 
 
 # --- deep graphs

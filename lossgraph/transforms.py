@@ -1,0 +1,416 @@
+"""Function transforms with JAX's contract: grad, value_and_grad and hvp of Python functions.
+
+    lg.value_and_grad(f, argnums=0, has_aux=False)(*arrays, **arrays) -> (value, grads)
+    lg.grad(f, argnums=0, has_aux=False)(*arrays, **arrays)          -> grads
+    lg.hvp(f, primals, tangents)                                      -> d/dx <grad f(x), v>
+
+f takes Nodes and returns a scalar Node. It is traced once per signature (the shapes and
+dtypes of the arguments, and the keyword names): its arguments become inputs named after its
+parameters (`pred`, `target`; `arg{i}` for *args), the loss is stabilized and differentiated
+through lossgraph.pipeline, and the resulting Plan is kept in a bounded, thread-safe LRU cache.
+A later call with the same signature only evaluates the plan.
+
+As in JAX: argnums are positional indices (keyword arguments are inputs, never
+differentiated); an argument the output does not use gets a zero gradient of its shape and
+dtype; has_aux=True means f returns (loss, aux), aux a Node or a tuple/list/dict of Nodes
+(other leaves pass through as they were at trace time); called with Nodes instead of arrays,
+a transform returns graphs, so transforms nest (lg.grad of a function that calls lg.grad).
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from . import api as F
+from . import dtypes as dt
+from . import pipeline
+from .errors import GradientError, InputError, LossgraphError, OptionError
+from .evaluate import Env, _finish, bind, declared_inputs, run
+from .graph import Node, topo_order
+from .shapes import fmt_shape
+
+
+class LRU:
+    """A bounded, thread-safe mapping that forgets the least recently used entry."""
+
+    def __init__(self, maxsize=64):
+        self.maxsize, self._data, self._lock = maxsize, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        """Store value unless another thread stored one first; return the stored one."""
+        with self._lock:
+            value = self._data.setdefault(key, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+            return value
+
+    def __len__(self):
+        return len(self._data)
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
+
+class Plan:
+    """Outputs evaluated on arrays of one signature.
+
+    The topological order, the inputs the outputs use, the bound dims and the float dtype
+    are found once, by evaluate.bind checking the arrays against every declared input; a
+    call then only runs the graph, fed the inputs it uses.
+    """
+
+    def __init__(self, outputs, inputs, arrays, what="the graph"):
+        env = bind(inputs, arrays)
+        self.outputs = list(outputs)
+        self.order = topo_order(self.outputs)
+        for name, node in declared_inputs(self.order).items():
+            if inputs.get(name) is not node:
+                raise InputError(f"{what} uses input {name!r}, which is not among its inputs "
+                                 f"{', '.join(map(repr, inputs)) or '(none)'}: pass its array "
+                                 f"as an argument instead of closing over lg.input")
+        used = declared_inputs(self.order)
+        self.bound = [(n, env.arrays[n].dtype) for n in used]
+        self.dims, self.float_dtype = env.dims, env.float_dtype
+
+    def __call__(self, arrays):
+        env = Env({n: np.asarray(arrays[n], d) for n, d in self.bound}, dict(self.dims),
+                  self.float_dtype)
+        values = run(self.order, env)
+        bound = [id(a) for a in env.arrays.values()]
+        return [_finish(values[id(o)], bound) for o in self.outputs]
+
+
+# --- pytrees of Nodes (aux outputs)
+
+def _flatten(tree, leaves):
+    """Collect the Nodes of a tuple/list/dict tree into leaves; return how to rebuild it."""
+    if isinstance(tree, Node):
+        leaves.append(tree)
+        return None
+    if isinstance(tree, (tuple, list)):
+        return (type(tree), [_flatten(t, leaves) for t in tree], tree)
+    if isinstance(tree, dict):
+        return (dict, {k: _flatten(v, leaves) for k, v in tree.items()}, tree)
+    return ("leaf", tree)
+
+
+def _unflatten(spec, values):
+    """Rebuild a tree from _flatten's spec, taking Node values from the iterator values."""
+    if spec is None:
+        return next(values)
+    if spec[0] == "leaf":
+        return spec[1]
+    kind, parts, orig = spec
+    if kind is dict:
+        return {k: _unflatten(s, values) for k, s in parts.items()}
+    items = [_unflatten(s, values) for s in parts]
+    if hasattr(orig, "_fields"):  # a namedtuple
+        return kind(*items)
+    return kind(items)
+
+
+# --- argument names, arrays and signatures
+
+_BAD = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _positional_names(fun):
+    """fun's positional parameter names (empty if its signature cannot be read)."""
+    try:
+        params = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in params if p.kind in kinds]
+
+
+def _input_names(params, nargs, keywords):
+    """Input names for nargs positional and the keyword arguments: parameter names, arg{i}
+    beyond them (*args), made identifiers and unique."""
+    raw = [params[i] if i < len(params) else f"arg{i}" for i in range(nargs)] + list(keywords)
+    names, seen = [], set()
+    for r in raw:
+        base = _BAD.sub("_", r)
+        base = base if base and not base[0].isdigit() else "_" + base
+        name, k = base, 2
+        while name in seen:
+            name, k = f"{base}_{k}", k + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _as_arrays(values):
+    """np.asarray of each value; a Python float takes the float dtype of the float arrays
+    among the values (float64 if none), so a scalar never changes a float32 computation."""
+    arrays = [v if type(v) is np.ndarray else np.asarray(v) for v in values]
+    weak = [i for i, v in enumerate(values) if type(v) is float]
+    if weak:
+        floats = [a.dtype for i, a in enumerate(arrays)
+                  if i not in weak and a.dtype.kind == "f"]
+        common = np.result_type(*floats) if floats else np.dtype(np.float64)
+        for i in weak:
+            arrays[i] = np.asarray(values[i], dtype=common)
+    return arrays
+
+
+def _fun_name(fun):
+    return getattr(fun, "__name__", type(fun).__name__)
+
+
+def _normalize_argnums(argnums, what):
+    single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
+    nums = (argnums,) if single else argnums
+    try:
+        nums = tuple(nums)
+    except TypeError:
+        nums = None
+    if (nums is None or not nums or len(set(nums)) != len(nums)
+            or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+                       for n in nums)):
+        raise OptionError(f"{what}: argnums must be a non-negative int or a non-empty tuple "
+                          f"of distinct ones (positional argument indices), got {argnums!r}")
+    return single, tuple(int(n) for n in nums)
+
+
+# --- tracing
+
+class _Transform:
+    """A Python function traced once per signature into a Plan (bounded LRU cache).
+
+    build(nodes, keyword_nodes) -> (outputs, finish): the graphs to evaluate, and how to
+    turn their values (or, called with Nodes, the graphs themselves) into the result.
+    """
+
+    def __init__(self, fun, what, build, names=None, maxsize=64):
+        self.fun, self.what, self.build = fun, what, build
+        self.params = _positional_names(fun)
+        self.names = names or _input_names
+        self.cache = LRU(maxsize)
+
+    def __call__(self, args, kwargs):
+        values = list(args) + list(kwargs.values())
+        if any(isinstance(v, Node) for v in values):
+            return self.symbolic(args, kwargs)
+        arrays = _as_arrays(values)
+        names, plan, finish = self.entry(len(args), kwargs, arrays)
+        return finish(plan(dict(zip(names, arrays))))
+
+    def entry(self, nargs, kwargs, arrays):
+        key = (nargs, tuple(kwargs), tuple((a.shape, a.dtype) for a in arrays))
+        entry = self.cache.get(key)
+        if entry is None:
+            entry = self.cache.put(key, self.trace(nargs, list(kwargs), arrays))
+        return entry
+
+    def graphs(self, args, kwargs):
+        """The result's structure with the traced graphs in place of arrays."""
+        values = list(args) + list(kwargs.values())
+        if any(isinstance(v, Node) for v in values):
+            return self.symbolic(args, kwargs)
+        _, plan, finish = self.entry(len(args), kwargs, _as_arrays(values))
+        return finish(plan.outputs)
+
+    def trace(self, nargs, keywords, arrays):
+        names = self.names(self.params, nargs, keywords)
+        nodes = [F.input(n, shape=a.shape, dtype=self.input_dtype(n, a)) for n, a in
+                 zip(names, arrays)]
+        outputs, finish = self.build(nodes[:nargs], dict(zip(keywords, nodes[nargs:])))
+        plan = Plan(outputs, dict(zip(names, nodes)), dict(zip(names, arrays)),
+                    what=f"{self.what}: the function")
+        return names, plan, finish
+
+    def symbolic(self, args, kwargs):
+        """Called with Nodes (inside another trace): return graphs, not arrays."""
+        nodes = [v if isinstance(v, Node) else F.constant(np.asarray(v)) for v in args]
+        kw = {k: v if isinstance(v, Node) else F.constant(np.asarray(v))
+              for k, v in kwargs.items()}
+        outputs, finish = self.build(nodes, kw, given=list(args))
+        return finish(outputs)
+
+    def input_dtype(self, name, a):
+        if a.dtype.kind == "f":
+            try:
+                return dt.normalize_dtype(a.dtype)
+            except LossgraphError:
+                pass
+        if a.dtype == object:
+            raise InputError(f"{self.what}: argument {name!r} is not an array of numbers "
+                             f"(dtype object); pass NumPy arrays, Python numbers or lists")
+        try:
+            return dt.normalize_dtype(a.dtype)
+        except LossgraphError:
+            raise InputError(f"{self.what}: argument {name!r} has dtype {a.dtype}; expected "
+                             f"float32, float64, an integer or bool array") from None
+
+    def param(self, i, node):
+        return f"argument {i} ({node.name!r})" if node.op == "input" else f"argument {i}"
+
+
+def _scalar_loss(out, what):
+    """The function's result as a float scalar Node, or an error fit for grad."""
+    if isinstance(out, (tuple, list)):
+        raise GradientError(f"{what}: the function returned a {type(out).__name__}; it must "
+                            f"return a scalar loss (to return more, use has_aux=True and "
+                            f"return (loss, aux))")
+    try:
+        out = F.as_node(out)
+    except (LossgraphError, TypeError):
+        raise GradientError(f"{what}: the function must return a scalar Node, got "
+                            f"{type(out).__name__}") from None
+    if out.shape != ():
+        raise GradientError(f"{what}: the function must return a scalar, got shape "
+                            f"{fmt_shape(out.shape)}; reduce it with lg.sum or lg.mean")
+    if not dt.is_float(out.dtype):
+        raise GradientError(f"{what}: the function returned dtype {out.dtype}; only float "
+                            f"outputs have gradients (lg.cast it to 'float')")
+    return out
+
+
+def _split_aux(result, has_aux, what):
+    if not has_aux:
+        return result, None
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise GradientError(f"{what}: has_aux=True, so the function must return a pair "
+                            f"(loss, aux), got {type(result).__name__}")
+    return result[0], result[1]
+
+
+def _wrt(transform, nums, nodes, given):
+    """The argnums nodes; each must be a float input (or, nested, a float Node)."""
+    if nums and max(nums) >= len(nodes):
+        raise InputError(f"{transform.what}: argnums {nums if len(nums) > 1 else nums[0]} "
+                         f"refers to positional arguments, but the function got {len(nodes)} "
+                         f"positional (keyword arguments are inputs, never differentiated)")
+    out = []
+    for i in nums:
+        w = nodes[i]
+        if given is not None and not isinstance(given[i], Node):
+            raise GradientError(f"{transform.what}: argument {i} is an array while other "
+                                f"arguments are Nodes; inside a traced function, "
+                                f"differentiate with respect to Nodes")
+        if not dt.is_float(w.dtype):
+            raise GradientError(f"{transform.what}: {transform.param(i, w)} has dtype "
+                                f"{w.dtype}; gradients need float arrays (pass floats, e.g. "
+                                f"np.asarray(x, float), or leave it out of argnums)")
+        out.append(w)
+    return out
+
+
+def _vg_transform(fun, argnums, has_aux, what, with_value):
+    single, nums = _normalize_argnums(argnums, what)
+    def build(nodes, kw, given=None):
+        wrt = _wrt(transform, nums, nodes, given)
+        out, aux = _split_aux(fun(*nodes, **kw), has_aux, what)
+        y, grads = pipeline.derive(_scalar_loss(out, what), wrt)
+        leaves = []
+        spec = _flatten(aux, leaves)
+        if leaves and given is None:
+            leaves = pipeline.stable(leaves)
+        n = 1 + len(grads)
+
+        def finish(values):
+            gs = tuple(values[1:n])
+            gs = gs[0] if single else gs
+            aux = _unflatten(spec, iter(values[n:])) if has_aux else None
+            if with_value:
+                return ((values[0], aux) if has_aux else values[0]), gs
+            return (gs, aux) if has_aux else gs
+        return [y, *grads, *leaves], finish
+
+    transform = _Transform(fun, what, build)
+    return transform
+
+
+def _wrap(transform, fun, doc):
+    def wrapped(*args, **kwargs):
+        return transform(args, kwargs)
+
+    def trace(*args, **kwargs):
+        return transform.graphs(args, kwargs)
+    wrapped.trace = trace
+    wrapped.cache = transform.cache
+    wrapped.__wrapped__ = fun
+    wrapped.__name__ = _fun_name(fun)
+    wrapped.__doc__ = doc
+    return wrapped
+
+
+def value_and_grad(fun, argnums=0, has_aux=False):
+    """f(*nodes, **nodes) -> scalar Node becomes f(*arrays, **arrays) -> (value, grads).
+
+    grads is one array per argnums (a tuple when argnums is a tuple), each shaped like its
+    argument; with has_aux=True the value is (value, aux). Called with Nodes, it returns
+    the value and gradient graphs.
+    """
+    what = f"value_and_grad({_fun_name(fun)})"
+    return _wrap(_vg_transform(fun, argnums, has_aux, what, True), fun,
+                 f"value and gradient of {_fun_name(fun)} (lg.value_and_grad)")
+
+
+def grad(fun, argnums=0, has_aux=False):
+    """f(*nodes, **nodes) -> scalar Node becomes f(*arrays, **arrays) -> grads, or
+    (grads, aux) with has_aux=True; see value_and_grad."""
+    what = f"grad({_fun_name(fun)})"
+    return _wrap(_vg_transform(fun, argnums, has_aux, what, False), fun,
+                 f"gradient of {_fun_name(fun)} (lg.grad)")
+
+
+_HVP = LRU(64)  # fun -> its traced Hessian-vector product
+
+
+def hvp(fun, primals, tangents):
+    """Hessian-vector products of a scalar fun at primals along tangents (tuples of arrays).
+
+    Returns a tuple with one array per primal: d/dx <grad fun(x), v>. Traced once per fun
+    and signature; tangent inputs are named after the parameters (x -> x_dot). Called with
+    Nodes, it returns graphs.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    what = f"hvp({_fun_name(fun)})"
+    if len(primals) != len(tangents):
+        raise InputError(f"{what}: {len(primals)} primals but {len(tangents)} tangents")
+    if not primals:
+        raise InputError(f"{what}: expected at least one primal array")
+    transform = _HVP.get(fun)
+    if transform is None:
+        transform = _HVP.put(fun, _hvp_transform(fun, what))
+    return transform(primals + tangents, {})
+
+
+def _hvp_names(params, nargs, keywords):
+    k = nargs // 2
+    primals = _input_names(params, k, ())
+    return _input_names(primals + [f"{p}_dot" for p in primals], nargs, ())
+
+
+def _hvp_transform(fun, what):
+    def build(nodes, kw, given=None):
+        k = len(nodes) // 2
+        xs, vs = nodes[:k], nodes[k:]
+        wrt = _wrt(transform, tuple(range(k)), xs, given[:k] if given else None)
+        for i, (x, v) in enumerate(zip(xs, vs)):
+            if v.shape != x.shape:
+                raise InputError(f"{what}: the tangent of {transform.param(i, x)} has shape "
+                                 f"{fmt_shape(v.shape)}, expected {fmt_shape(x.shape)}")
+        _, gs = pipeline.derive(_scalar_loss(fun(*xs), what), wrt)
+        inner = F.sum(gs[0] * vs[0])
+        for g, v in zip(gs[1:], vs[1:]):
+            inner = inner + F.sum(g * v)
+        return pipeline.derive(inner, wrt)[1], tuple
+
+    transform = _Transform(fun, what, build, names=_hvp_names)
+    return transform
