@@ -1,0 +1,321 @@
+"""compile(loss, wrt=..., backend=..., dtype=...) -> Kernel; jit(fun); the kernel cache.
+
+    k = codegen.compile(loss, wrt=["logits"])      # loss: a Node, a lg.Loss or a list of Nodes
+    value, (dlogits,) = k(logits=a, labels=b)       # or k(a, b) in the declared input order
+    k(a, b, out=(buf,))                             # gradients written into buf
+
+A kernel checks its arrays as lg.evaluate does (same errors: missing or extra names, wrong
+dtypes, shapes, inconsistent dims), on a cheap path: a per-input check list built at compile
+time; anything unusual falls back to lossgraph.evaluate.bind, which raises evaluate's error.
+Symbolic dims stay symbolic: one kernel serves every batch size.
+
+Backends plug in by registering an object with a `build(schedule, name, options)` method that
+returns a dict: "fn" (called as fn(*arrays, *gradient buffers)) and any of "source",
+"llvm_ir", "optimized_ir", "asm" (shown by the Kernel's properties of the same names).
+"""
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+
+import numpy as np
+
+import lossgraph as lg
+from lossgraph import dtypes as dt
+from lossgraph.errors import GradientError, InputError, OptionError
+from lossgraph.evaluate import bind
+from lossgraph.graph import Node
+from lossgraph.shapes import _factors, fmt_shape
+
+from . import pipeline
+from .cache import KernelCache
+from .numpy_backend import NumpyBackend
+
+BACKENDS = {"numpy": NumpyBackend()}
+CACHE = KernelCache(maxsize=128)
+
+
+def register_backend(name, backend):
+    """Make backend (an object with build(schedule, name, options)) available by name."""
+    BACKENDS[name] = backend
+
+
+def _backend(name):
+    if name not in BACKENDS:
+        raise OptionError(f"compile: backend must be one of {sorted(BACKENDS)}, got {name!r}")
+    return BACKENDS[name]
+
+
+def _float_dtype(dtype):
+    if dtype is None:
+        return None
+    d = dt.normalize_dtype(dtype, "compile dtype")
+    if d not in ("float32", "float64"):
+        raise OptionError(f"compile: dtype must be float32, float64 or None (the inputs' "
+                          f"precision), got {dtype!r}")
+    return d
+
+
+def compile(loss, wrt=None, backend="numpy", dtype=None, inputs=None, name=None, **options):
+    """A Kernel computing the loss (and, with wrt, its gradients) on arrays.
+
+    loss: a Node, a lg.Loss or a list of Nodes (the first is differentiated, the rest are
+    computed alongside). wrt: input names or nodes. dtype: None (each call in its inputs'
+    precision) or "float32"/"float64" (inputs declared "float" must come in that precision).
+    inputs: the kernel's argument order (input nodes; default: a Loss's declared inputs,
+    else the inputs in the order the graph first uses them). Returns the cached kernel when
+    the same graph is compiled again with the same arguments.
+    """
+    be = _backend(backend)
+    dtype = _float_dtype(dtype)
+    declared, outs = pipeline.as_outputs(loss)
+    if inputs is not None:
+        declared = list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
+    name = name or (loss.name if isinstance(loss, lg.Loss) else "loss")
+    wrt_key = _wrt_key(wrt)
+    try:
+        key = (tuple(outs), None if declared is None else tuple(declared), wrt_key, backend,
+               dtype, name, tuple(sorted(options.items())))
+        hash(key)
+    except TypeError:
+        raise OptionError(f"compile: option values must be hashable, got {options!r}") from None
+
+    def build():
+        sched = pipeline.build(outs, wrt, declared)
+        artifact = be.build(sched, name, dict(options))
+        return Kernel(sched, artifact, backend, dtype, name)
+
+    return CACHE.get_or_build(key, build)
+
+
+def _wrt_key(wrt):
+    if wrt is None:
+        return None
+    if isinstance(wrt, (str, Node)):
+        return (wrt,)
+    return tuple(wrt)
+
+
+class Kernel:
+    """A compiled loss: call it with arrays; repr, .source, .graph tell what it is."""
+
+    def __init__(self, schedule, artifact, backend, dtype, name):
+        self.schedule, self.backend, self.dtype, self.name = schedule, backend, dtype, name
+        self._artifact = artifact
+        self._fn = artifact["fn"]
+        self.input_names = tuple(schedule.inputs)
+        self.wrt = tuple(w.name for w in schedule.wrt)
+        self._n = len(self.input_names)
+        self._checks = [self._check_for(node) for node in schedule.inputs.values()]
+        self._fast = all(c is not None for c in self._checks)
+        self._single = len(schedule.values) == 1
+
+    def _check_for(self, node):
+        """(accepted dtypes, ndim, static (axis, size), symbolic (axis, name)) or None when
+        this input needs the general check (product dims like "N*T")."""
+        if node.dtype == "float":
+            accepted = {np.dtype(self.dtype)} if self.dtype else \
+                {np.dtype("float32"), np.dtype("float64")}
+        elif node.dtype == "int":
+            accepted = {np.dtype(t) for t in ("int8", "int16", "int32", "int64", "uint8",
+                                               "uint16", "uint32", "uint64")}
+        else:
+            accepted = {np.dtype(node.dtype)}
+        static, symbolic = [], []
+        for i, d in enumerate(node.shape):
+            if isinstance(d, int):
+                static.append((i, d))
+            else:
+                coeff, names = _factors(d)
+                if coeff != 1 or len(names) != 1:
+                    return None
+                symbolic.append((i, names[0]))
+        return frozenset(accepted), node.ndim, tuple(static), tuple(symbolic)
+
+    # --- calling
+    def __call__(self, *args, out=None, **kwargs):
+        arrays = args if (not kwargs and len(args) == self._n) else self._gather(args, kwargs)
+        if not self._fast_ok(arrays):
+            arrays = self._checked(arrays)
+        if out is not None:
+            self._check_out(out, arrays)
+            return self._fn(*arrays, *out)
+        return self._fn(*arrays)
+
+    def _fast_ok(self, arrays):
+        if not self._fast:
+            return False
+        dims = {}
+        for arr, (accepted, ndim, static, symbolic) in zip(arrays, self._checks):
+            if type(arr) is not np.ndarray or arr.ndim != ndim or arr.dtype not in accepted:
+                return False
+            shape = arr.shape
+            for i, d in static:
+                if shape[i] != d:
+                    return False
+            for i, sym in symbolic:
+                if dims.setdefault(sym, shape[i]) != shape[i]:
+                    return False
+        return True
+
+    def _gather(self, args, kwargs):
+        if len(args) > self._n:
+            raise InputError(f"{self.name}: takes {self._n} inputs "
+                             f"({', '.join(self.input_names)}), got {len(args)} arrays")
+        given = dict(zip(self.input_names, args))
+        for k, v in kwargs.items():
+            if k in given:
+                raise InputError(f"{self.name}: input {k!r} given twice")
+            given[k] = v
+        if len(given) != self._n or any(n not in given for n in self.input_names):
+            bind(self.schedule.inputs, given)      # raises evaluate's missing/extra error
+        return [given[n] for n in self.input_names]
+
+    def _checked(self, arrays):
+        """The general check (lg.evaluate's): raises its error, or returns arrays it accepts
+        (Python scalars and lists become arrays)."""
+        env = bind(self.schedule.inputs, dict(zip(self.input_names, arrays)))
+        out = [env.arrays[n] for n in self.input_names]
+        if self.dtype:
+            for n, node in self.schedule.inputs.items():
+                a = env.arrays[n]
+                if node.dtype == "float" and a.dtype != np.dtype(self.dtype):
+                    raise lg.DTypeError(f"input {n!r}: this kernel was compiled for "
+                                        f"dtype {self.dtype}, got {a.dtype}")
+        return out
+
+    def _check_out(self, out, arrays):
+        if not isinstance(out, tuple) or len(out) != len(self.wrt):
+            raise InputError(f"{self.name}: out must be a tuple of {len(self.wrt)} gradient "
+                             f"buffers (for {', '.join(self.wrt) or 'no inputs'}), got "
+                             f"{type(out).__name__}"
+                             + (f" of {len(out)}" if isinstance(out, (tuple, list)) else ""))
+        env = bind(self.schedule.inputs, dict(zip(self.input_names, arrays)))
+        for k, (w, buf) in enumerate(zip(self.schedule.wrt, out)):
+            what = f"out[{k}] (the gradient w.r.t. {w.name!r})"
+            shape = tuple(d if isinstance(d, int) else lg.shapes.resolve_dim(d, env.dims)
+                          for d in w.shape)
+            want = dt.numpy_dtype(w.dtype, env.float_dtype)
+            if not isinstance(buf, np.ndarray):
+                raise InputError(f"{what}: expected a NumPy array, got {type(buf).__name__}")
+            if buf.shape != shape:
+                raise InputError(f"{what}: expected shape {fmt_shape(shape)}, got "
+                                 f"{fmt_shape(buf.shape)}")
+            if buf.dtype != want:
+                raise InputError(f"{what}: expected dtype {want}, got {buf.dtype}")
+            if not buf.flags.c_contiguous or not buf.flags.writeable:
+                raise InputError(f"{what}: expected a writeable C-contiguous array")
+            for n, a in zip(self.input_names, arrays):
+                if np.may_share_memory(buf, a):
+                    raise InputError(f"{what}: shares memory with input {n!r}; a gradient "
+                                     f"buffer must not alias the inputs")
+            for j, other in enumerate(out[:k]):
+                if np.may_share_memory(buf, other):
+                    raise InputError(f"{what}: shares memory with out[{j}]")
+
+    # --- what it is
+    @property
+    def graph(self):
+        """The scheduled graph: lossgraph.pipeline output plus order and last uses."""
+        return self.schedule
+
+    def _shown(self, key):
+        if key not in self._artifact:
+            raise AttributeError(f"the {self.backend} backend produces no {key}")
+        return self._artifact[key]
+
+    source = property(lambda self: self._shown("source"),
+                      doc="The generated source (NumPy module, or the backend's text).")
+    llvm_ir = property(lambda self: self._shown("llvm_ir"))
+    optimized_ir = property(lambda self: self._shown("optimized_ir"))
+    asm = property(lambda self: self._shown("asm"))
+
+    def __repr__(self):
+        ins = ", ".join(f"{n}: {i.dtype}{fmt_shape(i.shape)}"
+                        for n, i in self.schedule.inputs.items())
+        outs = ", ".join(f"{v.dtype}{fmt_shape(v.shape)}" for v in self.schedule.values)
+        grads = f" and d/d({', '.join(self.wrt)})" if self.wrt else ""
+        return (f"<Kernel {self.name}({ins}) -> {outs}{grads}; backend={self.backend}, "
+                f"dtype={self.dtype or 'of the inputs'}>")
+
+
+# --- jit: the compiled twin of lg.value_and_grad
+
+def _param_names(fun, n):
+    try:
+        params = [p for p in inspect.signature(fun).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i in range(n):
+        name = params[i].name if i < len(params) else f"arg{i}"
+        if not name.isascii() or not name.isidentifier() or name in names:
+            name = f"arg{i}"
+        names.append(name)
+    return names
+
+
+def _static_key(kwargs):
+    try:
+        key = tuple(sorted(kwargs.items()))
+        hash(key)
+        return key
+    except TypeError:
+        return tuple(sorted((k, id(v)) for k, v in kwargs.items()))
+
+
+def jit(fun, argnums=0, backend="numpy", has_aux=False, maxsize=64, **options):
+    """fun(*nodes, **kwargs) -> scalar Node (or (scalar, aux) with has_aux) becomes
+    f(*arrays, **kwargs) -> (value, grad) like lg.value_and_grad: traced and compiled once per
+    argument shape/dtype signature (and keyword values), gradients for argnums (an int gives
+    one gradient, a tuple a tuple), zero gradients for arguments the loss does not use,
+    keyword arguments passed through to fun. With has_aux the value is (value, aux).
+    """
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    cache = OrderedDict()
+
+    def trace(arrays, kwargs):
+        names = _param_names(fun, len(arrays))
+        nodes = [lg.input(nm, shape=a.shape, dtype=_traced_dtype(a, i, nums))
+                 for i, (nm, a) in enumerate(zip(names, arrays))]
+        out = fun(*nodes, **kwargs)
+        aux = ()
+        if has_aux:
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise InputError("jit(has_aux=True): fun must return (loss, aux)")
+            out, aux = out
+        aux_nodes = list(aux) if isinstance(aux, (tuple, list)) else [aux]
+        outs = [lg.as_node(out)] + ([lg.as_node(a) for a in aux_nodes] if has_aux else [])
+        kernel = compile(outs, wrt=[nodes[i] for i in nums], backend=backend,
+                         inputs=nodes, name=getattr(fun, "__name__", "loss"), **options)
+        return kernel, isinstance(aux, (tuple, list))
+
+    def wrapped(*args, **kwargs):
+        if not nums or max(nums) >= len(args):
+            raise InputError(f"argnums {argnums} but the function got {len(args)} arguments")
+        arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in args]
+        key = (tuple((a.shape, a.dtype.str) for a in arrays), _static_key(kwargs))
+        entry = cache.get(key)
+        if entry is None:
+            entry = cache[key] = trace(arrays, kwargs)
+            if len(cache) > maxsize:
+                cache.popitem(last=False)
+        kernel, aux_seq = entry
+        value, grads = kernel(*arrays)
+        if has_aux:
+            value = (value[0], tuple(value[1:]) if aux_seq else value[1])
+        return value, (grads[0] if single else tuple(grads))
+
+    wrapped.cache = cache
+    wrapped.__wrapped__ = fun
+    return wrapped
+
+
+def _traced_dtype(a, i, argnums):
+    if np.issubdtype(a.dtype, np.floating):
+        return a.dtype.name
+    if i in argnums:
+        raise GradientError(f"argument {i} has dtype {a.dtype}; gradients need float arrays")
+    return dt.normalize_dtype(a.dtype)

@@ -1,0 +1,683 @@
+"""NumPy backend: a schedule becomes a readable, standalone Python module.
+
+One function whose parameters are the loss's inputs (then one optional buffer per gradient),
+one assignment per intermediate, named after what it is (`diff = pred - target`,
+`sigmoid_logits = sigmoid(logits, ...)`). Shared subexpressions are computed once and the
+gradient reuses the forward intermediates; an intermediate whose last use is an elementwise op
+of the same shape and dtype lends that op its buffer (`out=`), so the loss and its gradient
+allocate little. The module imports only NumPy and defines the helpers it calls
+(codegen.numpy_helpers; CTC's forward-backward is pasted from lossgraph.ops.ctc).
+
+LOWERINGS maps every op name to its lowering; FUSED holds the few patterns lowered as one
+statement (scalar factor chains, sum of squares, softmax minus one-hot). Identifiers come from
+codegen.names.Namer; user strings reach the source only through it or as repr'd literals.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from lossgraph import dtypes as dt
+from lossgraph.ops import OPS, ctc as ctc_ops
+from lossgraph.shapes import _factors
+
+from . import numpy_helpers
+from .names import Namer
+
+_CTC_HELPERS = ("_checked", "_shift", "_lattice", "_logsumexp_rows", "_loss_impl", "_grad_impl")
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """emit(em, node, args, out) -> a Python expression for node (args: operand expressions).
+
+    out: the expression may write into a given buffer (out is its name, else None).
+    view: the result may share memory with an operand (never written in place, copied when
+    returned). cast: operands are first cast to the node's dtype (arithmetic). helpers: the
+    helper functions the expression calls.
+    """
+    emit: Callable
+    out: bool = False
+    view: bool = False
+    cast: object = True                   # True, or the operand positions to cast
+    helpers: tuple = ()
+
+
+# --- dtype names in generated code: "FT" is the weak float (float_t, fixed per call)
+
+def dtype_sym(dtype):
+    return "FT" if dtype == "float" else dt.numpy_dtype(dtype).name
+
+
+def _dtype_expr(em, sym):
+    if sym == "FT":
+        em.uses_float_t = True
+        return "float_t"
+    return f"np.{sym}"
+
+
+# --- lowerings
+
+def _ufunc(np_name, infix=None, prefix=None):
+    def emit(em, node, a, out):
+        if out is not None:
+            return f"np.{np_name}({', '.join(a)}, out={out})"
+        if infix:
+            return f"{a[0]} {infix} {a[1]}"
+        if prefix:
+            return f"{prefix}{a[0]}"
+        return f"np.{np_name}({', '.join(a)})"
+    return Lowering(emit, out=True)
+
+
+def _call(fmt, helpers=(), cast=True, view=False):
+    """A fixed expression over args ({0}, {1}, ...) and attrs ({axis}, ...)."""
+    def emit(em, node, a, out):
+        return fmt.format(*a, **em.attrs(node))
+    return Lowering(emit, cast=cast, view=view, helpers=helpers)
+
+
+def _exp_shared(em, node, a, out, helper):
+    """sigmoid / softplus of x share e = e^-|x|; the last of them may overwrite it."""
+    e, last = em.shared(("exp_neg_abs", node.inputs[0]), f"exp_neg_abs_{em.hint(node.inputs[0])}",
+                        f"exp_neg_abs({a[0]})")
+    return f"{helper}({a[0]}, {e}" + (", reuse=True)" if last else ")")
+
+
+def _softmax_parts(em, node, a):
+    x = node.inputs[0]
+    axis = em.axis_literal(node.attrs["axis"])
+    hint = em.hint(x)
+    names, last = em.shared(("softmax_parts", x, node.attrs["axis"]),
+                            (f"max_{hint}", f"exp_{hint}", f"sumexp_{hint}"),
+                            f"softmax_parts({a[0]}, {axis})")
+    return names, last
+
+
+def _logsumexp(em, node, a, out):
+    (m, _, s), _ = _softmax_parts(em, node, a)
+    lse = f"np.log({s}) + {m}"
+    if node.attrs["keepdims"]:
+        return lse
+    return f"np.squeeze({lse}, axis={em.axis_literal(node.attrs['axis'])})"
+
+
+def _softmax(em, node, a, out):
+    (_, e, s), last = _softmax_parts(em, node, a)
+    return f"normalized({e}, {s}" + (", reuse=True)" if last else ")")
+
+
+def _log_softmax(em, node, a, out):
+    (m, _, s), _ = _softmax_parts(em, node, a)
+    return f"{a[0]} - (np.log({s}) + {m})"
+
+
+def _reduce(np_name):
+    def emit(em, node, a, out):
+        axes, keep = node.attrs["axis"], node.attrs["keepdims"]
+        full = axes == tuple(range(node.inputs[0].ndim))
+        args = [a[0]]
+        if not full or keep:
+            args.append(f"axis={em.axis_literal(axes)}")
+        if keep:
+            args.append("keepdims=True")
+        if np_name in ("sum", "prod") and dt.is_int(node.dtype):
+            args.append(f"dtype={_dtype_expr(em, dtype_sym(node.dtype))}")
+        if out is not None:
+            args.append(f"out={out}")
+        return f"np.{np_name}({', '.join(args)})"
+    return Lowering(emit, out=True)
+
+
+def _power(em, node, a, out):
+    if out is not None:
+        return f"np.power({a[0]}, {a[1]}, out={out})"
+    return f"{a[0]} ** {a[1]}"
+
+
+def _cast(em, node, a, out):
+    if dtype_sym(node.dtype) == dtype_sym(node.inputs[0].dtype):
+        return a[0]
+    return f"{a[0]}.astype({_dtype_expr(em, dtype_sym(node.dtype))})"
+
+
+def _one_hot(em, node, a, out):
+    at = em.attrs(node)
+    return f"one_hot({a[0]}, {at['depth']}, {at['axis']}, {_dtype_expr(em, dtype_sym(node.dtype))})"
+
+
+def _ctc(fn):
+    def emit(em, node, a, out):
+        em.note("CTC: the forward-backward recursions run in the helper functions "
+                "below (pasted from lossgraph.ops.ctc)")
+        return f"{fn}({', '.join(a)}, {node.attrs['blank']!r}, {node.attrs['zero_infinity']!r})"
+    return Lowering(emit, cast=False, helpers=("ctc",))
+
+
+def _scatter(em, node, a, out):
+    return f"scatter_along_axis({a[0]}, {a[1]}, {node.attrs['axis']}, {em.shape_literal(node.shape)})"
+
+
+LOWERINGS = {
+    "add": _ufunc("add", "+"), "subtract": _ufunc("subtract", "-"),
+    "multiply": _ufunc("multiply", "*"), "divide": _ufunc("divide", "/"),
+    "power": Lowering(_power, out=True),
+    "maximum": _ufunc("maximum"), "minimum": _ufunc("minimum"),
+    "xlogy": _call("xlogy({0}, {1})", helpers=("xlogy",)),
+    "negative": _ufunc("negative", prefix="-"),
+    "exp": _ufunc("exp"), "log": _ufunc("log"), "log1p": _ufunc("log1p"),
+    "expm1": _ufunc("expm1"), "sqrt": _ufunc("sqrt"), "abs": _ufunc("abs"),
+    "sign": _ufunc("sign"), "square": _ufunc("square"), "tanh": _ufunc("tanh"),
+    "sigmoid": Lowering(lambda em, n, a, out: _exp_shared(em, n, a, out, "sigmoid"),
+                        helpers=("exp_neg_abs", "sigmoid")),
+    "softplus": Lowering(lambda em, n, a, out: _exp_shared(em, n, a, out, "softplus"),
+                         helpers=("exp_neg_abs", "softplus")),
+    "less": _call("{0} < {1}", cast=False), "less_equal": _call("{0} <= {1}", cast=False),
+    "greater": _call("{0} > {1}", cast=False),
+    "greater_equal": _call("{0} >= {1}", cast=False),
+    "equal": _call("{0} == {1}", cast=False), "not_equal": _call("{0} != {1}", cast=False),
+    "logical_and": _call("{0} & {1}", cast=False), "logical_or": _call("{0} | {1}", cast=False),
+    "logical_not": _call("~{0}", cast=False),
+    "where": Lowering(lambda em, n, a, out: f"np.where({', '.join(a)})", cast=(1, 2)),
+    "clip": _ufunc("clip"),
+    "cast": Lowering(_cast, cast=False, view=True),
+    "stop_gradient": Lowering(lambda em, n, a, out: a[0], cast=False, view=True),
+    "sum": _reduce("sum"), "prod": _reduce("prod"), "max": _reduce("max"),
+    "min": _reduce("min"),
+    "logsumexp": Lowering(_logsumexp, helpers=("softmax_parts",)),
+    "softmax": Lowering(_softmax, helpers=("softmax_parts", "normalized")),
+    "log_softmax": Lowering(_log_softmax, helpers=("softmax_parts",)),
+    "reshape": _call("np.reshape({0}, {shape})", cast=False, view=True),
+    "transpose": _call("np.transpose({0}, {perm})", cast=False, view=True),
+    "broadcast_to": _call("np.broadcast_to({0}, {shape})", cast=False, view=True),
+    "one_hot": Lowering(_one_hot, cast=False, helpers=("one_hot",)),
+    "pick": _call("pick({0}, {1}, {axis})", cast=False, helpers=("pick",)),
+    "take_along_axis": _call("take_along_axis({0}, {1}, {axis})", cast=False,
+                             helpers=("take_along_axis",)),
+    "scatter_along_axis": Lowering(_scatter, cast=False, helpers=("scatter_along_axis",)),
+    "ctc_loss": _ctc("_loss_impl"),
+    "ctc_grad": _ctc("_grad_impl"),
+}
+
+# Leaves are not lowered by the table: inputs are parameters, constants literals or module
+# constants, dimsize and arange read the dims bound from the inputs' shapes.
+LEAVES = ("input", "constant", "dimsize", "arange")
+
+
+# --- fused patterns: (op, test(em, node) -> absorbed input positions or None, emit)
+
+def _scalar(node):
+    return node.ndim == 0
+
+
+def _scale_chain(em, node):
+    """x * a / b * c ... with scalar factors: one multiply by their product (one pass)."""
+    if node.op not in ("multiply", "divide") or node.ndim == 0:
+        return None
+    arr = [k for k, i in enumerate(node.inputs) if not _scalar(i)]
+    if len(arr) != 1 or (node.op == "divide" and arr[0] != 0):
+        return None
+    inner = node.inputs[arr[0]]
+    if inner.op != "multiply" or em.uses(inner) != 1 or inner.shape != node.shape or \
+            sum(not _scalar(i) for i in inner.inputs) != 1 or \
+            dtype_sym(inner.dtype) != dtype_sym(node.dtype):
+        return None
+    return (arr[0],)
+
+
+def _emit_scale_chain(em, node, out):
+    k = 0 if not _scalar(node.inputs[0]) else 1
+    inner, s = node.inputs[k], node.inputs[1 - k]
+    j = 0 if not _scalar(inner.inputs[0]) else 1
+    base, t = inner.inputs[j], inner.inputs[1 - j]
+    op = "*" if node.op == "multiply" else "/"
+    factor = f"({em.operand(node, t)} {op} {em.operand(node, s)})"
+    x = em.operand(node, base)
+    target = out if out is not None else (x if em.reusable(node, base) else None)
+    if target is not None:
+        return f"np.multiply({x}, {factor}, out={target})", out is not None
+    return f"{x} * {factor}", False
+
+
+def _sum_of_squares(em, node):
+    """sum(square(d)) over all axes: one dot product, no squared array."""
+    (sq,) = node.inputs
+    if node.attrs["keepdims"] or node.attrs["axis"] != tuple(range(sq.ndim)) or \
+            sq.op != "square" or em.uses(sq) != 1 or not dt.is_float(node.dtype) or \
+            dtype_sym(sq.inputs[0].dtype) != dtype_sym(node.dtype):
+        return None
+    return (0,)
+
+
+def _emit_sum_of_squares(em, node, out):
+    d = em.operand(node, node.inputs[0].inputs[0])
+    return f"np.vdot({d}, {d})", False
+
+
+def _minus_one_hot(em, node):
+    """softmax(x) - one_hot(y): subtract 1 at the labels instead of building the one-hot."""
+    a, oh = node.inputs
+    if oh.op != "one_hot" or em.uses(oh) != 1 or a.shape != node.shape or \
+            oh.shape != node.shape or dtype_sym(a.dtype) != dtype_sym(node.dtype):
+        return None
+    return (1,)
+
+
+def _emit_minus_one_hot(em, node, out):
+    a, oh = node.inputs
+    reuse = em.reusable(node, a)
+    return (f"minus_one_hot({em.operand(node, a)}, {em.expr[id(oh.inputs[0])]}, "
+            f"{oh.attrs['axis']}" + (", reuse=True)" if reuse else ")")), False
+
+
+FUSED = {
+    "multiply": (_scale_chain, _emit_scale_chain, ()),
+    "divide": (_scale_chain, _emit_scale_chain, ()),
+    "sum": (_sum_of_squares, _emit_sum_of_squares, ()),
+    "subtract": (_minus_one_hot, _emit_minus_one_hot, ("minus_one_hot",)),
+}
+
+
+# --- the emitter
+
+def _literal(value):
+    """A scalar as Python source that reads back exactly (weakly typed in NumPy)."""
+    if isinstance(value, (bool, np.bool_)):
+        return repr(bool(value))
+    if isinstance(value, (int, np.integer)):
+        v = int(value)
+        return repr(v) if v >= 0 else f"({v})"
+    v = float(value)
+    if v != v:
+        return "np.nan"
+    if v in (np.inf, -np.inf):
+        return "np.inf" if v > 0 else "(-np.inf)"
+    return repr(v) if v >= 0 or (v == 0 and not np.signbit(v)) else f"({v!r})"
+
+
+_HINTS = {"subtract": "diff", "add": "total", "multiply": "product", "divide": "ratio",
+          "where": "select", "less": "below", "less_equal": "inside", "greater": "above",
+          "greater_equal": "at_least", "equal": "is_equal", "not_equal": "differs",
+          "logical_and": "both", "logical_or": "either", "logical_not": "negated",
+          "negative": "neg", "power": "powered", "sum": "total", "prod": "product",
+          "one_hot": "one_hot", "dimsize": "size"}
+
+
+class Emitter:
+    """Builds one module: names, helper set, module constants and the function body."""
+
+    def __init__(self, schedule, fn_name, shared_users=None):
+        self.s = schedule
+        self.namer = Namer(reserved=("np", "float_t") + tuple(numpy_helpers.HELPERS)
+                           + _CTC_HELPERS + ("NEG_INF", "ctc"))
+        self.fn_name = self.namer.fresh(fn_name)
+        self.lines, self.module_consts, self.notes = [], [], []
+        self.helpers, self.dims_used = [], []
+        self.uses_float_t = False
+        self.expr, self.owned = {}, {}
+        self.shared_users = shared_users          # key -> positions requesting it (pass 2)
+        self.requests = {}                        # key -> positions (recorded in this pass)
+        self.shared_names = {}
+        self.pos = None
+        self.absorbed = set()
+        self.buffer_of = {}                       # node id -> the owned node whose buffer it is
+        self.params = [self.namer.fresh(name) for name in schedule.inputs]
+        self.out_params = [self.namer.fresh(f"grad_{w.name}") for w in schedule.wrt]
+
+    # -- small services for lowerings
+    def attrs(self, node):
+        out = {}
+        for k, v in node.attrs.items():
+            if k == "axis" and isinstance(v, tuple):
+                out[k] = self.axis_literal(v)
+            elif k in ("shape",):
+                out[k] = self.shape_literal(node.shape)
+            elif k == "depth":
+                out[k] = self.dim_expr(v)
+            else:
+                out[k] = repr(v) if isinstance(v, (int, tuple, bool, str)) else v
+        return out
+
+    def axis_literal(self, axes):
+        return repr(axes[0]) if len(axes) == 1 else repr(tuple(axes))
+
+    def dim_expr(self, d):
+        coeff, names = _factors(d)
+        for n in names:
+            if n not in self.dims_used:
+                self.dims_used.append(n)
+        parts = ([str(coeff)] if coeff != 1 or not names else []) + \
+            [self.dim_names[n] for n in names]
+        return " * ".join(parts)
+
+    def shape_literal(self, shape):
+        dims = [self.dim_expr(d) for d in shape]
+        return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+    def hint(self, node):
+        if node.op == "input":
+            return self.expr[id(node)]
+        return self.names.get(id(node), node.op)
+
+    def note(self, text):
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def uses(self, node):
+        return len(self.s.users[self.s.position(node)])
+
+    def operand(self, node, inp):
+        """inp's expression, cast to node's dtype where NumPy's promotion would differ."""
+        e = self.expr[id(inp)]
+        want, have = dtype_sym(node.dtype), dtype_sym(inp.dtype)
+        if want == have or self.is_literal(inp):
+            return e
+        return f"{e}.astype({_dtype_expr(self, want)}, copy=False)"
+
+    def is_literal(self, node):
+        return node.op == "constant" and node.ndim == 0 and node.dtype in ("float", "int", "bool")
+
+    def shared(self, key, hints, expr):
+        """A temporary computed once for every node that asks for it; returns (name or
+        names, whether this node is its last user)."""
+        self.requests.setdefault(key, []).append(self.pos)
+        if key not in self.shared_names:
+            names = tuple(self.namer.fresh(h) for h in hints) if isinstance(hints, tuple) \
+                else self.namer.fresh(hints)
+            target = ", ".join(names) if isinstance(names, tuple) else names
+            self.lines.append(f"{target} = {expr}")
+            self.shared_names[key] = names
+        users = (self.shared_users or {}).get(key, [])
+        return self.shared_names[key], bool(users) and users[-1] == self.pos
+
+    def reusable(self, node, inp):
+        """inp's buffer may hold node's result: inp is an intermediate nobody reads later."""
+        if id(inp) not in self.owned or inp.shape != node.shape or node.ndim == 0 or \
+                dtype_sym(inp.dtype) != dtype_sym(node.dtype):
+            return False
+        return self.buffer_last[id(inp)] == self.pos
+
+    # -- the body
+    def run(self):
+        s = self.s
+        self.dim_names = {}
+        for node in s.order:
+            at = node.attrs
+            dims = list(node.shape) + list(at.get("dims", ())) + \
+                [at[k] for k in ("dim", "depth") if k in at]
+            for d in dims:
+                for n in _factors(d)[1]:
+                    self.dim_names.setdefault(n, None)
+        for n in list(self.dim_names):
+            self.dim_names[n] = self.namer.fresh(n)
+        for name, p in zip(s.inputs, self.params):
+            self.expr[id(s.inputs[name])] = p
+        self.names = {}
+        self._plan()
+        outputs = {id(o) for o in s.outputs}
+        for pos, node in enumerate(s.order):
+            self.pos = pos
+            if id(node) in self.absorbed:
+                continue
+            if node.op in LEAVES:
+                self._leaf(node)
+                continue
+            grad_k = self.grad_index.get(id(node))
+            out = self.out_params[grad_k] if grad_k is not None else None
+            self._lower(node, out, id(node) in outputs)
+        self._returns()
+        return self
+
+    def _plan(self):
+        """Absorbed nodes (fused patterns) and each owned buffer's last use (views extend it)."""
+        s = self.s
+        self.fused = {}
+        for node in s.order:
+            rule = FUSED.get(node.op)
+            if rule is None:
+                continue
+            taken = rule[0](self, node)
+            if taken is not None:
+                self.fused[id(node)] = rule
+                for k in taken:
+                    self.absorbed.add(id(node.inputs[k]))
+        self.grad_index = {}
+        for k, g in enumerate(s.grads):
+            if g.op not in LEAVES and id(g) not in self.grad_index and \
+                    all(g is not v for v in s.values):
+                self.grad_index[id(g)] = k
+        last = self._effective_last_use()
+        self.buffer_last, root = {}, {}
+        for pos, node in enumerate(s.order):
+            low = LOWERINGS.get(node.op)
+            if low is not None and low.view and node.inputs and id(node.inputs[0]) in root:
+                root[id(node)] = root[id(node.inputs[0])]
+            else:
+                root[id(node)] = id(node)
+            r = root[id(node)]
+            self.buffer_last[r] = max(self.buffer_last.get(r, -1), last.get(id(node), len(s.order)))
+        for node in s.outputs:
+            self.buffer_last[root[id(node)]] = len(s.order)
+
+    def _effective_last_use(self):
+        """Position of each node's last reader, where a fused node reads its absorbed
+        inputs' operands."""
+        last = {}
+
+        def read(inp, pos):
+            if id(inp) in self.absorbed:
+                for i in inp.inputs:
+                    read(i, pos)
+            else:
+                last[id(inp)] = pos
+
+        for pos, node in enumerate(self.s.order):
+            if id(node) not in self.absorbed:
+                for inp in node.inputs:
+                    read(inp, pos)
+        return last
+
+    def _name_for(self, node):
+        if self.s.values and node is self.s.values[0]:
+            return self.namer.fresh("loss")
+        base = _HINTS.get(node.op)
+        if base is None:
+            first = self.hint(node.inputs[0]) if node.inputs else ""
+            base = f"{node.op}_{first}" if 0 < len(first) <= 16 else node.op
+        return self.namer.fresh(base)
+
+    def _leaf(self, node):
+        if node.op == "constant":
+            v = node.attrs["value"]
+            if self.is_literal(node):
+                self.expr[id(node)] = _literal(v.item())
+                return
+            name = self.namer.fresh("CONST")
+            self.module_consts.append(
+                f"{name} = np.array({v.tolist()!r}, dtype=np.{v.dtype.name})")
+            sym = dtype_sym(node.dtype)
+            if sym == "FT":
+                self.expr[id(node)] = f"{name}.astype(float_t, copy=False)"
+                self.uses_float_t = True
+            elif v.ndim == 0:
+                self.expr[id(node)] = f"np.{sym}({_literal(v.item())})"
+            else:
+                self.expr[id(node)] = name
+        elif node.op == "dimsize":
+            name = self.namer.fresh("size_" + "_".join(map(str, node.attrs["dims"])))
+            dims = " * ".join(self.dim_expr(d) for d in node.attrs["dims"]) or "1"
+            self.lines.append(f"{name} = {_dtype_expr(self, dtype_sym(node.dtype))}({dims})")
+            self.expr[id(node)] = name
+        elif node.op == "arange":
+            name = self.namer.fresh("arange_" + str(node.attrs["dim"]).replace("*", "_"))
+            self.lines.append(f"{name} = np.arange({self.dim_expr(node.attrs['dim'])})")
+            self.expr[id(node)] = name
+            self.owned[id(node)] = True
+
+    def _lower(self, node, out, is_output):
+        low = LOWERINGS[node.op]
+        for h in low.helpers:
+            self._helper(h)
+        fused = self.fused.get(id(node))
+        name = out if out is not None else self._name_for(node)
+        if out is not None and (low.out or fused is not None):
+            spare = self._reuse(node, deep=fused is not None)
+            if spare is not None:
+                self.lines += [f"if {out} is None:",
+                               f"    {out} = {spare}  # {spare} is not read again"]
+        if fused is not None:
+            for h in fused[2]:
+                self._helper(h)
+            text, wrote = fused[1](self, node, out)
+        else:
+            args = [self.operand(node, i) if low.cast is True or (low.cast and k in low.cast)
+                    else self.expr[id(i)] for k, i in enumerate(node.inputs)]
+            target = (out if out is not None else self._reuse(node)) if low.out else None
+            text = low.emit(self, node, args, target)
+            wrote = out is not None and low.out
+            if low.view and not is_output and node.inputs and text == args[0]:
+                self.expr[id(node)] = text          # a no-op (stop_gradient, same-dtype cast)
+                self.names[id(node)] = self.names.get(id(node.inputs[0]), text)
+                return
+        if out is not None and not wrote:
+            self._helper("fill")
+            text = f"fill({out}, {text})"
+        elif is_output and low.view:
+            text = f"np.array({text})"
+        self.lines.append(f"{name} = {text}")
+        self.names[id(node)] = name
+        self.expr[id(node)] = name
+        if not low.view and not is_output and node.ndim > 0:
+            self.owned[id(node)] = True
+
+    def _reuse(self, node, deep=False):
+        """The name of an operand's buffer this node may write into, else None (deep: also
+        the operands of absorbed inputs)."""
+        inputs = list(node.inputs)
+        if deep:
+            inputs += [j for i in node.inputs if id(i) in self.absorbed for j in i.inputs]
+        for inp in inputs:
+            if self.reusable(node, inp):
+                return self.expr[id(inp)]
+        return None
+
+    def _helper(self, name):
+        if name in self.helpers:
+            return
+        if name == "ctc":
+            self._helper("InputError")
+        for dep in numpy_helpers.HELPERS.get(name, ()):
+            self._helper(dep)
+        self.helpers.append(name)
+
+    def _returns(self):
+        s = self.s
+        seen = set()
+        vals = []
+        for v in s.values:
+            e = self.expr[id(v)]
+            if v.op in LEAVES or id(v) in seen:
+                e = f"np.array({e}, dtype={_dtype_expr(self, dtype_sym(v.dtype))})"
+                e = e + "[()]" if v.ndim == 0 else e
+            seen.add(id(v))
+            vals.append(e)
+        grads = []
+        for k, g in enumerate(s.grads):
+            e = self.expr[id(g)]
+            if self.grad_index.get(id(g)) != k:      # a leaf, a value, or a repeated gradient
+                self._helper("fill")
+                e = f"fill({self.out_params[k]}, {e})"
+            grads.append(e)
+        value = vals[0] if len(vals) == 1 else "(" + ", ".join(vals) + ")"
+        if not s.wrt:
+            self.lines.append(f"return {value}")
+        else:
+            gs = ", ".join(grads) + ("," if len(grads) == 1 else "")
+            self.lines.append(f"return {value}, ({gs})")
+
+    # -- the module
+    def module(self):
+        s = self.s
+        head = []
+        if self.uses_float_t:
+            head.append(f"float_t = {self._float_t()}")
+        for n in self.dims_used:
+            head.append(f"{self.dim_names[n]} = {self._dim_source(n)}")
+        params = self.params + [f"{p}=None" for p in self.out_params]
+        doc = self._docstring()
+        body = [f"    {line}" for line in doc + head + self.lines]
+        parts = ['"""Generated by lossgraph\'s NumPy backend (codegen): imports only NumPy."""',
+                 "import numpy as np", ""]
+        for h in self.helpers:
+            parts += ["", _helper_source(h)]
+        if self.module_consts:
+            parts += [""] + self.module_consts
+        parts += ["", "", '@np.errstate(all="ignore")',
+                  f"def {self.fn_name}({', '.join(params)}):"] + body
+        return "\n".join(parts) + "\n"
+
+    def _docstring(self):
+        s = self.s
+        ins = ", ".join(f"{p}: {n.dtype}{_shape_text(n.shape)}"
+                        for p, n in zip(self.params, s.inputs.values()))
+        lines = [f'"""Inputs {ins}.']
+        if s.wrt:
+            lines.append(f"Returns (loss, gradients w.r.t. {', '.join(w.name for w in s.wrt)});"
+                         f" {', '.join(self.out_params)} may be preallocated gradient buffers.")
+        else:
+            lines.append("Returns the loss.")
+        lines += self.notes
+        lines[-1] += '"""'
+        return lines
+
+    def _float_t(self):
+        weak = [p for p, n in zip(self.params, self.s.inputs.values()) if n.dtype == "float"]
+        if len(weak) == 1:
+            return f"{weak[0]}.dtype.type"
+        if weak:
+            return f"np.result_type({', '.join(weak)}).type"
+        concrete = [n.dtype for n in self.s.inputs.values() if n.dtype in ("float32", "float64")]
+        return f"np.{dt.promote(*concrete) if concrete else 'float64'}"
+
+    def _dim_source(self, sym):
+        for p, n in zip(self.params, self.s.inputs.values()):
+            for i, d in enumerate(n.shape):
+                if d == sym:
+                    return f"{p}.shape[{i}]"
+        from lossgraph.errors import ShapeError
+        raise ShapeError(f"dim {sym!r} is not the size of any input axis, so the generated "
+                         f"code cannot read it")
+
+
+def _shape_text(shape):
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def _helper_source(name):
+    if name == "ctc":
+        srcs = ["# CTC forward-backward, pasted from lossgraph.ops.ctc (the reference):",
+                "NEG_INF = -np.inf"]
+        srcs += [inspect.getsource(getattr(ctc_ops, f)) for f in _CTC_HELPERS]
+        return "\n\n".join(srcs)
+    return inspect.getsource(getattr(numpy_helpers, name)).rstrip()
+
+
+def generate(schedule, name="loss"):
+    """(module source, function name) for a schedule: two passes, the first finds which
+    nodes share each temporary, so the last of them may overwrite it."""
+    first = Emitter(schedule, name).run()
+    em = Emitter(schedule, name, shared_users=first.requests).run()
+    return em.module(), em.fn_name
+
+
+class NumpyBackend:
+    """The backend object codegen.kernel registers as "numpy"."""
+    name = "numpy"
+
+    def build(self, schedule, name, options):
+        from .numpy_exec import load
+        source, fn_name = generate(schedule, name)
+        return {"source": source, "fn": load(source, fn_name)}

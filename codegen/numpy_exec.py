@@ -1,0 +1,38 @@
+"""Executing generated NumPy source in a sealed namespace.
+
+The module sees only the builtins its helpers use and an import statement that admits NumPy
+alone; nothing from a user string is evaluated (names went through codegen.names). The module's
+InputError is rebound to lossgraph's, so a kernel raises the error lg.evaluate raises.
+"""
+from __future__ import annotations
+
+import builtins
+import importlib
+
+from lossgraph.errors import InputError
+
+_ALLOWED = ("range", "len", "float", "int", "bool", "tuple", "list", "zip", "enumerate",
+            "isinstance", "min", "max", "abs", "slice", "ValueError", "TypeError",
+            "IndexError", "object", "__build_class__")
+
+
+def _import_numpy_only(name, globals=None, locals=None, fromlist=(), level=0):
+    if level or not (name == "numpy" or name.startswith("numpy.")):
+        raise ImportError(f"generated kernels may import only numpy, not {name!r}")
+    module = importlib.import_module(name)     # NumPy imports its own submodules lazily
+    return module if fromlist else importlib.import_module(name.partition(".")[0])
+
+
+def sealed_builtins():
+    table = {k: getattr(builtins, k) for k in _ALLOWED}
+    table["__import__"] = _import_numpy_only
+    return table
+
+
+def load(source, fn_name, filename="<lossgraph kernel>"):
+    """Run the module source; return its function fn_name."""
+    namespace = {"__builtins__": sealed_builtins(), "__name__": "lossgraph_kernel"}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (our own generated code)
+    if "InputError" in namespace:
+        namespace["InputError"] = InputError
+    return namespace[fn_name]

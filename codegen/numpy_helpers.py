@@ -1,0 +1,123 @@
+"""The few helpers generated NumPy modules define: their source is copied into each module that
+calls them, so a generated module imports only NumPy.
+
+Each helper is written as a careful person writes it by hand (stable forms, in-place updates
+where they save an allocation) and computes exactly what the matching op's reference
+implementation computes. HELPERS maps a helper name to the helpers it calls.
+"""
+import numpy as np
+
+
+class InputError(ValueError):
+    """Labels or lengths out of range (lossgraph binds its own lossgraph.errors.InputError)."""
+
+
+def exp_neg_abs(x):
+    """e^-|x|, the one exponential that a stable sigmoid and softplus of x share (never > 1)."""
+    e = np.abs(x)
+    np.negative(e, out=e)
+    return np.exp(e, out=e)
+
+
+def sigmoid(x, e, reuse=False):
+    """1 / (1 + e^-x) from e = e^-|x|: e / (1 + e) where x < 0, 1 / (1 + e) elsewhere.
+
+    reuse=True writes the result into e (the caller no longer needs it).
+    """
+    d = 1.0 + e
+    s = np.divide(e, d, out=e if reuse else None)
+    np.divide(1.0, d, out=s, where=x >= 0)
+    return s
+
+
+def softplus(x, e, reuse=False):
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|), from e = e^-|x|; reuse=True writes into e."""
+    sp = np.log1p(e, out=e if reuse else None)
+    sp += np.maximum(x, 0.0)
+    return sp
+
+
+def xlogy(x, y):
+    """x log y, and 0 where x = 0 (also where y = 0)."""
+    zero = x == 0
+    return np.where(zero, np.zeros_like(x * y), x * np.log(np.where(zero, 1, y)))
+
+
+def softmax_parts(x, axis):
+    """(m, e, s) along axis: m = max x (0 where not finite), e = e^(x - m), s = sum e.
+
+    softmax = e / s, logsumexp = log s + m, log_softmax = x - (log s + m).
+    """
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype, copy=False)
+    e = np.subtract(x, m)
+    np.exp(e, out=e)
+    return m, e, np.sum(e, axis=axis, keepdims=True)
+
+
+def normalized(e, s, reuse=False):
+    """e / s, with rows whose sum is 0 left at 0 (softmax of all -inf)."""
+    return np.divide(e, np.where(s == 0, 1, s), out=e if reuse else None)
+
+
+def check_labels(labels, depth, what):
+    """Labels must lie in [0, depth)."""
+    if labels.size and (labels.min() < 0 or labels.max() >= depth):
+        bad = labels[(labels < 0) | (labels >= depth)].flat[0]
+        raise InputError(f"{what}: label {bad} is out of range [0, {depth})")
+
+
+def one_hot(labels, depth, axis, dtype):
+    """1 where the index along axis equals the label, else 0."""
+    check_labels(labels, depth, "one_hot")
+    return np.moveaxis(np.arange(depth) == labels[..., None], -1, axis).astype(dtype)
+
+
+def minus_one_hot(a, labels, axis, reuse=False):
+    """a - one_hot(labels) along axis, without building the one-hot array."""
+    check_labels(labels, a.shape[axis], "one_hot")
+    out = a if reuse else np.array(a)
+    idx = np.expand_dims(labels, axis)
+    np.put_along_axis(out, idx, np.take_along_axis(out, idx, axis) - 1, axis)
+    return out
+
+
+def pick(x, labels, axis):
+    """x at each label along axis (the axis is dropped)."""
+    check_labels(labels, x.shape[axis], "pick")
+    return np.squeeze(np.take_along_axis(x, np.expand_dims(labels, axis), axis), axis)
+
+
+def take_along_axis(x, idx, axis):
+    """x gathered at indices along axis."""
+    check_labels(idx, x.shape[axis], "take_along_axis")
+    return np.take_along_axis(x, idx, axis)
+
+
+def scatter_along_axis(g, idx, axis, shape):
+    """Zeros of shape with g added at the indices along axis."""
+    out = np.zeros(shape, dtype=g.dtype)
+    g = np.broadcast_to(g, np.broadcast_shapes(g.shape, idx.shape))
+    idx = np.broadcast_to(idx, g.shape)
+    grid = list(np.indices(g.shape, sparse=True))
+    grid[axis] = idx
+    np.add.at(out, tuple(grid), g)
+    return out
+
+
+def fill(out, value):
+    """value as a fresh array, or written into the caller's buffer out."""
+    if out is None:
+        return np.array(value)
+    out[...] = value
+    return out
+
+
+# helper -> the helpers it calls (copied along); CTC is pasted from lossgraph.ops.ctc
+HELPERS = {
+    "InputError": (), "exp_neg_abs": (), "sigmoid": (), "softplus": (), "xlogy": (),
+    "softmax_parts": (), "normalized": (), "check_labels": ("InputError",),
+    "one_hot": ("check_labels",), "minus_one_hot": ("check_labels",),
+    "pick": ("check_labels",), "take_along_axis": ("check_labels",),
+    "scatter_along_axis": (), "fill": (),
+}
