@@ -1,27 +1,28 @@
 """What users write: inputs, constants and a NumPy-like function set over Nodes."""
 from __future__ import annotations
 
+import inspect
 import numbers
-import re
 
 import numpy as np
 
 from . import dtypes as dt
 from .errors import DTypeError, OptionError, ShapeError
 from .graph import Node, make
+from .names import quote, unknown_keywords
 from .shapes import normalize_axis, normalize_shape
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
 
 # --- leaves
 def input(name, shape=(), dtype="float"):
-    """A named input. shape: ints and dim names ("N", "C"); dtype: "float" (either
-    precision, fixed at evaluation), "float32", "float64", "int", "int32", "int64", "bool"."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise OptionError(f"input name: expected an identifier like 'logits', got {name!r}")
-    return make("input", name=name, shape=normalize_shape(shape, f"input {name!r} shape"),
-                dtype=dt.normalize_dtype(dtype, f"input {name!r} dtype"))
+    """A named input. name: any Python identifier (str.isidentifier: 'logits', 'θ',
+    'logits_é'; keywords too, since code generators sanitize names for their targets); shape:
+    ints and dim names ("N", "C"); dtype: "float" (either precision, fixed at evaluation),
+    "float32", "float64", "int", "int32", "int64", "bool"."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise OptionError(f"input name: expected an identifier like 'logits', got {quote(name)}")
+    arg = f"input {quote(name)}"
+    return make("input", name=name, shape=normalize_shape(shape, f"{arg} shape"),
+                dtype=dt.normalize_dtype(dtype, f"{arg} dtype"))
 
 
 def constant(value, dtype=None):
@@ -119,15 +120,24 @@ def log_sigmoid(x):
 
 
 # --- reductions
-def _reduce(name):
-    def f(x, axis=None, keepdims=False):
+def _reduce(name, formula):
+    """The reduction `name` as a function with its own name, signature and messages."""
+    def reduction(x, axis=None, keepdims=False, **unknown):
+        if unknown:
+            raise unknown_keywords(f"lg.{name}", unknown, ("axis", "keepdims"))
         return make(name, as_node(x), axis=axis, keepdims=keepdims)
-    f.__name__ = name
-    f.__doc__ = f"{name} of x over axis (None = all axes)."
-    return f
+    reduction.__name__ = reduction.__qualname__ = name
+    reduction.__doc__ = f"{formula} over axis (an int, a tuple, or None = all axes)."
+    sig = inspect.signature(reduction)        # as shown by help(): without **unknown
+    reduction.__signature__ = sig.replace(parameters=list(sig.parameters.values())[:3])
+    return reduction
 
 
-sum, prod, max, min, logsumexp = map(_reduce, ["sum", "prod", "max", "min", "logsumexp"])
+sum = _reduce("sum", "sum_i x_i")
+prod = _reduce("prod", "prod_i x_i")
+max = _reduce("max", "max_i x_i")
+min = _reduce("min", "min_i x_i")
+logsumexp = _reduce("logsumexp", "log sum_i exp(x_i), computed stably")
 
 
 def mean(x, axis=None, keepdims=False):

@@ -12,6 +12,7 @@ import numpy as np
 from . import dtypes as dt
 from .errors import DTypeError, InputError, LossgraphError
 from .graph import Node, topo_order
+from .names import did_you_mean, quote
 from .ops import OPS
 from .shapes import bind_dims, check_pending, fmt_shape, resolve_dim
 
@@ -38,31 +39,17 @@ def declared_inputs(order):
 
 
 def bind(inputs: dict, arrays: dict) -> Env:
-    """Check arrays against the declared inputs and bind the symbolic dims."""
-    missing = [k for k in inputs if k not in arrays]
-    if missing:
-        raise InputError(f"missing input {missing[0]!r}: expected arrays for "
-                         f"{', '.join(map(repr, inputs))}")
-    extra = [k for k in arrays if k not in inputs]
-    if extra:
-        raise InputError(f"unexpected input {extra[0]!r}: the graph's inputs are "
-                         f"{', '.join(map(repr, inputs)) or 'none'} (a gradient may use fewer "
-                         f"inputs than its loss: evaluate them together, "
-                         f"lg.evaluate([loss, grad], ...))")
-    env, pending, weak = Env({}), [], []
+    """Check arrays against the declared inputs (dtypes.coerce: exact widening only) and bind
+    the symbolic dims."""
+    _check_names(inputs, arrays)
+    env, pending, weak, sources = Env({}), [], [], {}
     for name, node in inputs.items():
-        value = arrays[name]
+        value, arg = arrays[name], f"input {quote(name)}"
         if isinstance(value, Node):
-            raise InputError(f"input {name!r}: expected an array, got a Node; evaluate takes "
+            raise InputError(f"{arg}: expected an array, got a Node; evaluate takes "
                              f"arrays (build a graph with Nodes instead)")
-        arr = np.asarray(value)
-        if arr.dtype == object or not dt.accepts(node.dtype, arr.dtype):
-            if isinstance(value, (int, float)) and dt.is_float(node.dtype):
-                arr = np.asarray(value, dtype=dt.numpy_dtype(node.dtype))
-            else:
-                raise DTypeError(f"input {name!r}: expected dtype {node.dtype}, got "
-                                 f"{arr.dtype}")
-        pending += bind_dims(node.shape, arr.shape, env.dims, f"input {name!r}")
+        arr = dt.coerce(node.dtype, value, arg)
+        pending += bind_dims(node.shape, arr.shape, env.dims, arg, sources)
         if node.dtype == "float":
             weak.append(arr.dtype.name)
         env.arrays[name] = arr
@@ -73,6 +60,27 @@ def bind(inputs: dict, arrays: dict) -> Env:
     if env.float_dtype == "float":
         env.float_dtype = "float64"
     return env
+
+
+def _check_names(inputs, arrays):
+    """Missing and unexpected input names, in one message that shows both sides."""
+    missing = [k for k in inputs if k not in arrays]
+    extra = [k for k in arrays if k not in inputs]
+    if not missing and not extra:
+        return
+    declared, passed = _names(inputs) or "none", _names(arrays) or "none"
+    if missing:
+        also = "".join(f"; unexpected input {quote(k)}{did_you_mean(k, missing)}" for k in extra)
+        raise InputError(f"missing input {quote(missing[0])}{also}: the graph's inputs are "
+                         f"{declared}; passed were {passed}")
+    raise InputError(f"unexpected input {quote(extra[0])}: the graph's inputs are {declared} "
+                     f"(a gradient may use fewer inputs than its loss: evaluate them together, "
+                     f"lg.evaluate([loss, grad], ...))")
+
+
+def _names(names, most=12):
+    shown = [quote(k) for k in list(names)[:most]]
+    return ", ".join(shown) + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
 def run(order, env):

@@ -9,6 +9,7 @@ import math
 import re
 
 from .errors import ShapeError, OptionError
+from .names import quote
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -36,7 +37,7 @@ def _join(coeff, names):
 def normalize_dim(d, arg="shape"):
     """Validate one dim: a non-negative int, or names joined by '*'."""
     if isinstance(d, bool):
-        raise ShapeError(f"{arg}: expected an int or a dim name, got {d!r}")
+        raise ShapeError(f"{arg}: expected an int or a dim name, got {quote(d)}")
     if isinstance(d, int) or (hasattr(d, "__index__") and not isinstance(d, str)):
         d = int(d)
         if d < 0:
@@ -45,9 +46,10 @@ def normalize_dim(d, arg="shape"):
     if isinstance(d, str):
         parts = [p.strip() for p in d.split("*")]
         if not parts or not all(p.isdigit() or _NAME.match(p) for p in parts):
-            raise ShapeError(f"{arg}: dim {d!r} is not a name like 'N' or a product like 'N*T'")
+            raise ShapeError(f"{arg}: dim {quote(d)} is not a name like 'N' or a product like "
+                             f"'N*T'")
         return _join(*_factors(d))
-    raise ShapeError(f"{arg}: expected an int or a dim name, got {type(d).__name__} {d!r}")
+    raise ShapeError(f"{arg}: expected an int or a dim name, got {type(d).__name__} {quote(d)}")
 
 
 def normalize_shape(shape, arg="shape"):
@@ -58,7 +60,7 @@ def normalize_shape(shape, arg="shape"):
     try:
         dims = tuple(shape)
     except TypeError:
-        raise ShapeError(f"{arg}: expected a tuple of dims, got {shape!r}") from None
+        raise ShapeError(f"{arg}: expected a tuple of dims, got {quote(shape)}") from None
     return tuple(normalize_dim(d, arg) for d in dims)
 
 
@@ -134,11 +136,13 @@ def normalize_axis(axis, ndim, arg="axis"):
     return tuple(sorted(out))
 
 
-def bind_dims(declared, actual, env, arg):
+def bind_dims(declared, actual, env, arg, sources=None):
     """Check a concrete shape against a declared one, binding symbolic names in env.
 
+    sources (name -> "input 'x' axis 0") records who bound each name, for the messages.
     Product dims ("N*T") whose names are not all bound yet are returned for a later check.
     """
+    sources = {} if sources is None else sources
     if len(declared) != len(actual):
         raise ShapeError(f"{arg}: expected {len(declared)} dims {fmt_shape(declared)}, "
                          f"got shape {fmt_shape(actual)}")
@@ -153,9 +157,11 @@ def bind_dims(declared, actual, env, arg):
         if len(names) == 1 and coeff == 1:
             name = names[0]
             if name in env and env[name] != a:
-                raise ShapeError(f"{arg}: axis {i} is dim {name!r} = {a}, but {name!r} was "
-                                 f"already bound to {env[name]} by another input")
+                by = sources.get(name, "another input")
+                raise ShapeError(f"{arg}: axis {i} is dim {quote(name)} = {a}, but "
+                                 f"{quote(name)} was already bound to {env[name]} by {by}")
             env[name] = a
+            sources.setdefault(name, f"{arg} (axis {i}, shape {fmt_shape(actual)})")
         else:
             pending.append((d, a, i, arg, declared, actual))
     return pending
@@ -165,14 +171,14 @@ def resolve_dim(d, env, arg="dim"):
     coeff, names = _factors(d)
     missing = [n for n in names if n not in env]
     if missing:
-        raise ShapeError(f"{arg}: dim {d!r} uses {missing[0]!r}, which no input binds")
+        raise ShapeError(f"{arg}: dim {quote(d)} uses {quote(missing[0])}, which no input binds")
     return coeff * math.prod(env[n] for n in names)
 
 
 def check_pending(pending, env):
     for d, a, i, arg, declared, actual in pending:
         if resolve_dim(d, env, arg) != a:
-            raise ShapeError(f"{arg}: axis {i} is {d!r} = {resolve_dim(d, env, arg)} by the "
+            raise ShapeError(f"{arg}: axis {i} is {quote(d)} = {resolve_dim(d, env, arg)} by the "
                              f"other inputs, but came as {a} in shape {fmt_shape(actual)}")
 
 
