@@ -5,6 +5,7 @@
     Const(1.0)                           a constant whose every element is 1
     Const(name="c", scalar=True)         any scalar constant, bound to "c"
     P("sum", P("exp", X), bind="s")      the matched node itself bound to "s"
+    P(("add", "subtract"), ..., bind="n") any inputs (the builder looks at n itself)
 
 A Rule pairs a pattern with a builder over the bindings (which may return None to decline),
 a name, a one-line description and a phase; it records the file:line it was declared at.
@@ -29,11 +30,14 @@ class P:
 
     def match(self, node, env):
         if self.ops is not None:
-            if node.op not in self.ops or len(node.inputs) != len(self.children):
+            if node.op not in self.ops:
                 return False
-            for child, inp in zip(self.children, node.inputs):
-                if not child.match(inp, env):
+            if self.children != (Ellipsis,):
+                if len(node.inputs) != len(self.children):
                     return False
+                for child, inp in zip(self.children, node.inputs):
+                    if not child.match(inp, env):
+                        return False
         if self.bind is not None:
             prev = env.get(self.bind)
             if prev is not None and prev is not node:

@@ -1,0 +1,169 @@
+"""Value ranges: a bound lo <= node <= hi known from the graph alone (interval arithmetic).
+
+Used by the rewriter to drop dead branches (`where(clip(t, 1e-7, 1) == 0, ...)` never holds)
+and to know signs (`exp(log x) -> x` needs x >= 0). Bounds assume no NaN in the inputs, as the
+identity rules do. Unknown is (-inf, inf). The walk is bounded in depth, so it never recurses far.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+
+INF = math.inf
+UNKNOWN = (-INF, INF)
+MAX_DEPTH = 12
+_MEMO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _const(node):
+    while node.op == "broadcast_to":
+        node = node.inputs[0]
+    if node.op != "constant":
+        return None
+    v = node.attrs["value"]
+    if v.size == 0 or v.dtype.kind not in "biuf" or (v.dtype.kind == "f" and np.isnan(v).any()):
+        return None
+    return float(v.min()), float(v.max())
+
+
+def _mono(f):
+    """An increasing function maps [lo, hi] to [f(lo), f(hi)]."""
+    def rule(node, b):
+        lo, hi = b(node.inputs[0])
+        return f(lo), f(hi)
+    return rule
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+
+
+def _softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x))) if abs(x) != INF else max(x, 0.0)
+
+
+def _exp(x):
+    return math.exp(x) if x < 709 else INF
+
+
+def _log(x):
+    return math.log(x) if x > 0 else -INF
+
+
+def _add(node, b):
+    (a0, a1), (b0, b1) = b(node.inputs[0]), b(node.inputs[1])
+    return _sum(a0, b0, -INF), _sum(a1, b1, INF)
+
+
+def _sum(a, b, nan_as):
+    s = a + b
+    return nan_as if s != s else s
+
+
+def _neg(node, b):
+    lo, hi = b(node.inputs[0])
+    return -hi, -lo
+
+
+def _sub(node, b):
+    (a0, a1), (b0, b1) = b(node.inputs[0]), b(node.inputs[1])
+    return _sum(a0, -b1, -INF), _sum(a1, -b0, INF)
+
+
+def _mul(node, b):
+    (a0, a1), (b0, b1) = b(node.inputs[0]), b(node.inputs[1])
+    prods = [p for p in (a0 * b0, a0 * b1, a1 * b0, a1 * b1) if p == p]
+    if len(prods) < 4:       # 0 * inf: unknown
+        return UNKNOWN
+    return min(prods), max(prods)
+
+
+def _square(node, b):
+    lo, hi = b(node.inputs[0])
+    if lo >= 0:
+        return lo * lo, hi * hi
+    if hi <= 0:
+        return hi * hi, lo * lo
+    return 0.0, max(lo * lo, hi * hi)
+
+
+def _abs(node, b):
+    lo, hi = b(node.inputs[0])
+    if lo >= 0:
+        return lo, hi
+    if hi <= 0:
+        return -hi, -lo
+    return 0.0, max(-lo, hi)
+
+
+def _clip(node, b):
+    (x0, x1), (l0, _), (_, h1) = (b(i) for i in node.inputs)
+    lo, hi = max(x0, l0), min(x1, h1)
+    return (lo, hi) if lo <= hi else (l0, h1)
+
+
+def _maximum(node, b):
+    (a0, a1), (b0, b1) = b(node.inputs[0]), b(node.inputs[1])
+    return max(a0, b0), max(a1, b1)
+
+
+def _minimum(node, b):
+    (a0, a1), (b0, b1) = b(node.inputs[0]), b(node.inputs[1])
+    return min(a0, b0), min(a1, b1)
+
+
+def _where(node, b):
+    (a0, a1), (b0, b1) = b(node.inputs[1]), b(node.inputs[2])
+    return min(a0, b0), max(a1, b1)
+
+
+def _sum_reduce(node, b):
+    lo, hi = b(node.inputs[0])
+    return (0.0 if lo >= 0 else -INF), (0.0 if hi <= 0 else INF)
+
+
+def _same(node, b):
+    return b(node.inputs[0])
+
+
+RULES = {
+    "exp": _mono(_exp), "log": _mono(_log), "sqrt": lambda n, b: _mono(
+        lambda x: math.sqrt(max(x, 0.0)))(n, b),
+    "log1p": _mono(lambda x: math.log1p(x) if x > -1 else -INF),
+    "sigmoid": _mono(_sigmoid), "softplus": _mono(_softplus), "tanh": _mono(math.tanh),
+    "add": _add, "subtract": _sub, "negative": _neg, "multiply": _mul, "square": _square,
+    "abs": _abs, "clip": _clip, "maximum": _maximum, "minimum": _minimum, "where": _where,
+    "sum": _sum_reduce, "max": _same, "min": _same, "reshape": _same, "broadcast_to": _same,
+    "transpose": _same, "pick": _same, "stop_gradient": _same,
+    "softmax": lambda n, b: (0.0, 1.0), "one_hot": lambda n, b: (0.0, 1.0),
+    "dimsize": lambda n, b: (0.0, INF),
+    "cast": lambda n, b: (0.0, 1.0) if n.inputs[0].dtype == "bool" else b(n.inputs[0]),
+    "log_softmax": lambda n, b: (-INF, 0.0),
+}
+
+
+def bounds(node, depth=0):
+    """(lo, hi) with lo <= every element of node <= hi (for NaN-free inputs)."""
+    got = _MEMO.get(node)
+    if got is not None:
+        return got
+    c = _const(node)
+    if c is not None:
+        return c
+    rule = RULES.get(node.op)
+    if rule is None or depth >= MAX_DEPTH:
+        return UNKNOWN
+    out = rule(node, lambda n: bounds(n, depth + 1))
+    if depth == 0 or out != UNKNOWN:
+        _MEMO[node] = out
+    return out
+
+
+def nonnegative(node):
+    return bounds(node)[0] >= 0
+
+
+def positive(node):
+    return bounds(node)[0] > 0

@@ -1,0 +1,306 @@
+"""Sums and products in one normal form.
+
+A product is c * (f1 f2 ...) / (d1 d2 ...): the scalar constant c folded from every factor,
+negations and divisions collected, a factor that is both above and below cancelled (x / x = 1,
+for x != 0). A sum is a list of such monomials with like terms collected (p + p -> 2 p,
+3 p - p -> 2 p), a factor common to every term pulled out (a b + a c -> a (b + c), a / d -
+b / d -> (a - b) / d), and signs normalized: a positive term leads and the others are added
+or subtracted (1 - 2 sigmoid(p), never 1 + -2 sigmoid(p); b - a, never -a + b).
+
+Subtrees are already in normal form when their parent is visited (the rewriter works bottom
+up), so a node only needs its children's forms; the flattening is bounded (MAX_TERMS) so a
+long chain never costs quadratic time.
+"""
+from __future__ import annotations
+
+from ..graph import make
+from ..patterns import const_value
+from .. import api as F
+from .. import dtypes as dt
+
+MAX_TERMS = 24
+_PRODUCT_OPS = ("multiply", "divide", "negative")
+_SUM_OPS = ("add", "subtract", "negative")
+
+
+def scalar(node):
+    """The value of a constant with one element (seen through broadcasts), else None."""
+    v = const_value(node)
+    if v is None or v.size != 1 or v.dtype.kind != "f" and v.dtype.kind not in "iu":
+        return None
+    return float(v.reshape(()))
+
+
+def _floaty(node):
+    return dt.is_float(node.dtype)
+
+
+class Monomial:
+    """coef * prod(nums) / prod(dens)."""
+    __slots__ = ("coef", "nums", "dens")
+
+    def __init__(self, coef, nums, dens):
+        self.coef, self.nums, self.dens = coef, nums, dens
+
+    @property
+    def key(self):
+        return tuple(map(id, self.nums)), tuple(map(id, self.dens))
+
+
+def monomial(node):
+    """node as coef * prod(nums) / prod(dens), or None past MAX_TERMS factors."""
+    coef, nums, dens = 1.0, [], []
+    stack = [(node, False)]
+    while stack:
+        n, below = stack.pop()
+        c = scalar(n)
+        if c is not None and not (below and c == 0.0):
+            coef = coef / c if below else coef * c
+            continue
+        if _floaty(n) and n.op == "multiply":
+            stack += [(n.inputs[1], below), (n.inputs[0], below)]
+        elif _floaty(n) and n.op == "divide":
+            stack += [(n.inputs[1], not below), (n.inputs[0], below)]
+        elif _floaty(n) and n.op == "negative":
+            coef = -coef
+            stack.append((n.inputs[0], below))
+        else:
+            (dens if below else nums).append(n)
+        if len(nums) + len(dens) + len(stack) > MAX_TERMS:
+            return None
+    return _cancelled(Monomial(coef, nums, dens))
+
+
+def _cancelled(m):
+    """x / x -> 1 for each factor both above and below (x != 0), odd functions paired."""
+    nums, dens = list(m.nums), []
+    for d in m.dens:
+        hit = next((i for i, x in enumerate(nums) if x is d), None)
+        if hit is None:
+            dens.append(d)
+        else:
+            nums.pop(hit)
+    return Monomial(m.coef, _paired(nums), dens)
+
+
+def _distributed(m):
+    """A sum factor multiplied out when every one of its terms then loses a divisor:
+    ((1 - z) / s' - z / s) s s' -> (1 - z) s - z s'. None when that does not happen."""
+    for i, f in enumerate(m.nums):
+        if f.op not in ("add", "subtract") or not _floaty(f):
+            continue
+        ts = terms(f)
+        others = m.nums[:i] + m.nums[i + 1:]
+        if not ts or len(ts) < 2 or not all(any(any(d is o for o in others) for d in t.dens)
+                                             for t in ts):
+            continue
+        return [_cancelled(Monomial(m.coef * t.coef, t.nums + others, t.dens + m.dens))
+                for t in ts]
+    return None
+
+
+# f(|x|) sign(x) = f(x) for an odd f with f(0) = 0
+_ODD = {"abs": lambda x, n: x, "tanh": lambda x, n: F.tanh(x)}
+
+
+def _odd_of_abs(n):
+    """(x, rebuild) when n is f(|x|) for an odd f, else None."""
+    if n.op in _ODD and n.inputs and n.inputs[0].op == "abs":
+        return n.inputs[0].inputs[0], _ODD[n.op]
+    if n.op == "abs":
+        return n.inputs[0], _ODD["abs"]
+    if n.op == "minimum" and n.inputs[0].op == "abs":
+        k = scalar(n.inputs[1])
+        if k is not None and k >= 0:
+            return n.inputs[0].inputs[0], lambda x, n=n: F.clip(x, -k, k)
+    return None
+
+
+def _paired(nums):
+    """Pair each sign(x) with an odd f(|x|) among the factors: f(|x|) sign(x) -> f(x)."""
+    if not any(n.op == "sign" for n in nums):
+        return nums
+    out = list(nums)
+    for s in [n for n in nums if n.op == "sign"]:
+        x = s.inputs[0]
+        for i, n in enumerate(out):
+            hit = _odd_of_abs(n) if n is not s else None
+            if hit is not None and hit[0] is x and s in out:
+                out[i] = hit[1](x, n)
+                out.remove(s)
+                break
+    return out
+
+
+def _product(nodes):
+    out = nodes[0]
+    for n in nodes[1:]:
+        out = out * n
+    return out
+
+
+def _inverse_int(k):
+    """m when k == 1 / m for an integer m >= 2, else None."""
+    if k == 0 or abs(k) >= 1:
+        return None
+    m = round(1.0 / k)
+    return m if m >= 2 and 1.0 / m == k else None
+
+
+def build_monomial(m):
+    """The node for coef * prod(nums) / prod(dens), written as a person would: 2 p / N,
+    -(x / 4), -2 sigmoid(x)."""
+    k, nums, dens = m.coef, list(m.nums), list(m.dens)
+    if k == 0 or not nums and not dens:
+        return F.constant(k)
+    neg = k < 0 and (k == -1 or _inverse_int(-k) is not None)
+    k = -k if neg else k
+    inv = _inverse_int(k)
+    if inv is not None:
+        dens.insert(0, F.constant(float(inv)))
+        k = 1.0
+    if nums:
+        out = _product(nums)
+        if k != 1.0:
+            out = F.constant(k) * out
+    else:
+        out = F.constant(k)
+    if dens:
+        out = out / _product(dens)
+    return -out if neg else out
+
+
+def product_needs_work(node):
+    """Whether a product whose children are in normal form may itself not be: a cheap test
+    that keeps long chains linear (the rebuild is idempotent, so a false yes is harmless)."""
+    if node.op == "divide":
+        return True
+    a, b = node.inputs
+    if scalar(b) is not None or b.op in _PRODUCT_OPS or b.op == "sign":
+        return True
+    if a.op in ("negative", "divide"):
+        return True
+    return a.op == "multiply" and (scalar(a.inputs[0]) is not None or a.inputs[1].op == "sign")
+
+
+def normal_product(node):
+    """The product rule: the normal form of a multiply / divide / negative node, or None."""
+    if not _floaty(node) or not product_needs_work(node):
+        return None
+    m = monomial(node)
+    if m is None:
+        return None
+    spread = _distributed(m)
+    return build_monomial(m) if spread is None else build_sum(_collect(spread))
+
+
+def terms(node):
+    """The signed monomials of a sum, first seen first; None past MAX_TERMS."""
+    out, stack = [], [(node, 1.0)]
+    while stack:
+        n, s = stack.pop()
+        if _floaty(n) and n.op in ("add", "subtract"):
+            stack += [(n.inputs[1], -s if n.op == "subtract" else s), (n.inputs[0], s)]
+        elif _floaty(n) and n.op == "negative":
+            stack.append((n.inputs[0], -s))
+        else:
+            m = monomial(n)
+            if m is None:
+                m = Monomial(1.0, [n], [])
+            m.coef *= s
+            out.append(m)
+        if len(out) + len(stack) > MAX_TERMS:
+            return None
+    return out
+
+
+def _collect(ms):
+    """Like terms summed (same factors above and below), zero terms dropped."""
+    by_key = {}
+    for m in ms:
+        prev = by_key.get(m.key)
+        if prev is None:
+            by_key[m.key] = Monomial(m.coef, m.nums, m.dens)
+        else:
+            prev.coef += m.coef
+    return [m for m in by_key.values() if m.coef != 0.0 or m.coef != m.coef]
+
+
+def _common(lists):
+    """Nodes present in every list (by identity, with multiplicity)."""
+    common = list(lists[0])
+    for other in lists[1:]:
+        rest, keep = list(other), []
+        for n in common:
+            hit = next((i for i, r in enumerate(rest) if r is n), None)
+            if hit is not None:
+                keep.append(n)
+                rest.pop(hit)
+        common = keep
+    return common
+
+
+def _without(nodes, remove):
+    out = list(nodes)
+    for r in remove:
+        out.pop(next(i for i, n in enumerate(out) if n is r))
+    return out
+
+
+def build_sum(ms):
+    """A sum of monomials: common factors pulled out, a positive term first."""
+    if not ms:
+        return F.constant(0.0)
+    if len(ms) == 1:
+        return build_monomial(ms[0])
+    up, down = _common([m.nums for m in ms]), _common([m.dens for m in ms])
+    coefs = {abs(m.coef) for m in ms}
+    g = coefs.pop() if len(coefs) == 1 else 1.0
+    if all(m.coef < 0 for m in ms):
+        g = -g
+    if up or down or g != 1.0:
+        inner = build_sum([Monomial(m.coef / g, _without(m.nums, up), _without(m.dens, down))
+                           for m in ms])
+        return build_monomial(Monomial(g, up + [inner], down))
+    lead = next(m for m in ms if m.coef > 0)
+    out = build_monomial(lead)
+    for m in ms:
+        if m is lead:
+            continue
+        if m.coef > 0:
+            out = out + build_monomial(m)
+        else:
+            out = out - build_monomial(Monomial(-m.coef, m.nums, m.dens))
+    return out
+
+
+def normal_sum(node):
+    """The sum rule: the normal form of an add / subtract / negative node, or None."""
+    if not _floaty(node):
+        return None
+    ts = terms(node)
+    if ts is None:
+        return None
+    return build_sum(_collect(ts))
+
+
+def pull_linear(node):
+    """op(c x / d) -> c op(x) / d for an op linear in its one input (sum, reshape,
+    broadcast_to, transpose) and scalar c, d: coefficients stay outside, where they cancel."""
+    x = node.inputs[0]
+    if not _floaty(x) or x.op not in _PRODUCT_OPS:
+        return None
+    m = monomial(x)
+    if m is None:
+        return None
+    scalars = [d for d in m.dens if d.shape == ()]
+    if (m.coef == 1.0 and not scalars) or not m.nums:
+        return None
+    inner = build_monomial(Monomial(1.0, m.nums, [d for d in m.dens if d.shape != ()]))
+    moved = make(node.op, inner, **node.attrs) if inner.shape == x.shape else None
+    if moved is None:
+        try:
+            moved = make(node.op, F.broadcast_to(inner, x.shape), **node.attrs)
+        except Exception:  # the inner part no longer has the operand's shape: leave it
+            return None
+    return build_monomial(Monomial(m.coef, [moved], scalars))

@@ -1,0 +1,99 @@
+"""tidy: forms that read like the textbook."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import api as F
+from .. import dtypes as dt
+from ..graph import make
+from ..ops import OPS
+from ..patterns import Const, P, Var, const_value, generic_rule, rule
+
+from . import linear
+
+X, Y, Z, A, B, D = (Var(n) for n in "xyzabd")
+
+
+@rule("sum-normal-form", P(("add", "subtract", "negative"), ..., bind="node"), "tidy",
+      "sums: like terms collected (p + p -> 2 p), common factors pulled out "
+      "(a / d - b / d -> (a - b) / d), a positive term first (1 - 2 s, b - a)")
+def _sum_normal_form(node):
+    return linear.normal_sum(node)
+
+
+@rule("product-normal-form", P(("multiply", "divide"), ..., bind="node"), "tidy",
+      "products: constants folded into one leading coefficient (2 p / 2 -> p), signs and "
+      "divisors collected (-(a b) / (c d)), x / x cancelled, f(|x|) sign(x) -> f(x) for odd f")
+def _product_normal_form(node):
+    return linear.normal_product(node)
+
+
+@rule("linear-op-coefficient", P(("sum", "reshape", "broadcast_to", "transpose"), ..., bind="node"), "tidy",
+      "sum(c x / d) -> c sum(x) / d for scalars c, d (and through reshape, broadcast, "
+      "transpose): coefficients stay outside, where they cancel")
+def _linear_op(node):
+    return linear.pull_linear(node)
+
+
+# --- tidy: shapes ------------------------------------------------------------------------
+@rule("reshape-reshape", P("reshape", P("reshape", X), bind="r"), "tidy",
+      "reshape(reshape(x)) -> reshape(x)")
+def _(x, r):
+    return F.reshape(x, r.shape)
+
+
+@rule("broadcast-broadcast", P("broadcast_to", P("broadcast_to", X), bind="r"), "tidy",
+      "broadcast_to(broadcast_to(x)) -> broadcast_to(x)")
+def _(x, r):
+    return F.broadcast_to(x, r.shape)
+
+
+@rule("transpose-transpose", P("transpose", P("transpose", X, bind="t1"), bind="t2"), "tidy",
+      "transpose(transpose(x)) -> transpose(x) with the composed permutation")
+def _(x, t1, t2):
+    p1, p2 = t1.attrs["perm"], t2.attrs["perm"]
+    return F.transpose(x, tuple(p1[p] for p in p2))
+
+
+@rule("reduce-nothing", P(("sum", "max", "min", "prod"), X, bind="r",
+                          where=lambda n, env: n.attrs["axis"] == ()), "tidy",
+      "sum over no axes -> x")
+def _(x, r):
+    return x
+
+
+@generic_rule("implicit-broadcast", "tidy",
+              "op(broadcast_to(x), y) -> op(x, y) when op broadcasts to the same shape")
+def _implicit_broadcast(node):
+    """Inside an elementwise op, drop broadcast_to / left-padding reshapes of an operand
+    when the op's own broadcasting gives the same result shape."""
+    if OPS[node.op].kind != "elementwise" or len(node.inputs) < 2:
+        return None
+    new = list(node.inputs)
+    for k, i in enumerate(node.inputs):
+        inner = _unpadded(i)
+        if inner is None:
+            continue
+        trial = new[:k] + [inner] + new[k + 1:]
+        try:
+            cand = make(node.op, *trial, **node.attrs)
+        except Exception:  # the stripped operand no longer broadcasts: keep it
+            continue
+        if cand.shape == node.shape:
+            new = trial
+    if all(a is b for a, b in zip(new, node.inputs)):
+        return None
+    return make(node.op, *new, **node.attrs)
+
+
+def _unpadded(node):
+    if node.op == "broadcast_to":
+        return node.inputs[0]
+    if node.op == "reshape":
+        x = node.inputs[0]
+        lead = node.ndim - x.ndim
+        if lead > 0 and node.shape[lead:] == x.shape and all(d == 1 for d in node.shape[:lead]):
+            return x
+        if x.ndim == 0:
+            return x
+    return None
