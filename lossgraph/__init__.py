@@ -13,7 +13,8 @@ from .api import (input, constant, as_node, size, arange, add, subtract, multipl
                   transpose, broadcast_to, swapaxes, one_hot, pick, gather, take_along_axis,
                   scatter_along_axis, zeros_like, ones_like)
 from .evaluate import evaluate
-from .autodiff import gradients, grad, value_and_grad, hvp, unbroadcast
+from .autodiff import gradients, unbroadcast
+from .transforms import grad, value_and_grad, hvp
 from .printing import to_text, latex
 from .rewrite import simplify, explain, guard_nans
 from .symbolic import to_sympy, from_sympy, SymbolicError

@@ -1,4 +1,5 @@
-"""Reverse-mode autodiff: gradient graphs, and JAX-like transforms over Python functions.
+"""Reverse-mode autodiff: gradient graphs (the transforms grad / value_and_grad / hvp over
+Python functions live in transforms.py and are re-exported here).
 
 Each op's vjp rule lives in its op record; this module only walks the graph once in reverse
 topological order, sums cotangents, and undoes broadcasting in one place (`unbroadcast`).
