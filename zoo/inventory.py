@@ -139,17 +139,20 @@ def flavour_map():
     return found
 
 
+def entry(name, flavours=None):
+    """The catalogue Entry of canonical loss `name` (flavours: a flavour_map(), if at hand)."""
+    fn = getattr(_losses(), name)
+    flavours = flavour_map() if flavours is None else flavours
+    summary, source = _doc_parts(fn)
+    kind = fn.__module__.rsplit(".", 1)[-1]
+    return Entry(name, kind, formula(name), _arguments(fn), summary, source,
+                 tuple(flavours.get(name, ())))
+
+
 def catalog():
     """One Entry per canonical loss, sorted by name."""
-    losses, flavours = _losses(), flavour_map()
-    entries = []
-    for name in canonical_names():
-        fn = getattr(losses, name)
-        summary, source = _doc_parts(fn)
-        kind = fn.__module__.rsplit(".", 1)[-1]
-        entries.append(Entry(name, kind, formula(name), _arguments(fn), summary, source,
-                             tuple(flavours.get(name, ()))))
-    return entries
+    flavours = flavour_map()
+    return [entry(name, flavours) for name in canonical_names()]
 
 
 def to_markdown(entries=None):
@@ -167,5 +170,5 @@ def to_markdown(entries=None):
     return "\n".join(lines)
 
 
-__all__ = ["catalog", "to_markdown", "formula", "sample_inputs", "canonical_names", "flavour_map",
-           "flavour_modules", "Entry", "Flavour"]
+__all__ = ["catalog", "entry", "to_markdown", "formula", "sample_inputs", "canonical_names",
+           "flavour_map", "flavour_modules", "Entry", "Flavour"]
