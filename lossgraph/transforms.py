@@ -19,7 +19,6 @@ a transform returns graphs, so transforms nest (lg.grad of a function that calls
 from __future__ import annotations
 
 import inspect
-import re
 import threading
 from collections import OrderedDict
 
@@ -28,9 +27,10 @@ import numpy as np
 from . import api as F
 from . import dtypes as dt
 from . import pipeline
-from .errors import GradientError, InputError, LossgraphError, OptionError
+from .errors import DTypeError, GradientError, InputError, LossgraphError, OptionError
 from .evaluate import Env, _finish, bind, declared_inputs, run
 from .graph import Node, topo_order
+from .names import quote
 from .shapes import fmt_shape
 
 
@@ -76,21 +76,29 @@ class Plan:
         env = bind(inputs, arrays)
         self.outputs = list(outputs)
         self.order = topo_order(self.outputs)
-        for name, node in declared_inputs(self.order).items():
-            if inputs.get(name) is not node:
-                raise InputError(f"{what} uses input {name!r}, which is not among its inputs "
-                                 f"{', '.join(map(repr, inputs)) or '(none)'}: pass its array "
-                                 f"as an argument instead of closing over lg.input")
         used = declared_inputs(self.order)
-        self.bound = [(n, env.arrays[n].dtype) for n in used]
+        for name, node in used.items():
+            if inputs.get(name) is not node:
+                raise InputError(f"{what} uses input {quote(name)}, which is not among its "
+                                 f"inputs {', '.join(map(quote, inputs)) or '(none)'}: pass "
+                                 f"its array as an argument instead of closing over lg.input")
+        self.bound = [(n, env.arrays[n].dtype, node.dtype) for n, node in used.items()]
         self.dims, self.float_dtype = env.dims, env.float_dtype
 
     def __call__(self, arrays):
-        env = Env({n: np.asarray(arrays[n], d) for n, d in self.bound}, dict(self.dims),
-                  self.float_dtype)
+        env = Env({n: self._same(n, arrays[n], d, declared) for n, d, declared in self.bound},
+                  dict(self.dims), self.float_dtype)
         values = run(self.order, env)
         bound = [id(a) for a in env.arrays.values()]
         return [_finish(values[id(o)], bound) for o in self.outputs]
+
+    @staticmethod
+    def _same(name, value, dtype, declared):
+        """The array as bound the first time: as is when it has the bound dtype, else through
+        dtypes.coerce again (its checks may depend on the values, e.g. int64 -> int32)."""
+        if type(value) is np.ndarray and value.dtype == dtype:
+            return value
+        return dt.coerce(declared, value, f"input {quote(name)}")
 
 
 # --- pytrees of Nodes (aux outputs)
@@ -124,9 +132,6 @@ def _unflatten(spec, values):
 
 # --- argument names, arrays and signatures
 
-_BAD = re.compile(r"[^A-Za-z0-9_]")
-
-
 def _positional_names(fun):
     """fun's positional parameter names (empty if its signature cannot be read)."""
     try:
@@ -142,9 +147,10 @@ def _input_names(params, nargs, keywords):
     beyond them (*args), made identifiers and unique."""
     raw = [params[i] if i < len(params) else f"arg{i}" for i in range(nargs)] + list(keywords)
     names, seen = [], set()
-    for r in raw:
-        base = _BAD.sub("_", r)
-        base = base if base and not base[0].isdigit() else "_" + base
+    for i, r in enumerate(raw):
+        base = r if r.isidentifier() else "".join(c if c.isalnum() else "_" for c in r)
+        base = base if base.isidentifier() else "_" + base
+        base = base if base.isidentifier() else f"arg{i}"
         name, k = base, 2
         while name in seen:
             name, k = f"{base}_{k}", k + 1
@@ -242,22 +248,23 @@ class _Transform:
         return finish(outputs)
 
     def input_dtype(self, name, a):
-        if a.dtype.kind == "f":
-            try:
-                return dt.normalize_dtype(a.dtype)
-            except LossgraphError:
-                pass
+        """The input's declared dtype: the array's own, or what dtypes.coerce widens it to
+        (float16 -> float32; narrower and unsigned integers -> int64)."""
+        kind, arg = a.dtype.kind, f"{self.what}: argument {quote(name)}"
+        if a.dtype.name in dt.ALL:
+            return a.dtype.name
+        if a.dtype == np.float16:
+            return "float32"
+        if kind in "iu" and a.dtype.itemsize <= 8:
+            return "int64"
         if a.dtype == object:
-            raise InputError(f"{self.what}: argument {name!r} is not an array of numbers "
-                             f"(dtype object); pass NumPy arrays, Python numbers or lists")
-        try:
-            return dt.normalize_dtype(a.dtype)
-        except LossgraphError:
-            raise InputError(f"{self.what}: argument {name!r} has dtype {a.dtype}; expected "
-                             f"float32, float64, an integer or bool array") from None
+            raise DTypeError(f"{arg} is not an array of numbers (dtype object); pass NumPy "
+                             f"arrays, Python numbers or lists")
+        raise DTypeError(f"{arg} has dtype {a.dtype}; expected a float, integer or bool "
+                         f"array (convert it with .astype)")
 
     def param(self, i, node):
-        return f"argument {i} ({node.name!r})" if node.op == "input" else f"argument {i}"
+        return f"argument {i} ({quote(node.name)})" if node.op == "input" else f"argument {i}"
 
 
 def _scalar_loss(out, what):
@@ -385,7 +392,10 @@ def hvp(fun, primals, tangents):
         raise InputError(f"{what}: {len(primals)} primals but {len(tangents)} tangents")
     if not primals:
         raise InputError(f"{what}: expected at least one primal array")
-    transform = _HVP.get(fun)
+    try:
+        transform = _HVP.get(fun)
+    except TypeError:  # an unhashable callable: traced afresh each call
+        return _hvp_transform(fun, what)(primals + tangents, {})
     if transform is None:
         transform = _HVP.put(fun, _hvp_transform(fun, what))
     return transform(primals + tangents, {})

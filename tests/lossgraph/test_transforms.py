@@ -193,6 +193,8 @@ def test_inputs_take_the_parameter_names():
     assert "target" in str(grad) and "pred" in str(value)
     _, g = lg.value_and_grad(lambda arg1, *a: lg.sum(arg1 * a[0])).trace(np.ones(2), np.ones(2))
     assert {n.name for n in lg.inputs_of([g])} == {"arg1_2"}  # made unique
+    _, g = lg.value_and_grad(lambda θ: lg.sum(θ * θ)).trace(np.ones(2))
+    assert [n.name for n in lg.inputs_of([g])] == ["θ"]
 
 
 def test_errors_name_the_function_and_the_parameter():
@@ -208,6 +210,31 @@ def test_errors_name_the_function_and_the_parameter():
         lg.grad(mse, argnums=(0, 0))
     with pytest.raises(lg.InputError, match="argnums 2"):
         lg.grad(mse, argnums=2)(np.ones(2), np.ones(2))
+
+
+def test_argument_dtypes_widen_as_evaluate_does_and_others_are_named(rng):
+    def nll(logits, labels):
+        return -lg.sum(lg.pick(lg.log_softmax(logits), labels))
+    x = rng.normal(size=(3, 4))
+    want = lg.grad(nll)(x, np.array([3, 0, 1]))
+    assert_close(lg.grad(nll)(x, np.array([3, 0, 1], dtype=np.uint8)), want)
+    g16 = lg.grad(nll)(x.astype(np.float16), np.array([3, 0, 1]))
+    assert g16.dtype == np.float32  # float16 computes in float32
+    f = lg.grad(lambda x, labels: lg.sum(x))
+    with pytest.raises(lg.DTypeError, match="argument 'x' has dtype complex128"):
+        f(np.ones(2, dtype=complex), np.ones(2))
+    with pytest.raises(lg.DTypeError, match="argument 'x' is not an array of numbers"):
+        f([lg.input("a"), 1.0], np.ones(2))
+
+
+def test_loss_plan_reruns_value_checks_for_converted_arrays():
+    @lg.loss
+    def picked(x: lg.Float["N", "C"], y: lg.Int32["N"]):
+        return lg.sum(lg.pick(x, y, axis=1))
+    x = np.arange(6.0).reshape(2, 3)
+    assert_close(picked(x, np.array([2, 0], dtype=np.int64)), 5.0)
+    with pytest.raises(lg.DTypeError, match="outside int32's range"):
+        picked(x, np.array([2, 2 ** 40], dtype=np.int64))  # same signature, new values
 
 
 def test_non_scalar_output_hint_fits_grad():
@@ -227,6 +254,11 @@ def test_nested_grad_matches_finite_differences_of_the_gradient(rng):
     want = (inner(x + eps * v) - inner(x - eps * v)) / (2 * eps)  # H v (H symmetric)
     assert_close(outer, want, rtol=1e-6, atol=1e-8)
     assert_close(lg.hvp(f, (x,), (v,))[0], want, rtol=1e-6, atol=1e-8)
+    nested_hvp = lg.grad(lambda x: lg.sum(lg.hvp(f, (x,), (lg.constant(v),))[0] * v))(x)
+    eps = 1e-4  # d/dx v^T H(x) v, against differences of lg.hvp itself
+    want3 = [(lg.hvp(f, (x + eps * e,), (v,))[0] @ v - lg.hvp(f, (x - eps * e,), (v,))[0] @ v)
+             / (2 * eps) for e in np.eye(4)]
+    assert_close(nested_hvp, want3, rtol=1e-5, atol=1e-7)
     value, g = lg.value_and_grad(f)(lg.input("x", (4,)))  # Nodes in, graphs out
     assert isinstance(value, lg.Node) and isinstance(g, lg.Node)
     with pytest.raises(lg.GradientError, match="array while other arguments are Nodes"):
