@@ -319,6 +319,7 @@ def _wrt(transform, nums, nodes, given):
 
 def _vg_transform(fun, argnums, has_aux, what, with_value):
     single, nums = _normalize_argnums(argnums, what)
+
     def build(nodes, kw, given=None):
         wrt = _wrt(transform, nums, nodes, given)
         out, aux = _split_aux(fun(*nodes, **kw), has_aux, what)

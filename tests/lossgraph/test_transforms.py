@@ -289,14 +289,41 @@ def test_hvp_of_piecewise_linear_function_is_zero():
     np.testing.assert_array_equal(h, [0.0, 0.0])
 
 
-def test_naive_bce_is_finite_at_float32_extremes():
-    def naive(x, z):
-        return lg.mean(-(z * lg.log(lg.sigmoid(x)) + (1 - z) * lg.log(1 - lg.sigmoid(x))))
-    x = np.array([-100.0, 100.0, -1e4, 1e4], dtype=np.float32)
-    z = np.array([1.0, 0.0, 0.0, 1.0], dtype=np.float32)
-    value, g = lg.value_and_grad(naive)(x, z)
-    assert_close(value, np.mean(np.logaddexp(0, x.astype(float)) - x * z), rtol=1e-6)
-    assert_close(g, (0.5 + 0.5 * np.tanh(x.astype(float) / 2) - z) / 4, rtol=1e-6)
+def naive_bce(x, z):
+    return lg.mean(-(z * lg.log(lg.sigmoid(x)) + (1 - z) * lg.log(1 - lg.sigmoid(x))))
+
+
+@lg.loss
+def naive_bce_loss(x: lg.Float["N"], z: lg.Float["N"]):
+    return naive_bce(x, z)
+
+
+def test_naive_bce_through_every_transform_at_float32_extremes():
+    """Every transform differentiates the stabilized loss: finite, and equal to the stable
+    textbook forms computed in float64."""
+    x = np.array([-100.0, 100.0, -1e4, 1e4, 0.5], dtype=np.float32)
+    z = np.array([1.0, 0.0, 0.0, 1.0, 1.0], dtype=np.float32)
+    v = np.linspace(-1, 1, 5).astype(np.float32)
+    x64 = x.astype(np.float64)
+    s = 0.5 + 0.5 * np.tanh(x64 / 2)
+    value = np.mean(np.logaddexp(0, x64) - x64 * z)
+    grad, hv = (s - z) / 5, s * (1 - s) * v / 5
+    loss_value, loss_grads = naive_bce_loss.value_and_grad(x, z, wrt="x")
+    vg_value, vg_grad = lg.value_and_grad(naive_bce)(x, z)
+    values = {"value_and_grad": vg_value, "Loss.value_and_grad": loss_value,
+              "Loss call": naive_bce_loss(x, z)}
+    grads = {"value_and_grad": vg_grad, "grad": lg.grad(naive_bce)(x, z),
+             "Loss.value_and_grad": loss_grads["x"], "Loss.gradients": lg.evaluate(
+                 naive_bce_loss.gradients("x")["x"], x=x, z=z)}
+    for via, val in values.items():
+        assert val.dtype == np.float32, via
+        assert_close(val, value, rtol=1e-6, what=via)
+    for via, g in grads.items():
+        assert g.dtype == np.float32, via
+        assert_close(g, grad, rtol=1e-5, atol=1e-8, what=via)
+    (h,) = lg.hvp(lambda x: naive_bce(x, z), (x,), (v,))
+    assert h.dtype == np.float32
+    assert_close(h, hv, rtol=1e-5, atol=1e-8, what="hvp")
 
 
 # --- caches
