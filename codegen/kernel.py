@@ -239,83 +239,47 @@ class Kernel:
                 f"dtype={self.dtype or 'of the inputs'}>")
 
 
-# --- jit: the compiled twin of lg.value_and_grad
-
-def _param_names(fun, n):
-    try:
-        params = [p for p in inspect.signature(fun).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        params = []
-    names = []
-    for i in range(n):
-        name = params[i].name if i < len(params) else f"arg{i}"
-        if not name.isascii() or not name.isidentifier() or name in names:
-            name = f"arg{i}"
-        names.append(name)
-    return names
-
-
-def _static_key(kwargs):
-    try:
-        key = tuple(sorted(kwargs.items()))
-        hash(key)
-        return key
-    except TypeError:
-        return tuple(sorted((k, id(v)) for k, v in kwargs.items()))
-
+# --- jit: the compiled twin of lg.value_and_grad (its tracing helpers, so the same contract)
 
 def jit(fun, argnums=0, backend="numpy", has_aux=False, maxsize=64, **options):
-    """fun(*nodes, **kwargs) -> scalar Node (or (scalar, aux) with has_aux) becomes
-    f(*arrays, **kwargs) -> (value, grad) like lg.value_and_grad: traced and compiled once per
-    argument shape/dtype signature (and keyword values), gradients for argnums (an int gives
-    one gradient, a tuple a tuple), zero gradients for arguments the loss does not use,
-    keyword arguments passed through to fun. With has_aux the value is (value, aux).
+    """fun(*nodes, **nodes) -> scalar Node becomes f(*arrays, **arrays) -> (value, grads),
+    with lg.value_and_grad's contract: traced and compiled once per signature (shapes, dtypes
+    and keyword names) into a kernel kept in a bounded LRU; arguments become inputs named
+    after fun's parameters; gradients for argnums (an int gives one array, a tuple a tuple);
+    an unused argument gets a zero gradient; keyword arguments are inputs, never
+    differentiated; has_aux=True means fun returns (loss, aux) and the value is (value, aux).
     """
-    single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
-    cache = OrderedDict()
+    from lossgraph import transforms as T
+    what = f"jit({T._fun_name(fun)})"
+    single, nums = T._normalize_argnums(argnums, what)
+    tracer = T._Transform(fun, what, build=None)
+    kernels = KernelCache(maxsize)
 
-    def trace(arrays, kwargs):
-        names = _param_names(fun, len(arrays))
-        nodes = [lg.input(nm, shape=a.shape, dtype=_traced_dtype(a, i, nums))
-                 for i, (nm, a) in enumerate(zip(names, arrays))]
-        out = fun(*nodes, **kwargs)
-        aux = ()
-        if has_aux:
-            if not isinstance(out, (tuple, list)) or len(out) != 2:
-                raise InputError("jit(has_aux=True): fun must return (loss, aux)")
-            out, aux = out
-        aux_nodes = list(aux) if isinstance(aux, (tuple, list)) else [aux]
-        outs = [lg.as_node(out)] + ([lg.as_node(a) for a in aux_nodes] if has_aux else [])
-        kernel = compile(outs, wrt=[nodes[i] for i in nums], backend=backend,
-                         inputs=nodes, name=getattr(fun, "__name__", "loss"), **options)
-        return kernel, isinstance(aux, (tuple, list))
+    def trace(nargs, keywords, arrays):
+        names = tracer.names(tracer.params, nargs, keywords)
+        nodes = [lg.input(n, shape=a.shape, dtype=tracer.input_dtype(n, a))
+                 for n, a in zip(names, arrays)]
+        positional, kw = nodes[:nargs], dict(zip(keywords, nodes[nargs:]))
+        wrt = T._wrt(tracer, nums, positional, None)
+        out, aux = T._split_aux(fun(*positional, **kw), has_aux, what)
+        leaves = []
+        spec = T._flatten(aux, leaves)
+        kernel = compile([T._scalar_loss(out, what), *leaves], wrt=wrt, backend=backend,
+                         inputs=nodes, name=T._fun_name(fun), **options)
+        return kernel, spec, bool(leaves)
 
     def wrapped(*args, **kwargs):
-        if not nums or max(nums) >= len(args):
-            raise InputError(f"argnums {argnums} but the function got {len(args)} arguments")
-        arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in args]
-        key = (tuple((a.shape, a.dtype.str) for a in arrays), _static_key(kwargs))
-        entry = cache.get(key)
-        if entry is None:
-            entry = cache[key] = trace(arrays, kwargs)
-            if len(cache) > maxsize:
-                cache.popitem(last=False)
-        kernel, aux_seq = entry
+        arrays = T._as_arrays(list(args) + list(kwargs.values()))
+        key = (len(args), tuple(kwargs), tuple((a.shape, a.dtype) for a in arrays))
+        kernel, spec, has_leaves = kernels.get_or_build(
+            key, lambda: trace(len(args), list(kwargs), arrays))
         value, grads = kernel(*arrays)
         if has_aux:
-            value = (value[0], tuple(value[1:]) if aux_seq else value[1])
+            rest = iter(value[1:]) if has_leaves else iter(())
+            value = ((value[0] if has_leaves else value), T._unflatten(spec, rest))
         return value, (grads[0] if single else tuple(grads))
 
-    wrapped.cache = cache
+    wrapped.cache = kernels
     wrapped.__wrapped__ = fun
+    wrapped.__name__ = T._fun_name(fun)
     return wrapped
-
-
-def _traced_dtype(a, i, argnums):
-    if np.issubdtype(a.dtype, np.floating):
-        return a.dtype.name
-    if i in argnums:
-        raise GradientError(f"argument {i} has dtype {a.dtype}; gradients need float arrays")
-    return dt.normalize_dtype(a.dtype)

@@ -181,7 +181,8 @@ LOWERINGS = {
     "equal": _call("{0} == {1}", cast=False), "not_equal": _call("{0} != {1}", cast=False),
     "logical_and": _call("{0} & {1}", cast=False), "logical_or": _call("{0} | {1}", cast=False),
     "logical_not": _call("~{0}", cast=False),
-    "where": Lowering(lambda em, n, a, out: f"np.where({', '.join(a)})", cast=(1, 2)),
+    "where": Lowering(lambda em, n, a, out: f"select({', '.join(a)})", cast=(1, 2),
+                      helpers=("select",)),
     "clip": _ufunc("clip"),
     "cast": Lowering(_cast, cast=False, view=True),
     "stop_gradient": Lowering(lambda em, n, a, out: a[0], cast=False, view=True),
@@ -535,6 +536,12 @@ class Emitter:
         else:
             args = [self.operand(node, i) if low.cast is True or (low.cast and k in low.cast)
                     else self.expr[id(i)] for k, i in enumerate(node.inputs)]
+            values = [k for k in (low.cast if isinstance(low.cast, tuple) else
+                                  range(len(node.inputs)))]
+            if all(self.is_literal(node.inputs[k]) for k in values) and \
+                    dt.is_float(node.dtype) == dt.is_float(node.inputs[values[0]].dtype):
+                for k in values:       # NumPy would take Python scalars as float64 / int64
+                    args[k] = f"{_dtype_expr(self, dtype_sym(node.dtype))}({args[k]})"
             target = (out if out is not None else self._reuse(node)) if low.out else None
             text = low.emit(self, node, args, target)
             wrote = out is not None and low.out

@@ -22,12 +22,12 @@ def exp_neg_abs(x):
 def sigmoid(x, e, reuse=False):
     """1 / (1 + e^-x) from e = e^-|x|: e / (1 + e) where x < 0, 1 / (1 + e) elsewhere.
 
-    reuse=True writes the result into e (the caller no longer needs it).
+    The numerator max(e, x >= 0) is 1 where x >= 0 (e <= 1) and e elsewhere, with no branch
+    (np.where mispredicts on random signs). reuse=True writes into e.
     """
     d = 1.0 + e
-    s = np.divide(e, d, out=e if reuse else None)
-    np.divide(1.0, d, out=s, where=x >= 0)
-    return s
+    numerator = np.maximum(e, x >= 0, out=e if reuse else None)
+    return np.divide(numerator, d, out=d)
 
 
 def softplus(x, e, reuse=False):
@@ -35,6 +35,22 @@ def softplus(x, e, reuse=False):
     sp = np.log1p(e, out=e if reuse else None)
     sp += np.maximum(x, 0.0)
     return sp
+
+
+def select(c, a, b):
+    """np.where(c, a, b), for floats without branches (NumPy's where mispredicts on random
+    conditions): the bits of a where c holds, else the bits of b (exact, NaNs included)."""
+    dtype = np.result_type(a, b)
+    if dtype.kind != "f" or np.ndim(c) + np.ndim(a) + np.ndim(b) == 0:
+        return np.where(c, a, b)[()]
+    bits = np.dtype(f"i{dtype.itemsize}")
+    mask = np.asarray(c).view(np.uint8).astype(bits)
+    np.negative(mask, out=mask)
+    picked = np.bitwise_and(np.asarray(a, dtype).view(bits), mask)
+    np.invert(mask, out=mask)
+    rest = np.bitwise_and(np.asarray(b, dtype).view(bits), mask)
+    same = isinstance(rest, np.ndarray) and rest.shape == np.shape(picked)
+    return np.bitwise_or(picked, rest, out=rest if same else None).view(dtype)
 
 
 def xlogy(x, y):
@@ -115,7 +131,7 @@ def fill(out, value):
 
 # helper -> the helpers it calls (copied along); CTC is pasted from lossgraph.ops.ctc
 HELPERS = {
-    "InputError": (), "exp_neg_abs": (), "sigmoid": (), "softplus": (), "xlogy": (),
+    "InputError": (), "exp_neg_abs": (), "select": (), "sigmoid": (), "softplus": (), "xlogy": (),
     "softmax_parts": (), "normalized": (), "check_labels": ("InputError",),
     "one_hot": ("check_labels",), "minus_one_hot": ("check_labels",),
     "pick": ("check_labels",), "take_along_axis": ("check_labels",),

@@ -11,20 +11,24 @@ blocks the loop vectorizer; there is no SVML here), no branches, only arithmetic
 Algorithms (the accuracy measured by tests/codegen/llvm/test_mathlib_accuracy.py and
 docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and NumPy's):
 
-    exp(x)     = 2^n e^r, n = rint(x / ln 2), r = x - n ln 2 (Cody-Waite with fma, exact),
-                 e^r by its Taylor polynomial (|r| <= ln2/2), 2^n applied as two exact powers of
-                 two so overflow and denormal results round once, as NumPy's do
+    exp(x)     = 2^n e^r, n = rint(x / ln 2), r + c = x - n ln 2 (Cody-Waite with fma, c the
+                 rounding error of r), e^r = 1 + r + r^2 P(r) + c e^r, P the Taylor polynomial
+                 (|r| <= ln2/2), 1 + r kept exact until one final rounding; 2^n applied as two
+                 exact powers of two so overflow and denormal results round once, as NumPy's do
     log(x)     = k ln 2 + log(m), m in [sqrt(1/2), sqrt 2) split off the bits (denormals
                  pre-scaled by 2^p), log(m) = f - f^2/2 + s (f^2/2 + R(s^2)), f = m - 1,
                  s = f / (2 + f), R the atanh series (fdlibm's form)
-    log1p(x)   = log(u) + c / u, u = 1 + x rounded, c = (1 + x) - u exactly (TwoSum)
-    expm1(x)   = 2^n (expm1(r) + c (1 + expm1(r))) + (2^n - 1), c the rounding error of r;
-                 exp(x) - 1 once 2^n - 1 is no longer exact
+    log1p(x)   = log's formula on u = 1 + x rounded, + c / u, c = (1 + x) - u exactly (TwoSum);
+                 f = x exactly when u needs no exponent (k = 0)
+    expm1(x)   = (2^n - 1) + 2^n r + 2^n t with e^(r + c) = 1 + r + t (c what rounding r lost),
+                 the first sum kept exact (Fast2Sum); 2^n (e^r - 2^-n) once 2^n - 1 is inexact
     tanh(x)    = sign(x) e / (e + 2) (|x| < 5/8), sign(x) (1 - 2 / (e + 2)) beyond, e = expm1(2|x|)
-    sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|)
+                 carried as a double-word and divided with one correction step
+    sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|) (double-word, as tanh)
     softplus(x) = max(x, 0) + log1p(exp(-|x|));  log_sigmoid(x) = -softplus(-x)
-    power(x, y) = exp(y log|x|) with log in double-double for float64 (float32 goes through
-                 float64), signs and special cases as C's pow (and np.power)
+    power(x, y) = exp(y log|x|), float64: log in double-double (2s + 2s^3/3 carried exactly),
+                 y log|x| as a double-word fed to exp's reduction; float32: float64 log and exp,
+                 rounded once; signs and special cases as C's pow (and np.power)
     maximum, minimum: NaN-propagating, np.maximum's rule; sign: np.sign's
 
 Constants reach the IR as the exact hex of the double (llvmlite prints them that way).
@@ -62,8 +66,8 @@ _EXP_P = {32: _taylor(lambda k: Fraction(1, math.factorial(k + 2)), 7),
 # fdlibm's R(z) = sum_{k>=1} 2 z^k / (2k + 1), here as z P(z)
 _LOG_P = {32: _taylor(lambda k: Fraction(2, 2 * k + 3), 5),
           64: _taylor(lambda k: Fraction(2, 2 * k + 3), 11)}
-# atanh tail for the double-double log: log(m) = 2s + 2 s^3 Q(s^2), Q(z) = sum z^k / (2k + 3)
-_ATANH_Q = _taylor(lambda k: Fraction(1, 2 * k + 3), 11)
+# atanh series for the double-double log: log(m) = 2s + 2 s^3 Q(s^2), Q(z) = sum z^k / (2k + 3)
+_ATANH_Q = _taylor(lambda k: Fraction(1, 2 * k + 3), 12)
 
 
 def _split(value, bits):
@@ -204,6 +208,28 @@ def _emit(builder, x):
     return _Emit(builder, x.type)
 
 
+def _two_sum(e, a, b):
+    """s, err with s + err = a + b exactly."""
+    s = e.add(a, b)
+    bb = e.sub(s, a)
+    return s, e.add(e.sub(a, e.sub(s, bb)), e.sub(b, bb))
+
+
+def _fast_two_sum(e, a, b):
+    """s, err with s + err = a + b exactly, for |a| >= |b| (or a = 0)."""
+    s = e.add(a, b)
+    return s, e.sub(b, e.sub(s, a))
+
+
+def _div_dd(e, nh, nl, dh, dl):
+    """(nh + nl) / (dh + dl) rounded once, to about 2^-(2p - 3): one division."""
+    inv = e.div(e.c(1.0), dh)
+    q0 = e.mul(nh, inv)
+    r = e.fma(e.neg(q0), dh, nh)                 # exact for q0 within 2 ulp of nh / dh
+    r = e.add(r, e.fma(e.neg(q0), dl, nl))
+    return e.fma(r, inv, q0)
+
+
 def _reduce_exp(e, x):
     """n, r, c with x = n ln 2 + r + c, |r| <= ln2/2 (x already clamped and NaN-free)."""
     p = e.p
@@ -215,23 +241,52 @@ def _reduce_exp(e, x):
     return n, r, c
 
 
-def _expm1_poly(e, r):
-    """e^r - 1 for |r| <= ln2/2: r + r^2 P(r)."""
-    return e.fma(e.mul(r, r), e.horner(r, _EXP_P[e.p.bits]), r)
+def _exp_tail(e, r, c):
+    """t with e^(r + c) - 1 = r + t to far below an ulp: t = q2 + c e^r, q2 = r^2 P(r)
+    (c may reach an ulp of 700: the low part of power's y log x)."""
+    q2 = e.mul(e.mul(r, r), e.horner(r, _EXP_P[e.p.bits]))
+    return e.add(q2, e.fma(c, e.add(r, q2), c))
+
+
+def _exp_parts(e, x):
+    """(n, hi, lo): e^x = 2^n (hi + lo), hi + lo = e^r unrounded; x clamped, NaN-free."""
+    n, r, c = _reduce_exp(e, x)
+    hi, lo = _fast_two_sum(e, e.c(1.0), r)
+    return n, hi, e.add(lo, _exp_tail(e, r, c))
+
+
+def _exp_clamped(e, x):
+    return e.clamp(e.sel(e.isnan(x), e.c(0.0), x), e.p.exp_lo, e.p.exp_hi)
+
+
+def _exp_dd(e, x):
+    """e^x = yh + yl, yh = exp(x) rounded, yl what rounding lost (0 beyond the range)."""
+    n, hi, lo = _exp_parts(e, _exp_clamped(e, x))
+    s, err = _fast_two_sum(e, hi, lo)
+    ni = e.to_int(n)
+    return e.scale(s, ni), e.scale(err, ni)
+
+
+def _scale_once(e, hi, lo, n):
+    """(hi + lo) 2^n rounded once, denormal results included: there the sum is rounded at
+    the denormals' fixed step by adding it to 1 (1 + u, u = (hi + lo) 2^(n + bias - 1))."""
+    p = e.p
+    y = e.scale(e.add(hi, lo), n)
+    t = e.pow2(e.b.add(n, e.i(p.bias - 1)))
+    uh, ul = e.mul(hi, t), e.mul(lo, t)
+    big, err = _fast_two_sum(e, e.c(1.0), uh)
+    tiny = e.mul(e.sub(e.add(big, e.add(err, ul)), e.c(1.0)), e.c(p.min_normal))
+    return e.sel(e.lt(y, e.c(p.min_normal)), tiny, y)
 
 
 def _exp(e, x):
-    p = e.p
-    xs = e.clamp(e.sel(e.isnan(x), e.c(0.0), x), p.exp_lo, p.exp_hi)
-    n, r, c = _reduce_exp(e, xs)
-    q = _expm1_poly(e, r)
-    q = e.add(q, e.fma(c, q, c))                  # e^(r + c) - 1 to first order in c
-    y = e.scale(e.add(e.c(1.0), q), e.to_int(n))
-    return e.sel(e.isnan(x), x, y)
+    n, hi, lo = _exp_parts(e, _exp_clamped(e, x))
+    return e.sel(e.isnan(x), x, _scale_once(e, hi, lo, e.to_int(n)))
 
 
-def _log_core(e, x):
-    """(k, f, s, hfsq, R) of fdlibm's log, x > 0 finite (denormals pre-scaled here)."""
+def _log_split(e, x):
+    """(k, f): x = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt 2), f exact; x > 0 finite
+    (denormals pre-scaled here); garbage elsewhere, for the caller's edge selects."""
     p = e.p
     tiny = e.lt(x, e.c(p.min_normal))
     xs = e.sel(tiny, e.mul(x, e.c(2.0 ** p.mant)), x)
@@ -239,74 +294,94 @@ def _log_core(e, x):
     k = e.b.ashr(ix, e.i(p.mant))
     k = e.b.sub(k, e.b.select(tiny, e.i(p.mant), e.i(0)))
     mbits = e.b.add(e.b.and_(ix, e.i((1 << p.mant) - 1)), e.i(p.sqrt_half_bits))
-    f = e.sub(e.from_bits(mbits), e.c(1.0))       # exact: m in [sqrt(1/2), sqrt 2)
+    return e.to_float(k), e.sub(e.from_bits(mbits), e.c(1.0))
+
+
+def _log_terms(e, f):
+    """(hfsq, w): log(1 + f) = f - (hfsq - w), hfsq = f^2/2, w = s (hfsq + R(s^2))."""
     s = e.div(f, e.add(e.c(2.0), f))
     z = e.mul(s, s)
-    big_r = e.mul(z, e.horner(z, _LOG_P[p.bits]))
+    big_r = e.mul(z, e.horner(z, _LOG_P[e.p.bits]))
     hfsq = e.mul(e.c(0.5), e.mul(f, f))
-    return e.to_float(k), f, s, hfsq, big_r
+    return hfsq, e.mul(s, e.add(hfsq, big_r))
 
 
-def _log_edges(e, x, y):
-    """log's IEEE edges: log(0) = -inf, log(<0) = nan, log(inf) = inf, nan stays nan."""
+def _log_combine(e, k, f, c):
+    """k ln 2 + log(1 + f) + c, c a small correction."""
+    p = e.p
+    hfsq, w = _log_terms(e, f)
+    t = e.add(w, e.fma(k, e.c(p.ln2_lo), c))
+    return e.fma(k, e.c(p.ln2_hi), e.sub(f, e.sub(hfsq, t)))
+
+
+def _log_edges(e, x, y, zero_at):
+    """IEEE edges at the pole zero_at (0 for log, -1 for log1p): -inf there, nan below,
+    inf at inf, nan stays nan."""
     y = e.sel(e.eq(x, e.c(math.inf)), x, y)
-    y = e.sel(e.eq(x, e.c(0.0)), e.c(-math.inf), y)
-    return e.sel(e.b.fcmp_unordered("<", x, e.c(0.0)), e.c(math.nan), y)
+    y = e.sel(e.eq(x, e.c(zero_at)), e.c(-math.inf), y)
+    return e.sel(e.b.fcmp_unordered("<", x, e.c(zero_at)), e.c(math.nan), y)
 
 
 def _log(e, x):
-    p = e.p
-    k, f, s, hfsq, big_r = _log_core(e, x)
-    t = e.fma(k, e.c(p.ln2_lo), e.mul(s, e.add(hfsq, big_r)))
-    y = e.fma(k, e.c(p.ln2_hi), e.add(f, e.sub(t, hfsq)))
-    return _log_edges(e, x, y)
-
-
-def _two_sum(e, a, b):
-    s = e.add(a, b)
-    bb = e.sub(s, a)
-    return s, e.add(e.sub(a, e.sub(s, bb)), e.sub(b, bb))
+    k, f = _log_split(e, x)
+    return _log_edges(e, x, _log_combine(e, k, f, e.c(0.0)), 0.0)
 
 
 def _log1p(e, x):
     u, c = _two_sum(e, e.c(1.0), x)
-    corr = e.div(c, u)
-    y = e.add(_log(e, u), e.sel(e.eq(u, e.c(0.0)), e.c(0.0), corr))
-    y = e.sel(e.eq(x, e.c(math.inf)), x, y)      # TwoSum of inf gives nan
-    y = e.sel(e.eq(x, e.c(-1.0)), e.c(-math.inf), y)
-    return e.sel(e.b.fcmp_unordered("<", x, e.c(-1.0)), e.c(math.nan), y)
+    k, f = _log_split(e, u)
+    k0 = e.eq(k, e.c(0.0))
+    f = e.sel(k0, x, f)                           # 1 + x needs no rounding when k = 0
+    c = e.sel(k0, e.c(0.0), e.div(c, u))          # log(u + c) = log u + c / u
+    y = _log_edges(e, x, _log_combine(e, k, f, c), -1.0)
+    return e.sel(e.eq(x, e.c(0.0)), x, y)        # -0 stays -0
 
 
-def _expm1(e, x):
+def _expm1_dd(e, x):
+    """e^x - 1 = hi + lo, hi the rounded result, finite x (nan mapped to garbage)."""
     p = e.p
     xs = e.clamp(e.sel(e.isnan(x), e.c(0.0), x), p.expm1_lo, p.exp_hi)
     n, r, c = _reduce_exp(e, xs)
-    q = _expm1_poly(e, r)
-    q = e.add(q, e.fma(c, q, c))
+    t = _exp_tail(e, r, c)
     ni = e.to_int(n)
     exact = e.le(n, e.c(float(p.mant)))          # 2^n - 1 is exact up to n = mantissa bits
-    t = e.pow2(e.b.select(exact, ni, e.i(0)))
-    small = e.add(e.mul(t, q), e.sub(t, e.c(1.0)))
-    large = e.sub(e.scale(e.add(e.c(1.0), q), ni), e.c(1.0))
-    y = e.sel(exact, small, large)
-    return e.sel(e.isnan(x), x, y)
+    two_n = e.pow2(e.b.select(exact, ni, e.i(0)))
+    # 2^n e^r - 1 = (2^n - 1) + 2^n r + 2^n t, the first sum kept exact
+    hi, err = _fast_two_sum(e, e.sub(two_n, e.c(1.0)), e.mul(two_n, r))
+    hi, lo = _fast_two_sum(e, hi, e.fma(two_n, t, err))
+    # beyond: 2^n (e^r - 2^-n), 2^-n (below an ulp of e^r) folded into the low part
+    ehi, elo = _fast_two_sum(e, e.c(1.0), r)
+    cap = e.i(2 * p.mant + 4)
+    minus = e.pow2(e.b.sub(e.i(0), e.b.select(e.b.icmp_signed("<", ni, cap), ni, cap)))
+    large = e.scale(e.add(ehi, e.sub(e.add(elo, t), minus)), ni)
+    return e.sel(exact, hi, large), e.sel(exact, lo, e.c(0.0))
+
+
+def _expm1(e, x):
+    keep = e.or_(e.isnan(x), e.eq(x, e.c(0.0)))  # nan, and -0 stays -0
+    return e.sel(keep, x, _expm1_dd(e, x)[0])
 
 
 def _tanh(e, x):
     a = e.abs(x)
-    em = _expm1(e, e.add(a, a))
-    d = e.add(em, e.c(2.0))
-    near = e.div(em, d)
-    far = e.sub(e.c(1.0), e.div(e.c(2.0), d))
+    eh, el = _expm1_dd(e, e.add(a, a))
+    dh, dl = _two_sum(e, e.c(2.0), eh)
+    dl = e.add(dl, el)
+    near = _div_dd(e, eh, el, dh, dl)                                   # e / (e + 2)
+    far = e.sub(e.c(1.0), _div_dd(e, e.c(2.0), e.c(0.0), dh, dl))       # 1 - 2 / (e + 2)
     t = e.sel(e.lt(a, e.c(0.625)), near, far)
-    t = e.sel(e.eq(a, e.c(math.inf)), e.c(1.0), t)
-    return e.copysign(t, x)                      # nan stays nan
+    t = e.sel(e.gt(a, e.c(10.0 if e.p.bits == 32 else 20.0)), e.c(1.0), t)
+    t = e.copysign(t, x)
+    return e.sel(e.isnan(x), x, t)
 
 
 def _sigmoid(e, x):
-    em = _exp(e, e.neg(e.abs(x)))
-    num = e.sel(e.ge(x, e.c(0.0)), e.c(1.0), em)
-    return e.div(num, e.add(e.c(1.0), em))
+    eh, el = _exp_dd(e, e.neg(e.abs(x)))                                # e^-|x|
+    dh, dl = _fast_two_sum(e, e.c(1.0), eh)
+    dl = e.add(dl, el)
+    pos = e.ge(x, e.c(0.0))
+    y = _div_dd(e, e.sel(pos, e.c(1.0), eh), e.sel(pos, e.c(0.0), el), dh, dl)
+    return e.sel(e.isnan(x), x, y)
 
 
 def _softplus(e, x):
@@ -320,33 +395,47 @@ def _log_sigmoid(e, x):
 
 
 def _log_dd(e, x):
-    """log x = hi + lo in double-double (relative error about 2^-62), x > 0 finite."""
-    k, f, _, _, _ = _log_core(e, x)
+    """log x = hi + lo in double-double (relative error under 2^-64, which power needs:
+    y log x reaches 709), x > 0 finite.
+
+    log(1 + f) = 2s + 2s^3/3 + 2s^5 Q(s^2), s = f / (2 + f) = s_hi + s_lo; the first two terms
+    carried in double-double, the rest (under 2e-4 of the result) in double."""
+    p = e.p
+    k, f = _log_split(e, x)
     d_hi = e.add(e.c(2.0), f)
     d_lo = e.sub(f, e.sub(d_hi, e.c(2.0)))        # 2 + f = d_hi + d_lo exactly
     s_hi = e.div(f, d_hi)
     res = e.fma(e.neg(s_hi), d_hi, f)             # exact division residual
     s_lo = e.div(e.fma(e.neg(s_hi), d_lo, res), d_hi)
     z = e.mul(s_hi, s_hi)
-    tail = e.mul(e.mul(e.c(2.0), e.mul(s_hi, z)), e.horner(z, _ATANH_Q))
-    two_s = e.add(s_hi, s_hi)
-    p = e.p
+    z_lo = e.fma(s_hi, s_hi, e.neg(z))
+    cube = e.mul(s_hi, z)
+    cube_lo = e.fma(s_hi, z_lo, e.fma(s_hi, z, e.neg(cube)))
+    third_hi = 2.0 / 3.0
+    third_lo = float(Fraction(2, 3) - Fraction(third_hi))
+    t_hi = e.mul(e.c(third_hi), cube)
+    t_lo = e.fma(e.c(third_hi), cube, e.neg(t_hi))
+    t_lo = e.fma(e.c(third_hi), cube_lo, e.fma(e.c(third_lo), cube, t_lo))
+    rest = e.mul(e.mul(e.c(2.0), e.mul(cube, z)), e.horner(z, _ATANH_Q[1:]))
+    # d(2 atanh s)/ds = 2 / (1 - s^2): what s_lo adds
+    from_s_lo = e.mul(e.add(s_lo, s_lo), e.fma(z, e.add(e.c(1.0), z), e.c(1.0)))
     kh = e.mul(k, e.c(p.ln2_khi))                 # exact
-    hi, lo = _two_sum(e, kh, two_s)
-    lo = e.add(lo, e.add(e.add(s_lo, s_lo), e.fma(k, e.c(p.ln2_klo), tail)))
-    return _two_sum(e, hi, lo)
+    hi, lo = _two_sum(e, kh, e.add(s_hi, s_hi))
+    hi, lo2 = _two_sum(e, hi, t_hi)
+    small = e.add(e.add(t_lo, rest), e.fma(k, e.c(p.ln2_klo), from_s_lo))
+    lo = e.add(e.add(lo, lo2), small)
+    return _fast_two_sum(e, hi, lo)
 
 
-def _exp_dd(e, hi, lo):
+def _exp_of_dd(e, hi, lo):
     """exp(hi + lo), |lo| <= ulp(hi); hi may be +-inf or nan."""
     p = e.p
     xs = e.clamp(e.sel(e.isnan(hi), e.c(0.0), hi), p.exp_lo, p.exp_hi)
     lo = e.sel(e.eq(xs, hi), lo, e.c(0.0))        # dropped where hi was clamped, inf or nan
     n, r, c = _reduce_exp(e, xs)
-    c = e.add(c, lo)
-    q = _expm1_poly(e, r)
-    q = e.add(q, e.fma(c, q, c))
-    return e.scale(e.add(e.c(1.0), q), e.to_int(n))
+    hi1, lo1 = _fast_two_sum(e, e.c(1.0), r)
+    t = _exp_tail(e, r, e.add(c, lo))
+    return e.scale(e.add(hi1, e.add(lo1, t)), e.to_int(n))
 
 
 def _pow_magnitude64(e, ax, y):
@@ -358,7 +447,7 @@ def _pow_magnitude64(e, ax, y):
     llo = e.sel(e.eq(safe, ax), llo, e.c(0.0))
     ph = e.mul(y, lhi)
     pl = e.fma(y, llo, e.fma(y, lhi, e.neg(ph)))
-    return _exp_dd(e, ph, pl)
+    return _exp_of_dd(e, ph, pl)
 
 
 def _pow_magnitude32(e, ax, y):

@@ -1,0 +1,186 @@
+"""Every flavour of every zoo loss as a compile case: (id, build(*nodes) -> Node, argument
+makers (rng -> array)). Shapes are small (N = 5 samples, C = 4 classes), so every case compiles
+and runs in milliseconds. `EXTREME` swaps the makers for edge values: logits of +-1e4,
+probabilities of exactly 0 and 1, all-zero weights and masks."""
+import numpy as np
+
+import zoo
+from zoo import axon, mxnet as mx, tensorlayer as tl, tf, tflearn
+
+N, C, T, S = 5, 4, 6, 3
+
+
+def real(*shape):
+    return lambda rng: rng.normal(size=shape)
+
+
+def prob(*shape):
+    return lambda rng: rng.uniform(0.05, 0.95, size=shape)
+
+
+def binary(*shape):
+    return lambda rng: (rng.random(shape) > 0.5).astype(np.float64)
+
+
+def signs(*shape):
+    return lambda rng: np.where(rng.random(shape) > 0.5, 1.0, -1.0)
+
+
+def labels(*shape, classes=C):
+    return lambda rng: rng.integers(0, classes, size=shape)
+
+
+def onehot(*shape):
+    return lambda rng: np.eye(C)[rng.integers(0, C, size=shape)]
+
+
+def simplex(*shape):
+    def make(rng):
+        p = rng.uniform(0.05, 1.0, size=shape)
+        return p / p.sum(axis=-1, keepdims=True)
+    return make
+
+
+def positive(*shape):
+    return lambda rng: rng.uniform(0.1, 3.0, size=shape)
+
+
+def log_probs(*shape):
+    def make(rng):
+        x = rng.normal(size=shape)
+        return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+    return make
+
+
+def const(value):
+    return lambda rng: np.array(value)
+
+
+def zeros(*shape):
+    return lambda rng: np.zeros(shape)
+
+
+RC, PC, BC = real(N, C), prob(N, C), binary(N, C)
+CTC_LABELS = np.array([[1, 2, 2], [3, 1, 0], [2, 0, 0], [1, 3, 1], [2, 2, 0]])
+CTC_LENGTHS = np.array([3, 2, 1, 3, 2])
+MX_CTC_LABELS = np.array([[1, 0, -1, -1], [2, 1, 1, -1], [0, 1, 0, 2]])   # -1 pads
+
+CASES = [
+    # TensorLayer
+    ("tl.cross_entropy", tl.cross_entropy, [RC, labels(N)]),
+    ("tl.sigmoid_cross_entropy", tl.sigmoid_cross_entropy, [RC, BC]),
+    ("tl.binary_cross_entropy", tl.binary_cross_entropy, [PC, BC]),
+    ("tl.mean_squared_error", tl.mean_squared_error, [RC, RC]),
+    ("tl.mean_squared_error-mean", lambda o, t: tl.mean_squared_error(o, t, is_mean=True),
+     [RC, RC]),
+    ("tl.normalized_mean_square_error", tl.normalized_mean_square_error, [RC, RC]),
+    ("tl.absolute_difference_error", tl.absolute_difference_error, [RC, RC]),
+    ("tl.dice_coe", tl.dice_coe, [prob(2, 3, 3, 2), binary(2, 3, 3, 2)]),
+    ("tl.dice_hard_coe", tl.dice_hard_coe, [prob(2, 3, 3, 2), binary(2, 3, 3, 2)]),
+    ("tl.iou_coe", tl.iou_coe, [prob(2, 3, 3, 2), binary(2, 3, 3, 2)]),
+    ("tl.cross_entropy_seq", tl.cross_entropy_seq, [real(2 * 3, C), labels(2, 3)]),
+    ("tl.cross_entropy_seq_with_mask", tl.cross_entropy_seq_with_mask,
+     [real(2 * 3, C), labels(2, 3), binary(2, 3)]),
+    ("tl.cosine_similarity", tl.cosine_similarity, [RC, RC]),
+    ("tl.li_regularizer", lambda w: tl.li_regularizer(0.1)(w), [RC]),
+    ("tl.lo_regularizer", lambda w: tl.lo_regularizer(0.1)(w), [RC]),
+    ("tl.maxnorm_regularizer", lambda w: tl.maxnorm_regularizer(0.5)(w), [RC]),
+    ("tl.maxnorm_o_regularizer", lambda w: tl.maxnorm_o_regularizer(0.5)(w), [RC]),
+    ("tl.maxnorm_i_regularizer", lambda w: tl.maxnorm_i_regularizer(0.5)(w), [RC]),
+    ("tl.huber_loss", tl.huber_loss, [RC, RC]),
+    ("tl.huber_loss-berhu", lambda o, t: tl.huber_loss(o, t, reverse=True), [RC, RC]),
+    # TensorFlow contrib
+    ("tf.absolute_difference", tf.absolute_difference, [RC, RC]),
+    ("tf.hinge_loss", tf.hinge_loss, [RC, BC]),
+    ("tf.cosine_distance", lambda p, l: tf.cosine_distance(p, l, axis=1), [RC, RC]),
+    ("tf.log_loss", tf.log_loss, [PC, BC]),
+    ("tf.mean_pairwise_squared_error", tf.mean_pairwise_squared_error, [RC, RC]),
+    ("tf.sum_of_pairwise_squares", tf.sum_of_pairwise_squares, [RC, RC]),
+    ("tf.mean_squared_error", tf.mean_squared_error, [RC, RC]),
+    ("tf.mean_squared_error-weights", lambda p, l, w: tf.mean_squared_error(p, l, weights=w),
+     [RC, RC, binary(N, 1)]),
+    ("tf.sum_of_squares", tf.sum_of_squares, [RC, RC]),
+    ("tf.sigmoid_cross_entropy", tf.sigmoid_cross_entropy, [RC, BC]),
+    ("tf.softmax_cross_entropy", tf.softmax_cross_entropy, [RC, onehot(N)]),
+    ("tf.sparse_softmax_cross_entropy", tf.sparse_softmax_cross_entropy, [RC, labels(N)]),
+    # MXNet Gluon
+    ("mx.L2Loss", mx.L2Loss(), [RC, RC]),
+    ("mx.L1Loss", mx.L1Loss(), [RC, RC]),
+    ("mx.SigmoidBinaryCrossEntropyLoss", mx.SigmoidBinaryCrossEntropyLoss(), [RC, BC]),
+    ("mx.SigmoidBCELoss-from_sigmoid", mx.SigmoidBCELoss(from_sigmoid=True), [PC, BC]),
+    ("mx.SoftmaxCrossEntropyLoss", mx.SoftmaxCrossEntropyLoss(), [RC, labels(N)]),
+    ("mx.SoftmaxCELoss-dense", mx.SoftmaxCELoss(sparse_label=False), [RC, onehot(N)]),
+    ("mx.KLDivLoss", mx.KLDivLoss(), [log_probs(N, C), simplex(N, C)]),
+    ("mx.CTCLoss", mx.CTCLoss(), [real(3, 5, C), const(MX_CTC_LABELS)]),  # blank = C - 1
+    ("mx.HuberLoss", mx.HuberLoss(), [RC, RC]),
+    ("mx.HingeLoss", mx.HingeLoss(), [RC, signs(N, C)]),
+    ("mx.SquaredHingeLoss", mx.SquaredHingeLoss(), [RC, signs(N, C)]),
+    ("mx.LogisticLoss", mx.LogisticLoss(), [RC, signs(N, C)]),
+    ("mx.TripletLoss", mx.TripletLoss(), [RC, RC, RC]),
+    ("mx.L2Loss-sample_weight", lambda p, l, w: mx.L2Loss()(p, l, w), [RC, RC, binary(N, 1)]),
+    # TFLearn
+    ("tflearn.softmax_categorical_crossentropy", tflearn.softmax_categorical_crossentropy,
+     [RC, onehot(N)]),
+    ("tflearn.categorical_crossentropy", tflearn.categorical_crossentropy,
+     [simplex(N, C), onehot(N)]),
+    ("tflearn.binary_crossentropy", tflearn.binary_crossentropy, [RC, BC]),
+    ("tflearn.weighted_crossentropy", lambda p, t: tflearn.weighted_crossentropy(p, t, 2.0),
+     [RC, BC]),
+    ("tflearn.mean_square", tflearn.mean_square, [RC, RC]),
+    ("tflearn.hinge_loss", tflearn.hinge_loss, [RC, BC]),
+    ("tflearn.roc_auc_score", tflearn.roc_auc_score, [prob(N), binary(N)]),
+    ("tflearn.weak_cross_entropy_2d", tflearn.weak_cross_entropy_2d,
+     [real(2, 3, 2, C), onehot(2, 3, 2)]),
+    ("tflearn.contrastive_loss", tflearn.contrastive_loss, [positive(N), binary(N)]),
+    ("tflearn.triplet_loss", tflearn.triplet_loss, [RC, RC, RC]),
+    ("tflearn.L2", tflearn.L2, [RC]),
+    ("tflearn.L1", tflearn.L1, [RC]),
+    # Axon
+    ("axon.binary_cross_entropy", axon.binary_cross_entropy, [BC, PC]),
+    ("axon.binary_cross_entropy-logits",
+     lambda t, p: axon.binary_cross_entropy(t, p, from_logits=True), [BC, RC]),
+    ("axon.categorical_cross_entropy", axon.categorical_cross_entropy, [onehot(N), simplex(N, C)]),
+    ("axon.categorical_cross_entropy-sparse-logits",
+     lambda t, p: axon.categorical_cross_entropy(t, p, sparse=True, from_logits=True),
+     [labels(N, 1), RC]),
+    ("axon.categorical_hinge", axon.categorical_hinge, [onehot(N), RC]),
+    ("axon.connectionist_temporal_classification",
+     lambda n, y, p: axon.connectionist_temporal_classification((n, y), p),
+     [const(CTC_LENGTHS), const(CTC_LABELS), log_probs(N, T, C)]),
+    ("axon.cosine_similarity", axon.cosine_similarity, [RC, RC]),
+    ("axon.hinge", axon.hinge, [signs(N, C), RC]),
+    ("axon.kl_divergence", axon.kl_divergence, [simplex(N, C), simplex(N, C)]),
+    ("axon.log_cosh", axon.log_cosh, [RC, RC]),
+    ("axon.margin_ranking", lambda y, a, b: axon.margin_ranking(y, (a, b)),
+     [signs(N), real(N), real(N)]),
+    ("axon.mean_absolute_error", axon.mean_absolute_error, [RC, RC]),
+    ("axon.mean_squared_error", axon.mean_squared_error, [RC, RC]),
+    ("axon.poisson", axon.poisson, [positive(N, C), positive(N, C)]),
+    ("axon.soft_margin", axon.soft_margin, [signs(N, C), RC]),
+]
+
+# edge values per maker kind: what each argument becomes in the extreme variant
+def _extreme(maker):
+    if maker is RC or getattr(maker, "__qualname__", "").startswith("real"):
+        def make(rng, base=maker):
+            x = base(rng)
+            return np.where(rng.random(x.shape) > 0.5, 1e4, -1e4) * np.sign(x + 1e-9)
+        return make
+    if maker is PC or getattr(maker, "__qualname__", "").startswith("prob"):
+        def make(rng, base=maker):
+            x = base(rng)
+            return np.where(rng.random(x.shape) > 0.5, 1.0, 0.0)
+        return make
+    if getattr(maker, "__qualname__", "").startswith("binary"):
+        def make(rng, base=maker):
+            return np.zeros_like(base(rng))       # empty masks, zero weights, all negatives
+        return make
+    return maker
+
+
+EXTREME = [(f"{name}-extreme", fn, [_extreme(m) for m in makers]) for name, fn, makers in CASES]
+
+
+def flavour_functions():
+    """(module, name) of every flavour function zoo.catalog() lists."""
+    return {(f.module, f.name) for e in zoo.catalog() for f in e.flavours}
