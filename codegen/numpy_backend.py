@@ -681,10 +681,14 @@ def generate(schedule, name="loss"):
 
 
 class NumpyBackend:
-    """The backend object codegen.kernel registers as "numpy"."""
+    """The backend object codegen.kernel registers as "numpy" (it takes no options)."""
     name = "numpy"
 
     def build(self, schedule, name, options):
         from .numpy_exec import load
+        if options:
+            from lossgraph.errors import OptionError
+            raise OptionError(f"compile: unknown option {sorted(options)[0]!r} for the numpy "
+                              f"backend (it takes none)")
         source, fn_name = generate(schedule, name)
         return {"source": source, "fn": load(source, fn_name)}

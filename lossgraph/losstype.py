@@ -170,6 +170,12 @@ class Loss:
         from .rewrite import simplify
         return Loss(list(self.inputs.values()), simplify(self.output), self.name)
 
+    def compile(self, wrt=None, backend="numpy", **options):
+        """codegen.compile(self, wrt, backend, **options): a Kernel taking the declared inputs
+        in order (or by name); with wrt (names or nodes) it returns (value, gradients)."""
+        import codegen  # the one lazy step from the core to a backend; codegen imports lossgraph
+        return codegen.compile(self, wrt=wrt, backend=backend, **options)
+
     # --- printing, drawing, serialization
     def __str__(self):
         return str(self.output)

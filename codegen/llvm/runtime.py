@@ -84,7 +84,7 @@ def emit_entry(module, body, n_arrays, name, n_ints=0):
     entry = ir.Function(module, fnty, name=name)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     offset = ir.Constant(i64, array_data_offset())
-    data = [b.load(b.gep(obj, [offset]), typ=ptr) for obj in entry.args[:n_arrays + 1]]
+    data = [b.load(b.gep(obj, [offset], inbounds=True, source_etype=ir.IntType(8)), typ=ptr) for obj in entry.args[:n_arrays + 1]]
     *arrays, partials = data
     b.call(body, arrays + [partials] + list(entry.args[n_arrays + 1:]))
     b.ret_void()
