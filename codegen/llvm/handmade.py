@@ -102,10 +102,10 @@ def map_function(jm, name, dtype):
 
 
 def _bce_body(module, ty):
-    """body(x, z, g, partials, start, stop, slot, n): g = dBCE/dx, partials[slot] = sum loss."""
-    fnty = ir.FunctionType(ir.VoidType(), [_PTR] * 4 + [_I64] * 4)
+    """body(x, z, g, partials, start, stop, n): g = dBCE/dx, partials[0] = sum of the loss."""
+    fnty = ir.FunctionType(ir.VoidType(), [_PTR] * 4 + [_I64] * 3)
     f = ir.Function(module, fnty, name="bce_body")
-    x, z, g, partials, start, stop, slot, n = f.args
+    x, z, g, partials, start, stop, n = f.args
     b = ir.IRBuilder(f.append_basic_block("entry"))
     one, zero = ir.Constant(ty, 1.0), ir.Constant(ty, 0.0)
     inv_n = b.fptrunc(b.fdiv(ir.Constant(ir.DoubleType(), 1.0), b.sitofp(n, ir.DoubleType())), ty) \
@@ -140,7 +140,7 @@ def _bce_body(module, ty):
                     ir.Constant(_I64, BLOCK))
     total, = _loop(b, ir.Constant(_I64, 0), blocks, block,
                    (ir.Constant(ir.DoubleType(), 0.0),))
-    b.store(total, b.gep(partials, [slot], inbounds=True, source_etype=ir.DoubleType()))
+    b.store(total, partials)
     b.ret_void()
     return f
 

@@ -2,23 +2,25 @@
 
 A native loop is compiled with an entry stub (`emit_entry`) of the C signature
 
-    void entry(PyObject *a0, ..., PyObject *ak, PyObject *partials, i64 start, i64 stop, i64 slot,
-               i64 c0, ..., i64 cj)
+    void entry(PyObject *args)      args = (a0, ..., ak, ctl), ctl a float64 array
+                                    [start, stop, c0, ..., cj, partial0, ..., partial(m-1)]
 
-The stub reads each array's data pointer out of its PyArrayObject (at the offset
-`array_data_offset()` finds at run time by looking at real arrays, never hard-coded) and calls
-the loop body on elements [start, stop) (c0..cj: sizes or other integers the loop needs), which
-writes its m partial results (sums, counts, ...)
-to partials[slot * m : slot * m + m]. ctypes passes a `py_object` for the price of a pointer,
-where each `arr.ctypes.data` costs about 0.8 us, and releases the GIL for the call. Native code
-trusts its arguments: callers validate them first with `check_array`.
+The stub reads the array data pointers out of the tuple's items (PyTupleObject and
+PyArrayObject offsets found by `tuple_item_offset` / `array_data_offset` on live objects at run
+time, never hard-coded) and calls the loop body on elements [start, stop) (c0..cj: sizes or
+other integers the loop needs, exact in float64 below 2^53); the body writes its m partial results
+(sums, counts, ...) back into ctl. One `py_object` argument costs about 0.5 us per call, where
+each `arr.ctypes.data` costs about 0.8 us and each further ctypes argument 0.2 us; ctypes releases
+the GIL for the call. Native code trusts its arguments: callers validate them first with
+`check_array`.
 
 `NativeLoop` runs one: elements are cut into chunks that depend on n only (one chunk below
 `SPLIT_FROM` elements, else two, split at a multiple of 64), so a given input gives the same bits
 whether one or two threads run the chunks; partials are combined in chunk order. With threads=2 the
 second chunk runs on a persistent worker thread (handing work to it costs 15-20 us, a new thread
 70 us; two threads pay off from about SPLIT_FROM elements, measured by
-benchmarks/bench_llvm_foundations.py).
+benchmarks/bench_llvm_foundations.py). Control arrays are cached per thread, so several Python
+threads may call one loop at once.
 """
 from __future__ import annotations
 
@@ -36,21 +38,32 @@ from lossgraph.errors import DTypeError, InputError, OptionError, ShapeError
 SPLIT_FROM = 1 << 18
 _ALIGN = 64
 
-_OFFSET = []
+_OFFSETS = {}
+
+
+def _find_offset(kind, probes, target):
+    """The one offset (8..64) at which every probe object holds target(probe)."""
+    if kind not in _OFFSETS:
+        hits = [off for off in range(8, 64, 8)
+                if all(ctypes.c_void_p.from_address(id(o) + off).value == target(o)
+                       for o in probes)]
+        if len(hits) != 1:
+            raise RuntimeError(f"cannot locate the {kind} pointer in Python objects ({hits})")
+        _OFFSETS[kind] = hits[0]
+    return _OFFSETS[kind]
 
 
 def array_data_offset():
     """Byte offset of the data pointer inside a NumPy array object, found on live arrays."""
-    if not _OFFSET:
-        probes = [np.empty(n) for n in (3, 5, 7)]
-        probes.append(probes[0][1:])
-        hits = [off for off in range(8, 64, 8)
-                if all(ctypes.c_void_p.from_address(id(a) + off).value == a.ctypes.data
-                       for a in probes)]
-        if len(hits) != 1:
-            raise RuntimeError(f"cannot locate the data pointer in numpy arrays ({hits})")
-        _OFFSET.append(hits[0])
-    return _OFFSET[0]
+    a = np.empty(7)
+    probes = [np.empty(3), np.empty(5), a, a[1:]]
+    return _find_offset("array data", probes, lambda o: o.ctypes.data)
+
+
+def tuple_item_offset():
+    """Byte offset of the first item pointer inside a tuple object, found on live tuples."""
+    probes = [(object(), 1), (object(), object(), 2), (np.empty(1), 3)]
+    return _find_offset("tuple item", probes, lambda o: id(o[0]))
 
 
 def check_array(name, arr, dtype, shape=None, writable=False):
@@ -74,19 +87,30 @@ def check_array(name, arr, dtype, shape=None, writable=False):
 
 
 def emit_entry(module, body, n_arrays, name, n_ints=0):
-    """Add `name`, the py_object entry stub described above, calling `body` (an ir.Function
-    taking n_arrays data pointers, a partials pointer, start, stop, slot and n_ints i64s; made
+    """Add `name`, the entry stub described above, calling `body`: an ir.Function taking
+    n_arrays data pointers, the partials pointer, start, stop and n_ints i64s (made
     alwaysinline and internal here)."""
-    ptr, i64 = ir.PointerType(), ir.IntType(64)
+    ptr, i64, f64 = ir.PointerType(), ir.IntType(64), ir.DoubleType()
     body.attributes.add("alwaysinline")
     body.linkage = "internal"
-    fnty = ir.FunctionType(ir.VoidType(), [ptr] * (n_arrays + 1) + [i64] * (3 + n_ints))
-    entry = ir.Function(module, fnty, name=name)
+    entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr]), name=name)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
-    offset = ir.Constant(i64, array_data_offset())
-    data = [b.load(b.gep(obj, [offset], inbounds=True, source_etype=ir.IntType(8)), typ=ptr) for obj in entry.args[:n_arrays + 1]]
-    *arrays, partials = data
-    b.call(body, arrays + [partials] + list(entry.args[n_arrays + 1:]))
+    byte = ir.IntType(8)
+
+    def at(base, offset):
+        return b.gep(base, [ir.Constant(i64, offset)], inbounds=True, source_etype=byte)
+
+    items, data = tuple_item_offset(), array_data_offset()
+    data = [b.load(at(b.load(at(entry.args[0], items + 8 * i), typ=ptr), data), typ=ptr)
+            for i in range(n_arrays + 1)]
+    *arrays, ctl = data
+
+    def control(i):
+        cell = b.gep(ctl, [ir.Constant(i64, i)], inbounds=True, source_etype=f64)
+        return b.fptosi(b.load(cell, typ=f64), i64)
+    partials = b.gep(ctl, [ir.Constant(i64, 2 + n_ints)], inbounds=True, source_etype=f64)
+    b.call(body, arrays + [partials, control(0), control(1)]
+           + [control(2 + j) for j in range(n_ints)])
     b.ret_void()
     return entry
 
@@ -146,36 +170,50 @@ def _worker():
 class NativeLoop:
     """A compiled entry stub, callable on validated arrays.
 
-    loop(arrays, n, ints=(), threads=1) -> float64 array of the m partials, summed over chunks
+    loop(arrays, n, ints=(), threads=1) -> list of the m partials (floats), summed over chunks
     in chunk order. The JitModule stays alive as long as this object (through its ctypes
     function).
     """
 
     def __init__(self, jit, name, n_arrays, n_partials=1, n_ints=0):
-        obj = ctypes.py_object
-        self._fn = jit.function(name, None, *([obj] * (n_arrays + 1)),
-                                *([ctypes.c_int64] * (3 + n_ints)))
+        self._fn = jit.function(name, None, ctypes.py_object)
         self.jit = jit
         self.n_arrays = n_arrays
         self.n_partials = n_partials
+        self.n_ints = n_ints
+        self._local = threading.local()
+
+    def _controls(self):
+        try:
+            return self._local.ctl
+        except AttributeError:
+            size = 2 + self.n_ints + self.n_partials
+            ctl = self._local.ctl = (np.zeros(size), np.zeros(size))
+            return ctl
 
     def __call__(self, arrays, n, ints=(), threads=1):
-        fn, m = self._fn, self.n_partials
         if threads != 1 and threads != 2:
             raise OptionError(f"threads must be 1 or 2, got {threads!r}")
+        if len(arrays) != self.n_arrays or len(ints) != self.n_ints:
+            raise InputError(f"expected {self.n_arrays} arrays and {self.n_ints} ints, got "
+                             f"{len(arrays)} and {len(ints)}")
+        fn, first = self._fn, 2 + self.n_ints
+        c0, c1 = self._controls()
+        for j, v in enumerate(ints):
+            c0[2 + j] = v
         parts = chunks(n)
         if len(parts) == 1:
-            partials = np.empty(m)
-            fn(*arrays, partials, 0, n, 0, *ints)
-            return partials
-        partials = np.empty((len(parts), m))
-        (s0, e0), (s1, e1) = parts
+            c0[0], c0[1] = 0, n
+            fn(arrays + (c0,))
+            return c0[first:].tolist()
+        c1[2:first] = c0[2:first]
+        (c0[0], c0[1]), (c1[0], c1[1]) = parts
         if threads == 2:
             worker = _worker()
-            handle = worker.submit(fn, (*arrays, partials, s1, e1, 1, *ints))
-            fn(*arrays, partials, s0, e0, 0, *ints)
+            handle = worker.submit(fn, (arrays + (c1,),))
+            fn(arrays + (c0,))
             worker.wait(handle)
         else:
-            fn(*arrays, partials, s0, e0, 0, *ints)
-            fn(*arrays, partials, s1, e1, 1, *ints)
-        return partials[0] + partials[1]
+            fn(arrays + (c0,))
+            fn(arrays + (c1,))
+        return [a + b for a, b in zip(c0[first:].tolist(), c1[first:].tolist())]
