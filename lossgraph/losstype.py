@@ -102,11 +102,12 @@ class Loss:
             arrays[name] = a
         return arrays
 
-    def _cache(self):
-        cache = self.__dict__.get("_lru")
+    def _cache(self, which="plans"):
+        """The Loss's bounded caches: "derived" (per wrt) and "plans" (per signature)."""
+        cache = self.__dict__.get("_cache_" + which)
         if cache is None:
             from .transforms import LRU
-            cache = self.__dict__.setdefault("_lru", LRU(32))
+            cache = self.__dict__.setdefault("_cache_" + which, LRU(32))
         return cache
 
     def _plan(self, kind, outputs, arrays):
@@ -140,13 +141,13 @@ class Loss:
 
     def _derived(self, nodes, simplify=True):
         """(stable loss, gradient graphs) for the wrt nodes, derived once per wrt."""
-        key = ("derive", nodes, simplify)
-        out = self._cache().get(key)
+        key = (nodes, simplify)
+        out = self._cache("derived").get(key)
         if out is None:
             from . import pipeline
             out = (pipeline.derive(self.output, list(nodes)) if simplify else
                    (self.output, gradients(self.output, list(nodes), simplify=False)))
-            out = self._cache().put(key, out)
+            out = self._cache("derived").put(key, out)
         return out
 
     def gradients(self, wrt=None, simplify=True):

@@ -446,3 +446,12 @@ def test_loss_cache_checks_each_new_signature(rng):
     assert_close(scaled.value_and_grad(x, 2)[1]["s"], np.sum(x))
     with pytest.raises(lg.DTypeError):
         scaled(x, np.int64(2))
+
+
+def test_loss_cache_is_bounded(derive_calls):
+    @lg.loss
+    def sq(x: lg.Float["N"]):
+        return lg.sum(lg.square(x))
+    for n in range(1, 41):
+        assert_close(sq.value_and_grad(np.ones(n))[1]["x"], np.full(n, 2.0))
+    assert len(sq._cache("plans")) == 32 and len(derive_calls) == 1
