@@ -5,7 +5,10 @@ printed, drawn and serialized by name.
     def bce(x: lg.Float["N"], z: lg.Float["N"]):
         return lg.mean(lg.softplus(x) - x * z)
 
-    bce(x=a, z=b); bce.gradients("x"); print(bce.latex()); bce.draw()
+    bce(a, b); bce.value_and_grad(a, b); bce.gradients("x"); print(bce.latex()); bce.draw()
+
+Values and gradients are those of the stabilized loss (lossgraph.pipeline), derived once per
+wrt and bound once per input signature.
 """
 from __future__ import annotations
 
