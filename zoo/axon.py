@@ -11,9 +11,10 @@ import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
 from . import losses as L
-from .losses import divergence, ranking
 from .dual import dual
+from .losses import divergence, ranking
 from .losses.define import as_float as _float
+from .options import ANY, INTEGER, NONNEGATIVE, optional, options
 from .reduction import check_choice, reduce
 
 __all__ = ["binary_cross_entropy", "categorical_cross_entropy", "categorical_hinge",
@@ -70,6 +71,8 @@ def _either(value, alias, name):
     return alias if value is None else value
 
 
+@options(positive_weight=optional(NONNEGATIVE), negative_weight=optional(NONNEGATIVE),
+         positive_weights=optional(NONNEGATIVE), negative_weights=optional(NONNEGATIVE))
 @dual("y_true", "y_pred")
 def binary_cross_entropy(y_true, y_pred, *, reduction="none", positive_weight=None,
                          negative_weight=None, from_logits=False, positive_weights=None,
@@ -167,6 +170,7 @@ def categorical_hinge(y_true, y_pred, *, reduction="none"):
     return _reduce(L.categorical_hinge(lg.as_node(y_pred), _float(y_true)), reduction)
 
 
+@options(eps=NONNEGATIVE)
 @dual("y_true", "y_pred")
 def cosine_similarity(y_true, y_pred, *, reduction="none", axes=(1,), eps=1e-6):
     """l = sum_axes(z x) / max(||z||_axes ||x||_axes, eps).
@@ -214,6 +218,7 @@ def _margin_ranking(y_true, y_pred1, y_pred2, margin, reduction):
     return _reduce(ranking.margin_ranking(y_pred1, y_pred2, y_true, margin=margin), reduction)
 
 
+@options(margin=ANY)
 def margin_ranking(y_true, y_pred, *, margin=0.0, reduction="none"):
     """l = max(0, -z (x1 - x2) + margin), element-wise; y_pred is the pair (x1, x2).
 
@@ -274,6 +279,7 @@ def _ctc(lengths, labels, y_pred, blank, reduction):
                  per_label=mode == "mean", reduction=mode)
 
 
+@options(blank=INTEGER)
 def connectionist_temporal_classification(y_true, y_pred, *, blank=0, reduction="none"):
     """l_b = -log p(labels_b | y_pred_b): CTC over log-probabilities y_pred (B, T, D).
 

@@ -14,6 +14,8 @@ import numpy as np
 
 import lossgraph as lg
 
+from .options import bind_call, owner_name
+
 
 def _is_tensor_value(v):
     return isinstance(v, (np.ndarray, np.generic, list, tuple)) and not isinstance(v, str)
@@ -45,9 +47,11 @@ def dual(*tensor_params):
             if p not in sig.parameters:
                 raise TypeError(f"dual: {fn.__name__} has no parameter {p!r}")
 
+        owner = owner_name(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
+            bound = bind_call(owner, sig, args, kwargs)
             values = bound.arguments
             if any(isinstance(values.get(p), lg.Node) for p in tensor_params):
                 return fn(*bound.args, **bound.kwargs)

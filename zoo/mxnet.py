@@ -17,9 +17,10 @@ import lossgraph as lg
 from lossgraph.shapes import dims_product, fmt_shape
 
 from . import losses as L
-from .losses import divergence, ranking
 from .dual import dual
+from .losses import divergence, ranking
 from .losses.define import as_float as _float
+from .options import NONNEGATIVE, options
 from .reduction import reduce
 
 __all__ = ["Loss", "L2Loss", "L1Loss", "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss",
@@ -254,6 +255,7 @@ class HuberLoss(Loss):
     L1 form, i.e. the Keras/TensorLayer Huber with delta=rho divided by rho.
     """
 
+    @options(rho=NONNEGATIVE)
     def __init__(self, rho=1, weight=None, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
         self._rho = rho
@@ -269,6 +271,7 @@ class HingeLoss(Loss):
     Source convention: MXNet Gluon HingeLoss(margin=1, weight=None, batch_axis=0).
     """
 
+    @options(margin=NONNEGATIVE)
     def __init__(self, margin=1, weight=None, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
         self._margin = margin
@@ -284,6 +287,7 @@ class SquaredHingeLoss(Loss):
     Source convention: MXNet Gluon SquaredHingeLoss(margin=1, weight=None, batch_axis=0).
     """
 
+    @options(margin=NONNEGATIVE)
     def __init__(self, margin=1, weight=None, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
         self._margin = margin
@@ -317,6 +321,7 @@ class TripletLoss(Loss):
     every non-batch axis.
     """
 
+    @options(margin=NONNEGATIVE)
     def __init__(self, margin=1, weight=None, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
         self._margin = margin

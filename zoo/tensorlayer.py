@@ -15,6 +15,7 @@ from lossgraph.shapes import fmt_shape
 
 from . import losses as L
 from .dual import dual
+from .options import ANY, BELOW_ONE, NONNEGATIVE, POSITIVE, optional, options
 from .reduction import reduce
 
 __all__ = ["cross_entropy", "sigmoid_cross_entropy", "binary_cross_entropy",
@@ -79,6 +80,7 @@ def sigmoid_cross_entropy(output, target, name=None):
     return L.sigmoid_cross_entropy(output, target, reduction="mean")
 
 
+@options(epsilon=NONNEGATIVE)
 @dual("output", "target")
 def binary_cross_entropy(output, target, epsilon=1e-8, name="bce_loss"):
     """L = mean( sum_{axis 1} -(z log(p + eps) + (1 - z) log(1 - p + eps)) ), p = output probs.
@@ -128,6 +130,7 @@ def absolute_difference_error(output, target, is_mean=False, axis=-1,
     return _per_example(L.absolute_error(output, target), is_mean, axis)
 
 
+@options(smooth=NONNEGATIVE)
 @dual("output", "target")
 def dice_coe(output, target, loss_type="jaccard", axis=(1, 2, 3), smooth=1e-5):
     """D = mean( (2 sum o t + s) / (sum o^2 + sum t^2 + s) ) ("jaccard") or with sum o + sum t.
@@ -140,6 +143,7 @@ def dice_coe(output, target, loss_type="jaccard", axis=(1, 2, 3), smooth=1e-5):
                                      smooth=smooth), reduction="mean")
 
 
+@options(threshold=ANY, smooth=NONNEGATIVE)
 @dual("output", "target")
 def dice_hard_coe(output, target, threshold=0.5, axis=(1, 2, 3), smooth=1e-5):
     """D = mean( (2 sum o' t' + s) / (sum o' + sum t' + s) ), o' = [o > thr], t' = [t > thr].
@@ -152,6 +156,7 @@ def dice_hard_coe(output, target, threshold=0.5, axis=(1, 2, 3), smooth=1e-5):
                               smooth=smooth), reduction="mean")
 
 
+@options(threshold=ANY, smooth=NONNEGATIVE)
 @dual("output", "target")
 def iou_coe(output, target, threshold=0.5, axis=(1, 2, 3), smooth=1e-5):
     """IoU = mean( (sum p q + s) / (sum [p + q >= 1] + s) ), p = [o > thr], q = [t > thr].
@@ -164,6 +169,7 @@ def iou_coe(output, target, threshold=0.5, axis=(1, 2, 3), smooth=1e-5):
                   reduction="mean")
 
 
+@options(batch_size=optional(POSITIVE))
 @dual("logits", "target_seqs")
 def cross_entropy_seq(logits, target_seqs, batch_size=None):
     """L = sum_k ( logsumexp(logits_k) - logits_k[y_k] ) / batch_size (no division if None).
@@ -200,16 +206,13 @@ def cosine_similarity(v1, v2):
     return L.cosine_similarity(v1, v2, axis=1, eps=0.0)
 
 
-def _scale(scale, upper_bound):
-    """TensorLayer's factory checks: a float in [0, 1) (li, lo) or >= 0 (maxnorm)."""
+def _scale(scale, owner):
+    """TensorLayer's factory check beyond the range (@options): scale is a float, not an int."""
     if isinstance(scale, lg.Node):
         return scale
     if isinstance(scale, numbers.Integral) or not isinstance(scale, numbers.Real):
-        raise lg.OptionError(f"scale: expected a float (TensorLayer rejects integers), got "
-                             f"{scale!r} of type {type(scale).__name__}")
-    if scale < 0.0 or (upper_bound and scale >= 1.0):
-        allowed = "[0.0, 1.0)" if upper_bound else ">= 0.0"
-        raise lg.OptionError(f"scale: expected a float in {allowed}, got {scale!r}")
+        raise lg.OptionError(f"tensorlayer.{owner}: scale must be a float (TensorLayer rejects "
+                             f"integers), got {scale!r} of type {type(scale).__name__}")
     return scale
 
 
@@ -218,9 +221,9 @@ def _disabled(weights, name=None):
     return None
 
 
-def _regularizer(penalty, scale, upper_bound):
+def _regularizer(penalty, scale, owner):
     """The function a TensorLayer regularizer factory returns: weights -> penalty(W, scale)."""
-    scale = _scale(scale, upper_bound)
+    scale = _scale(scale, owner)
     if not isinstance(scale, lg.Node) and scale == 0.0:
         return _disabled
 
@@ -231,6 +234,7 @@ def _regularizer(penalty, scale, upper_bound):
     return regularizer
 
 
+@options(scale=BELOW_ONE)
 def li_regularizer(scale, scope=None):
     """R(W) = scale * sum_i ||W_i,:||_2 (group norm of the rows: removes input neurons).
 
@@ -238,18 +242,20 @@ def li_regularizer(scale, scope=None):
     a float in [0, 1) (an int, a negative or >= 1 raise OptionError, a ValueError), and 0.0
     returns a function giving None.
     """
-    return _regularizer(L.li, scale, upper_bound=True)
+    return _regularizer(L.li, scale, "li_regularizer")
 
 
+@options(scale=BELOW_ONE)
 def lo_regularizer(scale):
     """R(W) = scale * sum_j ||W_:,j||_2 (group norm of the columns: removes output neurons).
 
     Source convention: TensorLayer lo_regularizer(scale) returns lo(weights, name); scale
     checks as li_regularizer.
     """
-    return _regularizer(L.lo, scale, upper_bound=True)
+    return _regularizer(L.lo, scale, "lo_regularizer")
 
 
+@options(scale=NONNEGATIVE)
 def maxnorm_regularizer(scale=1.0):
     """R(W) = scale * max_ij |W_ij|.
 
@@ -257,27 +263,30 @@ def maxnorm_regularizer(scale=1.0):
     scale must be a non-negative float (no upper bound: TensorLayer's check is commented
     out, whatever its docstring says); 0.0 disables.
     """
-    return _regularizer(L.maxnorm, scale, upper_bound=False)
+    return _regularizer(L.maxnorm, scale, "maxnorm_regularizer")
 
 
+@options(scale=NONNEGATIVE)
 def maxnorm_o_regularizer(scale):
     """R(W) = scale * sum_j max_i |W_ij| (per-column max: removes output neurons).
 
     Source convention: TensorLayer maxnorm_o_regularizer(scale) returns mn_o(weights, name);
     scale checks as maxnorm_regularizer.
     """
-    return _regularizer(L.maxnorm_o, scale, upper_bound=False)
+    return _regularizer(L.maxnorm_o, scale, "maxnorm_o_regularizer")
 
 
+@options(scale=NONNEGATIVE)
 def maxnorm_i_regularizer(scale):
     """R(W) = scale * sum_i max_j |W_ij| (per-row max: removes input neurons).
 
     Source convention: TensorLayer maxnorm_i_regularizer(scale) returns mn_i(weights, name);
     scale checks as maxnorm_regularizer.
     """
-    return _regularizer(L.maxnorm_i, scale, upper_bound=False)
+    return _regularizer(L.maxnorm_i, scale, "maxnorm_i_regularizer")
 
 
+@options(delta=POSITIVE, epsilon=NONNEGATIVE)
 @dual("output", "target")
 def huber_loss(output, target, is_mean=True, delta=1.0, dynamichuber=False, reverse=False,
                axis=-1, epsilon=1e-5, name=None):

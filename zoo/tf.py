@@ -27,6 +27,7 @@ from lossgraph.shapes import fmt_shape
 
 from . import losses as L
 from .dual import dual
+from .options import NONNEGATIVE, Domain, bind_call, options
 from .reduction import reduce
 
 __all__ = ["LossSet", "absolute_difference", "add_loss", "hinge_loss", "compute_weighted_loss",
@@ -50,6 +51,9 @@ CANONICAL = {
     "softmax_cross_entropy": "softmax_cross_entropy",
     "sparse_softmax_cross_entropy": "sparse_softmax_cross_entropy",
 }
+
+# TF smooths only when label_smoothing > 0: zero or negative means none, above 1 is refused
+SMOOTHING = Domain(hi=1)
 
 # r0.x keyword -> r1.x keyword
 _ALIASES = (("weight", "weights"), ("targets", "labels"), ("target", "labels"))
@@ -132,7 +136,7 @@ def _contrib(*tensor_params, collect=True, same_shape=True):
                         raise lg.OptionError(f"{fn.__name__}: give {new!r} or its deprecated "
                                              f"alias {old!r}, not both")
                     kwargs[new] = kwargs.pop(old)
-            bound = sig.bind(*args, **kwargs)
+            bound = bind_call(f"tf.{fn.__name__}", sig, args, kwargs)
             if "labels" in sig.parameters and bound.arguments.get("labels") is None:
                 raise lg.InputError(f"{fn.__name__}: labels is required, got None")
             if same_shape:
@@ -189,6 +193,7 @@ def mean_squared_error(predictions, labels=None, weights=1.0, scope=None):
 
 
 @_contrib("predictions", "labels", "weights")
+@options(epsilon=NONNEGATIVE)
 def log_loss(predictions, labels=None, weights=1.0, epsilon=1e-7, scope=None):
     """L = weighted mean of -l log(p + eps) - (1 - l) log(1 - p + eps) (compute_weighted_loss).
 
@@ -209,6 +214,7 @@ def hinge_loss(logits, labels=None, scope=None):
 
 
 @_contrib("logits", "multi_class_labels", "weights")
+@options(label_smoothing=SMOOTHING)
 def sigmoid_cross_entropy(logits, multi_class_labels, weights=1.0, label_smoothing=0,
                           scope=None):
     """L = weighted mean of max(x, 0) - x z + log(1 + exp(-|x|)), z = y (1 - ls) + ls / 2.
@@ -222,6 +228,7 @@ def sigmoid_cross_entropy(logits, multi_class_labels, weights=1.0, label_smoothi
 
 
 @_contrib("logits", "onehot_labels", "weights")
+@options(label_smoothing=SMOOTHING)
 def softmax_cross_entropy(logits, onehot_labels, weights=1.0, label_smoothing=0, scope=None):
     """L = weighted mean over rows of sum_j z_j (logsumexp(x) - x_j), z = y (1 - ls) + ls / C.
 

@@ -11,6 +11,7 @@ import lossgraph as lg
 
 from . import losses as L
 from .dual import dual
+from .options import ANY, COUNT, NONNEGATIVE, optional, options
 from .reduction import reduce
 
 __all__ = ["softmax_categorical_crossentropy", "categorical_crossentropy",
@@ -75,6 +76,7 @@ def binary_crossentropy(y_pred, y_true):
     return _mean(L.sigmoid_cross_entropy(y_pred, y_true))
 
 
+@options(weight=NONNEGATIVE)
 @dual("y_pred", "y_true")
 def weighted_crossentropy(y_pred, y_true, weight):
     """L = mean( (1 - z) x + (1 + (q - 1) z) log(1 + exp(-x)) ), q = weight on positives.
@@ -116,6 +118,7 @@ def roc_auc_score(y_pred, y_true):
     return L.roc_auc_surrogate(y_pred, y_true, gamma=0.2, p=3)
 
 
+@options(num_classes=optional(COUNT), epsilon=ANY)
 @dual("y_pred", "y_true", "head")
 def weak_cross_entropy_2d(y_pred, y_true, num_classes=None, epsilon=0.0001, head=None):
     """L = mean_pixels( -sum_c head_c z_c log softmax(x + epsilon)_c ), rows reshaped to [-1, C].
@@ -129,6 +132,7 @@ def weak_cross_entropy_2d(y_pred, y_true, num_classes=None, epsilon=0.0001, head
                                    num_classes=num_classes, reduction="mean")
 
 
+@options(margin=NONNEGATIVE)
 @dual("y_pred", "y_true")
 def contrastive_loss(y_pred, y_true, margin=1.0):
     """L = sum( z d^2 + (1 - z) max(margin - d, 0)^2 ) / 2, d = y_pred (a distance).
@@ -139,6 +143,7 @@ def contrastive_loss(y_pred, y_true, margin=1.0):
     return reduce(L.contrastive(y_pred, y_true, margin=margin), reduction="sum") / 2.0
 
 
+@options(margin=NONNEGATIVE)
 @dual("anchor", "positive", "negative")
 def triplet_loss(anchor, positive, negative, margin=1.0):
     """L = max( sum (a - p)^2 - sum (a - n)^2 + margin, 0 ), sums over the WHOLE batch.
@@ -150,6 +155,7 @@ def triplet_loss(anchor, positive, negative, margin=1.0):
     return reduce(L.triplet(*flat, margin=margin), reduction="sum")
 
 
+@options(wd=NONNEGATIVE)
 @dual("tensor")
 def L2(tensor, wd=0.001):
     """R = wd * sum(t^2) / 2.
@@ -159,6 +165,7 @@ def L2(tensor, wd=0.001):
     return L.l2(tensor, wd / 2.0)
 
 
+@options(wd=NONNEGATIVE)
 @dual("tensor")
 def L1(tensor, wd=0.001):
     """R = wd * sum |t|.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lossgraph as lg
 
+from ..options import BELOW_HALF, NONNEGATIVE, UNIT, optional, options
 from ..reduction import check_choice
 from .define import as_float, as_int, loss, same_shape
 
@@ -18,6 +19,7 @@ def _smooth(z, amount, classes):
     return z * (1.0 - amount) + amount / classes if amount > 0 else z
 
 
+@options(label_smoothing=UNIT)
 @loss("logits", "onehot_labels")
 def softmax_cross_entropy(logits, onehot_labels, axis=-1, label_smoothing=0.0,
                           from_logits=True):
@@ -36,6 +38,7 @@ def sparse_softmax_cross_entropy(logits, labels, axis=-1):
     return lg.logsumexp(x, axis=axis) - lg.pick(x, as_int(labels, "labels"), axis=axis)
 
 
+@options(eps=BELOW_HALF)
 @loss("probs", "onehot_labels")
 def categorical_cross_entropy(probs, onehot_labels, axis=-1, eps=1e-7):
     """l = -sum_c z_c log clip(p_c, eps, 1 - eps) over axis (no clip when eps = 0; then
@@ -46,6 +49,7 @@ def categorical_cross_entropy(probs, onehot_labels, axis=-1, eps=1e-7):
     return -lg.sum(lg.xlogy(z, p), axis=axis)
 
 
+@options(label_smoothing=UNIT, pos_weight=optional(NONNEGATIVE))
 @loss("logits", "labels")
 def sigmoid_cross_entropy(logits, labels, label_smoothing=0.0, pos_weight=None):
     """l = softplus(x) - x z, z smoothed to z (1 - s) + s / 2; with pos_weight q:
@@ -57,6 +61,7 @@ def sigmoid_cross_entropy(logits, labels, label_smoothing=0.0, pos_weight=None):
     return (1.0 - z) * x + (1.0 + (pos_weight - 1.0) * z) * lg.softplus(-x)
 
 
+@options(pos_weight=NONNEGATIVE)
 @loss("logits", "labels")
 def weighted_cross_entropy(logits, labels, pos_weight=1.0):
     """l = (1 - z) x + (1 + (q - 1) z) softplus(-x)   (sigmoid CE, positives weighted by q)."""
@@ -64,6 +69,7 @@ def weighted_cross_entropy(logits, labels, pos_weight=1.0):
     return (1.0 - z) * x + (1.0 + (pos_weight - 1.0) * z) * lg.softplus(-x)
 
 
+@options(eps=BELOW_HALF, pos_weight=NONNEGATIVE, neg_weight=NONNEGATIVE)
 @loss("probs", "labels")
 def binary_cross_entropy(probs, labels, eps=1e-7, pos_weight=1.0, neg_weight=1.0):
     """l = -(w+ z log p + w- (1 - z) log(1 - p)), p clipped to [eps, 1 - eps]."""
@@ -73,6 +79,7 @@ def binary_cross_entropy(probs, labels, eps=1e-7, pos_weight=1.0, neg_weight=1.0
     return -(pos_weight * lg.xlogy(z, p) + neg_weight * lg.xlogy(1.0 - z, 1.0 - p))
 
 
+@options(eps=NONNEGATIVE)
 @loss("probs", "labels")
 def log_loss(probs, labels, eps=1e-7):
     """l = -z log(p + eps) - (1 - z) log(1 - p + eps)   (eps inside the logs, no clipping:
@@ -81,6 +88,7 @@ def log_loss(probs, labels, eps=1e-7):
     return -lg.xlogy(z, p + eps) - lg.xlogy(1.0 - z, 1.0 - p + eps)
 
 
+@options(margin=NONNEGATIVE)
 @loss("pred", "labels")
 def hinge(pred, labels, margin=1.0):
     """l = max(0, margin - y pred), labels y in {-1, 1}."""
@@ -88,6 +96,7 @@ def hinge(pred, labels, margin=1.0):
     return lg.relu(margin - x * y)
 
 
+@options(margin=NONNEGATIVE)
 @loss("pred", "labels")
 def squared_hinge(pred, labels, margin=1.0):
     """l = max(0, margin - y pred)^2, labels y in {-1, 1}."""
@@ -119,6 +128,7 @@ def soft_margin(pred, labels):
     return lg.softplus(-y * x)
 
 
+@options(alpha=optional(UNIT), gamma=NONNEGATIVE)
 @loss("logits", "labels")
 def focal(logits, labels, alpha=0.25, gamma=2.0):
     """l = a_t (1 - p_t)^gamma (softplus(x) - x z), p_t = sigmoid(x) if z = 1 else

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lossgraph as lg
 
+from ..options import BELOW_ONE, NONNEGATIVE, options
 from .define import as_float, loss
 
 __all__ = ["kl_divergence", "js_divergence", "cosine_similarity", "cosine_distance"]
@@ -20,6 +21,7 @@ def _sum(terms, axis):
     return terms if axis is None else lg.sum(terms, axis=axis)
 
 
+@options(eps=BELOW_ONE)
 @loss("target", "pred")
 def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7):
     """l = sum_axis z log(z / p), z and p clipped to [eps, 1]; log_input: z (log(z + eps) - pred).
@@ -51,6 +53,7 @@ def js_divergence(p, q, axis=-1):
     return _sum(0.5 * (lg.xlogy(p, p) + lg.xlogy(q, q)) - lg.xlogy(m, m), axis)
 
 
+@options(eps=NONNEGATIVE)
 @loss("a", "b")
 def cosine_similarity(a, b, axis=-1, eps=1e-8):
     """l = sum_axis a b / max(||a||_axis ||b||_axis, eps).
@@ -64,6 +67,7 @@ def cosine_similarity(a, b, axis=-1, eps=1e-8):
     return lg.sum(a * b, axis=axis) / lg.maximum(norm(a, axis) * norm(b, axis), eps)
 
 
+@options(eps=NONNEGATIVE)
 @loss("a", "b")
 def cosine_distance(a, b, axis=-1, normalize=False, eps=1e-8):
     """l = 1 - sum_axis a b;  normalize=True: l = 1 - cosine_similarity(a, b, axis, eps).

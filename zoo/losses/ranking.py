@@ -5,6 +5,7 @@ import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
 from ..dual import dual
+from ..options import ANY, COSINE, NONNEGATIVE, POSITIVE, options
 from ..reduction import safe_divide
 from .define import as_float, loss
 from .divergence import cosine_similarity
@@ -22,6 +23,7 @@ def _like(y, shape, arg, what):
     return y
 
 
+@options(margin=ANY)
 @loss("x1", "x2", "y")
 def margin_ranking(x1, x2, y, margin=0.0):
     """l = max(0, -y (x1 - x2) + margin), y in {-1, 1}, element-wise.
@@ -32,6 +34,7 @@ def margin_ranking(x1, x2, y, margin=0.0):
     return lg.relu(-_like(y, d.shape, "y", "x1 - x2") * d + margin)
 
 
+@options(margin=NONNEGATIVE)
 @loss("anchor", "positive", "negative")
 def triplet(anchor, positive, negative, margin=1.0, axis=None):
     """l = max(0, sum_axis (a - p)^2 - sum_axis (a - n)^2 + margin).
@@ -50,6 +53,7 @@ def triplet(anchor, positive, negative, margin=1.0, axis=None):
     return lg.relu(gap + margin)
 
 
+@options(margin=NONNEGATIVE)
 @loss("distance", "label")
 def contrastive(distance, label, margin=1.0):
     """l = z d^2 + (1 - z) max(margin - d, 0)^2, d a distance, z = 1 for similar pairs.
@@ -61,6 +65,7 @@ def contrastive(distance, label, margin=1.0):
     return z * lg.square(d) + (1.0 - z) * lg.square(lg.relu(margin - d))
 
 
+@options(margin=COSINE, eps=NONNEGATIVE)
 @loss("x1", "x2", "y")
 def cosine_embedding(x1, x2, y, margin=0.0, axis=-1, eps=1e-8):
     """l = 1 - cos(x1, x2) if y = 1;  max(0, cos(x1, x2) - margin) if y = -1;  0 otherwise.
@@ -76,6 +81,7 @@ def cosine_embedding(x1, x2, y, margin=0.0, axis=-1, eps=1e-8):
             + lg.where(lg.equal(y, -1.0), lg.relu(cos - margin), 0.0))
 
 
+@options(gamma=NONNEGATIVE, p=POSITIVE)
 @dual("pred", "target")
 def roc_auc_surrogate(pred, target, gamma=0.2, p=3, normalize=False):
     """L = sum_{i neg, j pos} max(0, gamma - (x_j - x_i))^p over the flattened tensors.

@@ -5,6 +5,7 @@ import math
 
 import lossgraph as lg
 
+from ..options import NONNEGATIVE, POSITIVE, UNIT, options
 from .define import as_float, loss, same_shape
 
 __all__ = ["squared_error", "absolute_error", "normalized_squared_error", "huber", "smooth_l1",
@@ -38,6 +39,7 @@ def normalized_squared_error(pred, target, axis=-1):
                                                                       axis=axis))
 
 
+@options(delta=POSITIVE)
 @loss("pred", "target")
 def huber(pred, target, delta=1.0):
     """l = d^2 / 2 if |d| <= delta else delta (|d| - delta / 2)   (Keras / TensorLayer form)."""
@@ -45,6 +47,7 @@ def huber(pred, target, delta=1.0):
     return lg.where(a <= delta, 0.5 * lg.square(a), delta * (a - 0.5 * delta))
 
 
+@options(beta=NONNEGATIVE)
 @loss("pred", "target")
 def smooth_l1(pred, target, beta=1.0):
     """l = d^2 / (2 beta) if |d| < beta else |d| - beta / 2   (= huber / beta; MXNet HuberLoss
@@ -55,6 +58,7 @@ def smooth_l1(pred, target, beta=1.0):
     return lg.where(a < beta, (0.5 / beta) * lg.square(a), a - 0.5 * beta)
 
 
+@options(c=NONNEGATIVE, eps=NONNEGATIVE)
 @loss("pred", "target", "c")
 def berhu(pred, target, c=1.0, eps=0.0):
     """l = |d| if |d| <= c else (d^2 + c^2) / (2 (c + eps))   (reverse Huber; the slope term is
@@ -73,6 +77,7 @@ def log_cosh(pred, target):
     return a + lg.softplus(-2.0 * a) - math.log(2.0)
 
 
+@options(eps=NONNEGATIVE)
 @loss("pred", "target")
 def poisson(pred, target, log_input=False, eps=1e-7):
     """l = pred - target log(pred + eps)   (rate input); exp(pred) - target pred (log_input)."""
@@ -92,15 +97,15 @@ def mean_pairwise_squared_error(pred, target):
     return 2.0 * (lg.sum(lg.square(d), axis=rest) / n - lg.square(lg.sum(d, axis=rest) / n))
 
 
+@options(q=UNIT)
 @loss("pred", "target")
 def quantile(pred, target, q=0.5):
     """l = max(q (target - pred), (q - 1) (target - pred))   (pinball loss)."""
-    if not 0.0 <= q <= 1.0:
-        raise lg.OptionError(f"q: expected a quantile in [0, 1], got {q!r}")
     e = -_diff(pred, target)
     return lg.maximum(q * e, (q - 1.0) * e)
 
 
+@options(eps=NONNEGATIVE)
 @loss("mean", "target", "var")
 def gaussian_nll(mean, target, var, eps=1e-6, full=False):
     """l = (log max(var, eps) + (target - mean)^2 / max(var, eps)) / 2 [+ log(2 pi) / 2]."""

@@ -7,6 +7,7 @@ import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
 from ..dual import dual
+from ..options import NONNEGATIVE, options
 from .define import as_float
 from .divergence import norm
 
@@ -21,6 +22,7 @@ def _matrix(w):
     return w
 
 
+@options(scale=NONNEGATIVE)
 @dual("w", "scale")
 def l1(w, scale=1.0):
     """R = scale * sum |w|.
@@ -30,6 +32,7 @@ def l1(w, scale=1.0):
     return scale * lg.sum(lg.abs(as_float(w)))
 
 
+@options(scale=NONNEGATIVE)
 @dual("w", "scale")
 def l2(w, scale=1.0):
     """R = scale * sum w^2 (no 1/2).
@@ -39,6 +42,7 @@ def l2(w, scale=1.0):
     return scale * lg.sum(lg.square(as_float(w)))
 
 
+@options(scale=NONNEGATIVE)
 @dual("w", "scale")
 def li(w, scale=1.0):
     """R = scale * sum_i ||W_i,:||_2, the rows' group norm; a zero row has gradient 0.
@@ -48,6 +52,7 @@ def li(w, scale=1.0):
     return scale * lg.sum(norm(_matrix(w), 1))
 
 
+@options(scale=NONNEGATIVE)
 @dual("w", "scale")
 def lo(w, scale=1.0):
     """R = scale * sum_j ||W_:,j||_2, the columns' group norm; a zero column has gradient 0.
@@ -57,6 +62,7 @@ def lo(w, scale=1.0):
     return scale * lg.sum(norm(_matrix(w), 0))
 
 
+@options(scale=NONNEGATIVE)
 @dual("w", "scale")
 def maxnorm(w, scale=1.0):
     """R = scale * max |W| over every element (any rank).
@@ -66,6 +72,7 @@ def maxnorm(w, scale=1.0):
     return scale * lg.max(lg.abs(as_float(w)))
 
 
+@options(scale=NONNEGATIVE)
 @dual("w", "scale")
 def maxnorm_o(w, scale=1.0):
     """R = scale * sum_j max_i |W_ij|, per-column max.
@@ -75,6 +82,7 @@ def maxnorm_o(w, scale=1.0):
     return scale * lg.sum(lg.max(lg.abs(_matrix(w)), axis=0))
 
 
+@options(scale=NONNEGATIVE)
 @dual("w", "scale")
 def maxnorm_i(w, scale=1.0):
     """R = scale * sum_i max_j |W_ij|, per-row max.

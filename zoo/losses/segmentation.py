@@ -6,6 +6,7 @@ from __future__ import annotations
 import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
+from ..options import ANY, COUNT, NONNEGATIVE, optional, options
 from ..reduction import check_choice
 from .define import as_float, loss
 
@@ -24,6 +25,7 @@ def _binary(x, threshold, dtype):
     return lg.cast(as_float(x) > threshold, dtype)
 
 
+@options(smooth=NONNEGATIVE)
 @loss("output", "target")
 def dice_coefficient(output, target, loss_type="jaccard", axis=None, smooth=1e-5):
     """D = (2 sum o t + s) / (sum o^2 + sum t^2 + s) ("jaccard"), or sum o + sum t ("sorensen").
@@ -41,6 +43,7 @@ def dice_coefficient(output, target, loss_type="jaccard", axis=None, smooth=1e-5
                                      + smooth)
 
 
+@options(threshold=ANY, smooth=NONNEGATIVE)
 @loss("output", "target")
 def hard_dice(output, target, threshold=0.5, axis=None, smooth=1e-5):
     """D = (2 sum o' t' + s) / (sum o' + sum t' + s), o' = [o > thr], t' = [t > thr].
@@ -55,6 +58,7 @@ def hard_dice(output, target, threshold=0.5, axis=None, smooth=1e-5):
                             loss_type="sorensen", axis=_axes(o, axis), smooth=smooth)
 
 
+@options(threshold=ANY, smooth=NONNEGATIVE)
 @loss("output", "target")
 def iou(output, target, threshold=0.5, axis=None, smooth=1e-5):
     """IoU = (sum p q + s) / (sum max(p, q) + s), p = [o > thr], q = [t > thr].
@@ -69,6 +73,7 @@ def iou(output, target, threshold=0.5, axis=None, smooth=1e-5):
     return (lg.sum(p * q, axis=axis) + smooth) / (lg.sum(lg.maximum(p, q), axis=axis) + smooth)
 
 
+@options(alpha=NONNEGATIVE, beta=NONNEGATIVE, smooth=NONNEGATIVE)
 @loss("pred", "target")
 def tversky(pred, target, alpha=0.5, beta=0.5, axis=None, smooth=1e-5):
     """TI = (TP + s) / (TP + alpha FP + beta FN + s), the Tversky index.
@@ -87,6 +92,7 @@ def tversky(pred, target, alpha=0.5, beta=0.5, axis=None, smooth=1e-5):
     return (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)
 
 
+@options(epsilon=ANY, num_classes=optional(COUNT))
 @loss("y_pred", "y_true", "head")
 def weak_cross_entropy_2d(y_pred, y_true, epsilon=1e-4, head=None, num_classes=None):
     """l = -sum_c head_c z_c log_softmax(x + epsilon)_c over the last (class) axis, per pixel.

@@ -6,6 +6,7 @@ from lossgraph.ops.ctc import ctc_loss
 from lossgraph.shapes import dims_product, fmt_shape
 
 from ..dual import dual
+from ..options import INTEGER, options
 from ..reduction import reduce
 
 __all__ = ["ctc", "sequence_cross_entropy"]
@@ -37,6 +38,7 @@ def _lengths_from_padding(labels, padding):
     return lg.min(first, axis=1)
 
 
+@options(blank=INTEGER)
 @dual("log_probs", "labels", "input_lengths", "label_lengths", "weights")
 def ctc(log_probs, labels, input_lengths=None, label_lengths=None, blank=0, *,
         from_logits=False, layout="TNC", label_layout="NS", padding=None,
