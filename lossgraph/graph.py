@@ -102,6 +102,11 @@ class Node:
         from .viz import repr_svg
         return repr_svg(self)
 
+    def _repr_latex_(self):
+        """The formula, for Jupyter."""
+        from .printing import latex
+        return f"$\\displaystyle {latex(self)}$"
+
     # --- operators
     def __add__(self, o): return _api().add(self, o)
     def __radd__(self, o): return _api().add(o, self)

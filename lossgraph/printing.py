@@ -1,16 +1,117 @@
-"""Plain-text and LaTeX printing of nodes, driven by each op's `text` / `latex` entry.
+"""The one printer of nodes, as plain text or LaTeX, driven by each op's `text` / `latex` form.
 
-Shared subexpressions of a large graph are printed once, as `let` bindings, so a printed
-gradient stays linear in the size of its graph.
+Losses and gradients print in the same vector notation: an input is its name (x, \\theta,
+\\mathrm{log\\_probs}), a reduction is a big operator over the reduced axes
+(\\sum x, \\max_{C} X), composites keep their names (\\operatorname{softmax}, \\sigma),
+`where` is a cases block, a constant is its shortest round-trip repr (10^{-7},
+2.5 \\cdot 10^{-3} in LaTeX). Parentheses come from precedence alone: an operand is wrapped
+when it binds more loosely than its place, never when its op's form already encloses it; a
+big operator reaches over products and stops at + and - (\\sum_{C} a b + c), so it is
+wrapped only where a factor follows it (\\left(\\sum x\\right) y).
+
+Shared subexpressions of a large graph are printed once, as `let` bindings named t0, t1, ...
+(another letter when an input is named like that), so a printed gradient stays linear in
+the size of its graph.
 """
 from __future__ import annotations
+
+import re
 
 from .graph import topo_order
 from .ops import OPS
 
-ATOM = 100
+ATOM = 100        # never parenthesized: a name, a number, a call f(x), a fraction
+NEGATIVE = 25     # a leading minus binds like unary negation
+ARITHMETIC = 10   # + - * / ** (a negative right operand is parenthesized: x - (-2)); below
+                  # it relations, which chain on neither side ((a > b) = 0)
 INLINE_LIMIT = 120
-SYMPY_LIMIT = 150  # tree size up to which indexed graphs print via SymPy (no let-sharing)
+_TEMP_LETTERS = "tuvwsrqabcd"
+
+
+def _prec(op, style):
+    """The binding strength of op's form in style (ATOM for a call or an enclosed form)."""
+    if style == "latex":
+        if op.latex_prec is not None:
+            return op.latex_prec
+        if op.latex_atomic:
+            return ATOM
+    return ATOM if op.prec is None else op.prec
+
+
+def _slot(tmpl, k):
+    """(text before, text after) the placeholder {k} of a string form, or None."""
+    if not isinstance(tmpl, str):
+        return None
+    mark = "{%d}" % k
+    at = tmpl.find(mark)
+    return None if at < 0 else (tmpl[:at], tmpl[at + len(mark):])
+
+
+def _enclosed(slot):
+    """Whether the form itself delimits the operand: f({0}), x^{{{0}}}, \\left|{0}\\right|."""
+    if slot is None:
+        return False
+    before, after = slot[0].rstrip(), slot[1].lstrip()
+    return before.endswith(("(", "[", "|", ",", "{{")) and \
+        after.startswith((")", "]", "|", ",", r"\right", "}}"))
+
+
+def _top_level(tex, chars):
+    """Whether tex has one of chars outside every brace group."""
+    depth = 0
+    for k, ch in enumerate(tex):
+        if ch == "{" and tex[k - 1:k] != "\\":
+            depth += 1
+        elif ch == "}" and tex[k - 1:k] != "\\":
+            depth -= 1
+        elif depth == 0 and ch in chars:
+            return True
+    return False
+
+
+def _wrap(s, style):
+    return rf"\left({s}\right)" if style == "latex" else f"({s})"
+
+
+def _operand(node, k, arg, style):
+    """Operand k of node (printed as arg with its precedence and op), parenthesized if its
+    place needs it."""
+    text, p, child = arg
+    op = OPS[node.op]
+    tmpl = op.latex if style == "latex" else op.text
+    my = _prec(op, style)
+    slot = _slot(tmpl, k)
+    if my >= ATOM or _enclosed(slot):
+        return text
+    last = k == op.arity - 1 if op.arity else True
+    if style == "latex" and slot is not None and slot[1].startswith(("^", "_")):
+        if text.startswith((r"\frac", r"\begin")) or _top_level(text, "^") or p < my:
+            return _wrap(text, style)
+        return "{%s}" % text if slot[1].startswith("_") and _top_level(text, "_") else text
+    big = child is not None and style == "latex" and child.latex_prefix
+    if big and last and slot is not None and not slot[1]:
+        return text  # nothing follows a trailing big operator: -\sum x
+    needs = p < my or \
+        (p == my and k > 0 and not (op.assoc or op.right_assoc)) or \
+        (p == my and k == 0 and (op.right_assoc or (my < ARITHMETIC and not op.assoc))) or \
+        (big and not last and my >= p) or \
+        (text.startswith("-") and my >= ARITHMETIC and
+         (k > 0 or (slot is not None and slot[0].rstrip().endswith(("-", "+")))))
+    return _wrap(text, style) if needs else text
+
+
+def _render(node, args, style):
+    """(text, precedence) of node from its operands' (text, precedence, op)."""
+    op = OPS[node.op]
+    tmpl = op.latex if style == "latex" else op.text
+    if tmpl == "{0}":  # a transparent form (cast, reshape, ...) prints as its operand
+        return args[0][0], args[0][1]
+    fixed = [_operand(node, k, a, style) for k, a in enumerate(args)]
+    text = tmpl(fixed, node.attrs, node) if callable(tmpl) else tmpl.format(*fixed, **node.attrs)
+    prec = _prec(op, style)
+    if text.startswith("-") and prec > NEGATIVE:  # a negative number
+        prec = NEGATIVE
+    return text, prec
 
 
 def _tree_sizes(order):
@@ -28,66 +129,41 @@ def _use_counts(order):
     return uses
 
 
-def _prec(node, style):
-    op = OPS[node.op]
-    if node.op == "constant" and node.attrs["value"].ndim == 0 and node.attrs["value"] < 0:
-        return 25
-    if op.prec is None:
-        return ATOM
-    if style == "latex" and op.latex_atomic:
-        return ATOM
-    return op.prec
-
-
-def _wrap(s, style):
-    return rf"\left({s}\right)" if style == "latex" else f"({s})"
-
-
-def _render(node, args, precs, style):
-    op = OPS[node.op]
-    tmpl = op.latex if style == "latex" else op.text
-    my = _prec(node, style)
-    fixed = []
-    for k, (a, p) in enumerate(zip(args, precs)):
-        braced = isinstance(tmpl, str) and ("{{{%d}}}" % k) in tmpl
-        if op.prec is not None and not braced and my < ATOM:
-            right = k > 0
-            needs = p < my or (p == my and right and not (op.assoc or op.right_assoc)) or \
-                (p == my and not right and op.right_assoc) or \
-                (isinstance(tmpl, str) and tmpl.startswith("-") and a.startswith("-"))
-            if needs:
-                a = _wrap(a, style)
-        fixed.append(a)
-    if callable(tmpl):
-        return tmpl(fixed, node.attrs, node)
-    return tmpl.format(*fixed, **node.attrs)
+def temp_letter(order):
+    """A letter for let-bound temporaries that no input name of the form letter + digits
+    uses (an input named t0 moves the temporaries to u0, u1, ...)."""
+    taken = {m.group(1) for n in order if n.op == "input"
+             for m in [re.fullmatch(r"([^\W\d]+)\d*", n.name)] if m}
+    for letter in _TEMP_LETTERS:
+        if letter not in taken:
+            return letter
+    return "tmp_" + "_" * max(map(len, taken))
 
 
 def _print(root, style, max_len=None):
     order = topo_order([root])
-    sizes = _tree_sizes(order)
-    uses = _use_counts(order)
     shared = set()
-    if sizes[id(root)] > INLINE_LIMIT:
-        shared = {id(n) for n in order
-                  if uses.get(id(n), 0) > 1 and n.inputs and n is not root}
-    out, lets, names = {}, [], {}
+    if _tree_sizes(order)[id(root)] > INLINE_LIMIT:
+        uses = _use_counts(order)
+        shared = {id(n) for n in order if uses.get(id(n), 0) > 1 and n.inputs and n is not root}
+    letter = temp_letter(order) if shared else ""
+    out, lets = {}, []
     for n in order:
         args = [out[id(i)] for i in n.inputs]
-        precs = [ATOM if id(i) in names else _prec(i, style) for i in n.inputs]
-        text = _render(n, args, precs, style)
+        text, prec = _render(n, args, style)
         if id(n) in shared:
-            name = f"t{len(lets)}" if style == "text" else f"t_{{{len(lets)}}}"
+            k = len(lets)
+            name = f"{letter}{k}" if style == "text" else f"{letter}_{{{k}}}"
             lets.append((name, text))
-            names[id(n)] = name
-            text = name
-        out[id(n)] = text
-    body = out[id(root)]
+            text, prec = name, ATOM
+        out[id(n)] = (text, prec, OPS[n.op] if id(n) not in shared else None)
+    body = out[id(root)][0]
     if lets:
-        sep = "\n" if style == "text" else r" \\ "
-        head = sep.join(f"{k} = {v}" for k, v in lets)
-        body = f"let\n{head}\nin {body}" if style == "text" else \
-            rf"\begin{{aligned}} {head} \\ &\Rightarrow {body} \end{{aligned}}"
+        if style == "text":
+            body = "let\n" + "\n".join(f"{k} = {v}" for k, v in lets) + f"\nin {body}"
+        else:
+            rows = r" \\ ".join(f"{k} &= {v}" for k, v in lets)
+            body = rf"\begin{{aligned}} {rows} \\ &\Rightarrow {body} \end{{aligned}}"
     if max_len is not None and len(body) > max_len:
         body = body[: max_len - 3] + "..."
     return body
@@ -95,21 +171,13 @@ def _print(root, style, max_len=None):
 
 def to_text(node, max_len=None):
     """Readable infix text, e.g. `(sigmoid(x) - z) / N`."""
-    return _print(node, "text", max_len)
+    from .api import as_node
+    return _print(as_node(node), "text", max_len)
 
 
 def latex(node):
-    """A LaTeX string for the node. A graph with reductions, normalizers or indexing prints
-    its indexed SymPy form (\\frac{1}{N} \\sum_{i=0}^{N - 1} (p_{i} - t_{i})^{2}) when it
-    is small enough; other graphs print from each op's latex entry."""
+    r"""A LaTeX string for the node, in the same notation for losses and gradients:
+    mean((p - t)^2) prints \frac{\sum \left(p - t\right)^{2}}{N}, its gradient
+    \frac{2 \left(p - t\right)}{N}."""
     from .api import as_node
-    from . import symbolic
-    node = as_node(node)
-    order = topo_order([node])
-    if _tree_sizes(order)[id(node)] <= SYMPY_LIMIT and \
-            not all(symbolic.elementwise_ok(n) for n in order):
-        try:
-            return symbolic.latex(node)
-        except symbolic.SymbolicError:
-            pass
-    return _print(node, "latex")
+    return _print(as_node(node), "latex")

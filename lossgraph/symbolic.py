@@ -153,13 +153,16 @@ class _Indexed:
         self.names = [s for s in _INDEX_NAMES if s not in taken]
         self.used = 0
         self.cache = {}
+        self.made = set()
 
     def fresh(self):
         k = self.used
         self.used += 1
         base = self.names[k % len(self.names)] if self.names else "idx"
         name = base if k < len(self.names) else f"{base}_{k // max(len(self.names), 1)}"
-        return _sp().Symbol(name, integer=True, nonnegative=True)
+        sym = _sp().Symbol(name, integer=True, nonnegative=True)
+        self.made.add(sym)
+        return sym
 
     def at(self, node, idx):
         key = (id(node), idx)
@@ -324,10 +327,17 @@ def _indexed(order, root):
     conv = _Indexed(order)
     free = tuple(conv.fresh() for _ in root.shape)
     try:
-        return conv.at(root, free)
+        expr = conv.at(root, free)
     except RecursionError:
         raise SymbolicError("to_sympy: the graph is too deep to convert in indexed mode "
                             f"({len(order)} nodes)") from None
+    leaked = (expr.free_symbols & conv.made) - set(free)
+    if leaked:  # SymPy's piecewise_fold lifts a where out of a max/sum body into a condition
+        raise SymbolicError(
+            f"to_sympy: SymPy moved the bound index {sorted(map(str, leaked))[0]} of a "
+            "reduction out of its range (a where inside a reduction inside a condition); "
+            "this graph has no faithful indexed SymPy form")
+    return expr
 
 
 def to_sympy(node, indexed=None):
@@ -539,36 +549,3 @@ _SPECIAL = {"Add": _add, "Mul": _mul, "Pow": _pow, "Piecewise": _piecewise,
 
 __all__ = ["to_sympy", "from_sympy", "SymbolicError", "number", "dim"]
 
-
-# --- LaTeX of the indexed form
-
-def _latex_printer():
-    from sympy.printing.latex import LatexPrinter
-    from .ops.leaf import _latex_name
-
-    class Printer(LatexPrinter):
-        """SymPy's LaTeX with lossgraph's input names (\\mathrm{logits}, y_{true}) and
-        positive terms first (p_i - t_i, not -t_i + p_i)."""
-
-        def _print_Indexed(self, expr):
-            if not isinstance(expr.base, _sp().IndexedBase):
-                return super()._print_Indexed(expr)
-            base = _latex_name(expr.base.name)
-            base = f"{{{base}}}" if "_" in base else base
-            return f"{base}_{{{','.join(self._print(i) for i in expr.indices)}}}"
-
-        def _as_ordered_terms(self, expr, order=None):
-            return sorted(super()._as_ordered_terms(expr, order=order), key=_negated)
-
-    return Printer, _latex_name
-
-
-def latex(node):
-    """LaTeX of node's indexed SymPy form: reductions read \\sum_{i=0}^{N - 1} ..."""
-    from .api import as_node
-    node = as_node(node)
-    Printer, name = _latex_printer()
-    inputs = [n for n in topo_order([node]) if n.op == "input" and n.ndim == 0]
-    names = {input_symbol(n): name(n.name) for n in inputs}
-    return Printer({"symbol_names": names, "long_frac_ratio": 2}).doprint(
-        to_sympy(node, indexed=True))

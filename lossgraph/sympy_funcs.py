@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import sympy as sp
+from sympy.concrete.expr_with_limits import ExprWithLimits
 from sympy.codegen.cfunctions import expm1, log1p  # noqa: F401  (re-exported)
 
 
@@ -67,14 +68,29 @@ class softplus(_RealFunction):
         return _call(r"\operatorname{softplus}", printer, self.args[0], exp)
 
 
-class softmax(sp.Function):
+class _Normalizer(sp.Function):
+    """An opaque elementwise view of an op over a whole axis: softmax(0) is not a number
+    (it is 1/C), so SymPy must not try to evaluate or compare it as one."""
+
+    @property
+    def is_number(self):
+        return False
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class softmax(_Normalizer):
     """e^{x_i} / sum_j e^{x_j} along the class axis (opaque elementwise)."""
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_real else None
 
     def _latex(self, printer, exp=None):
         return _call(r"\operatorname{softmax}", printer, self.args[0], exp)
 
 
-class log_softmax(sp.Function):
+class log_softmax(_Normalizer):
     """x_i - log sum_j e^{x_j} along the class axis (opaque elementwise)."""
 
     def _latex(self, printer, exp=None):
@@ -88,21 +104,14 @@ class one_hot(sp.Function):
         return _call(r"\mathbb{1}", printer, self.args[0], exp, (r"\left[", r"\right]"))
 
 
-class _Extremum(sp.Function):
-    """Base of max_over / min_over: args are (body, (j, lo, hi), ...) like Sum's limits."""
+class _Extremum(ExprWithLimits):
+    """Base of max_over / min_over: args are (body, (j, lo, hi), ...) like Sum's. The limits
+    bind j (SymPy's ExprWithLimits keeps them out of free_symbols, subs and derivatives)."""
     symbol = ""
 
-    @property
-    def limits(self):
-        return self.args[1:]
-
-    @property
-    def free_symbols(self):
-        bound = {j for j, _, _ in self.limits}
-        out = self.args[0].free_symbols - bound
-        for _, lo, hi in self.limits:
-            out |= lo.free_symbols | hi.free_symbols
-        return out
+    def _eval_derivative(self, s):
+        """0 when s is not free in the range; else left unevaluated (argmax is not a formula)."""
+        return sp.S.Zero if s not in self.free_symbols else None
 
     def doit(self, **hints):
         """The extremum itself once every range is a concrete integer range."""

@@ -42,6 +42,8 @@ from fractions import Fraction
 
 from llvmlite import ir
 
+from lossgraph.errors import DTypeError
+
 __all__ = ["exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "log_sigmoid",
            "power", "sqrt", "fabs", "sign", "maximum", "minimum", "xlogy", "FUNCTIONS"]
 
@@ -108,7 +110,7 @@ _PRECISIONS = {32: _Precision(32), 64: _Precision(64)}
 class _Emit:
     """Instruction helpers for one float type (scalar or vector) at one builder."""
 
-    def __init__(self, builder, ty):
+    def __init__(self, builder, ty, who="mathlib"):
         self.b = builder
         self.ty = ty
         elem = ty.element if isinstance(ty, ir.VectorType) else ty
@@ -117,8 +119,8 @@ class _Emit:
         elif isinstance(elem, ir.DoubleType):
             self.p = _PRECISIONS[64]
         else:
-            raise TypeError(f"mathlib: expected a float or double value (or a vector of "
-                            f"them), got {ty}")
+            raise DTypeError(f"{who}: expected a float or double value (or a vector of "
+                             f"them), got {ty}")
         self.lanes = ty.count if isinstance(ty, ir.VectorType) else None
         self.ity = self._shaped(ir.IntType(self.p.bits))
         self.bty = self._shaped(ir.IntType(1))
@@ -202,10 +204,6 @@ class _Emit:
         """y 2^n as two exact factors, so an overflowing or denormal result rounds once."""
         n1 = self.b.ashr(n, self.i(1))
         return self.mul(self.mul(y, self.pow2(n1)), self.pow2(self.b.sub(n, n1)))
-
-
-def _emit(builder, x):
-    return _Emit(builder, x.type)
 
 
 def _two_sum(e, a, b):
@@ -494,11 +492,12 @@ def _sign(e, x):
 
 
 def _maximum(e, x, y):
-    return e.sel(e.or_(e.ge(x, y), e.isnan(x)), x, y)
+    """x if x > y or x is nan, else y (ties go to y, as np.maximum: max(0, -0) = -0)."""
+    return e.sel(e.or_(e.gt(x, y), e.isnan(x)), x, y)
 
 
 def _minimum(e, x, y):
-    return e.sel(e.or_(e.le(x, y), e.isnan(x)), x, y)
+    return e.sel(e.or_(e.lt(x, y), e.isnan(x)), x, y)
 
 
 def _xlogy(e, x, y):
@@ -507,16 +506,15 @@ def _xlogy(e, x, y):
 
 
 def _public(impl, doc):
+    name = impl.__name__[1:]
+
     def fn(builder, *args):
-        if not args:
-            raise TypeError(f"{impl.__name__[1:]}: expected at least one value")
         ty = args[0].type
         for a in args[1:]:
             if a.type != ty:
-                raise TypeError(f"{impl.__name__[1:]}: operands must share one type, "
-                                f"got {ty} and {a.type}")
-        return impl(_Emit(builder, ty), *args)
-    fn.__name__ = impl.__name__[1:]
+                raise DTypeError(f"{name}: operands must share one type, got {ty} and {a.type}")
+        return impl(_Emit(builder, ty, name), *args)
+    fn.__name__ = name
     fn.__qualname__ = fn.__name__
     fn.__doc__ = doc
     return fn

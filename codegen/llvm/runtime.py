@@ -69,21 +69,30 @@ def tuple_item_offset():
 def check_array(name, arr, dtype, shape=None, writable=False):
     """Raise a clear error unless `arr` is a C-contiguous, aligned, native-order ndarray of
     `dtype` (and `shape`, and writable if asked); native code trusts what passes."""
-    if type(arr) is not np.ndarray:
+    if type(arr) is np.ndarray and (arr.dtype is dtype or arr.dtype == dtype):
+        flags = arr.flags
+        if (flags.c_contiguous and flags.aligned and (shape is None or arr.shape == shape)
+                and (flags.writeable or not writable)):
+            return arr
+    _explain(name, arr, dtype, shape, writable)
+
+
+def _explain(name, arr, dtype, shape, writable):
+    if not isinstance(arr, np.ndarray):
         raise InputError(f"{name} must be a numpy.ndarray, got {type(arr).__name__}")
     if arr.dtype != dtype:
         what = (f"{arr.dtype} in non-native byte order" if arr.dtype.byteorder not in "=|"
                 and arr.dtype.newbyteorder("=") == dtype else str(arr.dtype))
         raise DTypeError(f"{name} must have dtype {np.dtype(dtype)}, got {what}")
-    flags = arr.flags
-    if not (flags.c_contiguous and flags.aligned):
+    if not (arr.flags.c_contiguous and arr.flags.aligned):
         raise InputError(f"{name} must be C-contiguous and aligned (pass "
                          f"np.ascontiguousarray({name})), got strides {arr.strides}")
     if shape is not None and arr.shape != shape:
         raise ShapeError(f"{name} must have shape {shape}, got {arr.shape}")
-    if writable and not flags.writeable:
-        raise InputError(f"{name} must be writable, got a read-only array")
-    return arr
+    if type(arr) is not np.ndarray:
+        raise InputError(f"{name} must be a plain numpy.ndarray, got the subclass "
+                         f"{type(arr).__name__}")
+    raise InputError(f"{name} must be writable, got a read-only array")
 
 
 def emit_entry(module, body, n_arrays, name, n_ints=0):
@@ -198,16 +207,20 @@ class NativeLoop:
             raise InputError(f"expected {self.n_arrays} arrays and {self.n_ints} ints, got "
                              f"{len(arrays)} and {len(ints)}")
         fn, first = self._fn, 2 + self.n_ints
-        c0, c1 = self._controls()
-        for j, v in enumerate(ints):
-            c0[2 + j] = v
-        parts = chunks(n)
-        if len(parts) == 1:
-            c0[0], c0[1] = 0, n
+        try:
+            c0, c1 = self._local.ctl
+        except AttributeError:
+            c0, c1 = self._controls()
+        j = 2
+        for v in ints:
+            c0[j] = v
+            j += 1
+        if n < SPLIT_FROM:
+            c0[1] = n
             fn(arrays + (c0,))
             return c0[first:].tolist()
         c1[2:first] = c0[2:first]
-        (c0[0], c0[1]), (c1[0], c1[1]) = parts
+        (c0[0], c0[1]), (c1[0], c1[1]) = chunks(n)
         if threads == 2:
             worker = _worker()
             handle = worker.submit(fn, (arrays + (c1,),))

@@ -30,6 +30,10 @@ class Op:
     assoc / right_assoc: printing may drop parentheses around an equal-precedence operand
         on the right (a + b + c) / on the left ((a ** b) ** c keeps them, a ** b ** c not).
     latex_atomic: the LaTeX form never needs parentheses (a fraction).
+    latex_prec: binding strength of the LaTeX form where it differs from `prec` (x^{2} for
+        square(x), the base of X_{y}); latex_prefix: the LaTeX form is a big operator
+        (\\sum_{C} x) that reaches over the products to its right, so it is parenthesized
+        when a factor follows it.
     wants_shape: impl also takes out_shape=, the node's shape with dims resolved.
     arity, attr_kinds: how many inputs, and each attr's kind ("int", "bool", "str", "dtype",
         "dim", "dims", "ints", "axes", "array"): what lossgraph.serialize reads and checks.
@@ -49,6 +53,8 @@ class Op:
     assoc: bool = False
     right_assoc: bool = False
     latex_atomic: bool = False
+    latex_prec: Optional[int] = None
+    latex_prefix: bool = False
     wants_shape: bool = False
     arity: Optional[int] = None
     attr_kinds: dict = field(default_factory=dict)

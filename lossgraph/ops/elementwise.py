@@ -1,6 +1,8 @@
 """Elementwise ops: arithmetic, transcendental and composite functions, comparisons."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .. import api as F
@@ -147,7 +149,7 @@ unary("abs", np.abs, lambda g, ans, x: (g * F.sign(x),), latex=r"\left|{0}\right
       sympy=lambda a, at: _sp().Abs(a[0]), dtype=same_kind, math="|x|")
 unary("sign", np.sign, lambda g, ans, x: (None,), latex=r"\operatorname{{sign}}\left({0}\right)",
       sympy=lambda a, at: _sp().sign(a[0]), dtype=same_kind, math="sign(x)")
-unary("square", np.square, lambda g, ans, x: (g * 2.0 * x,), latex=r"{0}^{{2}}", prec=30,
+unary("square", np.square, lambda g, ans, x: (g * 2.0 * x,), latex=r"{0}^{{2}}", latex_prec=30,
       sympy=lambda a, at: a[0] ** 2, dtype=same_kind, math="x^2")
 unary("tanh", np.tanh, lambda g, ans, x: (g * (1.0 - F.square(ans)),),
       latex=r"\tanh\left({0}\right)", sympy=lambda a, at: _sp().tanh(a[0]),
@@ -167,10 +169,12 @@ for _name, _fn_np, _sym in [("less", np.less, "<"), ("less_equal", np.less_equal
     binary(_name, _fn_np, None, f"{{0}} {_sym} {{1}}", f"{{0}} {_tex} {{1}}", prec=5,
            dtype=boolean, nondiff=(0, 1), math=f"x {_sym} y",
            sympy=_compare(_sym))
-binary("logical_and", np.logical_and, None, "{0} & {1}", r"{0} \land {1}", prec=4,
+binary("logical_and", np.logical_and, None, "{0} & {1}", r"{0} \land {1}", prec=7,
+       latex_prec=4,
        dtype=require_bool, nondiff=(0, 1), math="x and y",
        sympy=lambda a, at: _sp().And(*a))
-binary("logical_or", np.logical_or, None, "{0} | {1}", r"{0} \lor {1}", prec=3,
+binary("logical_or", np.logical_or, None, "{0} | {1}", r"{0} \lor {1}", prec=6,
+       latex_prec=3,
        dtype=require_bool, nondiff=(0, 1), math="x or y", sympy=lambda a, at: _sp().Or(*a))
 unary("logical_not", np.logical_not, None, text="~{0}", latex=r"\lnot {0}", prec=25,
       dtype=require_bool, nondiff=(0,), math="not x", sympy=lambda a, at: _sp().Not(a[0]))
@@ -184,10 +188,30 @@ def _where_infer(inputs, attrs):
     return broadcast_of(inputs), same_kind((a, b)), attrs
 
 
+def _cases_latex(args, attrs, node):
+    r"""\begin{cases} a & \text{if } c \\ b & \text{otherwise} \end{cases}; a where in the
+    otherwise branch adds its rows to the same block."""
+    c, a, b = args
+    head, tail = r"\begin{cases} ", r" & \text{otherwise} \end{cases}"
+    rest = b[len(head):] if _one_cases_block(b, head, tail) else b + tail
+    return rf"{head}{a} & \text{{if }} {c} \\ {rest}"
+
+
+def _one_cases_block(tex, head, tail):
+    """Whether tex is a single cases block (not, say, a product of two)."""
+    if not (tex.startswith(head) and tex.endswith(tail)):
+        return False
+    depth = 0
+    for m in re.finditer(r"\\(begin|end)\{cases\}", tex):
+        depth += 1 if m.group(1) == "begin" else -1
+        if depth == 0:
+            return m.end() == len(tex)
+    return False
+
+
 register("where", "elementwise", _where_infer, np.where,
          lambda g, ans, c, a, b: (None, F.where(c, g, 0.0), F.where(c, 0.0, g)),
-         "where({0}, {1}, {2})",
-         r"\begin{{cases}} {1} & {0} \\ {2} & \text{{otherwise}} \end{{cases}}",
+         "where({0}, {1}, {2})", _cases_latex,
          sympy=lambda a, at: _sp().Piecewise((a[1], a[0]), (a[2], True)),
          nondiff=(0,), math="a where c else b", arity=3, attr_kinds={})
 

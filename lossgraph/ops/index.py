@@ -112,12 +112,12 @@ register("one_hot", "index", _one_hot_infer, _one_hot_impl, None,
 register("pick", "index", _pick_infer, _pick_impl, _pick_vjp,
          lambda a, at, n: f"pick({a[0]}, {a[1]}" +
          ("" if at["axis"] == n.inputs[0].ndim - 1 else f", axis={at['axis']}") + ")",
-         r"{0}_{{{1}}}", nondiff=(1,), math="x[..., y, ...]: the entry of axis at label y", arity=2, attr_kinds={'axis': 'int'})
+         r"{0}_{{{1}}}", latex_prec=30, nondiff=(1,), math="x[..., y, ...]: the entry of axis at label y", arity=2, attr_kinds={'axis': 'int'})
 register("take_along_axis", "index", _take_infer, _take_impl,
          lambda g, ans, x, i: (F.scatter_along_axis(F.broadcast_to(g, ans.shape), i,
                                                     ans.attrs["axis"], x.shape), None),
          lambda a, at, n: f"take_along_axis({a[0]}, {a[1]}, axis={at['axis']})",
-         r"{0}_{{{1}}}", nondiff=(1,), math="x gathered at indices along axis", arity=2, attr_kinds={'axis': 'int'})
+         r"{0}_{{{1}}}", latex_prec=30, nondiff=(1,), math="x gathered at indices along axis", arity=2, attr_kinds={'axis': 'int'})
 register("scatter_along_axis", "index", _scatter_infer, _scatter_impl,
          lambda g, ans, x, i: (F.take_along_axis(F.broadcast_to(g, ans.shape), i,
                                                  ans.attrs["axis"]), None),

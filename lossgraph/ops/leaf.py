@@ -4,6 +4,8 @@ A leaf's impl takes (node, env): env.arrays holds the bound inputs, env.dims the
 """
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 
 from ..dtypes import normalize_dtype
@@ -29,6 +31,9 @@ def _num(x):
 
 
 def _num_latex(x):
+    r"""_num in LaTeX: 10^{-7}, 2.5 \cdot 10^{-3}, \infty, \mathrm{true}."""
+    if isinstance(x, bool):
+        return rf"\mathrm{{{str(x).lower()}}}"
     text = _num(x)
     mantissa, e, exponent = text.partition("e")
     if not e:
@@ -74,13 +79,13 @@ def _dims_value(dims, env):
 
 
 register("input", "leaf", _input_infer, lambda node, env: env.arrays[node.name], None, lambda a, at, n: at["name"],
-         lambda a, at, n: _latex_name(at["name"]), math="a named input", arity=0, attr_kinds={'name': 'str', 'shape': 'dims', 'dtype': 'dtype'})
+         lambda a, at, n: latex_name(at["name"]), math="a named input", arity=0, attr_kinds={'name': 'str', 'shape': 'dims', 'dtype': 'dtype'})
 register("constant", "leaf", _constant_infer, lambda node, env: node.attrs["value"], None, _const_text, _const_latex,
          math="a fixed array", arity=0, attr_kinds={'value': 'array', 'dtype': 'dtype'})
 register("dimsize", "leaf", _dimsize_infer,
          lambda node, env: np.asarray(float(_dims_value(node.attrs["dims"], env))), None,
          lambda a, at, n: _product(at["dims"], " * ", "({})"),
-         lambda a, at, n: _product(at["dims"], " ", r"\left({}\right)"),
+         lambda a, at, n: " ".join(latex_dim(d) for d in at["dims"]), latex_prec=20,
          math="the product of symbolic dims, known at evaluation", arity=0, attr_kinds={'dims': 'dims'})
 register("arange", "leaf", _arange_infer,
          lambda node, env: np.arange(_dims_value((node.attrs["dim"],), env)), None,
@@ -88,7 +93,31 @@ register("arange", "leaf", _arange_infer,
          lambda a, at, n: rf"\left[0, {at['dim']}\right)", math="0, 1, ..., n - 1", arity=0, attr_kinds={'dim': 'dim'})
 
 
-def _latex_name(name):
-    head, _, tail = name.partition("_")
-    head = head if len(head) == 1 else rf"\mathrm{{{head}}}"
-    return f"{head}_{{{tail}}}" if tail else head
+_GREEK = set("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
+             "sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma "
+             "Upsilon Phi Psi Omega".split())
+
+
+def _greek(name):
+    r"""\theta for "theta" or "θ", else None."""
+    if len(name) == 1 and not name.isascii():
+        parts = unicodedata.name(name, "").split()
+        if parts[:2] == ["GREEK", "SMALL"] or parts[:2] == ["GREEK", "CAPITAL"]:
+            word = parts[-1].lower() if parts[1] == "SMALL" else parts[-1].capitalize()
+            name = word
+    return "\\" + name if name in _GREEK else None
+
+
+def latex_name(name):
+    r"""An input or dim name in LaTeX, printed whole: x, \theta, x_{1} (a letter and digits),
+    else upright with underscores escaped: \mathrm{log\_probs}."""
+    base, digits = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")):]
+    head = _greek(base) or (base if len(base) == 1 and base.isascii() else None)
+    if head is not None and base:
+        return f"{head}_{{{digits}}}" if digits else head
+    return rf"\mathrm{{{name.replace('_', chr(92) + '_')}}}"
+
+
+def latex_dim(d):
+    """A dim (3, "N" or a product "2*N*T") in LaTeX: 3, N, 2 N T."""
+    return " ".join(latex_name(f) if not f.isdigit() else f for f in str(d).split("*"))

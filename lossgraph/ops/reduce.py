@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import api as F
 from .base import register
+from .leaf import latex_dim
 from .rules import floating, reduction, same_kind
 
 
@@ -51,12 +52,39 @@ def _reduce_text(name):
     return text
 
 
+def axes_latex(x, axes):
+    r"""The subscript naming the reduced axes of x: none for all of them, the dims when they
+    name the axes (C for axis 1 of (N, C)), else \text{axis } 1."""
+    if len(axes) == x.ndim:
+        return ""
+    dims = [x.shape[a] for a in axes]
+    if all(isinstance(d, str) and x.shape.count(d) == 1 for d in dims):
+        return "_{%s}" % ",".join(latex_dim(d) for d in dims)
+    return r"_{\text{axis } %s}" % ", ".join(map(str, axes))
+
+
 def _reduce_latex(symbol):
+    """symbol_{axes} x: a big operator (latex_prefix), taking its operand like a product."""
     def latex(args, attrs, node):
         x = node.inputs[0]
-        dims = ",".join(str(x.shape[a]) for a in attrs["axis"])
-        return rf"{symbol}_{{{dims}}} {args[0]}" if dims else args[0]
+        if not attrs["axis"]:
+            return args[0]
+        return rf"{symbol}{axes_latex(x, attrs['axis'])} {args[0]}"
     return latex
+
+
+def _call_latex(head, default_last=False):
+    """head_{axes}(x): a reduction (or, default_last, a normalizer whose default is the last
+    axis) printed by name, as a call; the subscript only for a non-default axis."""
+    def latex(args, attrs, node):
+        x = node.inputs[0]
+        axes = attrs["axis"]
+        default = axes == (x.ndim - 1,) if default_last else len(axes) == x.ndim
+        return rf"{head}{'' if default else axes_latex(x, axes)}\left({args[0]}\right)"
+    return latex
+
+
+_BIG = {"latex_prec": 20, "latex_prefix": True}
 
 
 def _impl(fn):
@@ -101,20 +129,20 @@ def _prod_vjp(g, ans, x):
 
 register("sum", "reduction", reduction(same_kind), _impl(np.sum),
          lambda g, ans, x: (kept(g, ans),), _reduce_text("sum"), _reduce_latex(r"\sum"),
-         sympy=lambda a, at: _sp().Sum(*a), math="sum of x over axes", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
+         sympy=lambda a, at: _sp().Sum(*a), **_BIG, math="sum of x over axes", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("prod", "reduction", reduction(same_kind), _impl(np.prod),
          _prod_vjp, _reduce_text("prod"),
-         _reduce_latex(r"\prod"), sympy=lambda a, at: _sp().Product(*a),
+         _reduce_latex(r"\prod"), sympy=lambda a, at: _sp().Product(*a), **_BIG,
          math="product of x over axes", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("max", "reduction", reduction(same_kind), _impl(np.max), _max_vjp,
-         _reduce_text("max"), _reduce_latex(r"\max"), sympy=_named("max_over"),
+         _reduce_text("max"), _reduce_latex(r"\max"), sympy=_named("max_over"), **_BIG,
          math="max of x over axes (gradient shared equally among ties)", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("min", "reduction", reduction(same_kind), _impl(np.min), _max_vjp,
-         _reduce_text("min"), _reduce_latex(r"\min"), sympy=_named("min_over"),
+         _reduce_text("min"), _reduce_latex(r"\min"), sympy=_named("min_over"), **_BIG,
          math="min of x over axes (gradient shared equally among ties)", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("logsumexp", "reduction", reduction(floating), _logsumexp,
          lambda g, ans, x: (kept(g, ans) * F.softmax(x, axis=ans.attrs["axis"]),),
-         _reduce_text("logsumexp"), _reduce_latex(r"\operatorname{LSE}"),
+         _reduce_text("logsumexp"), _call_latex(r"\operatorname{logsumexp}"),
          sympy=lambda a, at: _sp().log(_sp().Sum(_sp().exp(a[0]), *a[1:])),
          math="log sum exp x over axes, shifted by the max", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 
@@ -145,8 +173,8 @@ def _log_softmax_vjp(g, ans, x):
 
 
 register("softmax", "normalizer", _normalizer_infer, _softmax, _softmax_vjp,
-         _normalizer_text("softmax"), r"\operatorname{{softmax}}\left({0}\right)",
+         _normalizer_text("softmax"), _call_latex(r"\operatorname{softmax}", True),
          sympy=_named("softmax"), math="e^x / sum e^x along axis", arity=1, attr_kinds={'axis': 'axes'})
 register("log_softmax", "normalizer", _normalizer_infer, _log_softmax, _log_softmax_vjp,
-         _normalizer_text("log_softmax"), r"\log\operatorname{{softmax}}\left({0}\right)",
+         _normalizer_text("log_softmax"), _call_latex(r"\log\operatorname{softmax}", True),
          sympy=_named("log_softmax"), math="x - logsumexp(x) along axis", arity=1, attr_kinds={'axis': 'axes'})
