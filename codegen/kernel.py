@@ -117,8 +117,7 @@ class Kernel:
             accepted = {np.dtype(self.dtype)} if self.dtype else \
                 {np.dtype("float32"), np.dtype("float64")}
         elif node.dtype == "int":
-            accepted = {np.dtype(t) for t in ("int8", "int16", "int32", "int64", "uint8",
-                                               "uint16", "uint32", "uint64")}
+            accepted = {np.dtype("int64")}      # other widths: evaluate's converting check
         else:
             accepted = {np.dtype(node.dtype)}
         static, symbolic = [], []

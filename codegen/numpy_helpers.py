@@ -15,6 +15,8 @@ class InputError(ValueError):
 def exp_neg_abs(x):
     """e^-|x|, the one exponential that a stable sigmoid and softplus of x share (never > 1)."""
     e = np.abs(x)
+    if not isinstance(e, np.ndarray):           # a NumPy scalar: no buffer to reuse
+        return np.exp(-e)
     np.negative(e, out=e)
     return np.exp(e, out=e)
 
@@ -26,15 +28,14 @@ def sigmoid(x, e, reuse=False):
     (np.where mispredicts on random signs). reuse=True writes into e.
     """
     d = 1.0 + e
-    numerator = np.maximum(e, x >= 0, out=e if reuse else None)
-    return np.divide(numerator, d, out=d)
+    numerator = np.maximum(e, x >= 0, out=e if reuse and isinstance(e, np.ndarray) else None)
+    return np.divide(numerator, d, out=d if isinstance(d, np.ndarray) else None)
 
 
 def softplus(x, e, reuse=False):
     """log(1 + e^x) = max(x, 0) + log1p(e^-|x|), from e = e^-|x|; reuse=True writes into e."""
-    sp = np.log1p(e, out=e if reuse else None)
-    sp += np.maximum(x, 0.0)
-    return sp
+    sp = np.log1p(e, out=e if reuse and isinstance(e, np.ndarray) else None)
+    return np.add(sp, np.maximum(x, 0.0), out=sp if isinstance(sp, np.ndarray) else None)
 
 
 def select(c, a, b):
@@ -67,13 +68,13 @@ def softmax_parts(x, axis):
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype, copy=False)
     e = np.subtract(x, m)
-    np.exp(e, out=e)
+    e = np.exp(e, out=e) if isinstance(e, np.ndarray) else np.exp(e)
     return m, e, np.sum(e, axis=axis, keepdims=True)
 
 
 def normalized(e, s, reuse=False):
     """e / s, with rows whose sum is 0 left at 0 (softmax of all -inf)."""
-    return np.divide(e, np.where(s == 0, 1, s), out=e if reuse else None)
+    return np.divide(e, np.where(s == 0, 1, s), out=e if reuse and np.ndim(e) else None)
 
 
 def check_labels(labels, depth, what):
