@@ -25,9 +25,10 @@ from lossgraph import dtypes as dt
 from lossgraph.errors import GradientError, InputError, OptionError
 from lossgraph.evaluate import bind
 from lossgraph.graph import Node
-from lossgraph.shapes import _factors, fmt_shape
+from lossgraph.shapes import fmt_shape
 
 from . import pipeline
+from .argcheck import build_check
 from .cache import KernelCache
 from .numpy_backend import NumpyBackend
 
@@ -106,56 +107,19 @@ class Kernel:
         self.input_names = tuple(schedule.inputs)
         self.wrt = tuple(w.name for w in schedule.wrt)
         self._n = len(self.input_names)
-        self._checks = [self._check_for(node) for node in schedule.inputs.values()]
-        self._fast = all(c is not None for c in self._checks)
+        self._ok = build_check(list(schedule.inputs.values()), dtype) or \
+            (lambda *arrays: False)
         self._single = len(schedule.values) == 1
-
-    def _check_for(self, node):
-        """(accepted dtypes, ndim, static (axis, size), symbolic (axis, name)) or None when
-        this input needs the general check (product dims like "N*T")."""
-        if node.dtype == "float":
-            accepted = {np.dtype(self.dtype)} if self.dtype else \
-                {np.dtype("float32"), np.dtype("float64")}
-        elif node.dtype == "int":
-            accepted = {np.dtype("int64")}      # other widths: evaluate's converting check
-        else:
-            accepted = {np.dtype(node.dtype)}
-        static, symbolic = [], []
-        for i, d in enumerate(node.shape):
-            if isinstance(d, int):
-                static.append((i, d))
-            else:
-                coeff, names = _factors(d)
-                if coeff != 1 or len(names) != 1:
-                    return None
-                symbolic.append((i, names[0]))
-        return frozenset(accepted), node.ndim, tuple(static), tuple(symbolic)
 
     # --- calling
     def __call__(self, *args, out=None, **kwargs):
         arrays = args if (not kwargs and len(args) == self._n) else self._gather(args, kwargs)
-        if not self._fast_ok(arrays):
+        if not self._ok(*arrays):
             arrays = self._checked(arrays)
         if out is not None:
             self._check_out(out, arrays)
             return self._fn(*arrays, *out)
         return self._fn(*arrays)
-
-    def _fast_ok(self, arrays):
-        if not self._fast:
-            return False
-        dims = {}
-        for arr, (accepted, ndim, static, symbolic) in zip(arrays, self._checks):
-            if type(arr) is not np.ndarray or arr.ndim != ndim or arr.dtype not in accepted:
-                return False
-            shape = arr.shape
-            for i, d in static:
-                if shape[i] != d:
-                    return False
-            for i, sym in symbolic:
-                if dims.setdefault(sym, shape[i]) != shape[i]:
-                    return False
-        return True
 
     def _gather(self, args, kwargs):
         if len(args) > self._n:

@@ -124,9 +124,9 @@ def emit_entry(module, body, n_arrays, name, n_ints=0):
     return entry
 
 
-def chunks(n):
+def chunks(n, split_from=SPLIT_FROM):
     """[(start, stop), ...] for n elements: a function of n only (deterministic bits)."""
-    if n < SPLIT_FROM:
+    if n < split_from:
         return [(0, n)]
     mid = (n // 2 + _ALIGN - 1) // _ALIGN * _ALIGN
     return [(0, mid), (mid, n)]
@@ -190,6 +190,7 @@ class NativeLoop:
         self.n_arrays = n_arrays
         self.n_partials = n_partials
         self.n_ints = n_ints
+        self.split_from = SPLIT_FROM        # fixed per loop: the bits depend on it
         self._local = threading.local()
 
     def _controls(self):
@@ -215,12 +216,12 @@ class NativeLoop:
         for v in ints:
             c0[j] = v
             j += 1
-        if n < SPLIT_FROM:
-            c0[1] = n
+        if n < self.split_from:
+            c0[1] = n                       # c0[0], chunk 0's start, is always 0
             fn(arrays + (c0,))
-            return c0[first:].tolist()
+            return c0.tolist()[first:]
         c1[2:first] = c0[2:first]
-        (c0[0], c0[1]), (c1[0], c1[1]) = chunks(n)
+        (c0[0], c0[1]), (c1[0], c1[1]) = chunks(n, self.split_from)
         if threads == 2:
             worker = _worker()
             handle = worker.submit(fn, (arrays + (c1,),))
@@ -229,4 +230,4 @@ class NativeLoop:
         else:
             fn(arrays + (c0,))
             fn(arrays + (c1,))
-        return [a + b for a, b in zip(c0[first:].tolist(), c1[first:].tolist())]
+        return [a + b for a, b in zip(c0.tolist()[first:], c1.tolist()[first:])]
