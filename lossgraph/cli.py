@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lossgraph.names import quote
+
 DESCRIPTION = """\
 Loss functions as symbolic expression graphs: derive, simplify, print and draw their
 gradients, and browse a zoo of the losses of TensorLayer, TensorFlow contrib, MXNet Gluon,
@@ -184,12 +186,7 @@ def resolve(name):
     close = difflib.get_close_matches(_key(name), list(shown), n=4, cutoff=0.6)
     hint = (f"; did you mean {' or '.join(dict.fromkeys(shown[k] for k in close))}?"
             if close else "")
-    raise UsageError(f"no loss named {_quote(name)}{hint} (`lossgraph list` shows them all)")
-
-
-def _quote(name):
-    from lossgraph.names import quote
-    return quote(name)
+    raise UsageError(f"no loss named {quote(name)}{hint} (`lossgraph list` shows them all)")
 
 
 def show_loss(name):
