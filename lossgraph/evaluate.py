@@ -1,7 +1,10 @@
 """The reference interpreter: NumPy, one op at a time, float32 or float64.
 
-It is the oracle every backend is tested against, so it favours clarity and exact dtype
-semantics over speed.
+It is the oracle every backend is tested against: exact dtype semantics first (float32 stays
+float32; an op computes in float64 only where its docstring says accuracy needs it). Within
+that it is not needlessly slow: each value is dropped after its last use, and an op that can
+write into a dying intermediate of the right shape and dtype does so (`out=`), so peak memory
+is close to hand-written NumPy.
 """
 from __future__ import annotations
 
@@ -83,26 +86,106 @@ def _names(names, most=12):
     return ", ".join(shown) + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
-def run(order, env):
-    """Evaluate nodes in topological order; values dict keyed by id(node)."""
+def run(order, env, keep=None):
+    """Evaluate nodes in topological order; values dict keyed by id(node).
+
+    keep: ids of the nodes whose values are wanted. With keep given, a value is dropped
+    after its last use and a dying intermediate buffer is reused as the `out=` of an op that
+    can write into it, so peak memory stays near what hand-written NumPy needs; the dict
+    returned then holds only the kept values. keep=None keeps every value.
+    """
     values = {}
+    plan = _Plan(order, keep) if keep is not None else None
     with np.errstate(all="ignore"):
-        for n in order:
-            values[id(n)] = _apply(n, values, env)
+        for k, n in enumerate(order):
+            values[id(n)] = _apply(n, values, env, plan, k)
+            if plan is not None:
+                plan.release(k, values)
     return values
 
 
-def _apply(node, values, env):
+class _Plan:
+    """Last uses from the topological order, and which buffers are ours to overwrite.
+
+    owned: ids of nodes whose value is a fresh array an op impl allocated (never an input,
+    a constant or a view). views: root buffer id -> how many live values look into it
+    (itself included), so a buffer is reused only when nothing alive still reads it.
+    """
+
+    def __init__(self, order, keep):
+        self.keep = set(keep)
+        self.dying = [[] for _ in order]
+        last = {}
+        for k, n in enumerate(order):
+            for i in n.inputs:
+                last[id(i)] = k
+        for i_id, k in last.items():
+            if i_id not in self.keep:
+                self.dying[k].append(i_id)
+        self.owned, self.views, self.root_of = set(), {}, {}
+        self.safe = True
+
+    def track(self, node, out, args):
+        """Record the new value's root buffer; own it when an impl allocated it."""
+        root = out
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        if root.base is not None:
+            self.safe = False   # a view through a foreign buffer: aliasing unknown, no reuse
+        self.root_of[id(node)] = id(root)
+        self.views[id(root)] = self.views.get(id(root), 0) + 1
+        if root is out and out.flags.writeable and all(out is not a for a in args):
+            self.owned.add(id(node))
+
+    def reusable(self, node, k, values, shape, dtype):
+        """A dying input's buffer that the op may write its result into, or None."""
+        if not self.safe:
+            return None
+        dying = self.dying[k]
+        for i in node.inputs:
+            if id(i) in self.owned and id(i) in dying:
+                a = values[id(i)]
+                if a.shape != shape or a.dtype != dtype:
+                    continue
+                readers = sum(1 for j in dying if self.root_of.get(j) == id(a))
+                if self.views[id(a)] == readers:
+                    return a
+        return None
+
+    def release(self, k, values):
+        for i_id in self.dying[k]:
+            root = self.root_of.pop(i_id, None)
+            if root is not None:
+                self.views[root] -= 1
+                if not self.views[root]:
+                    del self.views[root]
+            self.owned.discard(i_id)
+            values.pop(i_id, None)
+
+
+def _apply(node, values, env, plan=None, k=0):
     op = OPS[node.op]
+    dtype = dt.numpy_dtype(node.dtype, env.float_dtype)
     if op.kind == "leaf":
-        out = op.impl(node, env)
-    else:
-        args = [values[id(i)] for i in node.inputs]
-        kw = dict(node.attrs)
-        if op.wants_shape:
-            kw["out_shape"] = tuple(resolve_dim(d, env.dims) for d in node.shape)
-        out = op.impl(*args, **kw)
-    return np.asarray(out, dtype=dt.numpy_dtype(node.dtype, env.float_dtype))
+        out = np.asarray(op.impl(node, env), dtype=dtype)
+        if plan is not None:
+            plan.track(node, out, (out,))   # never owned: inputs and constants are not ours
+        return out
+    args = [values[id(i)] for i in node.inputs]
+    kw = dict(node.attrs)
+    shape = None
+    if op.wants_shape or (plan is not None and op.writes_out):
+        shape = tuple(resolve_dim(d, env.dims) for d in node.shape)
+    if op.wants_shape:
+        kw["out_shape"] = shape
+    if plan is not None and op.writes_out:
+        buf = plan.reusable(node, k, values, shape, dtype)
+        if buf is not None:
+            kw["out"] = buf
+    out = np.asarray(op.impl(*args, **kw), dtype=dtype)
+    if plan is not None:
+        plan.track(node, out, args)
+    return out
 
 
 def evaluate(outputs, arrays=None, /, **kwargs):
@@ -120,7 +203,7 @@ def evaluate(outputs, arrays=None, /, **kwargs):
     given.update(kwargs)
     order = topo_order(outs)
     env = bind(declared_inputs(order), given)
-    values = run(order, env)
+    values = run(order, env, keep={id(o) for o in outs})
     bound = [id(a) for a in env.arrays.values()]
     results = [_finish(values[id(o)], bound) for o in outs]
     return results[0] if single else results

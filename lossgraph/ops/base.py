@@ -35,6 +35,8 @@ class Op:
         (\\sum_{C} x) that reaches over the products to its right, so it is parenthesized
         when a factor follows it.
     wants_shape: impl also takes out_shape=, the node's shape with dims resolved.
+    writes_out: impl also takes out=, an array of the result's shape and dtype that it may
+        write the result into (the evaluator passes a dying intermediate; never an input).
     arity, attr_kinds: how many inputs, and each attr's kind ("int", "bool", "str", "dtype",
         "dim", "dims", "ints", "axes", "array"): what lossgraph.serialize reads and checks.
     Leaves (kind "leaf") have impl(node, env) instead: env.arrays, env.dims.
@@ -56,6 +58,7 @@ class Op:
     latex_prec: Optional[int] = None
     latex_prefix: bool = False
     wants_shape: bool = False
+    writes_out: bool = False
     arity: Optional[int] = None
     attr_kinds: dict = field(default_factory=dict)
     origin: str = field(default="", compare=False)

@@ -43,9 +43,34 @@ def _fn(name):
     return build
 
 
-def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+def _sigmoid(x, out=None):
+    """1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below: no overflow, full relative accuracy
+    in both tails. e^-|x| is computed once, in place; float32 stays float32."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "f":
+        x = x.astype(np.float64)
+    positive = x >= 0
+    e = np.abs(x, out=np.empty(x.shape, x.dtype) if out is None else out)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = np.add(e, 1)
+    np.copyto(e, 1, where=positive)
+    return np.divide(e, d, out=e)
+
+
+def _softplus(x, out=None):
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, exact for large |x|.
+    log1p(e^-|x|) is computed in float64 also for float32 x and rounded once with the sum:
+    NumPy's float32 exp and log1p would add up to 2 ulp; this is correctly rounded."""
+    x = np.asarray(x)
+    e = np.abs(x, out=np.empty(x.shape, np.float64))
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.log1p(e, out=e)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    out = np.maximum(x, 0, out=np.empty(x.shape, x.dtype) if out is None else out)
+    return np.add(out, e, out=out, casting="same_kind")
 
 
 def _power(x, y):
@@ -63,14 +88,18 @@ def _power_vjp(g, ans, x, y):
 
 
 def _xlogy(x, y):
-    return np.where(x == 0, np.zeros_like(x * y), x * np.log(np.where(x == 0, 1, y)))
+    """x log y, 0 where x = 0 (also for y = 0, inf or nan): y is replaced by 1 there."""
+    logy = np.log(np.where(x == 0, 1, y))
+    fits = logy.shape == np.broadcast_shapes(np.shape(x), logy.shape) and \
+        logy.dtype == np.result_type(x, logy)
+    return np.multiply(x, logy, out=logy if fits else None)
 
 
 def _counting(fn):
     """fn with bool operands taken as 0/1 ints (in NumPy bool + bool is a logical or, -True
-    and sign(True) raise, exp(True) is computed in float16)."""
-    def impl(*args):
-        return fn(*[a.astype(np.int64) if a.dtype == np.bool_ else a for a in args])
+    and sign(True) raise, exp(True) is computed in float16). out= passes through."""
+    def impl(*args, **out):
+        return fn(*[a.astype(np.int64) if a.dtype == np.bool_ else a for a in args], **out)
     return impl
 
 
@@ -88,6 +117,7 @@ def _factor(tex):
 
 
 def unary(name, fn, vjp, text=None, latex=None, sympy=None, dtype=floating, math="", **kw):
+    kw.setdefault("writes_out", isinstance(fn, np.ufunc))
     register(name, "elementwise", elementwise(dtype), _counting(fn), vjp,
              text or f"{name}({{0}})",
              latex or rf"\operatorname{{{name}}}\left({{0}}\right)",
@@ -95,6 +125,7 @@ def unary(name, fn, vjp, text=None, latex=None, sympy=None, dtype=floating, math
 
 
 def binary(name, fn, vjp, text, latex, prec=None, sympy=None, dtype=floating, math="", **kw):
+    kw.setdefault("writes_out", isinstance(fn, np.ufunc))
     register(name, "elementwise", elementwise(dtype), _counting(fn), vjp, text, latex, math=math,
              prec=prec, sympy=sympy, arity=2, **kw)
 
@@ -155,10 +186,11 @@ unary("tanh", np.tanh, lambda g, ans, x: (g * (1.0 - F.square(ans)),),
       latex=r"\tanh\left({0}\right)", sympy=lambda a, at: _sp().tanh(a[0]),
       math="tanh x")
 unary("sigmoid", _sigmoid, lambda g, ans, x: (g * ans * F.sigmoid(-x),),
-      latex=r"\sigma\left({0}\right)", sympy=_fn("sigmoid"), math="1 / (1 + e^{-x})")
-unary("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: (g * F.sigmoid(x),),
+      latex=r"\sigma\left({0}\right)", sympy=_fn("sigmoid"), math="1 / (1 + e^{-x})",
+      writes_out=True)
+unary("softplus", _softplus, lambda g, ans, x: (g * F.sigmoid(x),),
       latex=r"\operatorname{{softplus}}\left({0}\right)", sympy=_fn("softplus"),
-      math="log(1 + e^x), stable for large |x|")
+      math="log(1 + e^x), stable for large |x|", writes_out=True)
 
 # --- comparisons and logic: boolean results, no gradient
 for _name, _fn_np, _sym in [("less", np.less, "<"), ("less_equal", np.less_equal, "<="),

@@ -40,9 +40,10 @@ def _one_hot_infer(inputs, attrs):
 
 
 def _one_hot_impl(y, depth, axis, dtype, out_shape=None):
+    """A bool array; the evaluator casts it once to the node's dtype (no float64 detour)."""
     n = out_shape[axis]
     check_range(y, n, "one_hot")
-    return np.moveaxis(np.arange(n) == y[..., None], -1, axis).astype(np.float64)
+    return np.moveaxis(np.arange(n) == y[..., None], -1, axis)
 
 
 def _pick_infer(inputs, attrs):

@@ -91,27 +91,89 @@ def _impl(fn):
     return lambda x, axis, keepdims: fn(x, axis=axis, keepdims=keepdims)
 
 
+def _columns(x, axis):
+    """x[..., 0], x[..., 1], ... when axis is one short last axis of many rows, else None.
+
+    NumPy reduces a short contiguous axis one row at a time; combining its few columns
+    elementwise gives the same maxima 3-5x faster (and sums in a chosen precision)."""
+    if tuple(axis) != (x.ndim - 1,) or not 1 < x.shape[-1] <= 16 or x.size < 1024:
+        return None
+    return [x[..., i] for i in range(x.shape[-1])]
+
+
+def _extreme(ufunc):
+    """max / min over axes (exact in any order; NaN propagates as in np.max)."""
+    def reduce(x, axis, keepdims):
+        cols = _columns(x, axis)
+        if cols is None:
+            return ufunc.reduce(x, axis=axis, keepdims=keepdims)
+        out = ufunc(cols[0], cols[1])
+        for c in cols[2:]:
+            ufunc(out, c, out=out)
+        return out[..., None] if keepdims else out
+    return reduce
+
+
+_max_of, _min_of = _extreme(np.maximum), _extreme(np.minimum)
+
+
+def _sum_of(x, axis, keepdims, wide=False):
+    """sum over axes. A float32 sum over one short last axis accumulates in float64 and
+    rounds once (more accurate than NumPy's float32 sum); wide=True keeps that float64."""
+    cols = _columns(x, axis) if x.dtype == np.float32 else None
+    if cols is None:
+        return np.sum(x, axis=axis, keepdims=keepdims)
+    out = np.add(cols[0], cols[1], dtype=np.float64)
+    for c in cols[2:]:
+        np.add(out, c, out=out)
+    out = out if wide else out.astype(np.float32)
+    return out[..., None] if keepdims else out
+
+
+def _as_float(x):
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
 def _max_vjp(g, ans, x):
     hit = F.cast(F.equal(x, kept_ans(ans)), x.dtype)
     return (kept(g, ans) * hit / F.sum(hit, axis=ans.attrs["axis"], keepdims=True),)
 
 
-def _logsumexp(x, axis, keepdims):
-    m = np.max(x, axis=axis, keepdims=True)
+def _shifted_exp(x, axis, out=None):
+    """(e^(x - m), m) with m the max along axis, 0 where it is not finite (all -inf rows give
+    zeros, not NaN). e is a fresh buffer (or out)."""
+    m = _max_of(x, axis, True)
     m = np.where(np.isfinite(m), m, 0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    e = np.subtract(x, m, out=np.empty(x.shape, x.dtype) if out is None else out)
+    return np.exp(e, out=e), m
+
+
+def _lse(x, axis):
+    """log sum e^x along axis, keepdims, in float64 for float32 x (rounded by the caller)."""
+    e, m = _shifted_exp(x, axis)
+    s = _sum_of(e, axis, True, wide=True)
+    return np.add(np.log(s), m)
+
+
+def _logsumexp(x, axis, keepdims):
+    x = _as_float(x)
+    out = _lse(x, axis).astype(x.dtype, copy=False)
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-def _softmax(x, axis, keepdims=False):
-    m = np.max(x, axis=axis, keepdims=True)
-    e = np.exp(x - np.where(np.isfinite(m), m, 0))
-    s = np.sum(e, axis=axis, keepdims=True)
-    return e / np.where(s == 0, 1, s)
+def _softmax(x, axis, keepdims=False, out=None):
+    """e^(x - m) / sum e^(x - m), in place in one buffer; an all -inf row gives zeros."""
+    x = _as_float(x)
+    e, m = _shifted_exp(x, axis, out)
+    s = _sum_of(e, axis, True, wide=True)
+    return np.divide(e, np.where(s == 0, 1, s), out=e, casting="same_kind")
 
 
-def _log_softmax(x, axis, keepdims=False):
-    return x - _logsumexp(x, axis, True)
+def _log_softmax(x, axis, keepdims=False, out=None):
+    """x - logsumexp(x), with logsumexp kept in float64 for float32 x: one rounding."""
+    x = _as_float(x)
+    return np.subtract(x, _lse(x, axis), casting="same_kind",
+                       out=np.empty(x.shape, x.dtype) if out is None else out)
 
 
 def _prod_vjp(g, ans, x):
@@ -127,17 +189,17 @@ def _prod_vjp(g, ans, x):
     return (kept(g, ans) * others,)
 
 
-register("sum", "reduction", reduction(same_kind), _impl(np.sum),
+register("sum", "reduction", reduction(same_kind), _sum_of,
          lambda g, ans, x: (kept(g, ans),), _reduce_text("sum"), _reduce_latex(r"\sum"),
          sympy=lambda a, at: _sp().Sum(*a), **_BIG, math="sum of x over axes", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("prod", "reduction", reduction(same_kind), _impl(np.prod),
          _prod_vjp, _reduce_text("prod"),
          _reduce_latex(r"\prod"), sympy=lambda a, at: _sp().Product(*a), **_BIG,
          math="product of x over axes", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
-register("max", "reduction", reduction(same_kind), _impl(np.max), _max_vjp,
+register("max", "reduction", reduction(same_kind), _max_of, _max_vjp,
          _reduce_text("max"), _reduce_latex(r"\max"), sympy=_named("max_over"), **_BIG,
          math="max of x over axes (gradient shared equally among ties)", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
-register("min", "reduction", reduction(same_kind), _impl(np.min), _max_vjp,
+register("min", "reduction", reduction(same_kind), _min_of, _max_vjp,
          _reduce_text("min"), _reduce_latex(r"\min"), sympy=_named("min_over"), **_BIG,
          math="min of x over axes (gradient shared equally among ties)", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
 register("logsumexp", "reduction", reduction(floating), _logsumexp,
@@ -174,7 +236,9 @@ def _log_softmax_vjp(g, ans, x):
 
 register("softmax", "normalizer", _normalizer_infer, _softmax, _softmax_vjp,
          _normalizer_text("softmax"), _call_latex(r"\operatorname{softmax}", True),
-         sympy=_named("softmax"), math="e^x / sum e^x along axis", arity=1, attr_kinds={'axis': 'axes'})
+         sympy=_named("softmax"), math="e^x / sum e^x along axis", arity=1,
+         attr_kinds={'axis': 'axes'}, writes_out=True)
 register("log_softmax", "normalizer", _normalizer_infer, _log_softmax, _log_softmax_vjp,
          _normalizer_text("log_softmax"), _call_latex(r"\log\operatorname{softmax}", True),
-         sympy=_named("log_softmax"), math="x - logsumexp(x) along axis", arity=1, attr_kinds={'axis': 'axes'})
+         sympy=_named("log_softmax"), math="x - logsumexp(x) along axis", arity=1,
+         attr_kinds={'axis': 'axes'}, writes_out=True)

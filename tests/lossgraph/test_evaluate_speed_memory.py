@@ -1,0 +1,216 @@
+"""The reference evaluator's fast paths stay exact, keep dtypes and free memory.
+
+Exactness: the stable formulas (softplus, sigmoid, logsumexp, softmax, log_softmax) against
+mpmath at 100 digits on edge values, in ulp of the result's dtype. Memory: the tracemalloc
+peak of loss + gradient, relative to the input size (no timing here: speed is in
+benchmarks/bench_evaluate.py). Buffer reuse: results, inputs and shared views are never
+overwritten.
+"""
+import tracemalloc
+
+import mpmath
+import numpy as np
+import pytest
+
+import lossgraph as lg
+
+mpmath.mp.dps = 100
+TINY = {np.float32: 1e-40, np.float64: 5e-320}   # denormals
+
+
+def edge_values(dtype):
+    base = [0.0, -0.0, 1e-30, -1e-30, TINY[dtype], -TINY[dtype], 0.5, -0.5, 1.0, -1.0,
+            3.0, -3.0, 15.0, -15.0, 17.5, -17.5, 30.0, -30.0, 88.0, -88.0, 100.0, -100.0,
+            700.0, -700.0, 1e4, -1e4]
+    rng = np.random.default_rng(3)
+    return np.concatenate([base, rng.normal(size=300) * 4,
+                           rng.uniform(-60, 60, 200)]).astype(dtype)
+
+
+def ulps(got, exact, dtype):
+    """|got - exact| in units of the last place of exact in dtype (0 where both are 0)."""
+    exact = np.asarray(exact, dtype=np.float64)
+    spacing = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
+    return np.abs(got.astype(np.float64) - exact) / spacing
+
+
+def mp_softplus(v):
+    return float(mpmath.log1p(mpmath.exp(mpmath.mpf(float(v)))))
+
+
+def mp_sigmoid(v):
+    return float(1 / (1 + mpmath.exp(-mpmath.mpf(float(v)))))
+
+
+def run1(fn, arr):
+    x = lg.input("x", shape=arr.shape, dtype=arr.dtype.name)
+    return lg.evaluate(fn(x), x=arr)
+
+
+# name -> (lossgraph function, mpmath reference, max ulp in float32, in float64)
+UNARY = {
+    "softplus": (lg.softplus, mp_softplus, 0.51, 1.0),
+    "sigmoid": (lg.sigmoid, mp_sigmoid, 3.5, 2.5),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(UNARY))
+def test_stable_unary_ops_match_mpmath_on_edge_values(name, dtype):
+    fn, ref, bound32, bound64 = UNARY[name]
+    x = edge_values(dtype)
+    got = run1(fn, x)
+    assert got.dtype == dtype
+    exact = np.array([ref(v) for v in x])
+    err = ulps(got, exact, dtype)
+    assert err.max() <= (bound32 if dtype == np.float32 else bound64), x[err.argmax()]
+
+
+def test_softplus_float32_is_no_worse_than_logaddexp():
+    x = edge_values(np.float32)
+    exact = np.array([mp_softplus(v) for v in x])
+    new = ulps(run1(lg.softplus, x), exact, np.float32)
+    old = ulps(np.logaddexp(np.float32(0), x), exact, np.float32)
+    assert new.max() <= old.max() and new.mean() <= old.mean()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inf_and_nan_propagate(dtype):
+    x = np.array([np.inf, -np.inf, np.nan], dtype=dtype)
+    np.testing.assert_array_equal(run1(lg.softplus, x), [np.inf, 0.0, np.nan])
+    np.testing.assert_array_equal(run1(lg.sigmoid, x), [1.0, 0.0, np.nan])
+    rows = np.array([[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, np.nan],
+                     [np.inf, 0.0, 1.0]], dtype=dtype)
+    np.testing.assert_array_equal(run1(lambda v: lg.logsumexp(v, axis=1), rows),
+                                  [-np.inf, np.nan, np.inf])
+    sm = run1(lambda v: lg.softmax(v, axis=1), rows)
+    np.testing.assert_array_equal(sm[0], [0.0, 0.0, 0.0])   # no NaN from an empty row
+    assert np.isnan(sm[1]).all()
+
+
+def mp_row_lse(row):
+    return mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(float(v))) for v in row))
+
+
+def spread_rows(dtype, n=40, c=10):
+    """Rows from tiny to huge spreads, with -inf entries: where shifting matters."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(n, c)) * np.geomspace(1e-3, 1e3, n)[:, None]
+    x[3, :4] = -np.inf
+    x[7] += 1e4
+    x[8] -= 1e4
+    return x.astype(dtype)
+
+
+def numpy_lse(x):
+    """The plain shifted formula in x's dtype, as the evaluator computed it before."""
+    with np.errstate(all="ignore"):
+        m = np.max(x, axis=1, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        return np.log(np.sum(np.exp(x - m), axis=1, keepdims=True)) + m
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalizers_match_mpmath(dtype):
+    """logsumexp within 1 ulp (1.5 in float32: x - max is rounded in float32); log_softmax
+    = x - lse within as much of lse's ulp (the cancellation near the row's max is inherent);
+    softmax within 4 ulp on well-scaled rows; none worse than the plain formula."""
+    x = spread_rows(dtype)
+    lse = np.array([mp_row_lse(r) for r in x])
+    got = run1(lambda v: lg.logsumexp(v, axis=1), x)
+    err = ulps(got, lse.astype(float), dtype)
+    with np.errstate(all="ignore"):
+        plain = ulps(numpy_lse(x)[:, 0], lse.astype(float), dtype)
+    assert got.dtype == dtype and err.max() <= (1.5 if dtype == np.float32 else 1.0)
+    assert err.max() <= plain.max()
+    exact_ls = np.array([[float(mpmath.mpf(float(v)) - lse[i]) if np.isfinite(v) else -np.inf
+                          for v in r] for i, r in enumerate(x)])
+    ls = run1(lambda v: lg.log_softmax(v, axis=1), x)
+    fin = np.isfinite(exact_ls)
+    assert ls.dtype == dtype and (ls[~fin] == -np.inf).all()
+    scale = np.spacing(np.maximum(np.abs(exact_ls), np.abs(lse.astype(float))[:, None])
+                       .astype(dtype)).astype(float)
+    err = np.abs(ls[fin].astype(float) - exact_ls[fin]) / scale[fin]
+    with np.errstate(all="ignore"):
+        plain = np.abs((x - numpy_lse(x)).astype(float) - exact_ls)[fin] / scale[fin]
+    assert err.max() <= (1.5 if dtype == np.float32 else 1.0) and err.max() <= plain.max()
+    sm = run1(lambda v: lg.softmax(v, axis=1), x)
+    exact_sm = np.array([[float(mpmath.exp(mpmath.mpf(float(v)) - lse[i])) for v in r]
+                         for i, r in enumerate(x)])
+    err = ulps(sm, exact_sm, dtype)
+    plain = np.exp(x - numpy_lse(x))
+    assert sm.dtype == dtype and err[:20].max() <= 4.0     # rows with |x| < 3
+    assert err.max() <= ulps(plain, exact_sm, dtype).max()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_axis_reductions_match_numpy(dtype, rng):
+    """max/min/sum over a short last axis take a column loop: same values as NumPy (max,
+    min exactly; a float32 sum at least as close to the float64 sum as NumPy's)."""
+    x = rng.normal(size=(300, 7)).astype(dtype)
+    x[5, 2] = np.nan
+    for fn, ref in [(lg.max, np.max), (lg.min, np.min)]:
+        for keep in (False, True):
+            got = run1(lambda v: fn(v, axis=1, keepdims=keep), x)
+            np.testing.assert_array_equal(got, ref(x, axis=1, keepdims=keep))
+            assert got.dtype == dtype
+    got = run1(lambda v: lg.sum(v, axis=-1), x)
+    exact = np.array([float(mpmath.fsum(float(v) for v in r)) for r in x])
+    err, np_err = np.abs(got - exact), np.abs(np.sum(x, axis=1) - exact)
+    fin = np.isfinite(exact)
+    assert got.dtype == dtype and (err[fin] <= np_err[fin] + 1e-300).all()
+    assert np.isnan(got[5])
+
+
+def sparse_ce(n, c=10):
+    x = lg.input("x", shape=("N", "C"))
+    y = lg.input("y", shape=("N",), dtype="int64")
+    loss = lg.mean(lg.logsumexp(x, axis=1) - lg.pick(x, y))
+    (g,) = lg.gradients(loss, [x])
+    rng = np.random.default_rng(0)
+    return [loss, g], {"x": rng.normal(size=(n, c)), "y": rng.integers(0, c, size=n)}
+
+
+def test_sparse_ce_peak_memory_is_bounded_by_a_few_inputs():
+    """Loss + gradient of sparse CE need the gradient (1x the logits) and about two
+    temporaries (softmax, one_hot); dropping values after their last use and writing into
+    dying buffers keeps the peak near 3x (it was 5.3x: every intermediate stayed alive)."""
+    outs, arrays = sparse_ce(20_000)
+    lg.evaluate(outs, arrays)
+    tracemalloc.start()
+    try:
+        value, grad = lg.evaluate(outs, arrays)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 3.4 * arrays["x"].nbytes
+    assert np.isfinite(value) and grad.shape == arrays["x"].shape
+
+
+def test_dtypes_are_kept_through_loss_and_gradient():
+    for dtype in (np.float32, np.float64):
+        outs, arrays = sparse_ce(50)
+        arrays["x"] = arrays["x"].astype(dtype)
+        value, grad = lg.evaluate(outs, arrays)
+        assert value.dtype == dtype and grad.dtype == dtype
+
+
+def test_reused_buffers_never_touch_inputs_results_or_live_views(rng):
+    """Every intermediate below dies into an op that could write over it; the inputs, the
+    returned intermediates and a reshaped view that is still alive must not change."""
+    a = rng.normal(size=(4, 3))
+    x = lg.input("x", shape=(4, 3))
+    e = lg.exp(x)
+    flat = lg.reshape(e, (12,))           # a view of e, alive after e's last elementwise use
+    s = lg.sigmoid(e * 2.0)               # e * 2 dies into sigmoid, sigmoid into the sum
+    out = lg.sum(s + 1.0) + lg.sum(flat) + lg.sum(lg.softplus(-x))
+    kept = x * 3.0                        # returned and used again below
+    both = lg.evaluate([out, kept, kept + 1.0, e], x=a)
+    before = a.copy()
+    sig = 1 / (1 + np.exp(-2 * np.exp(a)))
+    want = np.sum(sig + 1) + np.sum(np.exp(a)) + np.sum(np.log1p(np.exp(-a)))
+    np.testing.assert_allclose(both[0], want, rtol=1e-13)
+    np.testing.assert_array_equal(both[1], 3 * a)
+    np.testing.assert_array_equal(both[2], 3 * a + 1)
+    np.testing.assert_array_equal(both[3], np.exp(a))
+    np.testing.assert_array_equal(a, before)
