@@ -62,6 +62,11 @@ def test_float16_computes_in_float32_and_returns_float32():
     np.testing.assert_allclose(got, reference_ce(logits.astype(np.float64), labels), rtol=1e-6)
     f32 = lg.input("f", shape=(2,), dtype="float32")
     assert lg.evaluate(f32 * 2, f=np.ones(2, np.float16)).dtype == np.float32
+    from zoo import losses                                    # the zoo's array path alike
+    p, t = np.array([0.5, -2.0], np.float16), np.array([0.0, 1.0], np.float16)
+    out = losses.huber(p, t)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [0.125, 2.5], rtol=1e-6)   # d^2 / 2 and |d| - 1 / 2
 
 
 def test_exact_float_widening_fills_a_float64_input_and_narrowing_is_refused():
