@@ -6,35 +6,66 @@ its value. Passes are iterative over a topological order, so deep graphs never r
 from __future__ import annotations
 
 import weakref
+
+import numpy as np
 from dataclasses import dataclass, field
 
 from . import api as F
 from .graph import make, topo_order
+from .regions import elementwise_region
 from .ops import OPS
-from .patterns import RULES, const_value
+from .patterns import RULES, Const, const_value
 from . import rules as _rules  # noqa: F401  (importing it registers the rules)
 
-MAX_PASSES = 64
 MAX_STEPS_PER_NODE = 64
 
 
 @dataclass
 class Step:
+    """One rule firing: the node before and after (text kept for printing)."""
     rule: str
     doc: str
     origin: str
-    before: str
-    after: str
+    phase: str
+    before_node: object
+    after_node: object
+
+    @property
+    def before(self):
+        from .printing import to_text
+        return to_text(self.before_node, max_len=120)
+
+    @property
+    def after(self):
+        from .printing import to_text
+        return to_text(self.after_node, max_len=120)
+
+    @property
+    def changes_math(self):
+        """A rewrite a reader should see (a stability form, an identity that changes the
+        formula), not bookkeeping of signs, coefficients and shapes."""
+        return self.phase in ("algebra", "stability")
 
     def __str__(self):
         return f"{self.rule:26s} {self.before}  ->  {self.after}"
 
+    def shown(self):
+        """The step as a person would write it: the result tidied (-softplus(-(-x)) reads
+        -softplus(x))."""
+        from .printing import to_text
+        after = to_text(simplify(self.after_node), max_len=120)
+        return f"{self.rule:26s} {self.before}  ->  {after}"
+
 
 @dataclass
 class Explanation:
-    """What simplify did: the result and each rule that fired, in order."""
+    """What simplify did: the result and each rule that fired, in order.
+
+    str() lists the rewrites that change the math and folds the tidying steps into one line;
+    explain(node, tidy=True) (or .full()) lists every step."""
     result: object
     steps: list = field(default_factory=list)
+    tidy: bool = False
 
     def __iter__(self):
         return iter(self.steps)
@@ -46,31 +77,68 @@ class Explanation:
     def rules(self):
         return [s.rule for s in self.steps]
 
+    def full(self):
+        return Explanation(self.result, self.steps, tidy=True)
+
     def __str__(self):
-        if not self.steps:
+        steps = [s for s in self.steps if s.before != s.after]
+        if not steps:
             return "no rule fired: the graph is already simplified"
-        lines = [f"{len(self.steps)} rewrites:"] + [f"  {s}" for s in self.steps]
+        if self.tidy:
+            lines = [f"{len(steps)} rewrites:"] + [f"  {s}" for s in steps]
+        else:
+            shown = [s for s in steps if s.changes_math]
+            rest = len(steps) - len(shown)
+            lines = [f"{len(shown)} rewrites change the formula:"]
+            lines += [f"  {s.shown()}" for s in shown]
+            if rest:
+                kinds = sorted({s.rule for s in steps if not s.changes_math})
+                lines.append(f"  + {rest} tidying step{'s' * (rest > 1)} ({', '.join(kinds)}); "
+                             f"lg.explain(node, tidy=True) lists them")
         lines.append(f"result: {self.result}")
         return "\n".join(lines)
 
 
-def _index(rules):
-    by_op, generic = {}, []
-    for r in rules:
-        for op in (r.root_ops or ()):
-            by_op.setdefault(op, []).append((r.name, r.apply, r.doc, r.origin))
-        if r.root_ops is None:
-            generic.append((r.name, r.apply, r.doc, r.origin))
-    return by_op, generic
+def _child_ops(pattern):
+    """For each input position of a pattern, the ops it admits there (None: any)."""
+    if pattern.children == (Ellipsis,) or pattern.ops is None:
+        return None
+    out = []
+    for c in pattern.children:
+        if isinstance(c, Const):
+            out.append(CONSTANT_OPS)
+        else:
+            out.append(None if c.ops is None else frozenset(c.ops))
+    return tuple(out)
 
 
-_BY_OP, _GENERIC = _index(RULES)
+CONSTANT_OPS = frozenset({"constant", "broadcast_to"})
+_ENTRIES = [(r, _child_ops(r.pattern)) for r in RULES]
+_CANDIDATES: dict = {}
+
+
+def _candidates(node):
+    """The rules whose pattern can match at node, judged by its op and its inputs' ops
+    (cached per such key): most rules are never tried where they cannot fire."""
+    key = (node.op, tuple(i.op for i in node.inputs))
+    got = _CANDIDATES.get(key)
+    if got is None:
+        got = []
+        for r, kids in _ENTRIES:
+            if r.root_ops is not None and node.op not in r.root_ops:
+                continue
+            if kids is not None and (len(kids) != len(node.inputs) or any(
+                    k is not None and op not in k for k, op in zip(kids, key[1]))):
+                continue
+            got.append(r)
+        _CANDIDATES[key] = got
+    return got
 
 
 def _rewrite_once(node, trace):
     """The first applicable rule's result at this node (shape and dtype kept), or None."""
-    for name, apply, doc, origin in _BY_OP.get(node.op, []) + _GENERIC:
-        out = apply(node)
+    for r in _candidates(node):
+        out = r.apply(node)
         if out is None or out is node:
             continue
         out = F.as_node(out)
@@ -84,9 +152,7 @@ def _rewrite_once(node, trace):
             if out is node:
                 continue
         if trace is not None:
-            from .printing import to_text
-            trace.append(Step(name, doc, origin, to_text(node, max_len=120),
-                              to_text(out, max_len=120)))
+            trace.append(Step(r.name, r.doc, r.origin, r.phase, node, out))
         return out
     return None
 
@@ -98,38 +164,95 @@ def _grows_to(small, node):
         return False
 
 
-# Nodes in normal form: no rule fires at them or anywhere below. Graphs are immutable, so
-# this stays true; it makes a fixpoint pass (and a repeated simplify) linear and cheap.
+# Nodes in normal form (no rule fires at them or anywhere below) and, for graphs simplified
+# before, each node's normal form. Graphs are immutable, so both stay true: a repeated simplify
+# (and the shared parts of the loss and its gradient) cost a lookup per node.
 _NORMAL: "weakref.WeakSet" = weakref.WeakSet()
+_NORMAL_FORM: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _pass(roots, trace):
-    mapped = {}
-    for node in topo_order(roots):
-        if node in _NORMAL:
-            mapped[id(node)] = node
+def _known(n, trace):
+    """n's normal form if it is known (while tracing, only n itself when n is normal, so
+    explain reports every rule that fires)."""
+    if n in _NORMAL:
+        return n
+    return None if trace is not None else _NORMAL_FORM.get(n)
+
+
+def _either(found, n, trace):
+    return found if found is not None else _known(n, trace)
+
+
+def _normalize(roots, trace):
+    """Bottom-up rewriting in one walk: a node is rewritten once its inputs are in normal form,
+    and a rule's result is normalized in turn (only its new nodes are visited), so no second
+    pass over the graph is needed. Iterative: depth is no limit."""
+    done = {}                      # id -> normal form, for this call
+    steps = {}                     # id -> rewrites taken at a node (a bound against cycles)
+    redirect = {}                  # id(n) -> the node n was rewritten to, not yet normal
+    keep = []                      # every node this walk refers to by id stays alive
+    stack = list(roots)
+    while stack:
+        n = stack[-1]
+        if id(n) in done:
+            stack.pop()
             continue
-        inputs = tuple(mapped[id(i)] for i in node.inputs)
-        cur = node if all(a is b for a, b in zip(inputs, node.inputs)) else \
-            make(node.op, *inputs, **node.attrs)
-        for _ in range(MAX_STEPS_PER_NODE):
-            nxt = _rewrite_once(cur, trace)
-            if nxt is None:
-                if all(i in _NORMAL for i in cur.inputs):
-                    _NORMAL.add(cur)
-                break
-            cur = nxt
-        mapped[id(node)] = cur
-    return [mapped[id(r)] for r in roots]
+        known = _known(n, trace)
+        if known is not None:
+            done[id(n)] = known
+            stack.pop()
+            continue
+        to = redirect.get(id(n))
+        if to is not None:
+            if id(to) in done:
+                done[id(n)] = done[id(to)]
+                stack.pop()
+            else:
+                stack.append(to)
+            continue
+        pending = [i for i in n.inputs if id(i) not in done and _known(i, trace) is None]
+        if pending:
+            stack.extend(pending)
+            continue
+        inputs = tuple(_either(done.get(id(i)), i, trace) for i in n.inputs)
+        cur = n if all(a is b for a, b in zip(inputs, n.inputs)) else \
+            make(n.op, *inputs, **n.attrs)
+        keep.append(cur)
+        if cur is not n and (id(cur) in done or _known(cur, trace) is not None):
+            done[id(n)] = _either(done.get(id(cur)), cur, trace)
+            stack.pop()
+            continue
+        count = steps.get(id(n), 0)
+        out = _rewrite_once(cur, trace) if count < MAX_STEPS_PER_NODE else None
+        if out is None:
+            _NORMAL.add(cur)
+            done[id(n)] = done[id(cur)] = cur
+            stack.pop()
+            continue
+        if out is n or id(out) in redirect:  # rules that undo each other: stop here
+            done[id(n)] = done[id(cur)] = cur
+            stack.pop()
+            continue
+        keep.append(out)
+        steps[id(out)] = count + 1
+        redirect[id(n)] = out
+        if cur is not n:
+            redirect[id(cur)] = out
+    results = [done[id(r)] for r in roots]
+    if trace is None:
+        for n in keep:
+            if id(n) in done and n not in _NORMAL:
+                _NORMAL_FORM[n] = done[id(n)]
+    return results
 
 
 def _run(roots, trace=None):
-    for _ in range(MAX_PASSES):
-        new = _pass(roots, trace)
-        if all(a is b for a, b in zip(new, roots)):
-            return new
-        roots = new
-    return roots
+    out = _normalize(roots, trace)
+    if trace is None:
+        for r, o in zip(roots, out):
+            if r is not o:
+                _NORMAL_FORM[r] = o
+    return out
 
 
 def simplify(node):
@@ -140,11 +263,14 @@ def simplify(node):
     return out[0] if single else out
 
 
-def explain(node):
-    """simplify, and report each rule that fired: Explanation(result, steps)."""
+def explain(node, tidy=False):
+    """simplify, and report each rule that fired: Explanation(result, steps).
+
+    Printed, it shows the rewrites that change the formula (stability forms, identities) and
+    one line for the tidying steps (signs, coefficients, shapes); tidy=True lists all."""
     trace = []
     result = _run([F.as_node(node)], trace)[0]
-    return Explanation(result, trace)
+    return Explanation(result, trace, tidy=tidy)
 
 
 # --- NaN guard ---------------------------------------------------------------------------
@@ -158,11 +284,11 @@ def _guarded(branch, cond, active_when):
     """branch = f(x), used only where cond == active_when: every singular op in its elementwise
     part gets a safe argument elsewhere, e.g. x * log(x) -> x * log(where(c, x, 1))."""
     mapped = {}
-    for n in _elementwise_region(branch):
+    for n in elementwise_region(branch):
         args = [mapped.get(id(i), i) for i in n.inputs]
         for pos, safe in SINGULAR.get(n.op, ()):
             x = args[pos]
-            if const_value(x) is not None:
+            if const_value(x) is not None or _already_safe(x, cond, active_when, safe):
                 continue
             safe_x = F.where(cond, x, safe) if active_when else F.where(cond, safe, x)
             if safe_x.shape == x.shape and safe_x.dtype == x.dtype:
@@ -172,30 +298,13 @@ def _guarded(branch, cond, active_when):
     return mapped.get(id(branch), branch)
 
 
-GUARD_DEPTH = 6   # how far below a where's branch singular ops are looked for
-
-
-def _elementwise_region(root):
-    """The elementwise nodes within GUARD_DEPTH of root through elementwise nodes other than
-    where (a nested where guards its own branches), inputs first. Bounded, so guarding a chain
-    of n wheres costs O(n), not O(n^2)."""
-    if OPS[root.op].kind != "elementwise":
-        return []
-    order, seen, stack = [], set(), [(root, 0, False)]
-    while stack:
-        n, depth, done = stack.pop()
-        if done:
-            order.append(n)
-            continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        stack.append((n, depth, True))
-        if n.op == "where" and n is not root or depth >= GUARD_DEPTH:
-            continue
-        stack.extend((i, depth + 1, False) for i in n.inputs
-                     if id(i) not in seen and OPS[i.op].kind == "elementwise")
-    return order
+def _already_safe(x, cond, active_when, safe):
+    """x is where(cond, ...) whose discarded side is already a safe constant (the user's own
+    safe-sqrt trick, or an earlier guard): guarding it again would only nest wheres."""
+    if x.op != "where" or x.inputs[0] is not cond:
+        return False
+    v = const_value(x.inputs[2] if active_when else x.inputs[1])
+    return v is not None and v.size > 0 and bool(np.all(v == safe) or safe == 1.0 and np.all(v > 0))
 
 
 def guard_nans(node):

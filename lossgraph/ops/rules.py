@@ -17,6 +17,9 @@ def label(node):
 
 
 def broadcast_of(inputs):
+    first = inputs[0].shape
+    if all(n.shape == first or n.shape == () for n in inputs):
+        return first if first or len(inputs) == 1 else max((n.shape for n in inputs), key=len)
     return broadcast_shapes(*[(lambda n=n: label(n), n.shape) for n in inputs])
 
 

@@ -13,22 +13,22 @@ from ..patterns import Const, P, Var, const_value, generic_rule, rule
 
 X, Y, Z, A, B, D = (Var(n) for n in "xyzabd")
 
-@rule("add-zero", P("add", X, Const(0.0)), "algebra", "x + 0 -> x")
+@rule("add-zero", P("add", X, Const(0.0)), "tidy", "x + 0 -> x")
 def _(x):
     return x
 
 
-@rule("zero-add", P("add", Const(0.0), X), "algebra", "0 + x -> x")
+@rule("zero-add", P("add", Const(0.0), X), "tidy", "0 + x -> x")
 def _(x):
     return x
 
 
-@rule("sub-zero", P("subtract", X, Const(0.0)), "algebra", "x - 0 -> x")
+@rule("sub-zero", P("subtract", X, Const(0.0)), "tidy", "x - 0 -> x")
 def _(x):
     return x
 
 
-@rule("zero-sub", P("subtract", Const(0.0), X), "algebra", "0 - x -> -x")
+@rule("zero-sub", P("subtract", Const(0.0), X), "tidy", "0 - x -> -x")
 def _(x):
     return -x
 
@@ -48,27 +48,27 @@ def _(x, r):
     return F.zeros_like(r)
 
 
-@rule("mul-one", P("multiply", X, Const(1.0)), "algebra", "x * 1 -> x")
+@rule("mul-one", P("multiply", X, Const(1.0)), "tidy", "x * 1 -> x")
 def _(x):
     return x
 
 
-@rule("one-mul", P("multiply", Const(1.0), X), "algebra", "1 * x -> x")
+@rule("one-mul", P("multiply", Const(1.0), X), "tidy", "1 * x -> x")
 def _(x):
     return x
 
 
-@rule("mul-minus-one", P("multiply", Const(-1.0), X), "algebra", "-1 * x -> -x")
+@rule("mul-minus-one", P("multiply", Const(-1.0), X), "tidy", "-1 * x -> -x")
 def _(x):
     return -x
 
 
-@rule("div-one", P("divide", X, Const(1.0)), "algebra", "x / 1 -> x")
+@rule("div-one", P("divide", X, Const(1.0)), "tidy", "x / 1 -> x")
 def _(x):
     return x
 
 
-@rule("pow-one", P("power", X, Const(1.0)), "algebra", "x ** 1 -> x")
+@rule("pow-one", P("power", X, Const(1.0)), "tidy", "x ** 1 -> x")
 def _(x):
     return x
 
@@ -88,13 +88,13 @@ def _(x):
     return F.square(x)
 
 
-@rule("neg-neg", P("negative", P("negative", X)), "algebra", "-(-x) -> x")
+@rule("neg-neg", P("negative", P("negative", X)), "tidy", "-(-x) -> x")
 def _(x):
     return x
 
 
 @rule("cast-same", P("cast", X, bind="c", where=lambda n, env: n.inputs[0].dtype == n.dtype),
-      "algebra", "cast(x, dtype(x)) -> x")
+      "tidy", "cast(x, dtype(x)) -> x")
 def _(x, c):
     return x
 

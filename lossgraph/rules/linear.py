@@ -13,12 +13,14 @@ long chain never costs quadratic time.
 """
 from __future__ import annotations
 
+import weakref
+
 from ..graph import make
 from ..patterns import const_value
 from .. import api as F
 from .. import dtypes as dt
 
-MAX_TERMS = 24
+MAX_TERMS = 6
 _PRODUCT_OPS = ("multiply", "divide", "negative")
 _SUM_OPS = ("add", "subtract", "negative")
 
@@ -36,43 +38,104 @@ def _floaty(node):
 
 
 class Monomial:
-    """coef * prod(nums) / prod(dens)."""
+    """coef * prod(nums) / prod(dens); nums and dens are tuples (monomials are shared)."""
     __slots__ = ("coef", "nums", "dens")
 
     def __init__(self, coef, nums, dens):
-        self.coef, self.nums, self.dens = coef, nums, dens
+        self.coef, self.nums, self.dens = coef, tuple(nums), tuple(dens)
 
     @property
     def key(self):
         return tuple(map(id, self.nums)), tuple(map(id, self.dens))
 
+    def scaled(self, s):
+        return Monomial(self.coef * s, self.nums, self.dens)
+
+
+_MONOMIALS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_TERMS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _memoized(node, memo, parts, combine):
+    """memo[node] = combine(node, [memo[child] for child in parts(node)]), children first and
+    without recursion (products and sums can be 10,000 deep)."""
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in memo:
+            stack.pop()
+            continue
+        kids = [k for k in parts(n) if k not in memo]
+        if kids:
+            stack.extend(kids)
+            continue
+        stack.pop()
+        memo[n] = combine(n, [memo[k] for k in parts(n)])
+    return memo[node]
+
+
+def _product_parts(n):
+    if n.op in _PRODUCT_OPS and _floaty(n) and scalar(n) is None:
+        return n.inputs
+    return ()
+
+
+def _combine_product(n, kids):
+    c = scalar(n)
+    if c is not None:
+        return Monomial(c, (), ())
+    if not kids:
+        return Monomial(1.0, (n,), ())
+    if n.op == "negative":
+        return kids[0].scaled(-1.0)
+    a, b = kids
+    if n.op == "divide":
+        if b.coef == 0.0 or b.coef != b.coef:
+            return Monomial(1.0, (n,), ())
+        m = Monomial(a.coef / b.coef, a.nums + b.dens, a.dens + b.nums)
+    else:
+        m = Monomial(a.coef * b.coef, a.nums + b.nums, a.dens + b.dens)
+    if len(m.nums) + len(m.dens) > MAX_TERMS:
+        return Monomial(1.0, (n,), ())
+    return _cancelled(m)
+
 
 def monomial(node):
-    """node as coef * prod(nums) / prod(dens), or None past MAX_TERMS factors."""
-    coef, nums, dens = 1.0, [], []
-    stack = [(node, False)]
-    while stack:
-        n, below = stack.pop()
-        c = scalar(n)
-        if c is not None and not (below and c == 0.0):
-            coef = coef / c if below else coef * c
-            continue
-        if _floaty(n) and n.op == "multiply":
-            stack += [(n.inputs[1], below), (n.inputs[0], below)]
-        elif _floaty(n) and n.op == "divide":
-            stack += [(n.inputs[1], not below), (n.inputs[0], below)]
-        elif _floaty(n) and n.op == "negative":
-            coef = -coef
-            stack.append((n.inputs[0], below))
-        else:
-            (dens if below else nums).append(n)
-        if len(nums) + len(dens) + len(stack) > MAX_TERMS:
-            return None
-    return _cancelled(Monomial(coef, nums, dens))
+    """node as coef * prod(nums) / prod(dens) (memoized; a product of more than MAX_TERMS
+    factors is one opaque factor, so long chains stay linear)."""
+    return _memoized(node, _MONOMIALS, _product_parts, _combine_product)
+
+
+def _sum_parts(n):
+    return n.inputs if n.op in _SUM_OPS and _floaty(n) else ()
+
+
+def _combine_sum(n, kids):
+    if not kids:
+        return (monomial(n),)
+    if n.op == "negative":
+        out = tuple(m.scaled(-1.0) for m in kids[0])
+    elif n.op == "subtract":
+        out = kids[0] + tuple(m.scaled(-1.0) for m in kids[1])
+    else:
+        out = kids[0] + kids[1]
+    return out if len(out) <= MAX_TERMS else (Monomial(1.0, (n,), ()),)
+
+
+def terms(node):
+    """The signed monomials of a sum, first seen first (memoized; a sum of more than
+    MAX_TERMS terms is one opaque term)."""
+    return _memoized(node, _TERMS, _sum_parts, _combine_sum)
+
+
+def _opaque(node, m):
+    return len(m.nums) == 1 and not m.dens and m.nums[0] is node and m.coef == 1.0
 
 
 def _cancelled(m):
     """x / x -> 1 for each factor both above and below (x != 0), odd functions paired."""
+    if not m.dens and not any(n.op == "sign" for n in m.nums):
+        return m
     nums, dens = list(m.nums), []
     for d in m.dens:
         hit = next((i for i, x in enumerate(nums) if x is d), None)
@@ -86,13 +149,17 @@ def _cancelled(m):
 def _distributed(m):
     """A sum factor multiplied out when every one of its terms then loses a divisor:
     ((1 - z) / s' - z / s) s s' -> (1 - z) s - z s'. None when that does not happen."""
+    if len(m.nums) < 2:
+        return None
     for i, f in enumerate(m.nums):
         if f.op not in ("add", "subtract") or not _floaty(f):
             continue
         ts = terms(f)
+        if not all(t.dens for t in ts):
+            continue
         others = m.nums[:i] + m.nums[i + 1:]
-        if not ts or len(ts) < 2 or not all(any(any(d is o for o in others) for d in t.dens)
-                                             for t in ts):
+        if len(ts) < 2 or not all(any(any(d is o for o in others) for d in t.dens)
+                                  for t in ts):
             continue
         return [_cancelled(Monomial(m.coef * t.coef, t.nums + others, t.dens + m.dens))
                 for t in ts]
@@ -132,6 +199,19 @@ def _paired(nums):
     return out
 
 
+_CONSTANTS: dict = {}
+
+
+def _const(k):
+    """A scalar constant node, kept for reuse (coefficients repeat across a graph)."""
+    node = _CONSTANTS.get(k)
+    if node is None:
+        if len(_CONSTANTS) > 1024:
+            _CONSTANTS.clear()
+        node = _CONSTANTS[k] = F.constant(k)
+    return node
+
+
 def _product(nodes):
     out = nodes[0]
     for n in nodes[1:]:
@@ -152,19 +232,19 @@ def build_monomial(m):
     -(x / 4), -2 sigmoid(x)."""
     k, nums, dens = m.coef, list(m.nums), list(m.dens)
     if k == 0 or not nums and not dens:
-        return F.constant(k)
+        return _const(k)
     neg = k < 0 and (k == -1 or _inverse_int(-k) is not None)
     k = -k if neg else k
     inv = _inverse_int(k)
     if inv is not None:
-        dens.insert(0, F.constant(float(inv)))
+        dens.insert(0, _const(float(inv)))
         k = 1.0
     if nums:
         out = _product(nums)
         if k != 1.0:
-            out = F.constant(k) * out
+            out = _const(k) * out
     else:
-        out = F.constant(k)
+        out = _const(k)
     if dens:
         out = out / _product(dens)
     return -out if neg else out
@@ -184,34 +264,16 @@ def product_needs_work(node):
 
 
 def normal_product(node):
-    """The product rule: the normal form of a multiply / divide / negative node, or None."""
-    if not _floaty(node) or not product_needs_work(node):
+    """The product rule: the normal form of a multiply / divide node, or None."""
+    if not _floaty(node):
         return None
     m = monomial(node)
-    if m is None:
+    if _opaque(node, m):
         return None
     spread = _distributed(m)
-    return build_monomial(m) if spread is None else build_sum(_collect(spread))
-
-
-def terms(node):
-    """The signed monomials of a sum, first seen first; None past MAX_TERMS."""
-    out, stack = [], [(node, 1.0)]
-    while stack:
-        n, s = stack.pop()
-        if _floaty(n) and n.op in ("add", "subtract"):
-            stack += [(n.inputs[1], -s if n.op == "subtract" else s), (n.inputs[0], s)]
-        elif _floaty(n) and n.op == "negative":
-            stack.append((n.inputs[0], -s))
-        else:
-            m = monomial(n)
-            if m is None:
-                m = Monomial(1.0, [n], [])
-            m.coef *= s
-            out.append(m)
-        if len(out) + len(stack) > MAX_TERMS:
-            return None
-    return out
+    if spread is not None:
+        return build_sum(_collect(spread))
+    return build_monomial(m) if product_needs_work(node) else None
 
 
 def _collect(ms):
@@ -279,9 +341,22 @@ def normal_sum(node):
     if not _floaty(node):
         return None
     ts = terms(node)
-    if ts is None:
+    if len(ts) == 1 and _opaque(node, ts[0]) or _binary_is_normal(node, ts):
         return None
     return build_sum(_collect(ts))
+
+
+def _binary_is_normal(node, ts):
+    """a + b or a - b of two normal non-sum terms, nothing to collect or pull out: the
+    rebuild would give node back (the common case, checked without building)."""
+    if len(ts) != 2 or node.op == "negative" or any(i.op in _SUM_OPS for i in node.inputs):
+        return False
+    t0, t1 = ts
+    if t0.coef <= 0 or (t1.coef > 0) != (node.op == "add") or t0.key == t1.key:
+        return False
+    if abs(t0.coef) == abs(t1.coef) != 1.0:
+        return False
+    return not _common([t0.nums, t1.nums]) and not _common([t0.dens, t1.dens])
 
 
 def pull_linear(node):
@@ -291,16 +366,13 @@ def pull_linear(node):
     if not _floaty(x) or x.op not in _PRODUCT_OPS:
         return None
     m = monomial(x)
-    if m is None:
-        return None
     scalars = [d for d in m.dens if d.shape == ()]
     if (m.coef == 1.0 and not scalars) or not m.nums:
         return None
     inner = build_monomial(Monomial(1.0, m.nums, [d for d in m.dens if d.shape != ()]))
-    moved = make(node.op, inner, **node.attrs) if inner.shape == x.shape else None
-    if moved is None:
-        try:
-            moved = make(node.op, F.broadcast_to(inner, x.shape), **node.attrs)
-        except Exception:  # the inner part no longer has the operand's shape: leave it
-            return None
+    try:
+        moved = make(node.op, inner if inner.shape == x.shape else
+                     F.broadcast_to(inner, x.shape), **node.attrs)
+    except Exception:  # the inner part no longer has the operand's shape: leave it
+        return None
     return build_monomial(Monomial(m.coef, [moved], scalars))

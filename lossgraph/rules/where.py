@@ -84,11 +84,8 @@ def facts(cond, holds):
     return true, false
 
 
-def _live(n, args, true, false):
-    """n rebuilt on args, knowing which conditions hold: a where over a known condition is
-    its live side; clip(x, lo, hi) is x where lo <= x <= hi is known."""
-    if n.op == "where" and (args[0] in true or args[0] in false):
-        return args[1] if args[0] in true else args[2]
+def _unclipped(n, args, true):
+    """clip(x, lo, hi) is x where lo <= x <= hi is known."""
     if n.op == "clip":
         x, lo, hi = args
         if F.greater_equal(x, lo) in true and F.less_equal(x, hi) in true:
@@ -99,20 +96,28 @@ def _live(n, args, true, false):
 
 
 def assume(branch, cond, holds):
-    """branch, simplified by knowing cond == holds (the branch is only used there)."""
+    """branch, simplified by knowing cond == holds (the branch is only used there): a where
+    over a known condition is its live side; a clip known to be inactive is its argument.
+
+    Only the branch's own where is resolved, not wheres deeper inside: those are NaN guards
+    (sqrt(where(c, s, 1))) that keep a later derivative finite, and resolving them would copy
+    the shared forward graph."""
     true, false = facts(cond, holds)
+    while branch.op == "where" and (branch.inputs[0] in true or branch.inputs[0] in false):
+        branch = branch.inputs[1] if branch.inputs[0] in true else branch.inputs[2]
+    if not any(n.op == "greater_equal" for n in true):
+        return branch
     mapped = {}
-    for n in elementwise_region(branch, enter_where=True):
-        new = _live(n, [mapped.get(id(i), i) for i in n.inputs], true, false)
-        if new.shape != n.shape and new.dtype == n.dtype:
-            new = F.broadcast_to(new, n.shape)
+    for n in elementwise_region(branch):
+        new = _unclipped(n, [mapped.get(id(i), i) for i in n.inputs], true)
         mapped[id(n)] = new if new.dtype == n.dtype and new.shape == n.shape else n
     return mapped.get(id(branch), branch)
 
 
 @rule("where-known-condition", P("where", Var("c"), A, B), "algebra",
-      "where(c, f(where(c, x, y)), g) -> where(c, f(x), g): inside a branch its condition is "
-      "known (also clip(x, lo, hi) -> x where lo <= x <= hi holds)")
+      "where(c, where(c, x, y), z) -> where(c, x, z): inside a branch its condition is known "
+      "(also where(a and b, where(a, x, y), z), and clip(x, lo, hi) -> x where lo <= x <= hi "
+      "holds)")
 def _(c, a, b):
     a2, b2 = assume(a, c, True), assume(b, c, False)
     if a2 is a and b2 is b:

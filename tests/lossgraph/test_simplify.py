@@ -44,7 +44,7 @@ EXAMPLES = {
     "sum-of-broadcast-scalar": lg.sum(lg.broadcast_to(s, (2, 3)), axis=0),
     "where-decided": lg.where(lg.constant(True), a, b), "where-same": lg.where(a > 1.0, b, b),
     "where-not": lg.where(~(a > 1.0), a, b),
-    "where-known-condition": lg.where(a > 1.0, lg.where(a > 1.0, a, b) * 2.0, b),
+    "where-known-condition": lg.where(a > 1.0, lg.where(a > 1.0, a, b), b),
     "where-nested-merge": lg.where(a > 1.0, lg.where(b > 0.0, a, b), b),
     "where-nested-merge-else": lg.where(a > 1.0, b, lg.where(b > 0.0, b, a)),
     "where-is-min-max": lg.where(a <= 1.0, a, 1.0),
