@@ -1,0 +1,172 @@
+"""The LLVM foundations on a hand-built fused BCE-with-logits loss + gradient kernel.
+
+    python benchmarks/bench_llvm_foundations.py [--n 1e7] [--repeat 7] [--quick]
+
+Prints, in one run (the machine is shared: compare ratios, medians of `repeat`):
+  * compile time of the kernel (parse, O3, machine code) per dtype;
+  * one call at N = 10 (checks included) against hand NumPy and jax.jit(value_and_grad);
+  * N elements, float32 and float64: 1 and 2 threads, with and without out=, against hand NumPy,
+    JAX (if installed) and the bandwidth bound, measured here as the time of a 2-thread
+    streaming kernel with the same traffic (read 2 arrays, write 1);
+  * the crossover: the smallest N (powers of 2) from which 2 threads beat 1.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from codegen.llvm import handmade, runtime
+
+
+def median_time(fn, repeat, inner=1):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t0) / inner)
+    return statistics.median(times)
+
+
+def numpy_bce(x, z):
+    """Hand-written NumPy: stable loss and gradient, as a user would write them."""
+    e = np.exp(-np.abs(x))
+    value = np.mean(np.maximum(x, 0) - x * z + np.log1p(e))
+    sig = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return value, (sig - z) / x.size
+
+
+def jax_bce():
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(x, z):
+        return jnp.mean(jax.nn.softplus(x) - x * z)
+    return jax.jit(jax.value_and_grad(loss))
+
+
+def jax_call(f, x, z):
+    v, g = f(x, z)
+    g.block_until_ready()
+    return v, g
+
+
+def stream_kernel(dtype):
+    """out = max(x, y) over two threads: the same bytes as BCE (2 reads, 1 write)."""
+    jm = handmade.map_module(["maximum"], [dtype])
+    cf = handmade.map_function(jm, "maximum", dtype).native
+
+    def run(x, y, out):
+        n = x.size
+        mid = n // 2 // 64 * 64
+        item = x.itemsize
+        worker = runtime._worker()
+        h = worker.submit(cf, (x.ctypes.data + mid * item, y.ctypes.data + mid * item,
+                               out.ctypes.data + mid * item, n - mid))
+        cf(x.ctypes.data, y.ctypes.data, out.ctypes.data, mid)
+        worker.wait(h)
+    return run
+
+
+def compile_times(repeat):
+    rows = {}
+    for dt in ("float32", "float64"):
+        t = []
+        for _ in range(max(3, repeat // 2)):
+            t0 = time.perf_counter()
+            k = handmade.bce_with_logits(dt)
+            t.append((time.perf_counter() - t0, k.jit.timings))
+        total = statistics.median(a for a, _ in t)
+        parts = {key: statistics.median(b[key] for _, b in t) for key in t[0][1]}
+        rows[dt] = (total, parts)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=float, default=1e7)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--quick", action="store_true", help="N = 1e6, 3 repeats")
+    args = ap.parse_args()
+    n, repeat = (int(1e6), 3) if args.quick else (int(args.n), args.repeat)
+    jf = jax_bce()
+
+    print("## compile (median)")
+    for dt, (total, parts) in compile_times(repeat).items():
+        print(f"{dt}: {total * 1e3:.1f} ms (parse {parts['parse'] * 1e3:.1f}, "
+              f"O3 {parts['optimize'] * 1e3:.1f}, machine code {parts['codegen'] * 1e3:.1f})")
+
+    kernels = {dt: handmade.bce_with_logits(dt) for dt in ("float32", "float64")}
+    rng = np.random.default_rng(0)
+
+    print("\n## one call, N = 10, float32 (us, median)")
+    x = rng.standard_normal(10).astype(np.float32)
+    z = rng.uniform(0, 1, 10).astype(np.float32)
+    k = kernels["float32"]
+    out = np.empty_like(x)
+    ctl = k._loop._controls()[0]
+    ctl[1] = 10
+    raw = (x, z, out, ctl)
+    rows = {"kernel": median_time(lambda: k(x, z), repeat, 20000),
+            "kernel, out=": median_time(lambda: k(x, z, out=out), repeat, 20000),
+            "bare native call (no checks)": median_time(lambda: k._loop._fn(raw), repeat, 20000),
+            "hand NumPy": median_time(lambda: numpy_bce(x, z), repeat, 5000)}
+    if jf:
+        jax_call(jf, x, z)
+        rows["jax.jit(value_and_grad)"] = median_time(lambda: jax_call(jf, x, z), repeat, 2000)
+    for name, t in rows.items():
+        print(f"{name}: {t * 1e6:.2f} us ({t / rows['kernel']:.2f}x the kernel)")
+
+    for dt in ("float32", "float64"):
+        print(f"\n## N = {n:.0e}, {dt} (ms, median; ratio to the bandwidth bound)")
+        x = (rng.standard_normal(n) * 4).astype(dt)
+        z = rng.uniform(0, 1, n).astype(dt)
+        out = np.empty_like(x)
+        k = kernels[dt]
+        stream = stream_kernel(dt)
+        bound = median_time(lambda: stream(x, z, out), repeat)
+        gbs = 3 * x.nbytes / bound / 1e9
+        rows = {
+            "bound: 2-thread stream, same bytes": bound,
+            "kernel, 2 threads, out=": median_time(lambda: k(x, z, out=out, threads=2), repeat),
+            "kernel, 2 threads": median_time(lambda: k(x, z, threads=2), repeat),
+            "kernel, 1 thread, out=": median_time(lambda: k(x, z, out=out, threads=1), repeat),
+            "kernel, 1 thread": median_time(lambda: k(x, z, threads=1), repeat),
+            "hand NumPy": median_time(lambda: numpy_bce(x, z), max(3, repeat // 2)),
+        }
+        if jf:
+            jax_call(jf, x, z)
+            rows["jax.jit(value_and_grad)"] = median_time(lambda: jax_call(jf, x, z), repeat)
+        best = rows["kernel, 2 threads, out="]
+        print(f"(bound: {gbs:.1f} GB/s for {3 * x.nbytes / 1e6:.0f} MB)")
+        for name, t in rows.items():
+            print(f"{name}: {t * 1e3:.2f} ms = {t / bound:.2f}x bound, "
+                  f"{t / best:.2f}x the 2-thread kernel")
+
+    print("\n## crossover, float32: 1 vs 2 threads on the same two chunks (us, median)")
+    loop = handmade.bce_with_logits("float32")._loop
+    loop.split_from = 0                   # always two chunks: only the thread count differs
+    crossover = None
+    for p in range(12, 23):
+        m = 2 ** p
+        x = rng.standard_normal(m).astype(np.float32)
+        z = rng.uniform(0, 1, m).astype(np.float32)
+        g = np.empty_like(x)
+        inner = max(1, 2 ** 20 // m)
+        t1 = median_time(lambda: loop((x, z, g), m, (m,), threads=1), repeat, inner)
+        t2 = median_time(lambda: loop((x, z, g), m, (m,), threads=2), repeat, inner)
+        print(f"N = 2^{p}: 1 thread {t1 * 1e6:.1f}, 2 threads {t2 * 1e6:.1f} ({t1 / t2:.2f}x)")
+        if crossover is None and t2 < t1:
+            crossover = m
+    print(f"2 threads pay off from N = {crossover} (runtime.SPLIT_FROM = {runtime.SPLIT_FROM})")
+
+
+if __name__ == "__main__":
+    main()
