@@ -25,7 +25,8 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
     tanh(x)    = sign(x) e / (e + 2) (|x| < 5/8), sign(x) (1 - 2 / (e + 2)) beyond, e = expm1(2|x|)
                  carried as a double-word and divided with one correction step
     sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|) (double-word, as tanh)
-    softplus(x) = max(x, 0) + log1p(exp(-|x|));  log_sigmoid(x) = -softplus(-x)
+    softplus(x) = max(x, 0) + log1p(exp(-|x|)), exp as a double-word, log1p's terms and the
+                 final sum kept exact until one rounding;  log_sigmoid(x) = -softplus(-x)
     power(x, y) = exp(y log|x|), float64: log in double-double (2s + 2s^3/3 carried exactly),
                  y log|x| as a double-word fed to exp's reduction; float32: float64 log and exp,
                  rounded once; signs and special cases as C's pow (and np.power)
@@ -382,10 +383,33 @@ def _sigmoid(e, x):
     return e.sel(e.isnan(x), x, y)
 
 
+def _log1p_dd(e, xh, xl):
+    """log(1 + xh + xl) = hi + lo for 0 <= xh <= 1, |xl| <= ulp(xh): log1p's formula with
+    the k ln 2, f and f^2/2 terms summed exactly (TwoSum), the small rest in one double."""
+    p = e.p
+    u, c = _two_sum(e, e.c(1.0), xh)
+    k, f = _log_split(e, u)
+    k0 = e.eq(k, e.c(0.0))
+    f = e.sel(k0, xh, f)
+    c = e.div(e.add(e.sel(k0, e.c(0.0), c), xl), u)
+    s = e.div(f, e.add(e.c(2.0), f))
+    z = e.mul(s, s)
+    ff = e.mul(f, f)
+    hfsq, hf_err = e.mul(e.c(0.5), ff), e.mul(e.c(0.5), e.fma(f, f, e.neg(ff)))
+    w = e.mul(s, e.add(hfsq, e.mul(z, e.horner(z, _LOG_P[p.bits]))))
+    rest = e.sub(e.add(w, e.fma(k, e.c(p.ln2_klo), c)), hf_err)
+    hi, lo1 = _two_sum(e, e.mul(k, e.c(p.ln2_khi)), f)      # k ln2_khi is exact
+    hi, lo2 = _two_sum(e, hi, e.neg(hfsq))
+    return hi, e.add(e.add(lo1, lo2), rest)
+
+
 def _softplus(e, x):
-    em = _exp(e, e.neg(e.abs(x)))
+    eh, el = _exp_dd(e, e.neg(e.abs(x)))                    # e^-|x| in (0, 1]
+    lh, ll = _log1p_dd(e, eh, el)
     pos = e.sel(e.gt(x, e.c(0.0)), x, e.c(0.0))
-    return e.add(pos, _log1p(e, em))
+    hi, lo = _two_sum(e, pos, lh)
+    y = e.add(hi, e.add(lo, ll))
+    return e.sel(e.or_(e.isnan(x), e.eq(x, e.c(math.inf))), x, y)
 
 
 def _log_sigmoid(e, x):
