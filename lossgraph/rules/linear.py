@@ -359,6 +359,17 @@ def _binary_is_normal(node, ts):
     return not _common([t0.nums, t1.nums]) and not _common([t0.dens, t1.dens])
 
 
+def negates(a, b):
+    """b == -a as sums of monomials (-(x - z) reads z - x in normal form)."""
+    if a is b or not (_floaty(a) and _floaty(b)):
+        return False
+    ta, tb = _collect(terms(a)), _collect(terms(b))
+    if len(ta) != len(tb):
+        return False
+    by_key = {m.key: m.coef for m in tb}
+    return all(by_key.get(m.key) == -m.coef for m in ta)
+
+
 def pull_linear(node):
     """op(c x / d) -> c op(x) / d for an op linear in its one input (sum, reshape,
     broadcast_to, transpose) and scalar c, d: coefficients stay outside, where they cancel."""

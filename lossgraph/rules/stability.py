@@ -7,6 +7,7 @@ from .. import api as F
 from .. import dtypes as dt
 from ..graph import make
 from ..ops import OPS
+from . import linear
 from ..patterns import Const, P, Var, const_value, generic_rule, rule
 
 X, Y, Z, A, B, D = (Var(n) for n in "xyzabd")
@@ -139,20 +140,21 @@ def _(x):
     return F.sigmoid(-x)
 
 
-@rule("log-cosh-by-hand", P("log", P("divide", P("add", P("exp", X), P("exp", P("negative", X))),
-                                     Const(2.0))), "stability",
-      "log((exp(x) + exp(-x)) / 2) -> |x| + softplus(-2|x|) - log 2: log cosh without "
-      "overflow")
-def _(x):
+@rule("log-cosh-by-hand", P("log", P("divide", P("add", P("exp", X), P("exp", Y)), Const(2.0))),
+      "stability", "log((exp(x) + exp(-x)) / 2) -> |x| + softplus(-2|x|) - log 2: log cosh "
+      "without overflow")
+def _(x, y):
+    if not linear.negates(x, y):
+        return None
     a = F.abs(x)
     return a + F.softplus(-2.0 * a) - float(np.log(2.0))
 
 
-@rule("tanh-by-hand", P("divide", P("subtract", P("exp", X), P("exp", P("negative", X))),
-                        P("add", P("exp", X), P("exp", P("negative", X)))), "stability",
+@rule("tanh-by-hand", P("divide", P("subtract", P("exp", X), P("exp", Y)),
+                        P("add", P("exp", X), P("exp", Y))), "stability",
       "(exp(x) - exp(-x)) / (exp(x) + exp(-x)) -> tanh(x): inf / inf for large |x| otherwise")
-def _(x):
-    return F.tanh(x)
+def _(x, y):
+    return F.tanh(x) if linear.negates(x, y) else None
 
 
 @rule("log1p-minus-sigmoid", P("log1p", P("negative", P("sigmoid", X))), "stability",
