@@ -323,3 +323,22 @@ def guard_nans(node):
         mapped[id(n)] = n if all(x is y for x, y in zip(inputs, n.inputs)) else \
             make(n.op, *inputs, **n.attrs)
     return mapped[id(node)]
+
+
+# --- the rule tables as documentation --------------------------------------------------
+PHASE_TITLES = {"stability": "Stability rewrites", "algebra": "Identities",
+                "fold": "Constant folding", "tidy": "Tidying (normal forms)"}
+
+
+def rules_markdown(phases=("stability", "algebra", "tidy", "fold")):
+    """Every rewrite rule as Markdown tables, one per phase: name, what it does and why, and
+    where it is defined (docs/stability.md is this text; a test keeps it current)."""
+    lines = []
+    for phase in phases:
+        rules = [r for r in RULES if r.phase == phase]
+        lines += [f"## {PHASE_TITLES[phase]} ({len(rules)})", "", "| rule | rewrite, and why |"
+                  " defined at |", "| --- | --- | --- |"]
+        lines += [f"| `{r.name}` | {r.doc.replace('|', '&#124;')} | `lossgraph/rules/"
+                  f"{r.origin.split(':')[0]}` |" for r in rules]
+        lines.append("")
+    return "\n".join(lines)

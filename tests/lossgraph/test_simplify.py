@@ -241,3 +241,13 @@ def test_simplify_never_changes_a_gradient(expr):
     assert [(o.shape, o.dtype) for o in out] == [(g.shape, g.dtype) for g in grads]
     for got, want in zip(run(out), before):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_docs_list_every_rule():
+    """docs/stability.md ends with the generated rule tables (regenerate: keep its prose head
+    and append lossgraph.rewrite.rules_markdown())."""
+    from lossgraph.rewrite import rules_markdown
+    text = (Path(__file__).resolve().parents[2] / "docs" / "stability.md").read_text()
+    assert text.endswith(rules_markdown()), "docs/stability.md is out of date"
+    for r in RULES:
+        assert f"`{r.name}`" in text
