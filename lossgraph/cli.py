@@ -78,16 +78,19 @@ def tour(out_dir=None):
     except lg.ShapeError as e:
         print(f"Shapes are checked while building: ShapeError: {e}")
 
-    _section("3. Simplify: stability rewrites, and which rules fired")
+    _section("3. Stable by default: the rewrites, and which rules fired")
     loss = lg.simplify(naive)
     print(f"  simplified = {loss}")
-    print(lg.explain(naive))
+    print("  Every transform (gradients, grad, value_and_grad, hvp, Loss, the compilers)")
+    print("  works on this stabilized graph; lg.explain says what changed:")
+    print("  " + str(lg.explain(naive)).replace("\n", "\n  "))
 
     _section("4. Derive the gradient; it is a graph too")
-    (g,) = lg.gradients(loss, [x])
-    print(f"  d loss / d logits, as derived  : {lg.to_text(g, max_len=160)}")
-    g = lg.simplify(g)
-    print(f"  ... after lg.simplify          : {g}")
+    (literal,) = lg.gradients(naive, [x], simplify=False)
+    print(f"  literal derivation (simplify=False, for teaching):\n    "
+          f"{lg.to_text(literal, max_len=200)}")
+    (g,) = lg.gradients(naive, [x])
+    print(f"  lg.gradients (stable, simplified, the default):\n    {g}")
 
     _section("5. Evaluate with the reference NumPy interpreter")
     rng = np.random.default_rng(0)
