@@ -193,7 +193,9 @@ class Loss:
         from .printing import latex
         return latex(self.output)
 
-    def draw(self, gradients=False, values=None):
+    def draw(self, gradients=False, values=None, title=None):
+        """The graph (and, gradients=True, its gradients) as a graphviz.Digraph, outputs
+        labelled with the loss name and d name / d input."""
         from .viz import draw
         extra = list(self.gradients().values()) if gradients else []
         return draw(self.output, *extra, values=values)

@@ -1,28 +1,43 @@
-"""Graphviz drawings of forward and backward graphs, with an optional value overlay.
+"""Graphviz drawings of forward and backward graphs, fit for a teaching notebook.
 
-draw(loss, g1, g2) draws the loss graph (forward style) and the gradient graphs: nodes only
-the gradients use are drawn in the backward style with dashed edges, gradient outputs get a
-double border; a node shared by both is drawn once, in the forward style. DOT identifiers are
-generated (n0, n1, ...); labels are escaped text, never raw user strings.
+draw(loss, g1, g2, labels=[...], title=...) draws the loss graph (forward style) and the
+gradient graphs (backward style, dashed edges): each output carries a label (`loss`,
+`d loss / d pred`), operands of an op run left to right in argument order (ordering="in"),
+constants are drawn where they are used (one small node per use, so a shared 0 never spans
+the picture), a legend names the styles, and a node shared by both graphs is drawn once, in
+the forward style. An optional value overlay shows each node's value (the entries when there
+are few, else a summary). DOT identifiers are generated (n0, c0, out0, ...); labels are
+escaped text, never raw user strings.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from .errors import RenderError
+from .errors import OptionError, RenderError
 from .graph import Node, topo_order
 from .ops import OPS
 from .shapes import fmt_shape
 
 STYLE = {  # role -> graphviz node attributes
     "input": {"shape": "ellipse", "style": "filled", "fillcolor": "#fff3c4"},
-    "constant": {"shape": "box", "style": "rounded,dashed", "color": "#888888",
-                 "fontcolor": "#555555"},
+    "constant": {"shape": "plaintext", "fontcolor": "#555555", "fontsize": "10",
+                 "height": "0.2", "margin": "0.02"},
     "forward": {"shape": "box", "style": "rounded,filled", "fillcolor": "#dbe9ff"},
     "backward": {"shape": "box", "style": "filled", "fillcolor": "#ffe1c7"},
 }
 EDGE_STYLE = {"forward": {}, "backward": {"style": "dashed", "color": "#d9730d"}}
 OUTPUT = {"forward": {"penwidth": "2"}, "backward": {"peripheries": "2"}}
+OUTPUT_LABEL = {"shape": "plaintext", "fontname": "Helvetica-Bold", "fontsize": "12"}
+LEGEND = [("input", "input"), ("forward", "forward op"), ("backward", "gradient op"),
+          ("constant", "constant")]
+# infix operators of the text forms, as a reader of a figure writes them
+SYMBOLS = {"-": "−", "*": "×", "/": "÷", "**": "^", "<=": "≤", ">=": "≥", "==": "=",
+           "!=": "≠", "&": "and", "|": "or"}
+FORMATS = {"svg", "png", "pdf", "jpg", "jpeg", "gif", "dot", "gv", "ps", "eps", "json",
+           "webp", "bmp", "tif", "tiff"}
+SMALL = 6  # arrays up to this many entries show their values in the overlay
 INSTALL = ("graphviz's `dot` program is not installed (the Python package alone cannot "
            "render): apt-get install graphviz, brew install graphviz, or "
            "conda install -c conda-forge graphviz")
@@ -40,13 +55,13 @@ def _graphviz():
 # --- labels
 
 def _infix(op):
-    """The operator of an infix template ("{0} + {1}" -> "+", "-{0}" -> "-x"), None for
-    call-like ones."""
-    if not isinstance(op.text, str) or op.prec is None or "(" in op.text:
+    """The operator of a binary infix template ("{0} - {1}" -> "−"), None for call-like and
+    unary ones (negation is drawn by name, not as "-x")."""
+    if not isinstance(op.text, str) or op.prec is None or "(" in op.text or \
+            "{1}" not in op.text:
         return None
-    if "{1}" not in op.text:
-        return op.text.replace("{0}", "x")
-    return op.text.replace("{0}", "").replace("{1}", "").strip()
+    sym = op.text.replace("{0}", "").replace("{1}", "").strip()
+    return SYMBOLS.get(sym, sym)
 
 
 def _attr_value(v):
@@ -58,7 +73,9 @@ def _attr_value(v):
 
 
 def _number(x):
-    return f"{x:.4g}" if isinstance(x, float) else str(x)
+    if isinstance(x, float):
+        return f"{x + 0.0:.4g}"  # + 0.0: no "-0"
+    return str(x)
 
 
 def _constant_text(node):
@@ -93,13 +110,17 @@ def op_label(node):
 
 
 def summary(value):
-    """Shape and a short value summary of an evaluated array."""
+    """Shape and value of an evaluated array: the entries when there are at most SMALL,
+    else a summary (min / mean / max, the count of true, the integer range)."""
     a = np.asarray(value)
     if a.ndim == 0:
         return f"= {_number(a.item())}"
     shape = "×".join(map(str, a.shape))
     if a.size == 0:
         return f"[{shape}] empty"
+    if a.size <= SMALL:
+        entries = ", ".join(_number(x) for x in a.ravel().tolist())
+        return f"[{shape}] = [{entries}]"
     if a.dtype == np.bool_:
         return f"[{shape}] {int(a.sum())} true"
     lo, hi = a.min(), a.max()
@@ -123,11 +144,46 @@ def _evaluate_all(order, arrays):
     return run(order, bind(declared_inputs(order), dict(arrays)))
 
 
-def draw(*nodes, grads=None, values=None, rankdir="TB"):
+def _is_constant(node):
+    """Leaves other than inputs (constants, sizes, ranges): drawn once per use."""
+    return OPS[node.op].kind == "leaf" and node.op != "input"
+
+
+def _output_labels(labels, forward, backward):
+    outs = forward + backward
+    if labels is None:
+        names = ["loss"] if len(forward) == 1 else [f"output {k}" for k in range(len(forward))]
+        names += ["gradient"] if len(backward) == 1 else \
+            [f"gradient {k}" for k in range(len(backward))]
+        return names
+    labels = list(labels)
+    if len(labels) != len(outs) or not all(isinstance(s, str) for s in labels):
+        raise OptionError(f"draw: labels must be {len(outs)} strings, one per drawn output "
+                          f"(forward, then gradients), got {labels!r}")
+    return labels
+
+
+def _legend(dot, roles):
+    """A boxed row of sample nodes, one per style the drawing uses."""
+    with dot.subgraph(name="cluster_legend") as leg:
+        leg.attr(label="legend", fontsize="10", color="#bbbbbb", style="rounded")
+        with leg.subgraph() as row:
+            row.attr(rank="same")
+            shown = [r for r in LEGEND if r[0] in roles]
+            for k, (role, text) in enumerate(shown):
+                row.node(f"legend{k}", label=_label([text]), **{**STYLE[role], "fontsize": "9"})
+                if k:  # keeps the samples in LEGEND's order, left to right
+                    row.edge(f"legend{k - 1}", f"legend{k}", style="invis")
+
+
+def draw(*nodes, grads=None, values=None, labels=None, title=None, legend=True,
+         rankdir="TB"):
     """A graphviz.Digraph of nodes[0] (the loss) and, in backward style, of the gradient
     nodes: nodes[1:] when grads is None, else grads (then all of nodes are forward).
 
-    values: input arrays by name; every node then shows its shape and a value summary.
+    labels: one string per output (forward, then gradients) drawn beside it, by default
+    "loss" and "gradient"; title: a caption on top; legend: a small key of the styles;
+    values: input arrays by name, then every node shows its value (or a summary).
     """
     from .api import as_node
     if len(nodes) == 1 and isinstance(nodes[0], (list, tuple)):
@@ -139,50 +195,90 @@ def draw(*nodes, grads=None, values=None, rankdir="TB"):
         forward, backward = nodes[:1], nodes[1:]
     else:
         forward, backward = nodes, [as_node(g) for g in grads]
-    fwd_order = topo_order(forward)
-    fwd_ids = {id(n) for n in fwd_order}
+    names = _output_labels(labels, forward, backward)
+    fwd_ids = {id(n) for n in topo_order(forward)}
     order = topo_order(forward + backward)
     computed = _evaluate_all(order, values) if values is not None else None
 
     gv = _graphviz()
-    dot = gv.Digraph("lossgraph", graph_attr={"rankdir": rankdir},
+    # pack: the legend is laid out as its own component, so it cannot undo ordering="in"
+    graph_attr = {"rankdir": rankdir, "ordering": "in", "pack": "true", "packmode": "array_u1",
+                  "nodesep": "0.3", "ranksep": "0.35", "fontname": "Helvetica"}
+    if title is not None:
+        graph_attr.update(label=_label([str(title)]), labelloc="t", fontsize="16",
+                          fontname="Helvetica")
+    dot = gv.Digraph("lossgraph", graph_attr=graph_attr,
                      node_attr={"fontname": "Helvetica", "fontsize": "11"},
                      edge_attr={"arrowsize": "0.7"})
-    ident = {}
-    outputs = {id(n): "forward" for n in forward}
-    outputs.update({id(n): "backward" for n in backward if id(n) not in fwd_ids})
+    ident, roles, uses = {}, set(), 0
+    outputs = {}
+    for k, n in enumerate(forward + backward):
+        side = "forward" if k < len(forward) or id(n) in fwd_ids else "backward"
+        outputs.setdefault(id(n), (side, []))[1].append(names[k])
     for k, n in enumerate(order):
+        if _is_constant(n) and id(n) not in outputs:
+            continue
         ident[id(n)] = f"n{k}"
         side = "forward" if id(n) in fwd_ids else "backward"
-        role = "input" if n.op == "input" else \
-            ("constant" if OPS[n.op].kind == "leaf" else side)
+        role = "input" if n.op == "input" else ("constant" if _is_constant(n) else side)
+        roles.add(role)
         lines = op_label(n)
         if computed is not None and n.op != "constant":
             lines.append(summary(computed[id(n)]))
         attrs = dict(STYLE[role])
         if id(n) in outputs:
-            attrs.update(OUTPUT[outputs[id(n)]])
+            attrs.update(OUTPUT[outputs[id(n)][0]])
         dot.node(ident[id(n)], label=_label(lines), **attrs)
-        for pos, i in enumerate(n.inputs):
-            edge = dict(EDGE_STYLE[side])
-            if len(n.inputs) > 1 and not OPS[n.op].assoc:
-                edge.update(headlabel=str(pos), labelfontsize="9")
-            dot.edge(ident[id(i)], ident[id(n)], **edge)
+        for i in n.inputs:
+            edge = EDGE_STYLE[side]
+            src = ident.get(id(i))
+            if src is None:  # a constant: its own small node for this use
+                src = f"c{uses}"
+                uses += 1
+                roles.add("constant")
+                dot.node(src, label=_label(op_label(i)), **STYLE["constant"])
+            dot.edge(src, ident[id(n)], **edge)
+    for k, (nid, (side, texts)) in enumerate(outputs.items()):
+        dot.node(f"out{k}", label=_label(texts), **OUTPUT_LABEL)
+        dot.edge(ident[nid], f"out{k}",
+                 **{**EDGE_STYLE[side], "arrowhead": "none"})
+    if legend:
+        _legend(dot, roles)
     return dot
 
 
-def render(graph, path, format="svg"):
-    """Render a Digraph (or a node, drawn first) to path.<format>; returns the file path.
-    RenderError with install instructions when graphviz's `dot` is missing."""
+def _target(path, format):
+    """(file path, format) for render: the format from the file's suffix, or path + .format
+    when the name has no known suffix."""
+    path = Path(path)
+    suffix = path.suffix[1:].lower()
+    if suffix in FORMATS:
+        if format is not None and format.lower() != suffix:
+            raise OptionError(f"render: format={format!r} but the path {str(path)!r} ends in "
+                              f".{suffix}; give one of them, or make them agree")
+        return path, suffix
+    format = "svg" if format is None else format
+    if format.lower() not in FORMATS:
+        raise OptionError(f"render: format must be one of {sorted(FORMATS)}, got {format!r}")
+    return path.with_name(f"{path.name}.{format}"), format.lower()
+
+
+def render(graph, path, format=None):
+    """Render a Digraph (or a node, drawn first) to path and return the file's path.
+    The format comes from path's suffix (out.png), else format= (default svg, appended as
+    the suffix); RenderError with install instructions when graphviz's `dot` is missing."""
     gv = _graphviz()
     if isinstance(graph, Node):
         graph = draw(graph)
+    out, fmt = _target(path, format)
     try:
-        return graph.render(str(path), format=format, cleanup=True)
+        data = graph.pipe(format=fmt)  # no DOT source file left beside (or over) others
     except gv.ExecutableNotFound:
         raise RenderError(INSTALL) from None
     except gv.CalledProcessError as e:
         raise RenderError(f"graphviz `dot` failed: {e}") from None
+    out.write_bytes(data)
+    return str(out)
 
 
 def repr_svg(node):
