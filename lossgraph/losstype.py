@@ -197,8 +197,9 @@ class Loss:
         """The graph (and, gradients=True, its gradients) as a graphviz.Digraph, outputs
         labelled with the loss name and d name / d input."""
         from .viz import draw
-        extra = list(self.gradients().values()) if gradients else []
-        return draw(self.output, *extra, values=values)
+        grads = self.gradients() if gradients else {}
+        labels = [self.name] + [f"d {self.name} / d {k}" for k in grads]
+        return draw(self.output, *grads.values(), values=values, labels=labels, title=title)
 
     def _repr_svg_(self):
         from .viz import repr_svg
