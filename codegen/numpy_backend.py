@@ -44,6 +44,7 @@ class Lowering:
     view: bool = False
     cast: object = True                   # True, or the operand positions to cast
     helpers: tuple = ()
+    inplace: bool = True                  # an operand's dead buffer may hold the result
 
 
 # --- dtype names in generated code: "FT" is the weak float (float_t, fixed per call)
@@ -199,6 +200,8 @@ LOWERINGS = {
     "take_along_axis": _call("take_along_axis({0}, {1}, {axis})", cast=False,
                              helpers=("take_along_axis",)),
     "scatter_along_axis": Lowering(_scatter, cast=False, helpers=("scatter_along_axis",)),
+    "matmul": Lowering(lambda em, n, a, out: f"np.matmul({a[0]}, {a[1]}, out={out})"
+                       if out is not None else f"{a[0]} @ {a[1]}", out=True, inplace=False),
     "ctc_loss": _ctc("_loss_impl"),
     "ctc_grad": _ctc("_grad_impl"),
 }
@@ -524,7 +527,7 @@ class Emitter:
             self._helper(h)
         fused = self.fused.get(id(node))
         name = out if out is not None else self._name_for(node)
-        if out is not None and (low.out or fused is not None):
+        if out is not None and (low.out or fused is not None) and low.inplace:
             spare = self._reuse(node, deep=fused is not None)
             if spare is not None:
                 self.lines += [f"if {out} is None:",
@@ -542,7 +545,8 @@ class Emitter:
                     dt.is_float(node.dtype) == dt.is_float(node.inputs[values[0]].dtype):
                 for k in values:       # NumPy would take Python scalars as float64 / int64
                     args[k] = f"{_dtype_expr(self, dtype_sym(node.dtype))}({args[k]})"
-            target = (out if out is not None else self._reuse(node)) if low.out else None
+            spare = self._reuse(node) if low.inplace else None
+            target = (out if out is not None else spare) if low.out else None
             text = low.emit(self, node, args, target)
             wrote = out is not None and low.out
             if low.view and not is_output and node.inputs and text == args[0]:

@@ -40,18 +40,18 @@ def softplus(x, e, reuse=False):
 
 def select(c, a, b):
     """np.where(c, a, b), for floats without branches (NumPy's where mispredicts on random
-    conditions): the bits of a where c holds, else the bits of b (exact, NaNs included)."""
+    conditions): b ^ ((a ^ b) & mask) on the bits, mask all ones where c holds (exact, NaNs
+    included)."""
     dtype = np.result_type(a, b)
     if dtype.kind != "f" or np.ndim(c) + np.ndim(a) + np.ndim(b) == 0:
         return np.where(c, a, b)[()]
     bits = np.dtype(f"i{dtype.itemsize}")
-    mask = np.asarray(c).view(np.uint8).astype(bits)
-    np.negative(mask, out=mask)
-    picked = np.bitwise_and(np.asarray(a, dtype).view(bits), mask)
-    np.invert(mask, out=mask)
-    rest = np.bitwise_and(np.asarray(b, dtype).view(bits), mask)
-    same = isinstance(rest, np.ndarray) and rest.shape == np.shape(picked)
-    return np.bitwise_or(picked, rest, out=rest if same else None).view(dtype)
+    a_bits, b_bits = np.asarray(a, dtype).view(bits), np.asarray(b, dtype).view(bits)
+    mask = np.subtract(0, c, dtype=bits)               # 0 or -1 (every bit set)
+    full = np.broadcast_shapes(np.shape(c), a_bits.shape, b_bits.shape)
+    out = np.bitwise_xor(a_bits, b_bits)
+    out = np.bitwise_and(out, mask, out=out if out.shape == full else None)
+    return np.bitwise_xor(out, b_bits, out=out).view(dtype)
 
 
 def xlogy(x, y):

@@ -1,5 +1,5 @@
 """Random graphs (broadcasting, reductions over any axes with and without keepdims, where,
-clip, pick, normalizers) compile with the NumPy backend and agree with lg.evaluate on the
+clip, pick, normalizers, matmul) compile with the NumPy backend and agree with lg.evaluate on the
 same pipeline graphs: value and gradient w.r.t. every float input, float64."""
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -16,6 +16,7 @@ BINARY = [lg.add, lg.subtract, lg.multiply, lg.maximum, lg.minimum,
           lambda a, b: a / (1.0 + lg.square(b)),
           lambda a, b: lg.xlogy(lg.square(a), 1 + lg.abs(b)) if a.ndim + b.ndim else a * b]
 REDUCE = [lg.sum, lg.max, lg.min, lg.mean, lg.logsumexp, lg.prod]
+MATMUL = hasattr(lg, "matmul")
 
 
 @st.composite
@@ -25,7 +26,7 @@ def graphs(draw):
     pool = list(nodes.values())
     for _ in range(draw(st.integers(2, 7))):
         kind = draw(st.sampled_from(["unary", "binary", "reduce", "where", "clip", "pick",
-                                     "normalize"]))
+                                     "normalize"] + (["matmul"] if MATMUL else [])))
         a = draw(st.sampled_from(pool))
         b = draw(st.sampled_from(pool))
         try:
@@ -41,6 +42,10 @@ def graphs(draw):
                 out = lg.where(a > b, draw(st.sampled_from(pool)), b)
             elif kind == "clip":
                 out = lg.clip(a, -0.5, draw(st.sampled_from([0.3, 1.5])))
+            elif kind == "matmul":
+                if a.ndim == 0 or b.ndim == 0:
+                    continue
+                out = lg.matmul(a, b)
             elif kind == "pick":
                 if a.shape != (3, 4):
                     continue
