@@ -48,7 +48,11 @@ def check(case, seed=0):
         feed = {k: (a.astype(np.float32) if f32 and a.dtype.kind == "f" else a)
                 for k, a in arrays.items()}
         close(k_value(**feed), lg.evaluate(lg.simplify(out), feed), f32)
+        before = {k: a.copy() for k, a in feed.items()}
         value, got = k_grad(**feed)
+        for name, a in feed.items():         # inputs are never written, results never alias them
+            np.testing.assert_array_equal(a, before[name])
+            assert not any(np.shares_memory(a, g) for g in got)
         want = lg.evaluate([y, *grads], feed)
         close(value, want[0], f32)
         for g, w, node in zip(got, want[1:], floats):
