@@ -26,7 +26,7 @@ def _tanh(x):
 
 #: name -> reference on the wider type (x, or x and y, already widened)
 REFERENCES = {
-    "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "tanh": _tanh,
+    "exp": np.exp, "exp_accurate": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "tanh": _tanh,
     "sigmoid": _sigmoid, "softplus": lambda x: np.logaddexp(np.zeros_like(x), x),
     "log_sigmoid": lambda x: -np.logaddexp(np.zeros_like(x), -x), "power": np.power,
 }
@@ -34,6 +34,7 @@ REFERENCES = {
 #: name -> the linear ranges (float32, float64) where the function does its work
 RANGES = {
     "exp": ((-104.0, 89.0), (-746.0, 710.0)),
+    "exp_accurate": ((-104.0, 89.0), (-746.0, 710.0)),
     "log": ((0.0, 4.0), (0.0, 4.0)),
     "log1p": ((-1.0, 4.0), (-1.0, 4.0)),
     "expm1": ((-20.0, 89.0), (-40.0, 710.0)),

@@ -11,7 +11,7 @@ DTYPES = [np.float32, np.float64]
 SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 1e-30, -1e-30]
 
 NUMPY = {
-    "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "tanh": np.tanh,
+    "exp": np.exp, "exp_accurate": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "tanh": np.tanh,
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "softplus": lambda x: np.logaddexp(0, x),
     "log_sigmoid": lambda x: -np.logaddexp(0, -x), "sqrt": np.sqrt, "fabs": np.abs,
     "sign": np.sign,
@@ -77,20 +77,22 @@ def test_exp_overflow_threshold_as_numpy(maps, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_exp_denormal_results_rounded_once(maps, dtype):
-    """Denormal results: the exact value rounded once (compared with the wider reference
-    rounded to dtype); at most a rare neighbour where the value sits within ~2^-56 of a
-    midpoint. NumPy's float64 exp is correctly rounded there too, so this is NumPy's result."""
+@pytest.mark.parametrize("name, off", [("exp", 0.03), ("exp_accurate", 2e-3)])
+def test_exp_denormal_results(maps, name, off, dtype):
+    """Denormal results against the exact value rounded once (the wider reference rounded to
+    dtype): never more than one denormal step away; exp_accurate rounds once, so it differs only
+    where the value sits within ~2^-56 of a midpoint (NumPy's float64 exp is correctly rounded
+    there too, so this is NumPy's result); the lean exp rounds twice, off in a few percent."""
     fi = np.finfo(dtype)
     lo = np.log(float(fi.smallest_subnormal)) - 1
     hi = np.log(float(fi.tiny))
     x = np.linspace(lo, hi, 40_000).astype(dtype)
     wide = np.longdouble if dtype == np.float64 else np.float64
     want = np.exp(x.astype(wide)).astype(dtype)
-    got = handmade.map_function(maps, "exp", dtype)(x)
+    got = handmade.map_function(maps, name, dtype)(x)
     step = np.abs(got.astype(np.float64) - want) / float(fi.smallest_subnormal)
     assert (got < fi.tiny).mean() > 0.9 and step.max() <= 1.0
-    assert (step != 0).mean() < 2e-3
+    assert (step != 0).mean() < off
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
