@@ -5,8 +5,9 @@
     k(a, b, out=(buf,))                             # gradients written into buf
 
 A kernel checks its arrays as lg.evaluate does (same errors: missing or extra names, wrong
-dtypes, shapes, inconsistent dims), on a cheap path: a per-input check list built at compile
-time; anything unusual falls back to lossgraph.evaluate.bind, which raises evaluate's error.
+dtypes, shapes, inconsistent dims), on a cheap path: one boolean check generated per kernel
+(codegen.argcheck); anything unusual falls back to lossgraph.evaluate.bind, which raises
+evaluate's error or converts the input as evaluate does.
 Symbolic dims stay symbolic: one kernel serves every batch size.
 
 Backends plug in by registering an object with a `build(schedule, name, options)` method that
@@ -15,14 +16,11 @@ returns a dict: "fn" (called as fn(*arrays, *gradient buffers)) and any of "sour
 """
 from __future__ import annotations
 
-import inspect
-from collections import OrderedDict
-
 import numpy as np
 
 import lossgraph as lg
 from lossgraph import dtypes as dt
-from lossgraph.errors import GradientError, InputError, OptionError
+from lossgraph.errors import InputError, OptionError
 from lossgraph.evaluate import bind
 from lossgraph.graph import Node
 from lossgraph.shapes import fmt_shape
@@ -109,7 +107,6 @@ class Kernel:
         self._n = len(self.input_names)
         self._ok = build_check(list(schedule.inputs.values()), dtype) or \
             (lambda *arrays: False)
-        self._single = len(schedule.values) == 1
 
     # --- calling
     def __call__(self, *args, out=None, **kwargs):

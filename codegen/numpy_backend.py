@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from lossgraph import dtypes as dt
-from lossgraph.ops import OPS, ctc as ctc_ops
+from lossgraph.ops import ctc as ctc_ops
 from lossgraph.shapes import _factors
 
 from . import numpy_helpers
@@ -292,14 +292,12 @@ def _literal(value):
     if isinstance(value, (bool, np.bool_)):
         return repr(bool(value))
     if isinstance(value, (int, np.integer)):
-        v = int(value)
-        return repr(v) if v >= 0 else f"({v})"
-    v = float(value)
-    if v != v:
-        return "np.nan"
-    if v in (np.inf, -np.inf):
-        return "np.inf" if v > 0 else "(-np.inf)"
-    return repr(v) if v >= 0 or (v == 0 and not np.signbit(v)) else f"({v!r})"
+        text = repr(int(value))
+    else:
+        v = float(value)
+        text = "np.nan" if v != v else ("-np.inf" if v < 0 else "np.inf") if v in (
+            np.inf, -np.inf) else repr(v)
+    return f"({text})" if text.startswith("-") else text
 
 
 _HINTS = {"subtract": "diff", "add": "total", "multiply": "product", "divide": "ratio",
@@ -327,7 +325,6 @@ class Emitter:
         self.shared_names = {}
         self.pos = None
         self.absorbed = set()
-        self.buffer_of = {}                       # node id -> the owned node whose buffer it is
         self.params = [self.namer.fresh(name) for name in schedule.inputs]
         self.out_params = [self.namer.fresh(f"grad_{w.name}") for w in schedule.wrt]
 
