@@ -70,7 +70,8 @@ def compile(loss, wrt=None, backend="numpy", dtype=None, inputs=None, name=None,
     declared, outs = pipeline.as_outputs(loss)
     if inputs is not None:
         declared = list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
-    name = name or (loss.name if isinstance(loss, lg.Loss) else "loss")
+    name = name or (loss.name if isinstance(loss, lg.Loss) else
+                    "loss_and_grad" if wrt is not None else "loss")
     wrt_key = _wrt_key(wrt)
     try:
         key = (tuple(outs), None if declared is None else tuple(declared), wrt_key, backend,

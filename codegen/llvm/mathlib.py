@@ -20,7 +20,8 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
     log(x)     = k ln 2 + log(m), m in [sqrt(1/2), sqrt 2) split off the bits (denormals
                  pre-scaled by 2^p), log(m) = f - f^2/2 + s (f^2/2 + R(s^2)), f = m - 1,
                  s = f / (2 + f), R the atanh series (fdlibm's form)
-    log1p(x)   = log's formula on u = 1 + x rounded, + c / u, c = (1 + x) - u exactly (TwoSum);
+    log1p(x)   = log's formula on u = 1 + x rounded, + c / u, c = (1 + x) - u exactly (TwoSum),
+                 1/u by the bit trick and two Newton steps (a correction needs few bits);
                  f = x exactly when u needs no exponent (k = 0)
     expm1(x)   = (2^n - 1) + 2^n r + 2^n t with e^(r + c) = 1 + r + t (c what rounding r lost),
                  the first sum kept exact (Fast2Sum); 2^n (e^r - 2^-n) once 2^n - 1 is inexact
@@ -347,12 +348,24 @@ def _log(e, x):
     return _log_edges(e, x, _log_combine(e, k, f, e.c(0.0)), 0.0)
 
 
+def _rough_reciprocal(e, u):
+    """1/u to about 12 bits for normal u > 0: the bit trick, then two Newton steps (enough
+    for a correction term far below an ulp; no division)."""
+    magic = 0x7EF311C7 if e.p.bits == 32 else 0x7FDE623822FC16E6
+    r = e.from_bits(e.b.sub(e.i(magic), e.to_bits(u)))
+    for _ in range(2):
+        r = e.mul(r, e.fma(e.neg(u), r, e.c(2.0)))
+    return r
+
+
 def _log1p(e, x):
     u, c = _two_sum(e, e.c(1.0), x)
     k, f = _log_split(e, u)
     k0 = e.eq(k, e.c(0.0))
     f = e.sel(k0, x, f)                           # 1 + x needs no rounding when k = 0
-    c = e.sel(k0, e.c(0.0), e.div(c, u))          # log(u + c) = log u + c / u
+    # log(u + c) = log u + c / u; negligible (and 1/u's bit trick invalid) for huge u
+    keep = e.and_(e.b.not_(k0), e.lt(u, e.c(2.0 ** (e.p.mant + 2))))
+    c = e.sel(keep, e.mul(c, _rough_reciprocal(e, u)), e.c(0.0))
     y = _log_edges(e, x, _log_combine(e, k, f, c), -1.0)
     return e.sel(e.eq(x, e.c(0.0)), x, y)        # -0 stays -0
 

@@ -145,7 +145,7 @@ def test_repr_and_properties(ce):
     r = repr(k)
     for part in ("logits: float(N, C)", "labels: int64(N,)", "d/d(logits)", "backend=numpy"):
         assert part in r
-    assert "def loss(logits, labels" in k.source
+    assert "def loss_and_grad(logits, labels" in k.source
     assert k.graph.wrt == (x,) and k.graph.values[0].shape == ()
     with pytest.raises(AttributeError, match="numpy backend produces no llvm_ir"):
         k.llvm_ir

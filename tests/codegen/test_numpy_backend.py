@@ -87,7 +87,7 @@ def test_mse_reads_like_hand_written_numpy():
     p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
     src = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p]).source
     body = ast.unparse(function_body(src))
-    assert "def loss(pred, target, grad_pred=None)" in body
+    assert "def loss_and_grad(pred, target, grad_pred=None)" in body
     assert "diff = pred - target" in body
     assert body.count("pred - target") == 1                # shared by the loss and the gradient
     assert "out=grad_pred" in body and "grad_pred = diff" in body   # gradient in diff's buffer
