@@ -121,6 +121,7 @@ def test_ctc_source_calls_the_helper_and_says_so():
 @pytest.mark.parametrize("names", [
     ["lambda", "class"], ["np", "float_t"], ["sigmoid", "exp_neg_abs"], ["loss", "grad_p"],
     ["p", "grad_p"], ["N", "n"], ["_shift", "fill"], ["select", "InputError"],
+    ["ŷ", "y"], ["日本", "_"],
 ])
 def test_identifiers_are_safe_and_unique(names):
     a = lg.input(names[0], shape=("N",))
