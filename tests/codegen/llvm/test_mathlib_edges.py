@@ -125,3 +125,25 @@ def test_type_errors_name_the_function():
                                  "f").append_basic_block())
     with pytest.raises(TypeError, match="exp: expected a float or double"):
         mathlib.exp(b, b.function.args[0])
+
+
+def test_edges_false_changes_nothing_inside_the_domain():
+    """exp and log1p without their edge selects: the same bits on finite in-domain inputs."""
+    import ctypes
+
+    from llvmlite import ir
+
+    from codegen.llvm import jit
+    module = jit.new_module()
+    d = ir.DoubleType()
+    for name in ("exp", "log1p"):
+        for edges in (True, False):
+            f = ir.Function(module, ir.FunctionType(d, [d]), name=f"{name}_{edges}")
+            b = ir.IRBuilder(f.append_basic_block())
+            b.ret(getattr(mathlib, name)(b, f.args[0], edges=edges))
+    jm = jit.compile_module(module)
+    xs = [-700.0, -3.5, -0.999, -1e-300, 0.0, 1e-20, 0.3, 2.0, 700.0]
+    for name in ("exp", "log1p"):
+        with_, without = (jm.function(f"{name}_{e}", ctypes.c_double, ctypes.c_double)
+                          for e in (True, False))
+        assert [with_(v) for v in xs] == [without(v) for v in xs]
