@@ -1,5 +1,8 @@
 """Core graph-transform speed: build, gradients, simplify and evaluate on a 10,000-node chain.
 
+"gradients, literal" is the reverse-mode derivation alone (simplify=False); "gradients (stable
+pipeline)" is what lg.gradients does by default: simplify the loss, derive, simplify.
+
     python benchmarks/bench_core.py [--n 10000] [--repeat 5]
 
 Prints the median of each step in ms, and each as a ratio to building the chain in the same
@@ -54,20 +57,23 @@ def main():
     salt = lambda r: 1e-9 * (r + 1)  # noqa: E731
     t_build, (x, y) = timed(salt, lambda s: chain(args.n, s), args.repeat)
     nodes = len(lg.topo_order([y]))
-    t_grad, g = timed(lambda r: chain(args.n, salt(r) + 0.5), lambda xy: lg.gradients(xy[1], xy[0]),
-                      args.repeat)
-    t_simp, gs = timed(lambda r: lg.gradients(*reversed(chain(args.n, salt(r) + 0.25))),
-                       lg.simplify, args.repeat)
+    literal = lambda xy: lg.gradients(xy[1], xy[0], simplify=False)  # noqa: E731
+    t_grad, g = timed(lambda r: chain(args.n, salt(r) + 0.5), literal, args.repeat)
+    t_simp, gs = timed(lambda r: literal(chain(args.n, salt(r) + 0.25)), lg.simplify,
+                       args.repeat)
+    t_pipe, _ = timed(lambda r: chain(args.n, salt(r) + 0.75),
+                      lambda xy: lg.gradients(xy[1], xy[0]), args.repeat)
     t_simp_y, _ = timed(lambda r: chain(args.n, salt(r) + 0.125)[1], lg.simplify, args.repeat)
-    t_where, _ = timed(lambda r: where_chain(args.n, salt(r)),
-                       lambda xy: lg.gradients(xy[1], xy[0]), args.repeat)
+    t_where, _ = timed(lambda r: where_chain(args.n, salt(r)), literal, args.repeat)
     arr = np.random.default_rng(0).normal(size=1000)
     t_eval, _ = timed(lambda r: [y, gs], lambda outs: lg.evaluate(outs, x=arr),
                       args.repeat)
     print(f"chain of {nodes} nodes (gradient graph: {len(lg.topo_order([g]))} nodes, "
           f"simplified: {len(lg.topo_order([gs]))})")
-    for name, t in [("build", t_build), ("gradients", t_grad), ("simplify(gradient)", t_simp),
-                    ("simplify(loss)", t_simp_y), ("gradients(where chain)", t_where),
+    for name, t in [("build", t_build), ("gradients, literal", t_grad),
+                    ("simplify(literal gradient)", t_simp),
+                    ("gradients (stable pipeline)", t_pipe),
+                    ("simplify(loss)", t_simp_y), ("gradients(where chain), literal", t_where),
                     ("evaluate loss+grad, N=1000", t_eval)]:
         print(f"  {name:28s} {t * 1e3:9.1f} ms   {t / t_build:6.2f} x build")
 

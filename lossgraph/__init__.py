@@ -11,7 +11,7 @@ from .api import (input, constant, as_node, size, arange, add, subtract, multipl
                   stop_gradient, where, clip, cast, relu, log_sigmoid, sum, prod, max, min,
                   logsumexp, mean, softmax, log_softmax, reshape, expand_dims, squeeze,
                   transpose, broadcast_to, swapaxes, one_hot, pick, gather, take_along_axis,
-                  scatter_along_axis, zeros_like, ones_like)
+                  scatter_along_axis, zeros_like, ones_like, matmul, dot)
 from .evaluate import evaluate
 from .autodiff import gradients, unbroadcast
 from .transforms import grad, value_and_grad, hvp

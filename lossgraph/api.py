@@ -204,6 +204,28 @@ def swapaxes(x, a, b):
     return transpose(x, tuple(perm))
 
 
+# --- linear algebra
+def matmul(a, b):
+    """a @ b with NumPy's rules: sum_k a[..., i, k] b[..., k, j]. A 1-D operand is a vector
+    (a row on the left, a column on the right; that axis is dropped from the result), other
+    leading axes broadcast as stacks of matrices; the contracted dims must be equal."""
+    return make("matmul", as_node(a), as_node(b))
+
+
+def dot(a, b):
+    """The inner product sum_k a[k] b[k] of two vectors; for matrices (and a matrix with a
+    vector) the matrix product, as np.dot; a scalar operand scales. Operands of more than two
+    dims are refused (np.dot's stacking rule differs from matmul's: use matmul)."""
+    a, b = as_node(a), as_node(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return multiply(a, b)
+    for side, x in (("first", a), ("second", b)):
+        if x.ndim > 2:
+            raise ShapeError(f"dot: the {side} operand has shape {x.shape} ({x.ndim} dims); "
+                             f"dot takes vectors and matrices, use matmul for stacks")
+    return matmul(a, b)
+
+
 # --- integer indexing
 def one_hot(labels, depth, axis=-1, dtype="float"):
     """1 where the new axis index equals the label, 0 elsewhere."""

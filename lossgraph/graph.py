@@ -118,6 +118,8 @@ class Node:
     def __rtruediv__(self, o): return _api().divide(o, self)
     def __pow__(self, o): return _api().power(self, o)
     def __rpow__(self, o): return _api().power(o, self)
+    def __matmul__(self, o): return _api().matmul(self, o)
+    def __rmatmul__(self, o): return _api().matmul(o, self)
     def __neg__(self): return _api().negative(self)
     def __pos__(self): return self
     def __abs__(self): return _api().abs(self)

@@ -85,6 +85,7 @@ class Rule:
     doc: str
     phase: str
     origin: str = field(default="")
+    admits: Optional[Callable] = None   # admits(op, input_ops) -> bool: a cheap pre-filter
 
     @property
     def root_ops(self) -> Optional[tuple]:
@@ -111,12 +112,13 @@ def rule(name, pattern, phase, doc):
     return register
 
 
-def generic_rule(name, phase, doc):
-    """Register `build(node) -> Node | None`, tried at every node (no pattern to index by)."""
+def generic_rule(name, phase, doc, admits=None):
+    """Register `build(node) -> Node | None`, tried at every node (no pattern to index by)
+    that `admits(op, input_ops)` accepts (judged once per such pair, then cached)."""
     frame = inspect.stack()[1]
     origin = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
 
     def register(build):
-        RULES.append(Rule(name, P(None, bind="node"), build, doc, phase, origin))
+        RULES.append(Rule(name, P(None, bind="node"), build, doc, phase, origin, admits))
         return build
     return register

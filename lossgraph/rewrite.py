@@ -130,6 +130,8 @@ def _candidates(node):
             if kids is not None and (len(kids) != len(node.inputs) or any(
                     k is not None and op not in k for k, op in zip(kids, key[1]))):
                 continue
+            if r.admits is not None and not r.admits(*key):
+                continue
             got.append(r)
         _CANDIDATES[key] = got
     return got

@@ -19,6 +19,7 @@ import numpy as np
 from .errors import LossgraphError
 from .graph import Node, topo_order
 from .ops import OPS
+from .ops.linalg import indexed as _matmul_rule
 from .shapes import _factors
 
 # Index names for free output axes and bound reduction variables, in order of use.
@@ -320,6 +321,7 @@ _INDEXED_RULES = {
     "pick": _pick_rule,
     "take_along_axis": _take_rule,
     "scatter_along_axis": _scatter_rule,
+    "matmul": _matmul_rule,
 }
 
 

@@ -75,7 +75,7 @@ def _transpose_infer(inputs, attrs):
 register("transpose", "shape", _transpose_infer,
          lambda x, perm: np.transpose(x, perm),
          lambda g, ans, x: (F.transpose(_full(g, ans), tuple(np.argsort(ans.attrs["perm"]))),),
-         lambda a, at, n: f"transpose({a[0]}, {at['perm']})", "{0}^{{T}}", latex_prec=30,
+         lambda a, at, n: f"transpose({a[0]}, {at['perm']})", r"{0}^{{\top}}", latex_prec=30,
          math="axes permuted", arity=1, attr_kinds={'perm': 'ints'})
 
 

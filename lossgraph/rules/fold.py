@@ -12,7 +12,12 @@ FOLD_LIMIT = 100_000
 UNFOLDED = frozenset({"broadcast_to"})   # const_value sees through these; folding only bloats
 
 
-@generic_rule("constant-fold", "fold", "op(constants) -> constant, for small static shapes")
+def _all_constant(op, input_ops):
+    return bool(input_ops) and all(o in ("constant", "broadcast_to") for o in input_ops)
+
+
+@generic_rule("constant-fold", "fold", "op(constants) -> constant, for small static shapes",
+              admits=_all_constant)
 def fold(node):
     """op(constants...) -> constant, for small static shapes."""
     op = OPS[node.op]

@@ -13,7 +13,6 @@ long chain never costs quadratic time.
 """
 from __future__ import annotations
 
-import weakref
 
 from ..graph import make
 from ..patterns import const_value
@@ -52,26 +51,35 @@ class Monomial:
         return Monomial(self.coef * s, self.nums, self.dens)
 
 
-_MONOMIALS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_TERMS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# id(node) -> (node, value): a plain dict is several times faster than a weak one, and holding
+# the node keeps its id from being reused; cleared when it grows past MEMO_LIMIT.
+_MONOMIALS: dict = {}
+_TERMS: dict = {}
+MEMO_LIMIT = 500_000
 
 
 def _memoized(node, memo, parts, combine):
     """memo[node] = combine(node, [memo[child] for child in parts(node)]), children first and
     without recursion (products and sums can be 10,000 deep)."""
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1]
+    if len(memo) > MEMO_LIMIT:
+        memo.clear()
     stack = [node]
     while stack:
         n = stack[-1]
-        if n in memo:
+        if id(n) in memo:
             stack.pop()
             continue
-        kids = [k for k in parts(n) if k not in memo]
+        ps = parts(n)
+        kids = [k for k in ps if id(k) not in memo]
         if kids:
             stack.extend(kids)
             continue
         stack.pop()
-        memo[n] = combine(n, [memo[k] for k in parts(n)])
-    return memo[node]
+        memo[id(n)] = (n, combine(n, [memo[id(k)][1] for k in ps]))
+    return memo[id(node)][1]
 
 
 def _product_parts(n):
@@ -267,13 +275,17 @@ def normal_product(node):
     """The product rule: the normal form of a multiply / divide node, or None."""
     if not _floaty(node):
         return None
+    work = product_needs_work(node)
+    if not work and not any(i.op in ("add", "subtract") and any(t.dens for t in terms(i))
+                            for i in node.inputs):
+        return None
     m = monomial(node)
     if _opaque(node, m):
         return None
     spread = _distributed(m)
     if spread is not None:
         return build_sum(_collect(spread))
-    return build_monomial(m) if product_needs_work(node) else None
+    return build_monomial(m) if work else None
 
 
 def _collect(ms):
@@ -338,12 +350,24 @@ def build_sum(ms):
 
 def normal_sum(node):
     """The sum rule: the normal form of an add / subtract / negative node, or None."""
-    if not _floaty(node):
+    if not _floaty(node) or _plain_pair(node):
         return None
     ts = terms(node)
     if len(ts) == 1 and _opaque(node, ts[0]) or _binary_is_normal(node, ts):
         return None
     return build_sum(_collect(ts))
+
+
+_PLAIN_FREE = frozenset(_SUM_OPS + _PRODUCT_OPS + ("constant", "broadcast_to"))
+
+
+def _plain_pair(node):
+    """a + b or a - b of two different factors that are neither sums, products nor
+    constants: already normal, known without looking further."""
+    if node.op == "negative":
+        return False
+    a, b = node.inputs
+    return a is not b and a.op not in _PLAIN_FREE and b.op not in _PLAIN_FREE
 
 
 def _binary_is_normal(node, ts):

@@ -63,7 +63,9 @@ def _(x, r):
 
 
 @generic_rule("implicit-broadcast", "tidy",
-              "op(broadcast_to(x), y) -> op(x, y) when op broadcasts to the same shape")
+              "op(broadcast_to(x), y) -> op(x, y) when op broadcasts to the same shape",
+              admits=lambda op, input_ops: len(input_ops) > 1 and any(
+                  o in ("broadcast_to", "reshape") for o in input_ops))
 def _implicit_broadcast(node):
     """Inside an elementwise op, drop broadcast_to / left-padding reshapes of an operand
     when the op's own broadcasting gives the same result shape."""

@@ -108,6 +108,9 @@ VJP_CASES = {
              ((2, 4), dup_indices)),
         case(lambda g, i: lg.scatter_along_axis(g, i, 0, (3, 2)), ((4, 2), real),
              ((4, 1), lambda r, s: np.array([[2], [0], [2], [2]])))],
+    "matmul": [case(lg.matmul, (sa, real), (sb, real)) for sa, sb in [
+        ((3, 4), (4,)), ((4,), (4, 3)), ((4,), (4,)), ((2, 3), (3, 2)), ((2, 2, 3), (3, 2)),
+        ((2, 1, 2, 3), (2, 3, 2)), ((3,), (2, 3, 2)), ((2, 2, 3), (3,))]],
 }
 
 # Ops with no gradient at all, and what asking for one gives (see test_no_gradient).

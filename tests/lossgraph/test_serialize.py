@@ -27,7 +27,7 @@ def every_op_example():
         lg.abs(x), lg.sign(x), lg.square(x), lg.tanh(x), lg.sigmoid(x), lg.softplus(x),
         x < t, x <= t, x > t, x >= t, lg.equal(x, t), lg.not_equal(x, t), m & (x > 0),
         m | m, ~m, lg.where(m, x, t), lg.clip(x, -1.0, 1.0), lg.cast(x, "float32"),
-        lg.stop_gradient(x), lg.sum(x, axis=1), lg.prod(x, keepdims=True), lg.max(x, 0),
+        lg.stop_gradient(x), x @ t, lg.sum(x, axis=1), lg.prod(x, keepdims=True), lg.max(x, 0),
         lg.min(x), lg.logsumexp(x, axis=(0, 1)), lg.softmax(x), lg.log_softmax(x, axis=0),
         lg.reshape(x, ("N*3",)), lg.transpose(x), lg.broadcast_to(t, (2, "N", 3)),
         lg.one_hot(y, 3, axis=0), lg.pick(x, y), lg.take_along_axis(x, idx, axis=1),

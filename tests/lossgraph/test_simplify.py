@@ -73,6 +73,11 @@ EXAMPLES = {
     "reduce-nothing": lg.sum(a, axis=()),
     "implicit-broadcast": lg.broadcast_to(s, (3,)) * a,
     "constant-fold": lg.exp(lg.constant(0.0)) + a,
+    # matmul (lossgraph/rules/linalg.py)
+    "matmul-scalar-left": (s * m) @ a, "matmul-scalar-left-after": (m * s) @ a,
+    "matmul-scalar-right": m @ (s * a), "matmul-scalar-right-after": m @ (a * s),
+    "matmul-divisor-left": (m / s) @ a, "matmul-divisor-right": m @ (a / s),
+    "matmul-negative-left": (-m) @ a, "matmul-negative-right": m @ (-a),
 }
 
 
