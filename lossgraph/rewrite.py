@@ -16,6 +16,7 @@ from .regions import elementwise_region
 from .ops import OPS
 from .patterns import RULES, Const, const_value
 from . import rules as _rules  # noqa: F401  (importing it registers the rules)
+from .rules import linalg as _rules_linalg  # noqa: F401  (matmul rules)
 
 MAX_STEPS_PER_NODE = 64
 
