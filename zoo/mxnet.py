@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 import lossgraph as lg
+from lossgraph.names import quote
 from lossgraph.shapes import dims_product, fmt_shape
 
 from . import losses as L
@@ -231,9 +232,9 @@ class CTCLoss(Loss):
 
     def __init__(self, layout='NTC', label_layout='NT', weight=None, **kwargs):
         if layout not in ("NTC", "TNC"):
-            raise lg.OptionError(f"layout: expected 'NTC' or 'TNC', got {layout!r}")
+            raise lg.OptionError(f"layout: expected 'NTC' or 'TNC', got {quote(layout)}")
         if label_layout not in ("NT", "TN"):
-            raise lg.OptionError(f"label_layout: expected 'NT' or 'TN', got {label_layout!r}")
+            raise lg.OptionError(f"label_layout: expected 'NT' or 'TN', got {quote(label_layout)}")
         self._layout = layout
         self._label_layout = label_layout
         super().__init__(weight, label_layout.find("N"), **kwargs)

@@ -18,6 +18,7 @@ loss: a shape that does not broadcast *to* the loss is a ShapeError naming `weig
 from __future__ import annotations
 
 import lossgraph as lg
+from lossgraph.names import quote
 from lossgraph.shapes import fmt_shape
 
 MODES = ("none", "sum", "mean", "sum_by_nonzero_weights", "weighted_mean", "batch")
@@ -28,7 +29,7 @@ def check_choice(arg, value, allowed):
     """OptionError naming arg unless value is one of allowed."""
     if value not in allowed:
         raise lg.OptionError(f"{arg}: expected one of {', '.join(map(repr, allowed))}, "
-                             f"got {value!r}")
+                             f"got {quote(value)}")
     return value
 
 

@@ -176,3 +176,12 @@ def test_a_long_keyword_is_shortened_in_the_message():
     with pytest.raises(TypeError) as e:
         L.huber(P, T, **{"d" * 10_000: 1})
     assert len(str(e.value)) < 300
+
+
+def test_a_long_choice_value_is_shortened_in_the_message():
+    with pytest.raises(lg.OptionError) as e:
+        L.huber(P, T, reduction="x" * 10_000)
+    assert "reduction: expected one of 'none'" in str(e.value) and len(str(e.value)) < 300
+    with pytest.raises(lg.OptionError) as e:
+        zoo.mxnet.CTCLoss(layout="N" * 10_000)
+    assert len(str(e.value)) < 200

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import lossgraph as lg
+from lossgraph.names import quote
 from lossgraph.ops.ctc import ctc_loss
 from lossgraph.shapes import dims_product, fmt_shape
 
@@ -19,7 +20,7 @@ _LABEL_LAYOUTS = {"NS": (0, 1), "NT": (0, 1), "SN": (1, 0), "TN": (1, 0)}
 def _option(value, table, arg):
     if value not in table:
         raise lg.OptionError(f"ctc: {arg} must be one of {', '.join(map(repr, table))}, "
-                             f"got {value!r}")
+                             f"got {quote(value)}")
     return table[value]
 
 
