@@ -1,6 +1,7 @@
 """The LLVM foundations on a hand-built fused BCE-with-logits loss + gradient kernel.
 
     python benchmarks/bench_llvm_foundations.py [--n 1e7] [--repeat 7] [--quick]
+                                                [--only compile|call|table|crossover]
 
 Prints, in one run (the machine is shared: compare ratios, medians of `repeat`):
   * compile time of the kernel (parse, O3, machine code) per dtype;
@@ -94,18 +95,27 @@ def main():
     ap.add_argument("--n", type=float, default=1e7)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="N = 1e6, 3 repeats")
+    ap.add_argument("--only", choices=["compile", "call", "table", "crossover"])
     args = ap.parse_args()
     n, repeat = (int(1e6), 3) if args.quick else (int(args.n), args.repeat)
-    jf = jax_bce()
-
-    print("## compile (median)")
-    for dt, (total, parts) in compile_times(repeat).items():
-        print(f"{dt}: {total * 1e3:.1f} ms (parse {parts['parse'] * 1e3:.1f}, "
-              f"O3 {parts['optimize'] * 1e3:.1f}, machine code {parts['codegen'] * 1e3:.1f})")
-
+    parts = [args.only] if args.only else ["compile", "call", "table", "crossover"]
+    jf = jax_bce() if {"call", "table"} & set(parts) else None
     kernels = {dt: handmade.bce_with_logits(dt) for dt in ("float32", "float64")}
     rng = np.random.default_rng(0)
+    if "compile" in parts:
+        print("## compile (median)")
+        for dt, (total, times) in compile_times(repeat).items():
+            print(f"{dt}: {total * 1e3:.1f} ms (parse {times['parse'] * 1e3:.1f}, "
+                  f"O3 {times['optimize'] * 1e3:.1f}, machine code {times['codegen'] * 1e3:.1f})")
+    if "call" in parts:
+        one_call(kernels, jf, rng, repeat)
+    if "table" in parts:
+        table(kernels, jf, rng, n, repeat)
+    if "crossover" in parts:
+        crossover(rng, repeat)
 
+
+def one_call(kernels, jf, rng, repeat):
     print("\n## one call, N = 10, float32 (us, median)")
     x = rng.standard_normal(10).astype(np.float32)
     z = rng.uniform(0, 1, 10).astype(np.float32)
@@ -124,6 +134,8 @@ def main():
     for name, t in rows.items():
         print(f"{name}: {t * 1e6:.2f} us ({t / rows['kernel']:.2f}x the kernel)")
 
+
+def table(kernels, jf, rng, n, repeat):
     for dt in ("float32", "float64"):
         print(f"\n## N = {n:.0e}, {dt} (ms, median; ratio to the bandwidth bound)")
         x = (rng.standard_normal(n) * 4).astype(dt)
@@ -150,10 +162,12 @@ def main():
             print(f"{name}: {t * 1e3:.2f} ms = {t / bound:.2f}x bound, "
                   f"{t / best:.2f}x the 2-thread kernel")
 
+
+def crossover(rng, repeat):
     print("\n## crossover, float32: 1 vs 2 threads on the same two chunks (us, median)")
     loop = handmade.bce_with_logits("float32")._loop
     loop.split_from = 0                   # always two chunks: only the thread count differs
-    crossover = None
+    first = None
     for p in range(12, 23):
         m = 2 ** p
         x = rng.standard_normal(m).astype(np.float32)
@@ -163,9 +177,9 @@ def main():
         t1 = median_time(lambda: loop((x, z, g), m, (m,), threads=1), repeat, inner)
         t2 = median_time(lambda: loop((x, z, g), m, (m,), threads=2), repeat, inner)
         print(f"N = 2^{p}: 1 thread {t1 * 1e6:.1f}, 2 threads {t2 * 1e6:.1f} ({t1 / t2:.2f}x)")
-        if crossover is None and t2 < t1:
-            crossover = m
-    print(f"2 threads pay off from N = {crossover} (runtime.SPLIT_FROM = {runtime.SPLIT_FROM})")
+        if first is None and t2 < t1:
+            first = m
+    print(f"2 threads pay off from N = {first} (runtime.SPLIT_FROM = {runtime.SPLIT_FROM})")
 
 
 if __name__ == "__main__":
