@@ -203,12 +203,13 @@ def draw(*nodes, grads=None, values=None, labels=None, title=None, legend=True,
     gv = _graphviz()
     # pack: the legend is laid out as its own component, so it cannot undo ordering="in"
     graph_attr = {"rankdir": rankdir, "ordering": "in", "pack": "true", "packmode": "array_u1",
-                  "nodesep": "0.3", "ranksep": "0.35", "fontname": "Helvetica"}
+                  "nodesep": "0.25", "ranksep": "0.3", "fontname": "Helvetica"}
     if title is not None:
         graph_attr.update(label=_label([str(title)]), labelloc="t", fontsize="16",
                           fontname="Helvetica")
     dot = gv.Digraph("lossgraph", graph_attr=graph_attr,
-                     node_attr={"fontname": "Helvetica", "fontsize": "11"},
+                     node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3",
+                                "margin": "0.1,0.04"},
                      edge_attr={"arrowsize": "0.7"})
     ident, roles, uses = {}, set(), 0
     outputs = {}
@@ -236,7 +237,10 @@ def draw(*nodes, grads=None, values=None, labels=None, title=None, legend=True,
                 src = f"c{uses}"
                 uses += 1
                 roles.add("constant")
-                dot.node(src, label=_label(op_label(i)), **STYLE["constant"])
+                lines = op_label(i)
+                if computed is not None and i.op != "constant":  # size N = 3
+                    lines.append(summary(computed[id(i)]))
+                dot.node(src, label=_label(lines), **STYLE["constant"])
             dot.edge(src, ident[id(n)], **edge)
     for k, (nid, (side, texts)) in enumerate(outputs.items()):
         dot.node(f"out{k}", label=_label(texts), **OUTPUT_LABEL)

@@ -194,6 +194,7 @@ def test_values_overlay():
     out = [v for v in labels.values() if "peripheries=2" in v]
     assert len(out) == 1 and shown in out[0]
     assert "[3] = [1, -2, 3]" in "\n".join(labels.values())
+    assert r"size N\n= 3" in "\n".join(labels.values())
     with pytest.raises(lg.InputError, match="missing input 'z'"):
         lg.draw(loss, values={"logits": a})
 
