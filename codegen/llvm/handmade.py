@@ -7,8 +7,8 @@ BCE with logits, mean over N elements, in one pass that reads x and z once and w
 gradient once:
     loss = (1/N) sum softplus(x) - z x,   softplus(x) = max(x, 0) + log1p(e^-|x|)
     dloss/dx = ((1 - z) sigmoid(x) - z sigmoid(-x)) / N   (no cancellation where sigmoid(x) ~ z)
-with one exp, one log1p and one division per element (((1 - z) n1 - z n2) / (1 + e) with
-n1, n2 = 1, e or e, 1 by the sign of x); the loss accumulates in the input
+with one exp, one log1p (a division inside) and one division for the gradient per element
+(((1 - z) n1 - z n2) / (1 + e) with n1, n2 = 1, e or e, 1 by the sign of x); the loss accumulates in the input
 precision over blocks of 1024 elements folded into float64 (the loop vectorizer keeps the full
 width of the input type).
 """
