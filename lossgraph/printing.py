@@ -130,10 +130,11 @@ def _use_counts(order):
 
 
 def temp_letter(order):
-    """A letter for let-bound temporaries that no input name of the form letter + digits
-    uses (an input named t0 moves the temporaries to u0, u1, ...)."""
-    taken = {m.group(1) for n in order if n.op == "input"
-             for m in [re.fullmatch(r"([^\W\d]+)\d*", n.name)] if m}
+    """A letter for let-bound temporaries that no input or dim name of the form letter +
+    digits uses (an input named t0 moves the temporaries to u0, u1, ...)."""
+    names = {n.name for n in order if n.op == "input"}
+    names |= {f for n in order for d in n.shape for f in str(d).split("*")}
+    taken = {m.group(1) for name in names for m in [re.fullmatch(r"([^\W\d]+)\d*", name)] if m}
     for letter in _TEMP_LETTERS:
         if letter not in taken:
             return letter

@@ -395,6 +395,10 @@ def test_let_names_never_collide_with_inputs():
     assert all(re.fullmatch(r"u\d+", b) for b in bound)
     tex = lg.latex(big)
     assert r"u_{0} &= " in tex and "t_{0} &=" not in tex
+    by_dim = lg.input("x", ("t3",))
+    for k in range(25):
+        by_dim = lg.exp(by_dim) * by_dim + float(k)
+    assert re.findall(r"^(\w+) = ", lg.to_text(by_dim), flags=re.M)[0] == "u0"
 
 
 def test_let_bound_text_and_latex_read_back():
