@@ -73,3 +73,38 @@ def test_unknown_function_is_a_compile_error():
     jm = jit.compile_module(_exp_module())
     with pytest.raises(jit.CompileError, match="no function named 'g'"):
         jm.function("g", None)
+
+
+def test_native_calls_release_the_gil():
+    """A native loop spins until another Python thread writes a flag: it can only see the
+    flag if the GIL was released for the call (else it gives up after ~1e10 spins and says 0)."""
+    import threading
+    import time
+
+    module = jit.new_module()
+    i64 = ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(i64, [ir.PointerType(), i64]), name="spin")
+    flag, limit = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    loop, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    i = b.phi(i64)
+    i.add_incoming(ir.Constant(i64, 0), fn.entry_basic_block)
+    seen = b.load_atomic(flag, "monotonic", 8, typ=i64)
+    nxt = b.add(i, ir.Constant(i64, 1))
+    i.add_incoming(nxt, loop)
+    stop = b.or_(b.icmp_signed("!=", seen, ir.Constant(i64, 0)), b.icmp_signed(">=", nxt, limit))
+    b.cbranch(stop, done, loop)
+    b.position_at_end(done)
+    b.ret(seen)
+    spin = jit.compile_module(module).function("spin", ctypes.c_int64, ctypes.c_void_p,
+                                               ctypes.c_int64)
+    cell = np.zeros(1, np.int64)
+    result = []
+    worker = threading.Thread(target=lambda: result.append(spin(cell.ctypes.data, 10 ** 10)))
+    worker.start()
+    time.sleep(0.05)
+    cell[0] = 1                    # runs only if the spinning thread let go of the GIL
+    worker.join()
+    assert result == [1]
