@@ -41,6 +41,10 @@ class Node:
 
     @classmethod
     def _make(cls, op_name, inputs, attrs):
+        if not attrs:   # an existing node is found without inferring its shape again
+            node = _TABLE.get((op_name, tuple(id(i) for i in inputs), ()))
+            if node is not None:
+                return node
         op = OPS[op_name]
         shape, dtype, attrs = op.infer(tuple(inputs), dict(attrs))
         key = (op_name, tuple(id(i) for i in inputs),

@@ -271,13 +271,28 @@ def product_needs_work(node):
     return a.op == "multiply" and (scalar(a.inputs[0]) is not None or a.inputs[1].op == "sign")
 
 
+def _has_quotient_term(node):
+    """node is a sum with a quotient among its terms (looked for through the sum's own
+    add / subtract / negative nodes only): a product with it may cancel a divisor."""
+    if node.op not in ("add", "subtract"):
+        return False
+    stack, seen = [node], 0
+    while stack and seen < MAX_TERMS:
+        n = stack.pop()
+        seen += 1
+        if n.op in _SUM_OPS:
+            stack.extend(n.inputs)
+        elif n.op == "divide" or n.op == "multiply" and any(i.op == "divide" for i in n.inputs):
+            return True
+    return False
+
+
 def normal_product(node):
     """The product rule: the normal form of a multiply / divide node, or None."""
     if not _floaty(node):
         return None
     work = product_needs_work(node)
-    if not work and not any(i.op in ("add", "subtract") and any(t.dens for t in terms(i))
-                            for i in node.inputs):
+    if not work and not any(_has_quotient_term(i) for i in node.inputs):
         return None
     m = monomial(node)
     if _opaque(node, m):
