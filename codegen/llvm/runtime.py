@@ -74,10 +74,12 @@ def check_array(name, arr, dtype, shape=None, writable=False):
         if (flags.c_contiguous and flags.aligned and (shape is None or arr.shape == shape)
                 and (flags.writeable or not writable)):
             return arr
-    _explain(name, arr, dtype, shape, writable)
+    return _explain(name, arr, dtype, shape, writable)
 
 
 def _explain(name, arr, dtype, shape, writable):
+    """The slow path of check_array: the first thing wrong, as an error; subclasses of
+    ndarray (memmap, ...) share its layout and pass."""
     if not isinstance(arr, np.ndarray):
         raise InputError(f"{name} must be a numpy.ndarray, got {type(arr).__name__}")
     if arr.dtype != dtype:
@@ -89,10 +91,9 @@ def _explain(name, arr, dtype, shape, writable):
                          f"np.ascontiguousarray({name})), got strides {arr.strides}")
     if shape is not None and arr.shape != shape:
         raise ShapeError(f"{name} must have shape {shape}, got {arr.shape}")
-    if type(arr) is not np.ndarray:
-        raise InputError(f"{name} must be a plain numpy.ndarray, got the subclass "
-                         f"{type(arr).__name__}")
-    raise InputError(f"{name} must be writable, got a read-only array")
+    if writable and not arr.flags.writeable:
+        raise InputError(f"{name} must be writable, got a read-only array")
+    return arr
 
 
 def emit_entry(module, body, n_arrays, name, n_ints=0):

@@ -115,6 +115,13 @@ def test_clear_errors_before_native_code(bce):
         k(x, z, threads=3)
 
 
+def test_ndarray_subclasses_pass(bce, tmp_path):
+    x, z = inputs(100, "float64")
+    mx = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=x.dtype, shape=x.shape)
+    mx[:] = x
+    assert bce["float64"](mx, z)[0] == bce["float64"](x, z)[0]
+
+
 def test_read_only_inputs_are_fine(bce):
     x, z = inputs(100, "float64")
     x.flags.writeable = False
