@@ -36,6 +36,13 @@ def _linear_op(node):
 
 
 # --- tidy: shapes ------------------------------------------------------------------------
+@rule("reshape-of-broadcast-scalar", P("reshape", P("broadcast_to", X), bind="r",
+                                       where=lambda n, env: n.inputs[0].inputs[0].shape == ()),
+      "tidy", "reshape(broadcast_to(s, shape)) -> broadcast_to(s, new shape) for a scalar s")
+def _(x, r):
+    return F.broadcast_to(x, r.shape)
+
+
 @rule("reshape-reshape", P("reshape", P("reshape", X), bind="r"), "tidy",
       "reshape(reshape(x)) -> reshape(x)")
 def _(x, r):

@@ -67,6 +67,7 @@ EXAMPLES = {
     "where-times-else": lg.where(a > 1.0, 0.0, b) * a,
     "complementary-wheres": lg.where(a > 1.0, b, 0.0) + lg.where(a > 1.0, 0.0, a),
     "complementary-wheres-swapped": lg.where(a > 1.0, 0.0, a) + lg.where(a > 1.0, b, 0.0),
+    "reshape-of-broadcast-scalar": lg.reshape(lg.broadcast_to(s, (2, 3)), (6,)),
     "reshape-reshape": lg.reshape(lg.reshape(m, (3, 2)), (6,)),
     "broadcast-broadcast": lg.broadcast_to(lg.broadcast_to(s, (3,)), (2, 3)),
     "transpose-transpose": lg.transpose(lg.transpose(m)),
