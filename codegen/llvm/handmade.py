@@ -6,10 +6,12 @@
 BCE with logits, mean over N elements, in one pass that reads x and z once and writes the
 gradient once:
     loss = (1/N) sum softplus(x) - z x,   softplus(x) = max(x, 0) + log1p(e^-|x|)
-    dloss/dx = ((1 - z) sigmoid(x) - z sigmoid(-x)) / N   (no cancellation where sigmoid(x) ~ z)
-with one exp, one log1p (a division inside) and one division for the gradient per element
-(((1 - z) n1 - z n2) / (1 + e) with n1, n2 = 1, e or e, 1 by the sign of x); the loss accumulates in the input
-precision over blocks of 1024 elements folded into float64 (the loop vectorizer keeps the full
+    dloss/dx = ((1 - z) sigmoid(x) - z sigmoid(-x)) / N
+(the textbook sigmoid(x) - z loses all digits where sigmoid(x) ~ z for hard labels; this form
+keeps them, and with soft labels errs by a few eps of the two terms), with one exp, one log1p
+(a division inside) and one division for the gradient per element: ((1 - z) n1 - z n2) / (1 + e),
+n1, n2 = 1, e or e, 1 by the sign of x. The loss accumulates in the input precision over
+blocks of 1024 elements folded into float64 (the loop vectorizer keeps the full
 width of the input type).
 """
 from __future__ import annotations
@@ -109,9 +111,9 @@ def _bce_body(module, ty):
     x, z, g, partials, start, stop, n = f.args
     b = ir.IRBuilder(f.append_basic_block("entry"))
     one, zero = ir.Constant(ty, 1.0), ir.Constant(ty, 0.0)
-    inv_n = b.fptrunc(b.fdiv(ir.Constant(ir.DoubleType(), 1.0), b.sitofp(n, ir.DoubleType())), ty) \
-        if isinstance(ty, ir.FloatType) else \
-        b.fdiv(ir.Constant(ty, 1.0), b.sitofp(n, ty))
+    f64 = ir.DoubleType()
+    inv_n = b.fdiv(ir.Constant(f64, 1.0), b.sitofp(n, f64))
+    inv_n = b.fptrunc(inv_n, ty) if isinstance(ty, ir.FloatType) else inv_n
 
     def element(b, i, acc):
         xi = b.load(b.gep(x, [i], inbounds=True, source_etype=ty), typ=ty)

@@ -3,7 +3,8 @@
 Every function takes an ``llvmlite.ir.IRBuilder`` and a float or double value, scalar or vector
 (``<16 x float>``), and emits its result inline at the builder's position: no libm calls (libm
 blocks the loop vectorizer; there is no SVML here), no branches, only arithmetic, ``llvm.fma``,
-``llvm.rint``, ``llvm.fabs``, ``llvm.sqrt`` and selects, so a loop that uses them vectorizes.
+``llvm.rint``, ``llvm.fabs``, ``llvm.copysign``, ``llvm.sqrt`` and selects, so a loop that uses
+them vectorizes.
 
     from codegen.llvm import mathlib as m
     y = m.exp(builder, x)            # x: float, double, <16 x float>, <8 x double>
@@ -37,7 +38,8 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
 
 edges=False (exp, log1p) drops the final selects that make nan, inf, -1 and -0 come out as
 IEEE says, for fused loops whose argument is known finite and in the domain, or where a NaN
-input reaches the result by another path (BCE: x z); they cost about a quarter of a fused loop.
+input reaches the result by another path (BCE: x z); the note measured such selects at about a
+quarter of a fused loop's time.
 
 Constants reach the IR as the exact hex of the double (llvmlite prints them that way).
 """
@@ -52,8 +54,9 @@ from llvmlite import ir
 
 from lossgraph.errors import DTypeError
 
-__all__ = ["exp", "exp_accurate", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "log_sigmoid",
-           "power", "sqrt", "fabs", "sign", "maximum", "minimum", "xlogy", "FUNCTIONS"]
+__all__ = ["exp", "exp_accurate", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus",
+           "log_sigmoid", "power", "sqrt", "fabs", "sign", "maximum", "minimum", "xlogy",
+           "FUNCTIONS"]
 
 
 def _ln2():
@@ -611,5 +614,5 @@ xlogy = _public(_xlogy, "x log y, 0 where x = 0.")
 
 #: name -> (function, arity): the functions a lowering table can take from here.
 FUNCTIONS = {f.__name__: (f, 2 if f in (power, maximum, minimum, xlogy) else 1)
-             for f in (exp, exp_accurate, log, log1p, expm1, tanh, sigmoid, softplus, log_sigmoid, power,
-                       sqrt, fabs, sign, maximum, minimum, xlogy)}
+             for f in (exp, exp_accurate, log, log1p, expm1, tanh, sigmoid, softplus,
+                       log_sigmoid, power, sqrt, fabs, sign, maximum, minimum, xlogy)}

@@ -50,7 +50,7 @@ def test_native_loop_outlives_its_kernel():
     gc.collect()
     x = np.array([0.0, 1.0]); z = np.array([1.0, 0.0]); g = np.empty(2)
     total, = loop((x, z, g), 2, (2,))
-    assert total == pytest.approx(np.log(2) + np.log1p(np.e), rel=1e-14)   # softplus(0) + softplus(1)
+    assert total == pytest.approx(np.log(2) + np.log1p(np.e), rel=1e-14)   # softplus(0, 1)
 
 
 def test_dropping_engines_keeps_compiling():

@@ -11,7 +11,8 @@ DTYPES = [np.float32, np.float64]
 SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 1e-30, -1e-30]
 
 NUMPY = {
-    "exp": np.exp, "exp_accurate": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "tanh": np.tanh,
+    "exp": np.exp, "exp_accurate": np.exp, "log": np.log, "log1p": np.log1p,
+    "expm1": np.expm1, "tanh": np.tanh,
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "softplus": lambda x: np.logaddexp(0, x),
     "log_sigmoid": lambda x: -np.logaddexp(0, -x), "sqrt": np.sqrt, "fabs": np.abs,
     "sign": np.sign,
