@@ -417,9 +417,10 @@ def pull_linear(node):
         return None
     m = monomial(x)
     scalars = [d for d in m.dens if d.shape == ()]
-    if (m.coef == 1.0 and not scalars) or not m.nums:
-        return None
-    inner = build_monomial(Monomial(1.0, m.nums, [d for d in m.dens if d.shape != ()]))
+    rest = [d for d in m.dens if d.shape != ()]
+    if (m.coef == 1.0 and not scalars) or not (m.nums or rest):
+        return None     # nothing to pull, or only a constant would stay inside
+    inner = build_monomial(Monomial(1.0, m.nums, rest))
     try:
         moved = make(node.op, inner if inner.shape == x.shape else
                      F.broadcast_to(inner, x.shape), **node.attrs)

@@ -212,3 +212,13 @@ def _(x, k, s):
     if m.nums[0] is not F.sign(x) or m.coef != kv:
         return None
     return F.clip(x, -kv, kv)
+
+
+@rule("and-implied", P("logical_and", A, B), "tidy",
+      "a and b -> b when b already requires a (t1 and (t1 and t2) -> t1 and t2)")
+def _(a, b):
+    if a in facts(b, True)[0]:
+        return b
+    if b in facts(a, True)[0]:
+        return a
+    return None
