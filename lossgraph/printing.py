@@ -74,9 +74,10 @@ def _wrap(s, style):
 
 
 def _operand(node, k, arg, style):
-    """Operand k of node (printed as arg with its precedence and op), parenthesized if its
-    place needs it."""
-    text, p, child = arg
+    """Operand k of node, printed as arg = (text, precedence, reach), parenthesized if its
+    place needs it. reach: the precedence a big operator at the end of text reaches over
+    (a factor after \\sum x would join its operand), None when text ends closed."""
+    text, p, reach = arg
     op = OPS[node.op]
     tmpl = op.latex if style == "latex" else op.text
     my = _prec(op, style)
@@ -88,30 +89,34 @@ def _operand(node, k, arg, style):
         if text.startswith((r"\frac", r"\begin")) or _top_level(text, "^") or p < my:
             return _wrap(text, style)
         return "{%s}" % text if slot[1].startswith("_") and _top_level(text, "_") else text
-    big = child is not None and style == "latex" and child.latex_prefix
-    if big and last and slot is not None and not slot[1]:
+    if reach is not None and last and slot is not None and not slot[1]:
         return text  # nothing follows a trailing big operator: -\sum x
     needs = p < my or \
         (p == my and k > 0 and not (op.assoc or op.right_assoc)) or \
         (p == my and k == 0 and (op.right_assoc or (my < ARITHMETIC and not op.assoc))) or \
-        (big and not last and my >= p) or \
+        (reach is not None and not last and my >= reach) or \
         (text.startswith("-") and my >= ARITHMETIC and
          (k > 0 or (slot is not None and slot[0].rstrip().endswith(("-", "+")))))
     return _wrap(text, style) if needs else text
 
 
 def _render(node, args, style):
-    """(text, precedence) of node from its operands' (text, precedence, op)."""
+    """(text, precedence, reach) of node from its operands' triples (see _operand)."""
     op = OPS[node.op]
     tmpl = op.latex if style == "latex" else op.text
     if tmpl == "{0}":  # a transparent form (cast, reshape, ...) prints as its operand
-        return args[0][0], args[0][1]
+        return args[0]
     fixed = [_operand(node, k, a, style) for k, a in enumerate(args)]
     text = tmpl(fixed, node.attrs, node) if callable(tmpl) else tmpl.format(*fixed, **node.attrs)
     prec = _prec(op, style)
     if text.startswith("-") and prec > NEGATIVE:  # a negative number
         prec = NEGATIVE
-    return text, prec
+    if style == "latex" and op.latex_prefix:
+        reach = prec
+    else:  # open when the last operand ends the text as it was, itself open
+        reach = args[-1][2] if args and fixed[-1] == args[-1][0] and \
+            text.endswith(fixed[-1]) else None
+    return text, prec, reach
 
 
 def _tree_sizes(order):
@@ -151,13 +156,12 @@ def _print(root, style, max_len=None):
     out, lets = {}, []
     for n in order:
         args = [out[id(i)] for i in n.inputs]
-        text, prec = _render(n, args, style)
+        out[id(n)] = _render(n, args, style)
         if id(n) in shared:
             k = len(lets)
             name = f"{letter}{k}" if style == "text" else f"{letter}_{{{k}}}"
-            lets.append((name, text))
-            text, prec = name, ATOM
-        out[id(n)] = (text, prec, OPS[n.op] if id(n) not in shared else None)
+            lets.append((name, out[id(n)][0]))
+            out[id(n)] = (name, ATOM, None)
     body = out[id(root)][0]
     if lets:
         if style == "text":

@@ -27,7 +27,8 @@ TEXT_FUNCS = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "softplus": lambda x: np.log1p(np.exp(x)),
     "maximum": np.maximum, "minimum": np.minimum, "clip": np.clip, "where": np.where,
     "xlogy": lambda x, y: np.where(np.equal(x, 0), 0.0, x * np.log(y)), "stop_gradient": lambda x: x,
-    "cast": lambda x, dtype: np.asarray(x, dtype=float), "broadcast_to": lambda x, s: x,
+    "cast": lambda x, dtype: np.asarray(x, dtype=float), "broadcast_to": lambda x, s: np.broadcast_to(x, [int(d) for d in s]),
+    "reshape": np.reshape, "sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod,
 }
 BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
           ast.Div: np.divide, ast.Pow: np.power, ast.BitAnd: np.logical_and,
@@ -52,7 +53,8 @@ def read_text(text, env):
             assert len(n.ops) == 1, f"chained comparison in {text!r}"
             return CMPOPS[type(n.ops[0])](value(n.left), value(n.comparators[0]))
         if isinstance(n, ast.Call):
-            return TEXT_FUNCS[n.func.id](*[value(a) for a in n.args])
+            return TEXT_FUNCS[n.func.id](*[value(a) for a in n.args],
+                                         **{k.arg: value(k.value) for k in n.keywords})
         if isinstance(n, ast.Tuple):
             return tuple(value(e) for e in n.elts)
         raise AssertionError(f"unexpected {ast.dump(n)} in {text!r}")
@@ -71,14 +73,16 @@ CALLS = {r"\log": np.log, r"\tanh": np.tanh, r"\sigma": TEXT_FUNCS["sigmoid"],
          r"\operatorname{clip}": np.clip, r"\max": np.maximum, r"\min": np.minimum}
 RELATIONS = {"<": np.less, ">": np.greater, r"\le": np.less_equal, r"\ge": np.greater_equal,
              "=": np.equal, r"\ne": np.not_equal}
-STARTS_FACTOR = {r"\left(", r"\left|", r"\left\lfloor", r"\frac", r"\sqrt", r"\cdot",
+BIG = {r"\sum": np.sum, r"\max": np.max, r"\min": np.min, r"\prod": np.prod}
+STARTS_FACTOR = {r"\left(", r"\left|", r"\left\lfloor", r"\frac", r"\sqrt", r"\cdot", *BIG,
                  r"\begin{cases}", r"\infty", *CALLS}
 
 
 class LatexReader:
     """Recursive descent over the printer's LaTeX subset, evaluating as it reads: sums,
     products (juxtaposed or \\cdot), unary minus, powers, fractions, calls, |x|, cases
-    blocks, relations, logic, aligned let rows."""
+    blocks, relations, logic, aligned let rows, and big operators over all axes (\\sum x y
+    sums the product, \\sum x + y does not)."""
 
     def __init__(self, tex, symbols):
         self.toks = TOKEN.findall(tex)
@@ -168,6 +172,21 @@ class LatexReader:
             base = base ** number(self.group())
         return base
 
+    def call_follows(self):
+        r"""Whether \left( ... \right) comes next with a top-level comma: max(a, b), not
+        the reduction \max \left(a + b\right)."""
+        if self.peek() != r"\left(":
+            return False
+        depth = 0
+        for tok in self.toks[self.k:]:
+            depth += tok.startswith(r"\left") or tok in ("{", r"\begin{cases}")
+            depth -= tok.startswith(r"\right") or tok in ("}", r"\end{cases}")
+            if depth == 1 and tok == ",":
+                return True
+            if depth == 0:
+                return False
+        return False
+
     def let_name(self):
         letter = self.take()
         self.take("_"), self.take("{")
@@ -204,6 +223,9 @@ class LatexReader:
         if tok == "e" and self.peek() == "^":
             self.take()
             return np.exp(self.group())
+        if tok in BIG and not (tok in CALLS and self.call_follows()):
+            body = np.broadcast_to(self.unary(), X_VALUES.shape)  # \sum 1 is N
+            return BIG[tok](body)  # over all axes; reaches over the products after it
         if tok in CALLS:
             self.take(r"\left(")
             args = [number(self.logic())]
@@ -272,7 +294,8 @@ x, t = lg.input("x", ("N",)), lg.input("t", ("N",))
 UNARY = [lg.exp, lg.tanh, lg.sigmoid, lg.softplus, lg.negative, lg.square, lg.abs,
          lambda a: lg.log1p(lg.square(a)), lambda a: lg.sqrt(lg.abs(a) + 1.0),
          lambda a: lg.clip(a, -1.0, 2.0), lambda a: lg.log(lg.square(a) + 0.5),
-         lambda a: a ** 3.0, lambda a: lg.cast(a > 0.5, "float")]
+         lambda a: a ** 3.0, lambda a: lg.cast(a > 0.5, "float"),
+         lg.sum, lg.mean, lg.max, lg.min, lambda a: lg.sum(a * t) + a]
 BINARY = [lg.add, lg.subtract, lg.multiply, lg.maximum, lg.minimum, lg.power,
           lambda a, b: a / (1.0 + lg.square(b)), lambda a, b: lg.where(a > b, a, 0.5 * b),
           lambda a, b: lg.where((a > 0.0) & (b < 1.0), a - b, lg.where(a < b, -a, b)),
@@ -435,6 +458,9 @@ def test_reductions_are_big_operators_over_named_axes():
     assert lg.latex(lg.sum(x) + x) == r"\sum x + x"
     assert lg.latex(-lg.sum(x * t)) == r"-\sum x t"
     assert lg.latex(lg.sum(x) > 0.0) == r"\sum x > 0"
+    assert lg.latex(2.0 * lg.sum(x) * t) == r"\left(2 \sum x\right) t"   # no factor joins it
+    assert lg.latex(-lg.sum(x) * t) == r"\left(-\sum x\right) t"
+    assert lg.latex(lg.reshape(lg.sum(x, keepdims=True), ()) * t) == r"\left(\sum x\right) t"
     assert lg.latex(x * lg.sum(x)) == r"x \sum x"
     assert lg.latex(lg.sum(x + t)) == r"\sum \left(x + t\right)"
     assert lg.latex(lg.square(lg.sum(x))) == r"\left(\sum x\right)^{2}"
