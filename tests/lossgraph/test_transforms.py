@@ -455,3 +455,25 @@ def test_loss_cache_is_bounded(derive_calls):
     for n in range(1, 41):
         assert_close(sq.value_and_grad(np.ones(n))[1]["x"], np.full(n, 2.0))
     assert len(sq._cache("plans")) == 32 and len(derive_calls) == 1
+
+
+def test_large_arrays_free_intermediates_like_evaluate(rng):
+    """Above FREE_FROM elements a plan drops values after their last use, as lg.evaluate
+    does: the transform's peak memory is evaluate's, not the sum of every intermediate."""
+    import tracemalloc
+
+    from lossgraph.transforms import FREE_FROM
+
+    def ce(logits, labels):
+        return lg.mean(lg.logsumexp(logits, axis=1) - lg.pick(logits, labels, axis=1))
+    x, y = rng.normal(size=(FREE_FROM // 2, 10)), rng.integers(0, 10, size=FREE_FROM // 2)
+    vg = lg.value_and_grad(ce)
+    vg(x, y)
+    graphs = vg.trace(x, y)
+    peaks = []
+    for run in (lambda: vg(x, y), lambda: lg.evaluate(list(graphs), logits=x, labels=y)):
+        tracemalloc.start()
+        run()
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[0] <= 1.1 * peaks[1], peaks
