@@ -146,8 +146,15 @@ def _cast(em, node, a, out):
 
 
 def _one_hot(em, node, a, out):
+    em.checked_labels(node.inputs[0], node.attrs["depth"], "one_hot")
     at = em.attrs(node)
     return f"one_hot({a[0]}, {at['depth']}, {at['axis']}, {_dtype_expr(em, dtype_sym(node.dtype))})"
+
+
+def _indexed(em, node, a, helper):
+    x, labels = node.inputs
+    em.checked_labels(labels, x.shape[node.attrs["axis"]], helper)
+    return f"{helper}({a[0]}, {a[1]}, {node.attrs['axis']!r})"
 
 
 def _ctc(fn):
@@ -196,9 +203,10 @@ LOWERINGS = {
     "transpose": _call("np.transpose({0}, {perm})", cast=False, view=True),
     "broadcast_to": _call("np.broadcast_to({0}, {shape})", cast=False, view=True),
     "one_hot": Lowering(_one_hot, cast=False, helpers=("one_hot",)),
-    "pick": _call("pick({0}, {1}, {axis})", cast=False, helpers=("pick",)),
-    "take_along_axis": _call("take_along_axis({0}, {1}, {axis})", cast=False,
-                             helpers=("take_along_axis",)),
+    "pick": Lowering(lambda em, n, a, out: _indexed(em, n, a, "pick"), cast=False,
+                     helpers=("pick",)),
+    "take_along_axis": Lowering(lambda em, n, a, out: _indexed(em, n, a, "take_along_axis"),
+                                cast=False, helpers=("take_along_axis",)),
     "scatter_along_axis": Lowering(_scatter, cast=False, helpers=("scatter_along_axis",)),
     "matmul": Lowering(lambda em, n, a, out: f"np.matmul({a[0]}, {a[1]}, out={out})"
                        if out is not None else f"{a[0]} @ {a[1]}", out=True, inplace=False),
@@ -272,6 +280,7 @@ def _minus_one_hot(em, node):
 
 def _emit_minus_one_hot(em, node, out):
     a, oh = node.inputs
+    em.checked_labels(oh.inputs[0], oh.attrs["depth"], "one_hot")
     reuse = em.reusable(node, a)
     return (f"minus_one_hot({em.operand(node, a)}, {em.expr[id(oh.inputs[0])]}, "
             f"{oh.attrs['axis']}" + (", reuse=True)" if reuse else ")")), False
@@ -393,6 +402,16 @@ class Emitter:
             self.shared_names[key] = names
         users = (self.shared_users or {}).get(key, [])
         return self.shared_names[key], bool(users) and users[-1] == self.pos
+
+    def checked_labels(self, labels, depth, what):
+        """Emit the range check of labels against depth once (the first op that reads them
+        names itself in the error, as in lg.evaluate)."""
+        key = ("labels", labels, depth)
+        if key not in self.shared_names:
+            self._helper("check_labels")
+            self.lines.append(f"check_labels({self.expr[id(labels)]}, {self.dim_expr(depth)}, "
+                              f"{what!r})")
+            self.shared_names[key] = True
 
     def reusable(self, node, inp):
         """inp's buffer may hold node's result: inp is an intermediate nobody reads later."""
