@@ -203,7 +203,7 @@ class Loss:
 
     def _repr_svg_(self):
         from .viz import repr_svg
-        return repr_svg(self.output)
+        return repr_svg(self.output, self.name)
 
     def _repr_latex_(self):
         return f"$\\displaystyle {self.latex()}$"

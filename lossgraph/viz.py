@@ -285,11 +285,11 @@ def render(graph, path, format=None):
     return str(out)
 
 
-def repr_svg(node):
+def repr_svg(node, label="output"):
     """SVG text for Jupyter, or None (plain-text fallback) when `dot` is not installed."""
     try:
         gv = _graphviz()
-        return draw(node).pipe(format="svg").decode("utf-8")
+        return draw(node, labels=[label]).pipe(format="svg").decode("utf-8")
     except RenderError:
         return None
     except gv.ExecutableNotFound:

@@ -241,7 +241,12 @@ def test_render_takes_the_format_from_the_file_name(tmp_path):
     assert pdf.endswith("loss.pdf") and open(pdf, "rb").read(4) == b"%PDF"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bce.svg", "loss.pdf", "out.png",
                                                           "same.png"]
-    assert "<svg" in loss._repr_svg_()
+    assert "<svg" in loss._repr_svg_() and ">output<" in loss._repr_svg_()
+
+    @lg.loss
+    def mse(p: lg.Float["N"], q: lg.Float["N"]):
+        return lg.mean(lg.square(p - q))
+    assert ">mse<" in mse._repr_svg_()
 
 
 def test_render_refuses_a_format_that_disagrees_with_the_name(tmp_path):
