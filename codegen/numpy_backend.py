@@ -543,7 +543,8 @@ class Emitter:
             self._helper(h)
         fused = self.fused.get(id(node))
         name = out if out is not None else self._name_for(node)
-        if out is not None and (low.out or fused is not None) and low.inplace:
+        writes_out = fused[1] is _emit_scale_chain if fused is not None else low.out
+        if out is not None and writes_out and low.inplace:
             spare = self._reuse(node, deep=fused is not None)
             if spare is not None:
                 self.lines += [f"if {out} is None:",
@@ -571,7 +572,8 @@ class Emitter:
                 return
         if out is not None and not wrote:
             self._helper("fill")
-            text = f"fill({out}, {text})"
+            copy = ", copy=True" if low.view and fused is None else ""
+            text = f"fill({out}, {text}{copy})"
         elif is_output and low.view:
             text = f"np.array({text})"
         self.lines.append(f"{name} = {text}")
@@ -616,7 +618,7 @@ class Emitter:
             e = self.expr[id(g)]
             if self.grad_index.get(id(g)) != k:      # a leaf, a value, or a repeated gradient
                 self._helper("fill")
-                e = f"fill({self.out_params[k]}, {e})"
+                e = f"fill({self.out_params[k]}, {e}, copy=True)"
             grads.append(e)
         value = vals[0] if len(vals) == 1 else "(" + ", ".join(vals) + ")"
         if not s.wrt:

@@ -124,11 +124,13 @@ def scatter_along_axis(g, idx, axis, shape):
     return out
 
 
-def fill(out, value):
-    """value as a fresh array, or written into the caller's buffer out."""
+def fill(out, value, copy=False):
+    """value written into the caller's buffer out; without one, value itself (a copy with
+    copy=True, when value may be a view of an input, a constant or another result)."""
     if out is None:
-        return np.array(value)
-    out[...] = value
+        return np.array(value) if copy else value
+    if out is not value:
+        out[...] = value
     return out
 
 

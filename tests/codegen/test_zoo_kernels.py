@@ -54,6 +54,11 @@ def check(case, seed=0):
             np.testing.assert_array_equal(a, before[name])
             assert not any(np.shares_memory(a, g) for g in got)
         want = lg.evaluate([y, *grads], feed)
+        bufs = tuple(np.full(g.shape, np.nan, g.dtype) for g in got)
+        _, into = k_grad(**feed, out=bufs)      # the same gradients, in the caller's buffers
+        assert all(a is b for a, b in zip(into, bufs))
+        for g, b in zip(got, bufs):
+            np.testing.assert_array_equal(b, g)
         close(value, want[0], f32)
         for g, w, node in zip(got, want[1:], floats):
             assert g.dtype == (np.float32 if f32 else np.float64), node.name

@@ -1,0 +1,322 @@
+"""One loop nest of a lowering plan (codegen.llvm.lower) as an LLVM function.
+
+    body(buf_0, ..., buf_k, partials, start, stop, dim_0, ..., dim_j)   (runtime.emit_entry)
+
+Buffers are C-contiguous arrays of the node's dtype (bool as one byte); their strides follow
+from the dims (an axis of size 1 is broadcast: index 0). Elementwise values are computed per
+element, each once per iteration (memo), through the ELEMENTWISE table; reductions accumulate
+in registers (whole nest: one partial per chunk; a row: stored at the end of the row) or in
+their float64 accumulator array. Every identifier in the IR is generated (nest<i>, entry<i>):
+no user string reaches it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+
+from lossgraph.shapes import _factors
+
+from .lower import (BLOCK, ELEMENTWISE, F64, I1, I8, I64, PTR, REDUCTIONS, TYPES, combine,
+                    const, convert, is_float, _numel)
+
+
+def acc_type(node, reg):
+    """The accumulator type of a reduction whose result has register type reg."""
+    if REDUCTIONS[node.op][1]:
+        return F64 if is_float(reg) else I64
+    return I64 if reg == I1 else reg
+
+
+def acc_dtype(node, dtype):
+    reg = TYPES[dtype][0]
+    ty = acc_type(node, reg)
+    return {F64: "float64", I64: "int64"}.get(ty, dtype) if ty != reg or ty in (F64, I64) \
+        else dtype
+
+
+class NestEmitter:
+    def __init__(self, module, plan, nest, index):
+        self.p, self.nest = plan, nest
+        self.buffers = []
+        seen = set()
+        for n in nest.reads + nest.writes:
+            if id(n) not in seen:
+                seen.add(id(n))
+                self.buffers.append(n)
+        self.slot = {id(n): k for k, n in enumerate(self.buffers)}
+        argtys = [PTR] * len(self.buffers) + [PTR, I64, I64] + [I64] * len(plan.dims)
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), argtys),
+                              name=f"nest{index}")
+        for a in self.fn.args[:len(self.buffers) + 1]:
+            a.add_attribute("noalias")
+        args = self.fn.args
+        self.ptrs = args[:len(self.buffers)]
+        self.partials, self.start, self.stop = args[len(self.buffers):len(self.buffers) + 3]
+        self.dimv = dict(zip(plan.dims, args[len(self.buffers) + 3:]))
+        self.entry = self.fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(self.entry)
+        self.strides = {}
+        self.memo = {}
+        self.flat_i = None
+
+    # --- types, dims, buffers
+    def dtype(self, n):
+        return self.p.dtypes[id(n)]
+
+    def reg(self, n):
+        return TYPES[self.dtype(n)][0]
+
+    def mem(self, n):
+        return TYPES[self.dtype(n)][1]
+
+    def dim(self, d):
+        coeff, names = _factors(d)
+        v = const(I64, coeff)
+        for name in names:
+            v = self.b.mul(v, self.dimv[name])
+        return v
+
+    def _entry_builder(self):
+        eb = ir.IRBuilder(self.entry)
+        if self.entry.instructions:
+            eb.position_before(self.entry.instructions[0])
+        return eb
+
+    def alloca(self, ty, init):
+        a = self._entry_builder().alloca(ty)
+        self.b.store(init, a)
+        return a
+
+    def stride_list(self, shape):
+        key = tuple(shape)
+        if key not in self.strides:
+            s, out = const(I64, 1), []
+            for d in reversed(shape):
+                out.append(s)
+                if d != 1:
+                    s = self.b.mul(s, self.dim(d))
+            self.strides[key] = out[::-1]
+        return self.strides[key]
+
+    def address(self, n, idx, mem_ty=None, shape=None):
+        shape = n.shape if shape is None else shape
+        ptr = self.ptrs[self.slot[id(n)]]
+        if self.flat_i is not None:
+            off = self.flat_i if _numel(shape) == _numel(self.nest.shape) else const(I64, 0)
+        else:
+            off = const(I64, 0)
+            for x, st, d in zip(idx, self.stride_list(shape), shape):
+                if d != 1:
+                    off = self.b.add(off, self.b.mul(x, st))
+        return self.b.gep(ptr, [off], inbounds=True, source_etype=mem_ty or self.mem(n))
+
+    def load(self, n, idx):
+        v = self.b.load(self.address(n, idx), typ=self.mem(n))
+        return self.b.icmp_unsigned("!=", v, ir.Constant(I8, 0)) if self.reg(n) == I1 else v
+
+    def store(self, n, idx, v, ty=None):
+        if v.type == I1:
+            v = self.b.zext(v, I8)
+        self.b.store(v, self.address(n, idx, ty or v.type))
+
+    # --- values
+    def value(self, n, idx):
+        key = (id(n), tuple(id(x) for x in idx)) if self.flat_i is None else id(n)
+        if key in self.memo:
+            return self.memo[key]
+        v = self._value(n, idx)
+        self.memo[key] = v
+        return v
+
+    def _value(self, n, idx):
+        kind = self.p.kind[id(n)]
+        if n.op == "constant" and n.ndim == 0:
+            return const(self.reg(n), n.attrs["value"].item())
+        if n.op == "dimsize":
+            size = const(I64, 1)
+            for d in n.attrs["dims"]:
+                size = self.b.mul(size, self.dim(d))
+            return convert(self.b, size, self.reg(n))
+        if n.op == "arange":
+            return convert(self.b, idx[0], self.reg(n))
+        if kind != "inline":
+            return self.load(n, idx)
+        if n.op == "broadcast_to":
+            return self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape))
+        if n.op == "reshape":
+            return self.value(n.inputs[0], self.unit_reshape(idx, n))
+        conv, emit = ELEMENTWISE[n.op]
+        ty = self.reg(n)
+        args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
+        b = self.b
+        if conv == "same":
+            work = I64 if ty == I1 and n.op not in ("cast", "stop_gradient") else ty
+            args = [convert(b, a, work) for a in args]
+            return convert(b, emit(b, args, work), ty)
+        if conv == "cmp":
+            tys = {a.type for a in args}
+            common = args[0].type if len(tys) == 1 and args[0].type != I1 else \
+                (F64 if any(is_float(t) for t in tys) else I64)
+            return emit(b, [convert(b, a, common) for a in args], common)
+        if conv == "bool":
+            return emit(b, [convert(b, a, I1) for a in args], I1)
+        cond, x, y = args          # where
+        return b.select(convert(b, cond, I1), convert(b, x, ty), convert(b, y, ty))
+
+    def aligned(self, idx, shape):
+        if self.flat_i is not None:
+            return idx
+        idx = idx[len(idx) - len(shape):]
+        return tuple(const(I64, 0) if d == 1 else x for x, d in zip(idx, shape))
+
+    def unit_reshape(self, idx, n):
+        if self.flat_i is not None:
+            return idx
+        real = [x for x, d in zip(idx, n.shape) if d != 1]
+        it = iter(real)
+        return tuple(const(I64, 0) if d == 1 else next(it) for d in n.inputs[0].shape)
+
+    def out_index(self, r, idx):
+        axes, keep = set(r.attrs["axis"]), r.attrs["keepdims"]
+        if self.flat_i is not None:
+            return ()
+        if keep:
+            return tuple(const(I64, 0) if a in axes else x for a, x in enumerate(idx))
+        return tuple(x for a, x in enumerate(idx) if a not in axes)
+
+    # --- loops
+    def loop(self, lo, hi, body):
+        b = self.b
+        pre = b.block
+        head = b.append_basic_block("loop")
+        done = b.append_basic_block("done")
+        b.cbranch(b.icmp_signed("<", lo, hi), head, done)
+        b.position_at_end(head)
+        i = b.phi(I64)
+        i.add_incoming(lo, pre)
+        body(i)
+        nxt = b.add(i, const(I64, 1))
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_signed("<", nxt, hi), head, done)
+        b.position_at_end(done)
+
+    def build(self):
+        nest, b = self.nest, self.b
+        k = len(nest.shape)
+        for n in self.buffers:                 # strides computed once, in the entry block
+            if n.ndim:
+                self.stride_list(n.shape)
+        self.accs = {}
+        for r in nest.partials:
+            ident = REDUCTIONS[r.op][0]
+            self.accs[id(r)] = self.alloca(acc_type(r, self.reg(r)),
+                                           const(acc_type(r, self.reg(r)), ident))
+        if k == 0:
+            self.memo = {}
+            for phase in nest.phases:
+                self.body(phase, ())
+        elif nest.flat:
+            self.flat_loops()
+        else:
+            self.nested(0, [])
+        for j, r in enumerate(nest.partials):
+            acc = b.load(self.accs[id(r)], typ=acc_type(r, self.reg(r)))
+            cell = b.gep(self.partials, [const(I64, j)], inbounds=True, source_etype=F64)
+            b.store(convert(b, acc, F64) if acc.type != I1 else b.uitofp(acc, F64), cell)
+        b.ret_void()
+        return self.fn
+
+    def flat_loops(self):
+        b, nest = self.b, self.nest
+        sums = [r for r in nest.partials]
+        blocks = b.sdiv(b.add(b.sub(self.stop, self.start), const(I64, BLOCK - 1)),
+                        const(I64, BLOCK))
+
+        def block(j):
+            lo = b.add(self.start, b.mul(j, const(I64, BLOCK)))
+            hi = b.add(lo, const(I64, BLOCK))
+            hi = b.select(b.icmp_signed("<", hi, self.stop), hi, self.stop)
+            inner = {}
+            for r in sums:
+                ty = self.block_type(r)
+                inner[id(r)] = self.alloca(ty, const(ty, REDUCTIONS[r.op][0]))
+            saved, self.accs = self.accs, inner
+
+            def element(i):
+                self.flat_i, self.memo = i, {}
+                self.body(nest.phases[0], ())
+            self.loop(lo, hi, element)
+            self.accs = saved
+            for r in sums:
+                aty = acc_type(r, self.reg(r))
+                blk = b.load(inner[id(r)], typ=self.block_type(r))
+                total = b.load(saved[id(r)], typ=aty)
+                b.store(combine(b, r.op, total, convert(b, blk, aty), id(r) in nest.loose),
+                        saved[id(r)])
+        self.loop(const(I64, 0), blocks, block)
+        self.flat_i = None
+
+    def block_type(self, r):
+        """float32 sums accumulate in float32 within a block (full vector width)."""
+        x = r.inputs[0]
+        if r.op == "sum" and self.reg(x) == ir.FloatType() and self.reg(r) == ir.FloatType():
+            return ir.FloatType()
+        return acc_type(r, self.reg(r))
+
+    def nested(self, axis, idx):
+        nest, b = self.nest, self.b
+        k, outer = len(nest.shape), nest.outer
+        if axis < outer:
+            lo, hi = (self.start, self.stop) if axis == 0 else \
+                (const(I64, 0), self.dim(nest.shape[axis]))
+            self.loop(lo, hi, lambda i: self.nested(axis + 1, idx + [i]))
+            return
+        for phase in nest.phases:
+            rows = [r for r in phase if id(r) in nest.row]
+            saved = dict(self.accs)
+            for r in rows:
+                ty = acc_type(r, self.reg(r))
+                self.accs[id(r)] = self.alloca(ty, const(ty, REDUCTIONS[r.op][0]))
+            self.inner(outer, list(idx), phase)
+            for r in rows:
+                acc = b.load(self.accs[id(r)], typ=acc_type(r, self.reg(r)))
+                full = list(idx) + [const(I64, 0)] * (k - len(idx))
+                self.store(r, self.out_index(r, full), convert(b, acc, self.reg(r)))
+            self.accs = saved
+
+    def inner(self, axis, idx, phase):
+        k = len(self.nest.shape)
+        if axis == k:
+            self.memo = {}
+            self.body(phase, tuple(idx))
+            return
+        lo, hi = (self.start, self.stop) if axis == 0 else \
+            (const(I64, 0), self.dim(self.nest.shape[axis]))
+        self.loop(lo, hi, lambda i: self.inner(axis + 1, idx + [i], phase))
+
+    def body(self, phase, idx):
+        b, nest = self.b, self.nest
+        for s in phase:
+            if self.p.kind[id(s)] != "reduce":
+                self.store(s, idx, self.value(s, idx))
+                continue
+            v = self.value(s.inputs[0], idx)
+            loose = id(s) in nest.loose
+            if id(s) in self.accs:
+                slot = self.accs[id(s)]
+                ty = slot.allocated_type
+                b.store(combine(b, s.op, b.load(slot, typ=ty), convert(b, v, ty), loose), slot)
+            else:                                  # accumulates in its array
+                aty = acc_type(s, self.reg(s))
+                ptr = self.address(s, self.out_index(s, idx), aty, s.shape)
+                b.store(combine(b, s.op, b.load(ptr, typ=aty), convert(b, v, aty), loose), ptr)
+
+
+def accumulator_dtype(node, dtype):
+    """numpy dtype name of the array a memory-accumulated reduction adds into."""
+    ty = acc_type(node, TYPES[dtype][0])
+    return {F64: "float64", I64: "int64"}.get(ty, dtype)
+
+
+__all__ = ["NestEmitter", "accumulator_dtype"]
+_unused = (np, acc_dtype)

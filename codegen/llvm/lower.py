@@ -1,0 +1,490 @@
+"""Schedule -> loops in LLVM IR: the lowering tables and the planner that fuses them.
+
+Every op of lossgraph.ops.OPS is in exactly one table (a test checks):
+
+    ELEMENTWISE   emitted inline, per element, into whichever loop consumes the value
+                  (mathlib for exp, log1p, sigmoid, softplus, power, ...; no libm calls)
+    REDUCTIONS    sum, prod, max, min over any axes, keepdims: accumulated in the loop that
+                  computes their input (float sums and products in float64)
+    DECOMPOSED    rewritten into the two tables above before planning:
+                  logsumexp(x) = log(sum(e^(x - m))) + m, m = max(x) where finite, else 0
+                  softmax(x) = e^(x - m) / sum(e^(x - m)); log_softmax(x) = x - logsumexp(x)
+                  one_hot(y)[..., c, ...] = (y == c), the class index read off the loop
+    VIEWS         broadcast_to, and reshape that only adds or drops size-1 axes: index maps
+    FALLBACK      op -> reason: computed between native loops, on NumPy arrays, by the op's
+                  own NumPy implementation (the record lg.evaluate and the NumPy backend run)
+
+Planning (`plan`): values that must exist as arrays ("sinks": reductions, outputs, operands of
+fallback ops) are grouped into loop nests by iteration space. A sink joins an earlier nest of
+the same space when everything it reads is ready before that nest; one that reads a row
+reduction of that nest (reduced over trailing axes only) joins it as a later *phase*: per
+outer index, phase 1 runs over the row (max), phase 2 again (sum of e^(x - m)), phase 3
+writes the gradient, while the row is in cache. Elementwise values are recomputed inline
+wherever used, never stored unless a sink. A nest whose arrays all have the full size (or one
+element) runs as one flat loop; its loss sums accumulate over blocks of 1024 in the input
+precision, folded into float64 (the vectorizer keeps the full width of float32).
+
+Emission (`emit_nest`): one function per nest, body(arrays..., partials, start, stop, dims...)
+for runtime.emit_entry; [start, stop) cuts the outermost axis (or the flat index) so two
+threads may run halves. Whole-nest reductions return per-chunk partials, combined in chunk
+order by the caller; reductions over some axes accumulate into their (float64) array.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from llvmlite import ir
+
+from lossgraph import dtypes as dt
+from lossgraph.graph import make, topo_order
+from lossgraph.shapes import _factors
+
+from . import mathlib
+
+I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+F32, F64, PTR = ir.FloatType(), ir.DoubleType(), ir.PointerType()
+BLOCK = 1024
+
+#: numpy dtype name -> (register type, memory type)
+TYPES = {"float32": (F32, F32), "float64": (F64, F64), "int64": (I64, I64),
+         "int32": (I32, I32), "bool": (I1, I8)}
+
+
+def is_float(ty):
+    return isinstance(ty, (ir.FloatType, ir.DoubleType))
+
+
+# --- conversions and constants
+
+def const(ty, value):
+    if is_float(ty):
+        v = float(value)
+        return ir.Constant(ty, float(np.float32(v)) if ty == F32 else v)
+    if ty == I1:
+        return ir.Constant(I1, int(bool(value)))
+    return ir.Constant(ty, int(value))
+
+
+def convert(b, v, to):
+    """v (register type) as type `to`, as NumPy's astype (bool as 0 / 1)."""
+    fr = v.type
+    if fr == to:
+        return v
+    if to == I1:
+        return b.fcmp_unordered("!=", v, const(fr, 0)) if is_float(fr) else \
+            b.icmp_unsigned("!=", v, const(fr, 0))
+    if is_float(to):
+        if is_float(fr):
+            return b.fpext(v, to) if to == F64 else b.fptrunc(v, to)
+        return b.uitofp(v, to) if fr == I1 else b.sitofp(v, to)
+    if is_float(fr):
+        return b.fptosi(v, to)
+    if fr == I1:
+        return b.zext(v, to)
+    return b.sext(v, to) if to.width > fr.width else b.trunc(v, to)
+
+
+# --- elementwise: op -> (operand convention, emit(b, args, ty) -> value)
+# conventions: "same" operands in the result type (bool counts as 0/1), "cmp" in a common
+# type, "where" condition bool and branches in the result type, "bool" operands as bool,
+# "raw" operands as they come.
+
+def _m(name):
+    fn = mathlib.FUNCTIONS[name][0]
+    return lambda b, a, ty: fn(b, *a) if is_float(ty) else None
+
+
+def _arith(fop, iop):
+    return lambda b, a, ty: getattr(b, fop)(*a) if is_float(ty) else getattr(b, iop)(*a)
+
+
+def _neg(b, a, ty):
+    return b.fneg(a[0]) if is_float(ty) else b.sub(const(ty, 0), a[0])
+
+
+def _square(b, a, ty):
+    return b.fmul(a[0], a[0]) if is_float(ty) else b.mul(a[0], a[0])
+
+
+def _int_or(fname, ifn):
+    f = mathlib.FUNCTIONS[fname][0]
+    return lambda b, a, ty: f(b, *a) if is_float(ty) else ifn(b, a, ty)
+
+
+def _iabs(b, a, ty):
+    return b.select(b.icmp_signed("<", a[0], const(ty, 0)), b.sub(const(ty, 0), a[0]), a[0])
+
+
+def _isign(b, a, ty):
+    x = a[0]
+    neg = b.select(b.icmp_signed("<", x, const(ty, 0)), const(ty, -1), const(ty, 0))
+    return b.select(b.icmp_signed(">", x, const(ty, 0)), const(ty, 1), neg)
+
+
+def _imax(op):
+    return lambda b, a, ty: b.select(b.icmp_signed(op, a[0], a[1]), a[0], a[1])
+
+
+def _compare(op):
+    def emit(b, a, ty):
+        if is_float(a[0].type):
+            if op == "!=":
+                return b.fcmp_unordered("!=", a[0], a[1])   # nan != x is true
+            return b.fcmp_ordered(op, a[0], a[1])
+        return b.icmp_signed(op, a[0], a[1])
+    return emit
+
+
+def _clip(b, a, ty):
+    x, lo, hi = a
+    if is_float(ty):
+        return mathlib.minimum(b, mathlib.maximum(b, x, lo), hi)
+    return _imax("<")(b, [_imax(">")(b, [x, lo], ty), hi], ty)
+
+
+ELEMENTWISE = {
+    "add": ("same", _arith("fadd", "add")), "subtract": ("same", _arith("fsub", "sub")),
+    "multiply": ("same", _arith("fmul", "mul")),
+    "divide": ("same", lambda b, a, ty: b.fdiv(*a) if is_float(ty) else None),
+    "power": ("same", _m("power")),
+    "maximum": ("same", _int_or("maximum", _imax(">"))),
+    "minimum": ("same", _int_or("minimum", _imax("<"))),
+    "xlogy": ("same", _m("xlogy")),
+    "negative": ("same", _neg),
+    "exp": ("same", _m("exp")), "log": ("same", _m("log")), "log1p": ("same", _m("log1p")),
+    "expm1": ("same", _m("expm1")), "sqrt": ("same", _m("sqrt")),
+    "abs": ("same", _int_or("fabs", _iabs)), "sign": ("same", _int_or("sign", _isign)),
+    "square": ("same", _square), "tanh": ("same", _m("tanh")),
+    "sigmoid": ("same", _m("sigmoid")), "softplus": ("same", _m("softplus")),
+    "less": ("cmp", _compare("<")), "less_equal": ("cmp", _compare("<=")),
+    "greater": ("cmp", _compare(">")), "greater_equal": ("cmp", _compare(">=")),
+    "equal": ("cmp", _compare("==")), "not_equal": ("cmp", _compare("!=")),
+    "logical_and": ("bool", lambda b, a, ty: b.and_(*a)),
+    "logical_or": ("bool", lambda b, a, ty: b.or_(*a)),
+    "logical_not": ("bool", lambda b, a, ty: b.not_(a[0])),
+    "where": ("where", lambda b, a, ty: b.select(*a)),
+    "clip": ("same", _clip),
+    "cast": ("same", lambda b, a, ty: a[0]),
+    "stop_gradient": ("same", lambda b, a, ty: a[0]),
+}
+
+
+# --- reductions: op -> (identity, accumulate in float64?)
+
+REDUCTIONS = {"sum": (0.0, True), "prod": (1.0, True), "max": (-math.inf, False),
+              "min": (math.inf, False)}
+
+
+def combine(b, op, acc, v, loose=False):
+    """acc op v; float sums and products reassociate (the one reordered operation, so the
+    loop vectorizes); max/min propagate NaN unless loose (a shift that NaN reaches anyway)."""
+    if op in ("sum", "prod"):
+        if is_float(acc.type):
+            r = (b.fadd if op == "sum" else b.fmul)(acc, v)
+            r.flags.append("reassoc")
+            return r
+        return (b.add if op == "sum" else b.mul)(acc, v)
+    cmp = ">" if op == "max" else "<"
+    if not is_float(acc.type):
+        return b.select(b.icmp_signed(cmp, v, acc), v, acc)
+    if loose:
+        return b.select(b.fcmp_ordered(cmp, v, acc, flags=("nnan", "nsz")), v, acc)
+    take = b.or_(b.fcmp_ordered(cmp, v, acc), b.fcmp_unordered("uno", v, v))
+    return b.select(take, v, acc)
+
+
+def combine_py(op, a, b):
+    """Chunk partials combined in chunk order (NaN propagates for max/min)."""
+    if op == "sum":
+        return a + b
+    if op == "prod":
+        return a * b
+    if a != a or b != b:
+        return a + b
+    return max(a, b) if op == "max" else min(a, b)
+
+
+# --- decompositions into the tables above (nodes built with lossgraph ops)
+
+def _finite_or_zero(m):
+    inf = make("constant", value=np.array(np.inf), dtype="float")
+    zero = make("constant", value=np.array(0.0), dtype="float")
+    return make("where", make("less", make("abs", m), inf), m, zero)
+
+
+def _shifted(x, axis):
+    m = make("max", x, axis=axis, keepdims=True)
+    ms = _finite_or_zero(m)
+    e = make("exp", make("subtract", x, ms))
+    return m, ms, e, make("sum", e, axis=axis, keepdims=True)
+
+
+def _logsumexp(node, loose):
+    x, (axis, keep) = node.inputs[0], (node.attrs["axis"], node.attrs["keepdims"])
+    m, ms, e, s = _shifted(x, axis)
+    loose.add(m)
+    lse = make("add", make("log", s), ms)
+    if not keep:
+        lse = make("reshape", lse, shape=node.shape)
+    return lse
+
+
+def _softmax(node, loose):
+    m, ms, e, s = _shifted(node.inputs[0], node.attrs["axis"])
+    loose.add(m)
+    return make("divide", e, s)
+
+
+def _log_softmax(node, loose):
+    x = node.inputs[0]
+    m, ms, e, s = _shifted(x, node.attrs["axis"])
+    loose.add(m)
+    return make("subtract", make("subtract", x, ms), make("log", s))
+
+
+def _one_hot(node, loose):
+    y, axis = node.inputs[0], node.attrs["axis"]
+    shape = list(y.shape)
+    shape.insert(axis, 1)
+    ye = make("reshape", y, shape=tuple(shape))
+    cls = make("arange", dim=node.attrs["depth"])
+    cshape = [1] * len(node.shape)
+    cshape[axis] = node.attrs["depth"]
+    cls = make("reshape", cls, shape=tuple(cshape))
+    return make("cast", make("equal", ye, cls), dtype=node.dtype)
+
+
+DECOMPOSED = {"logsumexp": _logsumexp, "softmax": _softmax, "log_softmax": _log_softmax,
+              "one_hot": _one_hot}
+
+#: index maps: broadcast_to always; reshape when it only adds or drops size-1 axes
+VIEWS = ("broadcast_to", "reshape")
+
+FALLBACK = {
+    "reshape": "a reshape that regroups axes (one adding or dropping size-1 axes is a view)",
+    "transpose": "a data movement: NumPy's transpose, then a contiguous copy",
+    "pick": "a gather by labels that must be range-checked (lossgraph.ops.index.check_range)",
+    "take_along_axis": "a gather by indices that must be range-checked",
+    "scatter_along_axis": "a scatter (the vjp of take_along_axis); writes collide",
+    "matmul": "BLAS (NumPy's matmul) beats a naive loop nest",
+    "ctc_loss": "the forward recursion over time; lossgraph.ops.ctc's implementation",
+    "ctc_grad": "the forward-backward recursion; lossgraph.ops.ctc's implementation",
+}
+
+LEAVES = ("input", "constant", "dimsize", "arange")
+
+
+def expand(outputs):
+    """outputs with DECOMPOSED ops rewritten; (new outputs, loose-max nodes)."""
+    loose, memo = set(), {}
+    original = {id(n) for n in topo_order(list(outputs))}
+    for n in topo_order(list(outputs)):
+        ins = tuple(memo.get(id(i), i) for i in n.inputs)
+        new = n if ins == n.inputs else make(n.op, *ins, **n.attrs)
+        if n.op in DECOMPOSED:
+            new = DECOMPOSED[n.op](new, loose_set := set())
+            loose |= {id(m) for m in loose_set if id(m) not in original}
+        memo[id(n)] = new
+    return [memo[id(o)] for o in outputs], loose
+
+
+# --- planning
+
+def _unit_reshape(node):
+    a = [d for d in node.inputs[0].shape if d != 1]
+    return node.op == "broadcast_to" or a == [d for d in node.shape if d != 1]
+
+
+def _numel(shape):
+    coeff, names = 1, []
+    for d in shape:
+        c, ns = _factors(d)
+        coeff *= c
+        names += ns
+    return coeff, tuple(sorted(names))
+
+
+@dataclass
+class Nest:
+    """A loop nest over `shape`; phases run one after another per outer index."""
+    shape: tuple
+    phases: list = field(default_factory=lambda: [[]])
+    outer: int = 0
+    flat: bool = False
+    serial: bool = False          # a reduction accumulates across the chunked axis
+    reads: list = field(default_factory=list)     # buffer nodes read (leaves, earlier sinks)
+    writes: list = field(default_factory=list)    # sinks written (incl. accumulators)
+    partials: list = field(default_factory=list)  # whole-nest reductions (in partial order)
+    row: set = field(default_factory=set)         # ids of row-register reductions
+    memory: set = field(default_factory=set)      # ids of reductions accumulated in memory
+
+    @property
+    def sinks(self):
+        return [s for p in self.phases for s in p]
+
+
+@dataclass
+class Plan:
+    order: list           # expanded nodes, topological
+    outputs: list         # expanded outputs (values then grads)
+    kind: dict            # id -> "leaf" | "inline" | "reduce" | "fallback"
+    steps: list           # Nest or node (fallback)
+    loose: set
+    dims: tuple           # symbol names passed to every nest as integers
+    dtypes: dict          # id -> numpy dtype name
+
+
+def node_dtype(node, float_t):
+    return np.dtype(dt.numpy_dtype(node.dtype, float_t)).name
+
+
+def plan(outputs, float_t):
+    """The steps computing outputs (Nodes of a schedule) for one float dtype."""
+    outs, loose = expand(outputs)
+    order = topo_order(outs)
+    dtypes = {id(n): node_dtype(n, float_t) for n in order}
+    kind = {}
+    for n in order:
+        ok = dtypes[id(n)] in TYPES and all(dtypes[id(i)] in TYPES for i in n.inputs)
+        if n.op in LEAVES:
+            kind[id(n)] = "leaf"
+        elif n.op in REDUCTIONS and ok:
+            kind[id(n)] = "reduce"
+        elif n.op in ELEMENTWISE and ok and _emits(n, dtypes):
+            kind[id(n)] = "inline"
+        elif n.op in VIEWS and ok and _unit_reshape(n):
+            kind[id(n)] = "inline"
+        else:
+            kind[id(n)] = "fallback"
+    sinks = {id(o) for o in outs if kind[id(o)] == "inline"}
+    for n in order:
+        if kind[id(n)] == "fallback":
+            sinks |= {id(i) for i in n.inputs if kind[id(i)] == "inline"}
+    steps, where = [], {}            # where: id -> (step, phase)
+
+    def barriers(node):
+        """reductions and fallbacks a value reads through inline chains."""
+        found, stack, seen = [], [node], set()
+        while stack:
+            n = stack.pop()
+            for i in n.inputs:
+                if id(i) in seen:
+                    continue
+                seen.add(id(i))
+                if kind[id(i)] in ("reduce", "fallback"):
+                    found.append(i)
+                elif kind[id(i)] == "inline":
+                    stack.append(i)
+        return found
+
+    for n in order:
+        k = kind[id(n)]
+        if k == "fallback":
+            where[id(n)] = (len(steps), 0)
+            steps.append(n)
+            continue
+        if not (k == "reduce" or id(n) in sinks):
+            continue
+        space = n.inputs[0].shape if k == "reduce" else n.shape
+        deps = barriers(n)
+        placed = None
+        for s in range(len(steps) - 1, -1, -1):
+            nest = steps[s]
+            if not isinstance(nest, Nest) or nest.shape != space:
+                continue
+            phase, outer, ok = 0, nest.outer, True
+            for d in deps:
+                ds, dp = where[id(d)]
+                if ds < s:
+                    continue
+                axes = d.attrs.get("axis", ()) if ds == s and kind[id(d)] == "reduce" else ()
+                if ds == s and axes and min(axes) >= 1 and len(axes) < len(space):
+                    phase, outer = max(phase, dp + 1), min(outer, min(axes))
+                else:
+                    ok = False
+                    break
+            if ok:
+                placed = (s, phase, outer)
+                break
+        if placed is None:
+            nest = Nest(shape=space, outer=max(len(space) - 1, 0))
+            steps.append(nest)
+            placed = (len(steps) - 1, 0, nest.outer)
+        s, phase, outer = placed
+        nest = steps[s]
+        nest.outer = outer
+        while len(nest.phases) <= phase:
+            nest.phases.append([])
+        nest.phases[phase].append(n)
+        where[id(n)] = (s, phase)
+    for st in steps:
+        if isinstance(st, Nest):
+            _finish(st, kind, loose)
+    dims = sorted({name for n in order for d in _all_dims(n) for name in _factors(d)[1]})
+    return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes)
+
+
+def _all_dims(n):
+    at = n.attrs
+    return list(n.shape) + list(at.get("dims", ())) + [at[k] for k in ("dim", "depth") if k in at] \
+        + list(at.get("shape", ()) if n.op != "constant" else ())
+
+
+def _emits(n, dtypes):
+    """Whether the table emits n for its dtypes (integer division, power... fall back)."""
+    conv, _ = ELEMENTWISE[n.op]
+    ty = TYPES[dtypes[id(n)]][0]
+    if n.op in ("divide", "power", "xlogy", "exp", "log", "log1p", "expm1", "sqrt", "tanh",
+                "sigmoid", "softplus"):
+        return is_float(ty)
+    return True
+
+
+def _closure(nest, kind):
+    """Inline nodes, buffer nodes read, and whether an index map (arange, broadcasting)
+    needs the true multi-index."""
+    seen, reads, inline, stack = set(), [], [], list(nest.sinks)
+    for s in nest.sinks:
+        seen.add(id(s))
+    while stack:
+        n = stack.pop()
+        if kind[id(n)] == "inline" or n in nest.sinks:
+            inline.append(n)
+            for i in n.inputs:
+                if id(i) not in seen:
+                    seen.add(id(i))
+                    if kind[id(i)] == "inline" and i.op != "arange":
+                        stack.append(i)
+                    elif kind[id(i)] == "leaf" and i.op in ("dimsize", "arange") or \
+                            kind[id(i)] == "leaf" and i.op == "constant" and i.ndim == 0:
+                        inline.append(i)
+                    else:
+                        reads.append(i)
+    return inline, reads
+
+
+def _finish(nest, kind, loose):
+    k = len(nest.shape)
+    inline, reads = _closure(nest, kind)
+    nest.reads = [r for r in reads if all(r is not s for s in nest.sinks)]
+    nest.writes = list(nest.sinks)
+    full = _numel(nest.shape)
+    reds = [s for s in nest.sinks if kind[id(s)] == "reduce"]
+    nest.flat = len(nest.phases) == 1 and k >= 1 and \
+        all(len(r.attrs["axis"]) == k for r in reds) and \
+        all(_numel(n.shape) in (full, (1, ())) for n in inline + nest.reads
+            if n.op != "dimsize" and kind[id(n)] != "reduce") and \
+        not any(n.op == "arange" for n in inline)
+    for r in reds:
+        axes = set(r.attrs["axis"])
+        if len(axes) == k:
+            nest.partials.append(r)
+        elif axes == set(range(nest.outer, k)):
+            nest.row.add(id(r))
+        else:
+            nest.memory.add(id(r))
+            if 0 in axes:
+                nest.serial = True
+    nest.loose = {id(r) for r in reds if id(r) in loose}
