@@ -86,6 +86,10 @@ def _names(names, most=12):
     return ", ".join(shown) + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
+# Below this many elements in every input, freeing and buffer reuse cost more than they save.
+PLAN_MIN_SIZE = 8192
+
+
 def run(order, env, keep=None):
     """Evaluate nodes in topological order; values dict keyed by id(node).
 
@@ -203,7 +207,8 @@ def evaluate(outputs, arrays=None, /, **kwargs):
     given.update(kwargs)
     order = topo_order(outs)
     env = bind(declared_inputs(order), given)
-    values = run(order, env, keep={id(o) for o in outs})
+    large = any(a.size >= PLAN_MIN_SIZE for a in env.arrays.values())
+    values = run(order, env, keep={id(o) for o in outs} if large else None)
     bound = [id(a) for a in env.arrays.values()]
     results = [_finish(values[id(o)], bound) for o in outs]
     return results[0] if single else results

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import lossgraph as lg
+from lossgraph.evaluate import PLAN_MIN_SIZE
 
 mpmath.mp.dps = 100
 TINY = {np.float32: 1e-40, np.float64: 5e-320}   # denormals
@@ -197,20 +198,22 @@ def test_dtypes_are_kept_through_loss_and_gradient():
 
 def test_reused_buffers_never_touch_inputs_results_or_live_views(rng):
     """Every intermediate below dies into an op that could write over it; the inputs, the
-    returned intermediates and a reshaped view that is still alive must not change."""
-    a = rng.normal(size=(4, 3))
-    x = lg.input("x", shape=(4, 3))
+    returned intermediates and a reshaped view that is still alive must not change (the
+    inputs are large enough for evaluate to plan buffer reuse: PLAN_MIN_SIZE)."""
+    a = rng.normal(size=(128, 96))
+    assert a.size >= PLAN_MIN_SIZE
+    x = lg.input("x", shape=(128, 96))
     e = lg.exp(x)
-    flat = lg.reshape(e, (12,))           # a view of e, alive after e's last elementwise use
-    s = lg.sigmoid(e * 2.0)               # e * 2 dies into sigmoid, sigmoid into the sum
-    out = lg.sum(s + 1.0) + lg.sum(flat) + lg.sum(lg.softplus(-x))
+    view = lg.reshape(lg.reshape(e, (a.size,)), (128, 96))   # computed before e * 2 ...
+    three = view + e * 2.0                # ... where e dies while the view is still read
+    s = lg.sigmoid(three * 2.0)           # three * 2 dies into sigmoid, sigmoid into s + 1
+    out = lg.sum(s + 1.0) + lg.sum(lg.softplus(-x))
     kept = x * 3.0                        # returned and used again below
-    both = lg.evaluate([out, kept, kept + 1.0, e], x=a)
     before = a.copy()
-    sig = 1 / (1 + np.exp(-2 * np.exp(a)))
-    want = np.sum(sig + 1) + np.sum(np.exp(a)) + np.sum(np.log1p(np.exp(-a)))
-    np.testing.assert_allclose(both[0], want, rtol=1e-13)
-    np.testing.assert_array_equal(both[1], 3 * a)
-    np.testing.assert_array_equal(both[2], 3 * a + 1)
-    np.testing.assert_array_equal(both[3], np.exp(a))
+    got = lg.evaluate([out, kept, kept + 1.0, three], x=a)
+    want = np.sum(1 / (1 + np.exp(-6 * np.exp(a))) + 1) + np.sum(np.log1p(np.exp(-a)))
+    np.testing.assert_allclose(got[0], want, rtol=1e-12)
+    np.testing.assert_array_equal(got[1], 3 * a)
+    np.testing.assert_array_equal(got[2], 3 * a + 1)
+    np.testing.assert_allclose(got[3], 3 * np.exp(a), rtol=1e-15)
     np.testing.assert_array_equal(a, before)
