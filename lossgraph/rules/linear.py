@@ -229,7 +229,7 @@ def _product(nodes):
 
 def _inverse_int(k):
     """m when k == 1 / m for an integer m >= 2, else None."""
-    if k == 0 or abs(k) >= 1:
+    if not 0 < abs(k) < 1:      # also nan
         return None
     m = round(1.0 / k)
     return m if m >= 2 and 1.0 / m == k else None
@@ -351,7 +351,7 @@ def build_sum(ms):
         inner = build_sum([Monomial(m.coef / g, _without(m.nums, up), _without(m.dens, down))
                            for m in ms])
         return build_monomial(Monomial(g, up + [inner], down))
-    lead = next(m for m in ms if m.coef > 0)
+    lead = next((m for m in ms if m.coef > 0), ms[0])   # nan coefficients: keep the order
     out = build_monomial(lead)
     for m in ms:
         if m is lead:
