@@ -29,12 +29,12 @@ class Namer:
     """Hands out identifiers that are valid, not reserved and unique within one module."""
 
     def __init__(self, reserved=()):
-        self.taken = set(reserved) | set(keyword.kwlist) | set(keyword.softkwlist) \
-            | set(dir(builtins))
+        self.protected = _PROTECTED | set(reserved)
+        self.taken = set(self.protected)
 
     def fresh(self, hint):
         base = safe_identifier(hint)
-        if base in self.taken and base in _PROTECTED:
+        if base in self.protected:
             base += "_"
         name, k = base, 1
         while name in self.taken:
@@ -42,9 +42,6 @@ class Namer:
             name = f"{base}_{k}"
         self.taken.add(name)
         return name
-
-    def reserve(self, *names):
-        self.taken.update(names)
 
 
 _PROTECTED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))

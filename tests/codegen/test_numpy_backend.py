@@ -167,3 +167,19 @@ def test_nan_guarded_where_gives_zero_gradients():
     v, (g,) = codegen.compile(loss, wrt=[x])(np.array([-1.0, 0.0, 0.5, 4.0]))
     assert np.isfinite(v) and np.all(np.isfinite(g))
     np.testing.assert_allclose(g, [1.0, 1.0, 3.0, 0.25 + 0.5 / np.sqrt(3.0)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("pred", "pred"), ("ŷ", "y"), ("1st", "_1st"), ("a b-c", "a_b_c"), ("日本", "_"),
+    ("'\"; import os", "____import_os"),
+])
+def test_safe_identifier(text, expected):
+    from codegen.names import safe_identifier
+    assert safe_identifier(text) == expected
+
+
+def test_namer_avoids_keywords_builtins_reserved_and_repeats():
+    from codegen.names import Namer
+    namer = Namer(reserved=("np", "sigmoid"))
+    got = [namer.fresh(h) for h in ("lambda", "len", "np", "sigmoid", "x", "x", "x_2")]
+    assert got == ["lambda_", "len_", "np_", "sigmoid_", "x", "x_2", "x_2_2"]
