@@ -7,8 +7,9 @@ so n / 10 rows), in float32 and float64, it times in one run:
     numpy     the loss and its gradient written by hand (the stable textbook formulas)
     vg        lg.value_and_grad(f) (steady state: traced and simplified once, then cached)
     eval      lg.evaluate([loss, grad], ...) of the stable loss and its simplified gradient
-The candidates are called in turn, round after round, and each gets the fastest of its
-rounds: the machines are shared and noisy, so compare the ratios to numpy, not the times.
+The candidates take turns, round after round (each called twice in its turn, the second call
+timed), and each gets the fastest of its rounds: the machines are shared and noisy, so
+compare the ratios to numpy, not the times.
 Then the tracemalloc peak of sparse CE (loss + gradient) at n rows x 10 classes in float64,
 for NumPy and lg.evaluate, as a multiple of the logits' size.
 
@@ -97,13 +98,14 @@ def candidates(L, build, a, b):
 
 
 def fastest_ms(fns, rounds):
-    """Each fn's fastest call in ms, the fns called in turn in every round (after a warm-up
-    call each), so a burst of load on the machine hits them all alike."""
-    for f in fns:
-        f()
+    """Each fn's fastest call in ms. The fns take turns, round after round, so a burst of
+    load on the machine hits them all alike; in its turn a fn is called twice and the second
+    call timed, so it meets the allocator as its own previous call left it (right after
+    another fn's frees, the first call pays page faults that a loop of one fn does not)."""
     best = [float("inf")] * len(fns)
     for _ in range(rounds):
         for k, f in enumerate(fns):
+            f()
             t0 = time.perf_counter()
             f()
             best[k] = min(best[k], time.perf_counter() - t0)
