@@ -90,7 +90,7 @@ def _power_vjp(g, ans, x, y):
 def _xlogy(x, y):
     """x log y, 0 where x = 0 (also for y = 0, inf or nan): y is replaced by 1 there."""
     logy = np.log(np.where(x == 0, 1, y))
-    fits = logy.shape == np.broadcast_shapes(np.shape(x), logy.shape) and \
+    fits = isinstance(logy, np.ndarray) and logy.shape == np.broadcast_shapes(np.shape(x), logy.shape) and \
         logy.dtype == np.result_type(x, logy)
     return np.multiply(x, logy, out=logy if fits else None)
 

@@ -389,3 +389,9 @@ def test_transpose_accepts_negative_axes():
     assert node.shape == (4, 2, 3)
     arr = np.arange(24.0).reshape(2, 3, 4)
     np.testing.assert_array_equal(lg.evaluate(node, x=arr), np.transpose(arr, (-1, 0, 1)))
+
+
+def test_xlogy_of_zero_dimensional_operands():
+    a, b = lg.input("a"), lg.input("b")
+    got = lg.evaluate(lg.xlogy(a, b), a=np.float64(0.5), b=np.float64(0.5))
+    assert np.isclose(got, 0.5 * np.log(0.5))
