@@ -104,22 +104,25 @@ def _(x, y, p, s):
     return F.pick(x, y, axis=p.attrs["axis"]) - F.logsumexp(x, axis=p.attrs["axis"])
 
 
+def _picked_log_softmax(x, y, normalizer, p):
+    """pick(x, y) - logsumexp(x) along p's axis, when normalizer runs along the same axis."""
+    if not _same_axis(normalizer, p):
+        return None
+    return F.pick(x, y, axis=p.attrs["axis"]) - F.logsumexp(x, axis=p.attrs["axis"])
+
+
 @rule("log-pick-softmax", P("log", P("pick", P("softmax", X, bind="sm"), Var("y"), bind="p")),
       "stability", "log(pick(softmax(x), y)) -> pick(x, y) - logsumexp(x): finite where the "
       "picked probability underflows")
 def _(x, sm, y, p):
-    if not _same_axis(sm, p):
-        return None
-    return F.pick(x, y, axis=p.attrs["axis"]) - F.logsumexp(x, axis=p.attrs["axis"])
+    return _picked_log_softmax(x, y, sm, p)
 
 
 @rule("pick-log-softmax", P("pick", P("log_softmax", X, bind="ls"), Var("y"), bind="p"),
       "stability", "pick(log_softmax(x), y) -> pick(x, y) - logsumexp(x): one log per row, not "
       "one per class")
 def _(x, ls, y, p):
-    if not _same_axis(ls, p):
-        return None
-    return F.pick(x, y, axis=p.attrs["axis"]) - F.logsumexp(x, axis=p.attrs["axis"])
+    return _picked_log_softmax(x, y, ls, p)
 
 
 @rule("sigmoid-by-hand", P("divide", P("exp", X), P("add", Const(1.0), P("exp", X))),
