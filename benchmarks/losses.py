@@ -9,7 +9,8 @@ of the predictions) and precision, it measures in one run: this machine's memory
 against a float64 reference (lg.evaluate of the pipeline graphs on float64 copies). It reports
 each median as a ratio to the bandwidth bound (bytes that must move / bandwidth) and to the
 fastest contestant, plus the per-call time at N = 10 (overhead). Timed calls of all
-contestants are interleaved, so the machine's noise hits them alike. Writes
+contestants are interleaved, so the machine's noise hits them alike; in its turn each is
+called twice and the second call timed. Writes
 DIR/losses.json and, with matplotlib, DIR/losses.png (time vs N per workload).
 """
 from __future__ import annotations
@@ -83,14 +84,27 @@ def measure(w, n, dtype, contestants, quick):
             runs[name] = run
         else:
             out[name]["error"] = "result differs from the float64 reference"
-    times = {name: [] for name in runs}
-    for _ in range(repeats(n, quick)):
-        for name, run in runs.items():
-            times[name].append(_time(run))
-    for name, ts in times.items():
+    for name, ts in interleaved(runs, repeats(n, quick), out).items():
         out[name]["median_s"] = statistics.median(ts)
     out["_bytes"] = w.bytes_moved(arrays)
     return out
+
+
+def interleaved(runs, repeat, report):
+    """{name: [seconds]}: each run timed repeat times, round-robin; in its turn each run is
+    called twice and the second call timed (the first pays the page faults of memory the
+    previous contestant returned to the system). A run that raises is dropped and its error
+    recorded in report[name]."""
+    times = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in list(runs.items()):
+            try:
+                run()
+                times[name].append(_time(run))
+            except Exception as e:
+                report[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"[:200]}
+                del runs[name], times[name]
+    return times
 
 
 def table(results, bw):
@@ -154,15 +168,12 @@ def overhead(contestants, workloads):
     runs = {}
     for name, prepare in contestants.items():
         try:
-            runs[name] = prepare(w, arrays)
-            runs[name]()
+            run = prepare(w, arrays)
+            run()
+            runs[name] = run
         except Exception as e:
-            out[name] = {"error": str(e)[:200]}
-    times = {k: [] for k in runs}
-    for _ in range(2000):
-        for name, run in runs.items():
-            times[name].append(_time(run))
-    for name, ts in times.items():
+            out[name] = {"error": f"{type(e).__name__}: {e}"[:200]}
+    for name, ts in interleaved(runs, 1000, out).items():
         out[name] = {"median_us": statistics.median(ts) * 1e6}
     return w.name, out
 
@@ -199,7 +210,7 @@ def main(argv=None):
     print(f"\nper-call time at N = 10 ({ow_name}, float64):")
     for name, v in ow.items():
         print(f"  {name:22s} " + (f"{v['median_us']:8.1f} us" if "median_us" in v
-                                  else v["error"]))
+                                  else v.get("error", "")))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"machine": platform.platform(), "bandwidth_bytes_per_s": bw,
