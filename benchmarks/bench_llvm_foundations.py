@@ -141,30 +141,32 @@ def one_call(kernels, jf, rng, repeat):
 
 def table(kernels, jf, rng, n, repeat):
     for dt in ("float32", "float64"):
-        print(f"\n## N = {n:.0e}, {dt} (ms, median; ratio to the bandwidth bound)")
+        print(f"\n## N = {n:.0e}, {dt} (ms, median [best]; ratio to the bandwidth bound)")
         x = (rng.standard_normal(n) * 4).astype(dt)
         z = rng.uniform(0, 1, n).astype(dt)
         out = np.empty_like(x)
         k = kernels[dt]
         stream = stream_kernel(dt)
-        bound = median_time(lambda: stream(x, z, out), repeat)
-        gbs = 3 * x.nbytes / bound / 1e9
-        rows = {
-            "bound: 2-thread stream, same bytes": bound,
-            "kernel, 2 threads, out=": median_time(lambda: k(x, z, out=out, threads=2), repeat),
-            "kernel, 2 threads": median_time(lambda: k(x, z, threads=2), repeat),
-            "kernel, 1 thread, out=": median_time(lambda: k(x, z, out=out, threads=1), repeat),
-            "kernel, 1 thread": median_time(lambda: k(x, z, threads=1), repeat),
-            "hand NumPy": median_time(lambda: numpy_bce(x, z), max(3, repeat // 2)),
+        runs = {
+            "bound: 2-thread stream, same bytes": times_of(lambda: stream(x, z, out), repeat),
+            "kernel, 2 threads, out=": times_of(lambda: k(x, z, out=out, threads=2), repeat),
+            "kernel, 2 threads": times_of(lambda: k(x, z, threads=2), repeat),
+            "kernel, 1 thread, out=": times_of(lambda: k(x, z, out=out, threads=1), repeat),
+            "kernel, 1 thread": times_of(lambda: k(x, z, threads=1), repeat),
+            "hand NumPy": times_of(lambda: numpy_bce(x, z), max(3, repeat // 2)),
         }
         if jf:
             jax_call(jf, x, z)
-            rows["jax.jit(value_and_grad)"] = median_time(lambda: jax_call(jf, x, z), repeat)
+            runs["jax.jit(value_and_grad)"] = times_of(lambda: jax_call(jf, x, z), repeat)
+        rows = {name: statistics.median(t) for name, t in runs.items()}
+        bound = rows["bound: 2-thread stream, same bytes"]
         best = rows["kernel, 2 threads, out="]
-        print(f"(bound: {gbs:.1f} GB/s for {3 * x.nbytes / 1e6:.0f} MB)")
+        fastest = min(runs["bound: 2-thread stream, same bytes"])
+        print(f"(bound: {3 * x.nbytes / bound / 1e9:.1f} GB/s for {3 * x.nbytes / 1e6:.0f} MB, "
+              f"best run {3 * x.nbytes / fastest / 1e9:.1f})")
         for name, t in rows.items():
-            print(f"{name}: {t * 1e3:.2f} ms = {t / bound:.2f}x bound, "
-                  f"{t / best:.2f}x the 2-thread kernel")
+            print(f"{name}: {t * 1e3:.2f} [{min(runs[name]) * 1e3:.2f}] ms = {t / bound:.2f}x "
+                  f"bound, {t / best:.2f}x the 2-thread kernel")
 
 
 def crossover(rng, repeat):
