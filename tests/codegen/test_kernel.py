@@ -272,3 +272,11 @@ def test_jit_has_aux_and_single_argnum():
     np.testing.assert_allclose(g, wg, rtol=1e-12)
     with pytest.raises(lg.GradientError, match="gradients need float"):
         codegen.jit(lambda p, t: lg.sum(p))(np.array([1, 2]), b)
+
+
+def test_jit_cache_is_bounded_per_function():
+    f = codegen.jit(lambda p: lg.sum(lg.square(p)), maxsize=2)
+    for n in (1, 2, 3):
+        v, g = f(np.ones(n))
+        np.testing.assert_array_equal(g, 2 * np.ones(n))
+    assert len(f.cache) == 2
