@@ -16,3 +16,4 @@ from .kernel import BACKENDS, CACHE, Kernel, compile, jit, register_backend
 from .pipeline import Schedule
 
 __all__ = ["compile", "jit", "Kernel", "Schedule", "register_backend", "BACKENDS", "CACHE"]
+from .llvm import lazy as _llvm_lazy  # noqa: E402,F401  registers backend="llvm"; llvmlite loads on first use

@@ -11,12 +11,11 @@ no user string reaches it.
 """
 from __future__ import annotations
 
-import numpy as np
 from llvmlite import ir
 
 from lossgraph.shapes import _factors
 
-from .lower import (BLOCK, ELEMENTWISE, F64, I1, I8, I64, PTR, REDUCTIONS, TYPES, combine,
+from .lower import (BLOCK, ELEMENTWISE, F64, I1, I8, I64, PTR, REDUCTIONS, TYPES, combine, identity,
                     const, convert, is_float, _numel)
 
 
@@ -25,13 +24,6 @@ def acc_type(node, reg):
     if REDUCTIONS[node.op][1]:
         return F64 if is_float(reg) else I64
     return I64 if reg == I1 else reg
-
-
-def acc_dtype(node, dtype):
-    reg = TYPES[dtype][0]
-    ty = acc_type(node, reg)
-    return {F64: "float64", I64: "int64"}.get(ty, dtype) if ty != reg or ty in (F64, I64) \
-        else dtype
 
 
 class NestEmitter:
@@ -53,6 +45,7 @@ class NestEmitter:
         self.ptrs = args[:len(self.buffers)]
         self.partials, self.start, self.stop = args[len(self.buffers):len(self.buffers) + 3]
         self.dimv = dict(zip(plan.dims, args[len(self.buffers) + 3:]))
+        self.allocas = self.fn.append_basic_block("allocas")    # first block: mem2reg
         self.entry = self.fn.append_basic_block("entry")
         self.b = ir.IRBuilder(self.entry)
         self.strides = {}
@@ -76,14 +69,8 @@ class NestEmitter:
             v = self.b.mul(v, self.dimv[name])
         return v
 
-    def _entry_builder(self):
-        eb = ir.IRBuilder(self.entry)
-        if self.entry.instructions:
-            eb.position_before(self.entry.instructions[0])
-        return eb
-
     def alloca(self, ty, init):
-        a = self._entry_builder().alloca(ty)
+        a = ir.IRBuilder(self.allocas).alloca(ty)
         self.b.store(init, a)
         return a
 
@@ -208,9 +195,8 @@ class NestEmitter:
                 self.stride_list(n.shape)
         self.accs = {}
         for r in nest.partials:
-            ident = REDUCTIONS[r.op][0]
-            self.accs[id(r)] = self.alloca(acc_type(r, self.reg(r)),
-                                           const(acc_type(r, self.reg(r)), ident))
+            ty = acc_type(r, self.reg(r))
+            self.accs[id(r)] = self.alloca(ty, identity(r.op, ty))
         if k == 0:
             self.memo = {}
             for phase in nest.phases:
@@ -224,6 +210,7 @@ class NestEmitter:
             cell = b.gep(self.partials, [const(I64, j)], inbounds=True, source_etype=F64)
             b.store(convert(b, acc, F64) if acc.type != I1 else b.uitofp(acc, F64), cell)
         b.ret_void()
+        ir.IRBuilder(self.allocas).branch(self.entry)
         return self.fn
 
     def flat_loops(self):
@@ -239,7 +226,7 @@ class NestEmitter:
             inner = {}
             for r in sums:
                 ty = self.block_type(r)
-                inner[id(r)] = self.alloca(ty, const(ty, REDUCTIONS[r.op][0]))
+                inner[id(r)] = self.alloca(ty, identity(r.op, ty))
             saved, self.accs = self.accs, inner
 
             def element(i):
@@ -276,7 +263,7 @@ class NestEmitter:
             saved = dict(self.accs)
             for r in rows:
                 ty = acc_type(r, self.reg(r))
-                self.accs[id(r)] = self.alloca(ty, const(ty, REDUCTIONS[r.op][0]))
+                self.accs[id(r)] = self.alloca(ty, identity(r.op, ty))
             self.inner(outer, list(idx), phase)
             for r in rows:
                 acc = b.load(self.accs[id(r)], typ=acc_type(r, self.reg(r)))
@@ -317,6 +304,3 @@ def accumulator_dtype(node, dtype):
     ty = acc_type(node, TYPES[dtype][0])
     return {F64: "float64", I64: "int64"}.get(ty, dtype)
 
-
-__all__ = ["NestEmitter", "accumulator_dtype"]
-_unused = (np, acc_dtype)

@@ -8,7 +8,7 @@ Every op of lossgraph.ops.OPS is in exactly one table (a test checks):
                   computes their input (float sums and products in float64)
     DECOMPOSED    rewritten into the two tables above before planning:
                   logsumexp(x) = log(sum(e^(x - m))) + m, m = max(x) where finite, else 0
-                  softmax(x) = e^(x - m) / sum(e^(x - m)); log_softmax(x) = x - logsumexp(x)
+                  softmax(x) = e^(x - m) / sum(e^(x - m)); log_softmax(x) = x - (log(sum) + m)
                   one_hot(y)[..., c, ...] = (y == c), the class index read off the loop
     VIEWS         broadcast_to, and reshape that only adds or drops size-1 axes: index maps
     FALLBACK      op -> reason: computed between native loops, on NumPy arrays, by the op's
@@ -177,6 +177,14 @@ REDUCTIONS = {"sum": (0.0, True), "prod": (1.0, True), "max": (-math.inf, False)
               "min": (math.inf, False)}
 
 
+def identity(op, ty):
+    """The reduction's start value in type ty (the extreme integers for int max/min)."""
+    v = REDUCTIONS[op][0]
+    if not is_float(ty) and math.isinf(v):
+        v = -(1 << (ty.width - 1)) if v < 0 else (1 << (ty.width - 1)) - 1
+    return const(ty, v)
+
+
 def combine(b, op, acc, v, loose=False):
     """acc op v; float sums and products reassociate (the one reordered operation, so the
     loop vectorizes); max/min propagate NaN unless loose (a shift that NaN reaches anyway)."""
@@ -241,7 +249,7 @@ def _log_softmax(node, loose):
     x = node.inputs[0]
     m, ms, e, s = _shifted(x, node.attrs["axis"])
     loose.add(m)
-    return make("subtract", make("subtract", x, ms), make("log", s))
+    return make("subtract", x, make("add", make("log", s), ms))
 
 
 def _one_hot(node, loose):
