@@ -72,11 +72,11 @@ def stream_kernel(dtype):
         n = x.size
         mid = n // 2 // 64 * 64
         item = x.itemsize
-        worker = runtime._worker()
-        h = worker.submit(cf, (x.ctypes.data + mid * item, y.ctypes.data + mid * item,
+        pool = runtime.worker()
+        h = pool.submit(cf, (x.ctypes.data + mid * item, y.ctypes.data + mid * item,
                                out.ctypes.data + mid * item, n - mid))
         cf(x.ctypes.data, y.ctypes.data, out.ctypes.data, mid)
-        worker.wait(h)
+        pool.wait(h)
     return run
 
 

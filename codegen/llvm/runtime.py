@@ -169,12 +169,17 @@ _WORKER = []
 _WORKER_LOCK = threading.Lock()
 
 
-def _worker():
+def worker():
+    """The process's persistent worker thread (started on first use): h = worker().submit(fn,
+    args) runs fn(*args) there; worker().wait(h) waits and re-raises what it raised."""
     if not _WORKER:
         with _WORKER_LOCK:
             if not _WORKER:
                 _WORKER.append(_Worker())
     return _WORKER[0]
+
+
+_worker = worker
 
 
 class NativeLoop:
@@ -224,10 +229,10 @@ class NativeLoop:
         c1[2:first] = c0[2:first]
         (c0[0], c0[1]), (c1[0], c1[1]) = chunks(n, self.split_from)
         if threads == 2:
-            worker = _worker()
-            handle = worker.submit(fn, (arrays + (c1,),))
+            pool = worker()
+            handle = pool.submit(fn, (arrays + (c1,),))
             fn(arrays + (c0,))
-            worker.wait(handle)
+            pool.wait(handle)
         else:
             fn(arrays + (c0,))
             fn(arrays + (c1,))
