@@ -174,3 +174,13 @@ def test_offsets_found_on_live_objects():
     t = (a,)
     assert ctypes.c_void_p.from_address(id(a) + runtime.array_data_offset()).value == a.ctypes.data
     assert ctypes.c_void_p.from_address(id(t) + runtime.tuple_item_offset()).value == id(a)
+
+
+def test_worker_runs_jobs_and_hands_back_their_errors():
+    pool = runtime.worker()
+    box = []
+    pool.wait(pool.submit(box.append, (threading.get_ident(),)))
+    assert box and box[0] != threading.get_ident()
+    with pytest.raises(ZeroDivisionError):
+        pool.wait(pool.submit(lambda: 1 / 0, ()))
+    assert runtime.worker() is pool
