@@ -114,6 +114,8 @@ class _Plan:
     owned: ids of nodes whose value is a fresh array an op impl allocated (never an input,
     a constant or a view). views: root buffer id -> how many live values look into it
     (itself included), so a buffer is reused only when nothing alive still reads it.
+    memos: what ops with shares=True leave for each other about one input, kept only while
+    another of them will read that input (sharers counts them down).
     """
 
     def __init__(self, order, keep):
@@ -128,6 +130,10 @@ class _Plan:
                 self.dying[k].append(i_id)
         self.owned, self.views, self.root_of = set(), {}, {}
         self.safe = True
+        self.memos, self.sharers = {}, {}
+        for n in order:
+            if OPS[n.op].shares:
+                self.sharers[id(n.inputs[0])] = self.sharers.get(id(n.inputs[0]), 0) + 1
 
     def track(self, node, out, args):
         """Record the new value's root buffer; own it when an impl allocated it."""
@@ -155,6 +161,13 @@ class _Plan:
                 if self.views[id(a)] == readers:
                     return a
         return None
+
+    def memo(self, node):
+        """The memo of node's first input while another sharing op will read it (the last
+        one takes what is left, and it is dropped), else None."""
+        i = id(node.inputs[0])
+        self.sharers[i] -= 1
+        return self.memos.pop(i, None) if not self.sharers[i] else self.memos.setdefault(i, {})
 
     def release(self, k, values):
         for i_id in self.dying[k]:
@@ -186,6 +199,8 @@ def _apply(node, values, env, plan=None, k=0):
         buf = plan.reusable(node, k, values, shape, dtype)
         if buf is not None:
             kw["out"] = buf
+    if plan is not None and op.shares:
+        kw["memo"] = plan.memo(node)
     out = np.asarray(op.impl(*args, **kw), dtype=dtype)
     if plan is not None:
         plan.track(node, out, args)

@@ -37,6 +37,9 @@ class Op:
     wants_shape: impl also takes out_shape=, the node's shape with dims resolved.
     writes_out: impl also takes out=, an array of the result's shape and dtype that it may
         write the result into (the evaluator passes a dying intermediate; never an input).
+    shares: impl also takes memo=, a dict for its first input in one evaluation, shared by
+        the ops with shares=True that read that input (logsumexp leaves e^(x - max) and its
+        sums there, softmax and log_softmax of the same array use them: same values, once).
     arity, attr_kinds: how many inputs, and each attr's kind ("int", "bool", "str", "dtype",
         "dim", "dims", "ints", "axes", "array"): what lossgraph.serialize reads and checks.
     Leaves (kind "leaf") have impl(node, env) instead: env.arrays, env.dims.
@@ -59,6 +62,7 @@ class Op:
     latex_prefix: bool = False
     wants_shape: bool = False
     writes_out: bool = False
+    shares: bool = False
     arity: Optional[int] = None
     attr_kinds: dict = field(default_factory=dict)
     origin: str = field(default="", compare=False)

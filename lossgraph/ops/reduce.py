@@ -148,31 +148,45 @@ def _shifted_exp(x, axis, out=None):
     return np.exp(e, out=e), m
 
 
-def _lse(x, axis):
-    """log sum e^x along axis, keepdims, in float64 for float32 x (rounded by the caller)."""
+def _lse(x, axis, memo=None):
+    """log sum e^x along axis, keepdims, in float64 for float32 x (rounded by the caller).
+    With a memo, e^(x - m) and its sums stay there for a softmax of the same x."""
+    if memo is not None and ("lse", axis) in memo:
+        return memo["lse", axis].copy()        # a node's value is its own buffer
     e, m = _shifted_exp(x, axis)
     s = _sum_of(e, axis, True, wide=True)
-    return np.add(np.log(s), m)
+    lse = np.add(np.log(s), m)
+    if memo is not None:
+        memo["lse", axis], memo["exp", axis] = lse.copy(), (e, s)
+    return lse
 
 
-def _logsumexp(x, axis, keepdims):
+def _logsumexp(x, axis, keepdims, memo=None):
     x = _as_float(x)
-    out = _lse(x, axis).astype(x.dtype, copy=False)
+    out = _lse(x, axis, memo).astype(x.dtype, copy=False)
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-def _softmax(x, axis, keepdims=False, out=None):
-    """e^(x - m) / sum e^(x - m), in place in one buffer; an all -inf row gives zeros."""
+def _softmax(x, axis, keepdims=False, out=None, memo=None):
+    """e^(x - m) / sum e^(x - m), in place in one buffer; an all -inf row gives zeros. A
+    logsumexp of the same x (memo) already holds e and its sums: they are used, once; else
+    the logsumexp is left for it."""
     x = _as_float(x)
-    e, m = _shifted_exp(x, axis, out)
-    s = _sum_of(e, axis, True, wide=True)
+    hit = memo.pop(("exp", axis), None) if memo is not None else None
+    if hit is None:
+        e, m = _shifted_exp(x, axis, out)
+        s = _sum_of(e, axis, True, wide=True)
+        if memo is not None:
+            memo["lse", axis] = np.add(np.log(s), m)
+    else:
+        e, s = hit
     return np.divide(e, np.where(s == 0, 1, s), out=e, casting="same_kind")
 
 
-def _log_softmax(x, axis, keepdims=False, out=None):
+def _log_softmax(x, axis, keepdims=False, out=None, memo=None):
     """x - logsumexp(x), with logsumexp kept in float64 for float32 x: one rounding."""
     x = _as_float(x)
-    return np.subtract(x, _lse(x, axis), casting="same_kind",
+    return np.subtract(x, _lse(x, axis, memo), casting="same_kind",
                        out=np.empty(x.shape, x.dtype) if out is None else out)
 
 
@@ -206,7 +220,8 @@ register("logsumexp", "reduction", reduction(floating), _logsumexp,
          lambda g, ans, x: (kept(g, ans) * F.softmax(x, axis=ans.attrs["axis"]),),
          _reduce_text("logsumexp"), _call_latex(r"\operatorname{logsumexp}"),
          sympy=lambda a, at: _sp().log(_sp().Sum(_sp().exp(a[0]), *a[1:])),
-         math="log sum exp x over axes, shifted by the max", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'})
+         math="log sum exp x over axes, shifted by the max", arity=1, attr_kinds={'axis': 'axes', 'keepdims': 'bool'},
+         shares=True)
 
 
 def _normalizer_infer(inputs, attrs):
@@ -237,8 +252,8 @@ def _log_softmax_vjp(g, ans, x):
 register("softmax", "normalizer", _normalizer_infer, _softmax, _softmax_vjp,
          _normalizer_text("softmax"), _call_latex(r"\operatorname{softmax}", True),
          sympy=_named("softmax"), math="e^x / sum e^x along axis", arity=1,
-         attr_kinds={'axis': 'axes'}, writes_out=True)
+         attr_kinds={'axis': 'axes'}, writes_out=True, shares=True)
 register("log_softmax", "normalizer", _normalizer_infer, _log_softmax, _log_softmax_vjp,
          _normalizer_text("log_softmax"), _call_latex(r"\log\operatorname{softmax}", True),
          sympy=_named("log_softmax"), math="x - logsumexp(x) along axis", arity=1,
-         attr_kinds={'axis': 'axes'}, writes_out=True)
+         attr_kinds={'axis': 'axes'}, writes_out=True, shares=True)
