@@ -179,7 +179,7 @@ def test_offsets_found_on_live_objects():
 def test_worker_runs_jobs_and_hands_back_their_errors():
     pool = runtime.worker()
     box = []
-    pool.wait(pool.submit(box.append, (threading.get_ident(),)))
+    pool.wait(pool.submit(lambda: box.append(threading.get_ident()), ()))
     assert box and box[0] != threading.get_ident()
     with pytest.raises(ZeroDivisionError):
         pool.wait(pool.submit(lambda: 1 / 0, ()))
