@@ -87,12 +87,12 @@ def _grouped(text, child, style, left):
     """A product operand in parentheses where reading it would change the product: A @ (c *
     B) (Python reads A @ c * B as (A @ c) * B), and in LaTeX y X on the left, where
     juxtaposition cannot tell an elementwise factor from a matrix one."""
-    op = _shown(child, style)
+    op, product = _shown(child, style), OPS["multiply"].prec
     if style == "latex":
         prec = None if op.latex_atomic else (op.latex_prec if op.latex_prec is not None
                                               else op.prec)
-        return rf"\left({text}\right)" if prec == 20 else text
-    return f"({text})" if op.prec == 20 and not left else text
+        return rf"\left({text}\right)" if prec == product else text
+    return f"({text})" if op.prec == product and not left else text
 
 
 def _matmul_text(args, attrs, node):
