@@ -120,6 +120,8 @@ def _sum_parts(n):
 
 def _combine_sum(n, kids):
     if not kids:
+        if n.op not in _PRODUCT_OPS and scalar(n) is None:
+            return (Monomial(1.0, (n,), ()),)     # a plain factor: no product memo needed
         return (monomial(n),)
     if n.op == "negative":
         out = tuple(m.scaled(-1.0) for m in kids[0])
@@ -294,6 +296,12 @@ def normal_product(node):
     work = product_needs_work(node)
     if not work and not any(_has_quotient_term(i) for i in node.inputs):
         return None
+    if node.op == "multiply":      # the common case, a * c -> c a, without the machinery
+        a, b = node.inputs
+        c = scalar(b)
+        if c is not None and c not in (0.0, 1.0, -1.0) and c == c and scalar(a) is None \
+                and a.op not in _PRODUCT_OPS and a.op != "sign" and _inverse_int(abs(c)) is None:
+            return _const(c) * a
     m = monomial(node)
     if _opaque(node, m):
         return None
