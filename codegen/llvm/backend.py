@@ -27,7 +27,7 @@ import numpy as np
 from lossgraph import dtypes as dt
 from lossgraph.errors import OptionError
 from lossgraph.evaluate import Env, _apply, bind
-from lossgraph.shapes import resolve_dim
+from lossgraph.shapes import _factors
 
 from . import jit, lower, runtime
 from .emit import NestEmitter, acc_type
@@ -42,171 +42,224 @@ def _acc_dtype(node, dtype):
 
 
 class _NestStep:
-    """A compiled nest: its entry function, buffer nodes and how to allocate them."""
+    """A compiled nest and what a call needs to run it, in slot numbers (no dict lookups)."""
 
     def __init__(self, nest, emitter, name):
-        self.nest, self.name = nest, name
+        self.nest, self.name, self.fn = nest, name, None
         self.buffers = emitter.buffers
-        self.n_reads = len(nest.reads)
-        self.fn = None
 
 
 class Program:
     """The plan and native code of one schedule for one float precision."""
 
     def __init__(self, schedule, float_t, threads):
-        self.s, self.float_t, self.threads = schedule, float_t, threads
-        outputs = list(schedule.outputs)
-        self.plan = lower.plan(outputs, float_t)
-        module = jit.new_module("lossgraph")
-        self.steps = []
-        for j, st in enumerate(self.plan.steps):
-            if isinstance(st, Nest):
-                em = NestEmitter(module, self.plan, st, j)
-                body = em.build()
-                runtime.emit_entry(module, body, len(em.buffers), f"entry{j}",
-                                   n_ints=len(self.plan.dims))
-                self.steps.append(_NestStep(st, em, f"entry{j}"))
-            else:
-                self.steps.append(st)
-        nests = [s for s in self.steps if isinstance(s, _NestStep)]
-        self.jit = jit.compile_module(module) if nests else None
         import ctypes
-        for s in nests:
-            s.fn = self.jit.function(s.name, None, ctypes.py_object)
-        self.consts = {}
-        for n in self.plan.order:
-            if n.op == "constant" and n.ndim and self.plan.kind[id(n)] == "leaf":
-                self.consts[id(n)] = np.ascontiguousarray(
-                    n.attrs["value"], dtype=self.plan.dtypes[id(n)])
+        self.s, self.float_t, self.threads = schedule, float_t, threads
+        self.plan = plan = lower.plan(list(schedule.outputs), float_t)
+        module = jit.new_module("lossgraph")
+        steps = []
+        for j, st in enumerate(plan.steps):
+            if isinstance(st, Nest):
+                em = NestEmitter(module, plan, st, j)
+                runtime.emit_entry(module, em.build(), len(em.buffers), f"entry{j}",
+                                   n_ints=len(plan.dims))
+                steps.append(_NestStep(st, em, f"entry{j}"))
+            else:
+                steps.append(st)
+        nests = [s for s in steps if isinstance(s, _NestStep)]
+        self.jit = jit.compile_module(module) if nests else None
+        for st in nests:
+            st.fn = self.jit.function(st.name, None, ctypes.py_object)
+        self.slot = {id(n): k for k, n in enumerate(plan.order)}
+        self.n_slots = len(plan.order)
         self.input_nodes = list(schedule.inputs.values())
-        self.dim_source = {}
+        self.input_slots = [self.slot[id(n)] for n in self.input_nodes
+                            if id(n) in self.slot]
+        self.input_slots = [self.slot.get(id(n)) for n in self.input_nodes]
+        self.consts = [(self.slot[id(n)], np.ascontiguousarray(n.attrs["value"],
+                                                               dtype=plan.dtypes[id(n)]))
+                       for n in plan.order
+                       if n.op == "constant" and n.ndim and plan.kind[id(n)] == "leaf"]
+        self.dim_index = {d: j for j, d in enumerate(plan.dims)}
+        source = {}
         for k, node in enumerate(self.input_nodes):
             for ax, d in enumerate(node.shape):
                 if isinstance(d, str) and "*" not in d:
-                    self.dim_source.setdefault(d, (k, ax))
-        self.bind_needed = any(d not in self.dim_source for d in self.plan.dims)
+                    source.setdefault(d, (k, ax))
+        self.bind_needed = any(d not in source for d in plan.dims)
+        self.dim_source = [source.get(d) for d in plan.dims]
         nv = len(schedule.values)
-        self.value_nodes = self.plan.outputs[:nv]
-        self.grad_nodes = self.plan.outputs[nv:]
+        self.value_slots = [self.slot[id(n)] for n in plan.outputs[:nv]]
+        self.grad_slots = [self.slot[id(n)] for n in plan.outputs[nv:]]
+        self.out_nodes = plan.outputs
+        self.steps = [self._prepare(st) for st in steps]
+        self._local = threading.local()
 
-    # --- per call
-    def dims(self, arrays):
-        if self.bind_needed:
-            return dict(bind(self.s.inputs, dict(zip(self.s.inputs, arrays))).dims)
-        return {d: arrays[k].shape[ax] for d, (k, ax) in self.dim_source.items()}
+    def _spec(self, shape):
+        """shape as ((coeff, dim positions), ...) for _shape."""
+        spec = []
+        for d in shape:
+            coeff, names = _factors(d)
+            spec.append((coeff, tuple(self.dim_index[n] for n in names)))
+        return tuple(spec)
 
-    def __call__(self, arrays, outs):
-        plan = self.plan
-        arrays = [a if a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative
-                  else np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
-                  for a in arrays]
-        dims = self.dims(arrays)
-        ints = [float(dims[d]) for d in plan.dims]
-        values = {id(n): a for n, a in zip(self.input_nodes, arrays)}
-        values.update(self.consts)
-        fresh = set()
-        direct = {}
-        if outs:
-            for g, buf in zip(self.grad_nodes, outs):
-                if plan.kind[id(g)] == "inline" and id(g) not in direct:
-                    direct[id(g)] = buf
-        env = None
-        for st in self.steps:
-            if isinstance(st, _NestStep):
-                self._nest(st, values, dims, ints, direct, fresh)
-                continue
-            if env is None:
-                env = Env({n.name: a for n, a in zip(self.input_nodes, arrays)}, dims,
-                          self.float_t)
-            with np.errstate(all="ignore"):
-                out = _apply(st, values, env)
-            values[id(st)] = np.ascontiguousarray(out)
-        return self._results(values, fresh, outs, dims)
+    @staticmethod
+    def _shape(spec, dimvals):
+        out = []
+        for coeff, idx in spec:
+            for j in idx:
+                coeff *= dimvals[j]
+            out.append(coeff)
+        return tuple(out)
 
-    def _shape(self, node, dims):
-        return tuple(d if isinstance(d, int) else resolve_dim(d, dims) for d in node.shape)
-
-    def _nest(self, st, values, dims, ints, direct, fresh):
-        nest, plan = st.nest, self.plan
-        post = []
+    def _prepare(self, st):
+        plan, slot = self.plan, self.slot
+        if not isinstance(st, _NestStep):
+            return ("fallback", st, slot[id(st)])
+        nest = st.nest
+        writes = []
         for n in nest.writes:
             dtype = plan.dtypes[id(n)]
-            shape = self._shape(n, dims)
             if id(n) in nest.memory:
                 acc = _acc_dtype(n, dtype)
                 ident = REDUCTIONS[n.op][0]
                 if acc == "int64" and not np.isfinite(ident):
                     ident = np.iinfo(np.int64).min if ident < 0 else np.iinfo(np.int64).max
-                values[id(n)] = np.full(shape, ident, dtype=acc)
-                post.append(n)
-            elif id(n) in direct:
-                values[id(n)] = direct[id(n)]
+                writes.append((slot[id(n)], self._spec(n.shape), acc, ident, dtype))
             else:
-                values[id(n)] = np.empty(shape, dtype=dtype)
-            fresh.add(id(n))
-        arrays = tuple(values[id(n)] for n in st.buffers)
+                writes.append((slot[id(n)], self._spec(n.shape), dtype, None, None))
         k = len(nest.shape)
-        full = 1
-        for d in self._shape_of(nest.shape, dims):
-            full *= d
-        n0 = 1 if k == 0 else (full if nest.flat else self._shape_of(nest.shape, dims)[0])
-        split = not nest.serial and k and full >= runtime.SPLIT_FROM and n0 >= 256
-        chunks = runtime.chunks(n0, 0) if split else [(0, n0)]
-        m = len(nest.partials)
-        ctls = []
-        for lo, hi in chunks:
-            ctl = np.empty(2 + len(ints) + m)
-            ctl[0], ctl[1] = lo, hi
-            ctl[2:2 + len(ints)] = ints
-            ctls.append(ctl)
-        if len(ctls) == 2 and self.threads == 2:
-            worker = runtime._worker()
-            handle = worker.submit(st.fn, (arrays + (ctls[1],),))
-            st.fn(arrays + (ctls[0],))
-            worker.wait(handle)
-        else:
-            for ctl in ctls:
-                st.fn(arrays + (ctl,))
-        for j, r in enumerate(nest.partials):
-            parts = [c[2 + len(ints) + j] for c in ctls]
-            total = parts[0]
-            for p in parts[1:]:
-                total = combine_py(r.op, total, p)
+        full = self._spec(nest.shape)
+        partials = [(slot[id(r)], r.op, np.dtype(plan.dtypes[id(r)]).type)
+                    for r in nest.partials]
+        return ("nest", st.fn, writes, tuple(slot[id(n)] for n in st.buffers), full,
+                k, nest.flat, (not nest.serial) and k > 0, partials, id(st))
+
+    # --- per call
+    def _dims(self, arrays):
+        if self.bind_needed:
+            dims = bind(self.s.inputs, dict(zip(self.s.inputs, arrays))).dims
+            return [dims[d] for d in self.plan.dims], dims
+        return [arrays[k].shape[ax] for k, ax in self.dim_source], None
+
+    def _ctl(self, key, size):
+        try:
+            cache = self._local.ctl
+        except AttributeError:
+            cache = self._local.ctl = {}
+        ctl = cache.get(key)
+        if ctl is None:
+            ctl = cache[key] = (np.zeros(size), np.zeros(size))
+        return ctl
+
+    def __call__(self, arrays, outs):
+        arrays = [a if a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative
+                  else np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+                  for a in arrays]
+        dimvals, dims = self._dims(arrays)
+        vals = [None] * self.n_slots
+        for k, a in zip(self.input_slots, arrays):
+            if k is not None:
+                vals[k] = a
+        for k, a in self.consts:
+            vals[k] = a
+        fresh = set()
+        direct = {}
+        if outs:
+            for k, buf in zip(self.grad_slots, outs):
+                direct.setdefault(k, buf)
+        for st in self.steps:
+            if st[0] == "nest":
+                self._nest(st, vals, dimvals, direct, fresh)
+                continue
+            node, k = st[1], st[2]
+            if dims is None:
+                dims = dict(zip(self.plan.dims, dimvals))
+            env = Env({n.name: a for n, a in zip(self.input_nodes, arrays)}, dims, self.float_t)
+            by_id = {id(i): vals[self.slot[id(i)]] for i in node.inputs}
             with np.errstate(all="ignore"):
-                values[id(r)] = np.array(total, dtype=plan.dtypes[id(r)])
-        for n in post:
-            values[id(n)] = values[id(n)].astype(plan.dtypes[id(n)], copy=False)
+                vals[k] = np.ascontiguousarray(_apply(node, by_id, env))
+        return self._results(vals, fresh, outs, dimvals)
 
-    @staticmethod
-    def _shape_of(shape, dims):
-        return tuple(d if isinstance(d, int) else resolve_dim(d, dims) for d in shape)
+    def _nest(self, st, vals, dimvals, direct, fresh):
+        _, fn, writes, buf_slots, full, k, flat, splittable, partials, key = st
+        post = None
+        for slot, spec, dtype, ident, final in writes:
+            if ident is not None:
+                vals[slot] = np.full(self._shape(spec, dimvals), ident, dtype=dtype)
+                post = post or []
+                post.append((slot, final))
+            elif slot in direct:
+                vals[slot] = direct[slot]
+            else:
+                vals[slot] = np.empty(self._shape(spec, dimvals), dtype=dtype)
+            fresh.add(slot)
+        arrays = tuple(vals[j] for j in buf_slots)
+        shape = self._shape(full, dimvals)
+        numel = 1
+        for d in shape:
+            numel *= d
+        n0 = 1 if k == 0 else (numel if flat else shape[0])
+        nd = len(dimvals)
+        c0, c1 = self._ctl(key, 2 + nd + len(partials))
+        c0[2:2 + nd] = dimvals
+        if splittable and numel >= runtime.SPLIT_FROM and n0 >= 256:
+            c1[2:2 + nd] = dimvals
+            (c0[0], c0[1]), (c1[0], c1[1]) = runtime.chunks(n0, 0)
+            if self.threads == 2:
+                worker = runtime._worker()
+                handle = worker.submit(fn, (arrays + (c1,),))
+                fn(arrays + (c0,))
+                worker.wait(handle)
+            else:
+                fn(arrays + (c0,))
+                fn(arrays + (c1,))
+            p0, p1 = c0.tolist()[2 + nd:], c1.tolist()[2 + nd:]
+            totals = [combine_py(op, a, b) for (_, op, _), a, b in zip(partials, p0, p1)]
+        else:
+            c0[0], c0[1] = 0, n0
+            fn(arrays + (c0,))
+            totals = c0.tolist()[2 + nd:] if partials else ()
+        if partials:
+            with np.errstate(all="ignore"):
+                for (slot, _, typ), total in zip(partials, totals):
+                    vals[slot] = np.array(typ(total))
+        if post:
+            for slot, final in post:
+                vals[slot] = vals[slot].astype(final, copy=False)
 
-    def _results(self, values, fresh, outs, dims):
+    def _results(self, vals, fresh, outs, dimvals):
         plan, used = self.plan, set()
+        nv = len(self.value_slots)
 
-        def result(n):
-            a = values[id(n)]
-            want = np.dtype(plan.dtypes[id(n)])
-            if id(n) not in fresh or id(n) in used or a.dtype != want:
-                a = np.array(np.broadcast_to(a, self._shape(n, dims)), dtype=want)
-            used.add(id(n))
+        def result(slot, node):
+            a = vals[slot]
+            if a is None:             # a leaf output (a constant, dimsize or arange)
+                dims = dict(zip(plan.dims, dimvals))
+                a = _apply(node, {}, Env({}, dims, self.float_t))
+            want = np.dtype(plan.dtypes[id(node)])
+            if slot not in fresh or slot in used or a.dtype != want:
+                shape = self._shape(self._spec(node.shape), dimvals)
+                a = np.array(np.broadcast_to(a, shape), dtype=want)
+            used.add(slot)
             return a[()] if a.ndim == 0 else a
 
-        vals = [result(v) for v in self.value_nodes]
-        value = vals[0] if len(vals) == 1 else tuple(vals)
+        vals_out = [result(k, n) for k, n in zip(self.value_slots, self.out_nodes[:nv])]
+        value = vals_out[0] if nv == 1 else tuple(vals_out)
         if not self.s.wrt:
             return value
         grads = []
-        for k, g in enumerate(self.grad_nodes):
+        for j, (k, node) in enumerate(zip(self.grad_slots, self.out_nodes[nv:])):
             if outs:
-                buf = outs[k]
-                if values[id(g)] is not buf:
-                    np.copyto(buf, values[id(g)])
-                used.add(id(g))
+                buf = outs[j]
+                if vals[k] is None:
+                    np.copyto(buf, result(k, node))
+                elif vals[k] is not buf:
+                    np.copyto(buf, vals[k])
+                used.add(k)
                 grads.append(buf)
             else:
-                a = result(g)
+                a = result(k, node)
                 grads.append(np.asarray(a) if np.ndim(a) == 0 else a)
         return value, tuple(grads)
 

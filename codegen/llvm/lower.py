@@ -483,7 +483,7 @@ def _finish(nest, kind, loose):
     nest.flat = len(nest.phases) == 1 and k >= 1 and \
         all(len(r.attrs["axis"]) == k for r in reds) and \
         all(_numel(n.shape) in (full, (1, ())) for n in inline + nest.reads
-            if n.op != "dimsize" and kind[id(n)] != "reduce") and \
+            if n.op != "dimsize" and id(n) not in {id(r) for r in reds}) and \
         not any(n.op == "arange" for n in inline)
     for r in reds:
         axes = set(r.attrs["axis"])
