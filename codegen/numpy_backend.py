@@ -355,6 +355,12 @@ class Emitter:
         return repr(axes[0]) if len(axes) == 1 else repr(tuple(axes))
 
     def dim_expr(self, d):
+        if isinstance(d, str) and "*" in d and self._axis_of(d) is not None:
+            if d not in self.dim_names:          # a product dim some input has as one axis
+                self.dim_names[d] = self.namer.fresh(d.replace("*", "_"))
+            if d not in self.dims_used:
+                self.dims_used.append(d)
+            return self.dim_names[d]
         coeff, names = _factors(d)
         for n in names:
             if n not in self.dims_used:
@@ -671,11 +677,18 @@ class Emitter:
         concrete = [n.dtype for n in self.s.inputs.values() if n.dtype in ("float32", "float64")]
         return f"np.{dt.promote(*concrete) if concrete else 'float64'}"
 
-    def _dim_source(self, sym):
+    def _axis_of(self, dim):
+        """(parameter, axis) of the first input axis that is exactly dim, else None."""
         for p, n in zip(self.params, self.s.inputs.values()):
             for i, d in enumerate(n.shape):
-                if d == sym:
-                    return f"{p}.shape[{i}]"
+                if d == dim:
+                    return p, i
+        return None
+
+    def _dim_source(self, sym):
+        found = self._axis_of(sym)
+        if found is not None:
+            return f"{found[0]}.shape[{found[1]}]"
         from lossgraph.errors import ShapeError
         raise ShapeError(f"dim {sym!r} is not the size of any input axis, so the generated "
                          f"code cannot read it")

@@ -280,3 +280,17 @@ def test_jit_cache_is_bounded_per_function():
         v, g = f(np.ones(n))
         np.testing.assert_array_equal(g, 2 * np.ones(n))
     assert len(f.cache) == 2
+
+
+def test_product_dims_are_read_and_checked():
+    a, b = lg.input("a", shape=("N", "T")), lg.input("b", shape=("N*T",))
+    loss = lg.mean(lg.reshape(a, (-1,)) * b)
+    k = codegen.compile(loss, wrt=[a, b])
+    x, y = rng.normal(size=(2, 3)), rng.normal(size=6)
+    value, (ga, gb) = k(x, y)
+    want = reference(loss, [a, b], a=x, b=y)
+    assert value == pytest.approx(want[0], rel=1e-12)
+    np.testing.assert_allclose(ga, want[1][0], rtol=1e-12)
+    np.testing.assert_allclose(gb, want[1][1], rtol=1e-12)
+    stable, grads = derive(loss, [a, b])
+    same_error(lambda: k(x, np.zeros(5)), lambda: lg.evaluate([stable, *grads], a=x, b=np.zeros(5)))
