@@ -179,10 +179,13 @@ def overhead(contestants, workloads):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="1e4,1e5,1e6,1e7")
-    ap.add_argument("--losses", default=",".join(WORKLOADS))
-    ap.add_argument("--dtypes", default="float32,float64")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.losses",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1e4,1e5,1e6,1e7",
+                    help="elements of the predictions, comma separated (default %(default)s)")
+    ap.add_argument("--losses", default=",".join(WORKLOADS),
+                    help="workloads, comma separated (default %(default)s)")
+    ap.add_argument("--dtypes", default="float32,float64", help="default %(default)s")
     ap.add_argument("--quick", action="store_true", help="fewer repeats (and 1e6 only, "
                     "unless --sizes is given)")
     ap.add_argument("--out", default=".", help="directory for losses.json and losses.png")
