@@ -1,0 +1,138 @@
+"""The LLVM backend's lowering: every op has an entry, the benchmark loops vectorize, two threads
+give the bits of one, out= buffers, odd input arrays, hostile names, concurrent calls."""
+import re
+import threading
+
+import numpy as np
+import pytest
+
+import codegen
+import lossgraph as lg
+import zoo
+from codegen.llvm import lower, runtime
+from lossgraph.ops import OPS
+
+
+def test_every_op_has_a_native_lowering_or_a_documented_fallback():
+    tables = (set(lower.ELEMENTWISE) | set(lower.REDUCTIONS) | set(lower.DECOMPOSED)
+              | set(lower.VIEWS) | set(lower.FALLBACK) | set(lower.LEAVES))
+    missing = sorted(set(OPS) - tables)
+    assert not missing, f"ops with no lowering: {missing}"
+    assert not sorted(tables - set(OPS)), "table entries for ops that do not exist"
+    for op, reason in lower.FALLBACK.items():
+        assert isinstance(reason, str) and len(reason) > 20, op
+
+
+X = lg.input("x", shape=("N",))
+Z = lg.input("z", shape=("N",))
+LOGITS = lg.input("logits", shape=("N", "C"))
+LABELS = lg.input("labels", shape=("N",), dtype="int64")
+BENCH = {
+    "bce": (lg.mean(lg.softplus(X) - X * Z), [X]),
+    "mse": (lg.mean(lg.square(X - Z)), [X]),
+    "huber": (zoo.tf.huber_loss(X, Z) if hasattr(zoo.tf, "huber_loss")
+              else zoo.mxnet.HuberLoss()(X, Z), [X]),
+    "softmax_ce": (zoo.tf.sparse_softmax_cross_entropy(LOGITS, LABELS), [LOGITS]),
+}
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    out = {}
+    for name, (loss, wrt) in BENCH.items():
+        loss = loss if loss.shape == () else lg.mean(loss)
+        out[name] = codegen.compile(loss, wrt=wrt, backend="llvm", dtype="float32")
+        out[name](**_feed(name, 100, np.random.default_rng(0)))   # compiles float32
+    return out
+
+
+def _feed(name, n, rng):
+    if name == "softmax_ce":
+        c = 10
+        return {"logits": rng.normal(size=(n // c, c)).astype(np.float32),
+                "labels": rng.integers(0, c, size=n // c)}
+    return {"x": rng.normal(size=n).astype(np.float32),
+            "z": (rng.random(n) > 0.5).astype(np.float32)}
+
+
+@pytest.mark.parametrize("name", list(BENCH))
+def test_benchmark_loops_vectorize(kernels, name):
+    ir = kernels[name].optimized_ir
+    assert re.search(r"<(8|16) x float>", ir), f"{name}: no float vector in the optimized IR"
+
+
+@pytest.mark.parametrize("name", ["bce", "softmax_ce"])
+def test_two_threads_give_the_bits_of_one_and_agree_with_evaluate(kernels, name):
+    n = 2 * runtime.SPLIT_FROM + 130           # cut in two chunks
+    feed = _feed(name, n, np.random.default_rng(1))
+    k2 = kernels[name]
+    loss, wrt = BENCH[name]
+    loss = loss if loss.shape == () else lg.mean(loss)
+    k1 = codegen.compile(loss, wrt=wrt, backend="llvm", dtype="float32", threads=1)
+    v1, (g1,) = k1(**feed)
+    v2, (g2,) = k2(**feed)
+    assert v1.tobytes() == v2.tobytes() and g1.tobytes() == g2.tobytes()
+    y, grads = lg.pipeline.derive(loss, wrt)
+    want = lg.evaluate([y, *grads], {k: v.astype(np.float64) if v.dtype.kind == "f" else v
+                                     for k, v in feed.items()})
+    np.testing.assert_allclose(v2, want[0], rtol=1e-5)
+    np.testing.assert_allclose(g2, want[1], rtol=2e-4, atol=1e-6 * np.abs(want[1]).max())
+
+
+def test_out_buffers_receive_the_gradient(kernels):
+    feed = _feed("mse", 1000, np.random.default_rng(2))
+    buf = np.full(1000, np.nan, dtype=np.float32)
+    v, (g,) = kernels["mse"](**feed, out=(buf,))
+    assert g is buf
+    v_fresh, (g_fresh,) = kernels["mse"](**feed)
+    assert g_fresh is not buf and np.array_equal(g_fresh, buf) and v == v_fresh
+
+
+def test_strided_read_only_and_big_endian_inputs(kernels):
+    rng = np.random.default_rng(3)
+    base = _feed("bce", 2000, rng)
+    x, z = base["x"][::2][::-1], base["z"][::2][::-1]   # strided, negatively
+    want = kernels["bce"](x=x.copy(), z=z.copy())
+    z.flags.writeable = False
+    got = kernels["bce"](x=x, z=z)
+    assert got[0] == want[0] and np.array_equal(got[1][0], want[1][0])
+    k64 = codegen.compile(BENCH["bce"][0], wrt=[X], backend="llvm")
+    big = base["x"].astype(">f8")
+    got = k64(x=big, z=base["z"].astype(np.float64))
+    ref = k64(x=base["x"].astype(np.float64), z=base["z"].astype(np.float64))
+    assert got[0] == ref[0] and np.array_equal(got[1][0], ref[1][0])
+
+
+@pytest.mark.parametrize("name", ["class", "λ_ünï", "__import__", "lambda"])
+def test_hostile_input_names_compile_and_never_reach_the_ir(name):
+    a = lg.input(name, shape=(3,))
+    k = codegen.compile(lg.sum(lg.exp(a)), wrt=[a], backend="llvm")
+    v, (g,) = k(np.array([0.0, 1.0, 2.0]))
+    np.testing.assert_allclose(v, np.exp([0.0, 1.0, 2.0]).sum(), rtol=1e-15)
+    np.testing.assert_allclose(g, np.exp([0.0, 1.0, 2.0]), rtol=1e-15)
+    assert name not in k.llvm_ir
+
+
+def test_concurrent_calls_are_correct(kernels):
+    feeds = [_feed("softmax_ce", 4000 + 10 * i, np.random.default_rng(10 + i)) for i in range(4)]
+    want = [kernels["softmax_ce"](**f) for f in feeds]
+    errors = []
+
+    def work(i):
+        for _ in range(20):
+            v, (g,) = kernels["softmax_ce"](**feeds[i])
+            if v != want[i][0] or not np.array_equal(g, want[i][1][0]):
+                errors.append(i)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_unknown_option_and_bad_threads_are_clear_errors():
+    with pytest.raises(lg.errors.OptionError, match="threads"):
+        codegen.compile(lg.sum(X), wrt=[X], backend="llvm", threads=3)
+    with pytest.raises(lg.errors.OptionError, match="unknown option 'fast'"):
+        codegen.compile(lg.sum(X), wrt=[X], backend="llvm", fast=True)
