@@ -623,6 +623,8 @@ class Emitter:
         for k, g in enumerate(s.grads):
             e = self.expr[id(g)]
             if self.grad_index.get(id(g)) != k:      # a leaf, a value, or a repeated gradient
+                if self.is_literal(g):                # a zero gradient: in the float type
+                    e = f"{_dtype_expr(self, dtype_sym(g.dtype))}({e})"
                 self._helper("fill")
                 e = f"fill({self.out_params[k]}, {e}, copy=True)"
             grads.append(e)

@@ -182,5 +182,6 @@ EXTREME = [(f"{name}-extreme", fn, [_extreme(m) for m in makers]) for name, fn, 
 
 
 def flavour_functions():
-    """(module, name) of every flavour function zoo.catalog() lists."""
-    return {(f.module, f.name) for e in zoo.catalog() for f in e.flavours}
+    """(module, name) of every flavour function the catalogue lists (zoo.inventory's flavour
+    tables, without building the formulas)."""
+    return {(f.module, f.name) for fl in zoo.inventory.flavour_map().values() for f in fl}
