@@ -21,7 +21,7 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
     log(x)     = k ln 2 + log(m), m in [sqrt(1/2), sqrt 2) split off the bits (denormals
                  pre-scaled by 2^p), log(m) = f - f^2/2 + s (f^2/2 + R(s^2)), f = m - 1,
                  s = f / (2 + f), R the atanh series (fdlibm's form)
-    log1p(x)   = log's formula on u = 1 + x rounded, + c / u, c = (1 + x) - u exactly (TwoSum),
+    log1p(x)   = log's formula on u = 1 + x rounded, + c / u, c = x - (u - 1) = (1 + x) - u exactly,
                  1/u by the bit trick and two Newton steps (a correction needs few bits);
                  f = x exactly when u needs no exponent (k = 0)
     expm1(x)   = (2^n - 1) + 2^n r + 2^n t with e^(r + c) = 1 + r + t (c what rounding r lost),
@@ -372,8 +372,16 @@ def _rough_reciprocal(e, u):
     return r
 
 
+def _one_plus(e, x):
+    """u, c with u + c = 1 + x exactly while u < 2^p: u - 1 is then exact (1 is a multiple of
+    ulp(u), or u = 1 + x exactly when x <= -1/2), and so is x - (u - 1) (Sterbenz). Beyond,
+    log1p drops c anyway."""
+    u = e.add(e.c(1.0), x)
+    return u, e.sub(x, e.sub(u, e.c(1.0)))
+
+
 def _log1p(e, x):
-    u, c = _two_sum(e, e.c(1.0), x)
+    u, c = _one_plus(e, x)
     k, f = _log_split(e, u, denormals=False)     # u = 1 + x > 0 is never denormal
     k0 = e.eq(k, e.c(0.0))
     f = e.sel(k0, x, f)                           # 1 + x needs no rounding when k = 0
@@ -438,7 +446,7 @@ def _log1p_dd(e, xh, xl):
     """log(1 + xh + xl) = hi + lo for 0 <= xh <= 1, |xl| <= ulp(xh): log1p's formula with
     the k ln 2, f and f^2/2 terms summed exactly (TwoSum), the small rest in one double."""
     p = e.p
-    u, c = _two_sum(e, e.c(1.0), xh)
+    u, c = _one_plus(e, xh)
     k, f = _log_split(e, u)
     k0 = e.eq(k, e.c(0.0))
     f = e.sel(k0, xh, f)
