@@ -189,8 +189,9 @@ LOWERINGS = {
     "equal": _call("{0} == {1}", cast=False), "not_equal": _call("{0} != {1}", cast=False),
     "logical_and": _call("{0} & {1}", cast=False), "logical_or": _call("{0} | {1}", cast=False),
     "logical_not": _call("~{0}", cast=False),
-    "where": Lowering(lambda em, n, a, out: f"select({', '.join(a)})", cast=(1, 2),
-                      helpers=("select",)),
+    "where": Lowering(lambda em, n, a, out: f"select({', '.join(a)}" + (
+        ", reuse=True)" if em.reusable(n, n.inputs[1]) else ")"), cast=(1, 2),
+        helpers=("select",)),
     "clip": _ufunc("clip"),
     "cast": Lowering(_cast, cast=False, view=True),
     "stop_gradient": Lowering(lambda em, n, a, out: a[0], cast=False, view=True),
@@ -310,7 +311,7 @@ def _literal(value):
 
 
 _HINTS = {"subtract": "diff", "add": "total", "multiply": "product", "divide": "ratio",
-          "where": "select", "less": "below", "less_equal": "inside", "greater": "above",
+          "where": "chosen", "less": "below", "less_equal": "inside", "greater": "above",
           "greater_equal": "at_least", "equal": "is_equal", "not_equal": "differs",
           "logical_and": "both", "logical_or": "either", "logical_not": "negated",
           "negative": "neg", "power": "powered", "sum": "total", "prod": "product",

@@ -38,10 +38,10 @@ def softplus(x, e, reuse=False):
     return np.add(sp, np.maximum(x, 0.0), out=sp if isinstance(sp, np.ndarray) else None)
 
 
-def select(c, a, b):
+def select(c, a, b, reuse=False):
     """np.where(c, a, b), for floats without branches (NumPy's where mispredicts on random
     conditions): b ^ ((a ^ b) & mask) on the bits, mask all ones where c holds (exact, NaNs
-    included)."""
+    included). reuse=True writes into a's buffer."""
     dtype = np.result_type(a, b)
     if dtype.kind != "f" or np.ndim(c) + np.ndim(a) + np.ndim(b) == 0:
         return np.where(c, a, b)[()]
@@ -49,7 +49,8 @@ def select(c, a, b):
     a_bits, b_bits = np.asarray(a, dtype).view(bits), np.asarray(b, dtype).view(bits)
     mask = np.subtract(0, c, dtype=bits)               # 0 or -1 (every bit set)
     full = np.broadcast_shapes(np.shape(c), a_bits.shape, b_bits.shape)
-    out = np.bitwise_xor(a_bits, b_bits)
+    spare = reuse and isinstance(a, np.ndarray) and a.dtype == dtype and a.shape == full
+    out = np.bitwise_xor(a_bits, b_bits, out=a_bits if spare else None)
     out = np.bitwise_and(out, mask, out=out if out.shape == full else None)
     return np.bitwise_xor(out, b_bits, out=out).view(dtype)
 
