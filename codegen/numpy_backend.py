@@ -563,14 +563,16 @@ class Emitter:
         else:
             args = [self.operand(node, i) if low.cast is True or (low.cast and k in low.cast)
                     else self.expr[id(i)] for k, i in enumerate(node.inputs)]
-            values = [k for k in (low.cast if isinstance(low.cast, tuple) else
-                                  range(len(node.inputs)))]
-            if all(self.is_literal(node.inputs[k]) for k in values) and \
-                    dt.is_float(node.dtype) == dt.is_float(node.inputs[values[0]].dtype):
-                for k in values:       # NumPy would take Python scalars as float64 / int64
+            values = list(low.cast) if isinstance(low.cast, tuple) else \
+                list(range(len(node.inputs)))
+            same_kind = dt.is_float(node.dtype) == dt.is_float(node.inputs[values[0]].dtype)
+            if same_kind and all(self.is_literal(node.inputs[k]) for k in values):
+                for k in values:       # alone, Python scalars would make float64 / int64
                     args[k] = f"{_dtype_expr(self, dtype_sym(node.dtype))}({args[k]})"
-            spare = self._reuse(node) if low.inplace else None
-            target = (out if out is not None else spare) if low.out else None
+            target = None
+            if low.out:
+                target = out if out is not None else (self._reuse(node) if low.inplace
+                                                       else None)
             text = low.emit(self, node, args, target)
             wrote = out is not None and low.out
             if low.view and not is_output and node.inputs and text == args[0]:
