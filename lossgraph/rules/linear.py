@@ -231,7 +231,7 @@ def _product(nodes):
 
 def _inverse_int(k):
     """m when k == 1 / m for an integer m >= 2, else None."""
-    if not 0 < abs(k) < 1:      # also nan
+    if not 2.0 ** -52 <= abs(k) < 1:      # also nan, and 1 / k past 2^52 (not an int)
         return None
     m = round(1.0 / k)
     return m if m >= 2 and 1.0 / m == k else None

@@ -30,8 +30,13 @@ TEXT_FUNCS = {
     "cast": lambda x, dtype: np.asarray(x, dtype=float), "broadcast_to": lambda x, s: np.broadcast_to(x, [int(d) for d in s]),
     "reshape": np.reshape, "sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod,
 }
+def float_power(x, y):
+    """x ** y as lossgraph's power: always in floating point ((-2) ** (-2) is 0.25)."""
+    return np.power(np.asarray(x, dtype=np.result_type(x, 1.0)), y)
+
+
 BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
-          ast.Div: np.divide, ast.Pow: np.power, ast.BitAnd: np.logical_and,
+          ast.Div: np.divide, ast.Pow: float_power, ast.BitAnd: np.logical_and,
           ast.BitOr: np.logical_or}
 CMPOPS = {ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater,
           ast.GtE: np.greater_equal, ast.Eq: np.equal, ast.NotEq: np.not_equal}

@@ -171,3 +171,13 @@ def test_guard_nans_is_idempotent():
     loss = lg.sum(norm(A, 1)) + lg.sum(lg.where(p > 0, lg.log(p), 0.0))
     once = lg.guard_nans(loss)
     assert lg.guard_nans(once) is once
+
+
+@pytest.mark.parametrize("k", [np.nan, np.inf, -np.inf, 2.225073858507e-311, 1e-300, 1e300])
+def test_extreme_coefficients_keep_their_values(k):
+    """Coefficients that are NaN, infinite or denormal go through the normal forms unharmed."""
+    x = lg.input("x", shape=(3,))
+    loss = lg.sum(x * k - x / 4.0)
+    g = lg.gradients(loss, x)
+    want = np.full(3, k - 0.25)
+    np.testing.assert_array_equal(lg.evaluate([loss, g], x=np.ones(3))[1], want)
