@@ -34,3 +34,8 @@ class SerializationError(LossgraphError, ValueError):
 
 class RenderError(LossgraphError, RuntimeError):
     """Drawing needs a program (graphviz `dot`) that is not installed."""
+
+
+class FormulaError(LossgraphError, ValueError):
+    """A formula (lossgraph.formula.parse) that does not follow the grammar or names an
+    unknown input or function; the message points at the column."""
