@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import lossgraph as lg
 
-FLAVOURS = ("tensorlayer", "tf", "mxnet", "tflearn", "axon")
+FLAVOURS = ("tensorlayer", "tf", "mxnet", "tflearn", "axon", "torch")
 
 # Symbolic stand-ins for a loss's tensor parameters: (shape, dtype) by parameter name, with
 # per-loss overrides where the name alone does not say (integer class labels, CTC layouts).
@@ -30,6 +30,9 @@ SAMPLE_INPUTS = {
     "ctc": {"log_probs": (("T", "N", "C"), "float"), "logits": (("T", "N", "C"), "float"),
             "labels": (("N", "S"), "int64"), "input_lengths": (("N",), "int64"),
             "label_lengths": (("N",), "int64")},
+    "nll": {"labels": (("N",), "int64")},
+    "multi_margin": {"labels": (("N",), "int64")},
+    "multilabel_margin": {"labels": (("N", "C"), "int64")},
     "sequence_cross_entropy": {"logits": (("N", "T", "C"), "float"),
                                "targets": (("N", "T"), "int64"),
                                "mask": (("N", "T"), "float")},

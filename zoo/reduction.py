@@ -10,6 +10,13 @@ reduction:
                              no weight is non-zero (TF contrib compute_weighted_loss)
   "weighted_mean"            sum(w * l) / sum(w broadcast); 0 when sum(w) == 0
   "batch"                    mean of w * l over every axis but batch_axis (MXNet Gluon)
+  "batchmean"                sum(w * l) / l.shape[0] (sum(w * l) for a 0-d loss): torch
+                             kl_div's "batchmean", the true KL per sample
+  "sum_over_weights"         sum(l) / sum(w broadcast): l already carries its weights, w only
+                             normalizes (torch nll_loss / cross_entropy: the mean divides by
+                             the sum of the selected class weights; mse_loss / l1_loss with a
+                             weight); NaN when sum(w) == 0, as in torch (an all-ignored batch
+                             is 0/0, genuinely undefined)
 weights: None, a scalar, per-sample or per-element. "trailing" aligns weight dims with the
 loss's last axes (NumPy broadcasting); "leading" aligns them with its first, batch-first
 axes (TF contrib: a [batch] weight scales each sample's row). Weights may never enlarge the
@@ -21,7 +28,10 @@ import lossgraph as lg
 from lossgraph.names import quote
 from lossgraph.shapes import fmt_shape
 
-MODES = ("none", "sum", "mean", "sum_by_nonzero_weights", "weighted_mean", "batch")
+MODES = ("none", "sum", "mean", "sum_by_nonzero_weights", "weighted_mean", "batch", "batchmean",
+         "sum_over_weights")
+# modes whose weights divide but do not multiply (the loss already carries them)
+_DIVIDE_ONLY = ("sum_over_weights",)
 ALIGNS = ("trailing", "leading")
 
 
@@ -83,6 +93,17 @@ def _batch(wl, batch_axis):
     return lg.mean(wl, axis=others) if others else wl
 
 
+def _batchmean(wl):
+    return lg.sum(wl) / lg.size(wl, 0) if wl.ndim else wl
+
+
+def _sum_over_weights(l, w):
+    if w is None:
+        raise lg.OptionError("weights: reduction 'sum_over_weights' divides by the sum of the "
+                             "weights, got weights=None")
+    return lg.sum(l) / lg.sum(lg.broadcast_to(w, l.shape))
+
+
 _REDUCERS = {
     "none": lambda wl, w, loss, b: wl,
     "sum": lambda wl, w, loss, b: lg.sum(wl),
@@ -90,7 +111,19 @@ _REDUCERS = {
     "sum_by_nonzero_weights": lambda wl, w, loss, b: _sum_by_nonzero(wl, w, loss),
     "weighted_mean": lambda wl, w, loss, b: _weighted_mean(wl, w, loss),
     "batch": lambda wl, w, loss, b: _batch(wl, b),
+    "batchmean": lambda wl, w, loss, b: _batchmean(wl),
+    "sum_over_weights": lambda wl, w, loss, b: _sum_over_weights(loss, w),
 }
+
+
+def reduce_class_weighted(loss, reduction, selected):
+    """torch's class-weighted reduction of a loss that already carries each element's class
+    weight: "none", "sum", or "mean" = sum(l) / sum(selected), selected = the class weight of
+    each non-ignored target (0 for ignored ones); NaN for an all-ignored batch."""
+    check_choice("reduction", reduction, ("none", "sum", "mean"))
+    if reduction == "mean":
+        return reduce(loss, "sum_over_weights", weights=selected)
+    return reduce(loss, reduction)
 
 
 def reduce(loss, reduction="none", weights=None, *, batch_axis=0, weights_align="trailing"):
@@ -98,5 +131,5 @@ def reduce(loss, reduction="none", weights=None, *, batch_axis=0, weights_align=
     check_choice("reduction", reduction, MODES)
     loss = lg.as_node(loss)
     w = align_weights(loss, weights, weights_align)
-    wl = loss if w is None else loss * w
+    wl = loss if w is None or reduction in _DIVIDE_ONLY else loss * w
     return _REDUCERS[reduction](wl, w, loss, batch_axis)

@@ -23,17 +23,24 @@ def _sum(terms, axis):
 
 @options(eps=BELOW_ONE)
 @loss("target", "pred")
-def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7):
+def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7, log_target=False):
     """l = sum_axis z log(z / p), z and p clipped to [eps, 1]; log_input: z (log(z + eps) - pred).
 
     eps = 0: no clip, and z = 0 terms are 0 (0 log 0 = 0). log_input=True takes pred = log q;
     its z = 0 terms are 0 even where log q = -inf. axis=None keeps the element-wise terms.
 
+    log_target=True (with log_input) takes target = log z too: e^t (t - pred), no eps.
+
     Source convention: Axon kl_divergence (probabilities, both clipped, eps 1e-7, sum over
     the last axis); MXNet KLDivLoss (log-probabilities, eps 1e-12 inside log z, element-wise
-    before its per-sample mean).
+    before its per-sample mean); torch kl_div = log_input=True, eps=0, axis=None (its
+    default "mean" averages every element; "batchmean" is the KL per sample).
     """
     z, p = as_float(target), as_float(pred)
+    if log_target:
+        if not log_input:
+            raise lg.OptionError("kl_divergence: log_target=True needs log_input=True")
+        return _sum(lg.exp(z) * (z - p), axis)
     if log_input:
         return _sum(lg.xlogy(z, z + eps) - lg.where(lg.equal(z, 0.0), 0.0, z * p), axis)
     if eps > 0:

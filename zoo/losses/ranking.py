@@ -10,7 +10,8 @@ from ..reduction import safe_divide
 from .define import as_float, loss
 from .divergence import cosine_similarity
 
-__all__ = ["margin_ranking", "triplet", "contrastive", "cosine_embedding", "roc_auc_surrogate"]
+__all__ = ["margin_ranking", "triplet", "triplet_margin", "contrastive", "cosine_embedding",
+           "roc_auc_surrogate"]
 
 
 def _like(y, shape, arg, what):
@@ -51,6 +52,43 @@ def triplet(anchor, positive, negative, margin=1.0, axis=None):
         axis = tuple(range(1, a.ndim))
     gap = lg.sum(lg.square(a - positive), axis=axis) - lg.sum(lg.square(a - negative), axis=axis)
     return lg.relu(gap + margin)
+
+
+def pairwise_distance(a, b, p=2.0, eps=1e-6):
+    """||a - b + eps||_p over the last axis: (sum |a - b + eps|^p)^(1/p), with gradient 0
+    (not NaN) where the sum is 0 (torch.pairwise_distance)."""
+    d = as_float(a) - as_float(b) + eps
+    s = lg.sum(lg.square(d) if p == 2 else lg.power(lg.abs(d), p), axis=-1)
+    nonzero = s > 0.0
+    root = lg.sqrt if p == 2 else (lambda v: lg.power(v, 1.0 / p))
+    return lg.where(nonzero, root(lg.where(nonzero, s, 1.0)), 0.0)
+
+
+@options(margin=POSITIVE, p=POSITIVE, eps=NONNEGATIVE)
+@loss("anchor", "positive", "negative")
+def triplet_margin(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                   distance=None):
+    """l = max(0, d(a, p) - d(a, n) + margin), d(a, b) = ||a - b + eps||_p over the last axis.
+
+    swap=True uses min(d(a, n), d(p, n)) for the negative distance (Balntas et al. 2016).
+    distance: any function of two nodes returning one distance per sample replaces the
+    p-norm (p and eps are then unused).
+
+    Source convention: torch.nn.functional.triplet_margin_loss (margin 1, p 2, eps 1e-6 added
+    to the difference, margin > 0) and triplet_margin_with_distance_loss (distance_function).
+    """
+    a = as_float(anchor)
+    pos, neg = as_float(positive), as_float(negative)
+    for t, n in ((pos, "positive"), (neg, "negative")):
+        if t.ndim != a.ndim:
+            raise lg.ShapeError(f"{n}: the anchor, positive and negative must have the same "
+                                f"number of dims, got anchor {fmt_shape(a.shape)} and {n} "
+                                f"{fmt_shape(t.shape)}")
+    dist = distance or (lambda u, v: pairwise_distance(u, v, p=p, eps=eps))
+    d_neg = dist(a, neg)
+    if swap:
+        d_neg = lg.minimum(d_neg, dist(pos, neg))
+    return lg.relu(dist(a, pos) - d_neg + margin)
 
 
 @options(margin=NONNEGATIVE)

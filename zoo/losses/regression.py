@@ -79,12 +79,26 @@ def log_cosh(pred, target):
 
 @options(eps=NONNEGATIVE)
 @loss("pred", "target")
-def poisson(pred, target, log_input=False, eps=1e-7):
-    """l = pred - target log(pred + eps)   (rate input); exp(pred) - target pred (log_input)."""
+def poisson(pred, target, log_input=False, eps=1e-7, full=False):
+    """l = pred - target log(pred + eps)   (rate input); exp(pred) - target pred (log_input);
+    full=True adds Stirling's term t log t - t + log(2 pi t) / 2 where t > 1 (0 elsewhere).
+
+    Source convention: torch.nn.functional.poisson_nll_loss (log_input True, eps 1e-8,
+    full False: the log(t!) constant is left out unless full).
+    """
     pred, target = same_shape(pred, target, "pred", "target")
     if log_input:
-        return lg.exp(pred) - target * pred
-    return pred - lg.xlogy(target, pred + eps)
+        out = lg.exp(pred) - target * pred
+    else:
+        out = pred - lg.xlogy(target, pred + eps)
+    return out + _stirling(target) if full else out
+
+
+def _stirling(t):
+    """log(t!) ~ t log t - t + log(2 pi t) / 2 for t > 1, and 0 for t <= 1."""
+    big = t > 1.0
+    s = lg.where(big, t, 2.0)
+    return lg.where(big, s * lg.log(s) - s + 0.5 * lg.log(2 * math.pi * s), 0.0)
 
 
 @loss("pred", "target")
