@@ -9,7 +9,7 @@ import pytest
 
 import codegen
 import lossgraph as lg
-from codegen.numpy_backend import LEAVES, LOWERINGS
+from codegen.numpy_lowering import LEAVES, LOWERINGS
 from lossgraph.ops import OPS
 from lossgraph.pipeline import derive
 

@@ -13,7 +13,7 @@ from lossgraph.pipeline import derive
 from .zoo_cases import CASES, EXTREME, flavour_functions
 
 PREFIX = {"tl": "zoo.tensorlayer", "tf": "zoo.tf", "mx": "zoo.mxnet", "tflearn": "zoo.tflearn",
-          "axon": "zoo.axon"}
+          "axon": "zoo.axon", "torch": "zoo.torch"}
 
 
 def build(case, seed=0):

@@ -2,6 +2,9 @@
 makers (rng -> array)). Shapes are small (N = 5 samples, C = 4 classes), so every case compiles
 and runs in milliseconds. `EXTREME` swaps the makers for edge values: logits of +-1e4,
 probabilities of exactly 0 and 1, all-zero weights and masks."""
+import importlib
+import importlib.util
+
 import numpy as np
 
 import zoo
@@ -158,6 +161,44 @@ CASES = [
     ("axon.poisson", axon.poisson, [positive(N, C), positive(N, C)]),
     ("axon.soft_margin", axon.soft_margin, [signs(N, C), RC]),
 ]
+
+
+def _torch_cases(F):
+    """PyTorch's torch.nn.functional flavour (zoo.torch), when it is present."""
+    ints = labels(N)
+    return [
+        ("torch.l1_loss", F.l1_loss, [RC, RC]),
+        ("torch.mse_loss", F.mse_loss, [RC, RC]),
+        ("torch.smooth_l1_loss", F.smooth_l1_loss, [RC, RC]),
+        ("torch.huber_loss", F.huber_loss, [RC, RC]),
+        ("torch.binary_cross_entropy", F.binary_cross_entropy, [PC, BC]),
+        ("torch.binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
+         [RC, BC]),
+        ("torch.cross_entropy", F.cross_entropy, [RC, ints]),
+        ("torch.nll_loss", F.nll_loss, [log_probs(N, C), ints]),
+        ("torch.kl_div", F.kl_div, [log_probs(N, C), simplex(N, C)]),
+        ("torch.poisson_nll_loss", F.poisson_nll_loss, [RC, positive(N, C)]),
+        ("torch.gaussian_nll_loss", F.gaussian_nll_loss, [RC, RC, positive(N, C)]),
+        ("torch.hinge_embedding_loss", F.hinge_embedding_loss, [positive(N, C), signs(N, C)]),
+        ("torch.margin_ranking_loss", F.margin_ranking_loss, [real(N), real(N), signs(N)]),
+        ("torch.soft_margin_loss", F.soft_margin_loss, [RC, signs(N, C)]),
+        ("torch.multilabel_soft_margin_loss", F.multilabel_soft_margin_loss, [RC, BC]),
+        ("torch.multilabel_margin_loss", F.multilabel_margin_loss,
+         [RC, const(np.array([[1, 0, -1, 0], [2, -1, 0, 0], [0, 1, 2, 3], [3, -1, 1, 1],
+                              [-1, 0, 0, 0]]))]),
+        ("torch.multi_margin_loss", F.multi_margin_loss, [RC, ints]),
+        ("torch.cosine_embedding_loss", F.cosine_embedding_loss, [RC, RC, signs(N)]),
+        ("torch.triplet_margin_loss", F.triplet_margin_loss, [RC, RC, RC]),
+        ("torch.triplet_margin_with_distance_loss", F.triplet_margin_with_distance_loss,
+         [RC, RC, RC]),
+        ("torch.ctc_loss", F.ctc_loss, [log_probs(T, N, C), const(CTC_LABELS),
+                                        const(np.full(N, T)), const(CTC_LENGTHS)]),
+    ]
+
+
+if importlib.util.find_spec("zoo.torch") is not None:
+    CASES += _torch_cases(importlib.import_module("zoo.torch"))
+
 
 # edge values per maker kind: what each argument becomes in the extreme variant
 def _extreme(maker):
