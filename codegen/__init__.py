@@ -8,8 +8,9 @@ source now, LLVM-compiled kernels next (they register as another backend).
 
 Layout: pipeline.py (the compile pipeline every backend shares: simplify -> gradients ->
 simplify -> NaN guards -> CSE -> schedule), kernel.py (compile, jit, Kernel, the backend
-registry and the kernel cache in cache.py), numpy_backend.py (the lowering table keyed by op
-name, helpers in numpy_helpers.py, sealed execution in numpy_exec.py), names.py (identifier
+registry and the kernel cache in cache.py, the per-call argument check in argcheck.py),
+numpy_backend.py (the emitter; the lowering table keyed by op name in numpy_lowering.py,
+helpers in numpy_helpers.py, sealed execution in numpy_exec.py), names.py (identifier
 sanitizing). See docs/codegen.md.
 """
 from .kernel import BACKENDS, CACHE, Kernel, compile, jit, register_backend
