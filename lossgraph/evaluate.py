@@ -18,6 +18,7 @@ from .graph import Node, topo_order
 from .names import did_you_mean, quote
 from .ops import OPS
 from .shapes import bind_dims, check_pending, fmt_shape, resolve_dim
+from .names import quote
 
 
 @dataclass
@@ -35,7 +36,7 @@ def declared_inputs(order):
             continue
         prev = found.setdefault(n.name, n)
         if prev is not n:
-            raise InputError(f"input {n.name!r} is declared twice with different shapes or "
+            raise InputError(f"input {quote(n.name)} is declared twice with different shapes or "
                              f"dtypes: {fmt_shape(prev.shape)} {prev.dtype} and "
                              f"{fmt_shape(n.shape)} {n.dtype}")
     return found

@@ -22,6 +22,7 @@ from .autodiff import gradients
 from .dtypes import is_float, normalize_dtype
 from .errors import GradientError, InputError, OptionError
 from .graph import Node, inputs_of
+from .names import quote
 
 
 class Spec:
@@ -101,7 +102,7 @@ class Loss:
             raise InputError(f"{self.name}: takes {len(self.inputs)} inputs, got {len(args)}")
         for name, a in zip(self.inputs, args):
             if name in arrays:
-                raise InputError(f"{self.name}: input {name!r} given twice")
+                raise InputError(f"{self.name}: input {quote(name)} given twice")
             arrays[name] = a
         return arrays
 
@@ -138,7 +139,7 @@ class Loss:
             elif w in self.inputs:
                 nodes.append(self.inputs[w])
             else:
-                raise GradientError(f"{self.name}: wrt {w!r} is not an input; inputs are "
+                raise GradientError(f"{self.name}: wrt {quote(w)} is not an input; inputs are "
                                     f"{list(self.inputs)}")
         return tuple(nodes)
 
@@ -221,11 +222,11 @@ def loss(fn=None, *, name=None):
         for p in sig.parameters.values():
             ann = p.annotation
             if ann is inspect.Parameter.empty:
-                raise OptionError(f"{f.__name__}: parameter {p.name!r} needs an annotation "
+                raise OptionError(f"{f.__name__}: parameter {quote(p.name)} needs an annotation "
                                   f"like lg.Float['N'] to declare its shape and dtype")
             spec = _parse_spec(ann, p.name) if isinstance(ann, str) else ann
             if not isinstance(spec, Spec):
-                raise OptionError(f"{f.__name__}: parameter {p.name!r} is annotated with "
+                raise OptionError(f"{f.__name__}: parameter {quote(p.name)} is annotated with "
                                   f"{ann!r}, expected an input spec like lg.Float['N']")
             nodes.append(spec.make(p.name))
         out = Loss(nodes, f(*nodes), name or f.__name__)

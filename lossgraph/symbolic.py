@@ -21,6 +21,7 @@ from .graph import Node, topo_order
 from .ops import OPS
 from .ops.linalg import indexed as _matmul_rule
 from .shapes import _factors
+from .names import quote
 
 # Index names for free output axes and bound reduction variables, in order of use.
 _INDEX_NAMES = "i j k l m n p q r s u v w".split()
@@ -421,7 +422,7 @@ def from_sympy(expr, inputs):
     def convert(e):
         if isinstance(e, sp.Symbol):
             if e.name not in table:
-                raise SymbolicError(f"from_sympy: symbol {e.name!r} is not among the inputs "
+                raise SymbolicError(f"from_sympy: symbol {quote(e.name)} is not among the inputs "
                                     f"({', '.join(map(repr, table)) or 'none given'})")
             return table[e.name]
         if e is sp.true or e is sp.false:

@@ -4,12 +4,13 @@ from __future__ import annotations
 from .. import dtypes as dt
 from ..errors import DTypeError, ShapeError
 from ..shapes import broadcast_shapes, normalize_axis
+from ..names import quote
 
 
 def label(node):
     """How an operand is named in error messages."""
     if node.op == "input":
-        return f"{node.name!r}"
+        return quote(node.name)
     if node.op == "constant":
         return "a constant"
     from ..printing import to_text
