@@ -45,6 +45,10 @@ def np_cosine_embedding(x1, x2, y, margin):
     return np.where(y == 1, 1 - c, np.where(y == -1, np.maximum(0, c - margin), 0.0))
 
 
+def np_pdist(a, b, p, eps):
+    return (np.abs(a - b + eps) ** p).sum(-1) ** (1.0 / p)
+
+
 def np_auc(x, t, gamma=0.2, p=3):
     x, t = x.ravel(), t.ravel()
     total = 0.0
@@ -68,6 +72,18 @@ CASES = [
      lambda d, z: z * d ** 2 + (1 - z) * np.maximum(1.2 - d, 0) ** 2, [0]),
     ("cosine_embedding", R.cosine_embedding, {"margin": 0.1}, [real, real, labels3],
      lambda a, b, y: np_cosine_embedding(a, b, y, 0.1), [0, 1]),
+    ("triplet_margin", R.triplet_margin, {}, [real, real, real],
+     lambda a, p, n: np.maximum(0, np_pdist(a, p, 2, 1e-6) - np_pdist(a, n, 2, 1e-6) + 1.0),
+     [0, 1, 2]),
+    ("triplet_margin_p1_swap", R.triplet_margin, {"p": 1.0, "swap": True, "margin": 0.5},
+     [real, real, real],
+     lambda a, p, n: np.maximum(0, np_pdist(a, p, 1, 1e-6) + 0.5
+                                - np.minimum(np_pdist(a, n, 1, 1e-6), np_pdist(p, n, 1, 1e-6))),
+     [0, 1, 2]),
+    ("triplet_margin_p3", R.triplet_margin, {"p": 3.0, "eps": 1e-3, "margin": 2.0},
+     [real, real, real],
+     lambda a, p, n: np.maximum(0, np_pdist(a, p, 3, 1e-3) - np_pdist(a, n, 3, 1e-3) + 2.0),
+     [0, 1, 2]),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -156,3 +172,21 @@ def test_bad_input_errors_name_the_argument():
         R.roc_auc_surrogate(vec(rng), np.ones(B + 1))
     with pytest.raises(lg.OptionError, match="reduction"):
         R.contrastive(dist(rng), bits(rng), reduction="avg")
+
+
+def test_triplet_margin_takes_any_distance_function():
+    rng = np.random.default_rng(3)
+    a, p, n = (real(rng) for _ in range(3))
+    manhattan = lambda u, v: lg.sum(lg.abs(u - v), axis=-1)   # noqa: E731
+    out = R.triplet_margin(a, p, n, distance=manhattan, margin=0.3, swap=True)
+    d = lambda u, v: np.abs(u - v).sum(-1)                      # noqa: E731
+    np.testing.assert_allclose(out, np.maximum(0, d(a, p) - np.minimum(d(a, n), d(p, n)) + 0.3),
+                               rtol=1e-12)
+
+
+def test_triplet_margin_refuses_mismatched_dims_and_nonpositive_margin():
+    a = np.zeros((2, 3))
+    with pytest.raises(lg.ShapeError, match="positive"):
+        R.triplet_margin(a, a[0], a)
+    with pytest.raises(lg.OptionError, match="margin must be a number > 0"):
+        R.triplet_margin(a, a, a, margin=0.0)

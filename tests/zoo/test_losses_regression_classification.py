@@ -40,6 +40,45 @@ pos = lambda: RNG.uniform(0.5, 2.0, size=(B, C))            # noqa: E731
 dist = lambda: np.apply_along_axis(lambda r: r / r.sum(), 1, prob())  # noqa: E731
 ints = lambda: RNG.integers(0, C, size=B)                   # noqa: E731
 
+CW = np.array([0.5, 2.0, 1.0, 0.25, 1.5], dtype=np.float32)   # per-class weights (exact)
+counts = lambda: RNG.poisson(2.0, size=(B, C)).astype(float)   # noqa: E731
+
+
+def multilabels():
+    """Each row: some distinct target classes, then -1, then junk (ignored)."""
+    out = RNG.integers(0, C, size=(B, C))
+    for b in range(B):
+        k = RNG.integers(0, C + 1)
+        out[b, :k] = RNG.permutation(C)[:k]
+        if k < C:
+            out[b, k] = -1
+    return out
+
+
+def np_stirling(t):
+    return np.where(t > 1, t * np.log(np.maximum(t, 1)) - t + 0.5 * np.log(2 * np.pi * np.maximum(t, 1)), 0.0)
+
+
+def np_multi_margin(x, y, p, margin, w=None):
+    out = np.zeros(len(y))
+    for b, yb in enumerate(y):
+        for c in range(x.shape[1]):
+            if c != yb:
+                out[b] += max(0.0, margin - x[b, yb] + x[b, c]) ** p
+        out[b] *= 1.0 if w is None else w[yb]
+    return out / x.shape[1]
+
+
+def np_multilabel_margin(x, t):
+    out = np.zeros(len(t))
+    for b, row in enumerate(t):
+        targets = list(row[:list(row).index(-1)]) if -1 in row else list(row)
+        for j in targets:
+            for i in set(range(x.shape[1])) - set(targets):
+                out[b] += max(0.0, 1.0 - (x[b, j] - x[b, i]))
+    return out / x.shape[1]
+
+
 # name, function, kwargs, argument generators, NumPy reference, differentiable arg positions
 CASES = [
     ("squared_error", L.squared_error, {}, [real, real], lambda p, t: (p - t) ** 2, [0, 1]),
@@ -106,6 +145,29 @@ CASES = [
      lambda x, z: -(z * np.log(sig(x)) + (1 - z) * np.log(1 - sig(x))), [0]),
     ("multilabel_soft_margin", L.multilabel_soft_margin, {}, [real, bits],
      lambda x, z: -(z * np.log(sig(x)) + (1 - z) * np.log(sig(-x))).mean(-1), [0]),
+    ("multilabel_soft_margin_class_weights", L.multilabel_soft_margin,
+     {"class_weights": CW}, [real, bits],
+     lambda x, z: -(CW * (z * np.log(sig(x)) + (1 - z) * np.log(sig(-x)))).mean(-1), [0]),
+    ("softmax_cross_entropy_class_weights", L.softmax_cross_entropy,
+     {"class_weights": CW, "label_smoothing": 0.1}, [real, dist],
+     lambda x, z: -(CW * (z * 0.9 + 0.1 / C) * log_softmax(x)).sum(-1), [0, 1]),
+    ("poisson_log_full", L.poisson, {"log_input": True, "full": True}, [real, counts],
+     lambda p, t: np.exp(p) - t * p + np_stirling(t), [0]),
+    ("poisson_full", L.poisson, {"eps": 1e-8, "full": True}, [pos, counts],
+     lambda p, t: p - t * np.log(p + 1e-8) + np_stirling(t), [0]),
+    ("nll", L.nll, {}, [lambda: log_softmax(real()), ints],
+     lambda x, y: -x[np.arange(B), y], [0]),
+    ("nll_from_logits_smoothed", L.nll, {"from_logits": True, "label_smoothing": 0.2},
+     [real, ints], lambda x, y: (0.8 * -log_softmax(x)[np.arange(B), y]
+                                 - 0.2 / C * log_softmax(x).sum(-1)), [0]),
+    ("hinge_embedding", L.hinge_embedding, {"margin": 0.5}, [real, signs],
+     lambda x, y: np.where(y == 1, x, np.maximum(0, 0.5 - x)), [0]),
+    ("multi_margin", L.multi_margin, {"p": 2, "margin": 0.8}, [real, ints],
+     lambda x, y: np_multi_margin(x, y, 2, 0.8), [0]),
+    ("multi_margin_class_weights", L.multi_margin, {"class_weights": CW}, [real, ints],
+     lambda x, y: np_multi_margin(x, y, 1, 1.0, CW), [0]),
+    ("multilabel_margin", L.multilabel_margin, {}, [real, multilabels], np_multilabel_margin,
+     [0]),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -226,3 +288,47 @@ def test_errors_name_the_callers_argument():
     import zoo
     with pytest.raises(lg.DTypeError, match="^target: expected integer class labels"):
         zoo.tensorlayer.cross_entropy(RNG.normal(size=(B, C)), np.ones(B))
+
+
+def test_nll_class_weighted_mean_and_ignore_index():
+    """mean = sum_n w_{y_n} (-x_{n, y_n}) / sum of w over the targets not ignored."""
+    x, y = log_softmax(RNG.normal(size=(6, C))), np.array([0, 3, -100, 1, 3, -100])
+    keep = y != -100
+    picked = -x[np.arange(6), np.where(keep, y, 0)] * CW[np.where(keep, y, 0)] * keep
+    out = L.nll(x, y, class_weights=CW, ignore_index=-100, reduction="none")
+    np.testing.assert_allclose(out, picked, rtol=1e-12)
+    np.testing.assert_allclose(L.nll(x, y, class_weights=CW, ignore_index=-100, reduction="sum"),
+                               picked.sum(), rtol=1e-12)
+    np.testing.assert_allclose(
+        L.nll(x, y, class_weights=CW, ignore_index=-100, reduction="mean"),
+        picked.sum() / CW[y[keep]].sum(), rtol=1e-12)
+
+
+def test_nll_all_ignored_mean_is_nan_and_sum_is_zero():
+    x, y = log_softmax(RNG.normal(size=(3, C))), np.full(3, -1)
+    assert np.isnan(L.nll(x, y, ignore_index=-1, reduction="mean"))
+    assert L.nll(x, y, ignore_index=-1, reduction="sum") == 0.0
+
+
+def test_nll_and_multi_margin_refuse_bad_labels():
+    x = log_softmax(RNG.normal(size=(3, C)))
+    with pytest.raises(lg.DTypeError, match="labels"):
+        L.nll(x, np.zeros(3))
+    with pytest.raises(lg.InputError, match="out of range"):
+        L.nll(x, np.array([0, C, 1]))
+    with pytest.raises(lg.ShapeError, match="class_weights"):
+        L.nll(x, np.array([0, 1, 1]), class_weights=np.ones(C + 1))
+    with pytest.raises(lg.OptionError, match="p must be an integer in"):
+        L.multi_margin(x, np.array([0, 1, 1]), p=3)
+    with pytest.raises(lg.ShapeError, match="labels"):
+        L.multilabel_margin(x, np.zeros((3, C - 1), dtype=int))
+
+
+def test_binary_cross_entropy_log_floor_caps_each_term_and_keeps_gradients_finite():
+    p, z = np.array([0.0, 1.0, 0.3, 1e-50]), np.array([1.0, 0.0, 1.0, 1.0])
+    out = L.binary_cross_entropy(p, z, eps=0, log_floor=-100)
+    np.testing.assert_allclose(out, [100.0, 100.0, -np.log(0.3), 100.0], rtol=1e-12)
+    pn = lg.input("p", shape=(4,))
+    (g,) = lg.gradients(L.binary_cross_entropy(pn, z, eps=0, log_floor=-100, reduction="sum"),
+                        [pn])
+    np.testing.assert_allclose(lg.evaluate(g, {"p": p}), [0.0, 0.0, -1 / 0.3, 0.0], rtol=1e-12)
