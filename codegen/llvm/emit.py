@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from . import mathlib
+
 from lossgraph.shapes import _factors
 
 from .lower import (BLOCK, ELEMENTWISE, F64, I1, I8, I64, PTR, REDUCTIONS, TYPES, combine, identity,
@@ -24,6 +26,23 @@ def acc_type(node, reg):
     if REDUCTIONS[node.op][1]:
         return F64 if is_float(reg) else I64
     return I64 if reg == I1 else reg
+
+
+def _sigmoid(b, x, e):
+    """1 / (1 + e) for x >= 0, e / (1 + e) below (e = e^-|x|; as lossgraph's reference)."""
+    one = ir.Constant(x.type, 1.0)
+    pos = b.fcmp_ordered(">=", x, ir.Constant(x.type, 0.0))
+    return b.fdiv(b.select(pos, one, e), b.fadd(one, e))
+
+
+def _softplus(b, x, e):
+    """max(x, 0) + log1p(e), e = e^-|x| in [0, 1] (or nan, which max(x, 0) carries)."""
+    relu = mathlib.maximum(b, x, ir.Constant(x.type, 0.0))
+    return b.fadd(relu, mathlib.log1p(b, e, edges=False))
+
+
+#: sigmoid and softplus share e^-|x| (one exp per element for BCE's loss and gradient)
+SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
 
 
 class NestEmitter:
@@ -134,6 +153,9 @@ class NestEmitter:
             return self.value(n.inputs[0], self.unit_reshape(idx, n))
         conv, emit = ELEMENTWISE[n.op]
         ty = self.reg(n)
+        if n.op in SHARED_EXP and is_float(ty):
+            x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)
+            return SHARED_EXP[n.op](self.b, x, self.exp_neg_abs(n.inputs[0], idx, x))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
         b = self.b
         if conv == "same":
@@ -149,6 +171,14 @@ class NestEmitter:
             return emit(b, [convert(b, a, I1) for a in args], I1)
         cond, x, y = args          # where
         return b.select(convert(b, cond, I1), convert(b, x, ty), convert(b, y, ty))
+
+    def exp_neg_abs(self, x_node, idx, x):
+        """e^-|x|, computed once per element for sigmoid and softplus of the same x."""
+        key = ("exp_neg_abs", id(x_node), x.type) + (
+            tuple(id(i) for i in idx) if self.flat_i is None else ())
+        if key not in self.memo:
+            self.memo[key] = mathlib.exp(self.b, self.b.fneg(mathlib.fabs(self.b, x)))
+        return self.memo[key]
 
     def aligned(self, idx, shape):
         if self.flat_i is not None:
@@ -250,6 +280,15 @@ class NestEmitter:
             return ir.FloatType()
         return acc_type(r, self.reg(r))
 
+    def row_type(self, r):
+        """A float32 row sum over at most BLOCK elements (a static row length) accumulates in
+        float32, as one block of a flat loop does; longer or unknown rows sum in float64."""
+        inner = self.nest.shape[self.nest.outer:]
+        if self.block_type(r) == ir.FloatType() and all(isinstance(d, int) for d in inner) \
+                and _numel(inner)[0] <= BLOCK:
+            return ir.FloatType()
+        return acc_type(r, self.reg(r))
+
     def nested(self, axis, idx):
         nest, b = self.nest, self.b
         k, outer = len(nest.shape), nest.outer
@@ -262,11 +301,11 @@ class NestEmitter:
             rows = [r for r in phase if id(r) in nest.row]
             saved = dict(self.accs)
             for r in rows:
-                ty = acc_type(r, self.reg(r))
+                ty = self.row_type(r)
                 self.accs[id(r)] = self.alloca(ty, identity(r.op, ty))
             self.inner(outer, list(idx), phase)
             for r in rows:
-                acc = b.load(self.accs[id(r)], typ=acc_type(r, self.reg(r)))
+                acc = b.load(self.accs[id(r)], typ=self.row_type(r))
                 full = list(idx) + [const(I64, 0)] * (k - len(idx))
                 self.store(r, self.out_index(r, full), convert(b, acc, self.reg(r)))
             self.accs = saved

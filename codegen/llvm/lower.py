@@ -197,8 +197,10 @@ def combine(b, op, acc, v, loose=False):
     cmp = ">" if op == "max" else "<"
     if not is_float(acc.type):
         return b.select(b.icmp_signed(cmp, v, acc), v, acc)
-    if loose:
-        return b.select(b.fcmp_ordered(cmp, v, acc, flags=("nnan", "nsz")), v, acc)
+    if loose:                   # maxnum / minnum: the loop vectorizer's min/max reduction
+        fn = b.module.declare_intrinsic("llvm.maxnum" if op == "max" else "llvm.minnum",
+                                        [acc.type], ir.FunctionType(acc.type, [acc.type] * 2))
+        return b.call(fn, [acc, v])
     take = b.or_(b.fcmp_ordered(cmp, v, acc), b.fcmp_unordered("uno", v, v))
     return b.select(take, v, acc)
 

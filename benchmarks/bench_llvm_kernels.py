@@ -1,0 +1,122 @@
+"""The LLVM backend's generated kernels against the other contestants, in one run.
+
+    python -m benchmarks.bench_llvm_kernels [--sizes 1e6,1e7] [--dtypes float32,float64]
+                                            [--losses mse,huber,...] [--repeat 7]
+
+For each workload of benchmarks.workloads (loss + gradient w.r.t. the predictions, mean
+reduction) it prints the median time of: the LLVM kernel with 2 threads and the gradient
+buffer passed with out=, the same allocating its gradient, 1 thread with out=, the NumPy
+backend, hand-written NumPy, jax.jit(value_and_grad) and numba (when installed); each as a
+ratio to the bandwidth bound (bytes that must move / this machine's copy bandwidth, measured
+in the same run). Timed calls of all contestants are interleaved round by round, so the
+shared machine's noise hits them alike. Also: first compile of each kernel (llvmlite's import
+excluded), and one call at N = 10.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import codegen
+from .losses import bandwidth
+from .peers import _installed, hand_peer, jax_peer, numba_peer
+from .workloads import WORKLOADS
+
+
+def contestants(w, arrays):
+    """name -> run() for one workload and its arrays."""
+    graph = w.graph()
+    p, t = arrays["pred"], arrays["target"]
+    k2 = codegen.compile(graph, wrt="pred", backend="llvm", threads=2)
+    k1 = codegen.compile(graph, wrt="pred", backend="llvm", threads=1)
+    kn = codegen.compile(graph, wrt="pred", backend="numpy")
+    buf = (np.empty_like(p),)
+    out = {"llvm 2 threads, out=": lambda: k2(p, t, out=buf),
+           "llvm 2 threads": lambda: k2(p, t),
+           "llvm 1 thread, out=": lambda: k1(p, t, out=buf),
+           "numpy backend": lambda: kn(p, t),
+           "hand numpy": hand_peer(w, arrays)}
+    if _installed("jax"):
+        out["jax.jit"] = jax_peer(w, arrays)
+    if _installed("numba"):
+        out["numba"] = numba_peer(w, arrays)
+    return out
+
+
+def interleaved(runs, repeat):
+    """name -> median seconds; each contestant called once untimed, then round by round."""
+    for fn in runs.values():
+        fn()
+    times = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def compile_time(w, dtype):
+    """Seconds of a first compile + first call (tiny arrays) of a fresh kernel."""
+    codegen.CACHE.clear() if hasattr(codegen.CACHE, "clear") else None
+    arrays = w.inputs(64 if not w.classes else 64 * w.classes, dtype)
+    t0 = time.perf_counter()
+    k = codegen.compile(w.graph(), wrt="pred", backend="llvm", threads=1)
+    k(arrays["pred"], arrays["target"])
+    return time.perf_counter() - t0
+
+
+def small_call(w, repeat=2000):
+    arrays = w.inputs(10 if not w.classes else w.classes, "float32")
+    p, t = arrays["pred"], arrays["target"]
+    k = codegen.compile(w.graph(), wrt="pred", backend="llvm")
+    kn = codegen.compile(w.graph(), wrt="pred", backend="numpy")
+    runs = {"llvm": lambda: k(p, t), "numpy backend": lambda: kn(p, t),
+            "hand numpy": hand_peer(w, arrays)}
+    if _installed("jax"):
+        runs["jax.jit"] = jax_peer(w, arrays)
+    out = {}
+    for name, fn in runs.items():
+        fn()
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        out[name] = (time.perf_counter() - t0) / repeat
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1e6,1e7")
+    ap.add_argument("--dtypes", default="float32")
+    ap.add_argument("--losses", default=",".join(WORKLOADS))
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args(argv)
+    import llvmlite.binding  # noqa: F401  (its import is not the kernel's compile time)
+    names = args.losses.split(",")
+    bw = bandwidth()
+    print(f"copy bandwidth: {bw / 1e9:.1f} GB/s")
+    print("\n## first compile + call, float32 (ms)")
+    for name in names:
+        print(f"{name}: {compile_time(WORKLOADS[name], 'float32') * 1e3:.1f}")
+    print("\n## one call at N = 10 (one row for softmax CE), float32 (us)")
+    for name in names:
+        row = small_call(WORKLOADS[name])
+        print(f"{name}: " + ", ".join(f"{k} {v * 1e6:.1f}" for k, v in row.items()))
+    for dtype in args.dtypes.split(","):
+        for n in [int(float(s)) for s in args.sizes.split(",")]:
+            print(f"\n## N = {n:.0e}, {dtype}: median ms (ratio to the bandwidth bound)")
+            for name in names:
+                w = WORKLOADS[name]
+                arrays = w.inputs(n, dtype)
+                bound = w.bytes_moved(arrays) / bw
+                med = interleaved(contestants(w, arrays), args.repeat)
+                cells = ", ".join(f"{k} {v * 1e3:.2f} ({v / bound:.1f})" for k, v in med.items())
+                print(f"{name} [bound {bound * 1e3:.2f} ms]: {cells}")
+
+
+if __name__ == "__main__":
+    main()
