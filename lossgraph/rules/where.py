@@ -84,15 +84,35 @@ def facts(cond, holds):
     return true, false
 
 
-def _unclipped(n, args, true):
-    """clip(x, lo, hi) is x where lo <= x <= hi is known."""
+def _order(x, k, true, false):
+    """'le' when x <= k is known, 'ge' when x >= k is, else None (no NaN assumed)."""
+    if F.less_equal(x, k) in true or F.less(x, k) in true or F.greater(x, k) in false \
+            or F.greater_equal(x, k) in false:
+        return "le"
+    if F.greater_equal(x, k) in true or F.greater(x, k) in true or F.less(x, k) in false \
+            or F.less_equal(x, k) in false:
+        return "ge"
+    return None
+
+
+def _unclipped(n, args, true, false):
+    """clip(x, lo, hi) is x where lo <= x <= hi is known; min(x, k) and max(x, k) are x or k
+    where the order of x and k is known."""
     if n.op == "clip":
         x, lo, hi = args
-        if F.greater_equal(x, lo) in true and F.less_equal(x, hi) in true:
+        if _order(x, lo, true, false) == "ge" and _order(x, hi, true, false) == "le":
             return x
+    elif n.op in ("minimum", "maximum"):
+        x, k = args
+        order = _order(x, k, true, false)
+        if order is not None:
+            return x if (order == "le") == (n.op == "minimum") else k
     if all(a is b for a, b in zip(args, n.inputs)):
         return n
     return make(n.op, *args, **n.attrs)
+
+
+_ORDERS = ("less", "less_equal", "greater", "greater_equal")
 
 
 def assume(branch, cond, holds):
@@ -105,19 +125,19 @@ def assume(branch, cond, holds):
     true, false = facts(cond, holds)
     while branch.op == "where" and (branch.inputs[0] in true or branch.inputs[0] in false):
         branch = branch.inputs[1] if branch.inputs[0] in true else branch.inputs[2]
-    if not any(n.op == "greater_equal" for n in true):
+    if not any(n.op in _ORDERS for n in true | false):
         return branch
     mapped = {}
     for n in elementwise_region(branch):
-        new = _unclipped(n, [mapped.get(id(i), i) for i in n.inputs], true)
+        new = _unclipped(n, [mapped.get(id(i), i) for i in n.inputs], true, false)
         mapped[id(n)] = new if new.dtype == n.dtype and new.shape == n.shape else n
     return mapped.get(id(branch), branch)
 
 
 @rule("where-known-condition", P("where", Var("c"), A, B), "algebra",
       "where(c, where(c, x, y), z) -> where(c, x, z): inside a branch its condition is known "
-      "(also where(a and b, where(a, x, y), z), and clip(x, lo, hi) -> x where lo <= x <= hi "
-      "holds)")
+      "(also where(a and b, where(a, x, y), z); clip(x, lo, hi) -> x where lo <= x <= hi "
+      "holds, min(x, k) -> x where x <= k does)")
 def _(c, a, b):
     a2, b2 = assume(a, c, True), assume(b, c, False)
     if a2 is a and b2 is b:
@@ -222,3 +242,19 @@ def _(a, b):
     if b in facts(a, True)[0]:
         return a
     return None
+
+
+@rule("constant-into-where", P(("add", "subtract"), ..., bind="node"), "tidy",
+      "k + where(c, a, b) -> where(c, k + a, k + b) for a scalar constant k when a branch is "
+      "constant (so it folds): 1.5 + where(c, x - 1.5, 0) -> where(c, x, 1.5)")
+def _(node):
+    a, b = node.inputs
+    k, w, flip = (a, b, False) if linear.scalar(a) is not None else (b, a, True)
+    if linear.scalar(k) is None or w.op != "where" or k.shape != () or not dt.is_float(node.dtype):
+        return None
+    c, x, y = w.inputs
+    if linear.scalar(x) is None and linear.scalar(y) is None:
+        return None
+    if node.op == "add":
+        return F.where(c, k + x, k + y)
+    return F.where(c, x - k, y - k) if flip else F.where(c, k - x, k - y)

@@ -52,6 +52,7 @@ EXAMPLES = {
     "comparison-decided": lg.where(lg.equal(lg.clip(b, 1e-7, 1.0), 0.0), a, b),
     "times-where-else": a * lg.where(a > 1.0, 0.0, b),
     "and-implied": lg.where(lg.logical_and(a > 1.0, lg.logical_and(a > 1.0, b > 0.0)), a, b),
+    "constant-into-where": 1.5 + lg.where(a > 1.0, b - 1.5, 0.0),
     "where-is-clip": lg.where(lg.abs(b) <= 1.5, b, 1.5 * lg.sign(b)),
     "softmax-by-hand": lg.exp(m) / lg.sum(lg.exp(m), axis=1, keepdims=True),
     "log-picked-ratio": lg.log(lg.pick(lg.exp(m), LABELS, axis=1) / lg.sum(lg.exp(m), axis=1)),

@@ -97,6 +97,9 @@ TARGETS = [
     ("log_cosh", lambda: L.log_cosh(p, t, reduction="mean"), p, lambda: lg.tanh(p - t) / N),
     ("huber", lambda: L.huber(p, t, delta=1.5, reduction="mean"), p,
      lambda: lg.clip(p - t, -1.5, 1.5) / N),
+    ("huber, min form", lambda: lg.mean(0.5 * lg.square(lg.minimum(lg.abs(p - t), 1.5))
+                                        + 1.5 * (lg.abs(p - t) - lg.minimum(lg.abs(p - t), 1.5))),
+     p, lambda: lg.clip(p - t, -1.5, 1.5) / N),
     ("mse", lambda: L.squared_error(p, t, reduction="mean"), p, lambda: 2.0 * (p - t) / N),
     ("dense softmax CE", lambda: L.softmax_cross_entropy(X, Y, reduction="mean"), X,
      lambda: (lg.softmax(X, axis=1) * lg.sum(Y, axis=1, keepdims=True) - Y) / lg.size(X, 0)),
