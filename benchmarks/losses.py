@@ -19,6 +19,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -190,7 +191,6 @@ def main(argv=None):
                     "unless --sizes is given)")
     ap.add_argument("--out", default=".", help="directory for losses.json and losses.png")
     args = ap.parse_args(argv)
-    from tqdm import tqdm
     sizes = [int(float(s)) for s in ("1e6" if args.quick and "--sizes" not in (argv or [])
                                      and args.sizes == ap.get_default("sizes")
                                      else args.sizes).split(",")]
@@ -198,14 +198,31 @@ def main(argv=None):
     unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
         ap.error(f"unknown loss {unknown[0]!r}; choose from {', '.join(WORKLOADS)}")
-    dtypes = args.dtypes.split(",")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    run(names, sizes, args.dtypes.split(","), args.quick, json_path=out / "losses.json",
+        png_path=out / "losses.png")
+
+
+def run(names, sizes, dtypes, quick, json_path=None, png_path=None):
+    """Measure workloads `names` at each size and dtype with a progress bar, print the table
+    of ratios and write the JSON (and, with matplotlib, the plot); returns the payload.
+    `python -m benchmarks.losses` and `lossgraph bench` both run this."""
+    try:
+        from tqdm import tqdm
+    except ImportError:                 # the bench extra is missing: a plain progress line
+        def tqdm(items, desc, unit):
+            for k, item in enumerate(items):
+                print(f"\r{desc}: {k}/{len(items)} {unit}s", end="", file=sys.stderr,
+                      flush=True)
+                yield item
+            print(f"\r{desc}: {len(items)}/{len(items)} {unit}s", file=sys.stderr)
     contestants = peers()
     bw = bandwidth()
     results = {}
     cases = [(n, s, d) for n in names for s in sizes for d in dtypes]
     for wname, n, dtype in tqdm(cases, desc="losses", unit="case"):
-        results[(wname, n, dtype)] = measure(WORKLOADS[wname], n, dtype, contestants,
-                                             args.quick)
+        results[(wname, n, dtype)] = measure(WORKLOADS[wname], n, dtype, contestants, quick)
     ow_name, ow = overhead(contestants, names)
     bw = max(bw, bandwidth())        # the better of two measurements: the machine is shared
     print(f"memory bandwidth: {bw / 1e9:.1f} GB/s (copy, read + write)")
@@ -214,16 +231,20 @@ def main(argv=None):
     for name, v in ow.items():
         print(f"  {name:22s} " + (f"{v['median_us']:8.1f} us" if "median_us" in v
                                   else v.get("error", "")))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     payload = {"machine": platform.platform(), "bandwidth_bytes_per_s": bw,
                "overhead_n10": ow,
                "results": [{"loss": w, "n": n, "dtype": d, **{"bytes": r["_bytes"]},
                             "contestants": {k: v for k, v in r.items() if not k.startswith("_")}}
                            for (w, n, d), r in results.items()]}
-    (out / "losses.json").write_text(json.dumps(payload, indent=1))
-    png = plot(results, out / "losses.png")
-    print(f"\nwrote {out / 'losses.json'}" + (f" and {png}" if png else ""))
+    written = []
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(payload, indent=1))
+        written.append(str(json_path))
+    if png_path is not None and plot(results, png_path):
+        written.append(str(png_path))
+    if written:
+        print(f"\nwrote {' and '.join(written)}")
+    return payload
 
 
 if __name__ == "__main__":
