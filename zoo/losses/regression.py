@@ -42,9 +42,15 @@ def normalized_squared_error(pred, target, axis=-1):
 @options(delta=POSITIVE)
 @loss("pred", "target")
 def huber(pred, target, delta=1.0):
-    """l = d^2 / 2 if |d| <= delta else delta (|d| - delta / 2)   (Keras / TensorLayer form)."""
+    """l = d^2 / 2 if |d| <= delta else delta (|d| - delta / 2)   (Keras / TensorLayer form).
+
+    Computed as TF does, q^2 / 2 + delta (|d| - q) with q = min(|d|, delta): one expression with
+    no branch, whose derivative simplifies to clip(d, -delta, delta)."""
     a = lg.abs(_diff(pred, target))
-    return lg.where(a <= delta, 0.5 * lg.square(a), delta * (a - 0.5 * delta))
+    if delta == math.inf:       # no linear part (and inf * 0 would be NaN)
+        return 0.5 * lg.square(a)
+    q = lg.minimum(a, delta)
+    return 0.5 * lg.square(q) + delta * (a - q)
 
 
 @options(beta=NONNEGATIVE)
