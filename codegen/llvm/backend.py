@@ -201,7 +201,7 @@ class Program:
             numel *= d
         n0 = 1 if k == 0 else (numel if flat else shape[0])
         nd = len(dimvals)
-        c0, c1 = self._ctl(key, 2 + nd + len(partials))
+        c0, c1 = self._ctl(key, 3 + nd + len(partials))
         c0[2:2 + nd] = dimvals
         if splittable and numel >= runtime.SPLIT_FROM and n0 >= 256:
             c1[2:2 + nd] = dimvals
@@ -216,10 +216,14 @@ class Program:
                 fn(arrays + (c1,))
             p0, p1 = c0.tolist()[2 + nd:], c1.tolist()[2 + nd:]
             totals = [combine_py(op, a, b) for (_, op, _), a, b in zip(partials, p0, p1)]
+            bad = p0[-1] or p1[-1]
         else:
             c0[0], c0[1] = 0, n0
             fn(arrays + (c0,))
-            totals = c0.tolist()[2 + nd:] if partials else ()
+            totals = c0.tolist()[2 + nd:]
+            bad = totals[-1]
+        if bad:
+            self._bad_labels(vals)
         if partials:
             with np.errstate(all="ignore"):
                 for (slot, _, typ), total in zip(partials, totals):
@@ -227,6 +231,21 @@ class Program:
         if post:
             for slot, final in post:
                 vals[slot] = vals[slot].astype(final, copy=False)
+
+    def _bad_labels(self, vals):
+        """Raise lossgraph.ops.index.check_range's error for the labels out of range."""
+        from lossgraph.errors import InputError
+        from lossgraph.ops.index import check_range
+        for node, depth, what, labels in self.plan.checks.values():
+            k = self.slot.get(id(labels))
+            if k is not None and vals[k] is not None and isinstance(depth, int):
+                check_range(vals[k], depth, what)
+        for n in self.plan.order:
+            if n.op == "pick" and vals[self.slot[id(n.inputs[1])]] is not None:
+                x, y = (vals[self.slot[id(i)]] for i in n.inputs)
+                if x is not None:
+                    check_range(y, x.shape[n.attrs["axis"]], "pick")
+        raise InputError("pick / one_hot: a label is out of range [0, depth)")
 
     def _results(self, vals, fresh, outs, dimvals):
         plan, used = self.plan, set()

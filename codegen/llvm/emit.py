@@ -6,7 +6,8 @@ Buffers are C-contiguous arrays of the node's dtype (bool as one byte); their st
 from the dims (an axis of size 1 is broadcast: index 0). Elementwise values are computed per
 element, each once per iteration (memo), through the ELEMENTWISE table; reductions accumulate
 in registers (whole nest: one partial per chunk; a row: stored at the end of the row) or in
-their float64 accumulator array. Every identifier in the IR is generated (nest<i>, entry<i>):
+their float64 accumulator array. One more partial flags labels out of range (pick, one_hot):
+they are read at index 0 instead, and the caller raises. Every identifier in the IR is generated (nest<i>, entry<i>):
 no user string reaches it.
 """
 from __future__ import annotations
@@ -146,11 +147,24 @@ class NestEmitter:
         if n.op == "arange":
             return convert(self.b, idx[0], self.reg(n))
         if kind != "inline":
-            return self.load(n, idx)
+            v = self.load(n, idx)
+            if id(n) in self.p.checks:
+                self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
+            return v
+        if n.op == "pick":
+            x, y = n.inputs
+            axis = n.attrs["axis"]
+            label = convert(self.b, self.value(y, self.aligned(idx, y.shape)), I64)
+            safe = self.checked_label(label, self.dim(x.shape[axis]))
+            at = tuple(idx[:axis]) + (safe,) + tuple(idx[axis:])
+            return self.value(x, self.aligned(at, x.shape))
         if n.op == "broadcast_to":
             return self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape))
         if n.op == "reshape":
-            return self.value(n.inputs[0], self.unit_reshape(idx, n))
+            v = self.value(n.inputs[0], self.unit_reshape(idx, n))
+            if id(n) in self.p.checks:
+                self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
+            return v
         conv, emit = ELEMENTWISE[n.op]
         ty = self.reg(n)
         if n.op in SHARED_EXP and is_float(ty):
@@ -179,6 +193,13 @@ class NestEmitter:
         if key not in self.memo:
             self.memo[key] = mathlib.exp(self.b, self.b.fneg(mathlib.fabs(self.b, x)))
         return self.memo[key]
+
+    def checked_label(self, label, depth):
+        """label if it lies in [0, depth), else 0; a label outside sets the nest's flag."""
+        b = self.b
+        ok = b.icmp_unsigned("<", label, depth)
+        b.store(b.or_(b.load(self.bad, typ=I8), b.zext(b.not_(ok), I8)), self.bad)
+        return b.select(ok, label, const(I64, 0))
 
     def aligned(self, idx, shape):
         if self.flat_i is not None:
@@ -224,6 +245,7 @@ class NestEmitter:
             if n.ndim:
                 self.stride_list(n.shape)
         self.accs = {}
+        self.bad = self.alloca(I8, ir.Constant(I8, 0))
         for r in nest.partials:
             ty = acc_type(r, self.reg(r))
             self.accs[id(r)] = self.alloca(ty, identity(r.op, ty))
@@ -239,6 +261,9 @@ class NestEmitter:
             acc = b.load(self.accs[id(r)], typ=acc_type(r, self.reg(r)))
             cell = b.gep(self.partials, [const(I64, j)], inbounds=True, source_etype=F64)
             b.store(convert(b, acc, F64) if acc.type != I1 else b.uitofp(acc, F64), cell)
+        cell = b.gep(self.partials, [const(I64, len(nest.partials))], inbounds=True,
+                     source_etype=F64)
+        b.store(b.uitofp(b.load(self.bad, typ=I8), F64), cell)       # labels out of range
         b.ret_void()
         ir.IRBuilder(self.allocas).branch(self.entry)
         return self.fn

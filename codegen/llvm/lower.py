@@ -11,6 +11,7 @@ Every op of lossgraph.ops.OPS is in exactly one table (a test checks):
                   softmax(x) = e^(x - m) / sum(e^(x - m)); log_softmax(x) = x - (log(sum) + m)
                   one_hot(y)[..., c, ...] = (y == c), the class index read off the loop
     VIEWS         broadcast_to, and reshape that only adds or drops size-1 axes: index maps
+    GATHERS       pick(x, y): x read at the label's index (clamped; labels range-checked)
     FALLBACK      op -> reason: computed between native loops, on NumPy arrays, by the op's
                   own NumPy implementation (the record lg.evaluate and the NumPy backend run)
 
@@ -231,34 +232,35 @@ def _shifted(x, axis):
     return m, ms, e, make("sum", e, axis=axis, keepdims=True)
 
 
-def _logsumexp(node, loose):
+def _logsumexp(node, marks):
     x, (axis, keep) = node.inputs[0], (node.attrs["axis"], node.attrs["keepdims"])
     m, ms, e, s = _shifted(x, axis)
-    loose.add(m)
+    marks.loose.append(m)
     lse = make("add", make("log", s), ms)
     if not keep:
         lse = make("reshape", lse, shape=node.shape)
     return lse
 
 
-def _softmax(node, loose):
+def _softmax(node, marks):
     m, ms, e, s = _shifted(node.inputs[0], node.attrs["axis"])
-    loose.add(m)
+    marks.loose.append(m)
     return make("divide", e, s)
 
 
-def _log_softmax(node, loose):
+def _log_softmax(node, marks):
     x = node.inputs[0]
     m, ms, e, s = _shifted(x, node.attrs["axis"])
-    loose.add(m)
+    marks.loose.append(m)
     return make("subtract", x, make("add", make("log", s), ms))
 
 
-def _one_hot(node, loose):
+def _one_hot(node, marks):
     y, axis = node.inputs[0], node.attrs["axis"]
     shape = list(y.shape)
     shape.insert(axis, 1)
     ye = make("reshape", y, shape=tuple(shape))
+    marks.checks.append((ye, node.attrs["depth"], "one_hot", y))
     cls = make("arange", dim=node.attrs["depth"])
     cshape = [1] * len(node.shape)
     cshape[axis] = node.attrs["depth"]
@@ -272,10 +274,13 @@ DECOMPOSED = {"logsumexp": _logsumexp, "softmax": _softmax, "log_softmax": _log_
 #: index maps: broadcast_to always; reshape when it only adds or drops size-1 axes
 VIEWS = ("broadcast_to", "reshape")
 
+#: gathers by labels, inline: x[..., y, ...] read at a clamped index, the label range-checked
+#: in the loop (a flag, raised as lossgraph.ops.index.check_range's error after it)
+GATHERS = ("pick",)
+
 FALLBACK = {
     "reshape": "a reshape that regroups axes (one adding or dropping size-1 axes is a view)",
     "transpose": "a data movement: NumPy's transpose, then a contiguous copy",
-    "pick": "a gather by labels that must be range-checked (lossgraph.ops.index.check_range)",
     "take_along_axis": "a gather by indices that must be range-checked",
     "scatter_along_axis": "a scatter (the vjp of take_along_axis); writes collide",
     "matmul": "BLAS (NumPy's matmul) beats a naive loop nest",
@@ -286,18 +291,28 @@ FALLBACK = {
 LEAVES = ("input", "constant", "dimsize", "arange")
 
 
+@dataclass
+class Marks:
+    """What decompositions note for the emitter: loose: max nodes that are only a shift
+    (NaN reaches the result anyway); checks: (label value node, depth, op name, labels)
+    whose labels must lie in [0, depth) (counted in the loop, raised after it)."""
+    loose: list = field(default_factory=list)
+    checks: list = field(default_factory=list)
+
+
 def expand(outputs):
-    """outputs with DECOMPOSED ops rewritten; (new outputs, loose-max nodes)."""
-    loose, memo = set(), {}
+    """outputs with DECOMPOSED ops rewritten; (new outputs, loose ids, label checks)."""
+    marks, memo = Marks(), {}
     original = {id(n) for n in topo_order(list(outputs))}
     for n in topo_order(list(outputs)):
         ins = tuple(memo.get(id(i), i) for i in n.inputs)
         new = n if ins == n.inputs else make(n.op, *ins, **n.attrs)
         if n.op in DECOMPOSED:
-            new = DECOMPOSED[n.op](new, loose_set := set())
-            loose |= {id(m) for m in loose_set if id(m) not in original}
+            new = DECOMPOSED[n.op](new, marks)
         memo[id(n)] = new
-    return [memo[id(o)] for o in outputs], loose
+    loose = {id(m) for m in marks.loose if id(m) not in original}
+    checks = {id(c[0]): c for c in marks.checks}
+    return [memo[id(o)] for o in outputs], loose, checks
 
 
 # --- planning
@@ -344,6 +359,7 @@ class Plan:
     loose: set
     dims: tuple           # symbol names passed to every nest as integers
     dtypes: dict          # id -> numpy dtype name
+    checks: dict          # id -> (node, depth, op, labels): label values checked in loops
 
 
 def node_dtype(node, float_t):
@@ -352,7 +368,7 @@ def node_dtype(node, float_t):
 
 def plan(outputs, float_t):
     """The steps computing outputs (Nodes of a schedule) for one float dtype."""
-    outs, loose = expand(outputs)
+    outs, loose, checks = expand(outputs)
     order = topo_order(outs)
     dtypes = {id(n): node_dtype(n, float_t) for n in order}
     kind = {}
@@ -364,7 +380,7 @@ def plan(outputs, float_t):
             kind[id(n)] = "reduce"
         elif n.op in ELEMENTWISE and ok and _emits(n, dtypes):
             kind[id(n)] = "inline"
-        elif n.op in VIEWS and ok and _unit_reshape(n):
+        elif n.op in VIEWS and ok and _unit_reshape(n) or n.op in GATHERS and ok:
             kind[id(n)] = "inline"
         else:
             kind[id(n)] = "fallback"
@@ -433,7 +449,7 @@ def plan(outputs, float_t):
         if isinstance(st, Nest):
             _finish(st, kind, loose)
     dims = sorted({name for n in order for d in _all_dims(n) for name in _factors(d)[1]})
-    return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes)
+    return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes, checks)
 
 
 def _all_dims(n):

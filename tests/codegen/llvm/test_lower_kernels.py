@@ -15,7 +15,8 @@ from lossgraph.ops import OPS
 
 def test_every_op_has_a_native_lowering_or_a_documented_fallback():
     tables = (set(lower.ELEMENTWISE) | set(lower.REDUCTIONS) | set(lower.DECOMPOSED)
-              | set(lower.VIEWS) | set(lower.FALLBACK) | set(lower.LEAVES))
+              | set(lower.VIEWS) | set(lower.GATHERS) | set(lower.FALLBACK)
+              | set(lower.LEAVES))
     missing = sorted(set(OPS) - tables)
     assert not missing, f"ops with no lowering: {missing}"
     assert not sorted(tables - set(OPS)), "table entries for ops that do not exist"
@@ -136,3 +137,17 @@ def test_unknown_option_and_bad_threads_are_clear_errors():
         codegen.compile(lg.sum(X), wrt=[X], backend="llvm", threads=3)
     with pytest.raises(lg.errors.OptionError, match="unknown option 'fast'"):
         codegen.compile(lg.sum(X), wrt=[X], backend="llvm", fast=True)
+
+
+@pytest.mark.parametrize("bad", [4, -1])
+def test_labels_out_of_range_raise_evaluates_error(kernels, bad):
+    feed = _feed("softmax_ce", 100, np.random.default_rng(4))
+    feed["logits"] = feed["logits"][:, :4].copy()
+    feed["labels"] = feed["labels"] % 4
+    feed["labels"][3] = bad
+    k = codegen.compile(lg.mean(zoo.tf.sparse_softmax_cross_entropy(LOGITS, LABELS)),
+                        wrt=[LOGITS], backend="llvm")
+    with pytest.raises(lg.errors.InputError, match=f"label {bad} is out of range"):
+        k(**feed)
+    with pytest.raises(lg.errors.InputError, match=f"label {bad} is out of range"):
+        lg.evaluate(k.schedule.values[0], feed)
