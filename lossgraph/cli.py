@@ -533,8 +533,8 @@ def draw_command(args):
         path = str(out)
     else:
         path = lg.render(dot, out)
-    print(f"wrote {path}" + (f" (inputs: {', '.join(f'{k}{list(v.shape)}' for k, v in values.items())}, seed 0)"
-                             if values is not None else ""))
+    shapes = ", ".join(f"{k}{list(v.shape)}" for k, v in (values or {}).items())
+    print(f"wrote {path}" + (f" (values on sample inputs {shapes}, seed 0)" if values else ""))
     return 0
 
 
@@ -645,17 +645,19 @@ def parser():
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--version", action="version", version=f"lossgraph {__version__}")
     sub = top.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    raw = argparse.RawDescriptionHelpFormatter
     t = sub.add_parser("tour", help="a guided tour of the core on a custom loss",
                        description="Declare, simplify, differentiate, evaluate, print, draw, "
                                    "save and compile a custom loss, step by step (under a "
-                                   "minute).", epilog="example: lossgraph tour --out tour/")
+                                   "minute).", formatter_class=raw,
+                       epilog="examples:\n  lossgraph tour\n  lossgraph tour --out tour/      "
+                              "keep the drawing in tour/")
     t.add_argument("--out", metavar="DIR", help="directory for the drawing (default: a temp dir)")
     t.set_defaults(run=lambda a: tour(a.out))
     sub.add_parser("list", help="every loss in the zoo and the library functions exposing it",
                    description="Every canonical loss of the zoo: name, kind, and the library "
                                "functions (flavours) that expose it.").set_defaults(
         run=lambda a: list_losses())
-    raw = argparse.RawDescriptionHelpFormatter
     s = sub.add_parser("show", help="one loss: formula, LaTeX, gradient, library conventions",
                        formatter_class=raw,
                        description="One loss: its formula, simplified graph and LaTeX, its "
@@ -671,7 +673,7 @@ examples:
   lossgraph show MSE
   lossgraph show "mean(log(1 + exp(-y * x)))" --input x:N --input y:N
   lossgraph show "mean(logsumexp(X, axis=1) - pick(X, y, axis=1))" -i X:N,C -i y:N:int64
-  lossgraph show mylosses:focal_tversky""")
+  lossgraph show mylosses:focal""")
     add_loss_arguments(s)
     s.set_defaults(run=show)
     d = sub.add_parser("draw", help="draw a loss (and its gradients) to svg, png, pdf or dot",
@@ -739,13 +741,13 @@ examples:
                                    "bandwidth bound, to the fastest and to hand NumPy. Needs "
                                    "the source checkout (pip install -e \".[bench]\").",
                        epilog="""LOSS: a workload (mse, huber, bce_logits, softmax_ce_10,
-  softmax_ce_1000) or a zoo loss one of them times (squared_error, huber, bce, sparse_ce, ...);
-  none: all of them.
+  softmax_ce_1000) or a zoo loss one of them times (mse, huber, bce_with_logits,
+  sparse_ce and their other names); none: all of them.
 
 examples:
   lossgraph bench --quick                  every workload at N = 1e6, fewer repeats
   lossgraph bench mse huber --sizes 1e4,1e6 --dtypes float32
-  lossgraph bench ce --json bench.json""")
+  lossgraph bench sparse_ce --json bench.json""")
     b.add_argument("loss", metavar="LOSS", nargs="*",
                    help="the workloads to time (default: all)")
     b.add_argument("--sizes", metavar="N,N,...",

@@ -500,3 +500,63 @@ def test_every_command_has_help(command, capsys):
     assert out.startswith("usage: lossgraph " + command)
     if command in ("tour", "show", "draw", "codegen", "bench"):
         assert "example" in out and f"lossgraph {command}" in out.split("example", 1)[1]
+
+
+# --- the documented command lines run as written
+
+def documented_commands():
+    """Every `lossgraph ...` line of the bash blocks in the README's and the guide's command
+    line sections, as argv lists."""
+    import re
+    import shlex
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    lines = []
+    for doc in ("README.md", "docs/guide.md"):
+        text = (root / doc).read_text()
+        section = text[text.index("## Command line"):]
+        for block in re.findall(r"^```bash\n(.*?)^```", section, re.S | re.M)[:1]:
+            lines += [shlex.split(line, comments=True)[1:] for line in block.splitlines()
+                      if line.startswith("lossgraph ")]
+    return lines
+
+
+def help_examples():
+    """The example lines of every command's --help (`  lossgraph ...  what it does`)."""
+    import contextlib
+    import io
+    import re
+    import shlex
+    lines = []
+    for command in ("tour", "show", "draw", "codegen", "bench"):
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text), pytest.raises(SystemExit):
+            main([command, "--help"])
+        examples = text.getvalue().split("examples:", 1)[1]
+        lines += [shlex.split(re.split(r"\s{2,}", line.strip())[0])[1:]
+                  for line in examples.splitlines() if line.strip().startswith("lossgraph ")]
+    return lines
+
+
+@pytest.mark.parametrize("argv", documented_commands() + help_examples(), ids=" ".join)
+def test_documented_command_lines_run(argv, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import benchmarks.losses as bench
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mylosses.py").write_text(
+        "import lossgraph as lg\n\n"
+        "def focal(p: lg.Float['N'], y: lg.Float['N']):\n"
+        "    q = lg.sigmoid(p)\n"
+        "    return lg.mean(-y * (1 - q) ** 2 * lg.log(q))\n")
+    ran = []
+    monkeypatch.setattr(bench, "run", lambda *a, **k: ran.append((a, k)))  # timed elsewhere
+    if argv[0] == "draw" and not argv[argv.index("-o") + 1].endswith(".dot") \
+            and shutil.which("dot") is None:
+        pytest.skip("graphviz `dot` is not installed")
+    try:
+        assert main(argv) == 0, capsys.readouterr().err
+    finally:
+        sys.modules.pop("mylosses", None)
+    assert capsys.readouterr().err == "" or argv[0] == "bench"
+    assert (argv[0] != "bench") or len(ran) == 1
