@@ -150,6 +150,9 @@ def tour(out_dir=None):
     return 0
 
 
+CALLS = 7           # timed calls per contestant in the tour's step 9
+
+
 def tour_codegen(naive, x, loss, g, n=100_000):
     """Step 9: compile the tour's loss with each backend, check each against lg.evaluate on
     n elements and time one call of each (a demo: a few calls, best of them)."""
@@ -182,18 +185,18 @@ def tour_codegen(naive, x, loss, g, n=100_000):
     if "llvm" not in codegen.BACKENDS:
         print("  (the LLVM backend is not available here)")
     base = timings["lg.evaluate"]
-    print(f"  loss + gradient on {n:,} float64 elements (best of {7} calls each, one run):")
+    print(f"  loss + gradient on {n:,} float64 elements (best of {CALLS} calls each, one run):")
     for name, t in timings.items():
         print(f"    {name:12s} {t * 1e3:8.3f} ms   {base / t:5.1f}x as fast as lg.evaluate")
     print("  `lossgraph codegen bce --backend llvm` prints a kernel's IR; `lossgraph bench` "
           "times the backends against hand NumPy, torch, JAX and numba.")
 
 
-def best_time(fn, calls=7):
+def best_time(fn, calls=None):
     """The best of a few timed calls (after one untimed call): a demo's measure."""
     fn()
     best = float("inf")
-    for _ in range(calls):
+    for _ in range(calls or CALLS):
         t0 = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t0)
@@ -252,7 +255,8 @@ def resolve(name):
     close = difflib.get_close_matches(_key(name), list(shown), n=4, cutoff=0.6)
     hint = (f"; did you mean {' or '.join(dict.fromkeys(shown[k] for k in close))}?"
             if close else "")
-    raise UsageError(f"no loss named {quote(name)}{hint} (`lossgraph list` shows them all)")
+    raise UsageError(f"no loss named {quote(name)}{hint} (`lossgraph list` shows them all; "
+                     f"a formula declares its inputs with --input)")
 
 
 def show_loss(name):
