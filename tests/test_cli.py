@@ -560,3 +560,11 @@ def test_documented_command_lines_run(argv, tmp_path, monkeypatch, capsys):
         sys.modules.pop("mylosses", None)
     assert capsys.readouterr().err == "" or argv[0] == "bench"
     assert (argv[0] != "bench") or len(ran) == 1
+
+
+def test_bench_outside_a_source_checkout_says_what_it_needs(tmp_path, capsys, monkeypatch):
+    import lossgraph.cli as cli
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "lossgraph" / "cli.py"))
+    assert main(["bench", "mse"]) == 2
+    err = capsys.readouterr().err
+    assert "benchmarks/losses.py" in err and "pip install -e" in err
