@@ -24,6 +24,10 @@ def unbroadcast(ct, shape):
     """Sum a cotangent over the axes broadcasting added or stretched, to fit `shape`.
 
     Axes where ct is 1 and shape is not are left: ct still broadcasts to shape.
+
+    Example:
+        >>> lg.unbroadcast(lg.input("g", shape=(3, 4)), (4,)).shape
+        (4,)
     """
     if ct.shape == shape:
         return ct
@@ -86,6 +90,16 @@ def gradients(y, wrt, grad_output=None, simplify=True):
     A w that y does not depend on, or reaches only through piecewise-constant ops
     (comparisons, sign, casts to int, labels), gets zeros. A w that y reaches only through
     stop_gradient raises GradientError: asking for that gradient is a mistake.
+
+    Example:
+        >>> x, z = lg.input("x", shape=("N",)), lg.input("z", shape=("N",))
+        >>> (g,) = lg.gradients(lg.mean(lg.softplus(x) - x * z), [x])
+        >>> print(g)
+        (sigmoid(x) - z) / N
+
+    Raises:
+        GradientError: y is not a scalar and no grad_output is given; a w is an integer or bool
+            input; a w reaches y only through stop_gradient.
     """
     single = isinstance(wrt, Node)
     wrt = [wrt] if single else list(wrt)

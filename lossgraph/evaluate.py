@@ -213,6 +213,17 @@ def evaluate(outputs, arrays=None, /, **kwargs):
 
     evaluate(loss, logits=a, labels=b) or evaluate([loss, grad], {"logits": a, ...}).
     Returns arrays (NumPy scalars for 0-d results), one per output.
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> float(lg.evaluate(lg.sum(x * x), x=np.array([1.0, 2.0])))
+        5.0
+
+    Raises:
+        InputError: an input is missing or unexpected (the close name is suggested).
+        ShapeError: an array's shape does not fit its declaration, or a named dim is bound to two
+            sizes (the input that bound it first is named).
+        DTypeError: an array's dtype cannot bind the input's dtype without loss.
     """
     single = isinstance(outputs, Node)
     outs = [outputs] if single else list(outputs)

@@ -31,7 +31,18 @@ def _freeze(v):
 
 
 class Node:
-    """A vertex of a loss graph: op name, input nodes, attributes, shape and dtype."""
+    """A vertex of a loss graph: op name, input nodes, attributes, shape and dtype.
+
+    Nodes are immutable and hash-consed: building the same expression twice gives the same
+    object, so `a is b` tells whether two graphs are equal (and `==` is identity; the elementwise
+    test is lg.equal). They are made by the functions of lossgraph.api, which check shapes and
+    dtypes (ShapeError, DTypeError) as they build.
+
+    Example:
+        >>> x = lg.input("x", shape=("N", 3))
+        >>> (x + 1).shape, (x + 1).dtype, (x + 1) is (x + 1)
+        (('N', 3), 'float', True)
+    """
 
     __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "_key", "__weakref__")
 
@@ -155,6 +166,11 @@ def topo_order(outputs, follow=None):
     """Nodes reachable from outputs, inputs before users; iterative (no recursion limit).
 
     follow(node) -> bool, if given, limits the walk to inputs it accepts.
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> [n.op for n in lg.topo_order([lg.sum(lg.exp(x))])]
+        ['input', 'exp', 'sum']
     """
     order, seen = [], set()
     for root in outputs:
@@ -177,5 +193,11 @@ def topo_order(outputs, follow=None):
 
 
 def inputs_of(outputs):
-    """The input nodes a graph depends on, in first-seen order."""
+    """The input nodes a graph depends on, in first-seen order.
+
+    Example:
+        >>> x, y = lg.input("x", shape=("N",)), lg.input("y", shape=("N",))
+        >>> [n.name for n in lg.inputs_of([lg.sum(x * y)])]
+        ['x', 'y']
+    """
     return [n for n in topo_order(outputs) if n.op == "input"]

@@ -26,7 +26,12 @@ from .names import quote
 
 
 class Spec:
-    """An input declaration usable as an annotation: Float["N", "C"], Int64["N"], Float[()]."""
+    """An input declaration usable as an annotation: Float["N", "C"], Int64["N"], Float[()].
+
+    Example:
+        >>> lg.Float["N", "C"]
+        Float['N', 'C']
+    """
 
     def __init__(self, dtype, shape=()):
         self.dtype, self.shape = normalize_dtype(dtype), tuple(shape)
@@ -71,7 +76,24 @@ def _parse_spec(text, arg):
 
 
 class Loss:
-    """A loss graph with named inputs."""
+    """A loss graph with named inputs.
+
+    Loss(inputs, output, name): output is a scalar graph over inputs (Nodes); usually built by
+    the @lg.loss decorator. Calling it evaluates the stabilized loss; `gradients`,
+    `value_and_grad`, `compile`, `latex`, `draw` and `to_json` act on the same graph.
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> sq = lg.Loss([x], lg.sum(x * x), name="sq")
+        >>> float(sq(np.array([1.0, 2.0])))
+        5.0
+
+    Raises:
+        InputError: the output uses an input that is not declared; at a call, an array is given
+            twice or too many are given, or one does not fit its declaration (also ShapeError,
+            DTypeError, as lg.evaluate).
+        GradientError: wrt names something that is not an input.
+    """
 
     def __init__(self, inputs, output, name=None):
         output = F.as_node(output)
@@ -172,6 +194,13 @@ class Loss:
         return vals[0], {n.name: g for n, g in zip(nodes, vals[1:])}
 
     def simplify(self):
+        """A Loss of the same inputs and name with its output simplified.
+
+        Example:
+            >>> x = lg.input("x", shape=("N",))
+            >>> print(lg.Loss([x], lg.sum(lg.log(1 + lg.exp(x)))).simplify())
+            sum(softplus(x))
+        """
         from .rewrite import simplify
         return Loss(list(self.inputs.values()), simplify(self.output), self.name)
 
@@ -191,6 +220,13 @@ class Loss:
         return f"<Loss {self.name}({args}) = {self.output!s:.80}>"
 
     def latex(self):
+        """The loss's formula as LaTeX (lg.latex of its output).
+
+        Example:
+            >>> x = lg.input("x", shape=("N",))
+            >>> print(lg.Loss([x], lg.sum(lg.square(x))).latex())
+            \\sum x^{2}
+        """
         from .printing import latex
         return latex(self.output)
 
@@ -210,12 +246,35 @@ class Loss:
         return f"$\\displaystyle {self.latex()}$"
 
     def to_json(self):
+        """The loss's output graph as JSON (lg.to_json; lg.from_json reads it back).
+
+        Example:
+            >>> x = lg.input("x", shape=("N",))
+            >>> lg.from_json(lg.Loss([x], lg.sum(x)).to_json()) is lg.sum(x)
+            True
+        """
         from .serialize import to_json
         return to_json(self.output)
 
 
 def loss(fn=None, *, name=None):
-    """Decorator: build a Loss from a function whose parameters are annotated with specs."""
+    """Decorator: build a Loss from a function whose parameters are annotated with specs.
+
+    Each parameter's annotation (lg.Float["N"], lg.Int64["N"], lg.Float32["N", "C"], ...)
+    declares its input; the function's body builds the loss over them once.
+
+    Example:
+        >>> @lg.loss
+        ... def mse(pred: lg.Float["N"], target: lg.Float["N"]):
+        ...     return lg.mean(lg.square(pred - target))
+        >>> float(mse(np.array([1.0, 2.0]), np.array([1.0, 0.0])))
+        2.0
+        >>> print(mse.gradients("pred")["pred"])
+        2 * (pred - target) / N
+
+    Raises:
+        OptionError: a parameter has no Spec annotation.
+    """
     def build(f):
         sig = inspect.signature(f)
         nodes = []

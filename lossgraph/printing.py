@@ -175,7 +175,16 @@ def _print(root, style, max_len=None):
 
 
 def to_text(node, max_len=None):
-    """Readable infix text, e.g. `(sigmoid(x) - z) / N`."""
+    """Readable infix text, e.g. `(sigmoid(x) - z) / N`.
+
+    Example:
+        >>> x, z = lg.input("x", shape=("N",)), lg.input("z", shape=("N",))
+        >>> lg.to_text((lg.sigmoid(x) - z) / lg.size(x))
+        '(sigmoid(x) - z) / N'
+
+    Raises:
+        TypeError: node is not a Node, a number or an array.
+    """
     from .api import as_node
     return _print(as_node(node), "text", max_len)
 
@@ -183,6 +192,14 @@ def to_text(node, max_len=None):
 def latex(node):
     r"""A LaTeX string for the node, in the same notation for losses and gradients:
     mean((p - t)^2) prints \frac{\sum \left(p - t\right)^{2}}{N}, its gradient
-    \frac{2 \left(p - t\right)}{N}."""
+    \frac{2 \left(p - t\right)}{N}.
+
+    Example:
+        >>> lg.latex(lg.square(lg.input("x", shape=("N",))))
+        'x^{2}'
+
+    Raises:
+        TypeError: node is not a Node, a number or an array.
+    """
     from .api import as_node
     return _print(as_node(node), "latex")

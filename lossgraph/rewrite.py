@@ -259,7 +259,19 @@ def _run(roots, trace=None):
 
 
 def simplify(node):
-    """Rewrite a node (or a list of nodes) with the rules until nothing changes."""
+    """Rewrite a node (or a list of nodes) with the rules until nothing changes.
+
+    The result computes the same function (stability rewrites make it finite where the formula
+    as written overflows); `explain` says which rules fired.
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> print(lg.simplify(lg.log(1 + lg.exp(x))))
+        softplus(x)
+
+    Raises:
+        TypeError: node is not a Node, a number or an array.
+    """
     single = not isinstance(node, (list, tuple))
     roots = [F.as_node(n) for n in ([node] if single else node)]
     out = _run(roots)
@@ -270,7 +282,16 @@ def explain(node, tidy=False):
     """simplify, and report each rule that fired: Explanation(result, steps).
 
     Printed, it shows the rewrites that change the formula (stability forms, identities) and
-    one line for the tidying steps (signs, coefficients, shapes); tidy=True lists all."""
+    one line for the tidying steps (signs, coefficients, shapes); tidy=True lists all.
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> print(lg.explain(lg.log(1 + lg.exp(x))).result)
+        softplus(x)
+
+    Raises:
+        TypeError: node is not a Node, a number or an array.
+    """
     trace = []
     result = _run([F.as_node(node)], trace)[0]
     return Explanation(result, trace, tidy=tidy)
@@ -315,6 +336,11 @@ def guard_nans(node):
 
     Forward values are unchanged (the guarded entries are the ones where discards), and the
     gradient through the discarded branch is exactly 0 instead of 0 * inf = NaN.
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> print(lg.guard_nans(lg.where(x > 0, lg.sqrt(x), 0.0)))
+        where(x > 0, sqrt(where(x > 0, x, 1)), 0)
     """
     node = F.as_node(node)
     mapped = {}

@@ -158,7 +158,16 @@ def schema(name):
 # --- writing
 
 def to_json(outputs, indent=None):
-    """A JSON string holding one node or a list of nodes (shared nodes written once)."""
+    """A JSON string holding one node or a list of nodes (shared nodes written once).
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> lg.from_json(lg.to_json(lg.sum(x))) is lg.sum(x)
+        True
+
+    Raises:
+        SerializationError: an output is not a Node.
+    """
     single = isinstance(outputs, Node)
     outs = [outputs] if single else list(outputs)
     for i, o in enumerate(outs):
@@ -302,7 +311,17 @@ _REQUIRED = {"one_hot": ("depth",), "pick": (), "take_along_axis": (), "softmax"
 
 
 def from_json(text):
-    """The node (or list of nodes) written by to_json; SerializationError if malformed."""
+    """The node (or list of nodes) written by to_json; SerializationError if malformed.
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> print(lg.from_json(lg.to_json(lg.mean(x))))
+        sum(x) / N
+
+    Raises:
+        SerializationError: the text is not JSON, not lossgraph's format or version, or names an
+            unknown op or malformed attributes.
+    """
     doc = _parse(text)
     if type(doc) is not dict:
         raise SerializationError(f"from_json: expected a JSON object, got {_short(doc)}")

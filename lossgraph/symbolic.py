@@ -349,6 +349,14 @@ def to_sympy(node, indexed=None):
     indexed=None picks elementwise mode when the graph has no reductions, shape or index ops
     (broadcast_to and size-1 reshapes are fine), else indexed mode; True/False force it.
     In indexed mode the free indices i, j, ... stand for the axes of node.
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> lg.to_sympy(lg.softplus(x) - x)
+        -x + softplus(x)
+
+    Raises:
+        SymbolicError: a part of the graph has no SymPy counterpart.
     """
     from .api import as_node
     node = as_node(node)
@@ -399,7 +407,17 @@ def _inverse():
 
 def from_sympy(expr, inputs):
     """An elementwise SymPy formula as a graph. inputs: a dict name -> input Node, or a list
-    of input Nodes (named by their names). Symbols not among them are an error."""
+    of input Nodes (named by their names). Symbols not among them are an error.
+
+    Example:
+        >>> import sympy
+        >>> x = lg.input("x", shape=("N",))
+        >>> print(lg.from_sympy(sympy.log(1 + sympy.exp(sympy.Symbol("x"))), [x]))
+        log(exp(x) + 1)
+
+    Raises:
+        SymbolicError: a symbol is not among the inputs, or a function has no graph counterpart.
+    """
     sp = _sp()
     from . import api as F
     if isinstance(inputs, Node):

@@ -372,6 +372,17 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     grads is one array per argnums (a tuple when argnums is a tuple), each shaped like its
     argument; with has_aux=True the value is (value, aux). Called with Nodes, it returns
     the value and gradient graphs.
+
+    Example:
+        >>> vg = lg.value_and_grad(lambda p, t: lg.mean(lg.square(p - t)))
+        >>> value, dp = vg(np.array([1.0, 2.0]), np.array([0.0, 2.0]))
+        >>> float(value), dp
+        (0.5, array([1., 0.]))
+
+    Raises:
+        GradientError: an argument in argnums is not float; the function's output is not a float
+            scalar; the function closes over an lg.input instead of taking it as an argument.
+        InputError: argnums names a positional argument that was not passed.
     """
     what = f"value_and_grad({_fun_name(fun)})"
     return _wrap(_vg_transform(fun, argnums, has_aux, what, True), fun,
@@ -380,7 +391,18 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 
 def grad(fun, argnums=0, has_aux=False):
     """f(*nodes, **nodes) -> scalar Node becomes f(*arrays, **arrays) -> grads, or
-    (grads, aux) with has_aux=True; see value_and_grad."""
+    (grads, aux) with has_aux=True; see value_and_grad.
+
+    d f / d args[argnums], evaluated at the arrays.
+
+    Example:
+        >>> lg.grad(lambda p: lg.sum(p * p))(np.array([1.0, 2.0]))
+        array([2., 4.])
+
+    Raises:
+        GradientError: as value_and_grad (argument not float, output not a scalar).
+        InputError: argnums names a positional argument that was not passed.
+    """
     what = f"grad({_fun_name(fun)})"
     return _wrap(_vg_transform(fun, argnums, has_aux, what, False), fun,
                  f"gradient of {_fun_name(fun)} (lg.grad)")
@@ -395,6 +417,17 @@ def hvp(fun, primals, tangents):
     Returns a tuple with one array per primal: d/dx <grad fun(x), v>. Traced once per fun
     and signature; tangent inputs are named after the parameters (x -> x_dot). Called with
     Nodes, it returns graphs.
+
+    Math: H v = d/dx <grad f(x), v>, without forming the Hessian H.
+
+    Example:
+        >>> lg.hvp(lambda p: lg.sum(p ** 3), (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
+        (array([6., 0.]),)
+
+    Raises:
+        InputError: primals and tangents differ in number, or a tangent's shape differs from its
+            primal's.
+        GradientError: as value_and_grad (a primal not float, the output not a scalar).
     """
     primals, tangents = tuple(primals), tuple(tangents)
     what = f"hvp({_fun_name(fun)})"

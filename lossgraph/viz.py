@@ -184,6 +184,17 @@ def draw(*nodes, grads=None, values=None, labels=None, title=None, legend=True,
     labels: one string per output (forward, then gradients) drawn beside it, by default
     "loss" and "gradient"; title: a caption on top; legend: a small key of the styles;
     values: input arrays by name, then every node shows its value (or a summary).
+
+    Example:
+        >>> x = lg.input("x", shape=("N",))
+        >>> loss = lg.sum(x * x)
+        >>> d = lg.draw(loss, *lg.gradients(loss, [x]), values={"x": np.array([1.0, 2.0])})
+        >>> type(d).__name__
+        'Digraph'
+
+    Raises:
+        OptionError: labels does not hold one string per drawn output.
+        InputError: values misses an input of the graph, or names one it does not have.
     """
     from .api import as_node
     if len(nodes) == 1 and isinstance(nodes[0], (list, tuple)):
@@ -270,7 +281,16 @@ def _target(path, format):
 def render(graph, path, format=None):
     """Render a Digraph (or a node, drawn first) to path and return the file's path.
     The format comes from path's suffix (out.png), else format= (default svg, appended as
-    the suffix); RenderError with install instructions when graphviz's `dot` is missing."""
+    the suffix); RenderError with install instructions when graphviz's `dot` is missing.
+
+    Example:
+        >>> lg.render(lg.draw(lg.sum(lg.input("x", shape=("N",)))), "loss.svg")  # doctest: +SKIP
+        'loss.svg'
+
+    Raises:
+        RenderError: graphviz's `dot` program is missing (the message says how to install it).
+        OptionError: format= disagrees with the path's suffix.
+    """
     gv = _graphviz()
     if isinstance(graph, Node):
         graph = draw(graph)
