@@ -30,23 +30,16 @@ from lossgraph.evaluate import Env, _apply, bind
 from lossgraph.shapes import _factors
 
 from . import jit, lower, runtime
-from .emit import NestEmitter, acc_type
+from .emit import NestEmitter, acc_type, emit_whole
 from .lower import REDUCTIONS, TYPES, Nest, combine_py
 
 _ACC_NAMES = {lower.F64: "float64", lower.I64: "int64"}
+_DUMMY = np.zeros(1)      # stands in for arrays a step has not made yet (never read)
 
 
 def _acc_dtype(node, dtype):
     ty = acc_type(node, TYPES[dtype][0])
     return _ACC_NAMES.get(ty, dtype)
-
-
-class _NestStep:
-    """A compiled nest and what a call needs to run it, in slot numbers (no dict lookups)."""
-
-    def __init__(self, nest, emitter, name):
-        self.nest, self.name, self.fn = nest, name, None
-        self.buffers = emitter.buffers
 
 
 class Program:
@@ -56,31 +49,34 @@ class Program:
         import ctypes
         self.s, self.float_t, self.threads = schedule, float_t, threads
         self.plan = plan = lower.plan(list(schedule.outputs), float_t)
+        self.slot = slot = {id(n): k for k, n in enumerate(plan.order)}
+        self.n_slots = len(plan.order)
         module = jit.new_module("lossgraph")
-        steps = []
+        emitters, slots = [], []
         for j, st in enumerate(plan.steps):
             if isinstance(st, Nest):
                 em = NestEmitter(module, plan, st, j)
-                runtime.emit_entry(module, em.build(), len(em.buffers), f"entry{j}",
-                                   n_ints=len(plan.dims))
-                steps.append(_NestStep(st, em, f"entry{j}"))
-            else:
-                steps.append(st)
-        nests = [s for s in steps if isinstance(s, _NestStep)]
-        self.jit = jit.compile_module(module) if nests else None
-        for st in nests:
-            st.fn = self.jit.function(st.name, None, ctypes.py_object)
-        self.slot = {id(n): k for k, n in enumerate(plan.order)}
-        self.n_slots = len(plan.order)
+                em.build()
+                emitters.append((em, [slot[id(n)] for n in em.buffers]))
+                slots += [k for k in emitters[-1][1] if k not in slots]
+        self.slots = slots
+        self.jit, self.fn = None, None
+        if emitters:
+            layout, self.ctl_size = emit_whole(module, plan, emitters, slots)
+            self.jit = jit.compile_module(module)
+            self.fn = self.jit.function("kernel", None, ctypes.py_object)
+        runs = iter(layout if emitters else ())
+        self.steps = [self._prepare(st, em, next(runs)) if isinstance(st, Nest) else
+                      ("fallback", st, slot[id(st)])
+                      for st, em in zip(plan.steps, self._emitter_per_step(emitters))]
+        self.run_cells = np.array([st[5] for st in self.steps if st[0] == "nest"], dtype=np.intp)
+        self.one_call = all(st[0] == "nest" and not st[8] for st in self.steps)
         self.input_nodes = list(schedule.inputs.values())
-        self.input_slots = [self.slot[id(n)] for n in self.input_nodes
-                            if id(n) in self.slot]
-        self.input_slots = [self.slot.get(id(n)) for n in self.input_nodes]
-        self.consts = [(self.slot[id(n)], np.ascontiguousarray(n.attrs["value"],
-                                                               dtype=plan.dtypes[id(n)]))
+        self.input_slots = [slot.get(id(n)) for n in self.input_nodes]
+        self.consts = [(slot[id(n)], np.ascontiguousarray(n.attrs["value"],
+                                                          dtype=plan.dtypes[id(n)]))
                        for n in plan.order
                        if n.op == "constant" and n.ndim and plan.kind[id(n)] == "leaf"]
-        self.dim_index = {d: j for j, d in enumerate(plan.dims)}
         source = {}
         for k, node in enumerate(self.input_nodes):
             for ax, d in enumerate(node.shape):
@@ -89,19 +85,21 @@ class Program:
         self.bind_needed = any(d not in source for d in plan.dims)
         self.dim_source = [source.get(d) for d in plan.dims]
         nv = len(schedule.values)
-        self.value_slots = [self.slot[id(n)] for n in plan.outputs[:nv]]
-        self.grad_slots = [self.slot[id(n)] for n in plan.outputs[nv:]]
+        self.value_slots = [slot[id(n)] for n in plan.outputs[:nv]]
+        self.grad_slots = [slot[id(n)] for n in plan.outputs[nv:]]
         self.out_nodes = plan.outputs
-        self.steps = [self._prepare(st) for st in steps]
+        self.out_dtypes = {id(n): np.dtype(plan.dtypes[id(n)]) for n in plan.outputs}
         self._local = threading.local()
+
+    def _emitter_per_step(self, emitters):
+        it = iter(emitters)
+        return [next(it)[0] if isinstance(st, Nest) else None for st in self.plan.steps]
 
     def _spec(self, shape):
         """shape as ((coeff, dim positions), ...) for _shape."""
-        spec = []
-        for d in shape:
-            coeff, names = _factors(d)
-            spec.append((coeff, tuple(self.dim_index[n] for n in names)))
-        return tuple(spec)
+        index = {d: j for j, d in enumerate(self.plan.dims)}
+        return tuple((c, tuple(index[n] for n in names))
+                     for c, names in (_factors(d) for d in shape))
 
     @staticmethod
     def _shape(spec, dimvals):
@@ -112,12 +110,10 @@ class Program:
             out.append(coeff)
         return tuple(out)
 
-    def _prepare(self, st):
+    def _prepare(self, nest, em, run_cell):
+        """("nest", writes, shape spec, rank, flat, run cell, partials, splittable, post)."""
         plan, slot = self.plan, self.slot
-        if not isinstance(st, _NestStep):
-            return ("fallback", st, slot[id(st)])
-        nest = st.nest
-        writes = []
+        writes, post = [], []
         for n in nest.writes:
             dtype = plan.dtypes[id(n)]
             if id(n) in nest.memory:
@@ -125,15 +121,15 @@ class Program:
                 ident = REDUCTIONS[n.op][0]
                 if acc == "int64" and not np.isfinite(ident):
                     ident = np.iinfo(np.int64).min if ident < 0 else np.iinfo(np.int64).max
-                writes.append((slot[id(n)], self._spec(n.shape), acc, ident, dtype))
+                writes.append((slot[id(n)], self._spec(n.shape), acc, ident))
+                if acc != dtype:
+                    post.append((slot[id(n)], dtype))
             else:
-                writes.append((slot[id(n)], self._spec(n.shape), dtype, None, None))
-        k = len(nest.shape)
-        full = self._spec(nest.shape)
+                writes.append((slot[id(n)], self._spec(n.shape), dtype, None))
         partials = [(slot[id(r)], r.op, np.dtype(plan.dtypes[id(r)]).type)
                     for r in nest.partials]
-        return ("nest", st.fn, writes, tuple(slot[id(n)] for n in st.buffers), full,
-                k, nest.flat, (not nest.serial) and k > 0, partials, id(st))
+        return ("nest", writes, self._spec(nest.shape), len(nest.shape), nest.flat, run_cell,
+                partials, not nest.serial and len(nest.shape) > 0, post)
 
     # --- per call
     def _dims(self, arrays):
@@ -142,18 +138,15 @@ class Program:
             return [dims[d] for d in self.plan.dims], dims
         return [arrays[k].shape[ax] for k, ax in self.dim_source], None
 
-    def _ctl(self, key, size):
+    def _ctls(self):
         try:
-            cache = self._local.ctl
+            return self._local.ctl
         except AttributeError:
-            cache = self._local.ctl = {}
-        ctl = cache.get(key)
-        if ctl is None:
-            ctl = cache[key] = (np.zeros(size), np.zeros(size))
-        return ctl
+            ctl = self._local.ctl = (np.zeros(self.ctl_size), np.zeros(self.ctl_size))
+            return ctl
 
     def __call__(self, arrays, outs):
-        arrays = [a if a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative
+        arrays = [a if a.flags.carray and a.dtype.isnative
                   else np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
                   for a in arrays]
         dimvals, dims = self._dims(arrays)
@@ -163,14 +156,38 @@ class Program:
                 vals[k] = a
         for k, a in self.consts:
             vals[k] = a
-        fresh = set()
-        direct = {}
+        fresh, direct = set(), {}
         if outs:
             for k, buf in zip(self.grad_slots, outs):
                 direct.setdefault(k, buf)
+        if self.one_call:
+            sizes = [self._alloc(st, vals, dimvals, direct, fresh) for st in self.steps]
+            if max([n for n, _ in sizes]) < runtime.SPLIT_FROM:
+                loc = self._local
+                try:
+                    whole, key = loc.whole, loc.key
+                except AttributeError:
+                    whole, key = loc.whole, loc.key = np.zeros(self.ctl_size), None
+                if key != dimvals:                  # same dims as last call: ctl is ready
+                    whole[:len(dimvals)] = dimvals
+                    for st, (numel, n0) in zip(self.steps, sizes):
+                        whole[st[5]], whole[st[5] + 1], whole[st[5] + 2] = 1.0, 0.0, n0
+                    loc.key = dimvals
+                self.fn(tuple([vals[k] for k in self.slots]) + (whole,))
+                if whole[-1]:
+                    self._bad_labels(vals)
+                return self._results(vals, fresh, outs, dimvals)
+        if self.fn is not None:
+            c0, c1 = self._ctls()
+            c0[:len(dimvals)] = dimvals
+            c0[self.run_cells] = 0.0
+        if self.one_call:
+            for st, size in zip(self.steps, sizes):
+                self._run(st, size, vals)
+            return self._results(vals, fresh, outs, dimvals)
         for st in self.steps:
             if st[0] == "nest":
-                self._nest(st, vals, dimvals, direct, fresh)
+                self._run(st, self._alloc(st, vals, dimvals, direct, fresh), vals)
                 continue
             node, k = st[1], st[2]
             if dims is None:
@@ -181,56 +198,58 @@ class Program:
                 vals[k] = np.ascontiguousarray(_apply(node, by_id, env))
         return self._results(vals, fresh, outs, dimvals)
 
-    def _nest(self, st, vals, dimvals, direct, fresh):
-        _, fn, writes, buf_slots, full, k, flat, splittable, partials, key = st
-        post = None
-        for slot, spec, dtype, ident, final in writes:
+    def _alloc(self, st, vals, dimvals, direct, fresh):
+        """Allocate a nest's arrays; returns (elements, extent of the chunked axis)."""
+        for slot, spec, dtype, ident in st[1]:
             if ident is not None:
                 vals[slot] = np.full(self._shape(spec, dimvals), ident, dtype=dtype)
-                post = post or []
-                post.append((slot, final))
             elif slot in direct:
                 vals[slot] = direct[slot]
             else:
                 vals[slot] = np.empty(self._shape(spec, dimvals), dtype=dtype)
             fresh.add(slot)
-        arrays = tuple(vals[j] for j in buf_slots)
-        shape = self._shape(full, dimvals)
+        shape = self._shape(st[2], dimvals)
         numel = 1
         for d in shape:
             numel *= d
-        n0 = 1 if k == 0 else (numel if flat else shape[0])
-        nd = len(dimvals)
-        c0, c1 = self._ctl(key, 3 + nd + len(partials))
-        c0[2:2 + nd] = dimvals
+        return numel, (1 if st[3] == 0 else numel if st[4] else shape[0])
+
+    def _run(self, st, size, vals):
+        """One nest alone: one chunk, or two (on two threads when threads=2)."""
+        _, writes, _, k, flat, cell, partials, splittable, post = st
+        numel, n0 = size
+        c0, c1 = self._ctls()
+        c0[self.run_cells] = 0.0
+        c0[cell] = 1.0
+        args = tuple(_DUMMY if vals[j] is None else vals[j] for j in self.slots)
+        m = len(partials)
         if splittable and numel >= runtime.SPLIT_FROM and n0 >= 256:
-            c1[2:2 + nd] = dimvals
-            (c0[0], c0[1]), (c1[0], c1[1]) = runtime.chunks(n0, 0)
+            c1[:] = c0
+            (c0[cell + 1], c0[cell + 2]), (c1[cell + 1], c1[cell + 2]) = runtime.chunks(n0, 0)
             if self.threads == 2:
                 worker = runtime._worker()
-                handle = worker.submit(fn, (arrays + (c1,),))
-                fn(arrays + (c0,))
+                handle = worker.submit(self.fn, (args + (c1,),))
+                self.fn(args + (c0,))
                 worker.wait(handle)
             else:
-                fn(arrays + (c0,))
-                fn(arrays + (c1,))
-            p0, p1 = c0.tolist()[2 + nd:], c1.tolist()[2 + nd:]
+                self.fn(args + (c0,))
+                self.fn(args + (c1,))
+            p0 = c0[cell + 3:cell + 4 + m].tolist()
+            p1 = c1[cell + 3:cell + 4 + m].tolist()
             totals = [combine_py(op, a, b) for (_, op, _), a, b in zip(partials, p0, p1)]
             bad = p0[-1] or p1[-1]
-        else:
-            c0[0], c0[1] = 0, n0
-            fn(arrays + (c0,))
-            totals = c0.tolist()[2 + nd:]
-            bad = totals[-1]
-        if bad:
-            self._bad_labels(vals)
-        if partials:
             with np.errstate(all="ignore"):
                 for (slot, _, typ), total in zip(partials, totals):
                     vals[slot] = np.array(typ(total))
-        if post:
-            for slot, final in post:
-                vals[slot] = vals[slot].astype(final, copy=False)
+        else:
+            c0[cell + 1], c0[cell + 2] = 0.0, n0
+            self.fn(args + (c0,))
+            bad = c0[cell + 3 + m]
+        c0[cell] = 0.0
+        if bad:
+            self._bad_labels(vals)
+        for slot, final in post:
+            vals[slot] = vals[slot].astype(final, copy=False)
 
     def _bad_labels(self, vals):
         """Raise lossgraph.ops.index.check_range's error for the labels out of range."""
@@ -256,7 +275,7 @@ class Program:
             if a is None:             # a leaf output (a constant, dimsize or arange)
                 dims = dict(zip(plan.dims, dimvals))
                 a = _apply(node, {}, Env({}, dims, self.float_t))
-            want = np.dtype(plan.dtypes[id(node)])
+            want = self.out_dtypes[id(node)]
             if slot not in fresh or slot in used or a.dtype != want:
                 shape = self._shape(self._spec(node.shape), dimvals)
                 a = np.array(np.broadcast_to(a, shape), dtype=want)
