@@ -12,6 +12,21 @@ registry and the kernel cache in cache.py, the per-call argument check in argche
 numpy_backend.py (the emitter; the lowering table keyed by op name in numpy_lowering.py,
 helpers in numpy_helpers.py, sealed execution in numpy_exec.py), names.py (identifier
 sanitizing). See docs/codegen.md.
+
+Example (a kernel returns the value and one gradient per wrt, as lg.evaluate would):
+
+    >>> p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
+    >>> k = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p])
+    >>> value, (dpred,) = k(np.array([1.0, 2.0, 4.0]), np.array([1.0, 0.0, 3.0]))
+    >>> float(value), dpred.round(4)
+    (1.6666666666666667, array([0.    , 1.3333, 0.6667]))
+    >>> codegen.jit(lambda a: lg.sum(a * a))(np.array([1.0, 2.0]))
+    (np.float64(5.0), array([2., 4.]))
+
+Errors: compile raises OptionError for an unknown backend, DTypeError for a dtype that is not
+"float32"/"float64", GradientError for a wrt that is not a float input of the loss (and jit for
+a function whose output is not a float scalar); a kernel's call raises the InputError,
+ShapeError or DTypeError lg.evaluate raises for the same arrays.
 """
 from .kernel import BACKENDS, CACHE, Kernel, compile, jit, register_backend
 from .pipeline import Schedule
