@@ -56,7 +56,8 @@ def multilabels():
 
 
 def np_stirling(t):
-    return np.where(t > 1, t * np.log(np.maximum(t, 1)) - t + 0.5 * np.log(2 * np.pi * np.maximum(t, 1)), 0.0)
+    s = np.maximum(t, 1)
+    return np.where(t > 1, s * np.log(s) - s + 0.5 * np.log(2 * np.pi * s), 0.0)
 
 
 def np_multi_margin(x, y, p, margin, w=None):
