@@ -86,6 +86,21 @@ def _same(a, b, a_arg, b_arg):
     return a, b
 
 
+def _fits(t, input, arg):
+    """t (or None) as a node that broadcasts to input's shape without enlarging it."""
+    if t is None:
+        return None
+    t = lg.as_node(t)
+    try:
+        ok = lg.shapes.broadcast_shapes((arg, t.shape), ("input", input.shape)) == input.shape
+    except lg.ShapeError:
+        ok = False
+    if not ok:
+        raise lg.ShapeError(f"{arg}: shape {fmt_shape(t.shape)} does not broadcast to input of "
+                            f"shape {fmt_shape(input.shape)}")
+    return t
+
+
 def _elementwise_weight(weight, input, mode, loss, normalized):
     """torch's per-element `weight` (input's shape exactly): mean is sum(w l) / sum(w) when
     normalized (mse_loss, l1_loss), mean(w l) otherwise (huber_loss)."""
@@ -252,7 +267,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.binary_cross_entropy(x, y, eps=0, log_floor=LOG_FLOOR),
-                       _legacy(size_average, reduce, reduction), weights=weight)
+                       _legacy(size_average, reduce, reduction), weights=_fits(weight, x, "weight"))
 
 
 @dual("input", "target", "weight", "pos_weight")
@@ -265,18 +280,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     enlarge the loss.
     """
     x, y = _same(input, target, "input", "target")
-    q = None
-    if pos_weight is not None:
-        q = lg.as_node(pos_weight)
-        try:
-            ok = lg.shapes.broadcast_shapes(("pos_weight", q.shape), ("input", x.shape)) == x.shape
-        except lg.ShapeError:
-            ok = False
-        if not ok:
-            raise lg.ShapeError(f"pos_weight: shape {fmt_shape(q.shape)} does not broadcast to "
-                                f"input of shape {fmt_shape(x.shape)}")
-    return reduce_loss(L.sigmoid_cross_entropy(x, y, pos_weight=q),
-                       _legacy(size_average, reduce, reduction), weights=weight)
+    return reduce_loss(L.sigmoid_cross_entropy(x, y, pos_weight=_fits(pos_weight, x, "pos_weight")),
+                       _legacy(size_average, reduce, reduction), weights=_fits(weight, x, "weight"))
 
 
 # ---------------------------------------------------------------- multi-class
