@@ -11,7 +11,8 @@ simplify -> NaN guards -> CSE -> schedule), kernel.py (compile, jit, Kernel, the
 registry and the kernel cache in cache.py, the per-call argument check in argcheck.py),
 numpy_backend.py (the emitter; the lowering table keyed by op name in numpy_lowering.py,
 helpers in numpy_helpers.py, sealed execution in numpy_exec.py), names.py (identifier
-sanitizing). See docs/codegen.md.
+sanitizing), interop/ (kernels as PyTorch and JAX functions, codegen.to_torch / to_jax, and
+on Dask arrays, codegen.dask.value_and_grad; docs/interop.md). See docs/codegen.md.
 
 Example (a kernel returns the value and one gradient per wrt, as lg.evaluate would):
 
@@ -28,8 +29,18 @@ Errors: compile raises OptionError for an unknown backend, DTypeError for a dtyp
 a function whose output is not a float scalar); a kernel's call raises the InputError,
 ShapeError or DTypeError lg.evaluate raises for the same arrays.
 """
+from .interop import to_jax, to_torch
 from .kernel import BACKENDS, CACHE, Kernel, compile, jit, register_backend
 from .pipeline import Schedule
 
-__all__ = ["compile", "jit", "Kernel", "Schedule", "register_backend", "BACKENDS", "CACHE"]
+__all__ = ["compile", "jit", "Kernel", "Schedule", "register_backend", "BACKENDS", "CACHE",
+           "to_torch", "to_jax"]
+
+
+def __getattr__(name):
+    """codegen.dask (codegen.interop.dask) imports dask on first use, not with codegen."""
+    if name == "dask":
+        from .interop import dask
+        return dask
+    raise AttributeError(f"module 'codegen' has no attribute {name!r}")
 from .llvm import lazy as _llvm_lazy  # noqa: E402,F401  registers backend="llvm"; llvmlite loads on first use

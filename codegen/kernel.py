@@ -191,6 +191,17 @@ class Kernel:
     optimized_ir = property(lambda self: self._shown("optimized_ir"))
     asm = property(lambda self: self._shown("asm"))
 
+    # --- in other frameworks (codegen.interop; each imports its framework on first use)
+    def to_torch(self, mode="op", copy=False):
+        """This kernel as a differentiable function of torch CPU tensors (docs/interop.md)."""
+        from .interop.torch import to_torch
+        return to_torch(self, mode=mode, copy=copy)
+
+    def to_jax(self, vmap_method="sequential"):
+        """This kernel as a JAX function that jit, grad and vmap accept (docs/interop.md)."""
+        from .interop.jax import to_jax
+        return to_jax(self, vmap_method=vmap_method)
+
     def __repr__(self):
         ins = ", ".join(f"{n}: {i.dtype}{fmt_shape(i.shape)}"
                         for n, i in self.schedule.inputs.items())
