@@ -40,7 +40,19 @@ def per_class(class_weights, like, axis, arg="class_weights"):
 def softmax_cross_entropy(logits, onehot_labels, axis=-1, label_smoothing=0.0,
                           from_logits=True, class_weights=None):
     """l = -sum_c w_c z_c log softmax(x)_c over axis, z smoothed to z (1 - s) + s / C;
-    from_logits=False takes x as log-probabilities already; class_weights w (C,), default 1."""
+    from_logits=False takes x as log-probabilities already; class_weights w (C,), default 1.
+
+    Example:
+        >>> losses.softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))
+        array([0.69314718])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: label_smoothing outside its domain (the message gives the domain and the
+            value); a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+        ShapeError: and the other shape checks of the body (class weights, labels).
+    """
     x, z = same_shape(logits, onehot_labels, "logits", "onehot_labels")
     z = _smooth(z, label_smoothing, lg.size(x, axis))
     if class_weights is not None:
@@ -63,6 +75,17 @@ def nll(log_probs, labels, axis=-1, class_weights=None, ignore_index=None, label
     Source convention: torch.nn.functional.nll_loss (from_logits=False) and cross_entropy
     with class-index targets (from_logits=True), weight, ignore_index, label_smoothing; the
     mean divides by the summed weights of the selected classes, not by N.
+
+    Example:
+        >>> losses.nll(np.log(np.array([[0.25, 0.75], [0.5, 0.5]])), np.array([1, 0]))
+        array([0.28768207, 0.69314718])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: label_smoothing, ignore_index outside its domain (the message gives the
+            domain and the value); a reduction zoo.reduction does not know.
+        DTypeError: labels are not integers.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     x = as_float(log_probs)
     if from_logits:
@@ -84,7 +107,18 @@ def nll(log_probs, labels, axis=-1, class_weights=None, ignore_index=None, label
 
 @loss("logits", "labels")
 def sparse_softmax_cross_entropy(logits, labels, axis=-1):
-    """l = logsumexp(x) - x_y over axis, for integer labels y."""
+    """l = logsumexp(x) - x_y over axis, for integer labels y.
+
+    Example:
+        >>> losses.sparse_softmax_cross_entropy(np.array([[0.0, 0.0], [2.0, 0.0]]),
+        ...     np.array([0, 0]))
+        array([0.69314718, 0.12692801])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        DTypeError: labels are not integers.
+    """
     x = as_float(logits)
     return lg.logsumexp(x, axis=axis) - lg.pick(x, as_int(labels, "labels"), axis=axis)
 
@@ -93,7 +127,18 @@ def sparse_softmax_cross_entropy(logits, labels, axis=-1):
 @loss("probs", "onehot_labels")
 def categorical_cross_entropy(probs, onehot_labels, axis=-1, eps=1e-7):
     """l = -sum_c z_c log clip(p_c, eps, 1 - eps) over axis (no clip when eps = 0; then
-    z_c = 0 terms count 0 even where p_c = 0)."""
+    z_c = 0 terms count 0 even where p_c = 0).
+
+    Example:
+        >>> losses.categorical_cross_entropy(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]]))
+        array([0.69314718])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: eps outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     p, z = same_shape(probs, onehot_labels, "probs", "onehot_labels")
     if eps > 0:
         p = lg.clip(p, eps, 1.0 - eps)
@@ -104,7 +149,18 @@ def categorical_cross_entropy(probs, onehot_labels, axis=-1, eps=1e-7):
 @loss("logits", "labels")
 def sigmoid_cross_entropy(logits, labels, label_smoothing=0.0, pos_weight=None):
     """l = softplus(x) - x z, z smoothed to z (1 - s) + s / 2; with pos_weight q:
-    l = (1 - z) x + (1 + (q - 1) z) softplus(-x)."""
+    l = (1 - z) x + (1 + (q - 1) z) softplus(-x).
+
+    Example:
+        >>> losses.sigmoid_cross_entropy(np.array([0.0, 100.0]), np.array([1.0, 1.0]))
+        array([0.69314718, 0.        ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: label_smoothing, pos_weight outside its domain (the message gives the
+            domain and the value); a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     x, z = same_shape(logits, labels, "logits", "labels")
     z = _smooth(z, label_smoothing, 2.0)
     if pos_weight is None:
@@ -115,7 +171,19 @@ def sigmoid_cross_entropy(logits, labels, label_smoothing=0.0, pos_weight=None):
 @options(pos_weight=NONNEGATIVE)
 @loss("logits", "labels")
 def weighted_cross_entropy(logits, labels, pos_weight=1.0):
-    """l = (1 - z) x + (1 + (q - 1) z) softplus(-x)   (sigmoid CE, positives weighted by q)."""
+    """l = (1 - z) x + (1 + (q - 1) z) softplus(-x)   (sigmoid CE, positives weighted by q).
+
+    Example:
+        >>> losses.weighted_cross_entropy(np.array([0.0, 0.0]), np.array([1.0, 0.0]),
+        ...     pos_weight=2.0)
+        array([1.38629436, 0.69314718])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: pos_weight outside its domain (the message gives the domain and the value);
+            a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     x, z = same_shape(logits, labels, "logits", "labels")
     return (1.0 - z) * x + (1.0 + (pos_weight - 1.0) * z) * lg.softplus(-x)
 
@@ -130,6 +198,16 @@ def binary_cross_entropy(probs, labels, eps=1e-7, pos_weight=1.0, neg_weight=1.0
 
     Source convention: torch.nn.functional.binary_cross_entropy = eps=0, log_floor=-100
     (torch clamps both logs at -100, so p = 0 or 1 gives at most 100 per element).
+
+    Example:
+        >>> losses.binary_cross_entropy(np.array([0.5, 1.0]), np.array([1.0, 0.0]))
+        array([ 0.69314718, 16.11809565])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: eps, pos_weight, neg_weight, log_floor outside its domain (the message
+            gives the domain and the value); a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     p, z = same_shape(probs, labels, "probs", "labels")
     if eps > 0:
@@ -150,7 +228,18 @@ def _floored_log(p, floor):
 @loss("probs", "labels")
 def log_loss(probs, labels, eps=1e-7):
     """l = -z log(p + eps) - (1 - z) log(1 - p + eps)   (eps inside the logs, no clipping:
-    TF contrib log_loss, MXNet from_sigmoid, TensorLayer binary_cross_entropy)."""
+    TF contrib log_loss, MXNet from_sigmoid, TensorLayer binary_cross_entropy).
+
+    Example:
+        >>> losses.log_loss(np.array([0.5, 1.0]), np.array([1.0, 0.0]))
+        array([ 0.69314698, 16.11809565])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: eps outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     p, z = same_shape(probs, labels, "probs", "labels")
     return -lg.xlogy(z, p + eps) - lg.xlogy(1.0 - z, 1.0 - p + eps)
 
@@ -158,7 +247,19 @@ def log_loss(probs, labels, eps=1e-7):
 @options(margin=NONNEGATIVE)
 @loss("pred", "labels")
 def hinge(pred, labels, margin=1.0):
-    """l = max(0, margin - y pred), labels y in {-1, 1}."""
+    """l = max(0, margin - y pred), labels y in {-1, 1}.
+
+    Example:
+        >>> losses.hinge(np.array([0.5, 2.0, -1.0]), np.array([1.0, 1.0, 1.0]),
+        ...     reduction="mean")
+        np.float64(0.8333333333333334)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: margin outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     x, y = same_shape(pred, labels, "pred", "labels")
     return lg.relu(margin - x * y)
 
@@ -166,14 +267,35 @@ def hinge(pred, labels, margin=1.0):
 @options(margin=NONNEGATIVE)
 @loss("pred", "labels")
 def squared_hinge(pred, labels, margin=1.0):
-    """l = max(0, margin - y pred)^2, labels y in {-1, 1}."""
+    """l = max(0, margin - y pred)^2, labels y in {-1, 1}.
+
+    Example:
+        >>> losses.squared_hinge(np.array([0.5, 2.0, -1.0]), np.array([1.0, 1.0, 1.0]))
+        array([0.25, 0.  , 4.  ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: margin outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     x, y = same_shape(pred, labels, "pred", "labels")
     return lg.square(lg.relu(margin - x * y))
 
 
 @loss("pred", "onehot_labels")
 def categorical_hinge(pred, onehot_labels, axis=-1):
-    """l = max(0, max_c (1 - z_c) x_c - sum_c z_c x_c + 1) over axis."""
+    """l = max(0, max_c (1 - z_c) x_c - sum_c z_c x_c + 1) over axis.
+
+    Example:
+        >>> losses.categorical_hinge(np.array([[2.0, 1.5, 0.0]]), np.array([[1.0, 0.0, 0.0]]))
+        array([0.5])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     x, z = same_shape(pred, onehot_labels, "pred", "onehot_labels")
     return lg.relu(lg.max((1.0 - z) * x, axis=axis) - lg.sum(z * x, axis=axis) + 1.0)
 
@@ -181,7 +303,17 @@ def categorical_hinge(pred, onehot_labels, axis=-1):
 @loss("pred", "labels")
 def logistic(pred, labels, label_format="signed"):
     """l = log(1 + e^{-y pred}) = softplus(-y pred); label_format "binary" maps z in {0, 1}
-    to y = 2 z - 1."""
+    to y = 2 z - 1.
+
+    Example:
+        >>> losses.logistic(np.array([0.0, 50.0]), np.array([1.0, -1.0]))
+        array([ 0.69314718, 50.        ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     check_choice("label_format", label_format, ("signed", "binary"))
     x, y = same_shape(pred, labels, "pred", "labels")
     y = 2.0 * y - 1.0 if label_format == "binary" else y
@@ -190,7 +322,17 @@ def logistic(pred, labels, label_format="signed"):
 
 @loss("pred", "labels")
 def soft_margin(pred, labels):
-    """l = log(1 + e^{-y pred}), labels y in {-1, 1}."""
+    """l = log(1 + e^{-y pred}), labels y in {-1, 1}.
+
+    Example:
+        >>> losses.soft_margin(np.array([0.0, 50.0]), np.array([1.0, 1.0]))
+        array([6.93147181e-01, 1.92874985e-22])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     x, y = same_shape(pred, labels, "pred", "labels")
     return lg.softplus(-y * x)
 
@@ -199,7 +341,18 @@ def soft_margin(pred, labels):
 @loss("logits", "labels")
 def focal(logits, labels, alpha=0.25, gamma=2.0):
     """l = a_t (1 - p_t)^gamma (softplus(x) - x z), p_t = sigmoid(x) if z = 1 else
-    sigmoid(-x), a_t = alpha z + (1 - alpha)(1 - z)   (Lin et al.; alpha=None: a_t = 1)."""
+    sigmoid(-x), a_t = alpha z + (1 - alpha)(1 - z)   (Lin et al.; alpha=None: a_t = 1).
+
+    Example:
+        >>> losses.focal(np.array([0.0, 3.0]), np.array([1.0, 1.0]), gamma=0.0, alpha=None)
+        array([0.69314718, 0.04858735])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: alpha, gamma outside its domain (the message gives the domain and the
+            value); a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     x, z = same_shape(logits, labels, "logits", "labels")
     miss = z * lg.sigmoid(-x) + (1.0 - z) * lg.sigmoid(x)
     out = lg.power(miss, gamma) * (lg.softplus(x) - x * z)
@@ -209,7 +362,18 @@ def focal(logits, labels, alpha=0.25, gamma=2.0):
 @loss("logits", "labels", "class_weights")
 def multilabel_soft_margin(logits, labels, axis=-1, class_weights=None):
     """l = mean_c w_c (softplus(x_c) - x_c z_c) over axis   (= -mean(z log s(x) + (1-z) log
-    s(-x)) with w = 1); class_weights w (C,) (torch's weight)."""
+    s(-x)) with w = 1); class_weights w (C,) (torch's weight).
+
+    Example:
+        >>> losses.multilabel_soft_margin(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))
+        array([0.69314718])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+        ShapeError: and the other shape checks of the body (class weights, labels).
+    """
     x, z = same_shape(logits, labels, "logits", "labels")
     terms = lg.softplus(x) - x * z
     return lg.mean(terms if class_weights is None else per_class(class_weights, x, axis) * terms,
@@ -225,6 +389,16 @@ def hinge_embedding(pred, labels, margin=1.0):
     l = [y != -1] x + [y != 1] max(0, margin - x).
 
     Source convention: torch.nn.functional.hinge_embedding_loss (margin 1).
+
+    Example:
+        >>> losses.hinge_embedding(np.array([0.3, 0.3]), np.array([1.0, -1.0]))
+        array([0.3, 0.7])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: margin outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, y = same_shape(pred, labels, "pred", "labels")
     return (lg.where(lg.not_equal(y, -1.0), x, 0.0)
@@ -238,6 +412,17 @@ def multi_margin(pred, labels, p=1, margin=1.0, class_weights=None, axis=-1):
 
     Source convention: torch.nn.functional.multi_margin_loss (p 1, margin 1, weight w per
     class scaling each sample by its target's weight; the sum is divided by C).
+
+    Example:
+        >>> losses.multi_margin(np.array([[2.0, 1.5, 0.0]]), np.array([0]))
+        array([0.16666667])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: p, margin outside its domain (the message gives the domain and the value);
+            a reduction zoo.reduction does not know.
+        DTypeError: labels are not integers.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     x, y = as_float(pred), as_int(labels, "labels")
     x_y = lg.expand_dims(lg.pick(x, y, axis=axis), axis)
@@ -264,6 +449,17 @@ def multilabel_margin(pred, labels):
 
     Source convention: torch.nn.functional.multilabel_margin_loss (the hinge between every
     target class and every non-target class, divided by C).
+
+    Example:
+        >>> losses.multilabel_margin(np.array([[0.1, 0.2, 0.4, 0.8]]),
+        ...     np.array([[3, 0, -1, 1]]))
+        array([0.85])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        DTypeError: labels are not integers.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     x, y = as_float(pred), as_int(labels, "labels")
     if y.shape != x.shape:

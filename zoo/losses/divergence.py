@@ -35,6 +35,17 @@ def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7, log_target=F
     the last axis); MXNet KLDivLoss (log-probabilities, eps 1e-12 inside log z, element-wise
     before its per-sample mean); torch kl_div = log_input=True, eps=0, axis=None (its
     default "mean" averages every element; "batchmean" is the KL per sample).
+
+    Example:
+        >>> losses.kl_divergence(np.array([[0.5, 0.5]]), np.array([[0.5, 0.5]]))
+        array([0.])
+        >>> losses.kl_divergence(np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]]))
+        array([0.69314564])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: eps outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
     """
     z, p = as_float(target), as_float(pred)
     if log_target:
@@ -54,6 +65,14 @@ def js_divergence(p, q, axis=-1):
 
     Source convention: Jensen-Shannon divergence KL(p || m) / 2 + KL(q || m) / 2 in nats
     (0 log 0 = 0, so disjoint supports give log 2, not NaN).
+
+    Example:
+        >>> losses.js_divergence(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]))
+        array([0.69314718])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
     """
     p, q = as_float(p), as_float(q)
     m = 0.5 * (p + q)
@@ -69,6 +88,16 @@ def cosine_similarity(a, b, axis=-1, eps=1e-8):
 
     Source convention: Axon cosine_similarity (eps 1e-6, axes [1]); TensorLayer
     cosine_similarity is eps = 0, the plain quotient (NaN for a zero vector, as there).
+
+    Example:
+        >>> losses.cosine_similarity(np.array([[1.0, 0.0], [1.0, 1.0]]),
+        ...     np.array([[2.0, 0.0], [-1.0, -1.0]]))
+        array([ 1., -1.])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: eps outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
     """
     a, b = as_float(a), as_float(b)
     return lg.sum(a * b, axis=axis) / lg.maximum(norm(a, axis) * norm(b, axis), eps)
@@ -81,6 +110,16 @@ def cosine_distance(a, b, axis=-1, normalize=False, eps=1e-8):
 
     Source convention: TF contrib cosine_distance (inputs assumed unit-normalized: no
     normalization, no epsilon; the reduced axis is dropped).
+
+    Example:
+        >>> losses.cosine_distance(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]),
+        ...     normalize=True)
+        array([1.])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: eps outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
     """
     if normalize:
         return 1.0 - cosine_similarity(a, b, axis=axis, eps=eps)

@@ -30,6 +30,17 @@ def margin_ranking(x1, x2, y, margin=0.0):
     """l = max(0, -y (x1 - x2) + margin), y in {-1, 1}, element-wise.
 
     Source convention: Axon margin_ranking (margin 0.0), torch MarginRankingLoss.
+
+    Example:
+        >>> losses.margin_ranking(np.array([1.0, 1.0]), np.array([0.0, 0.0]),
+        ...     np.array([1.0, -1.0]))
+        array([0., 1.])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: margin outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     d = as_float(x1) - as_float(x2)
     return lg.relu(-_like(y, d.shape, "y", "x1 - x2") * d + margin)
@@ -44,6 +55,17 @@ def triplet(anchor, positive, negative, margin=1.0, axis=None):
 
     Source convention: MXNet TripletLoss (squared distances over the non-batch axes, margin
     1); TFLearn triplet_loss is one sample made of the whole flattened batch.
+
+    Example:
+        >>> losses.triplet(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
+        ...     np.array([[1.2, 0.0]]), axis=1).round(4)
+        array([0.56])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: margin outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     a = as_float(anchor)
     positive, negative = (_like(t, a.shape, n, "anchor")
@@ -76,6 +98,17 @@ def triplet_margin(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap
 
     Source convention: torch.nn.functional.triplet_margin_loss (margin 1, p 2, eps 1e-6 added
     to the difference, margin > 0) and triplet_margin_with_distance_loss (distance_function).
+
+    Example:
+        >>> losses.triplet_margin(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
+        ...     np.array([[1.5, 0.0]]), eps=0.0)
+        array([0.5])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: margin, p, eps outside its domain (the message gives the domain and the
+            value); a reduction zoo.reduction does not know.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     a = as_float(anchor)
     pos, neg = as_float(positive), as_float(negative)
@@ -98,6 +131,15 @@ def contrastive(distance, label, margin=1.0):
 
     Source convention: Hadsell, Chopra and LeCun 2006; TFLearn contrastive_loss (y_pred is
     the distance) sums this over the batch and halves it.
+
+    Example:
+        >>> losses.contrastive(np.array([0.5, 0.5]), np.array([1.0, 0.0]))
+        array([0.25, 0.25])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: margin outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
     """
     d, z = as_float(distance), as_float(label)
     return z * lg.square(d) + (1.0 - z) * lg.square(lg.relu(margin - d))
@@ -112,6 +154,17 @@ def cosine_embedding(x1, x2, y, margin=0.0, axis=-1, eps=1e-8):
 
     Source convention: torch CosineEmbeddingLoss (torch adds 1e-12 to each squared norm;
     here the norm product is floored at eps).
+
+    Example:
+        >>> losses.cosine_embedding(np.array([[1.0, 0.0], [1.0, 0.0]]),
+        ...     np.array([[0.0, 1.0], [1.0, 1.0]]), np.array([1.0, -1.0]))
+        array([1.        , 0.70710678])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: margin, eps outside its domain (the message gives the domain and the
+            value); a reduction zoo.reduction does not know.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     cos = cosine_similarity(x1, x2, axis=axis, eps=eps)
     y = _like(y, cos.shape, "y", "cos(x1, x2)")
@@ -130,6 +183,16 @@ def roc_auc_surrogate(pred, target, gamma=0.2, p=3, normalize=False):
 
     Source convention: TFLearn roc_auc_score (Yan et al. 2003 Wilcoxon-Mann-Whitney
     surrogate, gamma 0.2, p 3, a sum over all pairs).
+
+    Example:
+        >>> losses.roc_auc_surrogate(np.array([0.1, 0.9, 0.5]), np.array([0.0, 1.0, 1.0]),
+        ...     gamma=0.5, p=2).round(4)
+        np.float64(0.01)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: gamma, p outside its domain (the message gives the domain and the value).
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     x = lg.reshape(as_float(pred), (-1,))
     pos = lg.cast(lg.not_equal(lg.reshape(lg.as_node(target), (-1,)), 0), x.dtype)

@@ -20,20 +20,51 @@ def _diff(pred, target):
 
 @loss("pred", "target")
 def squared_error(pred, target):
-    """l = (pred - target)^2."""
+    """l = (pred - target)^2.
+
+    Example:
+        >>> losses.squared_error(np.array([1.0, 2.0]), np.array([0.0, 4.0]))
+        array([1., 4.])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     return lg.square(_diff(pred, target))
 
 
 @loss("pred", "target")
 def absolute_error(pred, target):
-    """l = |pred - target|."""
+    """l = |pred - target|.
+
+    Example:
+        >>> losses.absolute_error(np.array([1.0, 2.0]), np.array([0.0, 4.0]), reduction="mean")
+        np.float64(1.5)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     return lg.abs(_diff(pred, target))
 
 
 @loss("pred", "target")
 def normalized_squared_error(pred, target, axis=-1):
     """l = ||pred - target||_axis / ||target||_axis (TensorLayer's normalized MSE; a zero target
-    row divides by zero, as the formula does)."""
+    row divides by zero, as the formula does).
+
+    Example:
+        >>> losses.normalized_squared_error(np.array([[3.0, 4.0]]),
+        ...     np.array([[0.0, 5.0]])).round(4)
+        array([0.6325])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     d = _diff(pred, target)
     return lg.sqrt(lg.sum(lg.square(d), axis=axis)) / lg.sqrt(lg.sum(lg.square(target),
                                                                       axis=axis))
@@ -45,7 +76,18 @@ def huber(pred, target, delta=1.0):
     """l = d^2 / 2 if |d| <= delta else delta (|d| - delta / 2)   (Keras / TensorLayer form).
 
     Computed as TF does, q^2 / 2 + delta (|d| - q) with q = min(|d|, delta): one expression with
-    no branch, whose derivative simplifies to clip(d, -delta, delta)."""
+    no branch, whose derivative simplifies to clip(d, -delta, delta).
+
+    Example:
+        >>> losses.huber(np.array([0.5, 3.0]), np.array([0.0, 0.0]))   # 0.5^2 / 2, 1 (3 - 1/2)
+        array([0.125, 2.5  ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: delta outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     a = lg.abs(_diff(pred, target))
     if delta == math.inf:       # no linear part (and inf * 0 would be NaN)
         return 0.5 * lg.square(a)
@@ -57,7 +99,18 @@ def huber(pred, target, delta=1.0):
 @loss("pred", "target")
 def smooth_l1(pred, target, beta=1.0):
     """l = d^2 / (2 beta) if |d| < beta else |d| - beta / 2   (= huber / beta; MXNet HuberLoss
-    with rho = beta, torch SmoothL1Loss); beta = 0 is plain L1."""
+    with rho = beta, torch SmoothL1Loss); beta = 0 is plain L1.
+
+    Example:
+        >>> losses.smooth_l1(np.array([0.5, 3.0]), np.array([0.0, 0.0]))
+        array([0.125, 2.5  ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: beta outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     a = lg.abs(_diff(pred, target))
     if beta == 0:
         return a
@@ -68,7 +121,18 @@ def smooth_l1(pred, target, beta=1.0):
 @loss("pred", "target", "c")
 def berhu(pred, target, c=1.0, eps=0.0):
     """l = |d| if |d| <= c else (d^2 + c^2) / (2 (c + eps))   (reverse Huber; the slope term is
-    0 when c + eps = 0, as TensorLayer's divide_no_nan)."""
+    0 when c + eps = 0, as TensorLayer's divide_no_nan).
+
+    Example:
+        >>> losses.berhu(np.array([0.5, 3.0]), np.array([0.0, 0.0]))   # |d|, (d^2 + 1) / 2
+        array([0.5, 5. ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: c, eps outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     a = lg.abs(_diff(pred, target))
     c = lg.as_node(c)
     ce = c + eps
@@ -78,7 +142,18 @@ def berhu(pred, target, c=1.0, eps=0.0):
 
 @loss("pred", "target")
 def log_cosh(pred, target):
-    """l = log cosh(d) = |d| + softplus(-2|d|) - log 2   (finite for any d)."""
+    """l = log cosh(d) = |d| + softplus(-2|d|) - log 2   (finite for any d).
+
+    Example:
+        >>> losses.log_cosh(np.array([0.0, 1000.0]),
+        ...     np.array([0.0, 0.0])).round(4)   # finite far out
+        array([  0.    , 999.3069])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     a = lg.abs(_diff(pred, target))
     return a + lg.softplus(-2.0 * a) - math.log(2.0)
 
@@ -91,6 +166,16 @@ def poisson(pred, target, log_input=False, eps=1e-7, full=False):
 
     Source convention: torch.nn.functional.poisson_nll_loss (log_input True, eps 1e-8,
     full False: the log(t!) constant is left out unless full).
+
+    Example:
+        >>> losses.poisson(np.array([1.0, 2.0]), np.array([1.0, 0.0]), eps=0.0)
+        array([1., 2.])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: eps outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     pred, target = same_shape(pred, target, "pred", "target")
     if log_input:
@@ -110,7 +195,17 @@ def _stirling(t):
 @loss("pred", "target")
 def mean_pairwise_squared_error(pred, target):
     """l_b = (1 / n^2) sum_{i,j} (d_i - d_j)^2 = 2 (sum d^2 / n - (sum d)^2 / n^2) over each
-    sample's n elements (all ordered pairs, i = j included: TF contrib's computation)."""
+    sample's n elements (all ordered pairs, i = j included: TF contrib's computation).
+
+    Example:
+        >>> losses.mean_pairwise_squared_error(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]]))
+        array([0.5])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     d = _diff(pred, target)
     rest = tuple(range(1, d.ndim))
     n = lg.size(d, rest)
@@ -120,7 +215,18 @@ def mean_pairwise_squared_error(pred, target):
 @options(q=UNIT)
 @loss("pred", "target")
 def quantile(pred, target, q=0.5):
-    """l = max(q (target - pred), (q - 1) (target - pred))   (pinball loss)."""
+    """l = max(q (target - pred), (q - 1) (target - pred))   (pinball loss).
+
+    Example:
+        >>> losses.quantile(np.array([1.0, 3.0]), np.array([2.0, 2.0]), q=0.9).round(4)
+        array([0.9, 0.1])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: q outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     e = -_diff(pred, target)
     return lg.maximum(q * e, (q - 1.0) * e)
 
@@ -128,7 +234,18 @@ def quantile(pred, target, q=0.5):
 @options(eps=NONNEGATIVE)
 @loss("mean", "target", "var")
 def gaussian_nll(mean, target, var, eps=1e-6, full=False):
-    """l = (log max(var, eps) + (target - mean)^2 / max(var, eps)) / 2 [+ log(2 pi) / 2]."""
+    """l = (log max(var, eps) + (target - mean)^2 / max(var, eps)) / 2 [+ log(2 pi) / 2].
+
+    Example:
+        >>> losses.gaussian_nll(np.array([0.0]), np.array([1.0]), np.array([1.0]))
+        array([0.5])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: eps outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
+        ShapeError: the prediction and the target differ in shape (neither is a scalar).
+    """
     v = lg.maximum(as_float(var), eps)
     out = 0.5 * (lg.log(v) + lg.square(_diff(target, mean)) / v)
     return out + 0.5 * math.log(2 * math.pi) if full else out

@@ -28,6 +28,14 @@ def l1(w, scale=1.0):
     """R = scale * sum |w|.
 
     Source convention: TFLearn regularizers.L1 with scale = wd.
+
+    Example:
+        >>> losses.l1(np.array([[1.0, -2.0], [0.0, 3.0]]), scale=0.1).round(4)
+        np.float64(0.6)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: scale outside its domain (the message gives the domain and the value).
     """
     return scale * lg.sum(lg.abs(as_float(w)))
 
@@ -38,6 +46,14 @@ def l2(w, scale=1.0):
     """R = scale * sum w^2 (no 1/2).
 
     Source convention: TFLearn regularizers.L2 = wd * tf.nn.l2_loss(w) = l2(w, wd / 2).
+
+    Example:
+        >>> losses.l2(np.array([[1.0, -2.0], [0.0, 3.0]]), scale=0.1).round(4)
+        np.float64(1.4)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: scale outside its domain (the message gives the domain and the value).
     """
     return scale * lg.sum(lg.square(as_float(w)))
 
@@ -48,6 +64,15 @@ def li(w, scale=1.0):
     """R = scale * sum_i ||W_i,:||_2, the rows' group norm; a zero row has gradient 0.
 
     Source convention: TensorLayer li_regularizer (removes input neurons).
+
+    Example:
+        >>> losses.li(np.array([[3.0, 4.0], [0.0, 1.0]]))
+        np.float64(6.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: scale outside its domain (the message gives the domain and the value).
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     return scale * lg.sum(norm(_matrix(w), 1))
 
@@ -58,6 +83,15 @@ def lo(w, scale=1.0):
     """R = scale * sum_j ||W_:,j||_2, the columns' group norm; a zero column has gradient 0.
 
     Source convention: TensorLayer lo_regularizer (removes output neurons).
+
+    Example:
+        >>> losses.lo(np.array([[3.0, 4.0], [0.0, 3.0]]))
+        np.float64(8.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: scale outside its domain (the message gives the domain and the value).
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     return scale * lg.sum(norm(_matrix(w), 0))
 
@@ -68,6 +102,14 @@ def maxnorm(w, scale=1.0):
     """R = scale * max |W| over every element (any rank).
 
     Source convention: TensorLayer maxnorm_regularizer.
+
+    Example:
+        >>> losses.maxnorm(np.array([[1.0, -5.0], [2.0, 3.0]]))
+        np.float64(5.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: scale outside its domain (the message gives the domain and the value).
     """
     return scale * lg.max(lg.abs(as_float(w)))
 
@@ -78,6 +120,15 @@ def maxnorm_o(w, scale=1.0):
     """R = scale * sum_j max_i |W_ij|, per-column max.
 
     Source convention: TensorLayer maxnorm_o_regularizer.
+
+    Example:
+        >>> losses.maxnorm_o(np.array([[1.0, -5.0], [2.0, 3.0]]))
+        np.float64(7.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: scale outside its domain (the message gives the domain and the value).
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     return scale * lg.sum(lg.max(lg.abs(_matrix(w)), axis=0))
 
@@ -88,5 +139,14 @@ def maxnorm_i(w, scale=1.0):
     """R = scale * sum_i max_j |W_ij|, per-row max.
 
     Source convention: TensorLayer maxnorm_i_regularizer.
+
+    Example:
+        >>> losses.maxnorm_i(np.array([[1.0, -5.0], [2.0, 3.0]]))
+        np.float64(8.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: scale outside its domain (the message gives the domain and the value).
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     return scale * lg.sum(lg.max(lg.abs(_matrix(w)), axis=1))

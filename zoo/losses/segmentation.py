@@ -34,6 +34,16 @@ def dice_coefficient(output, target, loss_type="jaccard", axis=None, smooth=1e-5
 
     Source convention: TensorLayer dice_coe before its batch mean ("jaccard" is still this
     dice form with squared sums, not IoU).
+
+    Example:
+        >>> losses.dice_coefficient(np.array([[1.0, 1.0, 0.0, 0.0]]),
+        ...     np.array([[1.0, 0.0, 0.0, 0.0]]), axis=1, smooth=0.0)
+        array([0.66666667])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: smooth outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
     """
     mass = _MASS[check_choice("loss_type", loss_type, tuple(_MASS))]
     o, t = as_float(output), as_float(target)
@@ -52,6 +62,16 @@ def hard_dice(output, target, threshold=0.5, axis=None, smooth=1e-5):
 
     Source convention: TensorLayer dice_hard_coe before its batch mean (strict threshold;
     TensorLayer casts to float32, here the input precision is kept).
+
+    Example:
+        >>> losses.hard_dice(np.array([[0.9, 0.6, 0.2, 0.1]]), np.array([[1.0, 0.0, 0.0, 0.0]]),
+        ...     axis=1, smooth=0.0)
+        array([0.66666667])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: threshold, smooth outside its domain (the message gives the domain and the
+            value); a reduction zoo.reduction does not know.
     """
     o = as_float(output)
     return dice_coefficient(_binary(o, threshold, o.dtype), _binary(target, threshold, o.dtype),
@@ -66,6 +86,16 @@ def iou(output, target, threshold=0.5, axis=None, smooth=1e-5):
     Thresholded: an evaluation score with zero gradient.
 
     Source convention: TensorLayer iou_coe before its batch mean (union [p + q >= 1]).
+
+    Example:
+        >>> losses.iou(np.array([[0.9, 0.6, 0.2, 0.1]]), np.array([[1.0, 0.0, 0.0, 0.0]]),
+        ...     axis=1, smooth=0.0)
+        array([0.5])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: threshold, smooth outside its domain (the message gives the domain and the
+            value); a reduction zoo.reduction does not know.
     """
     o = as_float(output)
     p, q = _binary(o, threshold, o.dtype), _binary(target, threshold, o.dtype)
@@ -83,6 +113,16 @@ def tversky(pred, target, alpha=0.5, beta=0.5, axis=None, smooth=1e-5):
 
     Source convention: Tversky index of Salehi et al. 2017 (the coefficient; their loss is
     1 - TI).
+
+    Example:
+        >>> losses.tversky(np.array([[1.0, 1.0, 0.0, 0.0]]), np.array([[1.0, 0.0, 0.0, 0.0]]),
+        ...     alpha=0.3, beta=0.7, axis=1, smooth=0.0)
+        array([0.76923077])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: alpha, beta, smooth outside its domain (the message gives the domain and
+            the value); a reduction zoo.reduction does not know.
     """
     p, t = as_float(pred), as_float(target)
     axis = _axes(p, axis)
@@ -101,6 +141,17 @@ def weak_cross_entropy_2d(y_pred, y_true, epsilon=1e-4, head=None, num_classes=N
 
     Source convention: TFLearn weak_cross_entropy_2d before its mean over pixels (epsilon
     added to the logits, where it cancels; head an optional per-class weight).
+
+    Example:
+        >>> losses.weak_cross_entropy_2d(np.zeros((1, 1, 1, 2)), np.array([[[[1.0, 0.0]]]]),
+        ...     epsilon=0.0).round(4)
+        array([[[0.6931]]])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: epsilon, num_classes outside its domain (the message gives the domain and
+            the value); a reduction zoo.reduction does not know.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     x, z = as_float(y_pred), as_float(y_true)
     if x.shape != z.shape:

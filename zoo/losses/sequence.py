@@ -66,6 +66,16 @@ def ctc(log_probs, labels, input_lengths=None, label_lengths=None, blank=0, *,
     connectionist_temporal_classification = layout="NTC", blank=0, label_lengths given,
     log-prob input, reduction :none (":mean" = per_label=True, reduction="mean"); exact here,
     where Axon adds 1e-7 inside every log-sum (about 1e-3 relative).
+
+    Example:
+        >>> lp = np.log(np.full((2, 1, 2), 0.5))      # T=2 frames, N=1, classes {blank, 1}
+        >>> losses.ctc(lp, np.array([[1]])).round(4)  # 3 of the 4 paths emit [1]: -log(3/4)
+        array([0.2877])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: blank outside its domain (the message gives the domain and the value); a
+            reduction zoo.reduction does not know.
     """
     log_probs, labels = lg.as_node(log_probs), lg.as_node(labels)
     log_probs = lg.transpose(log_probs, _option(layout, _LAYOUTS, "layout"))
@@ -112,6 +122,18 @@ def sequence_cross_entropy(logits, targets, mask=None, *, reduction="none",
     1 + 1e-12, a relative 1e-12 left out here); cross_entropy_seq_with_mask is
     reduction="weighted_mean" with the mask, sum(ce m) / sum(m), which is 0 here (NaN in
     TensorLayer) for an all-zero mask.
+
+    Example:
+        >>> x, t, m = np.zeros((2, 3, 4)), np.array([[0, 1, 2], [3, 0, 0]]), np.array([[1, 1,
+        ...     1], [1, 0, 0]])
+        >>> losses.sequence_cross_entropy(x, t, mask=m).round(4)  # log 4 per kept token
+        array([[1.3863, 1.3863, 1.3863],
+               [1.3863, 0.    , 0.    ]])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction zoo.reduction does not know.
+        ShapeError: the operands' shapes do not fit (the message names them).
     """
     logits, targets = lg.as_node(logits), lg.as_node(targets)
     if logits.ndim < 2:
