@@ -29,7 +29,7 @@ from lossgraph.errors import OptionError
 from lossgraph.evaluate import Env, _apply, bind
 from lossgraph.shapes import _factors
 
-from . import jit, lower, runtime
+from . import fastcall, jit, lower, runtime
 from .emit import NestEmitter, acc_type, emit_whole
 from .lower import REDUCTIONS, TYPES, Nest, combine_py
 
@@ -90,6 +90,8 @@ class Program:
         self.out_nodes = plan.outputs
         self.out_dtypes = {id(n): np.dtype(plan.dtypes[id(n)]) for n in plan.outputs}
         self._local = threading.local()
+        self.split_from = runtime.SPLIT_FROM
+        self.call = fastcall.build(self) or self.general
 
     def _emitter_per_step(self, emitters):
         it = iter(emitters)
@@ -145,7 +147,8 @@ class Program:
             ctl = self._local.ctl = (np.zeros(self.ctl_size), np.zeros(self.ctl_size))
             return ctl
 
-    def __call__(self, arrays, outs):
+    def general(self, arrays, outs):
+        """The call path for any plan (fastcall.build makes the lean one when it can)."""
         arrays = [a if a.flags.carray and a.dtype.isnative
                   else np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
                   for a in arrays]
@@ -175,7 +178,7 @@ class Program:
                     loc.key = dimvals
                 self.fn(tuple([vals[k] for k in self.slots]) + (whole,))
                 if whole[-1]:
-                    self._bad_labels(vals)
+                    self.bad_labels(vals)
                 return self._results(vals, fresh, outs, dimvals)
         if self.fn is not None:
             c0, c1 = self._ctls()
@@ -247,21 +250,24 @@ class Program:
             bad = c0[cell + 3 + m]
         c0[cell] = 0.0
         if bad:
-            self._bad_labels(vals)
+            self.bad_labels(vals)
         for slot, final in post:
             vals[slot] = vals[slot].astype(final, copy=False)
 
-    def _bad_labels(self, vals):
-        """Raise lossgraph.ops.index.check_range's error for the labels out of range."""
+    def bad_labels(self, vals):
+        """Raise lossgraph.ops.index.check_range's error for the labels out of range (vals:
+        slot -> array, a list or a dict)."""
+        if isinstance(vals, list):
+            vals = dict(enumerate(vals))
         from lossgraph.errors import InputError
         from lossgraph.ops.index import check_range
         for node, depth, what, labels in self.plan.checks.values():
             k = self.slot.get(id(labels))
-            if k is not None and vals[k] is not None and isinstance(depth, int):
+            if vals.get(k) is not None and isinstance(depth, int):
                 check_range(vals[k], depth, what)
         for n in self.plan.order:
-            if n.op == "pick" and vals[self.slot[id(n.inputs[1])]] is not None:
-                x, y = (vals[self.slot[id(i)]] for i in n.inputs)
+            if n.op == "pick" and vals.get(self.slot[id(n.inputs[1])]) is not None:
+                x, y = (vals.get(self.slot[id(i)]) for i in n.inputs)
                 if x is not None:
                     check_range(y, x.shape[n.attrs["axis"]], "pick")
         raise InputError("pick / one_hot: a label is out of range [0, depth)")
@@ -353,7 +359,7 @@ class LLVMKernel:
                 else "float32"
         else:
             float_t = self.default
-        return self.program(float_t)(arrays, outs)
+        return self.program(float_t).call(arrays, outs)
 
     def text(self, key):
         if not self.programs:
