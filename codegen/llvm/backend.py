@@ -70,7 +70,8 @@ class Program:
                       ("fallback", st, slot[id(st)])
                       for st, em in zip(plan.steps, self._emitter_per_step(emitters))]
         self.run_cells = np.array([st[5] for st in self.steps if st[0] == "nest"], dtype=np.intp)
-        self.one_call = all(st[0] == "nest" and not st[8] for st in self.steps)
+        self.one_call = bool(emitters) and all(st[0] == "nest" and not st[8]
+                                               for st in self.steps)
         self.input_nodes = list(schedule.inputs.values())
         self.input_slots = [slot.get(id(n)) for n in self.input_nodes]
         self.consts = [(slot[id(n)], np.ascontiguousarray(n.attrs["value"],
