@@ -32,7 +32,7 @@ def input(name, shape=(), dtype="float"):
     "C"), every input using a name must agree on it when evaluated; dtype: "float" (either
     precision, fixed at evaluation), "float32", "float64", "int", "int32", "int64", "bool".
 
-    Example:
+    Examples:
         >>> x = lg.input("logits", shape=("N", 3))
         >>> x
         <Node logits : float[N, 3]>
@@ -54,7 +54,7 @@ def constant(value, dtype=None):
     unless dtype is given, so a constant never changes the precision a graph runs in; a Node
     passes through (cast when dtype is given).
 
-    Example:
+    Examples:
         >>> lg.constant(0.5)
         <Node 0.5 : float[]>
         >>> lg.constant([1, 2, 3]).dtype
@@ -89,7 +89,7 @@ def constant(value, dtype=None):
 def as_node(x):
     """x itself when it is a Node, else `constant(x)` for a number, array, list or tuple.
 
-    Example:
+    Examples:
         >>> lg.as_node(2.0)
         <Node 2 : float[]>
 
@@ -107,7 +107,7 @@ def size(x, axis=None):
     """The number of elements of x over axis, prod_{a in axis} shape[a], as a float scalar
     (symbolic dims stay symbolic, so the mean's divisor prints as N).
 
-    Example:
+    Examples:
         >>> print(lg.size(lg.input("X", shape=("N", "C")), axis=1))
         C
 
@@ -124,7 +124,7 @@ def size(x, axis=None):
 def arange(n):
     """The integers 0, 1, ..., n - 1 (n an int or a dim name), dtype "int".
 
-    Example:
+    Examples:
         >>> lg.arange("N")
         <Node arange(N) : int[N]>
 
@@ -179,7 +179,7 @@ def _ew(name):
     f.__name__ = name
     math, call, shown = _EW_DOCS[name]
     f.__doc__ = (f"{name}: {math}, elementwise, operands broadcast as in NumPy.\n\n"
-                 f"Example:\n    >>> x = lg.input(\"x\", shape=(\"N\",))\n"
+                 f"Examples:\n    >>> x = lg.input(\"x\", shape=(\"N\",))\n"
                  f"    >>> print({call})\n    {shown}\n\n"
                  f"Raises:\n    ShapeError: the operands' shapes do not broadcast (the message"
                  f" names both and the axis).\n    DTypeError: an operand's dtype does not fit"
@@ -204,7 +204,7 @@ stop_gradient = _ew("stop_gradient")
 def where(cond, a, b):
     """a where cond is true, else b: where(c, a, b)_i = a_i if c_i else b_i (broadcasting).
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> print(lg.where(x > 0, x, 0.0))
         where(x > 0, x, 0)
@@ -219,7 +219,7 @@ def where(cond, a, b):
 def clip(x, lo, hi):
     """clip(x, lo, hi) = min(max(x, lo), hi), elementwise (gradient 1 inside, 0 outside).
 
-    Example:
+    Examples:
         >>> print(lg.clip(lg.input("p", shape=("N",)), 1e-7, 1 - 1e-7))
         clip(p, 1e-07, 0.9999999)
 
@@ -234,7 +234,7 @@ def cast(x, dtype):
     """x converted to dtype (x itself when it already has it); a cast to an integer or bool
     dtype has a zero gradient.
 
-    Example:
+    Examples:
         >>> print(lg.cast(lg.input("y", shape=("N",), dtype="int64"), "float"))
         cast(y, float)
 
@@ -249,7 +249,7 @@ def cast(x, dtype):
 def relu(x):
     """relu(x) = max(x, 0), elementwise.
 
-    Example:
+    Examples:
         >>> print(lg.relu(lg.input("x", shape=("N",))))
         maximum(x, 0)
 
@@ -263,7 +263,7 @@ def log_sigmoid(x):
     """log sigmoid(x) = -softplus(-x), finite for every x (the naive log(sigmoid(x)) is -inf
     below x = -745 in float64).
 
-    Example:
+    Examples:
         >>> print(lg.log_sigmoid(lg.input("x", shape=("N",))))
         -softplus(-x)
 
@@ -283,7 +283,7 @@ def _reduce(name, formula):
     reduction.__name__ = reduction.__qualname__ = name
     reduction.__doc__ = (
         f"{name}: {formula} over axis (an int, a tuple, or None = all axes); keepdims keeps"
-        f" the reduced axes as size 1.\n\nExample:\n"
+        f" the reduced axes as size 1.\n\nExamples:\n"
         f"    >>> X = lg.input(\"X\", shape=(\"N\", \"C\"))\n"
         f"    >>> print(lg.{name}(X, axis=1))\n    {name}(X, axis=1)\n\n"
         f"Raises:\n    OptionError: an axis is out of range or repeated.\n"
@@ -303,7 +303,7 @@ logsumexp = _reduce("logsumexp", "log sum_i exp(x_i), computed stably")
 def mean(x, axis=None, keepdims=False):
     """mean(x, axis) = sum(x, axis) / size(x, axis): the divisor stays symbolic (prints / N).
 
-    Example:
+    Examples:
         >>> print(lg.mean(lg.input("X", shape=("N", "C"))))
         sum(X) / (N * C)
 
@@ -318,7 +318,7 @@ def softmax(x, axis=-1):
     """softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m) along axis, m = max_j x_j (so it never
     overflows); an op of its own, so gradients print softmax(x), not exp / sum.
 
-    Example:
+    Examples:
         >>> print(lg.softmax(lg.input("X", shape=("N", "C"))))
         softmax(X)
 
@@ -331,7 +331,7 @@ def softmax(x, axis=-1):
 def log_softmax(x, axis=-1):
     """log_softmax(x)_i = x_i - logsumexp(x) along axis, finite where softmax underflows.
 
-    Example:
+    Examples:
         >>> print(lg.log_softmax(lg.input("X", shape=("N", "C")), axis=1))
         log_softmax(X)
 
@@ -346,7 +346,7 @@ def reshape(x, shape):
     """x with a new shape of the same number of elements (ints and dim names; x itself when
     the shape is unchanged), in C order like numpy.reshape.
 
-    Example:
+    Examples:
         >>> print(lg.reshape(lg.input("X", shape=("N", "C")), ("N", "C", 1)))
         reshape(X, (N, C, 1))
 
@@ -361,7 +361,7 @@ def reshape(x, shape):
 def expand_dims(x, axis):
     """x with a new axis of size 1 at each position in axis (positions of the result).
 
-    Example:
+    Examples:
         >>> lg.expand_dims(lg.input("x", shape=("N",)), 0).shape
         (1, 'N')
 
@@ -380,7 +380,7 @@ def expand_dims(x, axis):
 def squeeze(x, axis=None):
     """x without the axes of size 1 in axis (None: every axis of size 1).
 
-    Example:
+    Examples:
         >>> lg.squeeze(lg.input("x", shape=("N", 1))).shape
         ('N',)
 
@@ -403,7 +403,7 @@ def squeeze(x, axis=None):
 def transpose(x, perm=None):
     """x with its axes permuted: result axis i is x's axis perm[i] (None: reversed).
 
-    Example:
+    Examples:
         >>> print(lg.transpose(lg.input("X", shape=("N", "C"))))
         transpose(X, (1, 0))
 
@@ -418,7 +418,7 @@ def transpose(x, perm=None):
 def broadcast_to(x, shape):
     """x repeated to shape with NumPy's broadcasting rule (its gradient sums back).
 
-    Example:
+    Examples:
         >>> lg.broadcast_to(lg.input("x", shape=("N",)), (2, "N")).shape
         (2, 'N')
 
@@ -433,7 +433,7 @@ def broadcast_to(x, shape):
 def swapaxes(x, a, b):
     """x with axes a and b exchanged (a transpose).
 
-    Example:
+    Examples:
         >>> lg.swapaxes(lg.input("X", shape=("N", "C")), 0, 1).shape
         ('C', 'N')
 
@@ -454,7 +454,7 @@ def matmul(a, b):
     leading axes broadcast as stacks of matrices; the contracted dims must be equal. The vjp
     is dA = g B^T, dB = A^T g, itself a matmul, so Hessian-vector products work through it.
 
-    Example:
+    Examples:
         >>> X, w = lg.input("X", shape=("N", "D")), lg.input("w", shape=("D",))
         >>> print(lg.matmul(X, w))
         X @ w
@@ -472,7 +472,7 @@ def dot(a, b):
     vector) the matrix product, as np.dot; a scalar operand scales. Operands of more than two
     dims are refused (np.dot's stacking rule differs from matmul's: use matmul).
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> print(lg.dot(x, x))
         x @ x
@@ -494,7 +494,7 @@ def dot(a, b):
 def one_hot(labels, depth, axis=-1, dtype="float"):
     """one_hot(y, depth)[..., k] = 1 if y = k else 0, the new axis of size depth at axis.
 
-    Example:
+    Examples:
         >>> lg.one_hot(lg.input("y", shape=("N",), dtype="int64"), 4).shape
         ('N', 4)
 
@@ -509,7 +509,7 @@ def pick(x, labels, axis=-1):
     """pick(x, y)[i] = x[i, y_i] along axis: the entries of x at integer labels (labels has
     x's shape without axis); `gather` is the same function.
 
-    Example:
+    Examples:
         >>> X, y = lg.input("X", shape=("N", "C")), lg.input("y", shape=("N",), dtype="int64")
         >>> print(lg.pick(X, y))
         pick(X, y)
@@ -529,7 +529,7 @@ def take_along_axis(x, indices, axis=-1):
     """numpy.take_along_axis: out[..., j, ...] = x[..., indices[..., j, ...], ...] along
     axis; indices has x's number of dims.
 
-    Example:
+    Examples:
         >>> X, y = lg.input("X", shape=("N", "C")), lg.input("y", shape=("N", 1), dtype="int64")
         >>> lg.take_along_axis(X, y, axis=1).shape
         ('N', 1)
@@ -545,7 +545,7 @@ def scatter_along_axis(g, indices, axis, shape):
     """Zeros of shape with g added at indices along axis: the transpose of take_along_axis
     (its vjp), out[..., indices[..., j], ...] += g[..., j, ...].
 
-    Example:
+    Examples:
         >>> g, i = lg.input("g", shape=("N", 1)), lg.input("i", shape=("N", 1), dtype="int64")
         >>> lg.scatter_along_axis(g, i, 1, ("N", "C")).shape
         ('N', 'C')
@@ -560,7 +560,7 @@ def scatter_along_axis(g, indices, axis, shape):
 def zeros_like(x):
     """0 broadcast to x's shape, in x's dtype (float for a bool x).
 
-    Example:
+    Examples:
         >>> print(lg.zeros_like(lg.input("x", shape=("N",))))
         broadcast_to(0, (N,))
 
@@ -574,7 +574,7 @@ def zeros_like(x):
 def ones_like(x):
     """1 broadcast to x's shape, in x's dtype (float for a bool x).
 
-    Example:
+    Examples:
         >>> print(lg.ones_like(lg.input("x", shape=("N",))))
         broadcast_to(1, (N,))
 

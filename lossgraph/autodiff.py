@@ -25,7 +25,7 @@ def unbroadcast(ct, shape):
 
     Axes where ct is 1 and shape is not are left: ct still broadcasts to shape.
 
-    Example:
+    Examples:
         >>> lg.unbroadcast(lg.input("g", shape=(3, 4)), (4,)).shape
         (4,)
     """
@@ -91,7 +91,7 @@ def gradients(y, wrt, grad_output=None, simplify=True):
     (comparisons, sign, casts to int, labels), gets zeros. A w that y reaches only through
     stop_gradient raises GradientError: asking for that gradient is a mistake.
 
-    Example:
+    Examples:
         >>> x, z = lg.input("x", shape=("N",)), lg.input("z", shape=("N",))
         >>> (g,) = lg.gradients(lg.mean(lg.softplus(x) - x * z), [x])
         >>> print(g)

@@ -214,7 +214,7 @@ def evaluate(outputs, arrays=None, /, **kwargs):
     evaluate(loss, logits=a, labels=b) or evaluate([loss, grad], {"logits": a, ...}).
     Returns arrays (NumPy scalars for 0-d results), one per output.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> float(lg.evaluate(lg.sum(x * x), x=np.array([1.0, 2.0])))
         5.0

@@ -38,7 +38,7 @@ class Node:
     test is lg.equal). They are made by the functions of lossgraph.api, which check shapes and
     dtypes (ShapeError, DTypeError) as they build.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N", 3))
         >>> (x + 1).shape, (x + 1).dtype, (x + 1) is (x + 1)
         (('N', 3), 'float', True)
@@ -167,7 +167,7 @@ def topo_order(outputs, follow=None):
 
     follow(node) -> bool, if given, limits the walk to inputs it accepts.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> [n.op for n in lg.topo_order([lg.sum(lg.exp(x))])]
         ['input', 'exp', 'sum']
@@ -195,7 +195,7 @@ def topo_order(outputs, follow=None):
 def inputs_of(outputs):
     """The input nodes a graph depends on, in first-seen order.
 
-    Example:
+    Examples:
         >>> x, y = lg.input("x", shape=("N",)), lg.input("y", shape=("N",))
         >>> [n.name for n in lg.inputs_of([lg.sum(x * y)])]
         ['x', 'y']

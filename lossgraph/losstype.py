@@ -28,7 +28,7 @@ from .names import quote
 class Spec:
     """An input declaration usable as an annotation: Float["N", "C"], Int64["N"], Float[()].
 
-    Example:
+    Examples:
         >>> lg.Float["N", "C"]
         Float['N', 'C']
     """
@@ -82,7 +82,7 @@ class Loss:
     the @lg.loss decorator. Calling it evaluates the stabilized loss; `gradients`,
     `value_and_grad`, `compile`, `latex`, `draw` and `to_json` act on the same graph.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> sq = lg.Loss([x], lg.sum(x * x), name="sq")
         >>> float(sq(np.array([1.0, 2.0])))
@@ -196,7 +196,7 @@ class Loss:
     def simplify(self):
         """A Loss of the same inputs and name with its output simplified.
 
-        Example:
+        Examples:
             >>> x = lg.input("x", shape=("N",))
             >>> print(lg.Loss([x], lg.sum(lg.log(1 + lg.exp(x)))).simplify())
             sum(softplus(x))
@@ -222,7 +222,7 @@ class Loss:
     def latex(self):
         """The loss's formula as LaTeX (lg.latex of its output).
 
-        Example:
+        Examples:
             >>> x = lg.input("x", shape=("N",))
             >>> print(lg.Loss([x], lg.sum(lg.square(x))).latex())
             \\sum x^{2}
@@ -248,7 +248,7 @@ class Loss:
     def to_json(self):
         """The loss's output graph as JSON (lg.to_json; lg.from_json reads it back).
 
-        Example:
+        Examples:
             >>> x = lg.input("x", shape=("N",))
             >>> lg.from_json(lg.Loss([x], lg.sum(x)).to_json()) is lg.sum(x)
             True
@@ -263,7 +263,7 @@ def loss(fn=None, *, name=None):
     Each parameter's annotation (lg.Float["N"], lg.Int64["N"], lg.Float32["N", "C"], ...)
     declares its input; the function's body builds the loss over them once.
 
-    Example:
+    Examples:
         >>> @lg.loss
         ... def mse(pred: lg.Float["N"], target: lg.Float["N"]):
         ...     return lg.mean(lg.square(pred - target))

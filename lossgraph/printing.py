@@ -177,7 +177,7 @@ def _print(root, style, max_len=None):
 def to_text(node, max_len=None):
     """Readable infix text, e.g. `(sigmoid(x) - z) / N`.
 
-    Example:
+    Examples:
         >>> x, z = lg.input("x", shape=("N",)), lg.input("z", shape=("N",))
         >>> lg.to_text((lg.sigmoid(x) - z) / lg.size(x))
         '(sigmoid(x) - z) / N'
@@ -194,7 +194,7 @@ def latex(node):
     mean((p - t)^2) prints \frac{\sum \left(p - t\right)^{2}}{N}, its gradient
     \frac{2 \left(p - t\right)}{N}.
 
-    Example:
+    Examples:
         >>> lg.latex(lg.square(lg.input("x", shape=("N",))))
         'x^{2}'
 

@@ -264,7 +264,7 @@ def simplify(node):
     The result computes the same function (stability rewrites make it finite where the formula
     as written overflows); `explain` says which rules fired.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> print(lg.simplify(lg.log(1 + lg.exp(x))))
         softplus(x)
@@ -284,7 +284,7 @@ def explain(node, tidy=False):
     Printed, it shows the rewrites that change the formula (stability forms, identities) and
     one line for the tidying steps (signs, coefficients, shapes); tidy=True lists all.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> print(lg.explain(lg.log(1 + lg.exp(x))).result)
         softplus(x)
@@ -337,7 +337,7 @@ def guard_nans(node):
     Forward values are unchanged (the guarded entries are the ones where discards), and the
     gradient through the discarded branch is exactly 0 instead of 0 * inf = NaN.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> print(lg.guard_nans(lg.where(x > 0, lg.sqrt(x), 0.0)))
         where(x > 0, sqrt(where(x > 0, x, 1)), 0)

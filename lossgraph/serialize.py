@@ -160,7 +160,7 @@ def schema(name):
 def to_json(outputs, indent=None):
     """A JSON string holding one node or a list of nodes (shared nodes written once).
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> lg.from_json(lg.to_json(lg.sum(x))) is lg.sum(x)
         True
@@ -313,7 +313,7 @@ _REQUIRED = {"one_hot": ("depth",), "pick": (), "take_along_axis": (), "softmax"
 def from_json(text):
     """The node (or list of nodes) written by to_json; SerializationError if malformed.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> print(lg.from_json(lg.to_json(lg.mean(x))))
         sum(x) / N

@@ -350,7 +350,7 @@ def to_sympy(node, indexed=None):
     (broadcast_to and size-1 reshapes are fine), else indexed mode; True/False force it.
     In indexed mode the free indices i, j, ... stand for the axes of node.
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> lg.to_sympy(lg.softplus(x) - x)
         -x + softplus(x)
@@ -409,7 +409,7 @@ def from_sympy(expr, inputs):
     """An elementwise SymPy formula as a graph. inputs: a dict name -> input Node, or a list
     of input Nodes (named by their names). Symbols not among them are an error.
 
-    Example:
+    Examples:
         >>> import sympy
         >>> x = lg.input("x", shape=("N",))
         >>> print(lg.from_sympy(sympy.log(1 + sympy.exp(sympy.Symbol("x"))), [x]))

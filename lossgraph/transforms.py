@@ -373,7 +373,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     argument; with has_aux=True the value is (value, aux). Called with Nodes, it returns
     the value and gradient graphs.
 
-    Example:
+    Examples:
         >>> vg = lg.value_and_grad(lambda p, t: lg.mean(lg.square(p - t)))
         >>> value, dp = vg(np.array([1.0, 2.0]), np.array([0.0, 2.0]))
         >>> float(value), dp
@@ -395,7 +395,7 @@ def grad(fun, argnums=0, has_aux=False):
 
     d f / d args[argnums], evaluated at the arrays.
 
-    Example:
+    Examples:
         >>> lg.grad(lambda p: lg.sum(p * p))(np.array([1.0, 2.0]))
         array([2., 4.])
 
@@ -420,7 +420,7 @@ def hvp(fun, primals, tangents):
 
     Math: H v = d/dx <grad f(x), v>, without forming the Hessian H.
 
-    Example:
+    Examples:
         >>> lg.hvp(lambda p: lg.sum(p ** 3), (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
         (array([6., 0.]),)
 

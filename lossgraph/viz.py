@@ -185,7 +185,7 @@ def draw(*nodes, grads=None, values=None, labels=None, title=None, legend=True,
     "loss" and "gradient"; title: a caption on top; legend: a small key of the styles;
     values: input arrays by name, then every node shows its value (or a summary).
 
-    Example:
+    Examples:
         >>> x = lg.input("x", shape=("N",))
         >>> loss = lg.sum(x * x)
         >>> d = lg.draw(loss, *lg.gradients(loss, [x]), values={"x": np.array([1.0, 2.0])})
@@ -283,7 +283,7 @@ def render(graph, path, format=None):
     The format comes from path's suffix (out.png), else format= (default svg, appended as
     the suffix); RenderError with install instructions when graphviz's `dot` is missing.
 
-    Example:
+    Examples:
         >>> lg.render(lg.draw(lg.sum(lg.input("x", shape=("N",)))), "loss.svg")  # doctest: +SKIP
         'loss.svg'
 

@@ -42,7 +42,7 @@ def softmax_cross_entropy(logits, onehot_labels, axis=-1, label_smoothing=0.0,
     """l = -sum_c w_c z_c log softmax(x)_c over axis, z smoothed to z (1 - s) + s / C;
     from_logits=False takes x as log-probabilities already; class_weights w (C,), default 1.
 
-    Example:
+    Examples:
         >>> losses.softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))
         array([0.69314718])
 
@@ -76,7 +76,7 @@ def nll(log_probs, labels, axis=-1, class_weights=None, ignore_index=None, label
     with class-index targets (from_logits=True), weight, ignore_index, label_smoothing; the
     mean divides by the summed weights of the selected classes, not by N.
 
-    Example:
+    Examples:
         >>> losses.nll(np.log(np.array([[0.25, 0.75], [0.5, 0.5]])), np.array([1, 0]))
         array([0.28768207, 0.69314718])
 
@@ -109,7 +109,7 @@ def nll(log_probs, labels, axis=-1, class_weights=None, ignore_index=None, label
 def sparse_softmax_cross_entropy(logits, labels, axis=-1):
     """l = logsumexp(x) - x_y over axis, for integer labels y.
 
-    Example:
+    Examples:
         >>> losses.sparse_softmax_cross_entropy(np.array([[0.0, 0.0], [2.0, 0.0]]),
         ...     np.array([0, 0]))
         array([0.69314718, 0.12692801])
@@ -129,7 +129,7 @@ def categorical_cross_entropy(probs, onehot_labels, axis=-1, eps=1e-7):
     """l = -sum_c z_c log clip(p_c, eps, 1 - eps) over axis (no clip when eps = 0; then
     z_c = 0 terms count 0 even where p_c = 0).
 
-    Example:
+    Examples:
         >>> losses.categorical_cross_entropy(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]]))
         array([0.69314718])
 
@@ -151,7 +151,7 @@ def sigmoid_cross_entropy(logits, labels, label_smoothing=0.0, pos_weight=None):
     """l = softplus(x) - x z, z smoothed to z (1 - s) + s / 2; with pos_weight q:
     l = (1 - z) x + (1 + (q - 1) z) softplus(-x).
 
-    Example:
+    Examples:
         >>> losses.sigmoid_cross_entropy(np.array([0.0, 100.0]), np.array([1.0, 1.0]))
         array([0.69314718, 0.        ])
 
@@ -173,7 +173,7 @@ def sigmoid_cross_entropy(logits, labels, label_smoothing=0.0, pos_weight=None):
 def weighted_cross_entropy(logits, labels, pos_weight=1.0):
     """l = (1 - z) x + (1 + (q - 1) z) softplus(-x)   (sigmoid CE, positives weighted by q).
 
-    Example:
+    Examples:
         >>> losses.weighted_cross_entropy(np.array([0.0, 0.0]), np.array([1.0, 0.0]),
         ...     pos_weight=2.0)
         array([1.38629436, 0.69314718])
@@ -199,7 +199,7 @@ def binary_cross_entropy(probs, labels, eps=1e-7, pos_weight=1.0, neg_weight=1.0
     Source convention: torch.nn.functional.binary_cross_entropy = eps=0, log_floor=-100
     (torch clamps both logs at -100, so p = 0 or 1 gives at most 100 per element).
 
-    Example:
+    Examples:
         >>> losses.binary_cross_entropy(np.array([0.5, 1.0]), np.array([1.0, 0.0]))
         array([ 0.69314718, 16.11809565])
 
@@ -230,7 +230,7 @@ def log_loss(probs, labels, eps=1e-7):
     """l = -z log(p + eps) - (1 - z) log(1 - p + eps)   (eps inside the logs, no clipping:
     TF contrib log_loss, MXNet from_sigmoid, TensorLayer binary_cross_entropy).
 
-    Example:
+    Examples:
         >>> losses.log_loss(np.array([0.5, 1.0]), np.array([1.0, 0.0]))
         array([ 0.69314698, 16.11809565])
 
@@ -249,7 +249,7 @@ def log_loss(probs, labels, eps=1e-7):
 def hinge(pred, labels, margin=1.0):
     """l = max(0, margin - y pred), labels y in {-1, 1}.
 
-    Example:
+    Examples:
         >>> losses.hinge(np.array([0.5, 2.0, -1.0]), np.array([1.0, 1.0, 1.0]),
         ...     reduction="mean")
         np.float64(0.8333333333333334)
@@ -269,7 +269,7 @@ def hinge(pred, labels, margin=1.0):
 def squared_hinge(pred, labels, margin=1.0):
     """l = max(0, margin - y pred)^2, labels y in {-1, 1}.
 
-    Example:
+    Examples:
         >>> losses.squared_hinge(np.array([0.5, 2.0, -1.0]), np.array([1.0, 1.0, 1.0]))
         array([0.25, 0.  , 4.  ])
 
@@ -287,7 +287,7 @@ def squared_hinge(pred, labels, margin=1.0):
 def categorical_hinge(pred, onehot_labels, axis=-1):
     """l = max(0, max_c (1 - z_c) x_c - sum_c z_c x_c + 1) over axis.
 
-    Example:
+    Examples:
         >>> losses.categorical_hinge(np.array([[2.0, 1.5, 0.0]]), np.array([[1.0, 0.0, 0.0]]))
         array([0.5])
 
@@ -305,7 +305,7 @@ def logistic(pred, labels, label_format="signed"):
     """l = log(1 + e^{-y pred}) = softplus(-y pred); label_format "binary" maps z in {0, 1}
     to y = 2 z - 1.
 
-    Example:
+    Examples:
         >>> losses.logistic(np.array([0.0, 50.0]), np.array([1.0, -1.0]))
         array([ 0.69314718, 50.        ])
 
@@ -324,7 +324,7 @@ def logistic(pred, labels, label_format="signed"):
 def soft_margin(pred, labels):
     """l = log(1 + e^{-y pred}), labels y in {-1, 1}.
 
-    Example:
+    Examples:
         >>> losses.soft_margin(np.array([0.0, 50.0]), np.array([1.0, 1.0]))
         array([6.93147181e-01, 1.92874985e-22])
 
@@ -343,7 +343,7 @@ def focal(logits, labels, alpha=0.25, gamma=2.0):
     """l = a_t (1 - p_t)^gamma (softplus(x) - x z), p_t = sigmoid(x) if z = 1 else
     sigmoid(-x), a_t = alpha z + (1 - alpha)(1 - z)   (Lin et al.; alpha=None: a_t = 1).
 
-    Example:
+    Examples:
         >>> losses.focal(np.array([0.0, 3.0]), np.array([1.0, 1.0]), gamma=0.0, alpha=None)
         array([0.69314718, 0.04858735])
 
@@ -364,7 +364,7 @@ def multilabel_soft_margin(logits, labels, axis=-1, class_weights=None):
     """l = mean_c w_c (softplus(x_c) - x_c z_c) over axis   (= -mean(z log s(x) + (1-z) log
     s(-x)) with w = 1); class_weights w (C,) (torch's weight).
 
-    Example:
+    Examples:
         >>> losses.multilabel_soft_margin(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))
         array([0.69314718])
 
@@ -390,7 +390,7 @@ def hinge_embedding(pred, labels, margin=1.0):
 
     Source convention: torch.nn.functional.hinge_embedding_loss (margin 1).
 
-    Example:
+    Examples:
         >>> losses.hinge_embedding(np.array([0.3, 0.3]), np.array([1.0, -1.0]))
         array([0.3, 0.7])
 
@@ -413,7 +413,7 @@ def multi_margin(pred, labels, p=1, margin=1.0, class_weights=None, axis=-1):
     Source convention: torch.nn.functional.multi_margin_loss (p 1, margin 1, weight w per
     class scaling each sample by its target's weight; the sum is divided by C).
 
-    Example:
+    Examples:
         >>> losses.multi_margin(np.array([[2.0, 1.5, 0.0]]), np.array([0]))
         array([0.16666667])
 
@@ -450,7 +450,7 @@ def multilabel_margin(pred, labels):
     Source convention: torch.nn.functional.multilabel_margin_loss (the hinge between every
     target class and every non-target class, divided by C).
 
-    Example:
+    Examples:
         >>> losses.multilabel_margin(np.array([[0.1, 0.2, 0.4, 0.8]]),
         ...     np.array([[3, 0, -1, 1]]))
         array([0.85])

@@ -36,7 +36,7 @@ def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7, log_target=F
     before its per-sample mean); torch kl_div = log_input=True, eps=0, axis=None (its
     default "mean" averages every element; "batchmean" is the KL per sample).
 
-    Example:
+    Examples:
         >>> losses.kl_divergence(np.array([[0.5, 0.5]]), np.array([[0.5, 0.5]]))
         array([0.])
         >>> losses.kl_divergence(np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]]))
@@ -66,7 +66,7 @@ def js_divergence(p, q, axis=-1):
     Source convention: Jensen-Shannon divergence KL(p || m) / 2 + KL(q || m) / 2 in nats
     (0 log 0 = 0, so disjoint supports give log 2, not NaN).
 
-    Example:
+    Examples:
         >>> losses.js_divergence(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]))
         array([0.69314718])
 
@@ -89,7 +89,7 @@ def cosine_similarity(a, b, axis=-1, eps=1e-8):
     Source convention: Axon cosine_similarity (eps 1e-6, axes [1]); TensorLayer
     cosine_similarity is eps = 0, the plain quotient (NaN for a zero vector, as there).
 
-    Example:
+    Examples:
         >>> losses.cosine_similarity(np.array([[1.0, 0.0], [1.0, 1.0]]),
         ...     np.array([[2.0, 0.0], [-1.0, -1.0]]))
         array([ 1., -1.])
@@ -111,7 +111,7 @@ def cosine_distance(a, b, axis=-1, normalize=False, eps=1e-8):
     Source convention: TF contrib cosine_distance (inputs assumed unit-normalized: no
     normalization, no epsilon; the reduced axis is dropped).
 
-    Example:
+    Examples:
         >>> losses.cosine_distance(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]),
         ...     normalize=True)
         array([1.])

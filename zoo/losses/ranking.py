@@ -31,7 +31,7 @@ def margin_ranking(x1, x2, y, margin=0.0):
 
     Source convention: Axon margin_ranking (margin 0.0), torch MarginRankingLoss.
 
-    Example:
+    Examples:
         >>> losses.margin_ranking(np.array([1.0, 1.0]), np.array([0.0, 0.0]),
         ...     np.array([1.0, -1.0]))
         array([0., 1.])
@@ -56,7 +56,7 @@ def triplet(anchor, positive, negative, margin=1.0, axis=None):
     Source convention: MXNet TripletLoss (squared distances over the non-batch axes, margin
     1); TFLearn triplet_loss is one sample made of the whole flattened batch.
 
-    Example:
+    Examples:
         >>> losses.triplet(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
         ...     np.array([[1.2, 0.0]]), axis=1).round(4)
         array([0.56])
@@ -99,7 +99,7 @@ def triplet_margin(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap
     Source convention: torch.nn.functional.triplet_margin_loss (margin 1, p 2, eps 1e-6 added
     to the difference, margin > 0) and triplet_margin_with_distance_loss (distance_function).
 
-    Example:
+    Examples:
         >>> losses.triplet_margin(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
         ...     np.array([[1.5, 0.0]]), eps=0.0)
         array([0.5])
@@ -132,7 +132,7 @@ def contrastive(distance, label, margin=1.0):
     Source convention: Hadsell, Chopra and LeCun 2006; TFLearn contrastive_loss (y_pred is
     the distance) sums this over the batch and halves it.
 
-    Example:
+    Examples:
         >>> losses.contrastive(np.array([0.5, 0.5]), np.array([1.0, 0.0]))
         array([0.25, 0.25])
 
@@ -155,7 +155,7 @@ def cosine_embedding(x1, x2, y, margin=0.0, axis=-1, eps=1e-8):
     Source convention: torch CosineEmbeddingLoss (torch adds 1e-12 to each squared norm;
     here the norm product is floored at eps).
 
-    Example:
+    Examples:
         >>> losses.cosine_embedding(np.array([[1.0, 0.0], [1.0, 0.0]]),
         ...     np.array([[0.0, 1.0], [1.0, 1.0]]), np.array([1.0, -1.0]))
         array([1.        , 0.70710678])
@@ -184,7 +184,7 @@ def roc_auc_surrogate(pred, target, gamma=0.2, p=3, normalize=False):
     Source convention: TFLearn roc_auc_score (Yan et al. 2003 Wilcoxon-Mann-Whitney
     surrogate, gamma 0.2, p 3, a sum over all pairs).
 
-    Example:
+    Examples:
         >>> losses.roc_auc_surrogate(np.array([0.1, 0.9, 0.5]), np.array([0.0, 1.0, 1.0]),
         ...     gamma=0.5, p=2).round(4)
         np.float64(0.01)

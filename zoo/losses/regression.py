@@ -22,7 +22,7 @@ def _diff(pred, target):
 def squared_error(pred, target):
     """l = (pred - target)^2.
 
-    Example:
+    Examples:
         >>> losses.squared_error(np.array([1.0, 2.0]), np.array([0.0, 4.0]))
         array([1., 4.])
 
@@ -38,7 +38,7 @@ def squared_error(pred, target):
 def absolute_error(pred, target):
     """l = |pred - target|.
 
-    Example:
+    Examples:
         >>> losses.absolute_error(np.array([1.0, 2.0]), np.array([0.0, 4.0]), reduction="mean")
         np.float64(1.5)
 
@@ -55,7 +55,7 @@ def normalized_squared_error(pred, target, axis=-1):
     """l = ||pred - target||_axis / ||target||_axis (TensorLayer's normalized MSE; a zero target
     row divides by zero, as the formula does).
 
-    Example:
+    Examples:
         >>> losses.normalized_squared_error(np.array([[3.0, 4.0]]),
         ...     np.array([[0.0, 5.0]])).round(4)
         array([0.6325])
@@ -78,7 +78,7 @@ def huber(pred, target, delta=1.0):
     Computed as TF does, q^2 / 2 + delta (|d| - q) with q = min(|d|, delta): one expression with
     no branch, whose derivative simplifies to clip(d, -delta, delta).
 
-    Example:
+    Examples:
         >>> losses.huber(np.array([0.5, 3.0]), np.array([0.0, 0.0]))   # 0.5^2 / 2, 1 (3 - 1/2)
         array([0.125, 2.5  ])
 
@@ -101,7 +101,7 @@ def smooth_l1(pred, target, beta=1.0):
     """l = d^2 / (2 beta) if |d| < beta else |d| - beta / 2   (= huber / beta; MXNet HuberLoss
     with rho = beta, torch SmoothL1Loss); beta = 0 is plain L1.
 
-    Example:
+    Examples:
         >>> losses.smooth_l1(np.array([0.5, 3.0]), np.array([0.0, 0.0]))
         array([0.125, 2.5  ])
 
@@ -123,7 +123,7 @@ def berhu(pred, target, c=1.0, eps=0.0):
     """l = |d| if |d| <= c else (d^2 + c^2) / (2 (c + eps))   (reverse Huber; the slope term is
     0 when c + eps = 0, as TensorLayer's divide_no_nan).
 
-    Example:
+    Examples:
         >>> losses.berhu(np.array([0.5, 3.0]), np.array([0.0, 0.0]))   # |d|, (d^2 + 1) / 2
         array([0.5, 5. ])
 
@@ -144,7 +144,7 @@ def berhu(pred, target, c=1.0, eps=0.0):
 def log_cosh(pred, target):
     """l = log cosh(d) = |d| + softplus(-2|d|) - log 2   (finite for any d).
 
-    Example:
+    Examples:
         >>> losses.log_cosh(np.array([0.0, 1000.0]),
         ...     np.array([0.0, 0.0])).round(4)   # finite far out
         array([  0.    , 999.3069])
@@ -167,7 +167,7 @@ def poisson(pred, target, log_input=False, eps=1e-7, full=False):
     Source convention: torch.nn.functional.poisson_nll_loss (log_input True, eps 1e-8,
     full False: the log(t!) constant is left out unless full).
 
-    Example:
+    Examples:
         >>> losses.poisson(np.array([1.0, 2.0]), np.array([1.0, 0.0]), eps=0.0)
         array([1., 2.])
 
@@ -197,7 +197,7 @@ def mean_pairwise_squared_error(pred, target):
     """l_b = (1 / n^2) sum_{i,j} (d_i - d_j)^2 = 2 (sum d^2 / n - (sum d)^2 / n^2) over each
     sample's n elements (all ordered pairs, i = j included: TF contrib's computation).
 
-    Example:
+    Examples:
         >>> losses.mean_pairwise_squared_error(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]]))
         array([0.5])
 
@@ -217,7 +217,7 @@ def mean_pairwise_squared_error(pred, target):
 def quantile(pred, target, q=0.5):
     """l = max(q (target - pred), (q - 1) (target - pred))   (pinball loss).
 
-    Example:
+    Examples:
         >>> losses.quantile(np.array([1.0, 3.0]), np.array([2.0, 2.0]), q=0.9).round(4)
         array([0.9, 0.1])
 
@@ -236,7 +236,7 @@ def quantile(pred, target, q=0.5):
 def gaussian_nll(mean, target, var, eps=1e-6, full=False):
     """l = (log max(var, eps) + (target - mean)^2 / max(var, eps)) / 2 [+ log(2 pi) / 2].
 
-    Example:
+    Examples:
         >>> losses.gaussian_nll(np.array([0.0]), np.array([1.0]), np.array([1.0]))
         array([0.5])
 

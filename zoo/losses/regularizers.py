@@ -29,7 +29,7 @@ def l1(w, scale=1.0):
 
     Source convention: TFLearn regularizers.L1 with scale = wd.
 
-    Example:
+    Examples:
         >>> losses.l1(np.array([[1.0, -2.0], [0.0, 3.0]]), scale=0.1).round(4)
         np.float64(0.6)
 
@@ -47,7 +47,7 @@ def l2(w, scale=1.0):
 
     Source convention: TFLearn regularizers.L2 = wd * tf.nn.l2_loss(w) = l2(w, wd / 2).
 
-    Example:
+    Examples:
         >>> losses.l2(np.array([[1.0, -2.0], [0.0, 3.0]]), scale=0.1).round(4)
         np.float64(1.4)
 
@@ -65,7 +65,7 @@ def li(w, scale=1.0):
 
     Source convention: TensorLayer li_regularizer (removes input neurons).
 
-    Example:
+    Examples:
         >>> losses.li(np.array([[3.0, 4.0], [0.0, 1.0]]))
         np.float64(6.0)
 
@@ -84,7 +84,7 @@ def lo(w, scale=1.0):
 
     Source convention: TensorLayer lo_regularizer (removes output neurons).
 
-    Example:
+    Examples:
         >>> losses.lo(np.array([[3.0, 4.0], [0.0, 3.0]]))
         np.float64(8.0)
 
@@ -103,7 +103,7 @@ def maxnorm(w, scale=1.0):
 
     Source convention: TensorLayer maxnorm_regularizer.
 
-    Example:
+    Examples:
         >>> losses.maxnorm(np.array([[1.0, -5.0], [2.0, 3.0]]))
         np.float64(5.0)
 
@@ -121,7 +121,7 @@ def maxnorm_o(w, scale=1.0):
 
     Source convention: TensorLayer maxnorm_o_regularizer.
 
-    Example:
+    Examples:
         >>> losses.maxnorm_o(np.array([[1.0, -5.0], [2.0, 3.0]]))
         np.float64(7.0)
 
@@ -140,7 +140,7 @@ def maxnorm_i(w, scale=1.0):
 
     Source convention: TensorLayer maxnorm_i_regularizer.
 
-    Example:
+    Examples:
         >>> losses.maxnorm_i(np.array([[1.0, -5.0], [2.0, 3.0]]))
         np.float64(8.0)
 

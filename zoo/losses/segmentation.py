@@ -35,7 +35,7 @@ def dice_coefficient(output, target, loss_type="jaccard", axis=None, smooth=1e-5
     Source convention: TensorLayer dice_coe before its batch mean ("jaccard" is still this
     dice form with squared sums, not IoU).
 
-    Example:
+    Examples:
         >>> losses.dice_coefficient(np.array([[1.0, 1.0, 0.0, 0.0]]),
         ...     np.array([[1.0, 0.0, 0.0, 0.0]]), axis=1, smooth=0.0)
         array([0.66666667])
@@ -63,7 +63,7 @@ def hard_dice(output, target, threshold=0.5, axis=None, smooth=1e-5):
     Source convention: TensorLayer dice_hard_coe before its batch mean (strict threshold;
     TensorLayer casts to float32, here the input precision is kept).
 
-    Example:
+    Examples:
         >>> losses.hard_dice(np.array([[0.9, 0.6, 0.2, 0.1]]), np.array([[1.0, 0.0, 0.0, 0.0]]),
         ...     axis=1, smooth=0.0)
         array([0.66666667])
@@ -87,7 +87,7 @@ def iou(output, target, threshold=0.5, axis=None, smooth=1e-5):
 
     Source convention: TensorLayer iou_coe before its batch mean (union [p + q >= 1]).
 
-    Example:
+    Examples:
         >>> losses.iou(np.array([[0.9, 0.6, 0.2, 0.1]]), np.array([[1.0, 0.0, 0.0, 0.0]]),
         ...     axis=1, smooth=0.0)
         array([0.5])
@@ -114,7 +114,7 @@ def tversky(pred, target, alpha=0.5, beta=0.5, axis=None, smooth=1e-5):
     Source convention: Tversky index of Salehi et al. 2017 (the coefficient; their loss is
     1 - TI).
 
-    Example:
+    Examples:
         >>> losses.tversky(np.array([[1.0, 1.0, 0.0, 0.0]]), np.array([[1.0, 0.0, 0.0, 0.0]]),
         ...     alpha=0.3, beta=0.7, axis=1, smooth=0.0)
         array([0.76923077])
@@ -142,7 +142,7 @@ def weak_cross_entropy_2d(y_pred, y_true, epsilon=1e-4, head=None, num_classes=N
     Source convention: TFLearn weak_cross_entropy_2d before its mean over pixels (epsilon
     added to the logits, where it cancels; head an optional per-class weight).
 
-    Example:
+    Examples:
         >>> losses.weak_cross_entropy_2d(np.zeros((1, 1, 1, 2)), np.array([[[[1.0, 0.0]]]]),
         ...     epsilon=0.0).round(4)
         array([[[0.6931]]])

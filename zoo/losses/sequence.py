@@ -67,7 +67,7 @@ def ctc(log_probs, labels, input_lengths=None, label_lengths=None, blank=0, *,
     log-prob input, reduction :none (":mean" = per_label=True, reduction="mean"); exact here,
     where Axon adds 1e-7 inside every log-sum (about 1e-3 relative).
 
-    Example:
+    Examples:
         >>> lp = np.log(np.full((2, 1, 2), 0.5))      # T=2 frames, N=1, classes {blank, 1}
         >>> losses.ctc(lp, np.array([[1]])).round(4)  # 3 of the 4 paths emit [1]: -log(3/4)
         array([0.2877])
@@ -123,7 +123,7 @@ def sequence_cross_entropy(logits, targets, mask=None, *, reduction="none",
     reduction="weighted_mean" with the mask, sum(ce m) / sum(m), which is 0 here (NaN in
     TensorLayer) for an all-zero mask.
 
-    Example:
+    Examples:
         >>> x, t, m = np.zeros((2, 3, 4)), np.array([[0, 1, 2], [3, 0, 0]]), np.array([[1, 1,
         ...     1], [1, 0, 0]])
         >>> losses.sequence_cross_entropy(x, t, mask=m).round(4)  # log 4 per kept token
