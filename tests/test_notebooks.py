@@ -125,3 +125,14 @@ def test_second_order(kernel):
         w -= np.linalg.solve(hessian(w), X.T @ (1 / (1 + np.exp(-X @ w)) - z) / N)
     assert np.allclose(r["w"], w, rtol=1e-10, atol=1e-12)
     assert r["norms"][-1] < 1e-12
+
+
+def test_committed_notebooks_are_what_the_generator_writes():
+    import importlib.util as iu
+    spec = iu.spec_from_file_location("make_notebooks", NOTEBOOKS / "make_notebooks.py")
+    gen = iu.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert sorted(gen.NOTEBOOKS) == sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    for name, cells in gen.NOTEBOOKS.items():
+        committed = nbformat.read(NOTEBOOKS / name, as_version=4)
+        assert [c.source for c in committed.cells] == [c.source for c in cells], name
