@@ -36,7 +36,7 @@ def to_jax(kernel, vmap_method="sequential"):
     wrt_pos = [names.index(w) for w in kernel.wrt]
 
     def host(*arrays):
-        arrays = [_host_array(kernel, node, a) for node, a in zip(nodes, arrays)]
+        arrays = [_host_array(kernel, node, np.asarray(a)) for node, a in zip(nodes, arrays)]
         out = kernel(*arrays)
         value, grads = out if kernel.wrt else (out, ())
         return (np.asarray(value), *[np.asarray(g) for g in grads])
