@@ -85,9 +85,15 @@ The forward graph (solid edges) and the gradient (dashed edges); with `values`, 
 shows its value for these inputs.
 """),
     code("""
+import shutil
 xa = np.array([-2.0, 0.5, 3.0])
 za = np.array([0.0, 1.0, 1.0])
-lg.draw(lg.simplify(loss), g, labels=["loss", "dL/dx"], values={"x": xa, "z": za})
+drawing = lg.draw(lg.simplify(loss), g, labels=["loss", "dL/dx"], values={"x": xa, "z": za})
+if shutil.which("dot"):
+    display(drawing)         # rendered by graphviz's dot, inline as SVG
+else:
+    print("graphviz's `dot` is not installed (apt-get install graphviz / brew install graphviz);"
+          " the DOT source instead:\\n" + drawing.source[:600])
 """),
     md("""
 ## Check against finite differences
