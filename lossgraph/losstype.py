@@ -178,14 +178,38 @@ class Loss:
 
     def gradients(self, wrt=None, simplify=True):
         """{input name: gradient Node} of the stabilized loss, simplified; simplify=False
-        gives the literal derivation of the loss as written. Derived once per wrt."""
+        gives the literal derivation of the loss as written. Derived once per wrt.
+
+        Examples:
+            >>> @lg.loss
+            ... def bce(logits: lg.Float["N"], targets: lg.Float["N"]):
+            ...     return lg.mean(lg.softplus(logits) - logits * targets)
+            >>> print(bce.gradients("logits")["logits"])
+            (sigmoid(logits) - targets) / N
+
+        Raises:
+            GradientError: wrt names something that is not an input, or an integer input.
+        """
         nodes = self._wrt(wrt)
         return {n.name: g for n, g in zip(nodes, self._derived(nodes, simplify)[1])}
 
     def value_and_grad(self, *args, wrt=None, **arrays):
         """(value, {name: gradient array}) of the stabilized loss, on arrays given by
         position or by name like a call; wrt defaults to every float input. Derived once
-        per wrt and bound once per signature (shapes and dtypes of the arrays)."""
+        per wrt and bound once per signature (shapes and dtypes of the arrays).
+
+        Examples:
+            >>> @lg.loss
+            ... def sq(p: lg.Float["N"]):
+            ...     return lg.sum(p * p)
+            >>> sq.value_and_grad(np.array([1.0, 2.0]))
+            (np.float64(5.0), {'p': array([2., 4.])})
+
+        Raises:
+            GradientError: wrt names something that is not an input, or an integer input.
+            InputError, ShapeError, DTypeError: the arrays do not fit the declared inputs (as
+                lg.evaluate).
+        """
         nodes = self._wrt(wrt)
         arrays = self._named(args, arrays)
         plan = self._plan(("value_and_grad", nodes),
@@ -206,7 +230,19 @@ class Loss:
 
     def compile(self, wrt=None, backend="numpy", **options):
         """codegen.compile(self, wrt, backend, **options): a Kernel taking the declared inputs
-        in order (or by name); with wrt (names or nodes) it returns (value, gradients)."""
+        in order (or by name); with wrt (names or nodes) it returns (value, gradients).
+
+        Examples:
+            >>> @lg.loss
+            ... def sq(p: lg.Float["N"]):
+            ...     return lg.sum(p * p)
+            >>> sq.compile(wrt="p")(np.array([1.0, 2.0]))
+            (np.float64(5.0), (array([2., 4.]),))
+
+        Raises:
+            OptionError: an unknown backend.
+            GradientError: wrt names something that is not a float input.
+        """
         import codegen  # the one lazy step from the core to a backend; codegen imports lossgraph
         return codegen.compile(self, wrt=wrt, backend=backend, **options)
 
@@ -232,7 +268,18 @@ class Loss:
 
     def draw(self, gradients=False, values=None, title=None):
         """The graph (and, gradients=True, its gradients) as a graphviz.Digraph, outputs
-        labelled with the loss name and d name / d input."""
+        labelled with the loss name and d name / d input.
+
+        Examples:
+            >>> @lg.loss
+            ... def sq(p: lg.Float["N"]):
+            ...     return lg.sum(p * p)
+            >>> type(sq.draw(gradients=True)).__name__
+            'Digraph'
+
+        Raises:
+            InputError: values misses a declared input or names one the loss does not have.
+        """
         from .viz import draw
         grads = self.gradients() if gradients else {}
         labels = [self.name] + [f"d {self.name} / d {k}" for k in grads]
