@@ -1,9 +1,10 @@
 """The loss zoo: canonical losses (zoo.losses) and each classic library's API
-(zoo.tensorlayer, zoo.tf, zoo.mxnet, zoo.tflearn, zoo.axon), plus zoo.catalog()."""
+(zoo.tensorlayer, zoo.tf, zoo.mxnet, zoo.tflearn, zoo.axon, zoo.torch), plus zoo.catalog().
+Submodules load on first use (zoo.torch never imports PyTorch itself)."""
 import importlib
 
-_SUBMODULES = ("losses", "reduction", "tensorlayer", "tf", "mxnet", "tflearn", "axon",
-               "inventory", "dual")
+_SUBMODULES = ("losses", "reduction", "tensorlayer", "tf", "mxnet", "tflearn", "axon", "torch",
+               "inventory", "dual", "options")
 
 
 def __getattr__(name):

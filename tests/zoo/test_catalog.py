@@ -89,3 +89,9 @@ def test_markdown(entries):
     for e in entries:
         assert f"## `{e.name}`" in md
     assert "`zoo.mxnet.L2Loss`" in md
+
+
+def test_every_flavour_is_an_attribute_of_zoo():
+    import zoo
+    for name in inventory.FLAVOURS:
+        assert getattr(zoo, name).__name__ == f"zoo.{name}"
