@@ -46,6 +46,11 @@ def _softplus(b, x, e):
 SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
 
 
+#: ops worth storing between phases rather than computing twice
+EXPENSIVE = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "power")
+SHORT_ROW = 64
+
+
 class NestEmitter:
     def __init__(self, module, plan, nest, index):
         self.p, self.nest = plan, nest
@@ -245,6 +250,7 @@ class NestEmitter:
             if n.ndim:
                 self.stride_list(n.shape)
         self.accs = {}
+        self.plan_stash()
         self.bad = self.alloca(I8, ir.Constant(I8, 0))
         for r in nest.partials:
             ty = acc_type(r, self.reg(r))
@@ -348,8 +354,45 @@ class NestEmitter:
             (const(I64, 0), self.dim(self.nest.shape[axis]))
         self.loop(lo, hi, lambda i: self.inner(axis + 1, idx + [i], phase))
 
+    def plan_stash(self):
+        """A value a later phase recomputes (e^(x - m) in softmax's gradient, after its sum)
+        is stored by the earlier phase into the later phase's output array, at the element
+        that phase then overwrites: read back instead of recomputed."""
+        self.stash = None
+        phases, kind = self.nest.phases, self.p.kind
+        inner = self.nest.shape[self.nest.outer:]
+        if len(phases) < 2 or all(isinstance(d, int) for d in inner) and \
+                _numel(inner)[0] <= SHORT_ROW:       # measured: short rows recompute faster
+            return
+
+        def closure(phase):
+            seen, stack = {}, [s.inputs[0] if kind[id(s)] == "reduce" else s for s in phase]
+            while stack:
+                n = stack.pop()
+                if id(n) in seen or kind[id(n)] != "inline":
+                    continue
+                seen[id(n)] = n
+                stack += list(n.inputs)
+            return seen
+        sets = [closure(ph) for ph in phases]
+        last = phases[-1]
+        outs = [g for g in last if kind[id(g)] == "inline" and g.shape == self.nest.shape
+                and is_float(self.reg(g))]
+        for g in outs:
+            for p in range(len(phases) - 2, -1, -1):
+                common = [n for k, n in sets[p].items() if k in sets[-1]
+                          and n.op in EXPENSIVE and n.shape == self.nest.shape
+                          and self.reg(n) == self.reg(g)]
+                if common:
+                    self.stash = (phases[p], last, common[0], g)
+                    return
+
     def body(self, phase, idx):
         b, nest = self.b, self.nest
+        stash = self.stash
+        if stash is not None and phase is stash[1]:
+            key = (id(stash[2]), tuple(id(x) for x in idx))
+            self.memo[key] = self.load(stash[3], idx)
         for s in phase:
             if self.p.kind[id(s)] != "reduce":
                 self.store(s, idx, self.value(s, idx))
@@ -364,6 +407,8 @@ class NestEmitter:
                 aty = acc_type(s, self.reg(s))
                 ptr = self.address(s, self.out_index(s, idx), aty, s.shape)
                 b.store(combine(b, s.op, b.load(ptr, typ=aty), convert(b, v, aty), loose), ptr)
+        if stash is not None and phase is stash[0]:
+            self.store(stash[3], idx, self.value(stash[2], idx))
 
 
 def accumulator_dtype(node, dtype):

@@ -176,3 +176,20 @@ def test_nan_and_inf_propagate_as_ieee_says(kernels):
     v, (g,) = k(x=x[1:], z=z[1:])           # inf - inf = nan in the loss (x z at x = inf)
     want = lg.evaluate([lg.pipeline.derive(BENCH["bce"][0], [X])[0]], {"x": x[1:], "z": z[1:]})
     np.testing.assert_array_equal(np.isnan(v), np.isnan(want[0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_long_rows_reuse_the_exponentials_between_phases(dtype):
+    """Rows over 64 classes store e^(x - m) in the gradient's array during the sum phase and
+    read it back in the gradient phase (emit.NestEmitter.plan_stash)."""
+    loss = lg.mean(zoo.tf.sparse_softmax_cross_entropy(LOGITS, LABELS))
+    k = codegen.compile(loss, wrt=[LOGITS], backend="llvm")
+    rng = np.random.default_rng(6)
+    feed = {"logits": (3 * rng.normal(size=(70, 100))).astype(dtype),
+            "labels": rng.integers(0, 100, size=70)}
+    v, (g,) = k(**feed)
+    y, (dx,) = lg.pipeline.derive(loss, [LOGITS])
+    want = lg.evaluate([y, dx], feed)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(v, want[0], rtol=tol)
+    np.testing.assert_allclose(g, want[1], rtol=tol * 10, atol=tol * np.abs(want[1]).max())
