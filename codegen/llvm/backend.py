@@ -2,17 +2,18 @@
 
 A kernel is planned and compiled per float precision on first use (a kernel whose inputs are
 declared "float" serves float32 and float64 calls, like the NumPy backend): codegen.llvm.lower
-plans the schedule into steps, codegen.llvm.emit makes one function per loop nest, all in one
-module compiled at O3 (codegen.llvm.jit), each entered through a py_object stub
-(codegen.llvm.runtime). A call then:
+plans the schedule into steps, codegen.llvm.emit makes one function per loop nest and the
+module's one entry `kernel` (a py_object stub reading the arrays' data pointers, as
+codegen.llvm.runtime's), compiled at O3 by codegen.llvm.jit. A call then:
 
     binds the dims from the input shapes (Kernel checked the arrays; a non-contiguous or
     byte-swapped input is copied first: native code reads C-contiguous native arrays only),
     allocates each sink's array (a gradient goes straight into its out= buffer when given),
-    runs the steps in order: a nest over [0, n) of its outermost axis in one or two chunks
-    (two from runtime.SPLIT_FROM elements; chunk 2 on the worker thread when threads=2, else
+    runs the steps: below runtime.SPLIT_FROM elements with no fallback op, every nest in one
+    native call (codegen.llvm.fastcall's generated path); otherwise each nest alone over its
+    outermost axis in one or two chunks (chunk 2 on the worker thread when threads=2, else
     after chunk 1, so the bits never depend on the thread count), partials combined in chunk
-    order; a fallback op by its NumPy implementation,
+    order, and a fallback op by its NumPy implementation between them;
     returns fresh arrays (never an input or a view of one): value, (grads...) as the NumPy
     backend does.
 
