@@ -411,3 +411,49 @@ class NestEmitter:
                 b.store(combine(b, s.op, b.load(ptr, typ=aty), convert(b, v, aty), loose), ptr)
         if stash is not None and phase is stash[0]:
             self.store(stash[3], idx, self.value(stash[2], idx))
+
+
+def emit_whole(module, plan, emitters, slots, name="kernel"):
+    """void kernel(PyObject *args), args = (one array per slot, ctl): the kernel's one entry.
+
+    ctl = [dim_0, ..., dim_j, then per nest: run, start, stop, its partials, label flag;
+    last, the sum of the label flags]: each
+    nest whose run is non-zero runs over [start, stop) of its outermost axis (or flat index),
+    in order. A small input runs every nest in one call; a large one calls each nest alone,
+    its two chunks on two threads (with their own ctl). Returns ctl's layout: per nest the
+    offset of its run cell, and ctl's size."""
+    from . import runtime
+    entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), name=name)
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    byte = ir.IntType(8)
+
+    def at(base, offset):
+        return b.gep(base, [const(I64, offset)], inbounds=True, source_etype=byte)
+
+    def cell(j):
+        return b.gep(ctl, [const(I64, j)], inbounds=True, source_etype=F64)
+    items, data = runtime.tuple_item_offset(), runtime.array_data_offset()
+    ptrs = [b.load(at(b.load(at(entry.args[0], items + 8 * i), typ=PTR), data), typ=PTR)
+            for i in range(len(slots) + 1)]
+    *arrays, ctl = ptrs
+    where = {k: i for i, k in enumerate(slots)}
+    dims = [b.fptosi(b.load(cell(j), typ=F64), I64) for j in range(len(plan.dims))]
+    offset, layout = len(plan.dims), []
+    for em, nest_slots in emitters:
+        em.fn.attributes.add("alwaysinline")
+        em.fn.linkage = "internal"
+        layout.append(offset)
+        run = b.fcmp_ordered("!=", b.load(cell(offset), typ=F64), ir.Constant(F64, 0.0))
+        with b.if_then(run):
+            lo, hi = (b.fptosi(b.load(cell(offset + i), typ=F64), I64) for i in (1, 2))
+            b.call(em.fn, [arrays[where[k]] for k in nest_slots] + [cell(offset + 3), lo, hi]
+                   + dims)
+        offset += 3 + len(em.nest.partials) + 1
+    flags = [b.load(cell(o + 3 + len(em.nest.partials)), typ=F64)
+             for o, (em, _) in zip(layout, emitters)]
+    total = ir.Constant(F64, 0.0)
+    for f in flags:
+        total = b.fadd(total, f)
+    b.store(total, cell(offset))             # any label out of range, in any nest
+    b.ret_void()
+    return layout, offset + 1
