@@ -1,6 +1,7 @@
 """Schedule -> loops in LLVM IR: the lowering tables and the planner that fuses them.
 
-Every op of lossgraph.ops.OPS is in exactly one table (a test checks):
+Every op of lossgraph.ops.OPS is in a table (a test checks; reshape is in two: a view when it
+only adds or drops size-1 axes, else a fallback):
 
     ELEMENTWISE   emitted inline, per element, into whichever loop consumes the value
                   (mathlib for exp, log1p, sigmoid, softplus, power, ...; no libm calls)
@@ -13,7 +14,8 @@ Every op of lossgraph.ops.OPS is in exactly one table (a test checks):
     VIEWS         broadcast_to, and reshape that only adds or drops size-1 axes: index maps
     GATHERS       pick(x, y): x read at the label's index (clamped; labels range-checked)
     FALLBACK      op -> reason: computed between native loops, on NumPy arrays, by the op's
-                  own NumPy implementation (the record lg.evaluate and the NumPy backend run)
+                  own NumPy implementation (the record lg.evaluate runs; for CTC the same
+                  forward-backward the NumPy backend pastes into its source)
 
 Planning (`plan`): values that must exist as arrays ("sinks": reductions, outputs, operands of
 fallback ops) are grouped into loop nests by iteration space. A sink joins an earlier nest of
@@ -25,10 +27,10 @@ wherever used, never stored unless a sink. A nest whose arrays all have the full
 element) runs as one flat loop; its loss sums accumulate over blocks of 1024 in the input
 precision, folded into float64 (the vectorizer keeps the full width of float32).
 
-Emission (`emit_nest`): one function per nest, body(arrays..., partials, start, stop, dims...)
-for runtime.emit_entry; [start, stop) cuts the outermost axis (or the flat index) so two
-threads may run halves. Whole-nest reductions return per-chunk partials, combined in chunk
-order by the caller; reductions over some axes accumulate into their (float64) array.
+Emission (codegen.llvm.emit): one function per nest, body(arrays..., partials, start, stop,
+dims...), called from the kernel's one entry; [start, stop) cuts the outermost axis (or the
+flat index) so two threads may run halves. Whole-nest reductions return per-chunk partials,
+combined in chunk order by the caller; reductions over other axes accumulate in an array.
 """
 from __future__ import annotations
 
