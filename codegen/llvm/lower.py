@@ -103,6 +103,12 @@ def _arith(fop, iop):
     return lambda b, a, ty: getattr(b, fop)(*a) if is_float(ty) else getattr(b, iop)(*a)
 
 
+def _divide(b, x, y):
+    """x / y; arcp lets LLVM multiply by 1 / y where y is loop-invariant (one division per
+    row or per loop, not per element): within 1.5 ulp of the rounded quotient."""
+    return b.fdiv(x, y, flags=("arcp",))
+
+
 def _neg(b, a, ty):
     return b.fneg(a[0]) if is_float(ty) else b.sub(const(ty, 0), a[0])
 
@@ -150,7 +156,7 @@ def _clip(b, a, ty):
 ELEMENTWISE = {
     "add": ("same", _arith("fadd", "add")), "subtract": ("same", _arith("fsub", "sub")),
     "multiply": ("same", _arith("fmul", "mul")),
-    "divide": ("same", lambda b, a, ty: b.fdiv(*a) if is_float(ty) else None),
+    "divide": ("same", lambda b, a, ty: _divide(b, *a) if is_float(ty) else None),
     "power": ("same", _m("power")),
     "maximum": ("same", _int_or("maximum", _imax(">"))),
     "minimum": ("same", _int_or("minimum", _imax("<"))),
