@@ -10,7 +10,9 @@
    (so nothing is shipped), loss + gradient computed together and the gradient reduced on the
    spot: one in-memory kernel call (same generation, same reduction), the threaded scheduler,
    and a 2-worker LocalCluster, for several chunk sizes; and the peak memory (tracemalloc) of a
-   loss-only evaluation as a multiple of one input array.
+   loss-only evaluation as a multiple of one input array. The indented rows time the kernel's
+   work alone (inputs already in memory): one call, and the threaded scheduler over
+   da.from_array chunks.
 Medians over --repeat runs; the machine is shared, so read the ratios.
 """
 from __future__ import annotations
@@ -140,6 +142,13 @@ def on_dask(kernel, n, chunk, scheduler):
     return dask.compute(loss, g.sum(), scheduler=scheduler)
 
 
+def on_arrays(kernel, x, z):
+    """Dask over arrays already in memory (da.from_array): the kernel's work alone."""
+    import dask
+    loss, (g,) = codegen.dask.value_and_grad(kernel, x, z)
+    return dask.compute(loss, g.sum(), scheduler="threads")
+
+
 def peak_ratio(fn, n):
     tracemalloc.start()
     try:
@@ -152,6 +161,7 @@ def peak_ratio(fn, n):
 
 def dask_rows(kernel, sizes, chunks_of, repeat):
     import dask
+    import dask.array as da
     import distributed
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -166,6 +176,15 @@ def dask_rows(kernel, sizes, chunks_of, repeat):
             base = median_s(lambda: in_memory(kernel, n), r)
             mem = peak_ratio(lambda: in_memory(kernel, n)[0], n)
             rows.append((n, "in-memory call", None, base, 1.0, mem))
+            rng = np.random.default_rng(0)
+            x, z = rng.standard_normal(n, dtype=np.float32), np.ones(n, np.float32)
+            t = median_s(lambda: kernel(x, z)[1][0].sum(), r)
+            rows.append((n, "  kernel alone", None, t, t / base, None))
+            for chunk in chunks_of(n)[1:3]:
+                xz = [da.from_array(v, chunks=chunk) for v in (x, z)]    # tokenized once
+                t = median_s(lambda: on_arrays(kernel, *xz), r)
+                rows.append((n, "  threads, alone", chunk, t, t / base, None))
+            del x, z
             for chunk in chunks_of(n):
                 t = median_s(lambda: on_dask(kernel, n, chunk, "threads"), r)
                 x, z = dask_inputs(n, chunk)

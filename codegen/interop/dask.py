@@ -23,7 +23,7 @@ import dask.array as da
 import numpy as np
 
 from lossgraph import dtypes as dt
-from lossgraph.errors import InputError, ShapeError
+from lossgraph.errors import InputError, OptionError, ShapeError
 from lossgraph.shapes import bind_dims, check_pending
 
 from .calling import gather
@@ -51,6 +51,9 @@ def value_and_grad(kernel, *arrays, split_every=SPLIT_EVERY, options=None, **nam
     of the block kernel (kernel objects do not record them). Compute the loss and the
     gradients together (dask.compute(loss, *grads)) for one kernel call per block.
     """
+    if not isinstance(split_every, int) or isinstance(split_every, bool) or split_every < 2:
+        raise OptionError(f"value_and_grad: split_every must be an int >= 2 (the tree "
+                          f"reduction's fan-in), got {split_every!r}")
     plan, handle = block_handle(kernel, options)
     names, nodes = kernel.input_names, list(kernel.schedule.inputs.values())
     given = gather(kernel, arrays, named_arrays, "arrays")
@@ -86,6 +89,7 @@ def value_and_grad(kernel, *arrays, split_every=SPLIT_EVERY, options=None, **nam
 
 
 def _global_dims(kernel, names, nodes, given):
+    """The symbolic dims bound by the whole arrays' shapes (evaluate's rules and errors)."""
     dims, sources, pending = {}, {}, []
     for n, node, a in zip(names, nodes, given):
         shape = np.shape(a) if not hasattr(a, "shape") else tuple(a.shape)
@@ -93,6 +97,8 @@ def _global_dims(kernel, names, nodes, given):
             raise ShapeError(f"{kernel.name}: input {n!r} has unknown chunk sizes "
                              f"(compute_chunk_sizes() first)")
         pending += bind_dims(node.shape, shape, dims, f"input {n!r}", sources)
+        dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
+        dt.coerce(node.dtype, np.empty((0,), dtype), f"input {n!r}")   # now, not at compute
     check_pending(pending, dims)
     return dims
 

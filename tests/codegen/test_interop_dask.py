@@ -16,7 +16,7 @@ import codegen                                   # noqa: E402
 import lossgraph as lg                           # noqa: E402
 from codegen.interop import handle as handles    # noqa: E402
 from codegen.interop.decompose import DecompositionError  # noqa: E402
-from lossgraph.errors import InputError          # noqa: E402
+from lossgraph.errors import DTypeError, InputError, OptionError, ShapeError  # noqa: E402
 from zoo import losses                           # noqa: E402
 from zoo.reduction import reduce as reduce_loss  # noqa: E402
 
@@ -123,9 +123,9 @@ def test_loss_only_peak_memory_well_below_one_array():
     n, chunk = 4_000_000, 100_000
     X = da.random.default_rng(0).standard_normal(n, chunks=chunk, dtype=np.float32)
     Z = (da.random.default_rng(1).random(n, chunks=chunk) > 0.5).astype(np.float32)
-    loss, _ = codegen.dask.value_and_grad(k, X, Z)
     tracemalloc.start()
-    try:
+    try:    # building the graph is inside too: it must not compute anything
+        loss, _ = codegen.dask.value_and_grad(k, X, Z)
         value = loss.compute(scheduler="threads", num_workers=2)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -162,3 +162,9 @@ def test_input_errors():
         codegen.dask.value_and_grad(k, A, b)
     with pytest.raises(InputError, match="missing input"):
         codegen.dask.value_and_grad(k, A)
+    with pytest.raises(DTypeError, match="input 'labels': expected dtype float"):
+        codegen.dask.value_and_grad(k, A, B.astype(bool))
+    with pytest.raises(ShapeError, match="'labels'"):
+        codegen.dask.value_and_grad(k, A, B[:50])
+    with pytest.raises(OptionError, match="split_every must be an int >= 2"):
+        codegen.dask.value_and_grad(k, A, B, split_every=1)
