@@ -383,9 +383,3 @@ class LLVMBackend:
         if threads not in (1, 2):
             raise OptionError(f"compile: threads must be 1 or 2, got {threads!r}")
         return _Artifact(LLVMKernel(schedule, threads))
-
-
-def register():
-    """Register the backend as "llvm" (codegen does so lazily, on first use)."""
-    from codegen.kernel import register_backend
-    register_backend("llvm", LLVMBackend())
