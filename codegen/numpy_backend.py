@@ -201,6 +201,8 @@ class Emitter:
             if rule is None:
                 continue
             taken = rule[0](self, node)
+            if taken is not None and any(id(node.inputs[k]) in self.fused for k in taken):
+                taken = None        # an input that absorbs its own inputs cannot be absorbed
             if taken is not None:
                 self.fused[id(node)] = rule
                 for k in taken:

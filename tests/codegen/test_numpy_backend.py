@@ -183,3 +183,15 @@ def test_namer_avoids_keywords_builtins_reserved_and_repeats():
     namer = Namer(reserved=("np", "sigmoid"))
     got = [namer.fresh(h) for h in ("lambda", "len", "np", "sigmoid", "x", "x", "x_2")]
     assert got == ["lambda_", "len_", "np_", "sigmoid_", "x", "x_2", "x_2_2"]
+
+
+def test_scale_chain_of_a_scale_chain_found_by_the_llvm_random_graphs():
+    """2 * (s * softmax(x)) / d: the inner chain absorbs its input, so the outer one must not
+    absorb the inner chain (it would read a value nobody computed)."""
+    x = lg.input("x", shape=(3, 4))
+    loss = lg.sum(x / (1 + lg.square(lg.logsumexp(x)))) + 0.5 * lg.sum(x)
+    a = np.random.default_rng(5).normal(size=(3, 4))
+    value, (grad,) = codegen.compile(loss, wrt=[x])(a)
+    want = lg.evaluate([loss, lg.gradients(loss, x)], x=a)
+    np.testing.assert_allclose(value, want[0], rtol=1e-12)
+    np.testing.assert_allclose(grad, want[1], rtol=1e-12)
