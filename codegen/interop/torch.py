@@ -11,7 +11,7 @@ vector-Jacobian product is g * dloss/dx). Two modes:
   mode="op"        (default) a torch.library.custom_op with a fake (shape) implementation and
                    an autograd formula: eager mode and torch.compile(fullgraph=True), one graph.
   mode="function"  a torch.autograd.Function in setup_context style: eager mode and torch.func
-                   (torch.func.grad / vjp).
+                   (torch.func.grad / vjp; the custom op raises OptionError there).
 
 Second-order derivatives are not available (the kernel gives first derivatives only): a
 gradient taken with create_graph=True raises when it is differentiated again (mode "op": a
@@ -27,7 +27,7 @@ import threading
 import numpy as np
 import torch
 
-from torch._C import _functions
+from torch._C import _functions, _functorch
 
 _DelayedError = _functions.DelayedError
 
@@ -158,6 +158,9 @@ def _as_op(kernel):
     op.register_autograd(backward, setup_context=setup_context)
 
     def core(*tensors):
+        if not torch.compiler.is_compiling() and _functorch.peek_interpreter_stack() is not None:
+            raise OptionError(f"{kernel.name}: to_torch(mode='op') does not run under torch.func "
+                              f"transforms; export with to_torch(mode='function') for them")
         return op(list(tensors))[0]
 
     core.op = op

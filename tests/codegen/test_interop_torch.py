@@ -110,6 +110,13 @@ def test_torch_func_grad_in_function_mode():
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-15)
 
 
+def test_op_mode_under_torch_func_says_which_mode():
+    f = bce_kernel("numpy").to_torch()
+    x, z = bce_data()
+    with pytest.raises(OptionError, match="mode='function'"):
+        torch.func.grad(lambda a: f(a, z))(x)
+
+
 def test_second_order_raises():
     x, z = bce_data()
     op_f = bce_kernel("numpy").to_torch(mode="op")
