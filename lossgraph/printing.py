@@ -89,14 +89,14 @@ def _operand(node, k, arg, style):
         if text.startswith((r"\frac", r"\begin")) or _top_level(text, "^") or p < my:
             return _wrap(text, style)
         return "{%s}" % text if slot[1].startswith("_") and _top_level(text, "_") else text
-    if reach is not None and last and slot is not None and not slot[1]:
+    signed = text.startswith("-") and my >= ARITHMETIC and \
+        (k > 0 or (slot is not None and slot[0].rstrip().endswith(("-", "+"))))
+    if reach is not None and last and slot is not None and not slot[1] and not signed:
         return text  # nothing follows a trailing big operator: -\sum x
     needs = p < my or \
         (p == my and k > 0 and not (op.assoc or op.right_assoc)) or \
         (p == my and k == 0 and (op.right_assoc or (my < ARITHMETIC and not op.assoc))) or \
-        (reach is not None and not last and my >= reach) or \
-        (text.startswith("-") and my >= ARITHMETIC and
-         (k > 0 or (slot is not None and slot[0].rstrip().endswith(("-", "+")))))
+        (reach is not None and not last and my >= reach) or signed
     return _wrap(text, style) if needs else text
 
 

@@ -498,3 +498,9 @@ def test_jupyter_latex_of_nodes_and_losses():
     def mse(p: lg.Float["N"], q: lg.Float["N"]):
         return lg.mean(lg.square(p - q))
     assert mse._repr_latex_() == rf"$\displaystyle {lg.latex(mse.output)}$"
+
+
+def test_a_negated_big_operator_after_plus_is_parenthesized():
+    x = lg.input("x", shape=("N",))
+    g = lg.gradients(lg.sum(x + lg.sum(-x)), [x], simplify=False)[0]
+    assert "+ -" not in lg.latex(g) and r"\left(-\sum" in lg.latex(g)
