@@ -176,7 +176,8 @@ class _Emit:
     def mul(self, a, b): return self.b.fmul(a, b)
     def div(self, a, b): return self.b.fdiv(a, b)
     def neg(self, a): return self.b.fneg(a)
-    def fma(self, a, b, c): return self.b.fma(a, b, c)
+    def fma(self, a, b, c):  # IRBuilder.fma takes scalars only; the intrinsic takes both
+        return self.b.fma(a, b, c) if not self.lanes else self.intrinsic("fma", a, b, c)
     def abs(self, a): return self.intrinsic("fabs", a)
     def rint(self, a): return self.intrinsic("rint", a)
     def sqrt(self, a): return self.intrinsic("sqrt", a)

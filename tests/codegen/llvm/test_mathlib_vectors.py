@@ -1,0 +1,45 @@
+"""mathlib takes explicit vectors (<16 x float>, <8 x double>) as well as scalars, as its
+docstring says: each function on a whole vector equals NumPy elementwise."""
+import ctypes
+
+import numpy as np
+import pytest
+from llvmlite import ir
+
+from codegen.llvm import jit, mathlib as m
+
+REFS = {"exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "tanh": np.tanh,
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "softplus": lambda v: np.logaddexp(0, v)}
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    out = {}
+    mod = jit.new_module("vectors")
+    for dtype, ty, lanes in ((np.float32, ir.FloatType(), 16), (np.float64, ir.DoubleType(), 8)):
+        vt, pt = ir.VectorType(ty, lanes), ir.PointerType()
+        for name in REFS:
+            fname = f"{name}_{np.dtype(dtype).name}"
+            f = ir.Function(mod, ir.FunctionType(ir.VoidType(), [pt, pt]), fname)
+            b = ir.IRBuilder(f.append_basic_block())
+            x = b.load(f.args[0], typ=vt, align=4)
+            b.store(getattr(m, name)(b, x), f.args[1], align=4)
+            b.ret_void()
+    jm = jit.compile_module(mod)
+    for dtype, lanes in ((np.float32, 16), (np.float64, 8)):
+        for name in REFS:
+            out[name, dtype] = (jm.function(f"{name}_{np.dtype(dtype).name}", None,
+                                            ctypes.c_void_p, ctypes.c_void_p), lanes)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(REFS))
+def test_vector_argument(kernels, name, dtype):
+    fn, lanes = kernels[name, dtype]
+    lo = 0.05 if name == "log" else -0.9 if name == "log1p" else -20.0
+    x = np.linspace(lo, 20.0, lanes).astype(dtype)
+    y = np.empty_like(x)
+    fn(x.ctypes.data, y.ctypes.data)
+    want = REFS[name](x.astype(np.float64))
+    np.testing.assert_allclose(y, want, rtol=4 * np.finfo(dtype).eps, atol=0)
