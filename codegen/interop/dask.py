@@ -3,8 +3,9 @@
     loss, (dlogits,) = codegen.dask.value_and_grad(kernel, logits=X, labels=Y)
     loss, dlogits = dask.compute(loss, dlogits)      # together: one kernel call per block
 
-The loss must be a sum or a mean over the batch of row-separable terms (codegen.interop.
-decompose says which, and refuses the rest). Each block runs the kernel of the *sum* once and
+The loss must be a sum or a mean over the batch of row-separable terms, or a scalar function
+of several such sums of which one reads the differentiated inputs (sum(w l) / sum(w), TF's mean
+over non-zero weights); codegen.interop.decompose says which, and refuses the rest. Each block runs the kernel of the *sum* once and
 keeps its (partial sum, gradient block) pair (one blockwise layer); map_blocks splits the pairs;
 the partial sums are added by dask's tree reduction with a pinned split_every, so a given
 chunking gives the same bits on every scheduler and every run; the mean's 1/N is evaluated from
@@ -17,26 +18,29 @@ that on every worker ahead of time (and on workers that join later).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import dask.array as da
 import numpy as np
 
+import lossgraph as lg
 from lossgraph import dtypes as dt
 from lossgraph.errors import InputError, OptionError, ShapeError
 from lossgraph.shapes import bind_dims, check_pending
 
 from .calling import gather
-from .decompose import apply_steps, decompose
+from .decompose import SumsPlan, apply_steps, decompose
 from .handle import KernelHandle, compiled_here
 
 SPLIT_EVERY = 8
 
 
 def block_handle(kernel, options=None):
-    """The handle of the per-block kernel (the loss's batch sum) of kernel."""
+    """(plan, the handle of the per-block kernel: the loss's batch sum, or its sums)."""
     plan = decompose(kernel)
-    return plan, KernelHandle.of(plan.block_sum, kernel.schedule.inputs.values(), kernel.wrt,
+    sums = list(plan.sums) if isinstance(plan, SumsPlan) else plan.block_sum
+    return plan, KernelHandle.of(sums, kernel.schedule.inputs.values(), kernel.wrt,
                                  kernel.backend, kernel.dtype, f"{kernel.name}_block",
                                  **(options or {}))
 
@@ -72,10 +76,11 @@ def value_and_grad(kernel, *arrays, split_every=SPLIT_EVERY, options=None, **nam
                          adjust_chunks={"b": 1}, dtype=object,
                          meta=np.empty((0,), dtype=object), name=_name("lossgraph-block",
                                                                          handle, given))
+    if isinstance(plan, SumsPlan):
+        return _sums_loss_and_grads(kernel, plan, pairs, given, batched, dims, float_dtype,
+                                    split_every)
     steps = plan.factors(dims, float_dtype)
-    partials = da.map_blocks(_partial, pairs, dtype=float_dtype,
-                             meta=np.empty((0,), dtype=float_dtype))
-    loss = partials.sum(split_every=split_every)
+    loss = _total(pairs, 0, float_dtype, split_every)
     for op, c in steps:     # lazy, on the 0-d sum: the same arithmetic as apply_steps
         loss = da.map_blocks(_step_value, loss, op=op, c=c, dtype=float_dtype)
     grads = []
@@ -145,8 +150,59 @@ def _run_block(*blocks, handle):
     return cell
 
 
-def _partial(pair):
-    return np.asarray(pair[0][0]).reshape(1)
+def _partial(pair, i):
+    return np.asarray(pair[0][0]).reshape(-1)[i:i + 1]
+
+
+def _total(pairs, i, float_dtype, split_every):
+    """The tree-reduced sum of the blocks' i-th partial sums (a lazy 0-d array)."""
+    partials = da.map_blocks(_partial, pairs, i=i, dtype=float_dtype,
+                             meta=np.empty((0,), dtype=float_dtype))
+    return partials.sum(split_every=split_every)
+
+
+def _sums_loss_and_grads(kernel, plan, pairs, given, batched, dims, float_dtype, split_every):
+    """loss = F(totals); d loss/dx = dF/dS_1(totals) * dS_1/dx, per block (SumsPlan)."""
+    totals = [_total(pairs, i, float_dtype, split_every) for i in range(len(plan.sums))]
+    outer, d_outer = plan.functions(dims, kernel.wrt)
+    names = [s.attrs["name"] for s in plan.slots]
+    loss = da.map_blocks(_outer_value, *totals, graph=lg.to_json(outer), names=names,
+                         dtype=float_dtype)
+    if d_outer is None:
+        return loss, ()
+    coef = da.map_blocks(_outer_value, *totals, graph=lg.to_json(d_outer), names=names,
+                         dtype=float_dtype)
+    grads = []
+    for k, w in enumerate(kernel.wrt):
+        p = kernel.input_names.index(w)
+        a = given[p]
+        if batched[p]:
+            extra = {f"g{i}": a.shape[i] for i in range(1, a.ndim)}
+            grads.append(da.blockwise(
+                _scaled_grad_block, ("b",) + tuple(extra), pairs, ("b",), coef, (), k=k,
+                new_axes=extra, adjust_chunks={"b": a.chunks[0]}, dtype=float_dtype,
+                meta=np.empty((0,) * a.ndim, dtype=float_dtype)))
+        else:
+            grads.append(_summed_grad(pairs, k, a, (), float_dtype, split_every) * coef)
+    return loss, tuple(grads)
+
+
+def _outer_value(*totals, graph, names):
+    """F (or dF/dS_1) of the totals, by the reference evaluator, in the totals' dtype."""
+    node = _graph(graph)
+    used = {n.attrs["name"] for n in lg.topo_order([node]) if n.op == "input"}
+    value = lg.evaluate(node, {n: t for n, t in zip(names, totals) if n in used})
+    return np.asarray(value, dtype=np.asarray(totals[0]).dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _graph(text):
+    return lg.from_json(text)
+
+
+def _scaled_grad_block(pair, coef, k):
+    g = pair[0][1][k]
+    return np.asarray(coef, dtype=g.dtype) * g
 
 
 def _step_value(v, op, c):

@@ -10,8 +10,15 @@ comes from the arrays' shapes and not from a second pass. This is exact only whe
 e depends on the same row of the inputs alone ("row-separable"), which is checked node by node:
 the batch dim B sits at axis 0 of every node that has it, and no op mixes rows (a reduction,
 normalizer or index along axis 0, a transpose moving axis 0, a matmul contracting it, the
-batch size read inside the term). Anything else (max over the batch, a mean divided by a sum of
-weights computed from the inputs, TF's mean over non-zero weights) raises DecompositionError.
+batch size read inside the term).
+
+A loss that is a scalar function F(S_1, ..., S_k) of several such batch sums (weights
+normalized over the whole batch: sum(w l) / sum(w); TF's mean over non-zero weights:
+sum(w l) / count(w != 0)) decomposes too, as a SumsPlan: each block computes every S_i's
+partial sum and the gradient of the one S_i that depends on the differentiated inputs; the
+loss is F(totals) and the gradient dF/dS_1(totals) * dS_1 per block (exact: the other sums
+have no gradient). Anything else (max over the batch, two sums depending on the
+differentiated inputs) raises DecompositionError.
 """
 from __future__ import annotations
 
@@ -22,7 +29,9 @@ import numpy as np
 
 from lossgraph.errors import OptionError
 from lossgraph.evaluate import Env, run
-from lossgraph.graph import topo_order
+import lossgraph as lg
+from lossgraph.graph import make, topo_order
+from lossgraph.shapes import resolve_dim
 from lossgraph.ops import OPS
 
 
@@ -80,12 +89,95 @@ def apply_steps(steps, value=None, grad=None):
     return value, grad
 
 
+@dataclass(frozen=True)
+class SumsPlan:
+    """sums: the batch sums S_i, the one depending on wrt first; outer: F as a graph of the
+    scalar inputs in `slots` (one per sum) and input-free leaves; batch_dim: B's name."""
+    sums: tuple
+    outer: object
+    slots: tuple
+    batch_dim: str
+
+    def functions(self, dims, wrt):
+        """(F, dF/dS_1 or None) as graphs of the slots alone, the dims made constants."""
+        outer = substitute(self.outer, lambda n: lg.constant(
+            float(np.prod([resolve_dim(d, dims) for d in n.attrs["dims"]])))
+            if n.op == "dimsize" else None)
+        if not wrt:
+            return outer, None
+        d, = lg.gradients(outer, [self.slots[0]])
+        return outer, d
+
+
+def substitute(root, replace):
+    """root rebuilt with replace(node) -> Node (or None: keep it, rebuilt over new inputs)."""
+    mapped = {}
+    for n in topo_order([root]):
+        r = replace(n)
+        if r is None:
+            ins = [mapped[id(i)] for i in n.inputs]
+            r = n if all(a is b for a, b in zip(ins, n.inputs)) else make(n.op, *ins, **n.attrs)
+        mapped[id(n)] = r
+    return mapped[id(root)]
+
+
+def _outer_sums(root):
+    """The batch sums that the scalar part above them reads (not looking inside a sum)."""
+    found, seen, stack = [], set(), [root]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if _is_batch_sum(n):
+            found.append(n)
+        else:
+            stack.extend(n.inputs)
+    return found
+
+
+def _reads(node, names):
+    return any(n.op == "input" and n.attrs["name"] in names for n in topo_order([node]))
+
+
+def decompose_sums(kernel, root):
+    """The SumsPlan of root (a scalar function of batch sums), or DecompositionError."""
+    sums = _outer_sums(root)
+    if not sums:
+        raise DecompositionError(_why_not(kernel, root))
+    batches = {s.inputs[0].shape[0] for s in sums}
+    if len(batches) != 1:
+        raise DecompositionError(f"{kernel.name}: the loss sums over different batch dims "
+                                 f"{sorted(batches)}")
+    batch = batches.pop()
+    diff = [s for s in sums if _reads(s, set(kernel.wrt))]
+    if len(diff) > 1:
+        raise DecompositionError(f"{kernel.name}: {len(diff)} of the loss's batch sums depend "
+                                 f"on the differentiated inputs; only one may (as in "
+                                 f"sum(w * l) / sum(w) with w not differentiated)")
+    sums = diff + [s for s in sums if s not in diff]
+    slots = tuple(lg.input(f"s{i}", shape=()) for i in range(len(sums)))
+    index = {id(s): slot for s, slot in zip(sums, slots)}
+    outer = substitute(root, lambda n: index.get(id(n)))
+    outside = [n for n in topo_order([outer])
+               if n.shape != () or (n.op == "input" and n not in slots)]
+    if outside:
+        n = outside[0]
+        raise DecompositionError(_why_not(kernel, n) if n.op != "input" else
+                                 f"{kernel.name}: the loss reads input {n.attrs['name']!r} "
+                                 f"outside its batch sums")
+    for s in sums:
+        check_row_separable(kernel, s.inputs[0], batch)
+    return SumsPlan(tuple(sums), outer, slots, batch)
+
+
 def _has_inputs(node):
     return any(n.op == "input" for n in topo_order([node]))
 
 
 def decompose(kernel):
-    """The Plan of kernel's loss, or DecompositionError saying what stands in the way."""
+    """The Plan of kernel's loss (a constantly scaled batch sum), else its SumsPlan, or
+    DecompositionError saying what stands in the way."""
     if len(kernel.schedule.values) != 1:
         raise DecompositionError(f"{kernel.name}: a kernel with auxiliary outputs cannot be "
                                  f"split into batch blocks; compile the loss alone")
@@ -95,11 +187,11 @@ def decompose(kernel):
         carrier = [i for i in places if _has_inputs(node.inputs[i])]
         others = [n for i, n in enumerate(node.inputs) if i not in carrier[:1]]
         if len(carrier) != 1 or any(_has_inputs(o) for o in others):
-            raise DecompositionError(_why_not(kernel, node))
+            return decompose_sums(kernel, kernel.schedule.values[0])
         steps.append((node.op, others[0] if others else None))
         node = node.inputs[carrier[0]]
     if not _is_batch_sum(node):
-        raise DecompositionError(_why_not(kernel, node))
+        return decompose_sums(kernel, kernel.schedule.values[0])
     batch = node.inputs[0].shape[0]
     check_row_separable(kernel, node.inputs[0], batch)
     return Plan(node, tuple(reversed(steps)), batch)

@@ -21,15 +21,19 @@ _LOCK = threading.Lock()
 
 
 class KernelHandle:
-    """graph_json: lg.to_json([loss, *inputs in argument order]); the rest: compile()'s."""
+    """graph_json: lg.to_json([*outputs, *inputs in argument order]), n_outputs of them
+    outputs (the first differentiated); the rest: compile()'s."""
 
-    __slots__ = ("graph_json", "wrt", "backend", "dtype", "name", "options", "token")
+    __slots__ = ("graph_json", "n_outputs", "wrt", "backend", "dtype", "name", "options",
+                 "token")
 
-    def __init__(self, graph_json, wrt, backend, dtype, name, options):
-        self.graph_json, self.wrt, self.backend = graph_json, tuple(wrt), backend
+    def __init__(self, graph_json, wrt, backend, dtype, name, options, n_outputs=1):
+        self.graph_json, self.n_outputs = graph_json, n_outputs
+        self.wrt, self.backend = tuple(wrt), backend
         self.dtype, self.name, self.options = dtype, name, tuple(sorted(dict(options).items()))
         try:
-            text = json.dumps([graph_json, self.wrt, backend, dtype, name, self.options])
+            text = json.dumps([graph_json, n_outputs, self.wrt, backend, dtype, name,
+                               self.options])
         except TypeError:
             raise OptionError(f"KernelHandle: compile options must be JSON values (they travel "
                               f"to other processes), got {dict(options)!r}") from None
@@ -37,9 +41,11 @@ class KernelHandle:
 
     @classmethod
     def of(cls, loss, inputs, wrt, backend="numpy", dtype=None, name=None, **options):
-        """The handle of compile(loss, wrt=wrt, inputs=inputs, backend=..., dtype=..., ...)."""
-        inputs = list(inputs)
-        return cls(lg.to_json([loss, *inputs]), wrt, backend, dtype, name or "loss", options)
+        """The handle of compile(loss, wrt=wrt, inputs=inputs, backend=..., dtype=..., ...);
+        loss: a Node or a list of Nodes."""
+        outputs = list(loss) if isinstance(loss, (list, tuple)) else [loss]
+        return cls(lg.to_json([*outputs, *inputs]), wrt, backend, dtype, name or "loss",
+                   options, len(outputs))
 
     def kernel(self):
         """The compiled kernel: built once per process, then taken from the cache."""
@@ -49,7 +55,9 @@ class KernelHandle:
                 k = _COMPILED.get(self.token)
                 if k is None:
                     import codegen
-                    loss, *inputs = lg.from_json(self.graph_json)
+                    nodes = lg.from_json(self.graph_json)
+                    outs, inputs = nodes[:self.n_outputs], nodes[self.n_outputs:]
+                    loss = outs if self.n_outputs > 1 else outs[0]
                     k = codegen.compile(loss, wrt=list(self.wrt) or None, inputs=inputs,
                                         backend=self.backend, dtype=self.dtype, name=self.name,
                                         **dict(self.options))
@@ -61,7 +69,7 @@ class KernelHandle:
 
     def __reduce__(self):
         return (KernelHandle, (self.graph_json, self.wrt, self.backend, self.dtype, self.name,
-                               dict(self.options)))
+                               dict(self.options), self.n_outputs))
 
     def __dask_tokenize__(self):
         return ("lossgraph.KernelHandle", self.token)

@@ -91,6 +91,29 @@ def test_parameter_gradient_and_constant_steps(backend, client):
     np.testing.assert_allclose(gsv, gs, rtol=1e-12)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_functions_of_batch_sums_decompose(backend, client):
+    """Weights normalized over the whole batch, TF's mean over the non-zero weights."""
+    x, z = lg.input("logits", shape=("N",)), lg.input("labels", shape=("N",))
+    w = lg.input("w", shape=("N",))
+    per_sample = losses.sigmoid_cross_entropy(x, z)
+    rng = np.random.default_rng(5)
+    n = 5_003
+    data = {"logits": rng.standard_normal(n), "labels": (rng.random(n) > 0.5) * 1.0,
+            "w": rng.random(n) * (rng.random(n) > 0.3)}
+    for loss in (lg.sum(per_sample * w) / lg.sum(w),
+                 reduce_loss(per_sample, "sum_by_nonzero_weights", weights=w)):
+        k = codegen.compile(loss, wrt=[x], backend=backend)
+        value, (grad,) = k(**data)
+        lazy, (G,) = codegen.dask.value_and_grad(
+            k, **{name: da.from_array(a, chunks=700) for name, a in data.items()})
+        assert G.chunks == ((700,) * 7 + (103,),)
+        lv, gv = dask.compute(lazy, G, scheduler=client)
+        np.testing.assert_allclose(lv, value, rtol=1e-13)
+        np.testing.assert_allclose(gv, grad, rtol=1e-12, atol=1e-20)
+        assert dask.compute(lazy, scheduler="sync")[0].tobytes() == lv.tobytes()
+
+
 def test_one_kernel_call_per_block(monkeypatch):
     k = bce_kernel("numpy")
     _, _, A, B = bce_arrays(10_000, 1_000)
@@ -140,9 +163,8 @@ def test_refuses_what_does_not_split():
     w = lg.input("w", shape=("N",))
     per_sample = losses.sigmoid_cross_entropy(x, z)
     cases = {
-        "weights normalized globally": (lg.sum(per_sample * w) / lg.sum(w), "sum of weights"),
-        "TF's mean over non-zero weights": (reduce_loss(per_sample, "sum_by_nonzero_weights",
-                                                        weights=w), "non-zero weights"),
+        "two sums depending on wrt": (lg.sum(x) / lg.sum(x * x), "2 of the loss's batch sums"),
+        "an input outside the sums": (lg.sum(x) * lg.max(w), "reads input 'w' outside"),
         "max over the batch": (lg.max(per_sample), "outermost step is max"),
         "a mean inside the term": (lg.mean(lg.square(x - lg.mean(x))), "reduces over the batch"),
         "softmax over the batch": (lg.mean(lg.softmax(x, axis=0) * z), "mixes rows"),
