@@ -36,6 +36,9 @@ CACHE = KernelCache(maxsize=128)
 
 def register_backend(name, backend):
     """Make backend (an object with build(schedule, name, options)) available by name."""
+    if not callable(getattr(backend, "build", None)):
+        raise OptionError(f"register_backend: backend {name!r} must have a build(schedule, "
+                          f"name, options) method, got {type(backend).__name__}")
     BACKENDS[name] = backend
 
 

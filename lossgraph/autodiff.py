@@ -32,6 +32,10 @@ def unbroadcast(ct, shape):
     if ct.shape == shape:
         return ct
     lead = ct.ndim - len(shape)
+    trailing = ct.shape[max(lead, 0):]
+    if any(c != 1 and d != 1 and c != d for c, d in zip(trailing, shape[max(-lead, 0):])):
+        raise ShapeError(f"unbroadcast: a cotangent of shape {fmt_shape(ct.shape)} is not "
+                         f"shape {fmt_shape(shape)} broadcast: it cannot be summed back to it")
     if lead < 0:  # a lower-rank cotangent (e.g. a scalar seed) already broadcasts to shape
         return ct
     axes = tuple(range(lead)) + tuple(
