@@ -623,10 +623,80 @@ def bench_workloads(names, workloads):
     return list(dict.fromkeys(chosen)) or list(workloads)
 
 
+def sized_arrays(inputs, n, float_dtype, seed=0):
+    """Seeded arrays for declared inputs with about n elements in the largest: the first named
+    dim takes what the other named dims (10 each) leave; floats in (0.1, 0.9), integers in
+    [0, 3), booleans random (the domain sample_arrays uses)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    names = list(dict.fromkeys(d for node in inputs.values() for d in node.shape
+                               if not isinstance(d, int)))
+    dims = {d: 10 for d in names[1:]}
+    if names:
+        rest = max((int(np.prod([dims.get(d, d) for d in node.shape if d != names[0]]))
+                    for node in inputs.values() if names[0] in node.shape), default=1)
+        dims[names[0]] = max(1, n // max(rest, 1))
+    out = {}
+    for name, node in inputs.items():
+        shape = tuple(dims.get(d, d) for d in node.shape)
+        if node.dtype.startswith("int"):
+            out[name] = rng.integers(0, 3, size=shape).astype(
+                "int64" if node.dtype == "int" else node.dtype)
+        elif node.dtype == "bool":
+            out[name] = rng.random(shape) > 0.5
+        else:
+            dtype = node.dtype if node.dtype != "float" else float_dtype
+            out[name] = rng.uniform(0.1, 0.9, size=shape).astype(dtype)
+    return out
+
+
+def bench_graph(text, specs, sizes, dtypes, quick):
+    """Loss + gradient of any LOSS (a formula, module:function or zoo loss without a workload)
+    with every registered backend and lg.value_and_grad, checked against lg.evaluate first;
+    medians and their ratio to lg.value_and_grad, timed in one run."""
+    import statistics
+    import time
+
+    import numpy as np
+
+    import codegen
+    import lossgraph as lg
+    loss = load_loss(text, specs)
+    wrt = float_inputs(loss)
+    kernels = {b: codegen.compile(loss, wrt=wrt or None, backend=b) for b in codegen.BACKENDS}
+    repeats = 5 if quick else 15
+    print(f"{loss.name}: loss + gradient w.r.t. {', '.join(wrt) or 'nothing'}, median of "
+          f"{repeats}, ratio to lg.value_and_grad (lower is faster)")
+    for n in sizes:
+        for dtype in dtypes:
+            arrays = sized_arrays(loss.inputs, n, dtype)
+            want, grads = loss.value_and_grad(**arrays) if wrt else (loss(**arrays), {})
+            runs = {"lg.value_and_grad": (lambda a=arrays: loss.value_and_grad(**a)) if wrt
+                    else (lambda a=arrays: loss(**a))}
+            for b, k in kernels.items():
+                got = k(**arrays)
+                value = got[0] if wrt else got
+                tol = 1e-4 if dtype == "float32" else 1e-9
+                if not np.allclose(value, want, rtol=tol, atol=tol):
+                    raise lg.LossgraphError(f"bench: the {b} kernel gives {value}, "
+                                            f"lg.evaluate {want}")
+                runs[f"lossgraph-{b}"] = lambda k=k, a=arrays: k(**a)
+            times = {}
+            for _ in range(repeats):          # interleaved, so load hits every contestant
+                for name, run in runs.items():
+                    t0 = time.perf_counter()
+                    run()
+                    times.setdefault(name, []).append(time.perf_counter() - t0)
+            base = statistics.median(times["lg.value_and_grad"])
+            elements = max(a.size for a in arrays.values())
+            for name, ts in times.items():
+                med = statistics.median(ts)
+                print(f"  {elements:>10,d} {dtype}  {name:22s} {med * 1e3:10.3f} ms  "
+                      f"{med / base:6.2f}x")
+    return 0
+
+
 def bench_command(args):
-    bench = benchmark_module()
-    from benchmarks.workloads import WORKLOADS
-    names = bench_workloads(args.loss, WORKLOADS)
     try:
         sizes = [int(float(s)) for s in (args.sizes or ("1e6" if args.quick else
                                                         "1e4,1e5,1e6,1e7")).split(",")]
@@ -639,6 +709,21 @@ def bench_command(args):
     bad = [d for d in dtypes if d not in ("float32", "float64")]
     if bad:
         raise UsageError(f"--dtypes: expected float32 and/or float64, got {quote(bad[0])}")
+    graph_form = args.inputs or (len(args.loss) == 1 and
+                                 MODULE_FUNCTION.fullmatch(args.loss[0].strip()))
+    if graph_form:
+        if len(args.loss) != 1:
+            raise UsageError("bench with --input (a formula) or module:function takes one LOSS")
+        return bench_graph(args.loss[0], args.inputs, sizes, dtypes, args.quick)
+    bench = benchmark_module()
+    from benchmarks.workloads import WORKLOADS
+    try:
+        names = bench_workloads(args.loss, WORKLOADS)
+    except UsageError:
+        if len(args.loss) != 1:
+            raise
+        # a zoo loss with no hand-written workload: its graph with every backend
+        return bench_graph(args.loss[0], [], sizes, dtypes, args.quick)
     bench.run(names, sizes, dtypes, args.quick, json_path=args.json)
     return 0
 
@@ -751,9 +836,14 @@ examples:
 examples:
   lossgraph bench --quick                  every workload at N = 1e6, fewer repeats
   lossgraph bench mse huber --sizes 1e4,1e6 --dtypes float32
-  lossgraph bench sparse_ce --json bench.json""")
+  lossgraph bench sparse_ce --json bench.json
+  lossgraph bench "mean(softplus(-y * x))" -i x:N -i y:N --sizes 1e5 --quick""")
     b.add_argument("loss", metavar="LOSS", nargs="*",
-                   help="the workloads to time (default: all)")
+                   help="the workloads to time (default: all), zoo losses they time, or one "
+                        "formula (with --input) or module:function, timed with every backend "
+                        "against lg.value_and_grad")
+    b.add_argument("-i", "--input", dest="inputs", action="append", default=[],
+                   metavar="NAME:DIMS[:DTYPE]", help=INPUT_HELP)
     b.add_argument("--sizes", metavar="N,N,...",
                    help="elements of the predictions (default 1e4,1e5,1e6,1e7; 1e6 with "
                         "--quick)")
