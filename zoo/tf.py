@@ -64,6 +64,19 @@ class LossSet:
 
     Losses are kept in the order added, each under a name (a loss's `scope`, else its
     function name); `scope=` filters by name prefix like TF's get_collection(key, scope).
+
+    Examples:
+        >>> import zoo.tf as tf
+        >>> s = tf.LossSet()
+        >>> tf.absolute_difference(np.array([0.5, 2.0]), np.array([0.0, 1.0]), loss_collection=s)
+        np.float64(0.75)
+        >>> s.add_regularization_loss(0.5)
+        0.5
+        >>> s, float(s.get_total_loss())
+        (LossSet(1 losses, 1 regularization losses), 1.25)
+
+    Raises:
+        InputError: get_total_loss on a LossSet that holds no losses.
     """
 
     def __init__(self):
@@ -71,21 +84,68 @@ class LossSet:
         self._regularization = []
 
     def add_loss(self, loss, name=None):
+        """Adds `loss` to the LOSSES list under `name` (for scope filtering) and returns it.
+
+        Examples:
+            >>> s = zoo.tf.LossSet()
+            >>> s.add_loss(2.0, name="tower0/l2")
+            2.0
+            >>> s.get_losses(scope="tower0")
+            [2.0]
+        """
         self._losses.append((name or "", loss))
         return loss
 
     def add_regularization_loss(self, loss, name=None):
+        """Adds `loss` to the REGULARIZATION_LOSSES list under `name` and returns it.
+
+        Examples:
+            >>> s = zoo.tf.LossSet()
+            >>> s.add_regularization_loss(0.1)
+            0.1
+            >>> s.get_regularization_losses()
+            [0.1]
+        """
         self._regularization.append((name or "", loss))
         return loss
 
     def get_losses(self, scope=None):
+        """The losses in the order added, those whose name starts with `scope` when given.
+
+        Examples:
+            >>> s = zoo.tf.LossSet()
+            >>> s.add_loss(1.0, name="a/x"), s.add_loss(2.0, name="b/x")
+            (1.0, 2.0)
+            >>> s.get_losses(), s.get_losses(scope="b")
+            ([1.0, 2.0], [2.0])
+        """
         return [l for n, l in self._losses if scope is None or n.startswith(scope)]
 
     def get_regularization_losses(self, scope=None):
+        """The regularization losses, those whose name starts with `scope` when given.
+
+        Examples:
+            >>> s = zoo.tf.LossSet()
+            >>> s.add_regularization_loss(0.5, name="w")
+            0.5
+            >>> s.get_regularization_losses(scope="v")
+            []
+        """
         return [l for n, l in self._regularization if scope is None or n.startswith(scope)]
 
     def get_total_loss(self, add_regularization_losses=True, name="total_loss"):
-        """sum of the losses (+ the regularization losses); TF's add_n of an empty list raises."""
+        """sum of the losses (+ the regularization losses); TF's add_n of an empty list raises.
+
+        Examples:
+            >>> s = zoo.tf.LossSet()
+            >>> s.add_loss(1.0), s.add_regularization_loss(0.25)
+            (1.0, 0.25)
+            >>> s.get_total_loss(), s.get_total_loss(add_regularization_losses=False)
+            (1.25, 1.0)
+
+        Raises:
+            InputError: no losses to add (TF's add_n of an empty list).
+        """
         terms = self.get_losses() + (self.get_regularization_losses()
                                      if add_regularization_losses else [])
         if not terms:
@@ -168,6 +228,18 @@ def compute_weighted_loss(losses, weights=1.0, scope=None):
     batch-first; negative weights count as present; the seed's example
     ([4, 1, 2, 3] with weights [1, 0.5, 3, 9]) gives 9.375. Weights of shape [1] act as a
     scalar (TF r0.11; r1.x counts one batch row only, a B-times-larger quirk not kept).
+
+    Examples:
+        >>> zoo.tf.compute_weighted_loss(np.array([4.0, 1, 2, 3]),
+        ...                              weights=np.array([1, 0.5, 3, 9]))
+        np.float64(9.375)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given.
+        InputError: loss_collection is not a LossSet.
+        ShapeError: weights that do not align with the loss's leading axes.
+        DTypeError: an input array that is not numeric.
     """
     return _weighted(losses, weights)
 
@@ -178,6 +250,18 @@ def absolute_difference(predictions, labels=None, weights=1.0, scope=None):
 
     Source convention: tf.contrib.losses.absolute_difference(predictions, labels=None,
     weights=1.0, scope=None); r0.x names targets= / weight= accepted.
+
+    Examples:
+        >>> zoo.tf.absolute_difference(np.array([0.5, 2.0]), np.array([0.0, 1.0]))  # 1.5 / 2
+        np.float64(0.75)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given.
+        InputError: labels is None; loss_collection is not a LossSet.
+        ShapeError: labels and predictions differ in shape (TF's assert_is_compatible_with);
+            weights do not align with the loss's leading axes.
+        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.absolute_error(predictions, labels), weights)
 
@@ -188,6 +272,19 @@ def mean_squared_error(predictions, labels=None, weights=1.0, scope=None):
 
     Source convention: tf.contrib.losses.mean_squared_error (r1.x) = the deprecated
     sum_of_squares (r0.x); a mean despite the "Sum-of-Squares" docstring.
+
+    Examples:
+        >>> zoo.tf.mean_squared_error(np.array([0.5, 2.0]), np.array([0.0, 1.0]),
+        ...                           weights=np.array([1.0, 0.0]))   # one present element
+        np.float64(0.25)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given.
+        InputError: labels is None; loss_collection is not a LossSet.
+        ShapeError: labels and predictions differ in shape (TF's assert_is_compatible_with);
+            weights do not align with the loss's leading axes.
+        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.squared_error(predictions, labels), weights)
 
@@ -199,6 +296,19 @@ def log_loss(predictions, labels=None, weights=1.0, epsilon=1e-7, scope=None):
 
     Source convention: tf.contrib.losses.log_loss: probabilities, epsilon inside the logs and
     no clipping, so p = 0 or 1 stays finite (-log 1e-7 = 16.12).
+
+    Examples:
+        >>> zoo.tf.log_loss(np.array([0.9, 0.2]), np.array([1.0, 0.0])).round(4)
+        np.float64(0.1643)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given; epsilon < 0
+            (the message gives the domain and the value).
+        InputError: labels is None; loss_collection is not a LossSet.
+        ShapeError: labels and predictions differ in shape (TF's assert_is_compatible_with);
+            weights do not align with the loss's leading axes.
+        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.log_loss(predictions, labels, eps=epsilon), weights)
 
@@ -209,6 +319,17 @@ def hinge_loss(logits, labels=None, scope=None):
 
     Source convention: tf.contrib.losses.hinge_loss maps 0/1 labels to -1/+1 and returns the
     unweighted element-wise tensor of logits' shape; it is not added to any collection.
+
+    Examples:
+        >>> zoo.tf.hinge_loss(np.array([0.5, -2.0]), np.array([1.0, 0.0]))
+        array([0.5, 0. ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given.
+        InputError: labels is None.
+        ShapeError: labels and logits differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     return L.hinge(logits, 2.0 * lg.cast(lg.as_node(labels), "float") - 1.0)
 
@@ -221,6 +342,19 @@ def sigmoid_cross_entropy(logits, multi_class_labels, weights=1.0, label_smoothi
 
     Source convention: tf.contrib.losses.sigmoid_cross_entropy: smoothing only when
     label_smoothing > 0; weights scalar, [batch] or [batch, num_classes].
+
+    Examples:
+        >>> zoo.tf.sigmoid_cross_entropy(np.array([0.0, 2.0]), np.array([1.0, 0.0])).round(4)
+        np.float64(1.41)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given; label_smoothing
+            > 1.
+        InputError: loss_collection is not a LossSet.
+        ShapeError: multi_class_labels and logits differ in shape; weights that do not
+            align with the loss's leading axes.
+        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.sigmoid_cross_entropy(logits, multi_class_labels,
                                              label_smoothing=max(label_smoothing, 0)),
@@ -234,6 +368,19 @@ def softmax_cross_entropy(logits, onehot_labels, weights=1.0, label_smoothing=0,
 
     Source convention: tf.contrib.losses.softmax_cross_entropy: C = onehot_labels.shape[1],
     smoothing only when label_smoothing > 0; weights scalar or [batch].
+
+    Examples:
+        >>> zoo.tf.softmax_cross_entropy(np.array([[2.0, 0.0]]), np.array([[1.0, 0.0]])).round(4)
+        np.float64(0.1269)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given; label_smoothing
+            > 1.
+        InputError: loss_collection is not a LossSet.
+        ShapeError: onehot_labels and logits differ in shape; weights neither a scalar nor
+            one per row.
+        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.softmax_cross_entropy(logits, onehot_labels,
                                              label_smoothing=max(label_smoothing, 0)),
@@ -246,6 +393,19 @@ def sparse_softmax_cross_entropy(logits, labels, weights=1.0, scope=None):
 
     Source convention: tf.contrib.losses.sparse_softmax_cross_entropy: labels [batch] or
     [batch, 1] (reshaped to [batch]); weights scalar, [batch] or [batch, 1].
+
+    Examples:
+        >>> zoo.tf.sparse_softmax_cross_entropy(np.array([[2.0, 0.0], [0.0, 0.0]]),
+        ...                                     np.array([0, 1])).round(4)
+        np.float64(0.41)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given.
+        InputError: loss_collection is not a LossSet.
+        ShapeError: labels not one per row of logits; weights neither a scalar nor one per
+            row.
+        DTypeError: a non-numeric input array, or labels that are not integers.
     """
     labels = lg.as_node(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
@@ -261,6 +421,19 @@ def mean_pairwise_squared_error(predictions, labels=None, weights=1.0, scope=Non
     within each sample (the docstring's "/ number of pairs" example is wrong: [1, 2, 3] vs 0
     gives 4/3), SUMMED over the batch; weights scalar or [batch] only (TF mis-counts other
     shapes, here they raise).
+
+    Examples:
+        >>> zoo.tf.mean_pairwise_squared_error(np.array([[1.0, 2.0, 3.0]]),
+        ...                                    np.zeros((1, 3))).round(4)   # 12 / 9, not 12 / 6
+        np.float64(1.3333)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given.
+        InputError: labels is None; loss_collection is not a LossSet.
+        ShapeError: labels and predictions differ in shape; weights neither a scalar nor
+            one per sample.
+        DTypeError: an input array that is not numeric.
     """
     w = lg.as_node(weights)
     if w.ndim > 1 or (w.ndim == 1 and w.shape[0] != lg.as_node(predictions).shape[0]):
@@ -277,6 +450,19 @@ def cosine_distance(predictions, labels=None, axis=None, weights=1.0, scope=None
     Source convention: tf.contrib.losses.cosine_distance (r1.5+): `dim` is the deprecated
     name of `axis`; exactly one of them is required; no normalization, no epsilon; the
     reduced axis is dropped before weighting.
+
+    Examples:
+        >>> zoo.tf.cosine_distance(np.array([[1.0, 0.0]]), np.array([[0.6, 0.8]]), axis=1).round(4)
+        np.float64(0.4)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a keyword and its r0.x alias both given; neither or
+            both of axis and dim given.
+        InputError: labels is None; loss_collection is not a LossSet.
+        ShapeError: labels and predictions differ in shape (TF's assert_is_compatible_with);
+            weights do not align with the loss's leading axes.
+        DTypeError: an input array that is not numeric.
     """
     if (axis is None) == (dim is None):
         raise lg.OptionError("cosine_distance: give axis (or its deprecated alias dim), "
@@ -295,6 +481,15 @@ def add_loss(loss, loss_collection=None):
 
     Source convention: tf.contrib.losses.add_loss(loss, loss_collection=LOSSES); TF's global
     collection is an explicit LossSet here.
+
+    Examples:
+        >>> s = zoo.tf.LossSet()
+        >>> zoo.tf.add_loss(np.float64(1.5), loss_collection=s)
+        >>> zoo.tf.get_losses(loss_collection=s)
+        [np.float64(1.5)]
+
+    Raises:
+        InputError: loss_collection is not a LossSet (there is no global collection).
     """
     _loss_set(loss_collection, "add_loss").add_loss(loss)
 
@@ -303,6 +498,17 @@ def get_losses(scope=None, loss_collection=None):
     """The losses of `loss_collection` whose name starts with `scope` (all when None).
 
     Source convention: tf.contrib.losses.get_losses(scope=None, loss_collection=LOSSES).
+
+    Examples:
+        >>> s = zoo.tf.LossSet()
+        >>> zoo.tf.absolute_difference(np.array([1.0]), np.array([0.0]), loss_collection=s,
+        ...                            scope="head")
+        np.float64(1.0)
+        >>> zoo.tf.get_losses(scope="head", loss_collection=s)
+        [np.float64(1.0)]
+
+    Raises:
+        InputError: loss_collection is not a LossSet.
     """
     return _loss_set(loss_collection, "get_losses").get_losses(scope)
 
@@ -312,6 +518,16 @@ def get_regularization_losses(scope=None, loss_collection=None):
 
     Source convention: tf.contrib.losses.get_regularization_losses(scope=None) reads the
     REGULARIZATION_LOSSES collection; here the LossSet's regularization list.
+
+    Examples:
+        >>> s = zoo.tf.LossSet()
+        >>> s.add_regularization_loss(0.5)
+        0.5
+        >>> zoo.tf.get_regularization_losses(loss_collection=s)
+        [0.5]
+
+    Raises:
+        InputError: loss_collection is not a LossSet.
     """
     return _loss_set(loss_collection, "get_regularization_losses") \
         .get_regularization_losses(scope)
@@ -322,6 +538,19 @@ def get_total_loss(add_regularization_losses=True, name="total_loss", loss_colle
 
     Source convention: tf.contrib.losses.get_total_loss(add_regularization_losses=True,
     name='total_loss'): add_n, which raises on an empty list.
+
+    Examples:
+        >>> s = zoo.tf.LossSet()
+        >>> zoo.tf.mean_squared_error(np.array([1.0, 3.0]), np.array([0.0, 0.0]),
+        ...                           loss_collection=s)
+        np.float64(5.0)
+        >>> s.add_regularization_loss(0.5)
+        0.5
+        >>> zoo.tf.get_total_loss(loss_collection=s)
+        np.float64(5.5)
+
+    Raises:
+        InputError: loss_collection is not a LossSet, or it holds no losses (TF's add_n of []).
     """
     return _loss_set(loss_collection, "get_total_loss").get_total_loss(
         add_regularization_losses, name)
