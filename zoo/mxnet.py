@@ -76,6 +76,16 @@ class Loss:
     asserts at call time; here the constructor raises OptionError); sample_weight broadcasts
     against the element-wise loss like NumPy (e.g. (64, 1) weighs each sample of a (64, 10)
     loss).
+
+    Subclasses are called as `loss(pred, label, sample_weight=None)` (`forward`).
+
+    Examples:
+        >>> import zoo.mxnet as mx
+        >>> mx.L1Loss(weight=2.0, batch_axis=0)
+        L1Loss(batch_axis=0, w=2.0)
+
+    Raises:
+        OptionError: weight is neither a number nor None.
     """
 
     def __init__(self, weight, batch_axis, prefix=None, params=None):
@@ -112,6 +122,18 @@ class L2Loss(Loss):
 
     Source convention: MXNet Gluon L2Loss(weight=1., batch_axis=0): the loss is halved (the
     doc's sum is a mean); weight=None counts as 1 (MXNet fails on None / 2).
+
+    Examples:
+        >>> import zoo.mxnet as mx
+        >>> mx.L2Loss()(np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [1.0, 1.0]]))
+        array([1.25, 0.5 ])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None.
+        ShapeError: label does not have pred's element count (it is reshaped like pred);
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, weight=1., batch_axis=0, **kwargs):
@@ -127,6 +149,19 @@ class L1Loss(Loss):
     """l = mean_nonbatch(|pred - label| * sample_weight) * weight.
 
     Source convention: MXNet Gluon L1Loss(weight=None, batch_axis=0).
+
+    Examples:
+        >>> import zoo.mxnet as mx
+        >>> mx.L1Loss()(np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [1.0, 1.0]]),
+        ...             sample_weight=np.array([[1.0], [0.0]]))
+        array([1.5, 0. ])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None.
+        ShapeError: label does not have pred's element count (it is reshaped like pred);
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, weight=None, batch_axis=0, **kwargs):
@@ -143,6 +178,21 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
 
     Source convention: MXNet Gluon SigmoidBinaryCrossEntropyLoss(from_sigmoid=False,
     weight=None, batch_axis=0), alias SigmoidBCELoss; no clipping, 1e-12 inside the logs.
+
+    Examples:
+        >>> import zoo.mxnet as mx
+        >>> mx.SigmoidBCELoss()(np.array([[0.0, 2.0]]), np.array([[1.0, 0.0]])).round(4)
+        array([1.41])
+        >>> mx.SigmoidBCELoss(from_sigmoid=True)(np.array([[0.5, 0.9]]),
+        ...                                      np.array([[1.0, 1.0]])).round(4)
+        array([0.3993])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None.
+        ShapeError: label does not have pred's element count (it is reshaped like pred);
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, from_sigmoid=False, weight=None, batch_axis=0, **kwargs):
@@ -171,6 +221,19 @@ class SoftmaxCrossEntropyLoss(Loss):
     from_logits=True takes pred as log-probabilities, used as given (no renormalization).
     Labels are truncated to int; an out-of-range label is an InputError (MXNet's pick clips it
     silently).
+
+    Examples:
+        >>> import zoo.mxnet as mx
+        >>> mx.SoftmaxCELoss()(np.array([[2.0, 0.0], [0.0, 0.0]]), np.array([0, 1])).round(4)
+        array([0.1269, 0.6931])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None.
+        InputError: a sparse label outside [0, pred.shape[axis]).
+        ShapeError: a dense label (sparse_label=False) does not have pred's element count;
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, axis=-1, sparse_label=True, from_logits=False, weight=None,
@@ -206,6 +269,18 @@ class KLDivLoss(Loss):
     batch_axis=0): pred holds log-probabilities by default (from_logits=False applies
     log_softmax over axis first); the mean over non-batch axes divides the KL sum by the
     number of classes.
+
+    Examples:
+        >>> import zoo.mxnet as mx
+        >>> mx.KLDivLoss()(np.log(np.array([[0.5, 0.5]])), np.array([[0.25, 0.75]])).round(4)
+        array([0.0654])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None.
+        ShapeError: the label does not broadcast against pred;
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, from_logits=True, axis=-1, weight=None, batch_axis=0, **kwargs):
@@ -228,6 +303,18 @@ class CTCLoss(Loss):
     pred holds unnormalized activations, the blank is the LAST class, labels are padded with
     -1 (each row ends at its first -1) unless label_lengths is given, pred_lengths limits the
     frames; an impossible alignment costs 0 (warp-ctc); per-sample losses, no mean.
+
+    Examples:
+        >>> import zoo.mxnet as mx   # 2 frames, 3 classes (blank = 2), uniform: -log(3/9)
+        >>> mx.CTCLoss()(np.zeros((1, 2, 3)), np.array([[0.0, -1.0]])).round(4)
+        array([1.0986])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None; layout not 'NTC' / 'TNC';
+            label_layout not 'NT' / 'TN'.
+        ShapeError: label, the lengths or sample_weight do not fit pred's batch and time axes.
+        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, layout='NTC', label_layout='NT', weight=None, **kwargs):
@@ -254,6 +341,19 @@ class HuberLoss(Loss):
 
     Source convention: MXNet Gluon HuberLoss(rho=1, weight=None, batch_axis=0): the smoothed
     L1 form, i.e. the Keras/TensorLayer Huber with delta=rho divided by rho.
+
+    Examples:
+        >>> import zoo.mxnet as mx   # (0.5^2 / 2 + (3 - 1/2)) / 2
+        >>> mx.HuberLoss(rho=1)(np.array([[0.5, 3.0]]), np.zeros((1, 2)))
+        array([1.3125])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None; rho < 0 (the message gives the
+            domain and the value).
+        ShapeError: label does not have pred's element count (it is reshaped like pred);
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     @options(rho=NONNEGATIVE)
@@ -270,6 +370,19 @@ class HingeLoss(Loss):
     """l = mean_nonbatch(max(0, margin - pred * label)), labels in {-1, 1}.
 
     Source convention: MXNet Gluon HingeLoss(margin=1, weight=None, batch_axis=0).
+
+    Examples:
+        >>> import zoo.mxnet as mx   # (max(0, 1 - 0.5) + max(0, 1 + 2)) / 2
+        >>> mx.HingeLoss()(np.array([[0.5, 2.0]]), np.array([[1.0, -1.0]]))
+        array([1.75])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None; margin < 0 (the message gives the
+            domain and the value).
+        ShapeError: label does not have pred's element count (it is reshaped like pred);
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     @options(margin=NONNEGATIVE)
@@ -286,6 +399,19 @@ class SquaredHingeLoss(Loss):
     """l = mean_nonbatch(max(0, margin - pred * label)^2), labels in {-1, 1}.
 
     Source convention: MXNet Gluon SquaredHingeLoss(margin=1, weight=None, batch_axis=0).
+
+    Examples:
+        >>> import zoo.mxnet as mx   # (0.5^2 + 3^2) / 2
+        >>> mx.SquaredHingeLoss()(np.array([[0.5, 2.0]]), np.array([[1.0, -1.0]]))
+        array([4.625])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None; margin < 0 (the message gives the
+            domain and the value).
+        ShapeError: label does not have pred's element count (it is reshaped like pred);
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     @options(margin=NONNEGATIVE)
@@ -304,6 +430,18 @@ class LogisticLoss(Loss):
     Source convention: MXNet Gluon LogisticLoss(weight=None, batch_axis=0). MXNet computes
     log(1 + exp(.)) naively, which overflows to inf for -pred * label above about 88
     (float32); here it is softplus, finite and exact.
+
+    Examples:
+        >>> import zoo.mxnet as mx   # (log 2 + softplus(100)) / 2: finite where MXNet overflows
+        >>> mx.LogisticLoss()(np.array([[0.0, 100.0]]), np.array([[1.0, -1.0]])).round(4)
+        array([50.3466])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None.
+        ShapeError: label does not have pred's element count (it is reshaped like pred);
+            sample_weight does not broadcast against the element-wise loss.
+        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, weight=None, batch_axis=0, **kwargs):
@@ -320,6 +458,19 @@ class TripletLoss(Loss):
     Source convention: MXNet Gluon TripletLoss(margin=1, weight=None, batch_axis=0), called
     as loss(pred, positive, negative) with no sample_weight; squared distances summed over
     every non-batch axis.
+
+    Examples:
+        >>> import zoo.mxnet as mx   # max(0, 1 - 4 + 1)
+        >>> mx.TripletLoss()(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
+        ...                   np.array([[0.0, 2.0]]))
+        array([0.])
+
+    Raises:
+        TypeError: an unknown constructor or call keyword.
+        OptionError: weight is not a number or None; margin < 0 (the message gives the
+            domain and the value).
+        ShapeError: positive or negative does not have pred's element count.
+        DTypeError: an input array that is not numeric.
     """
 
     @options(margin=NONNEGATIVE)
