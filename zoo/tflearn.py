@@ -48,6 +48,16 @@ def softmax_categorical_crossentropy(y_pred, y_true):
 
     Source convention: TFLearn softmax_categorical_crossentropy = reduce_mean of
     tf.nn.softmax_cross_entropy_with_logits (rows not renormalized).
+
+    Examples:
+        >>> zoo.tflearn.softmax_categorical_crossentropy(np.array([[2.0, 0.0]]),
+        ...                                              np.array([[1.0, 0.0]])).round(4)
+        np.float64(0.1269)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        ShapeError: y_true and y_pred differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     return _mean(L.softmax_cross_entropy(y_pred, y_true))
 
@@ -60,6 +70,16 @@ def categorical_crossentropy(y_pred, y_true):
     [_EPSILON, 1 - _EPSILON] with _EPSILON = 1e-10 (so p = 0 gives the finite -log 1e-10 =
     23.03, with zero gradient past the clip), then takes the mean; TFLearn is float32-only,
     here both precisions work (in float32 the upper bound rounds to 1, as in TFLearn).
+
+    Examples:
+        >>> zoo.tflearn.categorical_crossentropy(np.array([[0.5, 0.5], [1.0, 0.0]]),
+        ...     np.array([[1.0, 0.0], [0.0, 1.0]])).round(4)   # (log 2 - log 1e-10) / 2
+        np.float64(11.8595)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        ShapeError: y_true and y_pred differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     p = lg.as_node(y_pred)
     p = lg.clip(p / lg.sum(p, axis=-1, keepdims=True), EPSILON, 1.0 - EPSILON)
@@ -72,6 +92,15 @@ def binary_crossentropy(y_pred, y_true):
 
     Source convention: TFLearn binary_crossentropy = reduce_mean of
     tf.nn.sigmoid_cross_entropy_with_logits: despite the name it takes logits.
+
+    Examples:
+        >>> zoo.tflearn.binary_crossentropy(np.array([0.0, 2.0]), np.array([1.0, 0.0])).round(4)
+        np.float64(1.41)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        ShapeError: y_true and y_pred differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     return _mean(L.sigmoid_cross_entropy(y_pred, y_true))
 
@@ -83,6 +112,17 @@ def weighted_crossentropy(y_pred, y_true, weight):
 
     Source convention: TFLearn weighted_crossentropy (0.3.x: `weight` required; later
     versions default it to 1.) = reduce_mean of tf.nn.weighted_cross_entropy_with_logits.
+
+    Examples:
+        >>> zoo.tflearn.weighted_crossentropy(np.array([0.0, 2.0]), np.array([1.0, 0.0]),
+        ...                                   weight=2.0).round(4)
+        np.float64(1.7566)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        OptionError: weight < 0 (the message gives the domain and the value).
+        ShapeError: y_true and y_pred differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     return _mean(L.weighted_cross_entropy(y_pred, y_true, pos_weight=weight))
 
@@ -93,6 +133,15 @@ def mean_square(y_pred, y_true):
 
     Source convention: TFLearn mean_square = reduce_mean(square(y_pred - y_true)) over every
     element.
+
+    Examples:
+        >>> zoo.tflearn.mean_square(np.array([1.0, 3.0]), np.array([0.0, 0.0]))
+        np.float64(5.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        ShapeError: y_true and y_pred differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     return _mean(L.squared_error(y_pred, y_true))
 
@@ -102,6 +151,15 @@ def hinge_loss(y_pred, y_true):
     """L = mean( max(1 - y_true y_pred, 0) ), labels in {-1, +1}.
 
     Source convention: TFLearn hinge_loss: margin 1, mean over every element.
+
+    Examples:
+        >>> zoo.tflearn.hinge_loss(np.array([0.5, 2.0]), np.array([1.0, -1.0]))   # (0.5 + 3) / 2
+        np.float64(1.75)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        ShapeError: y_true and y_pred differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     return _mean(L.hinge(y_pred, y_true))
 
@@ -114,6 +172,16 @@ def roc_auc_score(y_pred, y_true):
     al. 2003 with gamma = 0.2, p = 3; positives are the elements with y_true != 0 (bool
     cast), over the whole flattened tensor; not normalized by the number of pairs; 0 when
     one side is empty.
+
+    Examples:
+        >>> zoo.tflearn.roc_auc_score(np.array([0.0, 0.1, 1.0]),
+        ...                           np.array([0.0, 1.0, 1.0])).round(6)   # (0.2 - 0.1)^3
+        np.float64(0.001)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        ShapeError: y_true and y_pred differ in element count.
+        DTypeError: an input array that is not numeric.
     """
     return L.roc_auc_surrogate(y_pred, y_true, gamma=0.2, p=3)
 
@@ -127,6 +195,19 @@ def weak_cross_entropy_2d(y_pred, y_true, num_classes=None, epsilon=0.0001, head
     y_true.shape[-1]; epsilon is added to the logits (it cancels inside the softmax); head
     is an optional per-class weight. TFLearn takes log(softmax) naively and gives NaN once a
     softmax entry underflows; here log_softmax keeps it finite (the true value).
+
+    Examples:
+        >>> zoo.tflearn.weak_cross_entropy_2d(np.zeros((1, 1, 2, 2)),
+        ...     np.array([[[[1.0, 0.0], [0.0, 1.0]]]])).round(4)   # log 2 per pixel
+        np.float64(0.6931)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        OptionError: num_classes not a positive integer or None (the message gives the
+            domain and the value).
+        ShapeError: y_true's shape is not y_pred's (classes last in both); head not one per
+            class.
+        DTypeError: an input array that is not numeric.
     """
     return L.weak_cross_entropy_2d(y_pred, y_true, epsilon=epsilon, head=head,
                                    num_classes=num_classes, reduction="mean")
@@ -139,6 +220,16 @@ def contrastive_loss(y_pred, y_true, margin=1.0):
 
     Source convention: TFLearn contrastive_loss (0.5.0+): y_pred is the distance, a SUM over
     the whole batch divided by 2.
+
+    Examples:
+        >>> zoo.tflearn.contrastive_loss(np.array([0.5, 0.5]), np.array([1.0, 0.0]))
+        np.float64(0.25)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        OptionError: margin < 0 (the message gives the domain and the value).
+        ShapeError: y_true does not broadcast against y_pred.
+        DTypeError: an input array that is not numeric.
     """
     return reduce(L.contrastive(y_pred, y_true, margin=margin), reduction="sum") / 2.0
 
@@ -150,6 +241,17 @@ def triplet_loss(anchor, positive, negative, margin=1.0):
 
     Source convention: TFLearn triplet_loss (master): one relu of whole-batch sums (not a
     per-sample triplet loss): the batch is one flattened sample of the canonical triplet.
+
+    Examples:
+        >>> zoo.tflearn.triplet_loss(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
+        ...                          np.array([[0.0, 2.0]]))   # max(1 - 4 + 1, 0)
+        np.float64(0.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        OptionError: margin < 0 (the message gives the domain and the value).
+        ShapeError: positive or negative does not broadcast against anchor.
+        DTypeError: an input array that is not numeric.
     """
     flat = [lg.reshape(lg.as_node(t), (1, -1)) for t in (anchor, positive, negative)]
     return reduce(L.triplet(*flat, margin=margin), reduction="sum")
@@ -161,6 +263,15 @@ def L2(tensor, wd=0.001):
     """R = wd * sum(t^2) / 2.
 
     Source convention: TFLearn regularizers.L2 = wd * tf.nn.l2_loss(tensor).
+
+    Examples:
+        >>> zoo.tflearn.L2(np.array([1.0, 2.0]), wd=0.1)   # 0.1 * 5 / 2
+        np.float64(0.25)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        OptionError: wd < 0 (the message gives the domain and the value).
+        DTypeError: an input array that is not numeric.
     """
     return L.l2(tensor, wd / 2.0)
 
@@ -171,5 +282,14 @@ def L1(tensor, wd=0.001):
     """R = wd * sum |t|.
 
     Source convention: TFLearn regularizers.L1 = wd * reduce_sum(abs(tensor)).
+
+    Examples:
+        >>> zoo.tflearn.L1(np.array([1.0, -2.0]), wd=0.1).round(4)
+        np.float64(0.3)
+
+    Raises:
+        TypeError: an unknown keyword (the message names the parameters).
+        OptionError: wd < 0 (the message gives the domain and the value).
+        DTypeError: an input array that is not numeric.
     """
     return L.l1(tensor, wd)
