@@ -65,6 +65,17 @@ def cross_entropy(output, target, name=None):
     Source convention: TensorLayer cross_entropy(output, target, name=None) is TF's sparse
     softmax cross-entropy on logits [B, C] with int labels [B], then reduce_mean; an
     out-of-range id raises here (TF: error on CPU, NaN on GPU).
+
+    Examples:
+        >>> zoo.tensorlayer.cross_entropy(np.array([[2.0, 0.0], [0.0, 0.0]]),
+        ...                               np.array([0, 1])).round(4)
+        np.float64(0.41)
+
+    Raises:
+        TypeError: an unknown keyword.
+        InputError: a class id outside [0, C) (when evaluated).
+        ShapeError: target not one id per row of output.
+        DTypeError: target not integer ids, or a non-numeric input array.
     """
     return L.sparse_softmax_cross_entropy(output, target, reduction="mean")
 
@@ -76,6 +87,16 @@ def sigmoid_cross_entropy(output, target, name=None):
     Source convention: TensorLayer sigmoid_cross_entropy = reduce_mean of
     tf.nn.sigmoid_cross_entropy_with_logits over every element (target is a float tensor of
     output's shape, whatever the seed's "batch of index" says).
+
+    Examples:
+        >>> zoo.tensorlayer.sigmoid_cross_entropy(np.array([0.0, 2.0]),
+        ...                                       np.array([1.0, 0.0])).round(4)
+        np.float64(1.41)
+
+    Raises:
+        TypeError: an unknown keyword.
+        ShapeError: target and output differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return L.sigmoid_cross_entropy(output, target, reduction="mean")
 
@@ -88,6 +109,17 @@ def binary_cross_entropy(output, target, epsilon=1e-8, name="bce_loss"):
     Source convention: TensorLayer binary_cross_entropy takes probabilities (not logits),
     puts epsilon inside the logs (no clipping), sums over axis 1 (hard-coded) and averages
     the rest; p = 0 or 1 gives the finite -log(eps) = 18.42 for eps = 1e-8, as in TensorLayer.
+
+    Examples:
+        >>> zoo.tensorlayer.binary_cross_entropy(np.array([[0.5, 1.0]]),
+        ...                                      np.array([[1.0, 1.0]])).round(4)   # log 2 + ~0
+        np.float64(0.6931)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: epsilon < 0 (the message gives the domain and the value).
+        ShapeError: output has no axis 1; target and output differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     output = lg.as_node(output)
     if output.ndim < 2:
@@ -102,6 +134,18 @@ def mean_squared_error(output, target, is_mean=False, axis=-1, name="mean_square
 
     Source convention: TensorLayer 2.x mean_squared_error SUMS over `axis` (default the last
     axis only) by default and then averages the remaining axes (batch included).
+
+    Examples:
+        >>> o, t = np.array([[1.0, 3.0]]), np.zeros((1, 2))
+        >>> zoo.tensorlayer.mean_squared_error(o, t), zoo.tensorlayer.mean_squared_error(
+        ...     o, t, is_mean=True)
+        (np.float64(10.0), np.float64(5.0))
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: axis out of range for the loss's dims.
+        ShapeError: target and output differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _per_example(L.squared_error(output, target), is_mean, axis)
 
@@ -114,6 +158,16 @@ def normalized_mean_square_error(output, target, axis=-1,
     Source convention: TensorLayer normalized_mean_square_error: L2 norms over `axis`, no
     epsilon (a zero target row gives inf, or NaN when output equals it, as in TensorLayer),
     then the mean of the rest.
+
+    Examples:
+        >>> zoo.tensorlayer.normalized_mean_square_error(np.array([[3.0, 4.0]]),
+        ...                                              np.array([[0.0, 5.0]])).round(4)
+        np.float64(0.6325)
+
+    Raises:
+        TypeError: an unknown keyword.
+        ShapeError: target and output differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return reduce(L.normalized_squared_error(output, target, axis=_axes(axis)),
                   reduction="mean")
@@ -126,6 +180,15 @@ def absolute_difference_error(output, target, is_mean=False, axis=-1,
 
     Source convention: TensorLayer absolute_difference_error, same reduction rule as its
     mean_squared_error (sum over the last axis by default, then the mean).
+
+    Examples:
+        >>> zoo.tensorlayer.absolute_difference_error(np.array([[1.0, -3.0]]), np.zeros((1, 2)))
+        np.float64(4.0)
+
+    Raises:
+        TypeError: an unknown keyword.
+        ShapeError: target and output differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _per_example(L.absolute_error(output, target), is_mean, axis)
 
@@ -138,6 +201,17 @@ def dice_coe(output, target, loss_type="jaccard", axis=(1, 2, 3), smooth=1e-5):
     Source convention: TensorLayer dice_coe returns the coefficient (1 = perfect match; use
     1 - dice_coe as a loss); "jaccard" is still the dice form with squared sums, not IoU;
     sums over `axis`, mean over the rest; two empty inputs give 1.
+
+    Examples:
+        >>> o, t = np.array([1.0, 0.0]).reshape(1, 1, 2, 1), np.ones((1, 1, 2, 1))
+        >>> zoo.tensorlayer.dice_coe(o, t).round(4)   # 2 * 1 / (1 + 2)
+        np.float64(0.6667)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: loss_type not 'jaccard' / 'sorensen'; smooth < 0.
+        ShapeError: target and output differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return reduce(L.dice_coefficient(output, target, loss_type=loss_type, axis=_axes(axis),
                                      smooth=smooth), reduction="mean")
@@ -151,6 +225,17 @@ def dice_hard_coe(output, target, threshold=0.5, axis=(1, 2, 3), smooth=1e-5):
     Source convention: TensorLayer dice_hard_coe: strict threshold, sums over `axis`, mean
     over the rest; not differentiable (zero gradient). TensorLayer casts to float32; here the
     input precision is kept.
+
+    Examples:
+        >>> o, t = np.array([0.9, 0.2]).reshape(1, 1, 2, 1), np.ones((1, 1, 2, 1))
+        >>> zoo.tensorlayer.dice_hard_coe(o, t).round(4)
+        np.float64(0.6667)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: smooth < 0 (the message gives the domain and the value).
+        ShapeError: target and output differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return reduce(L.hard_dice(output, target, threshold=threshold, axis=_axes(axis),
                               smooth=smooth), reduction="mean")
@@ -164,6 +249,17 @@ def iou_coe(output, target, threshold=0.5, axis=(1, 2, 3), smooth=1e-5):
     Source convention: TensorLayer iou_coe: strict threshold, sums over `axis`, mean over
     the rest; an evaluation metric (zero gradient). TensorLayer casts to float32; here the
     input precision is kept.
+
+    Examples:
+        >>> o, t = np.array([0.9, 0.2]).reshape(1, 1, 2, 1), np.ones((1, 1, 2, 1))
+        >>> zoo.tensorlayer.iou_coe(o, t).round(4)   # 1 / 2
+        np.float64(0.5)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: smooth < 0 (the message gives the domain and the value).
+        ShapeError: target and output differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return reduce(L.iou(output, target, threshold=threshold, axis=_axes(axis), smooth=smooth),
                   reduction="mean")
@@ -177,6 +273,18 @@ def cross_entropy_seq(logits, target_seqs, batch_size=None):
     Source convention: TensorLayer cross_entropy_seq: logits [B*T, C], target_seqs [B, T]
     flattened; a SUM over tokens, divided by batch_size only when given. (TensorLayer's
     sequence_loss_by_example also divides each token by 1 + 1e-12, a relative 1e-12 left out.)
+
+    Examples:
+        >>> zoo.tensorlayer.cross_entropy_seq(np.zeros((4, 2)), np.array([[0, 1], [1, 0]]),
+        ...                                   batch_size=2).round(4)   # 4 log 2 / 2
+        np.float64(1.3863)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: batch_size <= 0 (the message gives the domain and the value).
+        InputError: a class id outside [0, C) (when evaluated).
+        ShapeError: target_seqs does not hold one id per row of logits.
+        DTypeError: target_seqs not integer ids, or a non-numeric input array.
     """
     loss = L.sequence_cross_entropy(logits, target_seqs, reduction="sum")
     return loss if batch_size is None else loss / batch_size
@@ -191,6 +299,17 @@ def cross_entropy_seq_with_mask(logits, target_seqs, input_mask, return_details=
 
     Source convention: TensorLayer cross_entropy_seq_with_mask (logits [B*T, C], targets
     and mask [B, T]); an all-zero mask gives 0 here where TensorLayer gives 0/0 = NaN.
+
+    Examples:
+        >>> zoo.tensorlayer.cross_entropy_seq_with_mask(np.zeros((4, 2)),
+        ...     np.array([[0, 1], [1, 0]]), np.array([[1.0, 1.0], [1.0, 0.0]])).round(4)
+        np.float64(0.6931)
+
+    Raises:
+        TypeError: an unknown keyword.
+        InputError: a class id outside [0, C) (when evaluated).
+        ShapeError: target_seqs or input_mask does not hold one entry per row of logits.
+        DTypeError: target_seqs not integer ids, or a non-numeric input array.
     """
     return L.sequence_cross_entropy(logits, target_seqs, input_mask,
                                     reduction="weighted_mean", return_details=return_details)
@@ -202,6 +321,16 @@ def cosine_similarity(v1, v2):
 
     Source convention: TensorLayer cosine_similarity returns the per-sample similarity
     vector [B] (not a loss, not reduced), no epsilon: a zero row gives NaN as in TensorLayer.
+
+    Examples:
+        >>> zoo.tensorlayer.cosine_similarity(np.array([[1.0, 0.0], [1.0, 1.0]]),
+        ...                                   np.array([[0.6, 0.8], [2.0, 2.0]])).round(4)
+        array([0.6, 1. ])
+
+    Raises:
+        TypeError: an unknown keyword.
+        ShapeError: v1 and v2 differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     return L.cosine_similarity(v1, v2, axis=1, eps=0.0)
 
@@ -241,6 +370,20 @@ def li_regularizer(scale, scope=None):
     Source convention: TensorLayer li_regularizer(scale) returns li(weights); scale must be
     a float in [0, 1) (an int, a negative or >= 1 raise OptionError, a ValueError), and 0.0
     returns a function giving None.
+
+    Examples:
+        >>> import zoo.tensorlayer as tl
+        >>> W = np.array([[3.0, 4.0], [0.0, 1.0]])
+        >>> tl.li_regularizer(0.5)(W)   # 0.5 (5 + 1)
+        np.float64(3.0)
+
+        >>> print(tl.li_regularizer(0.0)(W))
+        None
+
+    Raises:
+        OptionError: scale an integer or outside [0, 1) (the message gives the domain and the
+            value).
+        DTypeError: the returned function given a non-numeric weights array.
     """
     return _regularizer(L.li, scale, "li_regularizer")
 
@@ -251,6 +394,17 @@ def lo_regularizer(scale):
 
     Source convention: TensorLayer lo_regularizer(scale) returns lo(weights, name); scale
     checks as li_regularizer.
+
+    Examples:
+        >>> import zoo.tensorlayer as tl
+        >>> W = np.array([[3.0, 4.0], [0.0, 1.0]])
+        >>> tl.lo_regularizer(0.5)(W).round(4)   # 0.5 (3 + sqrt(17))
+        np.float64(3.5616)
+
+    Raises:
+        OptionError: scale an integer or outside [0, 1) (the message gives the domain and the
+            value).
+        DTypeError: the returned function given a non-numeric weights array.
     """
     return _regularizer(L.lo, scale, "lo_regularizer")
 
@@ -262,6 +416,17 @@ def maxnorm_regularizer(scale=1.0):
     Source convention: TensorLayer maxnorm_regularizer(scale=1.0) returns mn(weights, name);
     scale must be a non-negative float (no upper bound: TensorLayer's check is commented
     out, whatever its docstring says); 0.0 disables.
+
+    Examples:
+        >>> import zoo.tensorlayer as tl
+        >>> W = np.array([[3.0, 4.0], [0.0, 1.0]])
+        >>> tl.maxnorm_regularizer(0.5)(W)
+        np.float64(2.0)
+
+    Raises:
+        OptionError: scale an integer or outside [0, inf) (the message gives the domain and the
+            value).
+        DTypeError: the returned function given a non-numeric weights array.
     """
     return _regularizer(L.maxnorm, scale, "maxnorm_regularizer")
 
@@ -272,6 +437,17 @@ def maxnorm_o_regularizer(scale):
 
     Source convention: TensorLayer maxnorm_o_regularizer(scale) returns mn_o(weights, name);
     scale checks as maxnorm_regularizer.
+
+    Examples:
+        >>> import zoo.tensorlayer as tl
+        >>> W = np.array([[3.0, 4.0], [0.0, 1.0]])
+        >>> tl.maxnorm_o_regularizer(0.5)(W)   # 0.5 (3 + 4)
+        np.float64(3.5)
+
+    Raises:
+        OptionError: scale an integer or outside [0, inf) (the message gives the domain and the
+            value).
+        DTypeError: the returned function given a non-numeric weights array.
     """
     return _regularizer(L.maxnorm_o, scale, "maxnorm_o_regularizer")
 
@@ -282,6 +458,17 @@ def maxnorm_i_regularizer(scale):
 
     Source convention: TensorLayer maxnorm_i_regularizer(scale) returns mn_i(weights, name);
     scale checks as maxnorm_regularizer.
+
+    Examples:
+        >>> import zoo.tensorlayer as tl
+        >>> W = np.array([[3.0, 4.0], [0.0, 1.0]])
+        >>> tl.maxnorm_i_regularizer(0.5)(W)   # 0.5 (4 + 1)
+        np.float64(2.5)
+
+    Raises:
+        OptionError: scale an integer or outside [0, inf) (the message gives the domain and the
+            value).
+        DTypeError: the returned function given a non-numeric weights array.
     """
     return _regularizer(L.maxnorm_i, scale, "maxnorm_i_regularizer")
 
@@ -297,6 +484,19 @@ def huber_loss(output, target, is_mean=True, delta=1.0, dynamichuber=False, reve
     element and ignores `axis`; is_mean=False sums over `axis` then averages the rest.
     dynamichuber (reverse only) takes c = 20% of the largest |output - target| of the whole
     tensor, batch included; the berHu slope divides by c + epsilon (0 when that is 0).
+
+    Examples:
+        >>> o, t = np.array([0.5, 3.0]), np.zeros(2)
+        >>> zoo.tensorlayer.huber_loss(o, t)   # (0.125 + 2.5) / 2
+        np.float64(1.3125)
+        >>> zoo.tensorlayer.huber_loss(o, t, reverse=True).round(4)   # (0.5 + 10 / 2) / 2
+        np.float64(2.75)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: delta <= 0 or epsilon < 0 (the message gives the domain and the value).
+        ShapeError: target and output differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     if reverse:
         c = 0.2 * lg.max(lg.abs(lg.as_node(output) - target)) if dynamichuber else delta
