@@ -10,7 +10,7 @@ import lossgraph as lg
 MODULES = ["lossgraph.api", "lossgraph.autodiff", "lossgraph.transforms", "lossgraph.losstype",
            "lossgraph.rewrite", "lossgraph.printing", "zoo.losses.regression",
            "zoo.losses.classification", "zoo.losses.divergence", "zoo.losses.ranking",
-           "zoo.losses.segmentation", "zoo.losses.sequence", "zoo.losses.regularizers", "codegen", "zoo.tf", "zoo.mxnet", "zoo.tflearn", "zoo.tensorlayer"]
+           "zoo.losses.segmentation", "zoo.losses.sequence", "zoo.losses.regularizers", "codegen", "zoo.tf", "zoo.mxnet", "zoo.tflearn", "zoo.tensorlayer", "zoo.axon"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -86,6 +86,21 @@ def binary_cross_entropy(y_true, y_pred, *, reduction="none", positive_weight=No
     are both Axon's. positive_weight / negative_weight (the documented plural spellings are
     accepted too) weigh the 1 and 0 labels; with either given Axon takes the mean over ALL
     elements of w * e, a scalar, before `reduction` (so every reduction returns that scalar).
+
+    Examples:
+        >>> import zoo.axon as axon
+        >>> axon.binary_cross_entropy(np.array([[1.0, 0.0]]), np.array([[0.8, 0.4]])).round(4)
+        array([0.367])
+        >>> axon.binary_cross_entropy(np.array([[1.0, 0.0]]), np.array([[0.8, 0.4]]),
+        ...                           positive_weight=2.0, reduction="mean").round(4)
+        np.float64(0.4786)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':'); a weight
+            < 0; a weight given under both spellings.
+        ShapeError: y_true and y_pred differ in shape.
+        DTypeError: an input array that is not numeric.
     """
     y_true, y_pred = lg.as_node(y_true), lg.as_node(y_pred)
     _same_shape(y_true, y_pred)
@@ -143,6 +158,22 @@ def categorical_cross_entropy(y_true, y_pred, *, reduction="none", class_weights
     class gives +inf, as in Axon. class_weights (one per class) weigh each sample by the weight
     of argmax(y_true) (of its label when sparse, where Axon raises); reduction "mean" is then
     sum(w l) / sum(w).
+
+    Examples:
+        >>> import zoo.axon as axon
+        >>> axon.categorical_cross_entropy(np.array([[0.0, 1.0]]), np.array([[0.5, 0.5]])).round(4)
+        array([0.6931])
+        >>> axon.categorical_cross_entropy(np.array([[1], [0]]),
+        ...     np.array([[2.0, 0.0], [0.0, 0.0]]), from_logits=True, sparse=True, reduction="mean").round(4)
+        np.float64(1.41)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true does not fit y_pred (dense: the same shape; sparse: y_pred's
+            shape without the last axis, or with it at size 1); class_weights not one per class.
+        InputError: a sparse class id outside [0, C) (when evaluated).
+        DTypeError: an input array that is not numeric.
     """
     y_true, y_pred = lg.as_node(y_true), lg.as_node(y_pred)
     logits = y_pred if from_logits else _produced_by(y_pred, "softmax")
@@ -166,6 +197,17 @@ def categorical_hinge(y_true, y_pred, *, reduction="none"):
     """l = max(0, max_last((1 - z) x) - sum_last(z x) + 1).
 
     Source convention: Axon 0.5.1 categorical_hinge (Keras's form), one-hot y_true.
+
+    Examples:
+        >>> import zoo.axon as axon   # max(0, 0.5 - 2 + 1)
+        >>> axon.categorical_hinge(np.array([[0.0, 1.0]]), np.array([[0.5, 2.0]]))
+        array([0.])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _reduce(L.categorical_hinge(lg.as_node(y_pred), _float(y_true)), reduction)
 
@@ -178,6 +220,17 @@ def cosine_similarity(y_true, y_pred, *, reduction="none", axes=(1,), eps=1e-6):
     Source convention: Axon 0.5.1 cosine_similarity: the similarity itself (+1 for parallel
     vectors), not a distance; axes default [1], eps 1e-6 (the doc's squared-difference
     formula is wrong).
+
+    Examples:
+        >>> import zoo.axon as axon
+        >>> axon.cosine_similarity(np.array([[1.0, 0.0]]), np.array([[0.6, 0.8]])).round(4)
+        array([0.6])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':'); eps < 0.
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     axes = tuple(axes) if isinstance(axes, (list, tuple)) else axes
     return _reduce(divergence.cosine_similarity(y_true, y_pred, axis=axes, eps=eps), reduction)
@@ -188,6 +241,17 @@ def hinge(y_true, y_pred, *, reduction="none"):
     """l = mean_last max(0, 1 - z x), labels z in {-1, 1}.
 
     Source convention: Axon 0.5.1 hinge.
+
+    Examples:
+        >>> import zoo.axon as axon   # (max(0, 1 - 0.5) + max(0, 1 + 2)) / 2
+        >>> axon.hinge(np.array([[1.0, -1.0]]), np.array([[0.5, 2.0]]))
+        array([1.75])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.hinge(lg.as_node(y_pred), _float(y_true)), axis=-1), reduction)
 
@@ -198,6 +262,17 @@ def kl_divergence(y_true, y_pred, *, reduction="none"):
 
     Source convention: Axon 0.5.1 kl_divergence: y_pred holds probabilities; both inputs are
     clipped, so a zero target contributes 1e-7 log(1e-7 / p), a tiny negative number.
+
+    Examples:
+        >>> import zoo.axon as axon
+        >>> axon.kl_divergence(np.array([[0.25, 0.75]]), np.array([[0.5, 0.5]])).round(4)
+        array([0.1308])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _reduce(divergence.kl_divergence(y_true, y_pred, axis=-1, eps=EPS), reduction)
 
@@ -209,6 +284,17 @@ def log_cosh(y_true, y_pred, *, reduction="none"):
     Source convention: Axon 0.5.1 log_cosh, which computes d + log1p(exp(-2 d)) - log 2 and
     overflows to inf for d below about -44 (float32); here the value stays finite
     (|d| - log 2 for large |d|).
+
+    Examples:
+        >>> import zoo.axon as axon   # (log cosh 1 + 100 - log 2) / 2, finite
+        >>> axon.log_cosh(np.array([[0.0, 0.0]]), np.array([[1.0, -100.0]])).round(4)
+        array([49.8703])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.log_cosh(lg.as_node(y_pred), _float(y_true)), axis=-1), reduction)
 
@@ -223,6 +309,19 @@ def margin_ranking(y_true, y_pred, *, margin=0.0, reduction="none"):
     """l = max(0, -z (x1 - x2) + margin), element-wise; y_pred is the pair (x1, x2).
 
     Source convention: Axon 0.5.1 margin_ranking(y_true, {y_pred1, y_pred2}, margin: 0.0).
+
+    Examples:
+        >>> import zoo.axon as axon
+        >>> x1, x2 = np.array([0.5, 0.5]), np.array([1.0, 0.0])
+        >>> axon.margin_ranking(np.array([1.0, -1.0]), (x1, x2), margin=0.1)
+        array([0.6, 0.6])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        InputError: y_pred is not a pair (y_pred1, y_pred2).
+        ShapeError: y_true, y_pred1 and y_pred2 do not broadcast together.
+        DTypeError: an input array that is not numeric.
     """
     if not isinstance(y_pred, (tuple, list)) or len(y_pred) != 2:
         raise lg.InputError(f"y_pred: expected a pair (y_pred1, y_pred2), got "
@@ -235,6 +334,17 @@ def mean_absolute_error(y_true, y_pred, *, reduction="none"):
     """l = mean_last |z - x|.
 
     Source convention: Axon 0.5.1 mean_absolute_error.
+
+    Examples:
+        >>> import zoo.axon as axon
+        >>> axon.mean_absolute_error(np.array([[0.0, 0.0]]), np.array([[1.0, -3.0]]))
+        array([2.])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.absolute_error(lg.as_node(y_pred), _float(y_true)), axis=-1),
                    reduction)
@@ -245,6 +355,18 @@ def mean_squared_error(y_true, y_pred, *, reduction="none"):
     """l = mean_last (z - x)^2.
 
     Source convention: Axon 0.5.1 mean_squared_error.
+
+    Examples:
+        >>> import zoo.axon as axon
+        >>> axon.mean_squared_error(np.array([[0.0, 0.0]]), np.array([[1.0, -3.0]]),
+        ...                         reduction=":sum")
+        np.float64(5.0)
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.squared_error(lg.as_node(y_pred), _float(y_true)), axis=-1),
                    reduction)
@@ -255,6 +377,17 @@ def poisson(y_true, y_pred, *, reduction="none"):
     """l = mean_last (x - z log(x + 1e-7)).
 
     Source convention: Axon 0.5.1 poisson (y_pred is the rate, not its log).
+
+    Examples:
+        >>> import zoo.axon as axon   # ((1 - log 1) + (2 - 0)) / 2
+        >>> axon.poisson(np.array([[1.0, 0.0]]), np.array([[1.0, 2.0]])).round(4)
+        array([1.5])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.poisson(lg.as_node(y_pred), _float(y_true), eps=EPS), axis=-1),
                    reduction)
@@ -267,6 +400,17 @@ def soft_margin(y_true, y_pred, *, reduction="none"):
     Source convention: Axon 0.5.1 soft_margin sums over axis 0 (the batch axis), so the
     result has y_pred's shape without its first axis; Axon's log1p(exp(.)) overflows for
     -z x above about 88 (float32), the value here stays finite.
+
+    Examples:
+        >>> import zoo.axon as axon   # log 2 + log 2, summed over the batch axis
+        >>> axon.soft_margin(np.array([[1.0], [-1.0]]), np.array([[0.0], [0.0]])).round(4)
+        array([1.3863])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':').
+        ShapeError: y_true and y_pred differ in shape (neither is a scalar).
+        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.sum(L.soft_margin(lg.as_node(y_pred), _float(y_true)), axis=0),
                    reduction)
@@ -288,6 +432,20 @@ def connectionist_temporal_classification(y_true, y_pred, *, blank=0, reduction=
     Source convention: Axon 0.5.1 connectionist_temporal_classification: blank 0, log-prob
     input, reduction :none, :sum, or :mean = mean(l / l_true). Exact CTC here; Axon adds 1e-7
     inside every log-sum of its recursion, so its values are about 1e-3 (relative) lower.
+
+    Examples:
+        >>> import zoo.axon as axon   # 2 frames, 3 classes, uniform: -log(3 / 9)
+        >>> axon.connectionist_temporal_classification((np.array([1]), np.array([[1]])),
+        ...     np.log(np.full((1, 2, 3), 1 / 3))).round(4)
+        array([1.0986])
+
+    Raises:
+        TypeError: an unknown keyword.
+        OptionError: a reduction not none / mean / sum (with or without the leading ':'); blank not
+            an integer.
+        InputError: y_true is not the pair (l_true, y_true).
+        ShapeError: the lengths or the targets do not fit y_pred's batch axis.
+        DTypeError: an input array that is not numeric.
     """
     if not isinstance(y_true, (tuple, list)) or len(y_true) != 2:
         raise lg.InputError(f"y_true: expected the pair (l_true, y_true) of target lengths and "
