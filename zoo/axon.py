@@ -164,7 +164,8 @@ def categorical_cross_entropy(y_true, y_pred, *, reduction="none", class_weights
         >>> axon.categorical_cross_entropy(np.array([[0.0, 1.0]]), np.array([[0.5, 0.5]])).round(4)
         array([0.6931])
         >>> axon.categorical_cross_entropy(np.array([[1], [0]]),
-        ...     np.array([[2.0, 0.0], [0.0, 0.0]]), from_logits=True, sparse=True, reduction="mean").round(4)
+        ...     np.array([[2.0, 0.0], [0.0, 0.0]]), from_logits=True, sparse=True,
+        ...     reduction="mean").round(4)
         np.float64(1.41)
 
     Raises:
