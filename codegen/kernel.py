@@ -35,7 +35,18 @@ CACHE = KernelCache(maxsize=128)
 
 
 def register_backend(name, backend):
-    """Make backend (an object with build(schedule, name, options)) available by name."""
+    """Make backend (an object with build(schedule, name, options)) available by name.
+
+    Examples:
+        >>> codegen.register_backend("numpy_again", codegen.BACKENDS["numpy"])
+        >>> p = lg.input("p", shape=(2,))
+        >>> codegen.compile(lg.sum(p * p), wrt=[p], backend="numpy_again")(np.array([1.0, 2.0]))
+        (np.float64(5.0), (array([2., 4.]),))
+        >>> del codegen.BACKENDS["numpy_again"]
+
+    Raises:
+        OptionError: backend has no callable build method.
+    """
     if not callable(getattr(backend, "build", None)):
         raise OptionError(f"register_backend: backend {name!r} must have a build(schedule, "
                           f"name, options) method, got {type(backend).__name__}")
@@ -67,6 +78,22 @@ def compile(loss, wrt=None, backend="numpy", dtype=None, inputs=None, name=None,
     inputs: the kernel's argument order (input nodes; default: a Loss's declared inputs,
     else the inputs in the order the graph first uses them). Returns the cached kernel when
     the same graph is compiled again with the same arguments.
+
+    Math: the kernel returns (L(x), (dL/dw for w in wrt)) for the loss L, the gradients being the
+    derived gradient graphs (lg.gradients) after simplification, evaluated as lg.evaluate would.
+
+    Examples:
+        >>> p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
+        >>> k = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p])   # dL/dp = 2 (p - t) / N
+        >>> k(pred=np.array([1.0, 2.0]), target=np.array([0.0, 0.0]))
+        (np.float64(2.5), (array([1., 2.]),))
+        >>> codegen.compile(lg.mean(lg.square(p - t)), wrt=[p]) is k     # the cache
+        True
+
+    Raises:
+        OptionError: an unknown backend; a dtype other than float32 / float64 / None; option
+            values that are not hashable.
+        GradientError: a wrt that is not a float input of the loss.
     """
     be = _backend(backend)
     dtype = _float_dtype(dtype)
@@ -100,7 +127,33 @@ def _wrt_key(wrt):
 
 
 class Kernel:
-    """A compiled loss: call it with arrays; repr, .source, .graph tell what it is."""
+    """A compiled loss: call it with arrays; repr, .source, .graph tell what it is.
+
+    Called as k(*arrays, out=None, **arrays): arrays positional in `input_names` order or by
+    name; returns (value, tuple of gradients in `wrt` order), or just the value for a kernel
+    without wrt. out: a tuple of preallocated gradient buffers (one per wrt, each of its input's
+    shape and dtype, C-contiguous, not aliasing any input) the gradients are written into.
+    Attributes: input_names, wrt, name, backend, dtype, schedule.
+
+    Examples:
+        >>> p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
+        >>> k = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p])
+        >>> k
+        <Kernel loss_and_grad(pred: float(N,), target: float(N,)) -> float() and d/d(pred); ...>
+        >>> k.input_names, k.wrt
+        (('pred', 'target'), ('pred',))
+        >>> buf = np.empty(2)
+        >>> value, (g,) = k(np.array([1.0, 2.0]), np.array([0.0, 0.0]), out=(buf,))
+        >>> float(value), buf
+        (2.5, array([1., 2.]))
+
+    Raises:
+        InputError: a missing, extra or twice-given input; more positional arrays than inputs;
+            out not a tuple of one fitting buffer per wrt (the message says which and why).
+        ShapeError: an array whose shape does not fit its input or binds a dim inconsistently.
+        DTypeError: an array of the wrong dtype (a float input of a kernel compiled for another
+            dtype included).
+    """
 
     def __init__(self, schedule, artifact, backend, dtype, name):
         self.schedule, self.backend, self.dtype, self.name = schedule, backend, dtype, name
@@ -204,7 +257,14 @@ class Kernel:
     # --- what it is
     @property
     def graph(self):
-        """The scheduled graph: lossgraph.pipeline output plus order and last uses."""
+        """The scheduled graph: lossgraph.pipeline output plus order and last uses.
+
+        Examples:
+            >>> p = lg.input("p", shape=(2,))
+            >>> k = codegen.compile(lg.sum(p * p), wrt=[p])
+            >>> type(k.graph).__name__, list(k.graph.inputs)
+            ('Schedule', ['p'])
+        """
         return self.schedule
 
     def _shown(self, key):
@@ -212,20 +272,76 @@ class Kernel:
             raise AttributeError(f"the {self.backend} backend produces no {key}")
         return self._artifact[key]
 
-    source = property(lambda self: self._shown("source"),
-                      doc="The generated source (NumPy module, or the backend's text).")
-    llvm_ir = property(lambda self: self._shown("llvm_ir"))
-    optimized_ir = property(lambda self: self._shown("optimized_ir"))
-    asm = property(lambda self: self._shown("asm"))
+    source = property(lambda self: self._shown("source"), doc="""The generated source (NumPy
+        module, or the backend's text).
+
+        Examples:
+            >>> p = lg.input("p", shape=(2,))
+            >>> print(codegen.compile(lg.sum(p * p)).source.splitlines()[1])
+            import numpy as np
+
+        Raises:
+            AttributeError: the backend produces no source.
+        """)
+    llvm_ir = property(lambda self: self._shown("llvm_ir"), doc="""The LLVM IR as generated
+        (backend="llvm"), before optimization.
+
+        Examples:
+            >>> p = lg.input("p", shape=(2,))
+            >>> k = codegen.compile(lg.sum(p * p), backend="llvm", dtype="float64")
+            >>> print(k.llvm_ir.splitlines()[0])
+            ; precision float64
+
+        Raises:
+            AttributeError: the backend produces no LLVM IR (backend="numpy").
+        """)
+    optimized_ir = property(lambda self: self._shown("optimized_ir"), doc="""The LLVM IR
+        after the optimization passes (backend="llvm").
+
+        Examples:
+            >>> p = lg.input("p", shape=(2,))
+            >>> k = codegen.compile(lg.sum(p * p), backend="llvm", dtype="float64")
+            >>> "define" in k.optimized_ir
+            True
+
+        Raises:
+            AttributeError: the backend produces no optimized IR (backend="numpy").
+        """)
+    asm = property(lambda self: self._shown("asm"), doc="""The native assembly of the
+        kernel (backend="llvm").
+
+        Examples:
+            >>> p = lg.input("p", shape=(2,))
+            >>> k = codegen.compile(lg.sum(p * p), backend="llvm", dtype="float64")
+            >>> isinstance(k.asm, str) and len(k.asm) > 0
+            True
+
+        Raises:
+            AttributeError: the backend produces no assembly (backend="numpy").
+        """)
 
     # --- in other frameworks (codegen.interop; each imports its framework on first use)
     def to_torch(self, mode="op", copy=False):
-        """This kernel as a differentiable function of torch CPU tensors (docs/interop.md)."""
+        """This kernel as a differentiable function of torch CPU tensors (docs/interop.md).
+
+        Examples are in codegen.interop.torch.to_torch (they need PyTorch, the `interop` extra).
+
+        Raises:
+            OptionError: mode is not "op" / "function"; the kernel has auxiliary outputs.
+            ImportError: PyTorch is not installed.
+        """
         from .interop.torch import to_torch
         return to_torch(self, mode=mode, copy=copy)
 
     def to_jax(self, vmap_method="sequential"):
-        """This kernel as a JAX function that jit, grad and vmap accept (docs/interop.md)."""
+        """This kernel as a JAX function that jit, grad and vmap accept (docs/interop.md).
+
+        Examples are in codegen.interop.jax.to_jax (they need JAX, the `interop` extra).
+
+        Raises:
+            OptionError: the kernel has auxiliary outputs.
+            ImportError: JAX is not installed.
+        """
         from .interop.jax import to_jax
         return to_jax(self, vmap_method=vmap_method)
 
@@ -247,6 +363,24 @@ def jit(fun, argnums=0, backend="numpy", has_aux=False, maxsize=64, **options):
     after fun's parameters; gradients for argnums (an int gives one array, a tuple a tuple);
     an unused argument gets a zero gradient; keyword arguments are inputs, never
     differentiated; has_aux=True means fun returns (loss, aux) and the value is (value, aux).
+
+    Math: f(*x) = (F(x), dF/dx_argnums), as lg.value_and_grad(fun, argnums)(*x).
+
+    Examples:
+        >>> f = codegen.jit(lambda a, b: lg.sum(a * b), argnums=(0, 1))
+        >>> f(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+        (np.float64(11.0), (array([3., 4.]), array([1., 2.])))
+        >>> value, g = codegen.jit(lambda a: (lg.sum(a * a), a + 1), has_aux=True)(np.array([1.0]))
+        >>> value, g
+        ((np.float64(1.0), array([2.])), array([2.]))
+
+    Raises:
+        OptionError: argnums not a non-negative int or a tuple of distinct ones; an unknown
+            backend.
+    InputError: argnums beyond the positional arguments given.
+        GradientError: fun's output is not a float scalar (or not a (loss, aux) pair with
+            has_aux=True); an argnums argument that is not float.
+        InputError / ShapeError / DTypeError: as a compiled kernel's call, for the arrays given.
     """
     from lossgraph import transforms as T
     what = f"jit({T._fun_name(fun)})"

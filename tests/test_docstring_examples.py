@@ -1,6 +1,7 @@
 """The examples in the docstrings run and print what they say (doctest)."""
 import doctest
 import importlib
+import importlib.util
 
 import numpy as np
 import pytest
@@ -10,7 +11,15 @@ import lossgraph as lg
 MODULES = ["lossgraph.api", "lossgraph.autodiff", "lossgraph.transforms", "lossgraph.losstype",
            "lossgraph.rewrite", "lossgraph.printing", "zoo.losses.regression",
            "zoo.losses.classification", "zoo.losses.divergence", "zoo.losses.ranking",
-           "zoo.losses.segmentation", "zoo.losses.sequence", "zoo.losses.regularizers", "codegen", "zoo.tf", "zoo.mxnet", "zoo.tflearn", "zoo.tensorlayer", "zoo.axon"]
+           "zoo.losses.segmentation", "zoo.losses.sequence", "zoo.losses.regularizers",
+           "zoo.tf", "zoo.mxnet", "zoo.tflearn", "zoo.tensorlayer", "zoo.axon",
+           "codegen", "codegen.kernel"]
+# the interop modules import their frameworks (the `interop` extra): listed when installed
+MODULES += [m for m, frameworks in (("codegen.interop", ("torch", "jax")),
+                                    ("codegen.interop.torch", ("torch",)),
+                                    ("codegen.interop.jax", ("jax",)),
+                                    ("codegen.interop.dask", ("dask", "distributed")))
+            if all(importlib.util.find_spec(f) for f in frameworks)]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -37,7 +37,19 @@ SPLIT_EVERY = 8
 
 
 def block_handle(kernel, options=None):
-    """(plan, the handle of the per-block kernel: the loss's batch sum, or its sums)."""
+    """(plan, the handle of the per-block kernel: the loss's batch sum, or its sums).
+
+    Examples:
+        >>> p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
+        >>> k = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p])
+        >>> plan, handle = codegen.dask.block_handle(k)
+        >>> type(plan).__name__, type(handle).__name__
+        ('Plan', 'KernelHandle')
+
+    Raises:
+        DecompositionError (an OptionError): the loss is not a batch sum or mean of row-separable
+            terms (nor a scalar function of such sums); the message says which step is not.
+    """
     plan = decompose(kernel)
     sums = list(plan.sums) if isinstance(plan, SumsPlan) else plan.block_sum
     return plan, KernelHandle.of(sums, kernel.schedule.inputs.values(), kernel.wrt,
@@ -54,6 +66,25 @@ def value_and_grad(kernel, *arrays, split_every=SPLIT_EVERY, options=None, **nam
     fan-in (pinned, so the loss's bits depend only on the chunking). options: compile options
     of the block kernel (kernel objects do not record them). Compute the loss and the
     gradients together (dask.compute(loss, *grads)) for one kernel call per block.
+
+    Math: with blocks B_1..B_m of the batch, L = f(sum_j S_j) where S_j is the block kernel's
+    sum on B_j (f = identity for a sum, 1/N for a mean), and dL/dx restricted to B_j = f' dS_j/dx.
+
+    Examples:
+        >>> import dask, dask.array as da
+        >>> p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
+        >>> k = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p])
+        >>> X = da.from_array(np.array([1.0, 2.0, 3.0, 4.0]), chunks=2)
+        >>> loss, (g,) = codegen.dask.value_and_grad(k, pred=X, target=da.zeros(4, chunks=2))
+        >>> dask.compute(loss, g)          # 30 / 4 and 2 x / 4
+        (np.float64(7.5), array([0.5, 1. , 1.5, 2. ]))
+
+    Raises:
+        OptionError: split_every not an int >= 2; DecompositionError (an OptionError) for a loss
+            that does not split into batch blocks.
+        InputError: a missing, unknown or doubled input; a batched input that is not a dask
+            array.
+        ShapeError / DTypeError: arrays that do not fit the kernel's inputs.
     """
     if not isinstance(split_every, int) or isinstance(split_every, bool) or split_every < 2:
         raise OptionError(f"value_and_grad: split_every must be an int >= 2 (the tree "
@@ -243,7 +274,21 @@ def _step_grad(g, op, c):
 
 def precompile(client, kernel, options=None):
     """Compile kernel's block kernel on every worker of a dask.distributed Client now (and on
-    workers that join later, through a WorkerPlugin). Returns {worker: compiled tokens}."""
+    workers that join later, through a WorkerPlugin). Returns {worker: compiled tokens}.
+
+    Examples:
+        >>> from distributed import Client
+        >>> p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
+        >>> k = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p])
+        >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client:
+        ...     tokens = codegen.dask.precompile(client, k)
+        >>> [len(t) for t in tokens.values()]
+        [1]
+
+    Raises:
+        DecompositionError (an OptionError): as block_handle.
+        ImportError: dask.distributed is not installed.
+    """
     _, handle = block_handle(kernel, options)
     client.register_plugin(_Precompile([handle]))
     return client.run(compiled_here)

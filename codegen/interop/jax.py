@@ -27,7 +27,25 @@ from .calling import SECOND_ORDER, gather
 
 
 def to_jax(kernel, vmap_method="sequential"):
-    """The kernel as f(*arrays, **arrays) -> loss, a JAX function (see the module doc)."""
+    """The kernel as f(*arrays, **arrays) -> loss, a JAX function (see the module doc).
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
+        >>> f = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p]).to_jax()
+        >>> jax.grad(f)(jnp.array([1.0, 2.0]), jnp.zeros(2)).tolist()    # 2 (x - t) / N
+        [1.0, 2.0]
+        >>> jax.vmap(f)(jnp.array([[1.0, 2.0], [3.0, 3.0]]), jnp.zeros((2, 2))).tolist()
+        [2.5, 9.0]
+
+    Raises:
+        OptionError: the kernel has auxiliary outputs.
+        InputError (calling f): a missing, unknown or doubled input; an argument that is not a
+            JAX or NumPy array.
+        DTypeError (calling f): a float input not float32 / float64, or not the kernel's dtype.
+        GradientError: differentiating the gradients again (second order).
+        TypeError: forward mode (jax.jvp / jacfwd), from JAX's custom_vjp.
+    """
     if len(kernel.schedule.values) != 1:
         raise OptionError(f"to_jax: the kernel {kernel.name!r} has auxiliary outputs; "
                           f"export a kernel of the loss alone")

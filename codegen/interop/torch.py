@@ -46,6 +46,23 @@ def to_torch(kernel, mode="op", copy=False):
     mode: "op" (eager and torch.compile) or "function" (eager and torch.func).
     copy: False raises InputError for a tensor not on the CPU; True copies it there (and the
     gradient back to its device).
+
+    Examples:
+        >>> import torch
+        >>> p, t = lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
+        >>> k = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p])
+        >>> f = k.to_torch(mode="function")        # = codegen.interop.torch.to_torch(k, ...)
+        >>> x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+        >>> torch.func.grad(f)(x, torch.zeros(2, dtype=torch.float64)).tolist()   # 2 (x - t) / N
+        [1.0, 2.0]
+
+    Raises:
+        OptionError: mode not "op" / "function"; the kernel has auxiliary outputs.
+        InputError (calling f): a missing, unknown or doubled input; an argument that is not a
+            tensor; a tensor off the CPU with copy=False.
+        DTypeError (calling f): a float input not float32 / float64, or not the kernel's dtype;
+            a complex tensor.
+        GradientError / RuntimeError: differentiating the gradients again (second order).
     """
     if mode not in _MODES:
         raise OptionError(f"to_torch: mode must be one of {sorted(_MODES)}, got {mode!r}")
