@@ -12,7 +12,7 @@ MODULES = ["lossgraph.api", "lossgraph.autodiff", "lossgraph.transforms", "lossg
            "lossgraph.rewrite", "lossgraph.printing", "zoo.losses.regression",
            "zoo.losses.classification", "zoo.losses.divergence", "zoo.losses.ranking",
            "zoo.losses.segmentation", "zoo.losses.sequence", "zoo.losses.regularizers",
-           "zoo.tf", "zoo.mxnet", "zoo.tflearn", "zoo.tensorlayer", "zoo.axon",
+           "zoo.tf", "zoo.mxnet", "zoo.tflearn", "zoo.tensorlayer", "zoo.axon", "zoo.torch",
            "codegen", "codegen.kernel"]
 # the interop modules import their frameworks (the `interop` extra): listed when installed
 MODULES += [m for m, frameworks in (("codegen.interop", ("torch", "jax")),

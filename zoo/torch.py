@@ -159,6 +159,20 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
     Source convention: torch.nn.functional.l1_loss. torch broadcasts a target of another
     shape (with a warning); here that is a ShapeError.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.l1_loss(np.array([1.0, -3.0]), np.zeros(2))
+        np.float64(2.0)
+        >>> F.l1_loss(np.array([1.0, -3.0]), np.zeros(2), weight=np.array([1.0, 3.0]))
+        np.float64(2.5)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        ShapeError: weight not of input's shape.
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return _elementwise_weight(weight, x, _legacy(size_average, reduce, reduction),
@@ -171,6 +185,18 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
     Source convention: torch.nn.functional.mse_loss (an all-zero weight gives NaN for
     "mean", 0/0, as in torch).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.mse_loss(np.array([1.0, -3.0]), np.zeros(2), reduction="sum")
+        np.float64(10.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        ShapeError: weight not of input's shape.
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return _elementwise_weight(weight, x, _legacy(size_average, reduce, reduction),
@@ -184,6 +210,17 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     """l = (x - y)^2 / (2 beta) if |x - y| < beta else |x - y| - beta / 2 (beta = 0: L1).
 
     Source convention: torch.nn.functional.smooth_l1_loss.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.smooth_l1_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none")
+        array([0.125, 2.5  ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know; beta < 0.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.smooth_l1(x, y, beta=beta), _legacy(size_average, reduce, reduction))
@@ -196,6 +233,18 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     scales each element, and "mean" is mean(w l) (unlike mse_loss, not divided by sum w).
 
     Source convention: torch.nn.functional.huber_loss (delta > 0).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.huber_loss(np.array([0.5, 3.0]), np.zeros(2), delta=2.0)   # (0.125 + 4) / 2
+        np.float64(2.0625)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know; delta <= 0.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        ShapeError: weight not of input's shape.
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return _elementwise_weight(weight, x, _legacy(None, None, reduction),
@@ -210,6 +259,17 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     where y > 1.
 
     Source convention: torch.nn.functional.poisson_nll_loss.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.poisson_nll_loss(np.array([0.0, 1.0]), np.array([1.0, 2.0])).round(4)
+        np.float64(0.8591)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know; eps < 0.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.poisson(x, y, log_input=log_input, eps=eps, full=full),
@@ -245,6 +305,20 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     known until evaluation). torch clamps var under no_grad, so its gradient w.r.t. a var
     below eps is that of the unclamped formula at eps; here it is the true derivative of the
     value computed, 0 there.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.gaussian_nll_loss(np.array([1.0, 2.0]), np.array([0.0, 2.0]),
+        ...                     np.array([1.0, 1.0]))   # ((0 + 1) + 0) / 2 / 2
+        np.float64(0.25)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know; eps < 0.
+        InputError: an array var with a negative entry.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        ShapeError: var of a shape torch does not accept for input's.
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return L.gaussian_nll(x, y, _gaussian_var(var, x), eps=eps, full=full,
@@ -264,6 +338,20 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     target of input's shape, weight broadcast to it, input in [0, 1] (checked on arrays).
     torch's backward divides by max(x (1 - x), 1e-12); here the gradient is the derivative
     of the value computed (the same where no clamp is active, 0 where one is).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.binary_cross_entropy(np.array([0.5, 1.0]), np.array([1.0, 0.0]),
+        ...                        reduction="none").round(4)   # log 2, -max(log 0, -100)
+        array([  0.6931, 100.    ])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        InputError: an array input with an element outside [0, 1].
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        ShapeError: weight does not broadcast to input's shape.
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.binary_cross_entropy(x, y, eps=0, log_floor=LOG_FLOOR),
@@ -278,6 +366,22 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     Source convention: torch.nn.functional.binary_cross_entropy_with_logits: pos_weight
     broadcasts over the trailing (class) dims of input, weight to input's shape; neither may
     enlarge the loss.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.binary_cross_entropy_with_logits(np.array([0.0, 2.0]), np.array([1.0, 0.0])).round(4)
+        np.float64(1.41)
+        >>> F.binary_cross_entropy_with_logits(np.array([[0.0, 2.0]]), np.array([[1.0, 0.0]]),
+        ...     pos_weight=np.array([2.0, 1.0])).round(4)   # (2 log 2 + softplus(2)) / 2
+        np.float64(1.7566)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        ShapeError: weight or pos_weight does not broadcast to input's shape (or would
+            enlarge the loss).
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.sigmoid_cross_entropy(x, y, pos_weight=_fits(pos_weight, x, "pos_weight")),
@@ -299,6 +403,25 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     Source convention: torch.nn.functional.cross_entropy: input (C,), (N, C) or
     (N, C, d1, ...), the class dim 1 (0 unbatched); weight (C,); ignore_index (default -100)
     only with class indices.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> x = np.array([[2.0, 0.0], [0.0, 0.0]])
+        >>> F.cross_entropy(x, np.array([0, 1])).round(4), F.cross_entropy(
+        ...     x, np.array([0, -100])).round(4)        # the ignored row leaves the mean
+        (np.float64(0.41), np.float64(0.1269))
+        >>> F.cross_entropy(np.array([[2.0, 0.0]]), np.array([[0.5, 0.5]])).round(4)
+        np.float64(1.1269)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        OptionError: ignore_index not an integer, or given with probability targets;
+            label_smoothing outside [0, 1].
+        ShapeError: a 0-d input; class-index target not input's shape without the class dim;
+            probability target not input's shape; weight not one per class.
+        InputError: a class index outside [0, C) that is not ignore_index (when evaluated).
+        DTypeError: a non-numeric input array.
     """
     x = lg.as_node(input)
     axis, mode = _class_axis(x), _legacy(size_average, reduce, reduction)
@@ -324,6 +447,20 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     w_y over the targets not ignored (NaN when all are ignored, as in torch).
 
     Source convention: torch.nn.functional.nll_loss (class dim 1, 0 unbatched).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.nll_loss(np.log(np.array([[0.5, 0.5], [0.25, 0.75]])), np.array([0, 1])).round(4)
+        np.float64(0.4904)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        OptionError: ignore_index not an integer.
+        ShapeError: a 0-d input; target not input's shape without the class dim; weight not
+            one per class.
+        InputError: a class index outside [0, C) that is not ignore_index (when evaluated).
+        DTypeError: class-index targets that are not integers; a non-numeric input array.
     """
     x = lg.as_node(input)
     axis = _class_axis(x)
@@ -338,6 +475,19 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     """l = sum_{c != y} w_y max(0, margin - x_y + x_c)^p / C, p in {1, 2}.
 
     Source convention: torch.nn.functional.multi_margin_loss: input (C,) or (N, C).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.multi_margin_loss(np.array([[0.1, 0.2, 0.4, 0.8]]), np.array([3])).round(4)
+        np.float64(0.325)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know; p not 1 or 2.
+        ShapeError: input not (C,) or (N, C); target not one index per row; weight not one
+            per class.
+        InputError: a class index outside [0, C) (when evaluated).
+        DTypeError: class-index targets that are not integers; a non-numeric input array.
     """
     x = lg.as_node(input)
     if x.ndim not in (1, 2):
@@ -354,6 +504,18 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 
     Source convention: torch.nn.functional.multilabel_margin_loss: input (C,) or (N, C),
     target integers of input's shape.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.multilabel_margin_loss(np.array([[0.1, 0.2, 0.4, 0.8]]),
+        ...                          np.array([[3, 0, -1, 1]])).round(4)   # targets 3 and 0
+        np.float64(0.85)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        ShapeError: input not (C,) or (N, C); target not of input's shape.
+        DTypeError: class-index targets that are not integers; a non-numeric input array.
     """
     x = lg.as_node(input)
     if x.ndim not in (1, 2):
@@ -367,6 +529,18 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     """l = mean_c w_c (softplus(x_c) - y_c x_c) over the last dim, one loss per sample.
 
     Source convention: torch.nn.functional.multilabel_soft_margin_loss (weight (C,)).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.multilabel_soft_margin_loss(np.array([[0.0, 2.0]]), np.array([[1.0, 0.0]])).round(4)
+        np.float64(1.41)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        ShapeError: weight not one per class.
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.multilabel_soft_margin(x, y, axis=-1, class_weights=weight),
@@ -378,6 +552,17 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """l = log(1 + e^{-y x}), y in {-1, 1}, element-wise ("mean" over every element).
 
     Source convention: torch.nn.functional.soft_margin_loss.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.soft_margin_loss(np.array([0.0, 0.0]), np.array([1.0, -1.0])).round(4)   # log 2
+        np.float64(0.6931)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.soft_margin(x, y), _legacy(size_average, reduce, reduction))
@@ -393,6 +578,21 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     Source convention: torch.nn.functional.kl_div: "mean" averages over every element (and
     warns, as torch does: it is the KL divided by the number of classes too); "batchmean"
     divides the sum by the batch size, the true KL per sample.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.kl_div(np.log(np.array([[0.5, 0.5]])), np.array([[0.25, 0.75]]),
+        ...          reduction="batchmean").round(4)
+        np.float64(0.1308)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know ("batchmean" is known here).
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        DTypeError: an input array that is not numeric.
+
+    Warns:
+        UserWarning: reduction="mean" (torch's warning: it divides by the classes too).
     """
     x, y = _same(input, target, "input", "target")
     mode = _legacy(size_average, reduce, reduction, (*MODES, "batchmean"))
@@ -413,6 +613,17 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     """l = x if y = 1; max(0, margin - x) if y = -1.
 
     Source convention: torch.nn.functional.hinge_embedding_loss.
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.hinge_embedding_loss(np.array([0.3, 0.3]), np.array([1.0, -1.0]), reduction="none")
+        array([0.3, 0.7])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        ShapeError: target and input differ in shape (torch broadcasts with a warning).
+        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.hinge_embedding(x, y, margin=margin),
@@ -427,6 +638,19 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
 
     Source convention: torch.nn.functional.margin_ranking_loss (all three of one number of
     dims).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.margin_ranking_loss(np.array([0.5, 0.5]), np.array([1.0, 0.0]),
+        ...                       np.array([1.0, -1.0]), margin=0.1)   # (0.6 + 0.6) / 2
+        np.float64(0.6)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        ShapeError: input1, input2 and target differ in number of dims, or do not
+            broadcast together.
+        DTypeError: an input array that is not numeric.
     """
     x1, x2, y = (lg.as_node(t) for t in (input1, input2, target))
     if not x1.ndim == x2.ndim == y.ndim:
@@ -447,6 +671,19 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     Source convention: torch.nn.functional.cosine_embedding_loss: (N, D) with target (N,),
     or unbatched (D,) with a 0-d target. torch adds 1e-12 to each squared norm; here the
     norm product is floored at 1e-12 (the same to about 1e-12 relative).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.cosine_embedding_loss(np.array([[1.0, 0.0], [1.0, 0.0]]),
+        ...     np.array([[0.6, 0.8], [0.6, 0.8]]), np.array([1.0, -1.0]),
+        ...     reduction="none").round(4)
+        array([0.4, 0.6])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know; margin outside [-1, 1].
+        ShapeError: input1 and input2 differ in shape; target not one per row.
+        DTypeError: an input array that is not numeric.
     """
     x1, x2 = _same(input1, input2, "input1", "input2")
     return reduce_loss(L.cosine_embedding(x1, x2, target, margin=margin, eps=1e-12),
@@ -462,6 +699,18 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
     Source convention: torch.nn.functional.triplet_margin_loss (margin > 0, as torch
     requires).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> F.triplet_margin_loss(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
+        ...                       np.array([[0.0, 3.0]]), eps=0.0)   # max(0, 1 - 3 + 1)
+        np.float64(0.0)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know; margin or p <= 0; eps < 0.
+        ShapeError: anchor, positive and negative do not broadcast together.
+        DTypeError: an input array that is not numeric.
     """
     return reduce_loss(L.triplet_margin(anchor, positive, negative, margin=margin, p=p, eps=eps,
                                         swap=swap), _legacy(size_average, reduce, reduction))
@@ -476,6 +725,19 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     ||u - v + 1e-6||_2).
 
     Source convention: torch.nn.functional.triplet_margin_with_distance_loss (margin > 0).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> l1 = lambda u, v: lg.sum(lg.abs(u - v), axis=-1)
+        >>> F.triplet_margin_with_distance_loss(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
+        ...     np.array([[0.0, 1.5]]), distance_function=l1)   # 1 - 1.5 + 1
+        np.float64(0.5)
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know; margin <= 0.
+        ShapeError: anchor, positive and negative do not broadcast together.
+        DTypeError: an input array that is not numeric.
     """
     dist = distance_function or pairwise_distance
     return reduce_loss(L.triplet_margin(anchor, positive, negative, margin=margin, swap=swap,
@@ -516,6 +778,21 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     exp(log_probs) - posterior, the gradient as if log_softmax came first (it matches
     through a log_softmax, not for free log-probs); here it is the true derivative of the
     value computed, -posterior (through log_softmax the two agree).
+
+    Examples:
+        >>> import zoo.torch as F
+        >>> log_probs = np.log(np.full((2, 1, 3), 1 / 3))   # T=2, N=1, C=3, uniform
+        >>> F.ctc_loss(log_probs, np.array([[1]]), np.array([2]), np.array([1]),
+        ...            reduction="none").round(4)         # -log(3 / 9)
+        array([1.0986])
+
+    Raises:
+        TypeError: an unknown keyword (the message suggests the close one).
+        OptionError: a reduction torch does not know.
+        OptionError: blank not an integer.
+        ShapeError: log_probs not (T, N, C) or (T, C); targets or lengths that do not fit
+            the batch; concatenated targets without static shapes.
+        DTypeError: targets or lengths that are not integers; a non-numeric log_probs.
     """
     lp, t = lg.as_node(log_probs), as_int(targets, "targets")
     il, tl = as_int(input_lengths, "input_lengths"), as_int(target_lengths, "target_lengths")
