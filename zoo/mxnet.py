@@ -141,6 +141,9 @@ class L2Loss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         half = (1.0 if self._weight is None else self._weight) / 2
         return self._paired(L.squared_error, pred, label, sample_weight, weight=half)
 
@@ -169,6 +172,9 @@ class L1Loss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         return self._paired(L.absolute_error, pred, label, sample_weight)
 
 
@@ -201,6 +207,9 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         pred = lg.as_node(pred)
         label = _float(_reshape_like(label, pred, "label"))
         loss = (L.log_loss(pred, label, eps=LOG_EPS) if self._from_sigmoid
@@ -245,6 +254,9 @@ class SoftmaxCrossEntropyLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         pred, axis = lg.as_node(pred), self._axis
         if self._sparse_label:
             label = _int(label)
@@ -290,6 +302,9 @@ class KLDivLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         pred = lg.as_node(pred)
         log_q = pred if self._from_logits else lg.log_softmax(pred, axis=self._axis)
         loss = divergence.kl_divergence(label, log_q, axis=None, log_input=True, eps=LOG_EPS)
@@ -328,6 +343,9 @@ class CTCLoss(Loss):
 
     @dual("pred", "label", "pred_lengths", "label_lengths", "sample_weight")
     def forward(self, pred, label, pred_lengths=None, label_lengths=None, sample_weight=None):
+        """The per-sample CTC losses; what calling the block runs (its examples and
+        errors are in the class docstring).
+        """
         pred_lengths = None if pred_lengths is None else _int(pred_lengths)
         label_lengths = None if label_lengths is None else _int(label_lengths)
         loss = L.ctc(pred, _int(label), pred_lengths, label_lengths, blank=-1,
@@ -363,6 +381,9 @@ class HuberLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         return self._paired(L.smooth_l1, pred, label, sample_weight, beta=self._rho)
 
 
@@ -392,6 +413,9 @@ class HingeLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         return self._paired(L.hinge, pred, label, sample_weight, margin=self._margin)
 
 
@@ -421,6 +445,9 @@ class SquaredHingeLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         return self._paired(L.squared_hinge, pred, label, sample_weight, margin=self._margin)
 
 
@@ -449,6 +476,9 @@ class LogisticLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
+        """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
         return self._paired(L.logistic, pred, label, sample_weight, label_format="signed")
 
 
@@ -480,6 +510,9 @@ class TripletLoss(Loss):
 
     @dual("pred", "positive", "negative")
     def forward(self, pred, positive, negative):
+        """The per-sample triplet losses of (pred, positive, negative); what calling the block
+        runs (its examples and errors are in the class docstring).
+        """
         pred = lg.as_node(pred)
         positive = _reshape_like(positive, pred, "positive")
         negative = _reshape_like(negative, pred, "negative")
