@@ -53,16 +53,22 @@ def check(case, seed=0):
         for name, a in feed.items():         # inputs are never written, results never alias them
             np.testing.assert_array_equal(a, before[name])
             assert not any(np.shares_memory(a, g) for g in got)
-        want = lg.evaluate([y, *grads], feed)
         bufs = tuple(np.full(g.shape, np.nan, g.dtype) for g in got)
         _, into = k_grad(**feed, out=bufs)      # the same gradients, in the caller's buffers
         assert all(a is b for a, b in zip(into, bufs))
         for g, b in zip(got, bufs):
             np.testing.assert_array_equal(b, g)
-        close(value, want[0], f32)
-        for g, w, node in zip(got, want[1:], floats):
-            assert g.dtype == (np.float32 if f32 else np.float64), node.name
-            close(g, w, f32)
+        matches_evaluate(value, got, y, grads, floats, feed, f32)
+
+
+def matches_evaluate(value, got, y, grads, floats, feed, f32):
+    """A kernel's value and gradients agree with lg.evaluate of the pipeline's graphs, in the
+    inputs' precision (the bounds of close())."""
+    want = lg.evaluate([y, *grads], feed)
+    close(value, want[0], f32)
+    for g, w, node in zip(got, want[1:], floats):
+        assert g.dtype == (np.float32 if f32 else np.float64), node.name
+        close(g, w, f32)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

@@ -14,7 +14,7 @@ import codegen
 import lossgraph as lg
 from lossgraph.pipeline import derive
 
-from ..test_zoo_kernels import build, close
+from ..test_zoo_kernels import build, close, matches_evaluate
 from ..zoo_cases import CASES, EXTREME
 
 
@@ -34,11 +34,7 @@ def check(case, seed=0):
             np.testing.assert_array_equal(a, before[name])
             assert not any(np.shares_memory(a, g) for g in got)
         close(full, lg.evaluate(lg.simplify(out), feed), f32)
-        want = lg.evaluate([y, *grads], feed)
-        close(value, want[0], f32)
-        for g, w, node in zip(got, want[1:], floats):
-            assert g.dtype == (np.float32 if f32 else np.float64), node.name
-            close(g, w, f32)
+        matches_evaluate(value, got, y, grads, floats, feed, f32)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
