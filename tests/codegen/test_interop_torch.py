@@ -11,21 +11,8 @@ import lossgraph as lg                           # noqa: E402
 from lossgraph.errors import DTypeError, GradientError, InputError, OptionError  # noqa: E402
 from zoo import losses                           # noqa: E402
 
-BACKENDS = [b for b in ("numpy", "llvm") if b in codegen.BACKENDS]
+from .interop_kernels import BACKENDS, bce_kernel, ce_kernel  # noqa: E402
 MODES = ["op", "function"]
-
-
-def bce_kernel(backend, **options):
-    x, z = lg.input("logits", shape=("N",)), lg.input("labels", shape=("N",))
-    return codegen.compile(losses.sigmoid_cross_entropy(x, z, reduction="mean"), wrt=[x],
-                           backend=backend, **options)
-
-
-def ce_kernel(backend):
-    x = lg.input("logits", shape=("N", "C"))
-    y = lg.input("labels", shape=("N",), dtype="int64")
-    return codegen.compile(losses.sparse_softmax_cross_entropy(x, y, reduction="mean"),
-                           wrt=[x], backend=backend)
 
 
 def bce_data(n=9, dtype=torch.float64, seed=0):
