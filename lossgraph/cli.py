@@ -459,25 +459,38 @@ def call_builder(fn, where, inputs):
     return out
 
 
-def sample_arrays(inputs, seed=0, float_dtype="float64"):
-    """Seeded small arrays for declared inputs: each named dim its own size (3, 4, ...),
-    floats uniform in (0.1, 0.9) (inside the domain of log, sqrt and log(1 - p); inputs
-    declared "float" in float_dtype), integers in [0, 3), booleans random."""
+def named_dims(inputs):
+    """The symbolic dims of the declared inputs, first seen first."""
+    return list(dict.fromkeys(d for node in inputs.values() for d in node.shape
+                              if not isinstance(d, int)))
+
+
+def filled_arrays(inputs, dims, float_dtype="float64", seed=0, decimals=None):
+    """Seeded arrays for declared inputs with the named dims sized by `dims`: floats uniform in
+    (0.1, 0.9) (inside the domain of log, sqrt and log(1 - p); inputs declared "float" in
+    float_dtype; rounded to `decimals` if given), integers in [0, 3), booleans random."""
     import numpy as np
     rng = np.random.default_rng(seed)
-    sizes, out = {}, {}
+    out = {}
     for name, node in inputs.items():
-        shape = tuple(d if isinstance(d, int) else sizes.setdefault(d, 3 + len(sizes))
-                      for d in node.shape)
+        shape = tuple(dims.get(d, d) for d in node.shape)
         if node.dtype.startswith("int"):
             out[name] = rng.integers(0, 3, size=shape).astype(
                 "int64" if node.dtype == "int" else node.dtype)
         elif node.dtype == "bool":
             out[name] = rng.random(shape) > 0.5
         else:
-            a = np.round(rng.uniform(0.1, 0.9, size=shape), 2)
+            a = rng.uniform(0.1, 0.9, size=shape)
+            a = np.round(a, decimals) if decimals is not None else a
             out[name] = a.astype(node.dtype if node.dtype != "float" else float_dtype)
     return out
+
+
+def sample_arrays(inputs, seed=0, float_dtype="float64"):
+    """Seeded small arrays for declared inputs: each named dim its own size (3, 4, ...),
+    floats rounded to two decimals (see filled_arrays)."""
+    dims = {d: 3 + k for k, d in enumerate(named_dims(inputs))}
+    return filled_arrays(inputs, dims, float_dtype, seed, decimals=2)
 
 
 def float_inputs(loss):
@@ -625,29 +638,15 @@ def bench_workloads(names, workloads):
 
 def sized_arrays(inputs, n, float_dtype, seed=0):
     """Seeded arrays for declared inputs with about n elements in the largest: the first named
-    dim takes what the other named dims (10 each) leave; floats in (0.1, 0.9), integers in
-    [0, 3), booleans random (the domain sample_arrays uses)."""
+    dim takes what the other named dims (10 each) leave (values as filled_arrays)."""
     import numpy as np
-    rng = np.random.default_rng(seed)
-    names = list(dict.fromkeys(d for node in inputs.values() for d in node.shape
-                               if not isinstance(d, int)))
+    names = named_dims(inputs)
     dims = {d: 10 for d in names[1:]}
     if names:
         rest = max((int(np.prod([dims.get(d, d) for d in node.shape if d != names[0]]))
                     for node in inputs.values() if names[0] in node.shape), default=1)
         dims[names[0]] = max(1, n // max(rest, 1))
-    out = {}
-    for name, node in inputs.items():
-        shape = tuple(dims.get(d, d) for d in node.shape)
-        if node.dtype.startswith("int"):
-            out[name] = rng.integers(0, 3, size=shape).astype(
-                "int64" if node.dtype == "int" else node.dtype)
-        elif node.dtype == "bool":
-            out[name] = rng.random(shape) > 0.5
-        else:
-            dtype = node.dtype if node.dtype != "float" else float_dtype
-            out[name] = rng.uniform(0.1, 0.9, size=shape).astype(dtype)
-    return out
+    return filled_arrays(inputs, dims, float_dtype, seed)
 
 
 def bench_graph(text, specs, sizes, dtypes, quick):
