@@ -18,8 +18,6 @@ Medians over --repeat runs; the machine is shared, so read the ratios.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import tracemalloc
 
 import numpy as np
@@ -28,16 +26,13 @@ import codegen
 import lossgraph as lg
 from zoo import losses
 
+from .bench_llvm_foundations import median_time
+
 
 def median_s(fn, repeat, inner=1):
+    """The median seconds per call after one warm-up call."""
     fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+    return median_time(fn, repeat, inner)
 
 
 def kernels(backend):
