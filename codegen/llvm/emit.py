@@ -20,6 +20,7 @@ from llvmlite import ir
 from lossgraph.shapes import _factors
 
 from . import mathlib
+from .loops import counted_loop
 from .lower import (BLOCK, ELEMENTWISE, F64, I1, I8, I64, PTR, REDUCTIONS, TYPES, _numel,
                     combine, const, convert, identity, is_float)
 
@@ -231,19 +232,7 @@ class NestEmitter:
 
     # --- loops
     def loop(self, lo, hi, body):
-        b = self.b
-        pre = b.block
-        head = b.append_basic_block("loop")
-        done = b.append_basic_block("done")
-        b.cbranch(b.icmp_signed("<", lo, hi), head, done)
-        b.position_at_end(head)
-        i = b.phi(I64)
-        i.add_incoming(lo, pre)
-        body(i)
-        nxt = b.add(i, const(I64, 1))
-        i.add_incoming(nxt, b.block)
-        b.cbranch(b.icmp_signed("<", nxt, hi), head, done)
-        b.position_at_end(done)
+        counted_loop(self.b, lo, hi, lambda b, i: (body(i), ())[1])
 
     def build(self):
         nest, b = self.nest, self.b

@@ -22,6 +22,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import jit, mathlib, runtime
+from .loops import counted_loop
 
 _TYPES = {"float32": ir.FloatType(), "float64": ir.DoubleType()}
 _I64 = ir.IntType(64)
@@ -34,37 +35,6 @@ def _float_type(dtype):
     if name not in _TYPES:
         raise TypeError(f"dtype must be float32 or float64, got {name}")
     return _TYPES[name]
-
-
-def _loop(b, start, stop, body, carried=()):
-    """for i in [start, stop): carried = body(b, i, *carried); returns the final carried."""
-    pre = b.block
-    head = b.append_basic_block("loop")
-    done = b.append_basic_block("done")
-    b.cbranch(b.icmp_signed("<", start, stop), head, done)
-    b.position_at_end(head)
-    i = b.phi(_I64)
-    i.add_incoming(start, pre)
-    phis = []
-    for init in carried:
-        phi = b.phi(init.type)
-        phi.add_incoming(init, pre)
-        phis.append(phi)
-    out = body(b, i, *phis)
-    nxt = b.add(i, ir.Constant(_I64, 1))
-    tail = b.block
-    i.add_incoming(nxt, tail)
-    for phi, val in zip(phis, out):
-        phi.add_incoming(val, tail)
-    b.cbranch(b.icmp_signed("<", nxt, stop), head, done)
-    b.position_at_end(done)
-    results = []
-    for init, val in zip(carried, out):
-        res = b.phi(init.type)
-        res.add_incoming(init, pre)
-        res.add_incoming(val, tail)
-        results.append(res)
-    return results
 
 
 def map_module(functions, dtypes=("float32", "float64")):
@@ -84,7 +54,7 @@ def map_module(functions, dtypes=("float32", "float64")):
                         for p in (x, y)[:arity]]
                 b.store(fn(b, *args), b.gep(out, [i], inbounds=True, source_etype=ty))
                 return ()
-            _loop(b, ir.Constant(_I64, 0), n, body)
+            counted_loop(b, ir.Constant(_I64, 0), n, body)
             b.ret_void()
     return jit.compile_module(module)
 
@@ -137,13 +107,13 @@ def _bce_body(module, ty):
         lo = b.add(start, b.mul(i, ir.Constant(_I64, BLOCK)))
         hi = b.add(lo, ir.Constant(_I64, BLOCK))
         hi = b.select(b.icmp_signed("<", hi, stop), hi, stop)
-        s, = _loop(b, lo, hi, element, (zero,))
+        s, = counted_loop(b, lo, hi, element, (zero,))
         s = b.fpext(s, ir.DoubleType()) if isinstance(ty, ir.FloatType) else s
         return (b.fadd(total, s),)
 
     blocks = b.sdiv(b.add(b.sub(stop, start), ir.Constant(_I64, BLOCK - 1)),
                     ir.Constant(_I64, BLOCK))
-    total, = _loop(b, ir.Constant(_I64, 0), blocks, block,
+    total, = counted_loop(b, ir.Constant(_I64, 0), blocks, block,
                    (ir.Constant(ir.DoubleType(), 0.0),))
     b.store(total, partials)
     b.ret_void()

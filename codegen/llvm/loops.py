@@ -1,0 +1,38 @@
+"""One counted loop in LLVM IR, for the generated kernels (emit.py) and the hand-built ones
+(handmade.py)."""
+from __future__ import annotations
+
+from llvmlite import ir
+
+_I64 = ir.IntType(64)
+
+
+def counted_loop(b, start, stop, body, carried=()):
+    """for i in [start, stop): carried = body(b, i, *carried); returns the final carried."""
+    pre = b.block
+    head = b.append_basic_block("loop")
+    done = b.append_basic_block("done")
+    b.cbranch(b.icmp_signed("<", start, stop), head, done)
+    b.position_at_end(head)
+    i = b.phi(_I64)
+    i.add_incoming(start, pre)
+    phis = []
+    for init in carried:
+        phi = b.phi(init.type)
+        phi.add_incoming(init, pre)
+        phis.append(phi)
+    out = body(b, i, *phis)
+    nxt = b.add(i, ir.Constant(_I64, 1))
+    tail = b.block
+    i.add_incoming(nxt, tail)
+    for phi, val in zip(phis, out):
+        phi.add_incoming(val, tail)
+    b.cbranch(b.icmp_signed("<", nxt, stop), head, done)
+    b.position_at_end(done)
+    results = []
+    for init, val in zip(carried, out):
+        res = b.phi(init.type)
+        res.add_incoming(init, pre)
+        res.add_incoming(val, tail)
+        results.append(res)
+    return results
