@@ -1,5 +1,6 @@
-""".ci/run runs the README's quick start as written, then the README's documentation build, and
-fails whenever either would fail for a newcomer: checked with stub `pip`, `lossgraph`, `pytest`,
+""".ci/run installs the interop extra (so the PyTorch, JAX and Dask tests run rather than skip),
+runs the README's quick start as written, then the README's documentation build, and fails
+whenever either would fail for a newcomer: checked with stub `pip`, `lossgraph`, `pytest`,
 `mkdocs` and `dot` that record their calls."""
 import os
 import re
@@ -13,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_START = re.search(r"## Quick start.*?```bash\n(.*?)```", (ROOT / "README.md").read_text(),
                         re.S).group(1).splitlines()
+INTEROP = "pip install -e .[interop]"
 DOCS_BUILD = re.search(r"`([^`]*mkdocs build[^`]*)`", (ROOT / "README.md").read_text()).group(1)
 
 
@@ -40,7 +42,7 @@ def calls_of(lines):
 def test_ci_runs_the_quick_start_commands_verbatim_then_the_docs_build(tmp_path):
     expected = calls_of(QUICK_START)
     code, calls = run_ci(tmp_path)
-    assert code == 0 and calls == expected + calls_of([DOCS_BUILD])
+    assert code == 0 and calls == [INTEROP] + expected + calls_of([DOCS_BUILD])
     assert expected[-1] == "pytest"
     assert calls[-2:] == ["pip install -e .[docs]", "mkdocs build --strict"]
 
