@@ -89,7 +89,7 @@ def test_show_every_name_that_list_prints_and_its_graph_line_is_simplified(capsy
 def test_show_every_library_name_that_list_prints(capsys, monkeypatch):
     """Each flavour-qualified name shows exactly the losses whose `list` row names it (the
     entries themselves are printed as above; recording them keeps this test fast)."""
-    import lossgraph.cli as cli
+    import lossgraph.cli.zoo_names as cli
     assert main(["list"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines()[:-2] if line.strip()]
     expected = {}
@@ -149,7 +149,7 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_a_lossgraph_error_exits_1_on_stderr_without_traceback(capsys, monkeypatch):
-    import lossgraph.cli as cli
+    import lossgraph.cli.zoo_names as cli
 
     def broken(entry):
         raise lg.ShapeError("labels has shape (3,) but logits has 4 rows")
@@ -184,7 +184,7 @@ def test_closed_pipe_ends_quietly():
 
 
 def test_every_alias_names_a_canonical_loss():
-    from lossgraph.cli import ALIASES
+    from lossgraph.cli.zoo_names import ALIASES
     from zoo import inventory
     assert set(ALIASES.values()) <= set(inventory.canonical_names())
 
@@ -340,7 +340,7 @@ def test_a_missing_module_is_a_usage_error(capsys):
 
 def test_draw_dot_needs_no_graphviz_and_holds_the_gradients_and_values(tmp_path, capsys,
                                                                        monkeypatch):
-    from lossgraph.cli import sample_arrays, zoo_loss
+    from lossgraph.cli.loading import sample_arrays, zoo_loss
     from lossgraph.viz import summary
     monkeypatch.setenv("PATH", str(tmp_path))             # no `dot` program reachable
     out = tmp_path / "huber.dot"
@@ -398,7 +398,7 @@ def test_codegen_numpy_prints_the_kernels_source_and_it_runs(capsys):
     import numpy as np
     assert main(["codegen", "bce"]) == 0
     out = capsys.readouterr().out
-    from lossgraph.cli import zoo_loss
+    from lossgraph.cli.loading import zoo_loss
     loss = zoo_loss("binary_cross_entropy")
     kernel = codegen.compile(loss, wrt=["probs"])
     assert out.splitlines()[0] == f"# {kernel!r}"
@@ -446,7 +446,7 @@ def test_codegen_errors(argv, code, words, capsys):
 
 def test_bench_maps_zoo_names_to_workloads():
     from benchmarks.workloads import WORKLOADS
-    from lossgraph.cli import UsageError, bench_workloads
+    from lossgraph.cli.bench import UsageError, bench_workloads
     assert bench_workloads([], WORKLOADS) == list(WORKLOADS)
     assert bench_workloads(["mse", "MSE", "squared_error"], WORKLOADS) == ["mse"]
     assert bench_workloads(["sparse_ce"], WORKLOADS) == ["softmax_ce_10", "softmax_ce_1000"]
@@ -579,8 +579,9 @@ def test_documented_command_lines_run(argv, tmp_path, monkeypatch, capsys):
 
 
 def test_bench_outside_a_source_checkout_says_what_it_needs(tmp_path, capsys, monkeypatch):
-    import lossgraph.cli as cli
-    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "lossgraph" / "cli.py"))
+    import lossgraph.cli.bench as bench
+    monkeypatch.setattr(bench, "__file__",
+                        str(tmp_path / "site-packages" / "lossgraph" / "cli" / "bench.py"))
     assert main(["bench", "mse"]) == 2
     err = capsys.readouterr().err
     assert "benchmarks/losses.py" in err and "pip install -e" in err

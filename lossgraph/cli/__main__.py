@@ -1,0 +1,6 @@
+"""`python -m lossgraph.cli`."""
+import sys
+
+from lossgraph.cli import main
+
+sys.exit(main())
