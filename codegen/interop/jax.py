@@ -2,16 +2,28 @@
 
     f = kernel.to_jax()                 # or codegen.to_jax(loss, wrt=["logits"])
     value, g = jax.value_and_grad(f)(logits, labels)      # positional, or by name
+    f.path                              # "xla_ffi" or "callback" (f.path_reason says why)
 
-A jax.custom_vjp over jax.pure_callback (results declared with jax.ShapeDtypeStruct): the
-forward calls the kernel once on the host and keeps its gradients as residuals; the backward
-is g * dloss/dx (the loss is a scalar). Inputs not in the kernel's wrt get a zero cotangent.
-vmap runs the kernel once per example (vmap_method="sequential").
+A jax.custom_vjp: the forward runs the kernel once and keeps its gradients as residuals; the
+backward is g * dloss/dx (the loss is a scalar). Inputs not in the kernel's wrt get a zero
+cotangent. The kernel runs on one of two paths:
+
+- "xla_ffi" (LLVM-backend kernels): jax.ffi.ffi_call of an XLA FFI handler generated in LLVM IR
+  (codegen.interop.xla_ffi), which calls the kernel's native entry on XLA's buffers: the value
+  and gradients are written straight into the results XLA allocated, and no Python runs per
+  call. Shapes are checked when JAX traces the call (lossgraph's ShapeError / DTypeError).
+- "callback" (the NumPy backend, and LLVM programs the handler declines): jax.pure_callback
+  (results declared with jax.ShapeDtypeStruct) calls the kernel on the host, and its results
+  are copied into XLA's buffers.
+
+vmap runs the kernel once per example on either path (vmap_method="sequential").
 
 Limits, each a clear error: no forward mode (jax.jvp / jacfwd: JAX's custom_vjp TypeError), no
 second order (differentiating the gradients raises GradientError), float16/bfloat16 and a
 dtype other than the kernel's raise DTypeError. Under jax_enable_x64=False, JAX has no float64
-or int64: integer inputs are widened on the host to the kernel's dtype.
+or int64: integer inputs are widened to the kernel's int64 (on the host, or by the handler).
+A label out of range raises InputError on the callback path and JAX's runtime error (its
+message names the kernel) on the FFI path.
 """
 from __future__ import annotations
 
@@ -49,6 +61,7 @@ def to_jax(kernel, vmap_method="sequential"):
     if len(kernel.schedule.values) != 1:
         raise OptionError(f"to_jax: the kernel {kernel.name!r} has auxiliary outputs; "
                           f"export a kernel of the loss alone")
+    path, reason = kernel_path(kernel)
     names = kernel.input_names
     nodes = list(kernel.schedule.inputs.values())
     wrt_pos = [names.index(w) for w in kernel.wrt]
@@ -66,6 +79,10 @@ def to_jax(kernel, vmap_method="sequential"):
 
     def call(arrays):
         types = result_types(arrays)
+        native = _ffi_call(kernel, nodes, arrays, types, vmap_method) if path == "xla_ffi" \
+            else None
+        if native is not None:
+            return _no_jvp(kernel, native)(*arrays)
 
         def checked(*a):
             outs = host(*a)
@@ -99,11 +116,71 @@ def to_jax(kernel, vmap_method="sequential"):
         arrays = [_jax_array(kernel, n, node, a) for n, node, a in zip(names, nodes, arrays)]
         return loss(*arrays)
 
-    f.kernel = kernel
+    f.kernel, f.path, f.path_reason = kernel, path, reason
     f.__name__ = f"{kernel.name}_jax"
+    how = "XLA FFI handler" if path == "xla_ffi" else f"host callback: {reason}"
     f.__doc__ = (f"{kernel.name}({', '.join(names)}) -> loss; differentiable w.r.t. "
-                 f"{', '.join(kernel.wrt) or 'nothing'} (lossgraph kernel, host callback)")
+                 f"{', '.join(kernel.wrt) or 'nothing'} (lossgraph kernel, {how})")
     return f
+
+
+def kernel_path(kernel):
+    """("xla_ffi", None) when the FFI handler runs this kernel (its default precision
+    compiled to tell), else ("callback", why)."""
+    program = _program(kernel, None)
+    if program is None:
+        return "callback", f"the {kernel.backend} backend has no native entry"
+    from .xla_ffi import declines
+    why = declines(program)
+    return ("callback", why) if why else ("xla_ffi", None)
+
+
+def _program(kernel, float_t):
+    """The LLVM Program of kernel for float_t (None: its default), or None (not LLVM)."""
+    fn = kernel._fn
+    try:
+        from ..llvm.backend import LLVMKernel
+    except ImportError:
+        return None
+    if not isinstance(fn, LLVMKernel):
+        return None
+    return fn.program(float_t or fn.default)
+
+
+def _ffi_call(kernel, nodes, arrays, types, vmap_method):
+    """fn(*arrays) -> (value, *grads) through the kernel's FFI target for these arrays'
+    dtypes, or None when this precision's program needs the callback. Shapes are checked
+    here (at trace time), as the kernel checks its arrays."""
+    from lossgraph.evaluate import bind
+
+    from .xla_ffi import target
+    float_t = types[0].dtype.name
+    if any(node.dtype == "float" and a.dtype != float_t for node, a in zip(nodes, arrays)):
+        return None
+    program = _program(kernel, float_t)
+    widen, in_dtypes = [], []
+    for node, a in zip(nodes, arrays):
+        d = a.dtype.name
+        if node.dtype.startswith(("int", "uint")) and d != node.dtype:
+            widen.append(not (node.dtype == "int64" and d == "int32"))
+            d = d if not widen[-1] else node.dtype
+        else:
+            widen.append(False)
+        in_dtypes.append(d)
+    t = target(program, in_dtypes, kernel.name)
+    if t is None:
+        return None
+    shapes = [tuple(a.shape) for a in arrays]
+    bind(kernel.schedule.inputs,
+         {n: np.broadcast_to(np.zeros((), node.dtype if node.dtype != "float" else float_t), s)
+          for n, node, s in zip(kernel.input_names, nodes, shapes)})
+    ffi = jax.ffi.ffi_call(t.name, t.result_types(shapes), vmap_method=vmap_method)
+    n = 1 + t.n_grads
+
+    def native(*a):
+        a = [x.astype(node.dtype) if w else x for x, node, w in zip(a, nodes, widen)]
+        return tuple(ffi(*a)[:n])
+    return native
 
 
 def _no_jvp(kernel, fn):

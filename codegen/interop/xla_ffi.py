@@ -1,0 +1,538 @@
+"""The XLA FFI path of kernel.to_jax(): an XLA FFI handler generated in LLVM IR (llvmlite, no C
+compiler needed) that runs an LLVM-backend kernel's native entry on XLA's own buffers.
+
+    t = xla_ffi.target(program, in_dtypes, "bce")   # None: this program needs the callback
+    outs = jax.ffi.ffi_call(t.name, t.result_types(shapes), vmap_method=...)(*arrays)
+    value, grads = outs[0], outs[1:1 + t.n_grads]         # the rest: the kernel's scratch
+
+The handler, `XLA_FFI_Error *handler(XLA_FFI_CallFrame *)`, follows xla/ffi/api/c_api.h (API
+0.3; the structs are transcribed below as LLVM struct types, so LLVM lays them out as a C
+compiler does). It answers XLA's metadata query (API version, no traits), runs only at the
+execute stage, checks the count, dtype, rank and dims of every buffer, and returns NULL, or an
+error made by the api's XLA_FFI_Error_Create (INVALID_ARGUMENT) naming what was wrong.
+
+The kernel's entry is `void kernel(PyObject *args)`, args = (one array per slot, ctl)
+(codegen.llvm.emit.emit_whole): it only loads args[tuple_item_offset + 8 i] and, from each,
+the word at array_data_offset. The handler answers those two loads from blocks on its stack
+holding XLA's data pointers, so the kernel writes its value and gradients straight into the
+result buffers XLA allocated (zero copy). Arrays the kernel writes that are not results
+(per-row maxima, partial sums) are extra uint8 results sized from the dims ("scratch"), as is
+an int32 input the kernel reads as int64 (JAX without x64), widened by the handler.
+
+The steps run as Program.general runs them (so the bits equal the callback path's): dims from
+the buffers' dims at call time; each nest over [0, n0) of its outer axis, or, for a
+splittable nest of at least runtime.SPLIT_FROM elements and n0 >= 256, in runtime.chunks'
+two chunks (the second on a new pthread when threads=2, inline if none can be made), chunk
+partials combined in chunk order as lower.combine_py and stored in their 0-d arrays.
+
+Programs the handler cannot run (a NumPy fallback step, dims not read off the input shapes, an
+output the kernel does not write in its own dtype) get None: to_jax uses the host callback.
+Registered targets are never dropped (XLA has no unregistering), so each keeps its Program,
+and so the kernel's machine code, and the handler's JitModule alive for the process.
+"""
+from __future__ import annotations
+
+import ctypes
+import itertools
+import re
+import threading
+
+import numpy as np
+from llvmlite import ir
+
+from lossgraph.shapes import _factors
+
+from ..llvm import jit, runtime
+from ..llvm.loops import counted_loop
+from ..llvm.lower import F64, I1, I8, I32, I64, PTR, TYPES, const, convert, is_float
+
+# --- xla/ffi/api/c_api.h, API 0.3 (field order as declared; enums are 32-bit ints)
+API_MAJOR, API_MINOR = 0, 3
+EXTENSION_BASE = ir.LiteralStructType([I64, I32, PTR])            # struct_size, type, next
+API_VERSION = ir.LiteralStructType([I64, PTR, I32, I32])          # .., major, minor
+ARGS = ir.LiteralStructType([I64, PTR, I64, PTR, PTR])            # .., size, types, args/rets
+ATTRS = ir.LiteralStructType([I64, PTR, I64, PTR, PTR, PTR])      # .., size, types, names, attrs
+CALL_FRAME = ir.LiteralStructType([I64, PTR, PTR, PTR, I32,       # .., api, ctx, stage,
+                                   ARGS, ARGS, ATTRS, PTR])       # args, rets, attrs, future
+BUFFER = ir.LiteralStructType([I64, PTR, I32, PTR, I64, PTR])     # .., dtype, data, rank, dims
+METADATA = ir.LiteralStructType([I64, API_VERSION, I32, I64])     # .., version, traits, state
+METADATA_EXTENSION = ir.LiteralStructType([EXTENSION_BASE, PTR])  # base, metadata
+ERROR_CREATE_ARGS = ir.LiteralStructType([I64, PTR, PTR, I32])    # .., message, errc
+API = ir.LiteralStructType([I64, PTR, API_VERSION, PTR, PTR])     # .., internal, Error_Create
+FRAME_EXTENSION, FRAME_API, FRAME_STAGE, FRAME_ARGS, FRAME_RETS = 1, 2, 4, 5, 6
+LIST_SIZE, LIST_ITEMS = 2, 4
+BUFFER_DTYPE, BUFFER_DATA, BUFFER_RANK, BUFFER_DIMS = 2, 3, 4, 5
+API_ERROR_CREATE = 4
+EXTENSION_METADATA = 1                   # XLA_FFI_Extension_Metadata
+STAGE_EXECUTE = 3                        # XLA_FFI_ExecutionStage_EXECUTE
+INVALID_ARGUMENT = 3                     # XLA_FFI_Error_Code_INVALID_ARGUMENT
+#: numpy dtype -> XLA_FFI_DataType
+DTYPE_CODES = {"bool": 1, "int8": 2, "int16": 3, "int32": 4, "int64": 5, "uint8": 6,
+               "uint16": 7, "uint32": 8, "uint64": 9, "float16": 10, "float32": 11,
+               "float64": 12}
+
+_TARGETS = {}
+_LOCK = threading.Lock()
+_COUNT = itertools.count()
+
+
+def struct_size(ty):
+    """XLA_FFI_STRUCT_SIZE(ty, last field): the offset of its last field plus that field's size."""
+    td = jit.target_machine().target_data
+    last = len(ty.elements) - 1
+    return ty.get_element_offset(td, last) + ty.elements[last].get_abi_size(td)
+
+
+def target(program, in_dtypes, label):
+    """The registered FFI target running `program` on inputs of in_dtypes (numpy dtype names,
+    in the kernel's input order), made once; None when the program needs the host callback.
+    label: the kernel's name (sanitized into the target's name)."""
+    key = (id(program), tuple(in_dtypes))
+    t = _TARGETS.get(key)
+    if t is None:
+        with _LOCK:
+            t = _TARGETS.get(key)
+            if t is None:
+                t = _TARGETS[key] = FfiTarget.build(program, tuple(in_dtypes), label)
+    return t or None
+
+
+def declines(program):
+    """Why the handler cannot run program (a sentence), or None when it can."""
+    if program.fn is None or not program.one_call:
+        return "a step runs in NumPy (a fallback op)"
+    if program.bind_needed or any(s is None for s in program.dim_source):
+        return "a dim is not the size of an input's axis"
+    writes = _writes(program)
+    outs = program.value_slots + program.grad_slots
+    if len(set(outs)) != len(outs):
+        return "two outputs share one array"
+    for k, node in zip(outs, program.out_nodes):
+        if k not in writes or writes[k][2] is not None or \
+                np.dtype(writes[k][1]) != program.out_dtypes[id(node)]:
+            return "an output is not an array the kernel writes in its own dtype"
+    if any(st[8] for st in program.steps):
+        return "a reduction is converted between nests"
+    return None
+
+
+def _writes(program):
+    """slot -> (shape spec, dtype, identity or None) of every array a nest writes."""
+    return {slot: (spec, dtype, ident) for st in program.steps
+            for slot, spec, dtype, ident in st[1]}
+
+
+def _wrt_positions(program):
+    """The input positions of the differentiated inputs, in wrt order."""
+    names = [n.name for n in program.input_nodes]
+    return [names.index(w.name) for w in program.s.wrt]
+
+
+def _size(spec, dims):
+    """The extents of a shape spec ((coeff, dim positions), ...) at dims."""
+    out = []
+    for coeff, idx in spec:
+        for j in idx:
+            coeff *= dims[j]
+        out.append(coeff)
+    return out
+
+
+class FfiTarget:
+    """One registered handler: name, n_grads, and result_types(input shapes) for ffi_call."""
+
+    def __init__(self, program, in_dtypes, name, scratch, widened):
+        self.program, self.in_dtypes, self.name = program, in_dtypes, name
+        self.n_grads = len(program.grad_slots)
+        self.scratch, self.widened = scratch, widened     # [(slot, spec, itemsize)], [k]
+        self.jit = None
+
+    @classmethod
+    def build(cls, program, in_dtypes, label):
+        """The target, compiled and registered; False when the program declines."""
+        if declines(program):
+            return False
+        import jax
+        writes = _writes(program)
+        outs = set(program.value_slots + program.grad_slots)
+        scratch = [(k, writes[k][0], np.dtype(writes[k][1]).itemsize)
+                   for k in program.slots if k in writes and k not in outs]
+        widened = [k for k, (node, d) in enumerate(zip(program.input_nodes, in_dtypes))
+                   if node.dtype == "int64" and d == "int32"
+                   and program.input_slots[k] is not None]
+        safe = re.sub(r"[^A-Za-z0-9_]", "_", label)[:40]
+        name = f"lossgraph_{safe}_{program.float_t}_{next(_COUNT)}"
+        t = cls(program, in_dtypes, name, scratch, widened)
+        t.jit = jit.compile_module(_Handler(t).module)
+        address = t.jit.address("handler")
+        jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(ctypes.c_void_p(address)),
+                                    platform="cpu")
+        return t
+
+    def result_types(self, shapes):
+        """ffi_call's results for inputs of these shapes: value, gradients, scratch bytes."""
+        import jax
+        p = self.program
+        dims = [shapes[k][ax] for k, ax in p.dim_source]
+        fdt = np.dtype(p.float_t)
+        wrt = _wrt_positions(p)
+        out = [jax.ShapeDtypeStruct((), fdt)]
+        out += [jax.ShapeDtypeStruct(shapes[k], fdt) for k in wrt]
+        out += [jax.ShapeDtypeStruct((max(1, int(np.prod(_size(spec, dims))) * item),), np.uint8)
+                for _, spec, item in self.scratch]
+        out += [jax.ShapeDtypeStruct((max(1, int(np.prod(shapes[k]))) * 8,), np.uint8)
+                for k in self.widened]
+        return out
+
+    def __repr__(self):
+        return f"<FfiTarget {self.name}>"
+
+
+class _Handler:
+    """The IR module of one target's handler (see the module doc)."""
+
+    def __init__(self, t):
+        self.t, p = t, t.program
+        self.module = m = jit.new_module("lossgraph_xla_ffi")
+        self.fn = ir.Function(m, ir.FunctionType(PTR, [PTR]), name="handler")
+        self.entry_block = self.fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(self.entry_block)
+        self.strings = 0
+        frame = self.fn.args[0]
+        self.kernel = self.b.inttoptr(const(I64, p.jit.address("kernel")),
+                                      ir.FunctionType(ir.VoidType(), [PTR]).as_pointer())
+        self.metadata(frame)
+        self.api = self.field(frame, CALL_FRAME, FRAME_API, PTR)
+        self.body(frame)
+        self.b.ret(ir.Constant(PTR, None))
+
+    # --- IR helpers
+    def member(self, ptr, ty, *path):
+        """A pointer to field path[0] (of field path[1] ...) of the struct ty at ptr, at the
+        byte offset LLVM's data layout gives it."""
+        td = jit.target_machine().target_data
+        offset = 0
+        for index in path:
+            offset += ty.get_element_offset(td, index)
+            ty = ty.elements[index]
+        return self.b.gep(ptr, [const(I64, offset)], source_etype=I8)
+
+    def field(self, ptr, ty, index, typ):
+        return self.b.load(self.member(ptr, ty, index), typ=typ)
+
+    def at(self, base, index, ty):
+        return self.b.gep(base, [index if isinstance(index, ir.Value) else const(I64, index)],
+                          source_etype=ty)
+
+    def alloca(self, ty, n=1):
+        with self.b.goto_block(self.entry_block):
+            self.b.position_at_start(self.entry_block)
+            return self.opaque(self.b.alloca(ty, size=n))
+
+    def opaque(self, typed):
+        """typed as an opaque pointer (llvmlite checks stores through typed pointers against
+        their pointee; the handler stores fields of other types at byte offsets)."""
+        return self.b.inttoptr(self.b.ptrtoint(typed, I64), PTR)
+
+    def string(self, text):
+        data = bytearray(text.encode() + b"\0")
+        g = ir.GlobalVariable(self.module, ir.ArrayType(I8, len(data)), f"msg{self.strings}")
+        self.strings += 1
+        g.global_constant, g.linkage = True, "private"
+        g.initializer = ir.Constant(g.value_type, data)
+        return g.bitcast(PTR)
+
+    def check(self, ok, message):
+        """Go on when ok, else return XLA_FFI_Error_Create(INVALID_ARGUMENT, message)."""
+        b = self.b
+        fail, cont = self.fn.append_basic_block("fail"), self.fn.append_basic_block("ok")
+        b.cbranch(ok, cont, fail)
+        b.position_at_end(fail)
+        args = self.opaque(b.alloca(ERROR_CREATE_ARGS))
+        for i, v in enumerate([const(I64, struct_size(ERROR_CREATE_ARGS)),
+                               ir.Constant(PTR, None), self.string(message),
+                               const(I32, INVALID_ARGUMENT)]):
+            b.store(v, self.member(args, ERROR_CREATE_ARGS, i))
+        create = self.field(self.api, API, API_ERROR_CREATE,
+                            ir.FunctionType(PTR, [PTR]).as_pointer())
+        b.ret(b.call(create, [args]))
+        b.position_at_end(cont)
+
+    # --- the handler
+    def metadata(self, frame):
+        """The metadata query: fill in the API version and traits, return success."""
+        b = self.b
+        ext = self.field(frame, CALL_FRAME, FRAME_EXTENSION, PTR)
+        query, run = self.fn.append_basic_block("query"), self.fn.append_basic_block("stage")
+        kind = self.fn.append_basic_block("kind")
+        b.cbranch(b.icmp_unsigned("!=", ext, ir.Constant(PTR, None)), kind, run)
+        b.position_at_end(kind)
+        is_meta = b.icmp_signed("==", self.field(ext, EXTENSION_BASE, 1, I32),
+                                const(I32, EXTENSION_METADATA))
+        b.cbranch(is_meta, query, run)
+        b.position_at_end(query)
+        meta = self.field(ext, METADATA_EXTENSION, 1, PTR)
+        for i, v in enumerate([const(I64, struct_size(API_VERSION)), ir.Constant(PTR, None),
+                               const(I32, API_MAJOR), const(I32, API_MINOR)]):
+            b.store(v, self.member(meta, METADATA, 1, i))
+        b.store(const(I32, 0), self.member(meta, METADATA, 2))         # traits: none
+        b.store(const(I64, 0), self.member(meta, METADATA, 3))         # no state type
+        b.ret(ir.Constant(PTR, None))
+        b.position_at_end(run)
+        execute, skip = self.fn.append_basic_block("execute"), self.fn.append_basic_block("skip")
+        stage = self.field(frame, CALL_FRAME, FRAME_STAGE, I32)
+        b.cbranch(b.icmp_signed("==", stage, const(I32, STAGE_EXECUTE)), execute, skip)
+        b.position_at_end(skip)
+        b.ret(ir.Constant(PTR, None))
+        b.position_at_end(execute)
+
+    def buffers(self, frame, which, expected, what):
+        """[(data pointer, dims pointer)] of the call frame's args or rets, their count, dtype
+        and rank checked: expected [(name, dtype, rank)]."""
+        b = self.b
+        lst = self.member(frame, CALL_FRAME, which)
+        n = self.field(lst, ARGS, LIST_SIZE, I64)
+        self.check(b.icmp_signed("==", n, const(I64, len(expected))),
+                   f"{self.t.name}: expected {len(expected)} {what}")
+        items = self.field(lst, ARGS, LIST_ITEMS, PTR)
+        out = []
+        for i, (name, dtype, rank) in enumerate(expected):
+            buf = b.load(self.at(items, i, PTR), typ=PTR)
+            code = self.field(buf, BUFFER, BUFFER_DTYPE, I32)
+            self.check(b.icmp_signed("==", code, const(I32, DTYPE_CODES[dtype])),
+                       f"{self.t.name}: {name} must have dtype {dtype}")
+            r = self.field(buf, BUFFER, BUFFER_RANK, I64)
+            self.check(b.icmp_signed("==", r, const(I64, rank)),
+                       f"{self.t.name}: {name} must have rank {rank}")
+            data = self.field(buf, BUFFER, BUFFER_DATA, PTR)
+            if dtype not in ("bool", "int8", "uint8"):
+                item = np.dtype(dtype).itemsize
+                aligned = b.icmp_unsigned("==", b.and_(b.ptrtoint(data, I64),
+                                                       const(I64, item - 1)), const(I64, 0))
+                self.check(aligned, f"{self.t.name}: {name} is not {item}-byte aligned")
+            out.append((data, self.field(buf, BUFFER, BUFFER_DIMS, PTR)))
+        return out
+
+    def extent(self, dims_ptr, axis):
+        return self.b.load(self.at(dims_ptr, axis, I64), typ=I64)
+
+    def size(self, spec, dims):
+        """The extents of a shape spec at the dims (i64 values)."""
+        b, out = self.b, []
+        for coeff, idx in spec:
+            v = const(I64, coeff)
+            for j in idx:
+                v = b.mul(v, dims[j])
+            out.append(v)
+        return out
+
+    def numel(self, spec, dims):
+        v = const(I64, 1)
+        for e in self.size(spec, dims):
+            v = self.b.mul(v, e)
+        return v
+
+    def body(self, frame):
+        t, p, b = self.t, self.t.program, self.b
+        names = [n.name for n in p.input_nodes]
+        ins = self.buffers(frame, FRAME_ARGS,
+                           [(f"input {n!r}", d, node.ndim)
+                            for n, d, node in zip(names, t.in_dtypes, p.input_nodes)],
+                           "arguments")
+        dims = [self.extent(ins[k][1], ax) for k, ax in p.dim_source]
+        index = {d: j for j, d in enumerate(p.plan.dims)}
+        for (name, node), (_, dptr) in zip(zip(names, p.input_nodes), ins):
+            for ax, d in enumerate(node.shape):
+                if isinstance(d, int):
+                    want = const(I64, d)
+                else:
+                    coeff, parts = _factors(d)
+                    if any(q not in index for q in parts):
+                        continue
+                    want = self.size([(coeff, [index[q] for q in parts])], dims)[0]
+                self.check(b.icmp_signed("==", self.extent(dptr, ax), want),
+                           f"{t.name}: input {name!r} axis {ax} must have size {d}")
+        fdt = p.float_t
+        expected = [("the value", fdt, 0)]
+        wrt = _wrt_positions(p)
+        expected += [(f"the gradient w.r.t. {names[k]!r}", fdt, p.input_nodes[k].ndim)
+                     for k in wrt]
+        expected += [(f"scratch {j}", "uint8", 1) for j in range(len(t.scratch) + len(t.widened))]
+        rets = self.buffers(frame, FRAME_RETS, expected, "results")
+        for k, (_, dptr) in zip(wrt, rets[1:]):
+            for ax in range(p.input_nodes[k].ndim):
+                self.check(b.icmp_signed("==", self.extent(dptr, ax), self.extent(ins[k][1], ax)),
+                           f"{t.name}: the gradient w.r.t. {names[k]!r} has the wrong shape")
+        data = {k: rets[0][0] for k in p.value_slots}
+        data.update({k: r[0] for k, r in zip(p.grad_slots, rets[1:])})
+        extra = rets[1 + len(wrt):]
+        for (slot, spec, item), (ptr, dptr) in zip(t.scratch, extra):
+            need = b.mul(self.numel(spec, dims), const(I64, item))
+            self.check(b.icmp_signed(">=", self.extent(dptr, 0), need),
+                       f"{t.name}: scratch for slot {slot} is too small")
+            data[slot] = ptr
+        for k, (ptr, dptr) in zip(t.widened, extra[len(t.scratch):]):
+            n = const(I64, 1)
+            for ax in range(p.input_nodes[k].ndim):
+                n = b.mul(n, self.extent(ins[k][1], ax))
+            self.check(b.icmp_signed(">=", self.extent(dptr, 0), b.mul(n, const(I64, 8))),
+                       f"{t.name}: scratch for input {names[k]!r} is too small")
+            src = ins[k][0]
+
+            def widen(b, i, src=src, ptr=ptr):
+                v = b.load(self.at(src, i, I32), typ=I32)
+                b.store(b.sext(v, I64), self.at(ptr, i, I64))
+                return ()
+            counted_loop(b, const(I64, 0), n, widen)
+            data[p.input_slots[k]] = ptr
+        for k, slot in enumerate(p.input_slots):
+            if slot is not None and slot not in data:
+                data[slot] = ins[k][0]
+        for slot, arr in p.consts:
+            g = ir.GlobalVariable(self.module, ir.ArrayType(I8, max(1, arr.nbytes)),
+                                  f"const{slot}")
+            g.global_constant, g.linkage, g.align = True, "private", 64
+            g.initializer = ir.Constant(g.value_type, bytearray(arr.tobytes() or b"\0"))
+            data[slot] = g.bitcast(PTR)
+        self.run_steps([data[k] for k in p.slots], dims)
+
+    def fake_args(self, pointers, ctl):
+        """A block the kernel's entry reads as the tuple (arrays..., ctl): its item i at
+        tuple_item_offset + 8 i points to a block holding pointer i at array_data_offset."""
+        b = self.b
+        items, data = runtime.tuple_item_offset(), runtime.array_data_offset()
+        ptrs = pointers + [ctl]
+        holders = self.alloca(ir.ArrayType(I8, (data + 8) * len(ptrs)))
+        tup = self.alloca(ir.ArrayType(I8, items + 8 * len(ptrs)))
+        for i, ptr in enumerate(ptrs):
+            holder = self.at(holders, (data + 8) * i, I8)
+            b.store(ptr, self.at(holder, data, I8))
+            b.store(holder, self.at(tup, items + 8 * i, I8))
+        return tup
+
+    def run_steps(self, pointers, dims):
+        p, b = self.t.program, self.b
+        size = p.ctl_size
+        ctl0, ctl1 = self.alloca(F64, size), self.alloca(F64, size)
+        for j in range(size):
+            b.store(ir.Constant(F64, 0.0), self.at(ctl0, j, F64))
+        for j, d in enumerate(dims):
+            b.store(b.sitofp(d, F64), self.at(ctl0, j, F64))
+        args0, args1 = self.fake_args(pointers, ctl0), self.fake_args(pointers, ctl1)
+        where = {k: i for i, k in enumerate(p.slots)}
+        for st in p.steps:
+            _, writes, spec, rank, flat, cell, partials, splittable, _ = st
+            for slot, wspec, dtype, ident in writes:
+                if ident is not None:
+                    self.fill(pointers[where[slot]], self.numel(wspec, dims), dtype, ident)
+            numel = self.numel(spec, dims)
+            n0 = const(I64, 1) if rank == 0 else numel if flat else self.size(spec, dims)[0]
+            b.store(ir.Constant(F64, 1.0), self.at(ctl0, cell, F64))
+            m = len(partials)
+            flag = self.at(ctl0, cell + 3 + m, F64)
+            if splittable:
+                two = b.and_(b.icmp_signed(">=", numel, const(I64, runtime.SPLIT_FROM)),
+                             b.icmp_signed(">=", n0, const(I64, 256)))
+                with b.if_else(two) as (then, otherwise):
+                    with then:
+                        self.two_chunks(st, n0, ctl0, ctl1, args0, args1, pointers, where)
+                    with otherwise:
+                        self.one_chunk(cell, n0, ctl0, args0)
+            else:
+                self.one_chunk(cell, n0, ctl0, args0)
+            self.check(b.fcmp_ordered("==", b.load(flag, typ=F64), ir.Constant(F64, 0.0)),
+                       f"{self.t.name}: pick / one_hot: a label is out of range [0, depth)")
+            b.store(ir.Constant(F64, 0.0), self.at(ctl0, cell, F64))
+
+    def one_chunk(self, cell, n0, ctl0, args0):
+        b = self.b
+        b.store(ir.Constant(F64, 0.0), self.at(ctl0, cell + 1, F64))
+        b.store(b.sitofp(n0, F64), self.at(ctl0, cell + 2, F64))
+        b.call(self.kernel, [args0])
+
+    def two_chunks(self, st, n0, ctl0, ctl1, args0, args1, pointers, where):
+        """runtime.chunks(n0, 0): [0, mid), [mid, n0), mid = n0 / 2 rounded up to 64."""
+        b, p = self.b, self.t.program
+        _, _, _, _, _, cell, partials, _, _ = st
+        for j in range(p.ctl_size):
+            b.store(b.load(self.at(ctl0, j, F64), typ=F64), self.at(ctl1, j, F64))
+        mid = b.mul(b.sdiv(b.add(b.sdiv(n0, const(I64, 2)), const(I64, 63)), const(I64, 64)),
+                    const(I64, 64))
+        b.store(ir.Constant(F64, 0.0), self.at(ctl0, cell + 1, F64))
+        b.store(b.sitofp(mid, F64), self.at(ctl0, cell + 2, F64))
+        b.store(b.sitofp(mid, F64), self.at(ctl1, cell + 1, F64))
+        b.store(b.sitofp(n0, F64), self.at(ctl1, cell + 2, F64))
+        if p.threads == 2:
+            self.on_two_threads(args0, args1)
+        else:
+            b.call(self.kernel, [args0])
+            b.call(self.kernel, [args1])
+        m = len(partials)
+        for j, (slot, op, typ) in enumerate(partials):
+            a = b.load(self.at(ctl0, cell + 3 + j, F64), typ=F64)
+            c = b.load(self.at(ctl1, cell + 3 + j, F64), typ=F64)
+            total = _combine(b, op, a, c)
+            reg, mem = TYPES[np.dtype(typ).name]
+            v = convert(b, total, reg)
+            if reg == I1:
+                v = b.zext(v, mem)
+            b.store(v, pointers[where[slot]])
+        flag0 = self.at(ctl0, cell + 3 + m, F64)
+        flag1 = b.load(self.at(ctl1, cell + 3 + m, F64), typ=F64)
+        b.store(b.fadd(b.load(flag0, typ=F64), flag1), flag0)
+
+    def on_two_threads(self, args0, args1):
+        """Chunk 2 on a new pthread (inline when pthread_create fails), chunk 1 here."""
+        b = self.b
+        libc = ctypes.CDLL(None)
+        create_ty = ir.FunctionType(I32, [PTR, PTR, PTR, PTR]).as_pointer()
+        join_ty = ir.FunctionType(I32, [I64, PTR]).as_pointer()
+        create = b.inttoptr(const(I64, ctypes.cast(libc.pthread_create, ctypes.c_void_p).value),
+                            create_ty)
+        join = b.inttoptr(const(I64, ctypes.cast(libc.pthread_join, ctypes.c_void_p).value),
+                          join_ty)
+        tid = self.alloca(I64)
+        rc = b.call(create, [tid, ir.Constant(PTR, None), self.thread_main(), args1])
+        b.call(self.kernel, [args0])
+        with b.if_else(b.icmp_signed("==", rc, const(I32, 0))) as (started, failed):
+            with started:
+                b.call(join, [b.load(tid, typ=I64), ir.Constant(PTR, None)])
+            with failed:
+                b.call(self.kernel, [args1])
+
+    def thread_main(self):
+        """void *chunk(void *args): the kernel's entry on args (a pthread start routine)."""
+        fn = self.module.globals.get("chunk")
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(PTR, [PTR]), name="chunk")
+            fn.linkage = "internal"
+            b = ir.IRBuilder(fn.append_basic_block("entry"))
+            kernel = b.inttoptr(const(I64, self.t.program.jit.address("kernel")),
+                                ir.FunctionType(ir.VoidType(), [PTR]).as_pointer())
+            b.call(kernel, [fn.args[0]])
+            b.ret(ir.Constant(PTR, None))
+        return fn
+
+    def fill(self, ptr, n, dtype, ident):
+        """ptr[0:n] = ident (a reduction's start value, in its accumulator dtype)."""
+        reg, mem = TYPES[dtype]
+        if not is_float(reg) and not np.isfinite(ident):
+            info = np.iinfo(dtype)
+            ident = info.min if ident < 0 else info.max
+        v = const(mem, ident)
+
+        def store(b, i):
+            b.store(v, self.at(ptr, i, mem))
+            return ()
+        counted_loop(self.b, const(I64, 0), n, store)
+
+
+def _combine(b, op, a, c):
+    """lower.combine_py(op, a, c) on float64s: +, *, or max/min with NaN propagated."""
+    if op == "sum":
+        return b.fadd(a, c)
+    if op == "prod":
+        return b.fmul(a, c)
+    nan = b.fcmp_unordered("uno", a, c)
+    pick = b.select(b.fcmp_ordered(">" if op == "max" else "<", c, a), c, a)
+    return b.select(nan, b.fadd(a, c), pick)
