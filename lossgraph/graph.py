@@ -7,15 +7,26 @@ from __future__ import annotations
 
 import threading
 import weakref
+from operator import attrgetter
 from types import MappingProxyType
+from _weakref import _remove_dead_weakref
 
 import numpy as np
 
 from .errors import LossgraphError
 from .ops.base import OPS
 
-_TABLE: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+# structural key -> weakref.ref(node): a plain dict (a WeakValueDictionary costs a Python call
+# per lookup and store); a dying node's callback drops its own entry, and only while that entry
+# is still the dead reference (a node built again since keeps its entry).
+_TABLE: dict = {}
 _LOCK = threading.Lock()
+# (op, (shape, dtype) of each input) -> (shape, dtype) of an elementwise op without attrs: its
+# rule reads nothing else (broadcasting and a dtype rule), so a repeated signature skips it.
+_INFERRED: dict = {}
+INFERRED_LIMIT = 4096
+_signature = attrgetter("_sig")
+_NO_ATTRS = MappingProxyType({})
 
 
 def _freeze(v):
@@ -44,7 +55,9 @@ class Node:
         (('N', 3), 'float', True)
     """
 
-    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "_key", "__weakref__")
+    # _sig: (shape, dtype), the key of the shape cache; _normal: lossgraph.rewrite's memo (None:
+    # not known, True: no rule fires at or below this node, else the node's normal form)
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "_sig", "_normal", "__weakref__")
 
     def __init__(self, *a, **k):
         raise TypeError("Nodes are built with lossgraph functions (lg.input, lg.exp, ...), "
@@ -52,26 +65,39 @@ class Node:
 
     @classmethod
     def _make(cls, op_name, inputs, attrs):
+        key = (op_name, tuple(map(id, inputs)))
+        shape_dtype = sig = None
         if not attrs:   # an existing node is found without inferring its shape again
-            node = _TABLE.get((op_name, tuple(id(i) for i in inputs), ()))
+            ref = _TABLE.get(key)
+            node = ref() if ref is not None else None
             if node is not None:
                 return node
-        op = OPS[op_name]
-        shape, dtype, attrs = op.infer(tuple(inputs), dict(attrs))
-        key = (op_name, tuple(id(i) for i in inputs),
-               tuple(sorted((k, _freeze(v)) for k, v in attrs.items())))
+            sig = (op_name, *map(_signature, inputs))
+            shape_dtype = _INFERRED.get(sig)
+        if shape_dtype is None:
+            op = OPS[op_name]
+            shape, dtype, attrs = op.infer(tuple(inputs), dict(attrs))
+            shape_dtype = tuple(shape), dtype
+            if attrs:
+                key += (tuple(sorted((k, _freeze(v)) for k, v in attrs.items())),)
+            elif sig is not None and op.kind == "elementwise":
+                if len(_INFERRED) >= INFERRED_LIMIT:
+                    _INFERRED.clear()
+                _INFERRED[sig] = shape_dtype
         with _LOCK:
-            node = _TABLE.get(key)
+            ref = _TABLE.get(key)
+            node = ref() if ref is not None else None
             if node is None:
                 node = object.__new__(cls)
                 set_ = object.__setattr__
                 set_(node, "op", op_name)
                 set_(node, "inputs", tuple(inputs))
-                set_(node, "attrs", MappingProxyType(attrs))
-                set_(node, "shape", tuple(shape))
-                set_(node, "dtype", dtype)
-                set_(node, "_key", key)
-                _TABLE[key] = node
+                set_(node, "attrs", MappingProxyType(attrs) if attrs else _NO_ATTRS)
+                set_(node, "shape", shape_dtype[0])
+                set_(node, "dtype", shape_dtype[1])
+                set_(node, "_sig", shape_dtype)
+                set_(node, "_normal", None)
+                _TABLE[key] = weakref.ref(node, lambda r, k=key: _remove_dead_weakref(_TABLE, k))
         return node
 
     def __setattr__(self, name, value):

@@ -5,13 +5,11 @@ its value. Passes are iterative over a topological order, so deep graphs never r
 """
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 from dataclasses import dataclass, field
 
 from . import api as F
-from .graph import make, topo_order
+from .graph import Node, make, topo_order
 from .regions import elementwise_region
 from .ops import OPS
 from .patterns import RULES, Const, const_value
@@ -167,85 +165,90 @@ def _grows_to(small, node):
         return False
 
 
-# Nodes in normal form (no rule fires at them or anywhere below) and, for graphs simplified
-# before, each node's normal form. Graphs are immutable, so both stay true: a repeated simplify
-# (and the shared parts of the loss and its gradient) cost a lookup per node.
-_NORMAL: "weakref.WeakSet" = weakref.WeakSet()
-_NORMAL_FORM: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _known(n, trace):
-    """n's normal form if it is known (while tracing, only n itself when n is normal, so
-    explain reports every rule that fires)."""
-    if n in _NORMAL:
-        return n
-    return None if trace is not None else _NORMAL_FORM.get(n)
-
-
-def _either(found, n, trace):
-    return found if found is not None else _known(n, trace)
+# Each node's Node._normal records what is known: True when it is in normal form (no rule
+# fires at it or anywhere below), else, for graphs simplified before, its normal form. Graphs
+# are immutable, so both stay true: a repeated simplify (and the shared parts of the loss and
+# its gradient) cost a lookup per node.
+_set_normal = Node._normal.__set__
 
 
 def _normalize(roots, trace):
     """Bottom-up rewriting in one walk: a node is rewritten once its inputs are in normal form,
     and a rule's result is normalized in turn (only its new nodes are visited), so no second
-    pass over the graph is needed. Iterative: depth is no limit."""
-    done = {}                      # id -> normal form, for this call
-    steps = {}                     # id -> rewrites taken at a node (a bound against cycles)
-    redirect = {}                  # id(n) -> the node n was rewritten to, not yet normal
-    keep = []                      # every node this walk refers to by id stays alive
+    pass over the graph is needed. Iterative: depth is no limit. While tracing, only nodes
+    known to be normal are skipped, so explain reports every rule that fires."""
+    tracing = trace is not None
+    done = {}                      # node -> its normal form, for this call
+    steps = {}                     # node -> rewrites taken to reach it (a bound against cycles)
+    redirect = {}                  # node -> the node it was rewritten to, not yet normal
+    keep = []                      # nodes whose normal form is recorded at the end
     stack = list(roots)
+    pop, push = stack.pop, stack.append
     while stack:
         n = stack[-1]
-        if id(n) in done:
-            stack.pop()
+        if n in done:
+            pop()
             continue
-        known = _known(n, trace)
-        if known is not None:
-            done[id(n)] = known
-            stack.pop()
+        known = n._normal
+        if known is not None and (known is True or not tracing):
+            done[n] = n if known is True else known
+            pop()
             continue
-        to = redirect.get(id(n))
+        to = redirect.get(n)
         if to is not None:
-            if id(to) in done:
-                done[id(n)] = done[id(to)]
-                stack.pop()
+            if to in done:
+                done[n] = done[to]
+                pop()
             else:
-                stack.append(to)
+                push(to)
             continue
-        pending = [i for i in n.inputs if id(i) not in done and _known(i, trace) is None]
-        if pending:
-            stack.extend(pending)
+        inputs, waiting, changed = [], False, False
+        for i in n.inputs:
+            form = done.get(i)
+            if form is None:
+                form = i._normal
+                if form is True:
+                    form = i
+                elif form is None or tracing:
+                    push(i)
+                    waiting = True
+                    continue
+            inputs.append(form)
+            changed = changed or form is not i
+        if waiting:
             continue
-        inputs = tuple(_either(done.get(id(i)), i, trace) for i in n.inputs)
-        cur = n if all(a is b for a, b in zip(inputs, n.inputs)) else \
-            make(n.op, *inputs, **n.attrs)
+        cur = Node._make(n.op, inputs, n.attrs) if changed else n
         keep.append(cur)
-        if cur is not n and (id(cur) in done or _known(cur, trace) is not None):
-            done[id(n)] = _either(done.get(id(cur)), cur, trace)
-            stack.pop()
-            continue
-        count = steps.get(id(n), 0)
+        if changed:
+            form = done.get(cur)
+            if form is None:
+                form = cur._normal
+                form = cur if form is True else None if tracing else form
+            if form is not None:
+                done[n] = form
+                pop()
+                continue
+        count = steps.get(n, 0)
         out = _rewrite_once(cur, trace) if count < MAX_STEPS_PER_NODE else None
         if out is None:
-            _NORMAL.add(cur)
-            done[id(n)] = done[id(cur)] = cur
-            stack.pop()
+            _set_normal(cur, True)
+            done[n] = done[cur] = cur
+            pop()
             continue
-        if out is n or id(out) in redirect:  # rules that undo each other: stop here
-            done[id(n)] = done[id(cur)] = cur
-            stack.pop()
+        if out is n or out in redirect:  # rules that undo each other: stop here
+            done[n] = done[cur] = cur
+            pop()
             continue
         keep.append(out)
-        steps[id(out)] = count + 1
-        redirect[id(n)] = out
-        if cur is not n:
-            redirect[id(cur)] = out
-    results = [done[id(r)] for r in roots]
-    if trace is None:
+        steps[out] = count + 1
+        redirect[n] = out
+        if changed:
+            redirect[cur] = out
+    results = [done[r] for r in roots]
+    if not tracing:
         for n in keep:
-            if id(n) in done and n not in _NORMAL:
-                _NORMAL_FORM[n] = done[id(n)]
+            if n in done and n._normal is not True:
+                _set_normal(n, done[n])
     return results
 
 
@@ -254,7 +257,7 @@ def _run(roots, trace=None):
     if trace is None:
         for r, o in zip(roots, out):
             if r is not o:
-                _NORMAL_FORM[r] = o
+                _set_normal(r, o)
     return out
 
 

@@ -1,0 +1,90 @@
+"""Hash-consing (lossgraph.graph): the same expression is the same object, also built from
+threads; a node's table entry goes when the node dies; the shape cache agrees with the op's rule
+and never hides an error."""
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import lossgraph as lg
+from lossgraph import graph
+from lossgraph.graph import make
+from lossgraph.ops import OPS
+
+
+def test_the_same_expression_is_the_same_object():
+    x, y = lg.input("x", shape=("N",)), lg.input("y", shape=("N",))
+    assert lg.exp(x) * y is lg.exp(x) * y
+    assert lg.sum(x, axis=0) is lg.sum(x) and lg.sum(x).attrs["axis"] == (0,)
+    assert lg.sum(x, keepdims=True) is not lg.sum(x)
+    assert lg.constant(np.array([1.0, 2.0])) is lg.constant(np.array([1.0, 2.0]))
+    assert lg.constant(np.array([1.0, 2.0])) is not lg.constant(np.array([1.0, 3.0]))
+    assert x * y is not y * x
+
+
+def test_a_dead_node_leaves_the_table_and_comes_back_new():
+    x = lg.input("x_dies", shape=("N",))
+    before = len(graph._TABLE)
+    node = lg.tanh(lg.exp(x))
+    dead = weakref.ref(node)
+    assert len(graph._TABLE) == before + 2
+    del node
+    assert dead() is None and len(graph._TABLE) == before   # no gc.collect() needed
+    again = lg.tanh(lg.exp(x))
+    assert again.op == "tanh" and lg.tanh(lg.exp(x)) is again
+    assert len(graph._TABLE) == before + 2
+
+
+def test_a_graph_is_released_as_a_whole():
+    x = lg.input("x_chain", shape=("N",))
+    y = x
+    for _ in range(2000):
+        y = lg.sigmoid(y) * 0.5
+    tip = weakref.ref(y)
+    size = len(graph._TABLE)
+    del y
+    gc.collect()
+    assert tip() is None and len(graph._TABLE) < size - 3000
+
+
+def test_threads_building_one_expression_get_one_object():
+    x = lg.input("x_threads", shape=("N", 3))
+    got, start = [], threading.Barrier(4)
+
+    def build():
+        start.wait()
+        got.append([lg.softplus(x * float(k)) - x for k in range(300)])
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4
+    for other in got[1:]:
+        assert all(a is b for a, b in zip(got[0], other))
+
+
+@pytest.mark.parametrize("op", ["add", "multiply", "less", "where", "logical_and", "softplus"])
+def test_the_shape_cache_agrees_with_the_op_rule(op):
+    x = lg.input("x", shape=("N", 1))
+    c = lg.input("c", shape=(4,), dtype="bool")
+    k = lg.input("k", shape=(), dtype="int32")
+    args = {"where": (c, x, k), "logical_and": (c, c), "softplus": (k,)}.get(op, (x, k))
+    node = make(op, *args)
+    shape, dtype, attrs = OPS[op].infer(args, {})
+    assert (node.shape, node.dtype, dict(node.attrs)) == (tuple(shape), dtype, attrs)
+    assert make(op, *args) is node
+
+
+def test_a_cached_signature_still_raises_for_bad_operands():
+    a, b = lg.input("a", shape=(3,)), lg.input("b", shape=(4,))
+    lg.add(a, a)
+    with pytest.raises(lg.ShapeError):
+        lg.add(a, b)
+    flag = lg.input("f", shape=(3,), dtype="bool")
+    lg.where(flag, a, a)
+    with pytest.raises(lg.DTypeError):
+        lg.where(a, a, a)
