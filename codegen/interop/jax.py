@@ -38,8 +38,11 @@ from lossgraph.errors import DTypeError, GradientError, InputError, OptionError
 from .calling import SECOND_ORDER, gather
 
 
-def to_jax(kernel, vmap_method="sequential"):
+def to_jax(kernel, vmap_method="sequential", path="auto"):
     """The kernel as f(*arrays, **arrays) -> loss, a JAX function (see the module doc).
+
+    path: "auto" (the XLA FFI handler when it can run the kernel, else the host callback),
+    "xla_ffi" or "callback". f.path says which one f uses, f.path_reason why not the handler.
 
     Examples:
         >>> import jax, jax.numpy as jnp
@@ -49,9 +52,14 @@ def to_jax(kernel, vmap_method="sequential"):
         [1.0, 2.0]
         >>> jax.vmap(f)(jnp.array([[1.0, 2.0], [3.0, 3.0]]), jnp.zeros((2, 2))).tolist()
         [2.5, 9.0]
+        >>> f.path, f.path_reason
+        ('callback', 'the numpy backend has no native entry')
+        >>> codegen.compile(lg.mean(lg.square(p - t)), wrt=[p], backend="llvm").to_jax().path
+        'xla_ffi'
 
     Raises:
-        OptionError: the kernel has auxiliary outputs.
+        OptionError: the kernel has auxiliary outputs; path not "auto" / "xla_ffi" /
+            "callback", or "xla_ffi" for a kernel the handler cannot run.
         InputError (calling f): a missing, unknown or doubled input; an argument that is not a
             JAX or NumPy array.
         DTypeError (calling f): a float input not float32 / float64, or not the kernel's dtype.
@@ -61,7 +69,16 @@ def to_jax(kernel, vmap_method="sequential"):
     if len(kernel.schedule.values) != 1:
         raise OptionError(f"to_jax: the kernel {kernel.name!r} has auxiliary outputs; "
                           f"export a kernel of the loss alone")
-    path, reason = kernel_path(kernel)
+    if path not in ("auto", "xla_ffi", "callback"):
+        raise OptionError(f"to_jax: path must be 'auto', 'xla_ffi' or 'callback', got {path!r}")
+    if path == "callback":
+        reason = "asked for (path='callback')"
+    else:
+        can, reason = kernel_path(kernel)
+        if path == "xla_ffi" and can != path:
+            raise OptionError(f"to_jax: the XLA FFI handler cannot run the kernel "
+                              f"{kernel.name!r}: {reason}; use path='callback'")
+        path = can
     names = kernel.input_names
     nodes = list(kernel.schedule.inputs.values())
     wrt_pos = [names.index(w) for w in kernel.wrt]

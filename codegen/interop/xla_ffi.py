@@ -88,13 +88,14 @@ def target(program, in_dtypes, label):
     in the kernel's input order), made once; None when the program needs the host callback.
     label: the kernel's name (sanitized into the target's name)."""
     key = (id(program), tuple(in_dtypes))
-    t = _TARGETS.get(key)
-    if t is None:
+    held = _TARGETS.get(key)
+    if held is None:
         with _LOCK:
-            t = _TARGETS.get(key)
-            if t is None:
-                t = _TARGETS[key] = FfiTarget.build(program, tuple(in_dtypes), label)
-    return t or None
+            held = _TARGETS.get(key)
+            if held is None:           # the program is held too: its id stays its own
+                held = _TARGETS[key] = (program, FfiTarget.build(program, tuple(in_dtypes),
+                                                                 label))
+    return held[1] or None
 
 
 def declines(program):
