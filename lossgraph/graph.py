@@ -178,9 +178,15 @@ class Node:
     __array_ufunc__ = None
 
 
+_API = []
+
+
 def _api():
-    from . import api
-    return api
+    """lossgraph.api (imported on first use: it imports this module)."""
+    if not _API:
+        from . import api
+        _API.append(api)
+    return _API[0]
 
 
 def make(op_name, *inputs, **attrs):

@@ -26,14 +26,20 @@ _SUM_OPS = ("add", "subtract", "negative")
 
 def scalar(node):
     """The value of a constant with one element (seen through broadcasts), else None."""
+    if node.op not in _CONSTANT_OPS:
+        return None
     v = const_value(node)
     if v is None or v.size != 1 or v.dtype.kind != "f" and v.dtype.kind not in "iu":
         return None
     return float(v.reshape(()))
 
 
+_CONSTANT_OPS = frozenset({"constant", "broadcast_to"})
+_FLOATS = frozenset(dt.FLOATS)
+
+
 def _floaty(node):
-    return dt.is_float(node.dtype)
+    return node.dtype in _FLOATS
 
 
 class Monomial:
@@ -51,8 +57,8 @@ class Monomial:
         return Monomial(self.coef * s, self.nums, self.dens)
 
 
-# id(node) -> (node, value): a plain dict is several times faster than a weak one, and holding
-# the node keeps its id from being reused; cleared when it grows past MEMO_LIMIT.
+# node -> value: a plain dict is several times faster than a weak one (it holds the node);
+# cleared when it grows past MEMO_LIMIT.
 _MONOMIALS: dict = {}
 _TERMS: dict = {}
 MEMO_LIMIT = 500_000
@@ -61,25 +67,28 @@ MEMO_LIMIT = 500_000
 def _memoized(node, memo, parts, combine):
     """memo[node] = combine(node, [memo[child] for child in parts(node)]), children first and
     without recursion (products and sums can be 10,000 deep)."""
-    hit = memo.get(id(node))
-    if hit is not None:
-        return hit[1]
+    got = memo.get(node)
+    if got is not None:
+        return got
     if len(memo) > MEMO_LIMIT:
         memo.clear()
-    stack = [node]
+    stack = [(node, parts(node))]
     while stack:
-        n = stack[-1]
-        if id(n) in memo:
+        n, ps = stack[-1]
+        kids = []
+        for k in ps:
+            got = memo.get(k)
+            if got is None:
+                below = parts(k)
+                if below:
+                    stack.append((k, below))
+                    break
+                got = memo[k] = combine(k, ())
+            kids.append(got)
+        else:
             stack.pop()
-            continue
-        ps = parts(n)
-        kids = [k for k in ps if id(k) not in memo]
-        if kids:
-            stack.extend(kids)
-            continue
-        stack.pop()
-        memo[id(n)] = (n, combine(n, [memo[id(k)][1] for k in ps]))
-    return memo[id(node)][1]
+            memo[n] = combine(n, kids)
+    return memo[node]
 
 
 def _product_parts(n):
@@ -225,7 +234,7 @@ def _const(k):
 def _product(nodes):
     out = nodes[0]
     for n in nodes[1:]:
-        out = out * n
+        out = make("multiply", out, n)
     return out
 
 
@@ -252,12 +261,12 @@ def build_monomial(m):
     if nums:
         out = _product(nums)
         if k != 1.0:
-            out = _const(k) * out
+            out = make("multiply", _const(k), out)
     else:
         out = _const(k)
     if dens:
-        out = out / _product(dens)
-    return -out if neg else out
+        out = make("divide", out, _product(dens))
+    return make("negative", out) if neg else out
 
 
 def product_needs_work(node):
@@ -301,7 +310,7 @@ def normal_product(node):
         c = scalar(b)
         if c is not None and c not in (0.0, 1.0, -1.0) and c == c and scalar(a) is None \
                 and a.op not in _PRODUCT_OPS and a.op != "sign" and _inverse_int(abs(c)) is None:
-            return _const(c) * a
+            return make("multiply", _const(c), a)
     m = monomial(node)
     if _opaque(node, m):
         return None
@@ -365,9 +374,9 @@ def build_sum(ms):
         if m is lead:
             continue
         if m.coef > 0:
-            out = out + build_monomial(m)
+            out = make("add", out, build_monomial(m))
         else:
-            out = out - build_monomial(Monomial(-m.coef, m.nums, m.dens))
+            out = make("subtract", out, build_monomial(Monomial(-m.coef, m.nums, m.dens)))
     return out
 
 
