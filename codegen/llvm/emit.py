@@ -40,9 +40,11 @@ def _sigmoid(b, x, e):
 
 
 def _softplus(b, x, e):
-    """max(x, 0) + log1p(e), e = e^-|x| in [0, 1] (or nan, which max(x, 0) carries)."""
-    relu = mathlib.maximum(b, x, ir.Constant(x.type, 0.0))
-    return b.fadd(relu, mathlib.log1p(b, e, edges=False))
+    """max(x, 0) + log1p(e), e = e^-|x| in [0, 1] or nan: e carries a nan x, so max needs no
+    nan select."""
+    zero = ir.Constant(x.type, 0.0)
+    relu = b.select(b.fcmp_ordered(">", x, zero), x, zero)
+    return b.fadd(relu, mathlib.log1p_unit(b, e))
 
 
 #: sigmoid and softplus share e^-|x| (one exp per element for BCE's loss and gradient)
@@ -199,7 +201,7 @@ class NestEmitter:
         key = ("exp_neg_abs", id(x_node), x.type) + (
             tuple(id(i) for i in idx) if self.flat_i is None else ())
         if key not in self.memo:
-            self.memo[key] = mathlib.exp(self.b, self.b.fneg(mathlib.fabs(self.b, x)))
+            self.memo[key] = mathlib.exp_neg(self.b, mathlib.fabs(self.b, x))
         return self.memo[key]
 
     def checked_label(self, label, depth):

@@ -88,7 +88,7 @@ def _bce_body(module, ty):
     def element(b, i, acc):
         xi = b.load(b.gep(x, [i], inbounds=True, source_etype=ty), typ=ty)
         zi = b.load(b.gep(z, [i], inbounds=True, source_etype=ty), typ=ty)
-        em = mathlib.exp(b, b.fneg(mathlib.fabs(b, xi)))            # e^-|x|, nan kept
+        em = mathlib.exp_neg(b, mathlib.fabs(b, xi))                # e^-|x|, nan kept
         d = b.fadd(one, em)
         pos = b.fcmp_ordered(">=", xi, zero)
         # sigmoid(x) = n1 / d, sigmoid(-x) = n2 / d: one division for the gradient
@@ -97,8 +97,8 @@ def _bce_body(module, ty):
         grad = b.fmul(b.fdiv(num, d), inv_n)
         b.store(grad, b.gep(g, [i], inbounds=True, source_etype=ty))
         relu = b.select(b.fcmp_ordered(">", xi, zero), xi, zero)
-        # em in [0, 1] or nan, and a nan x reaches the loss through x z: no log1p edges
-        loss = b.fsub(b.fadd(relu, mathlib.log1p(b, em, edges=False)), b.fmul(xi, zi))
+        # em in [0, 1] or nan (a nan x reaches the loss through it)
+        loss = b.fsub(b.fadd(relu, mathlib.log1p_unit(b, em)), b.fmul(xi, zi))
         acc2 = b.fadd(acc, loss)
         acc2.flags.append("reassoc")          # the one reordered operation: the block sum
         return (acc2,)

@@ -15,6 +15,11 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
     exp(x)     = 2^n e^r, n = rint(x / ln 2), r = x - n ln 2 (Cody-Waite with fma), e^r =
                  1 + (r + r^2 P(r)), P the Taylor polynomial (|r| <= ln2/2); 2^n applied as two
                  exact powers of two so an overflowing result rounds once, as NumPy's does
+    exp_neg(a) = e^-a for a >= 0 or nan, the shared e^-|x| of fused sigmoid and softplus:
+                 n read off the bits of a / ln 2 + 1.5 2^p, a fitted polynomial, no selects but
+                 the clamp (nan propagates through the arithmetic)
+    log1p_unit(f) = log(1 + f) for f in [0, 1] or nan (softplus's log1p(e^-|x|)): log1p's
+                 formula with no exponent split or edge selects, a fitted R
     exp_accurate(x): also c, what rounding r lost: e^r = 1 + r + r^2 P(r) + c e^r with 1 + r
                  kept exact (Fast2Sum) and denormal results rounded once at the denormal step
                  (the sum added to 1, whose ulp is that step, then scaled back)
@@ -50,11 +55,12 @@ import struct
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
+import numpy as np
 from llvmlite import ir
 
 from lossgraph.errors import DTypeError
 
-__all__ = ["exp", "exp_accurate", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus",
+__all__ = ["exp", "exp_neg", "log1p_unit", "exp_accurate", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus",
            "log_sigmoid", "power", "sqrt", "fabs", "sign", "maximum", "minimum", "xlogy",
            "FUNCTIONS"]
 
@@ -83,6 +89,43 @@ _LOG_P = {32: _taylor(lambda k: Fraction(2, 2 * k + 3), 4),
           64: _taylor(lambda k: Fraction(2, 2 * k + 3), 10)}
 # atanh series for the double-double log: log(m) = 2s + 2 s^3 Q(s^2), Q(z) = sum z^k / (2k + 3)
 _ATANH_Q = _taylor(lambda k: Fraction(1, 2 * k + 3), 12)
+
+
+def _chebyshev_fit(series, lo, hi, degree):
+    """Power-basis coefficients of the Chebyshev interpolant of series(x) (an exact sum,
+    evaluated in float64) on [lo, hi]: within a few percent of the minimax error."""
+    from numpy.polynomial import Chebyshev
+    cheb = Chebyshev.interpolate(series, degree, domain=[lo, hi])
+    return tuple(float(c) for c in cheb.convert(kind=np.polynomial.Polynomial).coef)
+
+
+def _exp_q(r):
+    """Q(r) = (e^r - 1 - r) / r^2 = sum r^k / (k + 2)!, to float64 accuracy for |r| < 1."""
+    term, total = np.ones_like(r) / 2, np.zeros_like(r)
+    for k in range(24):
+        total = total + term
+        term = term * r / (k + 3)
+    return total
+
+
+def _atanh_p(z):
+    """P(z) = sum 2 z^k / (2k + 3), z <= 1/9: log(1 + f) = 2 atanh(s), R(s^2) = z P(z)."""
+    total = np.zeros_like(z)
+    for k in range(40):
+        total = total + 2 * z ** k / (2 * k + 3)
+    return total
+
+
+# exp_neg's e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2 (a hair wider: r's rounding). float32: a
+# degree-5 fit, within 3e-10 of e^r (checked with mpmath). float64 keeps exp's Taylor
+# polynomial: a fit computed in float64 is itself only good to 1e-16.
+_HALF_LN2 = 0.35
+_EXP_Q_FIT = {32: _chebyshev_fit(_exp_q, -_HALF_LN2, _HALF_LN2, 5), 64: _EXP_P[64]}
+# log1p_unit's R(z) = z P(z) on z = s^2 in [0, 1/9] (f in [0, 1] needs no exponent split).
+# float32: a degree-4 fit, P within 1e-8 (s z P scales that by under 1/40); float64: 17
+# Taylor terms, truncated at 2 (1/9)^17 / 37 of P
+_LOG_UNIT_FIT = {32: _chebyshev_fit(_atanh_p, 0.0, 1 / 9, 4),
+                 64: _taylor(lambda k: Fraction(2, 2 * k + 3), 17)}
 
 
 def _split(value, bits):
@@ -307,6 +350,40 @@ def _exp(e, x):
 def _expm1_poly(e, r):
     """e^r - 1 = r + r^2 P(r) for |r| <= ln2/2."""
     return e.fma(e.mul(r, r), e.horner(r, _EXP_P[e.p.bits]), r)
+
+
+def _exp_neg(e, a):
+    """e^-a for a >= 0, or nan (which propagates: no selects but the clamp, which keeps it).
+    n = rint(a / ln 2) read off the bits of a + 1.5 2^p (no conversions), r = n ln 2 - a
+    (Cody-Waite), e^r = 1 + (r + r^2 Q(r)) with Q fitted, times 2^(K - n) (exact: normal)
+    and 2^-K, so a denormal result rounds once."""
+    p = e.p
+    big = 104.0 if p.bits == 32 else 746.0           # e^-big rounds to 0
+    a = e.sel(e.gt(a, e.c(big)), e.c(big), a)
+    magic = e.c(1.5 * 2.0 ** p.mant)
+    t = e.fma(a, e.c(1 / math.log(2)), magic)
+    n = e.sub(t, magic)
+    r = e.fma(n, e.c(p.ln2_lo), e.fma(n, e.c(p.ln2_hi), e.neg(a)))
+    y = e.add(e.c(1.0), e.fma(e.mul(r, r), e.horner(r, _EXP_Q_FIT[p.bits]), r))
+    k = 32 if p.bits == 32 else 64
+    # the low bits of t hold n; shifted to the exponent field they leave magic's bits behind
+    shifted = e.b.shl(e.to_bits(t), e.i(p.mant))
+    scale = e.from_bits(e.b.sub(e.i((p.bias + k) << p.mant), shifted))
+    return e.mul(e.mul(y, scale), e.c(2.0 ** -k))
+
+
+def _log1p_unit(e, f):
+    """log(1 + f) for f in [0, 1], or nan (which propagates): fdlibm's log1p formula with no
+    exponent split, (f - f^2/2) + s (f^2/2 + z P(z)), s = f / (2 + f), z = s^2 <= 1/9, the
+    first term kept as hi + lo (fma; f - hi is exact, Sterbenz) until the last rounding:
+    e^-|x| in softplus."""
+    s = e.div(f, e.add(e.c(2.0), f))
+    z = e.mul(s, s)
+    half = e.mul(e.c(0.5), f)
+    w = e.mul(s, e.fma(half, f, e.mul(z, e.horner(z, _LOG_UNIT_FIT[e.p.bits]))))
+    hi = e.fma(e.neg(half), f, f)
+    lo = e.fma(e.neg(half), f, e.sub(f, hi))
+    return e.add(hi, e.add(w, lo))
 
 
 def _exp_accurate(e, x):
@@ -605,6 +682,8 @@ def _public(impl, doc):
 
 
 exp = _public(_exp, "e^x (builder, x) -> value of x's type; under 1 ulp.")
+exp_neg = _public(_exp_neg, "e^-a for a >= 0 or nan (nan propagates); under 1 ulp.")
+log1p_unit = _public(_log1p_unit, "log(1 + f) for f in [0, 1] or nan; under 2 ulp.")
 exp_accurate = _public(_exp_accurate, "e^x under 0.75 ulp, denormal results rounded once.")
 log = _public(_log, "log x; log 0 = -inf, log of a negative = nan.")
 log1p = _public(_log1p, "log(1 + x), accurate for small x.")
@@ -623,5 +702,5 @@ xlogy = _public(_xlogy, "x log y, 0 where x = 0.")
 
 #: name -> (function, arity): the functions a lowering table can take from here.
 FUNCTIONS = {f.__name__: (f, 2 if f in (power, maximum, minimum, xlogy) else 1)
-             for f in (exp, exp_accurate, log, log1p, expm1, tanh, sigmoid, softplus,
-                       log_sigmoid, power, sqrt, fabs, sign, maximum, minimum, xlogy)}
+             for f in (exp, exp_neg, exp_accurate, log, log1p, log1p_unit, expm1, tanh, sigmoid,
+                       softplus, log_sigmoid, power, sqrt, fabs, sign, maximum, minimum, xlogy)}
