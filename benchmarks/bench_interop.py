@@ -1,11 +1,15 @@
 """Compiled kernels inside PyTorch and JAX, and on Dask arrays: times as ratios in one run.
 
     python -m benchmarks.bench_interop [--backend llvm] [--repeat 7] [--skip-dask] [--big 1e8]
+                                       [--skip-torch] [--skip-frameworks]
 
+0. The memory bandwidth now (a 2-thread float32 stream), since the machine's load varies.
 1. Forward + backward of BCE with logits (N = 1e6) and softmax CE (1e5 x 10 = 1e6 elements),
    float32: `kernel.to_torch()` / `kernel.to_jax()` against PyTorch's own loss and `jax.jit`
-   of JAX's own formula (targets: at most 0.6x and 0.7x their time), and at N = 10 the per-call
-   overhead (the wrapper's time minus the bare kernel call's).
+   of JAX's own formula (targets: at most 0.6x and 0.7x their time), with
+   `to_torch(mode="function")` and `to_jax(path="callback")` alongside; at N = 10 the per-call
+   overhead (the wrapper's time minus the bare kernel call's). The JAX rows are timed in turn
+   within each round. Then the cost per call inside one jit (a lax.scan of 200 steps).
 2. Dask, BCE with logits in float32 at 1e7 and --big elements, inputs generated blockwise
    (so nothing is shipped), loss + gradient computed together and the gradient reduced on the
    spot: one in-memory kernel call (same generation, same reduction), the threaded scheduler,
@@ -79,7 +83,19 @@ def torch_rows(bce, ce, n, repeat, rng):
     return rows
 
 
-def jax_rows(bce, ce, n, repeat, rng):
+def interleaved(fns, repeat, inner=1):
+    """Median seconds per call of each fn, timed in turn within every round (after one
+    warm-up call each), so that the shared machine's load falls on all of them alike."""
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for t, fn in zip(times, fns):
+            t.append(median_time(fn, 1, inner))
+    return [float(np.median(t)) for t in times]
+
+
+def jax_losses():
     import jax
     import jax.numpy as jnp
 
@@ -89,27 +105,70 @@ def jax_rows(bce, ce, n, repeat, rng):
     def own_ce(x, y):
         return jnp.mean(jax.nn.logsumexp(x, axis=1)
                         - jnp.take_along_axis(x, y[:, None], 1)[:, 0])
+    return own_bce, own_ce
+
+
+def jax_rows(bce, ce, n, repeat, rng):
+    """(name, n, "jax", own, to_jax, to_jax(path="callback"), bare kernel) in seconds."""
+    import jax
+    import jax.numpy as jnp
+
+    from codegen.interop.jax import to_jax
+    own_bce, own_ce = jax_losses()
     (a, b), (c, y) = data(n, rng)
     rows = []
     for name, kernel, ref, args in [("BCE with logits", bce, own_bce, (a, b)),
                                     ("softmax CE", ce, own_ce, (c, y))]:
         jargs = [jnp.asarray(v) for v in args]
-        ours = jax.jit(jax.value_and_grad(kernel.to_jax()))
-        theirs = jax.jit(jax.value_and_grad(ref))
+        f = kernel.to_jax()
+        fns = [jax.jit(jax.value_and_grad(g)) for g in (ref, f, to_jax(kernel, path="callback"))]
         inner = 200 if n <= 100 else 1
-        rows.append((name, n, "jax", median_s(lambda: jax.block_until_ready(theirs(*jargs)),
-                                              repeat, inner),
-                     median_s(lambda: jax.block_until_ready(ours(*jargs)), repeat, inner),
-                     None, median_s(lambda: kernel(*args), repeat, inner)))
+        times = interleaved([lambda g=g: jax.block_until_ready(g(*jargs)) for g in fns]
+                            + [lambda: kernel(*args)], repeat, inner)
+        rows.append((f"{name} ({f.path})", n, "jax", *times))
     return rows
 
 
+def jax_in_graph(bce, ce, repeat, rng, n=10, steps=200):
+    """Seconds per step of a jitted lax.scan of `steps` value_and_grad calls at N = n (the
+    logits move by the loss each step, so no call is hoisted): JAX's own loss, to_jax."""
+    import jax
+
+    own_bce, own_ce = jax_losses()
+    (a, b), (c, y) = data(n, rng)
+    rows = []
+    for name, kernel, ref, args in [("BCE with logits", bce, own_bce, (a, b)),
+                                    ("softmax CE", ce, own_ce, (c, y))]:
+        def looped(loss):
+            vg = jax.value_and_grad(loss)
+
+            def step(x, _):
+                v, g = vg(x, args[1])
+                return x - 1e-3 * g + 1e-30 * v, v
+            return jax.jit(lambda x: jax.lax.scan(step, x, None, length=steps))
+        fns = [looped(ref), looped(kernel.to_jax())]
+        times = interleaved([lambda g=g: jax.block_until_ready(g(args[0])) for g in fns],
+                            repeat)
+        rows.append((name, *[t / steps for t in times]))
+    return rows
+
+
+def bandwidth(repeat, n=10_000_000):
+    """GB/s of a 2-thread stream reading two float32 arrays and writing one (the bound of
+    benchmarks/bench_llvm_foundations.py), measured now."""
+    from .bench_llvm_foundations import stream_kernel
+    x, z, out = (np.ones(n, np.float32) for _ in range(3))
+    run = stream_kernel("float32")
+    t = median_s(lambda: run(x, z, out), repeat)
+    return 3 * x.nbytes / t / 1e9
+
+
 def print_framework(rows):
-    print(f"{'loss':16} {'N':>9} {'framework':9} {'own ms':>9} {'ours ms':>9} {'ratio':>6} "
-          f"{'Function':>9} {'kernel ms':>9} {'overhead us':>11}")
+    print(f"{'loss':26} {'N':>9} {'framework':9} {'own ms':>9} {'ours ms':>9} {'ratio':>6} "
+          f"{'alt / own':>9} {'kernel ms':>9} {'overhead us':>11}")
     for name, n, fw, own, ours, fn, bare in rows:
         fn_ratio = f"{fn / own:9.2f}" if fn is not None else f"{'':9}"
-        print(f"{name:16} {n:9.0e} {fw:9} {own * 1e3:9.3f} {ours * 1e3:9.3f} "
+        print(f"{name:26} {n:9.0e} {fw:9} {own * 1e3:9.3f} {ours * 1e3:9.3f} "
               f"{ours / own:6.2f} {fn_ratio} {bare * 1e3:9.3f} {(ours - bare) * 1e6:11.1f}")
 
 
@@ -211,11 +270,12 @@ def main():
     ap.add_argument("--big", type=float, default=1e8, help="the large dask size (elements)")
     ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--skip-frameworks", action="store_true")
+    ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--torch-threads", type=int, default=1,
                     help="torch.set_num_threads: PyTorch's intra-op pool and the kernel's own "
                          "threads share 2 cores (default 1; 0 keeps torch's default)")
     args = ap.parse_args()
-    if args.torch_threads:
+    if args.torch_threads and not args.skip_torch:
         import torch
         torch.set_num_threads(args.torch_threads)
     bce, ce = kernels(args.backend)
@@ -223,13 +283,21 @@ def main():
     print(f"backend={args.backend}, float32, medians of {args.repeat}, "
           f"torch threads={args.torch_threads or 'default'}")
     if not args.skip_frameworks:
+        print(f"memory bandwidth now (2-thread stream, float32 1e7): "
+              f"{bandwidth(args.repeat):.1f} GB/s")
         rows = []
         for n in (1_000_000, 10):
-            rows += torch_rows(bce, ce, max(n, 10), args.repeat, rng)
+            if not args.skip_torch:
+                rows += torch_rows(bce, ce, max(n, 10), args.repeat, rng)
             rows += jax_rows(bce, ce, max(n, 10), args.repeat, rng)
-        print("\nforward + backward; ratio = ours / the framework's own loss; Function = "
-              "to_torch(mode='function') / own; overhead = ours - the bare kernel call")
+        print("\nforward + backward; ratio = ours / the framework's own loss; alt / own = "
+              "to_torch(mode='function') or to_jax(path='callback'), over own; overhead = "
+              "ours - the bare kernel call; (path) = the path to_jax() took")
         print_framework(rows)
+        print("\ninside one jit: lax.scan of 200 value_and_grad steps at N = 10, us per step")
+        print(f"{'loss':16} {'own':>8} {'to_jax':>8} {'ratio':>6}")
+        for name, own, ours in jax_in_graph(bce, ce, args.repeat, rng):
+            print(f"{name:16} {own * 1e6:8.2f} {ours * 1e6:8.2f} {ours / own:6.2f}")
     if not args.skip_dask:
         big = int(args.big)
         rows = dask_rows(bce, [10_000_000, big],

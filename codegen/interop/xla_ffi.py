@@ -112,6 +112,8 @@ def declines(program):
         if k not in writes or writes[k][2] is not None or \
                 np.dtype(writes[k][1]) != program.out_dtypes[id(node)]:
             return "an output is not an array the kernel writes in its own dtype"
+        if program.out_dtypes[id(node)] != np.dtype(program.float_t):
+            return f"an output is not {program.float_t}"
     if any(st[8] for st in program.steps):
         return "a reduction is converted between nests"
     return None
@@ -209,8 +211,8 @@ class _Handler:
 
     # --- IR helpers
     def member(self, ptr, ty, *path):
-        """A pointer to field path[0] (of field path[1] ...) of the struct ty at ptr, at the
-        byte offset LLVM's data layout gives it."""
+        """A pointer to a field of the struct ty at ptr (path: field indices, outermost
+        first), at the byte offset LLVM's data layout gives it."""
         td = jit.target_machine().target_data
         offset = 0
         for index in path:

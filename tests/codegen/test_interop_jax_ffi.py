@@ -21,7 +21,7 @@ from codegen.interop.jax import to_jax           # noqa: E402
 from lossgraph.errors import DTypeError, GradientError, OptionError, ShapeError  # noqa: E402
 
 from .interop_kernels import bce_kernel, ce_kernel  # noqa: E402
-from .test_interop_jax import bce_data, ce_data, jax_bce  # noqa: E402
+from .test_interop_jax import bce_data, ce_data  # noqa: E402
 
 BIG = 300_000            # above runtime.SPLIT_FROM: the splittable nests run in two chunks
 
