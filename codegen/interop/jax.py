@@ -12,9 +12,10 @@ cotangent. The kernel runs on one of two paths:
   (codegen.interop.xla_ffi), which calls the kernel's native entry on XLA's buffers: the value
   and gradients are written straight into the results XLA allocated, and no Python runs per
   call. Shapes are checked when JAX traces the call (lossgraph's ShapeError / DTypeError).
-- "callback" (the NumPy backend, and LLVM programs the handler declines): jax.pure_callback
-  (results declared with jax.ShapeDtypeStruct) calls the kernel on the host, and its results
-  are copied into XLA's buffers.
+- "callback" (the NumPy backend, LLVM programs the handler declines, and any kernel when JAX's
+  default backend is not the CPU): jax.pure_callback (results declared with
+  jax.ShapeDtypeStruct) calls the kernel on the host, and its results are copied into XLA's
+  buffers.
 
 vmap runs the kernel once per example on either path (vmap_method="sequential").
 
@@ -171,6 +172,8 @@ def _ffi_call(kernel, nodes, arrays, types, vmap_method):
     from lossgraph.evaluate import bind
 
     from .xla_ffi import target
+    if jax.default_backend() != "cpu":            # the target is registered for the CPU only
+        return None
     float_t = types[0].dtype.name
     if any(node.dtype == "float" and a.dtype != float_t for node, a in zip(nodes, arrays)):
         return None

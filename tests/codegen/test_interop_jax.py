@@ -29,6 +29,11 @@ def jax_ce(x, y):
     return jnp.mean(jax.nn.logsumexp(x, axis=1) - jnp.take_along_axis(x, y[:, None], 1)[:, 0])
 
 
+def expected_path(backend):
+    """The path to_jax takes: the XLA FFI handler for LLVM kernels, else the host callback."""
+    return "xla_ffi" if backend == "llvm" else "callback"
+
+
 def bce_data(n=9, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     return (jnp.asarray(rng.standard_normal(n).astype(dtype)),
@@ -45,6 +50,7 @@ def test_jit_grad_value_and_grad_match_jax(backend):
     for kernel, data, ref in [(bce_kernel(backend), bce_data(), jax_bce),
                               (ce_kernel(backend), ce_data(), jax_ce)]:
         f = kernel.to_jax()
+        assert f.path == expected_path(backend)
         x, y = data
         value, grad = jax.jit(jax.value_and_grad(f))(x, y)
         ref_value, ref_grad = jax.value_and_grad(ref)(x, y)
@@ -75,6 +81,7 @@ def test_check_grads_zoo_losses(backend):
                       (losses.softmax_cross_entropy(p, t, reduction="mean"), [p, t]),
                       (losses.sigmoid_cross_entropy(p, t, reduction="sum"), [p, t])]:
         f = codegen.compile(loss, wrt=wrt, backend=backend).to_jax()
+        assert f.path == expected_path(backend)
         args = (a, b) if len(wrt) == 2 else (a,)
         check_grads(lambda *xs: f(*xs, *(() if len(wrt) == 2 else (b,))), args, order=1,
                     modes=["rev"])
@@ -82,6 +89,7 @@ def test_check_grads_zoo_losses(backend):
 
 def test_vmap_sequential():
     f = ce_kernel(BACKENDS[-1]).to_jax()
+    assert f.path == expected_path(BACKENDS[-1])
     rng = np.random.default_rng(2)
     X = jnp.asarray(rng.standard_normal((3, 6, 4)))
     Y = jnp.asarray(rng.integers(0, 4, (3, 6)))
@@ -95,6 +103,7 @@ def test_sgd_logistic_regression_matches_jax():
     X = jnp.asarray(rng.standard_normal((64, 5)))
     y = jnp.asarray((rng.random(64) > 0.5).astype(np.float64))
     f = bce_kernel(BACKENDS[-1]).to_jax()
+    assert f.path == expected_path(BACKENDS[-1])
     results = []
     for loss_fn in (f, jax_bce):
         step = jax.jit(jax.grad(lambda params: loss_fn(X @ params[0] + params[1], y)))

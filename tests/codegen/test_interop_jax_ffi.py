@@ -120,7 +120,7 @@ def test_other_programs_bits_equal_the_callback(case, rows):
         check_grads(of_wrt, [args[p] for p in pos], order=1, modes=["rev"])
 
 
-def test_vmap_and_sgd_on_the_ffi_path():
+def test_vmap_on_the_ffi_path():
     f = ce_kernel("llvm").to_jax()
     assert f.path == "xla_ffi"
     rng = np.random.default_rng(2)
