@@ -22,8 +22,10 @@ an int32 input the kernel reads as int64 (JAX without x64), widened by the handl
 The steps run as Program.general runs them (so the bits equal the callback path's): dims from
 the buffers' dims at call time; each nest over [0, n0) of its outer axis, or, for a
 splittable nest of at least runtime.SPLIT_FROM elements and n0 >= 256, in runtime.chunks'
-two chunks (the second on a new pthread when threads=2, inline if none can be made), chunk
-partials combined in chunk order as lower.combine_py and stored in their 0-d arrays.
+two chunks, chunk partials combined in chunk order as lower.combine_py and stored in their
+0-d arrays. With threads=2 the second chunk is offered to XLA's intra-op thread pool
+(XLA_FFI_ThreadPool_Schedule) while the handler runs the first; the handler runs it too if no
+pool thread has taken it by then (see on_two_threads).
 
 Programs the handler cannot run (a NumPy fallback step, dims not read off the input shapes, an
 output the kernel does not write in its own dtype) get None: to_jax uses the host callback.
@@ -58,11 +60,15 @@ BUFFER = ir.LiteralStructType([I64, PTR, I32, PTR, I64, PTR])     # .., dtype, d
 METADATA = ir.LiteralStructType([I64, API_VERSION, I32, I64])     # .., version, traits, state
 METADATA_EXTENSION = ir.LiteralStructType([EXTENSION_BASE, PTR])  # base, metadata
 ERROR_CREATE_ARGS = ir.LiteralStructType([I64, PTR, PTR, I32])    # .., message, errc
-API = ir.LiteralStructType([I64, PTR, API_VERSION, PTR, PTR])     # .., internal, Error_Create
+API = ir.LiteralStructType([I64, PTR, API_VERSION, PTR] + [PTR] * 18)   # .., internal, the
+#                        functions: Error_Create (4), Error_Destroy (6), ThreadPool_Schedule (15)
+SCHEDULE_ARGS = ir.LiteralStructType([I64, PTR, PTR, PTR, PTR])   # .., ctx, task, data
+ERROR_DESTROY_ARGS = ir.LiteralStructType([I64, PTR, PTR])        # .., error
 FRAME_EXTENSION, FRAME_API, FRAME_STAGE, FRAME_ARGS, FRAME_RETS = 1, 2, 4, 5, 6
 LIST_SIZE, LIST_ITEMS = 2, 4
 BUFFER_DTYPE, BUFFER_DATA, BUFFER_RANK, BUFFER_DIMS = 2, 3, 4, 5
-API_ERROR_CREATE = 4
+API_ERROR_CREATE, API_ERROR_DESTROY, API_THREADPOOL_SCHEDULE = 4, 6, 15
+FRAME_CTX = 3
 EXTENSION_METADATA = 1                   # XLA_FFI_Extension_Metadata
 STAGE_EXECUTE = 3                        # XLA_FFI_ExecutionStage_EXECUTE
 INVALID_ARGUMENT = 3                     # XLA_FFI_Error_Code_INVALID_ARGUMENT
@@ -206,6 +212,7 @@ class _Handler:
                                       ir.FunctionType(ir.VoidType(), [PTR]).as_pointer())
         self.metadata(frame)
         self.api = self.field(frame, CALL_FRAME, FRAME_API, PTR)
+        self.ctx = self.field(frame, CALL_FRAME, FRAME_CTX, PTR)
         self.body(frame)
         self.b.ret(ir.Constant(PTR, None))
 
@@ -485,35 +492,106 @@ class _Handler:
         b.store(b.fadd(b.load(flag0, typ=F64), flag1), flag0)
 
     def on_two_threads(self, args0, args1):
-        """Chunk 2 on a new pthread (inline when pthread_create fails), chunk 1 here."""
+        """Chunk 2 offered to XLA's intra-op thread pool (XLA_FFI_ThreadPool_Schedule), chunk 1
+        here; then chunk 2 here too unless a pool thread has claimed it, and wait for it.
+
+        The task's state lives on the heap: {i32 state (0 offered, 1 claimed, 2 done), i32
+        owners, args}: whoever claims it (a compare-and-swap 0 -> 1) runs it, and the last of
+        the two owners frees it. So the handler never waits for a task no thread has begun
+        (no deadlock when the pool is busy or absent), and returns only after a claimed chunk
+        is done (it reads the handler's stack)."""
         b = self.b
         libc = ctypes.CDLL(None)
-        create_ty = ir.FunctionType(I32, [PTR, PTR, PTR, PTR]).as_pointer()
-        join_ty = ir.FunctionType(I32, [I64, PTR]).as_pointer()
-        create = b.inttoptr(const(I64, ctypes.cast(libc.pthread_create, ctypes.c_void_p).value),
-                            create_ty)
-        join = b.inttoptr(const(I64, ctypes.cast(libc.pthread_join, ctypes.c_void_p).value),
-                          join_ty)
-        tid = self.alloca(I64)
-        rc = b.call(create, [tid, ir.Constant(PTR, None), self.thread_main(), args1])
+        task = self.call_libc(libc.malloc, PTR, [const(I64, 16)])
+        state, owners, slot = self.at(task, 0, I32), self.at(task, 1, I32), self.at(task, 8, I8)
+        b.store(const(I32, 0), state)
+        b.store(const(I32, 2), owners)
+        b.store(args1, slot)
+        ok = self.schedule(self.task_main(), task)
+        with b.if_then(b.not_(ok)):
+            b.store(const(I32, 1), owners)               # no task will run: the only owner
         b.call(self.kernel, [args0])
-        with b.if_else(b.icmp_signed("==", rc, const(I32, 0))) as (started, failed):
-            with started:
-                b.call(join, [b.load(tid, typ=I64), ir.Constant(PTR, None)])
-            with failed:
+        mine = b.extract_value(b.cmpxchg(state, const(I32, 0), const(I32, 1), "acq_rel",
+                                         "acquire"), 1)
+        with b.if_else(mine) as (claimed, taken):
+            with claimed:
                 b.call(self.kernel, [args1])
+            with taken:
+                wait, done = self.fn.append_basic_block("wait"), self.fn.append_basic_block("done")
+                b.branch(wait)
+                b.position_at_end(wait)
+                now = b.load_atomic(state, "acquire", 4, typ=I32)
+                b.cbranch(b.icmp_signed("==", now, const(I32, 2)), done, wait)
+                b.position_at_end(done)
+        self.release(b, task, owners, libc)
 
-    def thread_main(self):
-        """void *chunk(void *args): the kernel's entry on args (a pthread start routine)."""
+    def call_libc(self, fn, restype, args, b=None):
+        b = b or self.b
+        ty = ir.FunctionType(restype, [a.type for a in args]).as_pointer()
+        return b.call(b.inttoptr(const(I64, ctypes.cast(fn, ctypes.c_void_p).value), ty), args)
+
+    def release(self, b, task, owners, libc):
+        """One owner of the task gone; the last one frees it."""
+        left = b.atomic_rmw("sub", owners, const(I32, 1), "acq_rel")
+        with b.if_then(b.icmp_signed("==", left, const(I32, 1))):
+            self.call_libc(libc.free, ir.VoidType(), [task], b)
+
+    def schedule(self, fn, data):
+        """XLA_FFI_ThreadPool_Schedule(ctx, fn, data) -> i1 scheduled; false (any error
+        destroyed) when the api has no such function or the context no thread pool."""
+        b, td = self.b, jit.target_machine().target_data
+        known = b.icmp_unsigned(">", self.field(self.api, API, 0, I64),
+                                const(I64, API.get_element_offset(td, API_THREADPOOL_SCHEDULE)))
+        result = self.alloca(I1)
+        b.store(const(I1, 0), result)
+        with b.if_then(known):
+            sched = self.field(self.api, API, API_THREADPOOL_SCHEDULE, PTR)
+            with b.if_then(b.icmp_unsigned("!=", sched, ir.Constant(PTR, None))):
+                args = self.opaque(b.alloca(SCHEDULE_ARGS))
+                for i, v in enumerate([const(I64, struct_size(SCHEDULE_ARGS)),
+                                       ir.Constant(PTR, None), self.ctx, fn, data]):
+                    b.store(v, self.member(args, SCHEDULE_ARGS, i))
+                call_ty = ir.FunctionType(PTR, [PTR]).as_pointer()
+                err = b.call(b.inttoptr(b.ptrtoint(sched, I64), call_ty), [args])
+                fine = b.icmp_unsigned("==", err, ir.Constant(PTR, None))
+                b.store(fine, result)
+                with b.if_then(b.not_(fine)):
+                    self.destroy(err)
+        return b.load(result, typ=I1)
+
+    def destroy(self, err):
+        """XLA_FFI_Error_Destroy(err)."""
+        b = self.b
+        args = self.opaque(b.alloca(ERROR_DESTROY_ARGS))
+        for i, v in enumerate([const(I64, struct_size(ERROR_DESTROY_ARGS)),
+                               ir.Constant(PTR, None), err]):
+            b.store(v, self.member(args, ERROR_DESTROY_ARGS, i))
+        destroy = self.field(self.api, API, API_ERROR_DESTROY,
+                             ir.FunctionType(ir.VoidType(), [PTR]).as_pointer())
+        b.call(destroy, [args])
+
+    def task_main(self):
+        """void chunk(void *task): claim the task (0 -> 1) and run the kernel on its args,
+        mark it done (2); then drop this owner (an XLA_FFI_Task)."""
         fn = self.module.globals.get("chunk")
-        if fn is None:
-            fn = ir.Function(self.module, ir.FunctionType(PTR, [PTR]), name="chunk")
-            fn.linkage = "internal"
-            b = ir.IRBuilder(fn.append_basic_block("entry"))
+        if fn is not None:
+            return fn
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]), name="chunk")
+        fn.linkage = "internal"
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        task = fn.args[0]
+        state = b.gep(task, [const(I64, 0)], source_etype=I32)
+        owners = b.gep(task, [const(I64, 1)], source_etype=I32)
+        mine = b.extract_value(b.cmpxchg(state, const(I32, 0), const(I32, 1), "acq_rel",
+                                         "acquire"), 1)
+        with b.if_then(mine):
+            args = b.load(b.gep(task, [const(I64, 8)], source_etype=I8), typ=PTR)
             kernel = b.inttoptr(const(I64, self.t.program.jit.address("kernel")),
                                 ir.FunctionType(ir.VoidType(), [PTR]).as_pointer())
-            b.call(kernel, [fn.args[0]])
-            b.ret(ir.Constant(PTR, None))
+            b.call(kernel, [args])
+            b.atomic_rmw("xchg", state, const(I32, 2), "release")     # done
+        self.release(b, task, owners, ctypes.CDLL(None))
+        b.ret_void()
         return fn
 
     def fill(self, ptr, n, dtype, ident):

@@ -203,35 +203,55 @@ class Buffer(ctypes.Structure):
                 ("dims", ctypes.POINTER(ctypes.c_int64))]
 
 
+class ScheduleArgs(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("extension_start", ctypes.c_void_p),
+                ("ctx", ctypes.c_void_p), ("task", ctypes.c_void_p), ("data", ctypes.c_void_p)]
+
+
 class ErrorArgs(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("extension_start", ctypes.c_void_p),
                 ("message", ctypes.c_char_p), ("errc", ctypes.c_int)]
 
 
 CREATE = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.POINTER(ErrorArgs))
+class DestroyArgs(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("extension_start", ctypes.c_void_p),
+                ("error", ctypes.c_void_p)]
+
+
+DESTROY = ctypes.CFUNCTYPE(None, ctypes.POINTER(DestroyArgs))
+SCHEDULE = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.POINTER(ScheduleArgs))
+TASK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 class Api(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("extension_start", ctypes.c_void_p),
-                ("api_version", Version), ("internal_api", ctypes.c_void_p),
-                ("error_create", CREATE)]
+    _fields_ = ([("struct_size", ctypes.c_size_t), ("extension_start", ctypes.c_void_p),
+                 ("api_version", Version), ("internal_api", ctypes.c_void_p),
+                 ("error_create", CREATE), ("error_get_message", ctypes.c_void_p),
+                 ("error_destroy", DESTROY)]
+                + [(f"f{i}", ctypes.c_void_p) for i in range(7, 15)]
+                + [("threadpool_schedule", SCHEDULE)]
+                + [(f"f{i}", ctypes.c_void_p) for i in range(16, 22)])
 
 
 def test_struct_layouts_match_c():
     for llvm_ty, c_ty in [(xla_ffi.CALL_FRAME, Frame), (xla_ffi.BUFFER, Buffer),
                           (xla_ffi.METADATA, Metadata), (xla_ffi.METADATA_EXTENSION, MetadataExt),
-                          (xla_ffi.ERROR_CREATE_ARGS, ErrorArgs), (xla_ffi.API, Api)]:
+                          (xla_ffi.ERROR_CREATE_ARGS, ErrorArgs), (xla_ffi.API, Api),
+                          (xla_ffi.SCHEDULE_ARGS, ScheduleArgs),
+                          (xla_ffi.ERROR_DESTROY_ARGS, DestroyArgs)]:
         td = llvm_jit.target_machine().target_data
         offsets = [llvm_ty.get_element_offset(td, i) for i in range(len(llvm_ty.elements))]
         assert offsets == [getattr(c_ty, f[0]).offset for f in c_ty._fields_], c_ty.__name__
     assert xla_ffi.struct_size(xla_ffi.ERROR_CREATE_ARGS) == ErrorArgs.errc.offset + 4
+    assert xla_ffi.struct_size(xla_ffi.API) == ctypes.sizeof(Api)
 
 
 class Call:
     """One BCE handler called through ctypes on NumPy buffers, with a fake api whose
     Error_Create records the message."""
 
-    def __init__(self, n=5):
+    def __init__(self, n=5, schedule=None):
         kernel = bce_kernel("llvm")
         self.t = xla_ffi.target(kernel._fn.program("float64"), ("float64", "float64"), "bce")
         self.handler = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.POINTER(Frame))(
@@ -244,7 +264,13 @@ class Call:
         self.errors = []
         self.create = CREATE(lambda a: self.errors.append(
             (a.contents.message.decode(), a.contents.errc)) or 1234)
-        self.api = Api(error_create=self.create)
+        self.destroyed = []
+        self.destroy = DESTROY(lambda a: self.destroyed.append(a.contents.error))
+        self.api = Api(error_create=self.create, error_destroy=self.destroy)
+        if schedule is not None:                 # a thread pool: schedule(task, data) -> error
+            self.schedule = SCHEDULE(lambda a: schedule(TASK(a.contents.task), a.contents.data))
+            self.api.threadpool_schedule = self.schedule
+            self.api.struct_size = ctypes.sizeof(Api)
         self.keep = []
 
     def buffers(self, arrays):
@@ -296,3 +322,28 @@ def test_handler_errors_go_through_error_create():
     assert "input 'labels' must have dtype float64" in call.errors[1][0]
     assert "input 'labels' axis 0 must have size N" in call.errors[2][0]
     assert call.value == -7.0
+
+
+@pytest.mark.parametrize("pool", ["runs it at once", "runs it after the call", "fails"])
+def test_second_chunk_through_the_thread_pool(pool):
+    """The task protocol against every pool behaviour: a pool thread claims the chunk first,
+    the handler claims it (the task runs later and finds it taken), or Schedule fails (its
+    error is destroyed and the handler runs the chunk). The results are the kernel's."""
+    later = []
+
+    def schedule(task, data):
+        if pool == "runs it at once":
+            task(data)
+        elif pool == "runs it after the call":
+            later.append((task, data))
+        else:
+            return 4321
+        return None
+    call = Call(BIG, schedule)
+    assert call(stage=3) is None and not call.errors
+    for task, data in later:
+        task(data)
+    assert call.destroyed == ([4321] if pool == "fails" else [])
+    assert len(later) == (pool == "runs it after the call")
+    value, (g,) = bce_kernel("llvm")(call.x, call.z)
+    assert call.value == value and np.array_equal(call.grad, g)
