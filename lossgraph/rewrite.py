@@ -9,7 +9,7 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from . import api as F
-from .graph import Node, make, topo_order
+from .graph import Node, cycle_collector_paused, make, topo_order
 from .regions import elementwise_region
 from .ops import OPS
 from .patterns import RULES, Const, const_value
@@ -253,7 +253,8 @@ def _normalize(roots, trace):
 
 
 def _run(roots, trace=None):
-    out = _normalize(roots, trace)
+    with cycle_collector_paused():
+        out = _normalize(roots, trace)
     if trace is None:
         for r, o in zip(roots, out):
             if r is not o:

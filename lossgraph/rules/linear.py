@@ -336,12 +336,15 @@ def _common(lists):
     """Nodes present in every list (by identity, with multiplicity)."""
     common = list(lists[0])
     for other in lists[1:]:
+        if not common or set(common).isdisjoint(other):
+            return []
         rest, keep = list(other), []
         for n in common:
-            hit = next((i for i, r in enumerate(rest) if r is n), None)
-            if hit is not None:
-                keep.append(n)
-                rest.pop(hit)
+            for i, r in enumerate(rest):
+                if r is n:
+                    keep.append(n)
+                    del rest[i]
+                    break
         common = keep
     return common
 
@@ -412,7 +415,7 @@ def _binary_is_normal(node, ts):
         return False
     if abs(t0.coef) == abs(t1.coef) != 1.0:
         return False
-    return not _common([t0.nums, t1.nums]) and not _common([t0.dens, t1.dens])
+    return set(t0.nums).isdisjoint(t1.nums) and set(t0.dens).isdisjoint(t1.dens)
 
 
 def negates(a, b):

@@ -88,3 +88,30 @@ def test_a_cached_signature_still_raises_for_bad_operands():
     lg.where(flag, a, a)
     with pytest.raises(lg.DTypeError):
         lg.where(a, a, a)
+
+
+def test_the_cycle_collector_is_paused_inside_and_restored_after():
+    assert gc.isenabled()
+    with graph.cycle_collector_paused():
+        assert not gc.isenabled()
+        with graph.cycle_collector_paused():      # nested: still paused, not re-enabled early
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with graph.cycle_collector_paused():
+            pass
+        assert not gc.isenabled()                 # the caller's choice is kept
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError):
+        with graph.cycle_collector_paused():
+            raise ValueError("inside")
+    assert gc.isenabled()
+
+
+def test_simplify_leaves_the_cycle_collector_as_it_found_it():
+    x = lg.input("x_gc", shape=("N",))
+    lg.simplify(lg.log(1.0 + lg.exp(x)) * 1.0)
+    assert gc.isenabled()
