@@ -503,6 +503,16 @@ class _Handler:
         b = self.b
         libc = ctypes.CDLL(None)
         task = self.call_libc(libc.malloc, PTR, [const(I64, 16)])
+        with b.if_else(b.icmp_unsigned("!=", task, ir.Constant(PTR, None))) as (pool, alone):
+            with pool:
+                self.offered(task, args0, args1, libc)
+            with alone:                                  # no memory for the task: inline
+                b.call(self.kernel, [args0])
+                b.call(self.kernel, [args1])
+
+    def offered(self, task, args0, args1, libc):
+        """on_two_threads with its task allocated."""
+        b = self.b
         state, owners, slot = self.at(task, 0, I32), self.at(task, 1, I32), self.at(task, 8, I8)
         b.store(const(I32, 0), state)
         b.store(const(I32, 2), owners)
