@@ -7,8 +7,19 @@ from llvmlite import ir
 _I64 = ir.IntType(64)
 
 
-def counted_loop(b, start, stop, body, carried=()):
-    """for i in [start, stop): carried = body(b, i, *carried); returns the final carried."""
+def loop_hints(module, hints):
+    """The self-referencing llvm.loop node for hints ((name, i32 value or None), ...)."""
+    ops = [module.add_metadata([ir.MetaDataString(module, name)] +
+                               ([] if value is None else [ir.Constant(ir.IntType(32), value)]))
+           for name, value in hints]
+    node = module.add_metadata(ops)
+    node.operands = (node,) + tuple(node.operands)
+    return node
+
+
+def counted_loop(b, start, stop, body, carried=(), hints=()):
+    """for i in [start, stop): carried = body(b, i, *carried); returns the final carried.
+    hints: loop metadata for the optimizer, e.g. (("llvm.loop.unroll.disable", None),)."""
     pre = b.block
     head = b.append_basic_block("loop")
     done = b.append_basic_block("done")
@@ -27,7 +38,9 @@ def counted_loop(b, start, stop, body, carried=()):
     i.add_incoming(nxt, tail)
     for phi, val in zip(phis, out):
         phi.add_incoming(val, tail)
-    b.cbranch(b.icmp_signed("<", nxt, stop), head, done)
+    latch = b.cbranch(b.icmp_signed("<", nxt, stop), head, done)
+    if hints:
+        latch.set_metadata("llvm.loop", loop_hints(b.module, hints))
     b.position_at_end(done)
     results = []
     for init, val in zip(carried, out):

@@ -233,17 +233,18 @@ def _finite_or_zero(m):
     return make("where", make("less", make("abs", m), inf), m, zero)
 
 
-def _shifted(x, axis):
+def _shifted(x, axis, marks):
     m = make("max", x, axis=axis, keepdims=True)
     ms = _finite_or_zero(m)
     e = make("exp", make("subtract", x, ms))
+    marks.loose.append(m)
+    marks.shifted.append((e, x, ms))
     return m, ms, e, make("sum", e, axis=axis, keepdims=True)
 
 
 def _logsumexp(node, marks):
     x, (axis, keep) = node.inputs[0], (node.attrs["axis"], node.attrs["keepdims"])
-    m, ms, e, s = _shifted(x, axis)
-    marks.loose.append(m)
+    m, ms, e, s = _shifted(x, axis, marks)
     lse = make("add", make("log", s), ms)
     if not keep:
         lse = make("reshape", lse, shape=node.shape)
@@ -251,15 +252,13 @@ def _logsumexp(node, marks):
 
 
 def _softmax(node, marks):
-    m, ms, e, s = _shifted(node.inputs[0], node.attrs["axis"])
-    marks.loose.append(m)
+    m, ms, e, s = _shifted(node.inputs[0], node.attrs["axis"], marks)
     return make("divide", e, s)
 
 
 def _log_softmax(node, marks):
     x = node.inputs[0]
-    m, ms, e, s = _shifted(x, node.attrs["axis"])
-    marks.loose.append(m)
+    m, ms, e, s = _shifted(x, node.attrs["axis"], marks)
     return make("subtract", x, make("add", make("log", s), ms))
 
 
@@ -303,13 +302,17 @@ LEAVES = ("input", "constant", "dimsize", "arange")
 class Marks:
     """What decompositions note for the emitter: loose: max nodes that are only a shift
     (NaN reaches the result anyway); checks: (label value node, depth, op name, labels)
-    whose labels must lie in [0, depth) (counted in the loop, raised after it)."""
+    whose labels must lie in [0, depth) (counted in the loop, raised after it); shifted:
+    (e, x, ms), e = exp(x - ms) with ms the row max where finite (e^-(ms - x), ms - x >= 0
+    but for a row whose max is +inf)."""
     loose: list = field(default_factory=list)
     checks: list = field(default_factory=list)
+    shifted: list = field(default_factory=list)
 
 
 def expand(outputs):
-    """outputs with DECOMPOSED ops rewritten; (new outputs, loose ids, label checks)."""
+    """outputs with DECOMPOSED ops rewritten; (new outputs, loose ids, label checks,
+    shifted exps: id -> (x, ms))."""
     marks, memo = Marks(), {}
     original = {id(n) for n in topo_order(list(outputs))}
     for n in topo_order(list(outputs)):
@@ -320,7 +323,8 @@ def expand(outputs):
         memo[id(n)] = new
     loose = {id(m) for m in marks.loose if id(m) not in original}
     checks = {id(c[0]): c for c in marks.checks}
-    return [memo[id(o)] for o in outputs], loose, checks
+    shifted = {id(e): (x, ms) for e, x, ms in marks.shifted if id(e) not in original}
+    return [memo[id(o)] for o in outputs], loose, checks, shifted
 
 
 # --- planning
@@ -368,6 +372,7 @@ class Plan:
     dims: tuple           # symbol names passed to every nest as integers
     dtypes: dict          # id -> numpy dtype name
     checks: dict          # id -> (node, depth, op, labels): label values checked in loops
+    shifted: dict         # id of exp(x - ms) -> (x, ms): computed as exp_shifted(ms - x)
 
 
 def node_dtype(node, float_t):
@@ -376,7 +381,7 @@ def node_dtype(node, float_t):
 
 def plan(outputs, float_t):
     """The steps computing outputs (Nodes of a schedule) for one float dtype."""
-    outs, loose, checks = expand(outputs)
+    outs, loose, checks, shifted = expand(outputs)
     order = topo_order(outs)
     dtypes = {id(n): node_dtype(n, float_t) for n in order}
     kind = {}
@@ -457,7 +462,7 @@ def plan(outputs, float_t):
         if isinstance(st, Nest):
             _finish(st, kind, loose)
     dims = sorted({name for n in order for d in _all_dims(n) for name in _factors(d)[1]})
-    return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes, checks)
+    return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes, checks, shifted)
 
 
 def _all_dims(n):

@@ -18,6 +18,8 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
     exp_neg(a) = e^-a for a >= 0 or nan, the shared e^-|x| of fused sigmoid and softplus:
                  n read off the bits of a / ln 2 + 1.5 2^p, a fitted polynomial, no selects but
                  the clamp (nan propagates through the arithmetic)
+    exp_shifted(a) = e^-a for any a: exp_neg with 2^-n as two exact factors (overflow and
+                 denormals round once), for softmax's e^(x - max) = exp_shifted(max - x)
     log1p_unit(f) = log(1 + f) for f in [0, 1] or nan (softplus's log1p(e^-|x|)): log1p's
                  formula with no exponent split or edge selects, a fitted R
     exp_accurate(x): also c, what rounding r lost: e^r = 1 + r + r^2 P(r) + c e^r with 1 + r
@@ -60,7 +62,7 @@ from llvmlite import ir
 
 from lossgraph.errors import DTypeError
 
-__all__ = ["exp", "exp_neg", "log1p_unit", "exp_accurate", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus",
+__all__ = ["exp", "exp_neg", "exp_shifted", "log1p_unit", "exp_accurate", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus",
            "log_sigmoid", "power", "sqrt", "fabs", "sign", "maximum", "minimum", "xlogy",
            "FUNCTIONS"]
 
@@ -370,6 +372,23 @@ def _exp_neg(e, a):
     shifted = e.b.shl(e.to_bits(t), e.i(p.mant))
     scale = e.from_bits(e.b.sub(e.i((p.bias + k) << p.mant), shifted))
     return e.mul(e.mul(y, scale), e.c(2.0 ** -k))
+
+
+def _exp_shifted(e, a):
+    """e^-a for any a, or nan (propagated): exp_neg's reduction and polynomial, 2^-n applied as
+    two exact powers of two so overflow (a < 0: a softmax row whose max is +inf shifts by 0)
+    and denormal results round once; no nan selects."""
+    p = e.p
+    big = 104.0 if p.bits == 32 else 746.0
+    a = e.clamp(a, -p.exp_hi, big)
+    magic = e.c(1.5 * 2.0 ** p.mant)
+    t = e.fma(a, e.c(1 / math.log(2)), magic)
+    n = e.sub(t, magic)
+    r = e.fma(n, e.c(p.ln2_lo), e.fma(n, e.c(p.ln2_hi), e.neg(a)))
+    y = e.add(e.c(1.0), e.fma(e.mul(r, r), e.horner(r, _EXP_Q_FIT[p.bits]), r))
+    ni = e.b.sub(e.to_bits(t), e.to_bits(magic))
+    n1 = e.b.ashr(ni, e.i(1))
+    return e.mul(e.mul(y, e.pow2(e.b.neg(n1))), e.pow2(e.b.sub(n1, ni)))
 
 
 def _log1p_unit(e, f):
@@ -683,6 +702,7 @@ def _public(impl, doc):
 
 exp = _public(_exp, "e^x (builder, x) -> value of x's type; under 1 ulp.")
 exp_neg = _public(_exp_neg, "e^-a for a >= 0 or nan (nan propagates); under 1 ulp.")
+exp_shifted = _public(_exp_shifted, "e^-a for any a or nan (nan propagates); under 1 ulp.")
 log1p_unit = _public(_log1p_unit, "log(1 + f) for f in [0, 1] or nan; under 2 ulp.")
 exp_accurate = _public(_exp_accurate, "e^x under 0.75 ulp, denormal results rounded once.")
 log = _public(_log, "log x; log 0 = -inf, log of a negative = nan.")
@@ -702,5 +722,6 @@ xlogy = _public(_xlogy, "x log y, 0 where x = 0.")
 
 #: name -> (function, arity): the functions a lowering table can take from here.
 FUNCTIONS = {f.__name__: (f, 2 if f in (power, maximum, minimum, xlogy) else 1)
-             for f in (exp, exp_neg, exp_accurate, log, log1p, log1p_unit, expm1, tanh, sigmoid,
-                       softplus, log_sigmoid, power, sqrt, fabs, sign, maximum, minimum, xlogy)}
+             for f in (exp, exp_neg, exp_shifted, exp_accurate, log, log1p, log1p_unit, expm1,
+                       tanh, sigmoid, softplus, log_sigmoid, power, sqrt, fabs, sign, maximum,
+                       minimum, xlogy)}

@@ -63,3 +63,31 @@ def test_fused_softplus_and_sigmoid_in_a_loop(dtype):
     for got, want, bound in ((sp, want_sp, 2.0), (sg, want_sg, 2.5)):
         err = ulp_errors(got, want, dtype)
         assert err.max() <= bound, f"{err.max():.3f} ulp at x = {x[err.argmax()]!r}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_exp_shifted_within_one_ulp_overflow_included(maps, dtype):
+    rng = np.random.default_rng(14)
+    top = 110.0 if dtype == np.float32 else 750.0
+    a = dense(0.0, top, dtype, 400_000, rng)
+    a = np.concatenate([a, -a, np.array([np.inf, -np.inf, 1e30, -1e30], dtype)])
+    y = handmade.map_function(maps, "exp_shifted", dtype)(a)
+    with np.errstate(over="ignore"):
+        err = ulp_errors(y, np.exp(-a.astype(wider(dtype))), dtype)
+    assert err.max() <= 1.0, f"{err.max():.3f} ulp at a = {a[err.argmax()]!r}"
+    assert np.isnan(handmade.map_function(maps, "exp_shifted", dtype)(np.array([np.nan], dtype)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_softmax_rows_with_infinite_and_nan_logits_as_the_evaluator(dtype):
+    """Rows whose max is +inf shift by 0 (e^x may overflow there: float32's e^100), a nan
+    spreads over its row: the shifted exp handles negative shifts too."""
+    x = np.array([[1.0, np.inf, 100.0, -3.0], [-2.0, 1.0, np.inf, 50.0],
+                  [0.5, np.nan, 2.0, 1.0], [1e4, -1e4, 0.0, 3.0]], dtype)
+    X = lg.input("x", shape=(4, 4))
+    outs = [lg.softmax(X, axis=1), lg.logsumexp(X, axis=1)]
+    got = codegen.compile(outs, backend="llvm", threads=1)(x)
+    with np.errstate(all="ignore"):
+        want = lg.evaluate(outs, {"x": x})
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5 if dtype == np.float32 else 1e-13)
