@@ -332,14 +332,29 @@ class _Artifact(dict):
         return self._kernel.text(key)
 
 
+def _dtype_key(weak):
+    """arrays -> the dtypes of the inputs at positions weak (a tuple unless there is one)."""
+    if not weak:
+        return lambda arrays: None
+    if len(weak) == 1:
+        k0, = weak
+        return lambda arrays: arrays[k0].dtype
+    if len(weak) == 2:
+        k0, k1 = weak
+        return lambda arrays: (arrays[k0].dtype, arrays[k1].dtype)
+    return lambda arrays: tuple([arrays[k].dtype for k in weak])
+
+
 class LLVMKernel:
     """fn(*arrays, *gradient buffers) for Kernel: dispatches on the float precision."""
 
     def __init__(self, schedule, threads):
         self.s, self.threads = schedule, threads
         self.programs, self._lock = {}, threading.Lock()
+        self._calls = {}          # the weak inputs' dtypes -> that precision's Program.call
         self.n = len(schedule.inputs)
         self.weak = [k for k, n in enumerate(schedule.inputs.values()) if n.dtype == "float"]
+        self._key = _dtype_key(self.weak)
         concrete = [n.dtype for n in schedule.inputs.values() if n.dtype in ("float32", "float64")]
         self.default = dt.promote(*concrete) if concrete else "float64"
         if self.default == "float":
@@ -356,12 +371,19 @@ class LLVMKernel:
 
     def __call__(self, *args):
         arrays, outs = args[:self.n], args[self.n:]
+        key = self._key(arrays)
+        call = self._calls.get(key)
+        if call is None:
+            call = self._calls[key] = self.program(self._precision(arrays)).call
+        return call(arrays, outs)
+
+    def _precision(self, arrays):
+        """float64 if a weak ("float") input is float64, else float32; declared dtypes decide
+        when no input is weak."""
         if self.weak:
-            float_t = "float64" if any(arrays[k].dtype == np.float64 for k in self.weak) \
+            return "float64" if any(arrays[k].dtype == np.float64 for k in self.weak) \
                 else "float32"
-        else:
-            float_t = self.default
-        return self.program(float_t).call(arrays, outs)
+        return self.default
 
     def text(self, key):
         if not self.programs:

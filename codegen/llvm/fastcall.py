@@ -51,7 +51,10 @@ def build(program):
     numels = []
     for st in steps:
         numels.append(" * ".join(f"({t})" for t in size(st[2])) or "1")
-    lines += [f"    if max({', '.join(numels)}, 0) >= SPLIT:", "        return slow(arrays, outs)"]
+    sizes = sorted({n for n in numels if n != "1"})
+    if sizes:
+        big = sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})"
+        lines += [f"    if {big} >= SPLIT:", "        return slow(arrays, outs)"]
     grads = {k: j for j, k in enumerate(program.grad_slots)}
     for slot, (spec, dtype, ident) in writes.items():
         ns[f"T{slot}"] = np.dtype(dtype)
@@ -86,10 +89,11 @@ def build(program):
             else:
                 ns[f"C{k}"] = dict(program.consts)[k]
                 items.append(f"C{k}")
-    lines += [f"    fn(({', '.join(items)}, ctl))",
-              "    if ctl[-1]:",
-              "        bad({" + ", ".join(f"{k}: {v}" for k, v in
-                                        zip(program.slots, items)) + "})"]
+    lines.append(f"    fn(({', '.join(items)}, ctl))")
+    if plan.checks or any(n.op == "pick" for n in plan.order):     # labels may be flagged
+        lines += ["    if ctl[-1]:",
+                  "        bad({" + ", ".join(f"{k}: {v}" for k, v in
+                                            zip(program.slots, items)) + "})"]
     ranks = {k: len(writes[k][0]) for k in outs}
     vals = [f"s{k}[()]" if ranks[k] == 0 else f"s{k}" for k in program.value_slots]
     value = vals[0] if len(vals) == 1 else "(" + ", ".join(vals) + ",)"
