@@ -60,15 +60,14 @@ BUFFER = ir.LiteralStructType([I64, PTR, I32, PTR, I64, PTR])     # .., dtype, d
 METADATA = ir.LiteralStructType([I64, API_VERSION, I32, I64])     # .., version, traits, state
 METADATA_EXTENSION = ir.LiteralStructType([EXTENSION_BASE, PTR])  # base, metadata
 ERROR_CREATE_ARGS = ir.LiteralStructType([I64, PTR, PTR, I32])    # .., message, errc
-API = ir.LiteralStructType([I64, PTR, API_VERSION, PTR] + [PTR] * 18)   # .., internal, the
-#                        functions: Error_Create (4), Error_Destroy (6), ThreadPool_Schedule (15)
+API = ir.LiteralStructType([I64, PTR, API_VERSION, PTR]          # .., internal_api, then 18
+                           + [PTR] * 18)                          # function pointers
 SCHEDULE_ARGS = ir.LiteralStructType([I64, PTR, PTR, PTR, PTR])   # .., ctx, task, data
 ERROR_DESTROY_ARGS = ir.LiteralStructType([I64, PTR, PTR])        # .., error
-FRAME_EXTENSION, FRAME_API, FRAME_STAGE, FRAME_ARGS, FRAME_RETS = 1, 2, 4, 5, 6
+FRAME_EXTENSION, FRAME_API, FRAME_CTX, FRAME_STAGE, FRAME_ARGS, FRAME_RETS = 1, 2, 3, 4, 5, 6
 LIST_SIZE, LIST_ITEMS = 2, 4
 BUFFER_DTYPE, BUFFER_DATA, BUFFER_RANK, BUFFER_DIMS = 2, 3, 4, 5
-API_ERROR_CREATE, API_ERROR_DESTROY, API_THREADPOOL_SCHEDULE = 4, 6, 15
-FRAME_CTX = 3
+API_ERROR_CREATE, API_ERROR_DESTROY, API_THREADPOOL_SCHEDULE = 4, 6, 15   # API fields
 EXTENSION_METADATA = 1                   # XLA_FFI_Extension_Metadata
 STAGE_EXECUTE = 3                        # XLA_FFI_ExecutionStage_EXECUTE
 INVALID_ARGUMENT = 3                     # XLA_FFI_Error_Code_INVALID_ARGUMENT
