@@ -3,4 +3,5 @@ import sys
 
 from lossgraph.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":      # importing this module (docs tools do) runs nothing
+    sys.exit(main())

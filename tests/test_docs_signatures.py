@@ -1,0 +1,20 @@
+"""The API reference shows each zoo loss with the keywords its decorators add (griffe reads
+source statically; docs/tools/runtime_signatures.py corrects the signature)."""
+import inspect
+from pathlib import Path
+
+import pytest
+
+import zoo.losses
+
+griffe = pytest.importorskip("griffe")        # the docs extra
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_reference_signatures_are_the_runtime_ones():
+    ext = griffe.load_extensions(f"{ROOT / 'docs/tools/runtime_signatures.py'}:RuntimeSignatures")
+    losses = griffe.load("zoo.losses", search_paths=[str(ROOT)], extensions=ext)
+    for name in ("huber", "softmax_cross_entropy", "ctc"):
+        shown = [p.name for p in losses[name].parameters]
+        assert shown == list(inspect.signature(getattr(zoo.losses, name)).parameters), name
+        assert shown[-2:] == ["reduction", "weights"]
