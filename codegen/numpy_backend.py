@@ -63,7 +63,9 @@ class Emitter:
         self.lines, self.module_consts, self.notes = [], [], []
         self.helpers, self.dims_used = [], []
         self.uses_float_t = False
-        self.expr, self.owned = {}, {}
+        self.expr, self.owned = {}, {}           # owned: id -> node whose result buffer it is
+        self.taken = set()                        # owned buffers a later node has written into
+        self.pooled = None                        # the dead buffer the current statement reuses
         self.shared_users = shared_users          # key -> positions requesting it (pass 2)
         self.requests = {}                        # key -> positions (recorded in this pass)
         self.shared_names = {}
@@ -157,9 +159,25 @@ class Emitter:
     def reusable(self, node, inp):
         """inp's buffer may hold node's result: inp is an intermediate nobody reads later."""
         if id(inp) not in self.owned or inp.shape != node.shape or node.ndim == 0 or \
-                dtype_sym(inp.dtype) != dtype_sym(node.dtype):
+                dtype_sym(inp.dtype) != dtype_sym(node.dtype) or id(inp) in self.taken:
             return False
-        return self.buffer_last[id(inp)] == self.pos
+        if self.buffer_last[id(inp)] != self.pos:
+            return False
+        self.taken.add(id(inp))
+        return True
+
+    def spare(self, node):
+        """The name of a dead intermediate's buffer of node's shape and dtype (read last
+        before this node, not written since), else None; this statement says it reuses it."""
+        if node.ndim == 0:
+            return None
+        for key, owner in self.owned.items():
+            if key not in self.taken and self.buffer_last[key] < self.pos and \
+                    owner.shape == node.shape and dtype_sym(owner.dtype) == dtype_sym(node.dtype):
+                self.taken.add(key)
+                self.pooled = self.expr[key]
+                return self.pooled
+        return None
 
     # -- the body
     def run(self):
@@ -197,16 +215,13 @@ class Emitter:
         s = self.s
         self.fused = {}
         for node in s.order:
-            rule = FUSED.get(node.op)
-            if rule is None:
-                continue
-            taken = rule[0](self, node)
-            if taken is not None and any(id(node.inputs[k]) in self.fused for k in taken):
-                taken = None        # an input that absorbs its own inputs cannot be absorbed
-            if taken is not None:
+            for rule in FUSED.get(node.op, ()):
+                taken = rule[0](self, node)
+                if taken is None or any(id(n) in self.fused for n in taken):
+                    continue        # a node that absorbs its own inputs cannot be absorbed
                 self.fused[id(node)] = rule
-                for k in taken:
-                    self.absorbed.add(id(node.inputs[k]))
+                self.absorbed.update(id(n) for n in taken)
+                break
         self.grad_index = {}
         for k, g in enumerate(s.grads):
             if g.op not in LEAVES and id(g) not in self.grad_index and \
@@ -278,7 +293,7 @@ class Emitter:
             name = self.namer.fresh("arange_" + str(node.attrs["dim"]).replace("*", "_"))
             self.lines.append(f"{name} = np.arange({self.dim_expr(node.attrs['dim'])})")
             self.expr[id(node)] = name
-            self.owned[id(node)] = True
+            self.owned[id(node)] = node
 
     def _lower(self, node, out, is_output):
         low = LOWERINGS[node.op]
@@ -286,6 +301,7 @@ class Emitter:
             self._helper(h)
         fused = self.fused.get(id(node))
         name = out if out is not None else self._name_for(node)
+        self.pooled = None
         writes_out = fused[1] is _emit_scale_chain if fused is not None else low.out
         if out is not None and writes_out and low.inplace:
             spare = self._reuse(node, deep=fused is not None)
@@ -321,11 +337,13 @@ class Emitter:
             text = f"fill({out}, {text}{copy})"
         elif is_output and low.view:
             text = f"np.array({text})"
+        if self.pooled is not None and f"out={self.pooled}" in text:
+            self.lines.append(f"# {self.pooled} is not read again: its buffer holds {name}")
         self.lines.append(f"{name} = {text}")
         self.names[id(node)] = name
         self.expr[id(node)] = name
         if not low.view and not is_output and node.ndim > 0:
-            self.owned[id(node)] = True
+            self.owned[id(node)] = node
 
     def _reuse(self, node, deep=False):
         """The name of an operand's buffer this node may write into, else None (deep: also
@@ -336,7 +354,7 @@ class Emitter:
         for inp in inputs:
             if self.reusable(node, inp):
                 return self.expr[id(inp)]
-        return None
+        return self.spare(node)
 
     def _helper(self, name):
         if name in self.helpers:

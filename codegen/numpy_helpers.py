@@ -21,21 +21,25 @@ def exp_neg_abs(x):
     return np.exp(e, out=e)
 
 
-def sigmoid(x, e, reuse=False):
+def sigmoid(x, e, reuse=False, out=None):
     """1 / (1 + e^-x) from e = e^-|x|: e / (1 + e) where x < 0, 1 / (1 + e) elsewhere.
 
     The numerator max(e, x >= 0) is 1 where x >= 0 (e <= 1) and e elsewhere, with no branch
-    (np.where mispredicts on random signs). reuse=True writes into e.
+    (np.where mispredicts on random signs). reuse=True writes into e; the result goes to out
+    when given (which may be x's buffer).
     """
-    d = 1.0 + e
-    numerator = np.maximum(e, x >= 0, out=e if reuse and isinstance(e, np.ndarray) else None)
+    positive = x >= 0
+    d = np.add(e, 1.0, out=out)
+    numerator = np.maximum(e, positive, out=e if reuse and isinstance(e, np.ndarray) else None)
     return np.divide(numerator, d, out=d if isinstance(d, np.ndarray) else None)
 
 
-def softplus(x, e, reuse=False):
-    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|), from e = e^-|x|; reuse=True writes into e."""
-    sp = np.log1p(e, out=e if reuse and isinstance(e, np.ndarray) else None)
-    return np.add(sp, np.maximum(x, 0.0), out=sp if isinstance(sp, np.ndarray) else None)
+def softplus(x, e, reuse=False, out=None):
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|), from e = e^-|x|; reuse=True writes into e,
+    the result goes to out when given (which may be x's buffer)."""
+    log1p_e = np.log1p(e, out=e if reuse and isinstance(e, np.ndarray) else None)
+    relu = np.maximum(x, 0.0, out=out)
+    return np.add(relu, log1p_e, out=relu if isinstance(relu, np.ndarray) else None)
 
 
 def select(c, a, b, reuse=False):
@@ -59,6 +63,18 @@ def xlogy(x, y):
     """x log y, and 0 where x = 0 (also where y = 0)."""
     zero = x == 0
     return np.where(zero, np.zeros_like(x * y), x * np.log(np.where(zero, 1, y)))
+
+
+def sum_with_dot(a, x, y, combine):
+    """sum(combine(a, x y)), combine np.add or np.subtract: combine(sum(a), x.y), two reads
+    and no product array. Where the two sums cancel to below 1/16 of their size, their
+    rounding would be amplified in the difference (or they overflowed), so the sum is then
+    taken elementwise, as written."""
+    s, d = np.sum(a), np.vdot(x, y)
+    total = combine(s, d)
+    if 16 * abs(total) >= abs(s) + abs(d):
+        return total
+    return np.sum(combine(a, x * y))
 
 
 def softmax_parts(x, axis):
@@ -138,7 +154,7 @@ def fill(out, value, copy=False):
 # helper -> the helpers it calls (copied along); CTC is pasted from lossgraph.ops.ctc
 HELPERS = {
     "InputError": (), "exp_neg_abs": (), "select": (), "sigmoid": (), "softplus": (), "xlogy": (),
-    "softmax_parts": (), "normalized": (), "check_labels": ("InputError",),
+    "sum_with_dot": (), "softmax_parts": (), "normalized": (), "check_labels": ("InputError",),
     "one_hot": (), "minus_one_hot": (), "pick": (), "take_along_axis": (),
     "scatter_along_axis": (), "fill": (),
 }

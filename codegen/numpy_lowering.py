@@ -3,8 +3,9 @@
 LOWERINGS[op] says how one node becomes a Python expression (codegen.numpy_backend's emitter
 assigns it to a name, passes a buffer to write into, casts operands); FUSED holds patterns
 computed in one statement: a chain of scalar factors as one multiply, sum(square(d)) as
-np.vdot(d, d), softmax - one_hot(labels) as a subtraction at the labels. A test asserts that
-every op in lossgraph.ops.OPS has an entry (leaves are the emitter's own: LEAVES).
+np.vdot(d, d), sum(a - x*y) as sum(a) - np.vdot(x, y), softmax - one_hot(labels) as a
+subtraction at the labels. A test asserts that every op in lossgraph.ops.OPS has an entry
+(leaves are the emitter's own: LEAVES).
 """
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def _exp_shared(em, node, a, out, helper):
     """sigmoid / softplus of x share e = e^-|x|; the last of them may overwrite it."""
     e, last = em.shared(("exp_neg_abs", node.inputs[0]), f"exp_neg_abs_{em.hint(node.inputs[0])}",
                         f"exp_neg_abs({a[0]})")
-    return f"{helper}({a[0]}, {e}" + (", reuse=True)" if last else ")")
+    return f"{helper}({a[0]}, {e}" + (", reuse=True" if last else "") + (
+        f", out={out})" if out is not None else ")")
 
 
 def _softmax_parts(em, node, a):
@@ -163,9 +165,9 @@ LOWERINGS = {
     "expm1": _ufunc("expm1"), "sqrt": _ufunc("sqrt"), "abs": _ufunc("abs"),
     "sign": _ufunc("sign"), "square": _ufunc("square"), "tanh": _ufunc("tanh"),
     "sigmoid": Lowering(lambda em, n, a, out: _exp_shared(em, n, a, out, "sigmoid"),
-                        helpers=("exp_neg_abs", "sigmoid")),
+                        out=True, helpers=("exp_neg_abs", "sigmoid")),
     "softplus": Lowering(lambda em, n, a, out: _exp_shared(em, n, a, out, "softplus"),
-                         helpers=("exp_neg_abs", "softplus")),
+                         out=True, helpers=("exp_neg_abs", "softplus")),
     "less": _call("{0} < {1}", cast=False), "less_equal": _call("{0} <= {1}", cast=False),
     "greater": _call("{0} > {1}", cast=False),
     "greater_equal": _call("{0} >= {1}", cast=False),
@@ -203,7 +205,8 @@ LOWERINGS = {
 LEAVES = ("input", "constant", "dimsize", "arange")
 
 
-# --- fused patterns: (op, test(em, node) -> absorbed input positions or None, emit)
+# --- fused patterns: op -> rules (test(em, node) -> the absorbed nodes or None, emit, helpers);
+# the first rule whose test matches lowers the node, emit(em, node, out) -> (text, wrote out)
 
 def _scalar(node):
     return node.ndim == 0
@@ -221,7 +224,7 @@ def _scale_chain(em, node):
             sum(not _scalar(i) for i in inner.inputs) != 1 or \
             dtype_sym(inner.dtype) != dtype_sym(node.dtype):
         return None
-    return (arr[0],)
+    return (inner,)
 
 
 def _emit_scale_chain(em, node, out):
@@ -238,19 +241,53 @@ def _emit_scale_chain(em, node, out):
     return f"{x} * {factor}", False
 
 
+def _full_float_sum(node):
+    """node sums its operand over every axis into a float scalar."""
+    (a,) = node.inputs
+    return not node.attrs["keepdims"] and a.ndim > 0 and \
+        node.attrs["axis"] == tuple(range(a.ndim)) and dt.is_float(node.dtype)
+
+
+def _same_array(node, *others):
+    """others have node's shape and dtype (no broadcast, no cast)."""
+    return all(o.shape == node.shape and dtype_sym(o.dtype) == dtype_sym(node.dtype)
+               for o in others)
+
+
 def _sum_of_squares(em, node):
     """sum(square(d)) over all axes: one dot product, no squared array."""
     (sq,) = node.inputs
-    if node.attrs["keepdims"] or node.attrs["axis"] != tuple(range(sq.ndim)) or \
-            sq.op != "square" or em.uses(sq) != 1 or not dt.is_float(node.dtype) or \
+    if not _full_float_sum(node) or sq.op != "square" or em.uses(sq) != 1 or \
             dtype_sym(sq.inputs[0].dtype) != dtype_sym(node.dtype):
         return None
-    return (0,)
+    return (sq,)
 
 
 def _emit_sum_of_squares(em, node, out):
     d = em.operand(node, node.inputs[0].inputs[0])
     return f"np.vdot({d}, {d})", False
+
+
+def _sum_with_dot(em, node):
+    """sum(a - x*y) or sum(a + x*y) over all axes: sum(a) -/+ x.y, no product array."""
+    (comb,) = node.inputs
+    if not _full_float_sum(node) or comb.op not in ("subtract", "add") or em.uses(comb) != 1:
+        return None
+    prods = [k for k, i in enumerate(comb.inputs) if i.op == "multiply" and em.uses(i) == 1]
+    if not prods:
+        return None
+    prod = comb.inputs[prods[-1]]
+    if not _same_array(comb, comb.inputs[1 - prods[-1]], prod, *prod.inputs):
+        return None
+    return (comb, prod)
+
+
+def _emit_sum_with_dot(em, node, out):
+    (comb,) = node.inputs
+    k = 1 if comb.inputs[1].op == "multiply" and em.uses(comb.inputs[1]) == 1 else 0
+    a, (x, y) = comb.inputs[1 - k], comb.inputs[k].inputs
+    call = f"sum_with_dot({em.expr[id(a)]}, {em.expr[id(x)]}, {em.expr[id(y)]}, np.{comb.op})"
+    return ("-" + call if k == 0 and comb.op == "subtract" else call), False
 
 
 def _minus_one_hot(em, node):
@@ -259,7 +296,7 @@ def _minus_one_hot(em, node):
     if oh.op != "one_hot" or em.uses(oh) != 1 or a.shape != node.shape or \
             oh.shape != node.shape or dtype_sym(a.dtype) != dtype_sym(node.dtype):
         return None
-    return (1,)
+    return (oh,)
 
 
 def _emit_minus_one_hot(em, node, out):
@@ -271,8 +308,9 @@ def _emit_minus_one_hot(em, node, out):
 
 
 FUSED = {
-    "multiply": (_scale_chain, _emit_scale_chain, ()),
-    "divide": (_scale_chain, _emit_scale_chain, ()),
-    "sum": (_sum_of_squares, _emit_sum_of_squares, ()),
-    "subtract": (_minus_one_hot, _emit_minus_one_hot, ("minus_one_hot",)),
+    "multiply": ((_scale_chain, _emit_scale_chain, ()),),
+    "divide": ((_scale_chain, _emit_scale_chain, ()),),
+    "sum": ((_sum_of_squares, _emit_sum_of_squares, ()),
+            (_sum_with_dot, _emit_sum_with_dot, ("sum_with_dot",))),
+    "subtract": ((_minus_one_hot, _emit_minus_one_hot, ("minus_one_hot",)),),
 }

@@ -195,3 +195,68 @@ def test_scale_chain_of_a_scale_chain_found_by_the_llvm_random_graphs():
     want = lg.evaluate([loss, lg.gradients(loss, x)], x=a)
     np.testing.assert_allclose(value, want[0], rtol=1e-12)
     np.testing.assert_allclose(grad, want[1], rtol=1e-12)
+
+
+def bce_kernel():
+    x, z = lg.input("logits", shape=("N",)), lg.input("z", shape=("N",))
+    return x, z, codegen.compile(lg.mean(lg.softplus(x) - x * z), wrt=[x])
+
+
+def test_bce_sums_with_one_dot_and_reuses_the_dead_softplus_buffer():
+    _, _, k = bce_kernel()
+    body = ast.unparse(function_body(k.source))
+    assert "sum_with_dot(softplus_logits, logits, z, np.subtract)" in body
+    assert "logits * z" not in body                       # no product array
+    assert "sigmoid(logits, exp_neg_abs_logits, reuse=True, out=softplus_logits)" in body
+
+
+def test_sum_with_dot_is_elementwise_where_the_two_sums_cancel():
+    """Confident, correct float32 logits: sum(softplus) and x.z agree to ~5 digits, so the
+    split alone loses them; the kernel must stay as close as the elementwise sum."""
+    x, z, k = bce_kernel()
+    n = 200_000
+    labels = rng.random(n) > 0.5
+    logits = (10 * (2 * labels - 1) + rng.normal(size=n)).astype(np.float32)
+    zf = labels.astype(np.float32)
+    want = lg.evaluate(lg.mean(lg.softplus(x) - x * z), logits=logits.astype(np.float64),
+                       z=zf.astype(np.float64))
+    value, _ = k(logits, zf)
+    sp = np.logaddexp(0, logits).astype(np.float32)
+    split = (np.sum(sp) - np.vdot(logits, zf)) / np.float32(n)
+    assert abs(split - want) > 1e-4 * want                 # what the plain split would give
+    np.testing.assert_allclose(value, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("form", [lambda a, x, y: a - x * y, lambda a, x, y: x * y - a,
+                                  lambda a, x, y: a + y * x])
+def test_sum_with_dot_forms_match_evaluate(form):
+    a, x, y = (lg.input(n, shape=("N", 3)) for n in ("a", "x", "y"))
+    loss = lg.sum(form(lg.exp(a), x, y))
+    k = codegen.compile(loss, wrt=[a, x, y])
+    assert "sum_with_dot(" in k.source
+    feed = {n: rng.normal(size=(4, 3)) for n in ("a", "x", "y")}
+    value, grads = k(**feed)
+    want = lg.evaluate([loss, *lg.gradients(loss, [a, x, y])], feed)
+    np.testing.assert_allclose(value, want[0], rtol=1e-12)
+    for g, w in zip(grads, want[1:]):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_sum_with_dot_stays_finite_where_both_sums_overflow():
+    a, x, y = (lg.input(n, shape=("N",)) for n in ("a", "x", "y"))
+    k = codegen.compile(lg.sum(a - x * y))
+    big = np.full(8, 1e38, np.float32)
+    value = k(big, big, np.ones(8, np.float32))
+    assert value == 0 and np.isfinite(value)
+
+
+@pytest.mark.parametrize("helper", ["sigmoid", "softplus"])
+@pytest.mark.parametrize("reuse", [False, True])
+def test_exp_helpers_write_into_x_buffer(helper, reuse):
+    from codegen import numpy_helpers as H
+    x = rng.normal(size=50) * 5
+    want = {"sigmoid": 1 / (1 + np.exp(-x)), "softplus": np.logaddexp(0, x)}[helper]
+    buf = x.copy()
+    got = getattr(H, helper)(buf, H.exp_neg_abs(x), reuse=reuse, out=buf)
+    assert got is buf
+    np.testing.assert_allclose(got, want, rtol=1e-14)
