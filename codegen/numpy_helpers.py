@@ -3,9 +3,12 @@ calls them, so a generated module imports only NumPy.
 
 Each helper is written as a careful person writes it by hand (stable forms, in-place updates
 where they save an allocation) and computes exactly what the matching op's reference
-implementation computes. HELPERS maps a helper name to the helpers it calls.
+implementation computes; scatter_along_axis is that implementation itself (imported from
+lossgraph.ops.index, one text for both). HELPERS maps a helper name to the helpers it calls.
 """
 import numpy as np
+
+from lossgraph.ops.index import scatter_along_axis  # noqa: F401 (the op's impl, pasted as is)
 
 
 class InputError(ValueError):
@@ -128,17 +131,6 @@ def pick(x, labels, axis):
 def take_along_axis(x, idx, axis):
     """x gathered at indices along axis (indices checked by the caller)."""
     return np.take_along_axis(x, idx, axis)
-
-
-def scatter_along_axis(g, idx, axis, shape):
-    """Zeros of shape with g added at the indices along axis."""
-    out = np.zeros(shape, dtype=g.dtype)
-    g = np.broadcast_to(g, np.broadcast_shapes(g.shape, idx.shape))
-    idx = np.broadcast_to(idx, g.shape)
-    grid = list(np.indices(g.shape, sparse=True))
-    grid[axis] = idx
-    np.add.at(out, tuple(grid), g)
-    return out
 
 
 def fill(out, value, copy=False):

@@ -94,14 +94,20 @@ def _scatter_infer(inputs, attrs):
     return shape, g.dtype, {"axis": attrs["axis"], "shape": shape}
 
 
-def _scatter_impl(g, idx, axis, shape, out_shape=None):
-    out = np.zeros(out_shape, dtype=g.dtype)
+def scatter_along_axis(g, idx, axis, shape):
+    """Zeros of shape with g added at the indices along axis (NumPy only: the NumPy backend
+    pastes this function into the modules it generates)."""
+    out = np.zeros(shape, dtype=g.dtype)
     g = np.broadcast_to(g, np.broadcast_shapes(g.shape, idx.shape))
     idx = np.broadcast_to(idx, g.shape)
     grid = list(np.indices(g.shape, sparse=True))
     grid[axis] = idx
     np.add.at(out, tuple(grid), g)
     return out
+
+
+def _scatter_impl(g, idx, axis, shape, out_shape=None):
+    return scatter_along_axis(g, idx, axis, out_shape)
 
 
 register("one_hot", "index", _one_hot_infer, _one_hot_impl, None,

@@ -260,3 +260,24 @@ def test_exp_helpers_write_into_x_buffer(helper, reuse):
     got = getattr(H, helper)(buf, H.exp_neg_abs(x), reuse=reuse, out=buf)
     assert got is buf
     np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_scatter_helper_is_the_op_impl_pasted_and_runs_standalone():
+    """take_along_axis's gradient scatters: the kernel pastes lossgraph.ops.index's function
+    (the evaluator's impl) and agrees with lg.evaluate, run where only NumPy imports."""
+    import inspect
+
+    from lossgraph.ops import index
+    x = lg.input("x", shape=("N", 4))
+    idx = lg.input("idx", shape=("N", 3), dtype="int64")
+    w = lg.input("w", shape=("N", 3))
+    loss = lg.sum(lg.take_along_axis(x, idx, 1) * w)
+    k = codegen.compile(loss, wrt=[x])
+    assert inspect.getsource(index.scatter_along_axis).strip() in k.source
+    feed = {"x": rng.normal(size=(5, 4)), "idx": rng.integers(0, 4, size=(5, 3)),
+            "w": rng.normal(size=(5, 3))}
+    value, (grad,) = run_standalone(k.source, function_body(k.source).name,
+                                    {p: feed[p] for p in k.input_names})
+    want = lg.evaluate([loss, lg.gradients(loss, x)], feed)
+    np.testing.assert_allclose(value, want[0], rtol=1e-12)
+    np.testing.assert_allclose(grad, want[1], rtol=1e-12)
