@@ -97,6 +97,56 @@ class Rule:
             return None
         return self.build(**env)
 
+    def indexed(self):
+        """apply(node) for a node whose op, and its inputs' ops, the rewriter's index has
+        already checked against the pattern: the same answers, as one compiled function."""
+        fn = self.__dict__.get("_indexed")
+        if fn is None:
+            match, build = _compiled(self.pattern, checked=2), self.build
+
+            def fn(node):
+                env = {}
+                return build(**env) if match(node, env) else None
+            self.__dict__["_indexed"] = fn
+        return fn
+
+
+def _compiled(p, checked=0):
+    """p.match as a closure (node, env) -> bool over p's fields, for the rewriter's inner
+    loop; checked: how many levels of ops are known to fit already (2: the node's and its
+    inputs', as the rewriter's index judges them)."""
+    bind, where = p.bind, p.where
+
+    def finish(node, env):
+        if bind is not None:
+            prev = env.get(bind)
+            if prev is not None and prev is not node:
+                return False
+            env[bind] = node
+        return where is None or bool(where(node, env))
+
+    if isinstance(p, Const):
+        return p.match
+    if p.ops is None:
+        return finish
+    ops, op_checked = p.ops, checked > 0
+    kids = None if p.children == (Ellipsis,) else \
+        tuple(_compiled(c, checked - 1) for c in p.children)
+    arity = None if kids is None else len(kids)
+
+    def match(node, env):
+        if not op_checked and node.op not in ops:
+            return False
+        if kids is not None:
+            inputs = node.inputs
+            if len(inputs) != arity:
+                return False
+            for kid, inp in zip(kids, inputs):
+                if not kid(inp, env):
+                    return False
+        return bind is None and where is None or finish(node, env)
+    return match
+
 
 RULES: list = []
 

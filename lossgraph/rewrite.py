@@ -5,6 +5,8 @@ its value. Passes are iterative over a topological order, so deep graphs never r
 """
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 from dataclasses import dataclass, field
 
@@ -114,12 +116,13 @@ def _child_ops(pattern):
 CONSTANT_OPS = frozenset({"constant", "broadcast_to"})
 _ENTRIES = [(r, _child_ops(r.pattern)) for r in RULES]
 _CANDIDATES: dict = {}
+_op_of = attrgetter("op")
 
 
 def _candidates(node):
     """The rules whose pattern can match at node, judged by its op and its inputs' ops
     (cached per such key): most rules are never tried where they cannot fire."""
-    key = (node.op, tuple(i.op for i in node.inputs))
+    key = (node.op, tuple(map(_op_of, node.inputs)))
     got = _CANDIDATES.get(key)
     if got is None:
         got = []
@@ -131,15 +134,15 @@ def _candidates(node):
                 continue
             if r.admits is not None and not r.admits(*key):
                 continue
-            got.append(r)
+            got.append((r, r.indexed()))
         _CANDIDATES[key] = got
     return got
 
 
 def _rewrite_once(node, trace):
     """The first applicable rule's result at this node (shape and dtype kept), or None."""
-    for r in _candidates(node):
-        out = r.apply(node)
+    for r, apply in _candidates(node):
+        out = apply(node)
         if out is None or out is node:
             continue
         out = F.as_node(out)

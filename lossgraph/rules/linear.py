@@ -305,12 +305,19 @@ def normal_product(node):
     work = product_needs_work(node)
     if not work and not any(_has_quotient_term(i) for i in node.inputs):
         return None
-    if node.op == "multiply":      # the common case, a * c -> c a, without the machinery
-        a, b = node.inputs
-        c = scalar(b)
-        if c is not None and c not in (0.0, 1.0, -1.0) and c == c and scalar(a) is None \
-                and a.op not in _PRODUCT_OPS and a.op != "sign" and _inverse_int(abs(c)) is None:
-            return make("multiply", _const(c), a)
+    a, b = node.inputs
+    if a.op not in _PRODUCT_OPS and a.op != "sign" and scalar(a) is None:
+        c = scalar(b)          # the common cases, a plain factor and a scalar, without the
+        if c is not None and c not in (0.0, 1.0, -1.0) and c == c:      # machinery
+            inv = _inverse_int(abs(c))
+            if node.op == "multiply":       # a * c -> c a; a * (1 / m) -> a / m
+                if inv is None:
+                    return make("multiply", _const(c), a)
+                out = make("divide", a, _const(float(inv)))
+                return make("negative", out) if c < 0 else out
+            m = _inverse_int(1.0 / c) if c > 0 else None
+            if m is not None and b is _const(float(m)):
+                return None                 # a / m is normal
     m = monomial(node)
     if _opaque(node, m):
         return None
@@ -387,6 +394,8 @@ def normal_sum(node):
     """The sum rule: the normal form of an add / subtract / negative node, or None."""
     if not _floaty(node) or _plain_pair(node):
         return None
+    if node.op == "negative" and node.inputs[0].op not in _PLAIN_FREE:
+        return None                         # -f of a plain factor f is normal
     ts = terms(node)
     if len(ts) == 1 and _opaque(node, ts[0]) or _binary_is_normal(node, ts):
         return None
