@@ -1,6 +1,7 @@
-"""A griffe extension for the API reference: a module-level function whose decorators add
-parameters (zoo's `@loss` adds `reduction=` and `weights=`) is shown with its real signature,
-`inspect.signature` of the imported function, instead of the one its source spells."""
+"""A griffe extension for the API reference: a decorated module-level function is shown as the
+decorators made it, with the imported function's `inspect.signature` and docstring instead of
+what its source spells (zoo's `@loss` adds `reduction=` and `weights=`, and the errors every
+reduced loss shares to the Raises section)."""
 from __future__ import annotations
 
 import importlib
@@ -20,10 +21,12 @@ class RuntimeSignatures(griffe.Extension):
         if not func.parent.is_module or not func.decorators:
             return
         try:
-            real = inspect.signature(getattr(importlib.import_module(func.parent.path),
-                                             func.name))
+            obj = getattr(importlib.import_module(func.parent.path), func.name)
+            real = inspect.signature(obj)
         except (ImportError, AttributeError, TypeError, ValueError):
             return
+        if func.docstring is not None and obj.__doc__:
+            func.docstring.value = inspect.cleandoc(obj.__doc__)
         spelled = {p.name for p in func.parameters}
         for p in real.parameters.values():
             if p.name not in spelled:

@@ -47,9 +47,8 @@ def softmax_cross_entropy(logits, onehot_labels, axis=-1, label_smoothing=0.0,
         array([0.69314718])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: label_smoothing outside its domain (the message gives the domain and the
-            value); a reduction zoo.reduction does not know.
+            value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
         ShapeError: and the other shape checks of the body (class weights, labels).
     """
@@ -115,8 +114,6 @@ def sparse_softmax_cross_entropy(logits, labels, axis=-1):
         array([0.69314718, 0.12692801])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         DTypeError: labels are not integers.
     """
     x = as_float(logits)
@@ -134,9 +131,7 @@ def categorical_cross_entropy(probs, onehot_labels, axis=-1, eps=1e-7):
         array([0.69314718])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: eps outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: eps outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     p, z = same_shape(probs, onehot_labels, "probs", "onehot_labels")
@@ -156,9 +151,8 @@ def sigmoid_cross_entropy(logits, labels, label_smoothing=0.0, pos_weight=None):
         array([0.69314718, 0.        ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: label_smoothing, pos_weight outside its domain (the message gives the
-            domain and the value); a reduction zoo.reduction does not know.
+            domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, z = same_shape(logits, labels, "logits", "labels")
@@ -179,9 +173,7 @@ def weighted_cross_entropy(logits, labels, pos_weight=1.0):
         array([1.38629436, 0.69314718])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: pos_weight outside its domain (the message gives the domain and the value);
-            a reduction zoo.reduction does not know.
+        OptionError: pos_weight outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, z = same_shape(logits, labels, "logits", "labels")
@@ -204,9 +196,8 @@ def binary_cross_entropy(probs, labels, eps=1e-7, pos_weight=1.0, neg_weight=1.0
         array([ 0.69314718, 16.11809565])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: eps, pos_weight, neg_weight, log_floor outside its domain (the message
-            gives the domain and the value); a reduction zoo.reduction does not know.
+            gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     p, z = same_shape(probs, labels, "probs", "labels")
@@ -235,9 +226,7 @@ def log_loss(probs, labels, eps=1e-7):
         array([ 0.69314698, 16.11809565])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: eps outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: eps outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     p, z = same_shape(probs, labels, "probs", "labels")
@@ -255,9 +244,7 @@ def hinge(pred, labels, margin=1.0):
         np.float64(0.8333333333333334)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: margin outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: margin outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, y = same_shape(pred, labels, "pred", "labels")
@@ -274,9 +261,7 @@ def squared_hinge(pred, labels, margin=1.0):
         array([0.25, 0.  , 4.  ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: margin outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: margin outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, y = same_shape(pred, labels, "pred", "labels")
@@ -292,8 +277,6 @@ def categorical_hinge(pred, onehot_labels, axis=-1):
         array([0.5])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, z = same_shape(pred, onehot_labels, "pred", "onehot_labels")
@@ -310,8 +293,6 @@ def logistic(pred, labels, label_format="signed"):
         array([ 0.69314718, 50.        ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     check_choice("label_format", label_format, ("signed", "binary"))
@@ -329,8 +310,6 @@ def soft_margin(pred, labels):
         array([6.93147181e-01, 1.92874985e-22])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, y = same_shape(pred, labels, "pred", "labels")
@@ -348,9 +327,8 @@ def focal(logits, labels, alpha=0.25, gamma=2.0):
         array([0.69314718, 0.04858735])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: alpha, gamma outside its domain (the message gives the domain and the
-            value); a reduction zoo.reduction does not know.
+            value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, z = same_shape(logits, labels, "logits", "labels")
@@ -369,8 +347,6 @@ def multilabel_soft_margin(logits, labels, axis=-1, class_weights=None):
         array([0.69314718])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
         ShapeError: and the other shape checks of the body (class weights, labels).
     """
@@ -395,9 +371,7 @@ def hinge_embedding(pred, labels, margin=1.0):
         array([0.3, 0.7])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: margin outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: margin outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     x, y = same_shape(pred, labels, "pred", "labels")
@@ -418,9 +392,7 @@ def multi_margin(pred, labels, p=1, margin=1.0, class_weights=None, axis=-1):
         array([0.16666667])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: p, margin outside its domain (the message gives the domain and the value);
-            a reduction zoo.reduction does not know.
+        OptionError: p, margin outside its domain (the message gives the domain and the value).
         DTypeError: labels are not integers.
         ShapeError: the operands' shapes do not fit (the message names them).
     """
@@ -456,8 +428,6 @@ def multilabel_margin(pred, labels):
         array([0.85])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         DTypeError: labels are not integers.
         ShapeError: the operands' shapes do not fit (the message names them).
     """

@@ -8,6 +8,7 @@ import inspect
 
 import lossgraph as lg
 
+from ..docstrings import add_raises
 from ..dual import dual
 from ..reduction import reduce
 
@@ -16,7 +17,8 @@ _EXTRA = [inspect.Parameter("reduction", inspect.Parameter.KEYWORD_ONLY, default
 
 
 def loss(*tensor_params):
-    """Decorator over a function returning the unreduced loss of its tensor params."""
+    """Decorator over a function returning the unreduced loss of its tensor params; its
+    docstring's Raises section gains the errors every reduced loss shares."""
     def wrap(fn):
         @functools.wraps(fn)
         def reduced(*args, reduction="none", weights=None, **kwargs):
@@ -24,6 +26,8 @@ def loss(*tensor_params):
         sig = inspect.signature(fn)
         reduced.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *_EXTRA])
         del reduced.__wrapped__
+        add_raises(reduced, "TypeError: an unknown keyword (the message suggests the close one).",
+                   "OptionError: a reduction zoo.reduction does not know.")
         return dual(*tensor_params, "weights")(reduced)
     return wrap
 

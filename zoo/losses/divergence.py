@@ -43,9 +43,7 @@ def kl_divergence(target, pred, axis=-1, log_input=False, eps=1e-7, log_target=F
         array([0.69314564])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: eps outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: eps outside its domain (the message gives the domain and the value).
     """
     z, p = as_float(target), as_float(pred)
     if log_target:
@@ -70,9 +68,6 @@ def js_divergence(p, q, axis=-1):
         >>> losses.js_divergence(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]))
         array([0.69314718])
 
-    Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
     """
     p, q = as_float(p), as_float(q)
     m = 0.5 * (p + q)
@@ -95,9 +90,7 @@ def cosine_similarity(a, b, axis=-1, eps=1e-8):
         array([ 1., -1.])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: eps outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: eps outside its domain (the message gives the domain and the value).
     """
     a, b = as_float(a), as_float(b)
     return lg.sum(a * b, axis=axis) / lg.maximum(norm(a, axis) * norm(b, axis), eps)
@@ -117,9 +110,7 @@ def cosine_distance(a, b, axis=-1, normalize=False, eps=1e-8):
         array([1.])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: eps outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: eps outside its domain (the message gives the domain and the value).
     """
     if normalize:
         return 1.0 - cosine_similarity(a, b, axis=axis, eps=eps)

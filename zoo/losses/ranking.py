@@ -37,9 +37,7 @@ def margin_ranking(x1, x2, y, margin=0.0):
         array([0., 1.])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: margin outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: margin outside its domain (the message gives the domain and the value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """
     d = as_float(x1) - as_float(x2)
@@ -62,9 +60,7 @@ def triplet(anchor, positive, negative, margin=1.0, axis=None):
         array([0.56])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: margin outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: margin outside its domain (the message gives the domain and the value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """
     a = as_float(anchor)
@@ -105,9 +101,8 @@ def triplet_margin(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap
         array([0.5])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: margin, p, eps outside its domain (the message gives the domain and the
-            value); a reduction zoo.reduction does not know.
+            value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """
     a = as_float(anchor)
@@ -137,9 +132,7 @@ def contrastive(distance, label, margin=1.0):
         array([0.25, 0.25])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: margin outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: margin outside its domain (the message gives the domain and the value).
     """
     d, z = as_float(distance), as_float(label)
     return z * lg.square(d) + (1.0 - z) * lg.square(lg.relu(margin - d))
@@ -161,9 +154,8 @@ def cosine_embedding(x1, x2, y, margin=0.0, axis=-1, eps=1e-8):
         array([1.        , 0.70710678])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: margin, eps outside its domain (the message gives the domain and the
-            value); a reduction zoo.reduction does not know.
+            value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """
     cos = cosine_similarity(x1, x2, axis=axis, eps=eps)

@@ -27,8 +27,6 @@ def squared_error(pred, target):
         array([1., 4.])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     return lg.square(_diff(pred, target))
@@ -43,8 +41,6 @@ def absolute_error(pred, target):
         np.float64(1.5)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     return lg.abs(_diff(pred, target))
@@ -61,8 +57,6 @@ def normalized_squared_error(pred, target, axis=-1):
         array([0.6325])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     d = _diff(pred, target)
@@ -83,9 +77,7 @@ def huber(pred, target, delta=1.0):
         array([0.125, 2.5  ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: delta outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: delta outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     a = lg.abs(_diff(pred, target))
@@ -106,9 +98,7 @@ def smooth_l1(pred, target, beta=1.0):
         array([0.125, 2.5  ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: beta outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: beta outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     a = lg.abs(_diff(pred, target))
@@ -128,9 +118,7 @@ def berhu(pred, target, c=1.0, eps=0.0):
         array([0.5, 5. ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: c, eps outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: c, eps outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     a = lg.abs(_diff(pred, target))
@@ -150,8 +138,6 @@ def log_cosh(pred, target):
         array([  0.    , 999.3069])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     a = lg.abs(_diff(pred, target))
@@ -172,9 +158,7 @@ def poisson(pred, target, log_input=False, eps=1e-7, full=False):
         array([1., 2.])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: eps outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: eps outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     pred, target = same_shape(pred, target, "pred", "target")
@@ -202,8 +186,6 @@ def mean_pairwise_squared_error(pred, target):
         array([0.5])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: a reduction zoo.reduction does not know.
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     d = _diff(pred, target)
@@ -222,9 +204,7 @@ def quantile(pred, target, q=0.5):
         array([0.9, 0.1])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: q outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: q outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     e = -_diff(pred, target)
@@ -241,9 +221,7 @@ def gaussian_nll(mean, target, var, eps=1e-6, full=False):
         array([0.5])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: eps outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: eps outside its domain (the message gives the domain and the value).
         ShapeError: the prediction and the target differ in shape (neither is a scalar).
     """
     v = lg.maximum(as_float(var), eps)

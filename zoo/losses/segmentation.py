@@ -41,9 +41,7 @@ def dice_coefficient(output, target, loss_type="jaccard", axis=None, smooth=1e-5
         array([0.66666667])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
-        OptionError: smooth outside its domain (the message gives the domain and the value); a
-            reduction zoo.reduction does not know.
+        OptionError: smooth outside its domain (the message gives the domain and the value).
     """
     mass = _MASS[check_choice("loss_type", loss_type, tuple(_MASS))]
     o, t = as_float(output), as_float(target)
@@ -69,9 +67,8 @@ def hard_dice(output, target, threshold=0.5, axis=None, smooth=1e-5):
         array([0.66666667])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: threshold, smooth outside its domain (the message gives the domain and the
-            value); a reduction zoo.reduction does not know.
+            value).
     """
     o = as_float(output)
     return dice_coefficient(_binary(o, threshold, o.dtype), _binary(target, threshold, o.dtype),
@@ -93,9 +90,8 @@ def iou(output, target, threshold=0.5, axis=None, smooth=1e-5):
         array([0.5])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: threshold, smooth outside its domain (the message gives the domain and the
-            value); a reduction zoo.reduction does not know.
+            value).
     """
     o = as_float(output)
     p, q = _binary(o, threshold, o.dtype), _binary(target, threshold, o.dtype)
@@ -120,9 +116,8 @@ def tversky(pred, target, alpha=0.5, beta=0.5, axis=None, smooth=1e-5):
         array([0.76923077])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: alpha, beta, smooth outside its domain (the message gives the domain and
-            the value); a reduction zoo.reduction does not know.
+            the value).
     """
     p, t = as_float(pred), as_float(target)
     axis = _axes(p, axis)
@@ -148,9 +143,8 @@ def weak_cross_entropy_2d(y_pred, y_true, epsilon=1e-4, head=None, num_classes=N
         array([[[0.6931]]])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: epsilon, num_classes outside its domain (the message gives the domain and
-            the value); a reduction zoo.reduction does not know.
+            the value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """
     x, z = as_float(y_pred), as_float(y_true)
