@@ -29,8 +29,9 @@ def to_torch(loss, wrt=None, mode="op", copy=False, **compile_options):
     return compile(loss, wrt=wrt, **compile_options).to_torch(mode=mode, copy=copy)
 
 
-def to_jax(loss, wrt=None, vmap_method="sequential", **compile_options):
-    """compile(loss, wrt=wrt, **compile_options).to_jax(vmap_method=vmap_method).
+def to_jax(loss, wrt=None, vmap_method="sequential", path="auto", **compile_options):
+    """compile(loss, wrt=wrt, **compile_options).to_jax(vmap_method=vmap_method), on the given
+    path ("auto", "xla_ffi" or "callback"; see codegen.interop.jax.to_jax).
 
     Math: f(x) = L(x) as a JAX value, with the kernel's gradients as its vector-Jacobian product.
 
@@ -41,11 +42,15 @@ def to_jax(loss, wrt=None, vmap_method="sequential", **compile_options):
         >>> value, g = jax.value_and_grad(f)(jnp.array([1.0, 2.0]), jnp.zeros(2))
         >>> float(value), g.tolist()
         (2.5, [1.0, 2.0])
+        >>> codegen.to_jax(lg.mean(lg.square(p - t)), wrt=[p], backend="llvm").path
+        'xla_ffi'
 
     Raises:
         OptionError / GradientError / DTypeError: as codegen.compile; a loss with auxiliary
-            outputs.
+            outputs; path not "auto" / "xla_ffi" / "callback", or "xla_ffi" for a kernel the
+            FFI handler cannot run.
         ImportError: JAX is not installed.
     """
     from ..kernel import compile
-    return compile(loss, wrt=wrt, **compile_options).to_jax(vmap_method=vmap_method)
+    from .jax import to_jax as export
+    return export(compile(loss, wrt=wrt, **compile_options), vmap_method=vmap_method, path=path)
