@@ -333,17 +333,19 @@ class Kernel:
         from .interop.torch import to_torch
         return to_torch(self, mode=mode, copy=copy)
 
-    def to_jax(self, vmap_method="sequential"):
-        """This kernel as a JAX function that jit, grad and vmap accept (docs/interop.md).
+    def to_jax(self, vmap_method="sequential", path="auto"):
+        """This kernel as a JAX function that jit, grad and vmap accept (docs/interop.md):
+        through an XLA FFI handler for LLVM kernels (path="auto" or "xla_ffi"), else through
+        a host callback (path="callback"; the NumPy backend's only path).
 
         Examples are in codegen.interop.jax.to_jax (they need JAX, the `interop` extra).
 
         Raises:
-            OptionError: the kernel has auxiliary outputs.
+            OptionError: the kernel has auxiliary outputs; a path the kernel cannot take.
             ImportError: JAX is not installed.
         """
         from .interop.jax import to_jax
-        return to_jax(self, vmap_method=vmap_method)
+        return to_jax(self, vmap_method=vmap_method, path=path)
 
     def __repr__(self):
         ins = ", ".join(f"{n}: {i.dtype}{fmt_shape(i.shape)}"

@@ -125,7 +125,7 @@ def test_vmap_on_the_ffi_path():
     assert f.path == "xla_ffi"
     rng = np.random.default_rng(2)
     X, Y = jnp.asarray(rng.standard_normal((3, 6, 4))), jnp.asarray(rng.integers(0, 4, (3, 6)))
-    g = to_jax(ce_kernel("llvm"), path="callback")
+    g = ce_kernel("llvm").to_jax(path="callback")          # the method takes path= too
     assert_same_bits(jax.vmap(jax.value_and_grad(f))(X, Y),
                      jax.vmap(jax.value_and_grad(g))(X, Y))
 
