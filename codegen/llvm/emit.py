@@ -54,7 +54,6 @@ SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
 #: ops worth storing between phases rather than computing twice
 EXPENSIVE = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "power")
 SHORT_ROW = 64
-KEEP_LOOP = (("llvm.loop.unroll.disable", None),)
 #: rows' interleave counts by float width: the vectorizer's own pick for float64 was 1 (a
 #: latency-bound exp polynomial; 4 measured 10% faster than 1 at C = 1000), 2 for float32
 INTERLEAVE = {32: 2, 64: 4}
@@ -181,7 +180,11 @@ class NestEmitter:
             return v
         conv, emit = ELEMENTWISE[n.op]
         ty = self.reg(n)
-        if id(n) in self.p.shifted and is_float(ty):      # e^(x - ms) = e^-(ms - x)
+        # e^(x - ms) = e^-(ms - x); not in short static rows: with the cheaper body LLVM
+        # unrolls such a row in full and leaves scalar code, 3x slower at C = 10 (keeping the
+        # loop with llvm.loop.unroll.disable met an LLVM 22 miscompile: a row max lost its
+        # remainder iterations)
+        if id(n) in self.p.shifted and is_float(ty) and not self.short_row():
             x, ms = (convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
                      for i in self.p.shifted[id(n)])
             return mathlib.exp_shifted(self.b, self.b.fsub(ms, x))
@@ -353,12 +356,14 @@ class NestEmitter:
             return
         lo, hi = (self.start, self.stop) if axis == 0 else \
             (const(I64, 0), self.dim(self.nest.shape[axis]))
-        # a short static row unrolled in full leaves scalar code: the vectorizer then takes
-        # neither the row (gone) nor the rows (measured 3x slower at C = 10); keep it a loop
-        hints = () if axis == 0 else KEEP_LOOP if isinstance(self.nest.shape[axis], int) and \
-            self.nest.shape[axis] <= SHORT_ROW else self.interleave()
+        hints = self.interleave() if axis > 0 and not self.short_row() else ()
 
         self.loop(lo, hi, lambda i: self.inner(axis + 1, idx + [i], phase), hints)
+
+    def short_row(self):
+        """Whether the nest's rows have a static length of at most SHORT_ROW elements."""
+        inner = self.nest.shape[self.nest.outer:]
+        return all(isinstance(d, int) for d in inner) and _numel(inner)[0] <= SHORT_ROW
 
     def interleave(self):
         """Loop hints for a long row: the interleave count of its widest float."""

@@ -8,12 +8,14 @@ _I64 = ir.IntType(64)
 
 
 def loop_hints(module, hints):
-    """The self-referencing llvm.loop node for hints ((name, i32 value or None), ...)."""
+    """A new self-referencing llvm.loop node for hints ((name, i32 value or None), ...): one
+    per loop (module.add_metadata would hand every loop with the same hints one shared node,
+    and LLVM then treats them as one loop: the vectorizer dropped a remainder loop)."""
     ops = [module.add_metadata([ir.MetaDataString(module, name)] +
                                ([] if value is None else [ir.Constant(ir.IntType(32), value)]))
            for name, value in hints]
-    node = module.add_metadata(ops)
-    node.operands = (node,) + tuple(node.operands)
+    node = ir.values.MDValue(module, ops, name=str(len(module.metadata)))
+    node.operands = (node,) + tuple(ops)
     return node
 
 
