@@ -268,23 +268,28 @@ def _emit_sum_of_squares(em, node, out):
     return f"np.vdot({d}, {d})", False
 
 
+def _product_operand(em, comb):
+    """The position of comb's operand that is a product read only by comb (the right one
+    if both are), else None."""
+    prods = [k for k, i in enumerate(comb.inputs) if i.op == "multiply" and em.uses(i) == 1]
+    return prods[-1] if prods else None
+
+
 def _sum_with_dot(em, node):
     """sum(a - x*y) or sum(a + x*y) over all axes: sum(a) -/+ x.y, no product array."""
     (comb,) = node.inputs
     if not _full_float_sum(node) or comb.op not in ("subtract", "add") or em.uses(comb) != 1:
         return None
-    prods = [k for k, i in enumerate(comb.inputs) if i.op == "multiply" and em.uses(i) == 1]
-    if not prods:
+    k = _product_operand(em, comb)
+    if k is None or not _same_array(comb, comb.inputs[1 - k], *comb.inputs[k].inputs):
         return None
-    prod = comb.inputs[prods[-1]]
-    if not _same_array(comb, comb.inputs[1 - prods[-1]], prod, *prod.inputs):
-        return None
-    return (comb, prod)
+    return (comb, comb.inputs[k])
 
 
 def _emit_sum_with_dot(em, node, out):
+    """sum(x*y - a) is the negated sum(a - x*y)."""
     (comb,) = node.inputs
-    k = 1 if comb.inputs[1].op == "multiply" and em.uses(comb.inputs[1]) == 1 else 0
+    k = _product_operand(em, comb)
     a, (x, y) = comb.inputs[1 - k], comb.inputs[k].inputs
     call = f"sum_with_dot({em.expr[id(a)]}, {em.expr[id(x)]}, {em.expr[id(y)]}, np.{comb.op})"
     return ("-" + call if k == 0 and comb.op == "subtract" else call), False
