@@ -55,7 +55,9 @@ SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
 EXPENSIVE = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "power")
 SHORT_ROW = 64
 #: rows' interleave counts by float width: the vectorizer's own pick for float64 was 1 (a
-#: latency-bound exp polynomial; 4 measured 10% faster than 1 at C = 1000), 2 for float32
+#: latency-bound exp polynomial; 4 measured 10% faster than 1 at C = 1000), 2 for float32.
+#: The width is fixed too (a 512-bit vector): left to choose, LLVM 22's vectorizer aborts the
+#: process on a cost-model assertion for some row lengths (softmax over C = 72 ... 79, 127)
 INTERLEAVE = {32: 2, 64: 4}
 
 
@@ -366,9 +368,12 @@ class NestEmitter:
         return all(isinstance(d, int) for d in inner) and _numel(inner)[0] <= SHORT_ROW
 
     def interleave(self):
-        """Loop hints for a long row: the interleave count of its widest float."""
+        """Loop hints for a long row: 512-bit vectors, the interleave count of its widest
+        float."""
         widths = [64 if self.reg(n) == F64 else 32 for n in self.buffers if is_float(self.reg(n))]
-        return (("llvm.loop.interleave.count", INTERLEAVE[max(widths, default=32)]),)
+        width = max(widths, default=32)
+        return (("llvm.loop.vectorize.width", 512 // width),
+                ("llvm.loop.interleave.count", INTERLEAVE[width]))
 
     def plan_stash(self):
         """A value a later phase recomputes (e^(x - m) in softmax's gradient, after its sum)
