@@ -18,9 +18,11 @@ import numpy as np
 from .errors import LossgraphError
 from .ops.base import OPS
 
-# structural key -> weakref.ref(node): a plain dict (a WeakValueDictionary costs a Python call
-# per lookup and store); a dying node's callback drops its own entry, and only while that entry
-# is still the dead reference (a node built again since keeps its entry).
+# (op, *inputs[, frozen attrs]) -> weakref.ref(node): a plain dict (a WeakValueDictionary costs
+# a Python call per lookup and store); inputs compare by identity. A dying node's callback
+# drops its own entry, and only while that entry is still the dead reference (a node built
+# again since keeps its entry). Inserts are dict.setdefault, atomic: of two threads building
+# the same node, both get the one that went in first.
 _TABLE: dict = {}
 _LOCK = threading.Lock()
 # (op, (shape, dtype) of each input) -> (shape, dtype) of an elementwise op without attrs: its
@@ -67,7 +69,7 @@ class Node:
 
     @classmethod
     def _make(cls, op_name, inputs, attrs):
-        key = (op_name, tuple(map(id, inputs)))
+        key = (op_name, *inputs)
         shape_dtype = sig = None
         if not attrs:   # an existing node is found without inferring its shape again
             ref = _TABLE.get(key)
@@ -86,21 +88,20 @@ class Node:
                 if len(_INFERRED) >= INFERRED_LIMIT:
                     _INFERRED.clear()
                 _INFERRED[sig] = shape_dtype
-        with _LOCK:
-            ref = _TABLE.get(key)
-            node = ref() if ref is not None else None
-            if node is None:
-                node = object.__new__(cls)
-                _SET_OP(node, op_name)
-                _SET_INPUTS(node, tuple(inputs))
-                _SET_ATTRS(node, MappingProxyType(attrs) if attrs else _NO_ATTRS)
-                _SET_SHAPE(node, shape_dtype[0])
-                _SET_DTYPE(node, shape_dtype[1])
-                _SET_SIG(node, shape_dtype)
-                _SET_NORMAL(node, None)
-                ref = _TABLE[key] = _Entry(node, _drop)
-                ref.key = key
-        return node
+        node = object.__new__(cls)
+        _SET_OP(node, op_name)
+        _SET_INPUTS(node, tuple(inputs))
+        _SET_ATTRS(node, MappingProxyType(attrs) if attrs else _NO_ATTRS)
+        _SET_SHAPE(node, shape_dtype[0])
+        _SET_DTYPE(node, shape_dtype[1])
+        _SET_SIG(node, shape_dtype)
+        _SET_NORMAL(node, None)
+        entry = _Entry(node, _drop)
+        entry.key = key
+        got = _TABLE.setdefault(key, entry)
+        if got is entry:
+            return node
+        return _existing(key, got, entry, node)
 
     def __setattr__(self, name, value):
         raise AttributeError("Node is immutable")
@@ -192,6 +193,22 @@ _SET_OP, _SET_INPUTS, _SET_ATTRS, _SET_SHAPE, _SET_DTYPE, _SET_SIG, _SET_NORMAL 
 class _Entry(weakref.ref):
     """The table's reference to a node, knowing its key (so one callback serves all)."""
     __slots__ = ("key",)
+
+
+def _existing(key, got, entry, node):
+    """The node already in the table under key, or (its entry dead, its callback not yet run)
+    node, put in its place."""
+    with _LOCK:
+        while True:
+            other = got()
+            if other is not None:
+                return other
+            if _TABLE.get(key) is got:
+                _TABLE[key] = entry
+                return node
+            got = _TABLE.setdefault(key, entry)
+            if got is entry:
+                return node
 
 
 def _drop(entry):

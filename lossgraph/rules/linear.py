@@ -13,6 +13,7 @@ long chain never costs quadratic time.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 
 from ..graph import make
 from ..patterns import const_value
@@ -35,6 +36,7 @@ def scalar(node):
 
 
 _CONSTANT_OPS = frozenset({"constant", "broadcast_to"})
+_op_of = attrgetter("op")
 _FLOATS = frozenset(dt.FLOATS)
 
 
@@ -98,11 +100,9 @@ def _product_parts(n):
 
 
 def _combine_product(n, kids):
-    c = scalar(n)
-    if c is not None:
-        return Monomial(c, (), ())
-    if not kids:
-        return Monomial(1.0, (n,), ())
+    if not kids:                   # (with kids, n is a product and not a constant)
+        c = scalar(n)
+        return Monomial(1.0, (n,), ()) if c is None else Monomial(c, (), ())
     if n.op == "negative":
         return kids[0].scaled(-1.0)
     a, b = kids
@@ -153,7 +153,7 @@ def _opaque(node, m):
 
 def _cancelled(m):
     """x / x -> 1 for each factor both above and below (x != 0), odd functions paired."""
-    if not m.dens and not any(n.op == "sign" for n in m.nums):
+    if not m.dens and "sign" not in map(_op_of, m.nums):
         return m
     nums, dens = list(m.nums), []
     for d in m.dens:

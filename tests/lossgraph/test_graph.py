@@ -115,3 +115,14 @@ def test_simplify_leaves_the_cycle_collector_as_it_found_it():
     x = lg.input("x_gc", shape=("N",))
     lg.simplify(lg.log(1.0 + lg.exp(x)) * 1.0)
     assert gc.isenabled()
+
+
+def test_a_dead_entry_whose_callback_has_not_run_is_replaced():
+    x, junk = lg.input("x_stale", shape=("N",)), lg.log(lg.input("junk", shape=("N",)))
+    stale = graph._Entry(junk, None)             # dead below, and no callback drops it
+    del junk
+    assert stale() is None
+    graph._TABLE[("exp", x)] = stale
+    node = lg.exp(x)
+    assert node.op == "exp" and node.inputs == (x,)
+    assert graph._TABLE[("exp", x)]() is node and lg.exp(x) is node
