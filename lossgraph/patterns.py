@@ -102,11 +102,19 @@ class Rule:
         already checked against the pattern: the same answers, as one compiled function."""
         fn = self.__dict__.get("_indexed")
         if fn is None:
-            match, build = _compiled(self.pattern, checked=2), self.build
+            p, build = self.pattern, self.build
+            if (p.ops is None or p.children == (Ellipsis,)) and p.where is None and \
+                    p.bind is not None and not isinstance(p, Const):
+                name = p.bind        # P(ops, ..., bind=name): the index decided already
 
-            def fn(node):
-                env = {}
-                return build(**env) if match(node, env) else None
+                def fn(node):
+                    return build(**{name: node})
+            else:
+                match = _compiled(p, checked=2)
+
+                def fn(node):
+                    env = {}
+                    return build(**env) if match(node, env) else None
             self.__dict__["_indexed"] = fn
         return fn
 

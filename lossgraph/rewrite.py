@@ -141,12 +141,14 @@ def _candidates(node):
 
 def _rewrite_once(node, trace):
     """The first applicable rule's result at this node (shape and dtype kept), or None."""
-    for r, apply in _candidates(node):
+    rules = _CANDIDATES.get((node.op, tuple(map(_op_of, node.inputs))))
+    for r, apply in rules if rules is not None else _candidates(node):
         out = apply(node)
         if out is None or out is node:
             continue
-        out = F.as_node(out)
-        if out.shape != node.shape or out.dtype != node.dtype:
+        if type(out) is not Node:
+            out = F.as_node(out)
+        if out._sig != node._sig:
             if out.shape == node.shape and const_value(out) is not None:
                 out = F.constant(const_value(out), dtype=node.dtype)
             elif out.shape != node.shape and out.dtype == node.dtype and _grows_to(out, node):

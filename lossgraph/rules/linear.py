@@ -303,9 +303,9 @@ def normal_product(node):
     if not _floaty(node):
         return None
     work = product_needs_work(node)
-    if not work and not any(_has_quotient_term(i) for i in node.inputs):
-        return None
     a, b = node.inputs
+    if not work and not _has_quotient_term(a) and not _has_quotient_term(b):
+        return None
     if a.op not in _PRODUCT_OPS and a.op != "sign" and scalar(a) is None:
         c = scalar(b)          # the common cases, a plain factor and a scalar, without the
         if c is not None and c not in (0.0, 1.0, -1.0) and c == c:      # machinery
