@@ -11,7 +11,7 @@ import weakref
 from contextlib import contextmanager
 from operator import attrgetter
 from types import MappingProxyType
-from _weakref import _remove_dead_weakref
+from _weakref import _remove_dead_weakref   # what WeakValueDictionary's callback uses
 
 import numpy as np
 
@@ -84,6 +84,10 @@ class Node:
             shape_dtype = tuple(shape), dtype
             if attrs:
                 key += (tuple(sorted((k, _freeze(v)) for k, v in attrs.items())),)
+                ref = _TABLE.get(key)
+                node = ref() if ref is not None else None
+                if node is not None:
+                    return node
             elif sig is not None and op.kind == "elementwise":
                 if len(_INFERRED) >= INFERRED_LIMIT:
                     _INFERRED.clear()
@@ -181,9 +185,6 @@ class Node:
     __array_ufunc__ = None
 
 
-_API = []
-
-
 # the slots' own setters (Node.__setattr__ refuses every write)
 _SET_OP, _SET_INPUTS, _SET_ATTRS, _SET_SHAPE, _SET_DTYPE, _SET_SIG, _SET_NORMAL = (
     getattr(Node, name).__set__ for name in ("op", "inputs", "attrs", "shape", "dtype", "_sig",
@@ -214,6 +215,9 @@ def _existing(key, got, entry, node):
 def _drop(entry):
     """A node died: its entry goes, unless the key was taken by a node built since."""
     _remove_dead_weakref(_TABLE, entry.key)
+
+
+_API = []
 
 
 def _api():
