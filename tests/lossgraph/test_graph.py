@@ -126,3 +126,9 @@ def test_a_dead_entry_whose_callback_has_not_run_is_replaced():
     node = lg.exp(x)
     assert node.op == "exp" and node.inputs == (x,)
     assert graph._TABLE[("exp", x)]() is node and lg.exp(x) is node
+
+
+def test_gradients_leave_the_cycle_collector_as_they_found_it():
+    x = lg.input("x_gc_grad", shape=("N",))
+    (g,) = lg.gradients(lg.sum(lg.softplus(x) * x), [x])
+    assert gc.isenabled() and g.shape == x.shape
