@@ -126,6 +126,9 @@ def _wrt_key(wrt):
     return tuple(wrt)
 
 
+_FLOAT_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
+
 class Kernel:
     """A compiled loss: call it with arrays; repr, .source, .graph tell what it is.
 
@@ -210,17 +213,29 @@ class Kernel:
             pos = self._wrt_pos = tuple(names.index(w) for w in self.wrt)
             self._float_pos = tuple(i for i, n in enumerate(self.schedule.inputs.values())
                                     if dt.is_float(n.dtype))
-        floats = {arrays[i].dtype for i in self._float_pos}
-        if len(floats) != 1 or floats.pop() not in (np.float32, np.float64):
-            return False
-        for k, (i, buf) in enumerate(zip(pos, out)):
-            a = arrays[i]
-            if type(buf) is not np.ndarray or buf.shape != a.shape or buf.dtype != a.dtype \
-                    or not buf.flags.c_contiguous or not buf.flags.writeable:
+        first = None
+        for i in self._float_pos:
+            d = arrays[i].dtype
+            if first is None:
+                if d not in _FLOAT_DTYPES:
+                    return False
+                first = d
+            elif d != first:
                 return False
-            if any(np.may_share_memory(buf, x) for x in arrays) or \
-                    any(np.may_share_memory(buf, o) for o in out[:k]):
+        share = np.may_share_memory
+        for k, i in enumerate(pos):
+            buf, a = out[k], arrays[i]
+            if type(buf) is not np.ndarray or buf.shape != a.shape or buf.dtype != a.dtype:
                 return False
+            flags = buf.flags
+            if not (flags.c_contiguous and flags.writeable):
+                return False
+            for x in arrays:
+                if share(buf, x):
+                    return False
+            for j in range(k):
+                if share(buf, out[j]):
+                    return False
         return True
 
     def _check_out(self, out, arrays):
