@@ -281,3 +281,16 @@ def test_scatter_helper_is_the_op_impl_pasted_and_runs_standalone():
     want = lg.evaluate([loss, lg.gradients(loss, x)], feed)
     np.testing.assert_allclose(value, want[0], rtol=1e-12)
     np.testing.assert_allclose(grad, want[1], rtol=1e-12)
+
+
+def test_softmax_rows_of_minus_inf_inf_and_nan_match_evaluate():
+    """softmax_parts keeps a row max that is not finite out of the exponent; normalized
+    divides the all -inf row (sum 0) by 1."""
+    x = lg.input("x", shape=("N", 3))
+    out = lg.softmax(x, axis=1) + lg.logsumexp(x, axis=1, keepdims=True)
+    a = np.array([[-np.inf] * 3, [0.0, 1.0, 2.0], [np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0],
+                  [-np.inf, 0.0, -np.inf]])
+    for dtype in (np.float64, np.float32):
+        got = codegen.compile(out)(a.astype(dtype))
+        want = lg.evaluate(lg.simplify(out), x=a.astype(dtype))
+        np.testing.assert_allclose(got, want, rtol=1e-6 if dtype is np.float32 else 1e-15)
