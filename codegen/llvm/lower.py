@@ -9,7 +9,7 @@ only adds or drops size-1 axes, else a fallback):
                   computes their input (float sums and products in float64)
     DECOMPOSED    rewritten into the two tables above before planning:
                   logsumexp(x) = log(sum(e^(x - m))) + m, m = max(x) where finite, else 0
-                  softmax(x) = e^(x - m) / sum(e^(x - m)); log_softmax(x) = x - (log(sum) + m)
+                  softmax(x) = e^(x - m) / sum(e^(x - m)) (0 for an all -inf row); log_softmax(x) = x - (log(sum) + m)
                   one_hot(y)[..., c, ...] = (y == c), the class index read off the loop
     VIEWS         broadcast_to, and reshape that only adds or drops size-1 axes: index maps
     GATHERS       pick(x, y): x read at the label's index (clamped; labels range-checked)
@@ -257,8 +257,11 @@ def _logsumexp(node, marks):
 
 
 def _softmax(node, marks):
+    """e / s with a zero sum (an all -inf row) divided by 1: zeros, as lg.evaluate gives."""
     m, ms, e, s = _shifted(node.inputs[0], node.attrs["axis"], marks)
-    return make("divide", e, s)
+    zero = make("constant", value=np.array(0.0), dtype="float")
+    one = make("constant", value=np.array(1.0), dtype="float")
+    return make("divide", e, make("where", make("equal", s, zero), one, s))
 
 
 def _log_softmax(node, marks):

@@ -214,3 +214,29 @@ def test_row_max_reaches_every_column(classes):
         want = lg.evaluate(outs, {"x": x})
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-30)
+
+
+@pytest.mark.parametrize("classes", [4, 10, 100])
+def test_all_minus_inf_rows_give_what_evaluate_gives(classes):
+    """softmax of a row that is all -inf is 0 in lg.evaluate (e / s with s = 0 divided by 1),
+    so are the gradients built on it (logsumexp's, softmax CE's); logsumexp is -inf."""
+    X = lg.input("x", shape=("N", classes))
+    w = lg.constant(np.arange(1.0, classes + 1))
+    y = lg.input("y", shape=("N",), dtype="int64")
+    losses = {"softmax": lg.sum(lg.softmax(X, axis=1) * w),
+              "logsumexp": lg.sum(lg.logsumexp(X, axis=1)),
+              "softmax CE": lg.mean(zoo.tf.sparse_softmax_cross_entropy(X, y))}
+    rng = np.random.default_rng(classes)
+    x = rng.normal(size=(19, classes)).astype(np.float32)
+    x[[0, 9, 18]] = -np.inf
+    labels = rng.integers(0, classes, size=19)
+    for name, loss in losses.items():
+        feed = {"x": x, "y": labels} if name == "softmax CE" else {"x": x}
+        k = codegen.compile(loss, wrt=[X], backend="llvm", threads=1)
+        got_v, (got_g,) = k(**feed)
+        value, (grad,) = lg.pipeline.derive(loss, [X])
+        with np.errstate(all="ignore"):
+            want_v, want_g = lg.evaluate([value, grad], feed)
+        np.testing.assert_array_equal(np.isnan(got_g), np.isnan(want_g), err_msg=name)
+        np.testing.assert_allclose(got_g, want_g, rtol=1e-5, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(got_v, want_v, rtol=1e-5, err_msg=name)
