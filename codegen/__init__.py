@@ -8,7 +8,7 @@ source now, LLVM-compiled kernels next (they register as another backend).
 
 Layout: pipeline.py (the compile pipeline every backend shares: simplify -> gradients ->
 simplify -> NaN guards -> CSE -> schedule), kernel.py (compile, jit, Kernel, the backend
-registry and the kernel cache in cache.py, the per-call argument check in argcheck.py),
+registry and the kernel cache (a lossgraph.lru.LRU), the per-call argument check in argcheck.py),
 numpy_backend.py (the emitter; the lowering table keyed by op name in numpy_lowering.py,
 helpers in numpy_helpers.py, sealed execution in numpy_exec.py), names.py (identifier
 sanitizing), interop/ (kernels as PyTorch and JAX functions, codegen.to_torch / to_jax, and

@@ -23,15 +23,15 @@ from lossgraph import dtypes as dt
 from lossgraph.errors import InputError, OptionError
 from lossgraph.evaluate import bind
 from lossgraph.graph import Node
+from lossgraph.lru import LRU
 from lossgraph.shapes import fmt_shape
 
 from . import pipeline
 from .argcheck import build_check
-from .cache import KernelCache
 from .numpy_backend import NumpyBackend
 
 BACKENDS = {"numpy": NumpyBackend()}
-CACHE = KernelCache(maxsize=128)
+CACHE = LRU(maxsize=128)
 
 
 def register_backend(name, backend):
@@ -403,7 +403,7 @@ def jit(fun, argnums=0, backend="numpy", has_aux=False, maxsize=64, **options):
     what = f"jit({T._fun_name(fun)})"
     single, nums = T._normalize_argnums(argnums, what)
     tracer = T._Transform(fun, what, build=None)
-    kernels = KernelCache(maxsize)
+    kernels = LRU(maxsize)
 
     def trace(nargs, keywords, arrays):
         names = tracer.names(tracer.params, nargs, keywords)

@@ -132,7 +132,7 @@ class Loss:
         """The Loss's bounded caches: "derived" (per wrt) and "plans" (per signature)."""
         cache = self.__dict__.get("_cache_" + which)
         if cache is None:
-            from .transforms import LRU
+            from .lru import LRU
             cache = self.__dict__.setdefault("_cache_" + which, LRU(32))
         return cache
 

@@ -19,8 +19,6 @@ a transform returns graphs, so transforms nest (lg.grad of a function that calls
 from __future__ import annotations
 
 import inspect
-import threading
-from collections import OrderedDict
 
 import numpy as np
 
@@ -30,38 +28,9 @@ from . import pipeline
 from .errors import DTypeError, GradientError, InputError, LossgraphError, OptionError
 from .evaluate import Env, _finish, bind, declared_inputs, run
 from .graph import Node, topo_order
+from .lru import LRU
 from .names import quote
 from .shapes import fmt_shape
-
-
-class LRU:
-    """A bounded, thread-safe mapping that forgets the least recently used entry."""
-
-    def __init__(self, maxsize=64):
-        self.maxsize, self._data, self._lock = maxsize, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key, value):
-        """Store value unless another thread stored one first; return the stored one."""
-        with self._lock:
-            value = self._data.setdefault(key, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-            return value
-
-    def __len__(self):
-        return len(self._data)
-
-    def clear(self):
-        with self._lock:
-            self._data.clear()
 
 
 # Inputs of at least this many elements: run frees values after their last use and reuses

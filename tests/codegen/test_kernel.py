@@ -158,34 +158,6 @@ def test_compiling_twice_returns_the_cached_kernel(ce):
     assert codegen.compile(loss, wrt=[x], dtype="float32") is not k
 
 
-def test_cache_is_bounded_and_thread_safe():
-    cache = codegen.cache.KernelCache(maxsize=4)
-    builds = []
-    lock = threading.Lock()
-
-    def build(key):
-        with lock:
-            builds.append(key)
-        threading.Event().wait(0.01)      # a slow compile: others must wait, not rebuild
-        return object()
-
-    results = {}
-
-    def worker(i):
-        key = i % 3
-        results.setdefault(key, set()).add(id(cache.get_or_build(key, lambda: build(key))))
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(24)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(builds) == [0, 1, 2] and all(len(v) == 1 for v in results.values())
-    for key in range(3, 9):
-        cache.get_or_build(key, object)
-    assert len(cache) == 4
-
-
 def test_compile_from_threads_gives_one_kernel():
     p = lg.input("p", shape=("N",))
     loss = lg.sum(lg.softplus(p * 1.2345))
