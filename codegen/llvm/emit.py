@@ -19,10 +19,10 @@ from llvmlite import ir
 
 from lossgraph.shapes import _factors
 
-from . import mathlib
+from . import mathlib, packed
 from .loops import counted_loop
 from .lower import (BLOCK, ELEMENTWISE, F64, I1, I8, I64, PTR, REDUCTIONS, TYPES, _numel,
-                    combine, const, convert, identity, is_float)
+                    combine, const, convert, identity, is_float, like, scalar_of)
 
 
 def acc_type(node, reg):
@@ -54,11 +54,33 @@ SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
 #: ops worth storing between phases rather than computing twice
 EXPENSIVE = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "power")
 SHORT_ROW = 64
+#: short rows run packed (codegen.llvm.packed) where they qualify
+PACKED = True
 #: rows' interleave counts by float width: the vectorizer's own pick for float64 was 1 (a
 #: latency-bound exp polynomial; 4 measured 10% faster than 1 at C = 1000), 2 for float32.
 #: The width is fixed too (a 512-bit vector): left to choose, LLVM 22's vectorizer aborts the
 #: process on a cost-model assertion for some row lengths (softmax over C = 72 ... 79, 127)
 INTERLEAVE = {32: 2, 64: 4}
+
+
+def elementwise(b, op, args, ty):
+    """The ELEMENTWISE table's op on args (scalars, or vectors of one lane count) with result
+    register type ty (a vector type for vector args), operands converted by its convention."""
+    conv, emit = ELEMENTWISE[op]
+    if conv == "same":
+        work = like(I64, ty) if scalar_of(ty) == I1 and op not in ("cast", "stop_gradient") \
+            else ty
+        args = [convert(b, a, work) for a in args]
+        return convert(b, emit(b, args, work), ty)
+    if conv == "cmp":
+        tys = {a.type for a in args}
+        common = args[0].type if len(tys) == 1 and scalar_of(args[0].type) != I1 else \
+            like(F64 if any(is_float(t) for t in tys) else I64, ty)
+        return emit(b, [convert(b, a, common) for a in args], common)
+    if conv == "bool":
+        return emit(b, [convert(b, a, I1) for a in args], like(I1, ty))
+    cond, x, y = args          # where
+    return b.select(convert(b, cond, I1), convert(b, x, ty), convert(b, y, ty))
 
 
 class NestEmitter:
@@ -180,7 +202,6 @@ class NestEmitter:
             if id(n) in self.p.checks:
                 self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
             return v
-        conv, emit = ELEMENTWISE[n.op]
         ty = self.reg(n)
         # e^(x - ms) = e^-(ms - x); not in short static rows: with the cheaper body LLVM
         # unrolls such a row in full and leaves scalar code, 3x slower at C = 10 (keeping the
@@ -194,20 +215,7 @@ class NestEmitter:
             x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)
             return SHARED_EXP[n.op](self.b, x, self.exp_neg_abs(n.inputs[0], idx, x))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
-        b = self.b
-        if conv == "same":
-            work = I64 if ty == I1 and n.op not in ("cast", "stop_gradient") else ty
-            args = [convert(b, a, work) for a in args]
-            return convert(b, emit(b, args, work), ty)
-        if conv == "cmp":
-            tys = {a.type for a in args}
-            common = args[0].type if len(tys) == 1 and args[0].type != I1 else \
-                (F64 if any(is_float(t) for t in tys) else I64)
-            return emit(b, [convert(b, a, common) for a in args], common)
-        if conv == "bool":
-            return emit(b, [convert(b, a, I1) for a in args], I1)
-        cond, x, y = args          # where
-        return b.select(convert(b, cond, I1), convert(b, x, ty), convert(b, y, ty))
+        return elementwise(self.b, n.op, args, ty)
 
     def exp_neg_abs(self, x_node, idx, x):
         """e^-|x|, computed once per element for sigmoid and softplus of the same x."""
@@ -267,6 +275,8 @@ class NestEmitter:
                 self.body(phase, ())
         elif nest.flat:
             self.flat_loops()
+        elif PACKED and packed.layout(self):
+            packed.PackedRows(self, *packed.layout(self)).build()
         else:
             self.nested(0, [])
         for j, r in enumerate(nest.partials):

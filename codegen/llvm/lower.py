@@ -55,13 +55,26 @@ TYPES = {"float32": (F32, F32), "float64": (F64, F64), "int64": (I64, I64),
          "int32": (I32, I32), "bool": (I1, I8)}
 
 
+def scalar_of(ty):
+    """A vector type's element type; a scalar type itself."""
+    return ty.element if isinstance(ty, ir.VectorType) else ty
+
+
+def like(elem, ty):
+    """elem shaped as ty: a vector of ty's lane count when ty is a vector."""
+    return ir.VectorType(elem, ty.count) if isinstance(ty, ir.VectorType) else elem
+
+
 def is_float(ty):
-    return isinstance(ty, (ir.FloatType, ir.DoubleType))
+    return isinstance(scalar_of(ty), (ir.FloatType, ir.DoubleType))
 
 
 # --- conversions and constants
 
 def const(ty, value):
+    """value as a constant of ty (a vector type: in every lane)."""
+    if isinstance(ty, ir.VectorType):
+        return ir.Constant(ty, [const(ty.element, value)] * ty.count)
     if is_float(ty):
         v = float(value)
         return ir.Constant(ty, float(np.float32(v)) if ty == F32 else v)
@@ -71,22 +84,25 @@ def const(ty, value):
 
 
 def convert(b, v, to):
-    """v (register type) as type `to`, as NumPy's astype (bool as 0 / 1)."""
+    """v (register type, scalar or vector) as type `to` (a scalar type means v's shape), as
+    NumPy's astype (bool as 0 / 1)."""
     fr = v.type
+    to = like(scalar_of(to), fr)
     if fr == to:
         return v
-    if to == I1:
+    fe, te = scalar_of(fr), scalar_of(to)
+    if te == I1:
         return b.fcmp_unordered("!=", v, const(fr, 0)) if is_float(fr) else \
             b.icmp_unsigned("!=", v, const(fr, 0))
-    if is_float(to):
-        if is_float(fr):
-            return b.fpext(v, to) if to == F64 else b.fptrunc(v, to)
-        return b.uitofp(v, to) if fr == I1 else b.sitofp(v, to)
-    if is_float(fr):
+    if is_float(te):
+        if is_float(fe):
+            return b.fpext(v, to) if te == F64 else b.fptrunc(v, to)
+        return b.uitofp(v, to) if fe == I1 else b.sitofp(v, to)
+    if is_float(fe):
         return b.fptosi(v, to)
-    if fr == I1:
+    if fe == I1:
         return b.zext(v, to)
-    return b.sext(v, to) if to.width > fr.width else b.trunc(v, to)
+    return b.sext(v, to) if te.width > fe.width else b.trunc(v, to)
 
 
 # --- elementwise: op -> (operand convention, emit(b, args, ty) -> value)
@@ -190,8 +206,21 @@ def identity(op, ty):
     """The reduction's start value in type ty (the extreme integers for int max/min)."""
     v = REDUCTIONS[op][0]
     if not is_float(ty) and math.isinf(v):
-        v = -(1 << (ty.width - 1)) if v < 0 else (1 << (ty.width - 1)) - 1
+        width = scalar_of(ty).width
+        v = -(1 << (width - 1)) if v < 0 else (1 << (width - 1)) - 1
     return const(ty, v)
+
+
+def intrinsic(module, name, fnty):
+    """The overloaded intrinsic `name` for its first operand's type (scalar or vector)."""
+    ty = fnty.args[0]
+    elem = scalar_of(ty)
+    suffix = ("f32" if elem == F32 else "f64") if is_float(elem) else f"i{elem.width}"
+    if isinstance(ty, ir.VectorType):
+        suffix = f"v{ty.count}{suffix}"
+    full = f"{name}.{suffix}"
+    fn = module.globals.get(full)
+    return fn if fn is not None else ir.Function(module, fnty, name=full)
 
 
 def combine(b, op, acc, v, loose=False):
@@ -211,8 +240,8 @@ def combine(b, op, acc, v, loose=False):
         # nan to the identity (and keeps the rest), so nnan holds on the accumulating call and
         # the vector's final reduction is a vmaxps tree, not a serial chain with a nan test
         # per lane (softmax CE at C = 10: 27 -> 20 ns per row)
-        fn = b.module.declare_intrinsic("llvm.maxnum" if op == "max" else "llvm.minnum",
-                                        [acc.type], ir.FunctionType(acc.type, [acc.type] * 2))
+        fn = intrinsic(b.module, "llvm.maxnum" if op == "max" else "llvm.minnum",
+                       ir.FunctionType(acc.type, [acc.type] * 2))
         v = b.call(fn, [v, identity(op, acc.type)])
         return b.call(fn, [acc, v], fastmath=("nnan",))
     take = b.or_(b.fcmp_ordered(cmp, v, acc), b.fcmp_unordered("uno", v, v))

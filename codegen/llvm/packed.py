@@ -1,0 +1,239 @@
+"""Short rows packed into whole vectors, for a nest of codegen.llvm.emit.
+
+A nest over (N, C) whose rows (axis 1, reduced by its row reductions) have a static length
+2 <= C <= 16 that is not a multiple of the vector width L (16 float32 or 8 float64 lanes)
+runs G = L / gcd(C, L) rows at a time as one vector of W = G C lanes (C = 10: 8 rows in 5
+float32 registers); lane l holds element (row0 + l // C, l % C), and LLVM splits the W lanes
+into full registers. A value of the row alone (a row reduction, a label, the log of a row's
+sum) is a G-lane vector, computed once per G rows and spread to the lanes by a shuffle. A row
+reduction takes its C columns out of the W lanes (one shuffle each, G lanes) and folds them
+in column order, as the scalar loop does; a division by a row value is one reciprocal per row
+times the lanes (the licence arcp gives). Rows left over (per chunk, fewer than G) run the
+nest's ordinary loops. float64 packs alike (C = 10: 4 rows in 5 registers).
+
+Indices are per-axis symbols: "R" the row (row0 + lane // C, or row0 + lane in a row value),
+"C" the column (lane % C), "0" a broadcast axis; every stride is static but the row's, so an
+array's lanes are one vector load at row0 times its row stride, shuffled when not contiguous.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+
+from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, VIEWS, _closure, combine, const,
+                    convert, identity, intrinsic, is_float)
+
+MAX_ROW = 16
+
+
+def _bytes(ty):
+    """Bytes of one element (the alignment of a packed load or store)."""
+    return 4 if ty == F32 else 8 if is_float(ty) else ty.width // 8
+LEAVES = ("input", "constant", "dimsize", "arange")
+
+
+def _recip_times(b, x, d, spread):
+    """x / d for a row value d: x (1 / d), one division per row."""
+    return b.fmul(x, spread(b.fdiv(const(d.type, 1.0), d, flags=("arcp",))))
+
+
+#: ops with a cheaper form when an operand is a row value (G lanes): op -> (operand, emit)
+ROW_OPERAND = {"divide": (1, _recip_times)}
+
+
+def layout(em):
+    """(C, G) when em's nest packs, else None (see the module docstring for the criterion)."""
+    nest, p = em.nest, em.p
+    shape = nest.shape
+    if nest.flat or len(shape) != 2 or nest.outer != 1 or not isinstance(shape[1], int) or \
+            nest.partials or nest.memory or not 2 <= shape[1] <= MAX_ROW:
+        return None
+    inline, reads = _closure(nest, p.kind)
+    nodes = inline + reads
+    floats = {em.reg(n) for n in nodes if is_float(em.reg(n))}
+    if len(floats) != 1:
+        return None
+    lanes = 16 if floats == {F32} else 8
+    c = shape[1]
+    g = lanes // math.gcd(c, lanes)
+    if g < 2:
+        return None
+    for n in nodes:
+        kind = p.kind[id(n)]
+        ok = n.op in ELEMENTWISE or n.op in VIEWS and kind == "inline" or \
+            kind in ("leaf", "reduce") and n.op not in VIEWS
+        if not ok or n.ndim > 2 or not all(isinstance(d, int) for d in n.shape[1:]):
+            return None
+        if n.ndim == 2 and n.shape[0] not in (1, shape[0]) or n.op == "arange" and n.ndim != 1:
+            return None
+        if kind != "inline" and n.op not in ("constant", "dimsize", "arange") and \
+                em.mem(n) not in (em.reg(n), I8):
+            return None
+    return c, g
+
+
+class PackedRows:
+    """The packed loop of one NestEmitter (em): G rows per iteration, then em's own loops."""
+
+    def __init__(self, em, c, g):
+        self.em, self.b, self.c, self.g, self.w = em, em.b, c, g, c * g
+        lane = np.arange(self.w)
+        self.patterns = {("R", self.w): lane // c, ("C", self.w): lane % c,
+                         ("R", g): np.arange(g)}
+
+    # --- vectors
+    def vec(self, ty, width):
+        return ir.VectorType(ty, width)
+
+    def mask(self, lanes):
+        return ir.Constant(ir.VectorType(I32, len(lanes)), [int(x) for x in lanes])
+
+    def shuffle(self, v, lanes):
+        return self.b.shuffle_vector(v, v, self.mask(lanes))
+
+    def spread(self, v):
+        """A row value (G lanes) in W lanes."""
+        if v.type.count == self.w:
+            return v
+        return self.shuffle(v, self.patterns["R", self.w])
+
+    def splat(self, v, width):
+        one = self.b.insert_element(ir.Constant(ir.VectorType(v.type, 1), None), v,
+                                    const(I32, 0))
+        return self.shuffle(one, [0] * width)
+
+    def width(self, idx):
+        return self.w if "C" in idx else self.g
+
+    def pattern(self, entry, width):
+        return np.zeros(width, np.int64) if entry == "0" else self.patterns[entry, width]
+
+    # --- memory
+    def address(self, n, idx, width):
+        """(pointer at the first lane's span, static lane offsets from it)."""
+        shape = n.shape
+        strides = [int(np.prod(shape[a + 1:], dtype=np.int64)) for a in range(len(shape))]
+        lanes = sum((self.pattern(e, width) * s for e, s in zip(idx, strides)),
+                    np.zeros(width, np.int64))
+        row_stride = sum(s for e, s in zip(idx, strides) if e == "R")
+        lo = int(lanes.min())
+        off = self.b.add(self.b.mul(self.row0, const(I64, row_stride)), const(I64, lo))
+        ptr = self.em.ptrs[self.em.slot[id(n)]]
+        return self.b.gep(ptr, [off], inbounds=True, source_etype=self.em.mem(n)), lanes - lo
+
+    def load(self, n, idx):
+        width = self.width(idx)
+        ptr, lanes = self.address(n, idx, width)
+        span = int(lanes.max()) + 1
+        v = self.b.load(ptr, typ=self.vec(self.em.mem(n), span))
+        v.align = _bytes(self.em.mem(n))
+        if span != width or not np.array_equal(lanes, np.arange(width)):
+            v = self.shuffle(v, lanes)
+        if self.em.reg(n) == I1:
+            v = self.b.icmp_unsigned("!=", v, const(v.type, 0))
+        return v
+
+    def store(self, n, idx, v):
+        ptr, lanes = self.address(n, idx, v.type.count)
+        if not np.array_equal(lanes, np.arange(v.type.count)):
+            raise AssertionError("a packed sink's lanes are contiguous by construction")
+        if v.type.element == I1:
+            v = self.b.zext(v, self.vec(I8, v.type.count))
+        self.b.store(v, ptr).align = _bytes(v.type.element)
+
+    # --- values
+    def aligned(self, idx, shape):
+        idx = idx[len(idx) - len(shape):]
+        return tuple("0" if d == 1 else x for x, d in zip(idx, shape))
+
+    def unit_reshape(self, idx, n):
+        it = iter([x for x, d in zip(idx, n.shape) if d != 1])
+        return tuple("0" if d == 1 else next(it) for d in n.inputs[0].shape)
+
+    def value(self, n, idx):
+        key = (id(n), idx)
+        if key not in self.memo:
+            self.memo[key] = self._value(n, idx)
+        return self.memo[key]
+
+    def checked(self, n, v):
+        """Labels outside [0, depth) raise the nest's flag and read index 0 (as em's)."""
+        if id(n) not in self.em.p.checks:
+            return v
+        b, em = self.b, self.em
+        label = convert(b, v, I64)
+        depth = self.splat(em.dim(em.p.checks[id(n)][1]), label.type.count)
+        ok = b.icmp_unsigned("<", label, depth)
+        bad_t = self.vec(I1, label.type.count)
+        fn = intrinsic(b.module, "llvm.vector.reduce.or", ir.FunctionType(I1, [bad_t]))
+        anybad = b.call(fn, [b.not_(ok)])
+        b.store(b.or_(b.load(em.bad, typ=I8), b.zext(anybad, I8)), em.bad)
+        return b.select(ok, v, const(v.type, 0))
+
+    def _value(self, n, idx):
+        b, em = self.b, self.em
+        width = self.width(idx)
+        ty = self.vec(em.reg(n), width)
+        if n.op == "constant" and n.ndim == 0:
+            return const(ty, n.attrs["value"].item())
+        if n.op == "dimsize":
+            return self.splat(em._value(n, ()), width)
+        if n.op == "arange":
+            lanes = ir.Constant(self.vec(I64, width), [int(x) for x in self.pattern(idx[0], width)])
+            return convert(b, lanes, ty)
+        if em.p.kind[id(n)] != "inline":
+            return self.checked(n, self.load(n, idx))
+        if n.op == "broadcast_to":
+            return self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape))
+        if n.op == "reshape":
+            return self.checked(n, self.value(n.inputs[0], self.unit_reshape(idx, n)))
+        args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
+        if n.op in ROW_OPERAND and is_float(ty) and width == self.w:
+            k, emit = ROW_OPERAND[n.op]
+            if args[k].type.count == self.g and all(a.type.count == self.w
+                                                    for j, a in enumerate(args) if j != k):
+                rest = [convert(b, a, ty) for a in args]
+                rest[k] = convert(b, args[k], self.vec(em.reg(n), self.g))
+                return emit(b, *rest, self.spread)
+        from .emit import elementwise
+        args = [self.spread(a) if a.type.count != width else a for a in args]
+        return elementwise(b, n.op, args, ty)
+
+    # --- the loop
+    def row_reduction(self, r):
+        b, em = self.b, self.em
+        v = self.spread(self.value(r.inputs[0], self.aligned(("R", "C"), r.inputs[0].shape)))
+        aty = em.row_type(r)
+        v = convert(b, v, self.vec(aty, self.w))
+        acc = identity(r.op, self.vec(aty, self.g))
+        loose = id(r) in em.nest.loose
+        for col in range(self.c):
+            acc = combine(b, r.op, acc, self.shuffle(v, np.arange(self.g) * self.c + col), loose)
+        out = convert(b, acc, self.vec(em.reg(r), self.g))
+        at = ("R", "0") if r.attrs["keepdims"] else ("R",)
+        self.store(r, at, out)
+        if r.ndim == 2:
+            self.memo[id(r), ("R", "0")] = out
+
+    def group(self, row0):
+        self.row0, self.memo = row0, {}
+        for phase in self.em.nest.phases:
+            for s in phase:
+                if self.em.p.kind[id(s)] == "reduce":
+                    self.row_reduction(s)
+                else:
+                    idx = self.aligned(("R", "C"), s.shape)
+                    self.store(s, idx, self.spread(self.value(s, idx)))
+
+    def build(self):
+        """The packed loop over whole groups of [start, stop), then em's loops for the rest."""
+        b, em = self.b, self.em
+        g = const(I64, self.g)
+        groups = b.sdiv(b.sub(em.stop, em.start), g)
+        em.loop(const(I64, 0), groups, lambda j: self.group(b.add(em.start, b.mul(j, g))))
+        start = em.start
+        em.start = b.add(start, b.mul(groups, g))
+        em.nested(0, [])
+        em.start = start
