@@ -70,6 +70,9 @@ class Const(P):
         return super().match(node, env)
 
 
+CONSTANT_OPS = frozenset({"constant", "broadcast_to"})   # the ops const_value sees through
+
+
 def const_value(node):
     """The array of a constant node (seen through broadcast_to), else None."""
     while node.op == "broadcast_to":
@@ -159,13 +162,14 @@ def _compiled(p, checked=0):
 RULES: list = []
 
 
-def rule(name, pattern, phase, doc):
-    """Register `build(**bindings) -> Node | None` as a rule (used as a decorator)."""
+def rule(name, pattern, phase, doc, admits=None):
+    """Register `build(**bindings) -> Node | None` as a rule (used as a decorator); admits, as
+    for generic_rule, may narrow where a pattern of any inputs (P(ops, ...)) is tried."""
     frame = sys._getframe(1)   # not inspect.stack(): it reads every caller's source file
     origin = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
 
     def register(build):
-        RULES.append(Rule(name, pattern, build, doc, phase, origin))
+        RULES.append(Rule(name, pattern, build, doc, phase, origin, admits))
         return build
     return register
 

@@ -14,7 +14,7 @@ from . import api as F
 from .graph import Node, cycle_collector_paused, make, topo_order
 from .regions import elementwise_region
 from .ops import OPS
-from .patterns import RULES, Const, const_value
+from .patterns import CONSTANT_OPS, RULES, Const, const_value
 from . import rules as _rules  # noqa: F401  (importing it registers the rules)
 from .rules import linalg as _rules_linalg  # noqa: F401  (matmul rules)
 
@@ -113,7 +113,6 @@ def _child_ops(pattern):
     return tuple(out)
 
 
-CONSTANT_OPS = frozenset({"constant", "broadcast_to"})
 _ENTRIES = [(r, _child_ops(r.pattern)) for r in RULES]
 _CANDIDATES: dict = {}
 _op_of = attrgetter("op")

@@ -5,7 +5,7 @@ from .. import api as F
 from .. import dtypes as dt
 from ..ranges import bounds
 from ..graph import make
-from ..patterns import Const, P, Var, const_value, rule
+from ..patterns import CONSTANT_OPS, Const, P, Var, const_value, rule
 from ..regions import elementwise_region
 from . import linear
 
@@ -246,7 +246,8 @@ def _(a, b):
 
 @rule("constant-into-where", P(("add", "subtract"), ..., bind="node"), "tidy",
       "k + where(c, a, b) -> where(c, k + a, k + b) for a scalar constant k when a branch is "
-      "constant (so it folds): 1.5 + where(c, x - 1.5, 0) -> where(c, x, 1.5)")
+      "constant (so it folds): 1.5 + where(c, x - 1.5, 0) -> where(c, x, 1.5)",
+      admits=lambda op, input_ops: "where" in input_ops and not CONSTANT_OPS.isdisjoint(input_ops))
 def _(node):
     a, b = node.inputs
     k, w, flip = (a, b, False) if linear.scalar(a) is not None else (b, a, True)
