@@ -1,0 +1,101 @@
+"""Short rows packed G at a time into whole vectors (codegen.llvm.packed) against lg.evaluate:
+every row length the criterion takes, row counts that leave a remainder, 1 and 2 threads,
+NaN / inf / all -inf rows, labels out of range."""
+import math
+
+import numpy as np
+import pytest
+
+import codegen
+import lossgraph as lg
+import zoo
+from codegen.llvm import runtime
+
+LANES = {"float32": 16, "float64": 8}
+ELEM = {"float32": "float", "float64": "double"}
+
+
+def _packed_lanes(classes, dtype):
+    lanes = LANES[dtype]
+    return classes * lanes // math.gcd(classes, lanes)
+
+
+def _ce(classes):
+    x = lg.input("x", shape=("N", classes))
+    y = lg.input("y", shape=("N",), dtype="int64")
+    return x, lg.mean(zoo.tf.sparse_softmax_cross_entropy(x, y))
+
+
+def _want(loss, wrt, feed):
+    value, grads = lg.pipeline.derive(loss, [wrt])
+    with np.errstate(all="ignore"):
+        return lg.evaluate([value, *grads], feed)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("classes", [2, 3, 5, 7, 10, 12, 15])
+def test_softmax_ce_packed_matches_evaluate(classes, dtype):
+    x, loss = _ce(classes)
+    k = codegen.compile(loss, wrt=[x], backend="llvm", dtype=dtype, threads=1)
+    rows = 3 * (_packed_lanes(classes, dtype) // classes) + 5      # a remainder of 5 rows
+    rng = np.random.default_rng(classes)
+    feed = {"x": (4 * rng.normal(size=(rows, classes))).astype(dtype),
+            "y": rng.integers(0, classes, size=rows)}
+    v, (g,) = k(**feed)
+    assert f"<{_packed_lanes(classes, dtype)} x {ELEM[dtype]}>" in k.llvm_ir
+    want_v, want_g = _want(loss, x, feed)
+    tol = 2e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(v, want_v, rtol=tol)
+    np.testing.assert_allclose(g, want_g, rtol=4 * tol, atol=tol * np.abs(want_g).max())
+
+
+@pytest.mark.parametrize("classes", [7, 10])
+def test_two_threads_give_the_bits_of_one(classes):
+    x, loss = _ce(classes)
+    rows = runtime.SPLIT_FROM // classes + 77
+    rng = np.random.default_rng(1)
+    feed = {"x": rng.normal(size=(rows, classes)).astype(np.float32),
+            "y": rng.integers(0, classes, size=rows)}
+    k1 = codegen.compile(loss, wrt=[x], backend="llvm", threads=1)
+    k2 = codegen.compile(loss, wrt=[x], backend="llvm", threads=2)
+    v1, (g1,) = k1(**feed)
+    v2, (g2,) = k2(**feed)
+    np.testing.assert_array_equal(g1, g2)
+    assert v1 == v2
+    want_v, want_g = _want(loss, x, feed)
+    np.testing.assert_allclose(g1, want_g, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(v1, want_v, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nan_inf_and_all_minus_inf_rows(dtype):
+    """softmax, log_softmax and logsumexp of rows with a NaN, a +inf, a -inf, all -inf, in the
+    packed groups and in the remainder."""
+    classes = 10
+    x = lg.input("x", shape=("N", classes))
+    outs = [lg.softmax(x, axis=1), lg.log_softmax(x, axis=1), lg.logsumexp(x, axis=1)]
+    k = codegen.compile(outs, backend="llvm", threads=1)
+    a = np.random.default_rng(2).normal(size=(21, classes)).astype(dtype)
+    for row in (1, 19):
+        a[row, 3] = np.nan
+        a[row + 1, 9] = np.inf
+        a[row - 1, 0] = -np.inf
+    a[[5, 20]] = -np.inf
+    got = k(a)
+    assert f"<{_packed_lanes(classes, dtype)} x {ELEM[dtype]}>" in k.llvm_ir
+    with np.errstate(all="ignore"):
+        want = lg.evaluate(outs, {"x": a})
+    tol = 2e-6 if dtype == "float32" else 1e-14
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("row", [2, 17])                # in a packed group, in the remainder
+def test_labels_out_of_range_raise(row):
+    x, loss = _ce(10)
+    k = codegen.compile(loss, wrt=[x], backend="llvm", threads=1)
+    feed = {"x": np.zeros((19, 10), np.float32), "y": np.zeros(19, np.int64)}
+    feed["y"][row] = 10
+    with pytest.raises(lg.errors.InputError, match="label 10 is out of range"):
+        k(**feed)
