@@ -2,18 +2,20 @@
 
 A nest over (N, C) whose rows (axis 1, reduced by its row reductions) have a static length
 2 <= C <= 16 that is not a multiple of the vector width L (16 float32 or 8 float64 lanes)
-runs G = L / gcd(C, L) rows at a time as one vector of W = G C lanes (C = 10: 8 rows in 5
-float32 registers); lane l holds element (row0 + l // C, l % C), and LLVM splits the W lanes
-into full registers. A value of the row alone (a row reduction, a label, the log of a row's
-sum) is a G-lane vector, computed once per G rows and spread to the lanes by a shuffle. A row
-reduction takes its C columns out of the W lanes (one shuffle each, G lanes) and folds them
-in column order, as the scalar loop does; a division by a row value is one reciprocal per row
-times the lanes (the licence arcp gives). Rows left over (per chunk, fewer than G) run the
-nest's ordinary loops. float64 packs alike (C = 10: 4 rows in 5 registers).
+runs G = L / gcd(C, L) rows at a time as one vector of W = G C lanes that LLVM splits into
+V = W / L registers (C = 10: 8 rows in 5 float32 registers, 4 rows in 5 float64 ones). The
+lanes are column-major by register: lane j of register k holds row row0 + j % G, column
+k + V (j // G), so a register holds P = L / G whole columns of the G rows. Loads read the W
+elements with one contiguous load and permute them; stores permute back and write once.
+A value of the row alone (a row reduction, a label, the log of a row's sum) is a G-lane
+vector, computed once per G rows and repeated to the lanes (P copies per register). A row
+reduction combines the V registers lane by lane, then the P column groups by halving: no
+transpose. A division by a row value is one reciprocal per row times the lanes (the licence
+arcp gives). Rows left over (per chunk, fewer than G) run the nest's ordinary loops.
 
-Indices are per-axis symbols: "R" the row (row0 + lane // C, or row0 + lane in a row value),
-"C" the column (lane % C), "0" a broadcast axis; every stride is static but the row's, so an
-array's lanes are one vector load at row0 times its row stride, shuffled when not contiguous.
+Indices are per-axis symbols: "R" the row, "C" the column, "0" a broadcast axis (their lane
+patterns above); every stride but the row's is static, so an array's lanes are a static
+pattern from row0 times its row stride.
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ ROW_OPERAND = {"divide": (1, _recip_times)}
 
 
 def layout(em):
-    """(C, G) when em's nest packs, else None (see the module docstring for the criterion)."""
+    """(C, G, L) when em's nest packs, else None (see the module docstring for the criterion)."""
     nest, p = em.nest, em.p
     shape = nest.shape
     if nest.flat or len(shape) != 2 or nest.outer != 1 or not isinstance(shape[1], int) or \
@@ -71,16 +73,17 @@ def layout(em):
         if kind != "inline" and n.op not in ("constant", "dimsize", "arange") and \
                 em.mem(n) not in (em.reg(n), I8):
             return None
-    return c, g
+    return c, g, lanes
 
 
 class PackedRows:
     """The packed loop of one NestEmitter (em): G rows per iteration, then em's own loops."""
 
-    def __init__(self, em, c, g):
-        self.em, self.b, self.c, self.g, self.w = em, em.b, c, g, c * g
+    def __init__(self, em, c, g, lanes):
+        self.em, self.b, self.c, self.g, self.w, self.lanes = em, em.b, c, g, c * g, lanes
         lane = np.arange(self.w)
-        self.patterns = {("R", self.w): lane // c, ("C", self.w): lane % c,
+        vector, j = lane // lanes, lane % lanes
+        self.patterns = {("R", self.w): j % g, ("C", self.w): vector + self.w // lanes * (j // g),
                          ("R", g): np.arange(g)}
 
     # --- vectors
@@ -136,9 +139,12 @@ class PackedRows:
         return v
 
     def store(self, n, idx, v):
+        """v's lanes to memory in one store (lanes in memory order first)."""
         ptr, lanes = self.address(n, idx, v.type.count)
+        if sorted(lanes) != list(range(v.type.count)):
+            raise AssertionError("a packed sink's lanes cover one span by construction")
         if not np.array_equal(lanes, np.arange(v.type.count)):
-            raise AssertionError("a packed sink's lanes are contiguous by construction")
+            v = self.shuffle(v, np.argsort(lanes))
         if v.type.element == I1:
             v = self.b.zext(v, self.vec(I8, v.type.count))
         self.b.store(v, ptr).align = _bytes(v.type.element)
@@ -207,10 +213,17 @@ class PackedRows:
         v = self.spread(self.value(r.inputs[0], self.aligned(("R", "C"), r.inputs[0].shape)))
         aty = em.row_type(r)
         v = convert(b, v, self.vec(aty, self.w))
-        acc = identity(r.op, self.vec(aty, self.g))
         loose = id(r) in em.nest.loose
-        for col in range(self.c):
-            acc = combine(b, r.op, acc, self.shuffle(v, np.arange(self.g) * self.c + col), loose)
+        parts = [self.shuffle(v, np.arange(k, k + self.lanes))
+                 for k in range(0, self.w, self.lanes)]
+        acc = identity(r.op, parts[0].type)
+        for part in parts:                          # whole registers, lane by lane
+            acc = combine(b, r.op, acc, part, loose)
+        width = self.lanes
+        while width > self.g:                       # then the halves: columns of one row
+            width //= 2
+            acc = combine(b, r.op, self.shuffle(acc, np.arange(width)),
+                          self.shuffle(acc, np.arange(width, 2 * width)), loose)
         out = convert(b, acc, self.vec(em.reg(r), self.g))
         at = ("R", "0") if r.attrs["keepdims"] else ("R",)
         self.store(r, at, out)
