@@ -24,6 +24,8 @@ import math
 import numpy as np
 from llvmlite import ir
 
+from . import mathlib
+
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, VIEWS, _closure, combine, const,
                     convert, identity, intrinsic, is_float)
 
@@ -195,6 +197,10 @@ class PackedRows:
             return self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape))
         if n.op == "reshape":
             return self.checked(n, self.value(n.inputs[0], self.unit_reshape(idx, n)))
+        if id(n) in em.p.shifted and is_float(ty):      # e^(x - ms) = e^-(ms - x)
+            x, ms = (self.value(i, self.aligned(idx, i.shape)) for i in em.p.shifted[id(n)])
+            x, ms = (convert(b, self.spread(v) if width == self.w else v, ty) for v in (x, ms))
+            return mathlib.exp_shifted(b, b.fsub(ms, x))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
         if n.op in ROW_OPERAND and is_float(ty) and width == self.w:
             k, emit = ROW_OPERAND[n.op]
