@@ -4,8 +4,9 @@ One function whose parameters are the loss's inputs (then one optional buffer pe
 one assignment per intermediate, named after what it is (`diff = pred - target`,
 `sigmoid_logits = sigmoid(logits, ...)`). Shared subexpressions are computed once and the
 gradient reuses the forward intermediates; an intermediate whose last use is an elementwise op
-of the same shape and dtype lends that op its buffer (`out=`), so the loss and its gradient
-allocate little. The module imports only NumPy and defines the helpers it calls
+of the same shape and dtype lends that op its buffer (`out=`), and a buffer nobody reads any
+more holds the next result of its shape and dtype, so the loss and its gradient allocate
+little. The module imports only NumPy and defines the helpers it calls
 (codegen.numpy_helpers; CTC's forward-backward is pasted from lossgraph.ops.ctc).
 
 The lowering table (LOWERINGS, one entry per op name) and the fused patterns (FUSED) live in
