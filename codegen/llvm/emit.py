@@ -347,7 +347,11 @@ class NestEmitter:
                 (const(I64, 0), self.dim(nest.shape[axis]))
             self.loop(lo, hi, lambda i: self.nested(axis + 1, idx + [i]))
             return
-        for phase in nest.phases:
+        for j, phase in enumerate(nest.phases):
+            if j in nest.row_phases:                # once per row, after the row's phases
+                self.memo = {}
+                self.body(phase, tuple(idx))
+                continue
             rows = [r for r in phase if id(r) in nest.row]
             saved = dict(self.accs)
             for r in rows:

@@ -49,6 +49,8 @@ from . import mathlib
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64, PTR = ir.FloatType(), ir.DoubleType(), ir.PointerType()
 BLOCK = 1024
+#: rows of at most this many static elements take their row values as a phase (_row_phase)
+ROW_PHASE_MAX = 16
 
 #: numpy dtype name -> (register type, memory type)
 TYPES = {"float32": (F32, F32), "float64": (F64, F64), "int64": (I64, I64),
@@ -393,6 +395,7 @@ class Nest:
     partials: list = field(default_factory=list)  # whole-nest reductions (in partial order)
     row: set = field(default_factory=set)         # ids of row-register reductions
     memory: set = field(default_factory=set)      # ids of reductions accumulated in memory
+    row_phases: set = field(default_factory=set)  # phases whose values live on the rows
 
     @property
     def sinks(self):
@@ -482,8 +485,12 @@ def plan(outputs, float_t):
                     ok = False
                     break
             if ok:
+                while phase in nest.row_phases:      # a row phase holds row values only
+                    phase += 1
                 placed = (s, phase, outer)
                 break
+        if placed is None:
+            placed = _row_phase(steps, where, kind, space, deps, n)
         if placed is None:
             nest = Nest(shape=space, outer=max(len(space) - 1, 0))
             steps.append(nest)
@@ -493,6 +500,8 @@ def plan(outputs, float_t):
         nest.outer = outer
         while len(nest.phases) <= phase:
             nest.phases.append([])
+        if len(space) < len(nest.shape):
+            nest.row_phases.add(phase)
         nest.phases[phase].append(n)
         where[id(n)] = (s, phase)
     for st in steps:
@@ -500,6 +509,34 @@ def plan(outputs, float_t):
             _finish(st, kind, loose)
     dims = sorted({name for n in order for d in _all_dims(n) for name in _factors(d)[1]})
     return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes, checks, shifted)
+
+
+def _row_phase(steps, where, kind, space, deps, node):
+    """(step, phase, outer) placing a value over the rows of the last nest whose rows are
+    short and static (inner size at most ROW_PHASE_MAX) in that nest, as a phase of its own
+    after everything it reads there: the rows' loss terms of softmax CE then read the row in
+    cache, not again from memory. None when no such nest fits."""
+    if node.op in REDUCTIONS and len(node.attrs["axis"]) != len(space) or not space:
+        return None
+    for s in range(len(steps) - 1, -1, -1):
+        nest = steps[s]
+        if not isinstance(nest, Nest):
+            continue
+        inner = nest.shape[len(space):]
+        if nest.shape[:len(space)] != tuple(space) or nest.outer != len(space) or \
+                not inner or not all(isinstance(d, int) for d in inner) or \
+                _numel(inner)[0] > ROW_PHASE_MAX:
+            return None
+        phase = 0
+        for d in deps:
+            ds, dp = where[id(d)]
+            if ds > s or ds == s and not (kind[id(d)] == "reduce" and
+                                          id(d) not in {id(p) for p in nest.partials}):
+                return None
+            if ds == s:
+                phase = max(phase, dp + 1)
+        return s, max(phase, len(nest.phases)), nest.outer
+    return None
 
 
 def _all_dims(n):
@@ -547,6 +584,7 @@ def _finish(nest, kind, loose):
     nest.reads = [r for r in reads if all(r is not s for s in nest.sinks)]
     nest.writes = list(nest.sinks)
     full = _numel(nest.shape)
+    row = {id(s) for ph in nest.row_phases for s in nest.phases[ph]}
     reds = [s for s in nest.sinks if kind[id(s)] == "reduce"]
     nest.flat = len(nest.phases) == 1 and k >= 1 and \
         all(len(r.attrs["axis"]) == k for r in reds) and \
@@ -555,7 +593,7 @@ def _finish(nest, kind, loose):
         not any(n.op == "arange" for n in inline)
     for r in reds:
         axes = set(r.attrs["axis"])
-        if len(axes) == k:
+        if len(axes) == k or id(r) in row:           # a row phase's reductions are whole
             nest.partials.append(r)
         elif axes == set(range(nest.outer, k)):
             nest.row.add(id(r))

@@ -52,7 +52,10 @@ def layout(em):
     nest, p = em.nest, em.p
     shape = nest.shape
     if nest.flat or len(shape) != 2 or nest.outer != 1 or not isinstance(shape[1], int) or \
-            nest.partials or nest.memory or not 2 <= shape[1] <= MAX_ROW:
+            nest.memory or not 2 <= shape[1] <= MAX_ROW:
+        return None
+    row_values = {id(v) for j in nest.row_phases for v in nest.phases[j]}
+    if any(id(r) not in row_values for r in nest.partials) or _picks_lanes(nest, p.kind):
         return None
     inline, reads = _closure(nest, p.kind)
     nodes = inline + reads
@@ -67,7 +70,9 @@ def layout(em):
     for n in nodes:
         kind = p.kind[id(n)]
         ok = n.op in ELEMENTWISE or n.op in VIEWS and kind == "inline" or \
-            kind in ("leaf", "reduce") and n.op not in VIEWS
+            kind in ("leaf", "reduce") and n.op not in VIEWS or \
+            n.op == "pick" and n.attrs["axis"] == 1 and n.inputs[0].shape == shape and \
+            p.kind[id(n.inputs[0])] != "inline"
         if not ok or n.ndim > 2 or not all(isinstance(d, int) for d in n.shape[1:]):
             return None
         if n.ndim == 2 and n.shape[0] not in (1, shape[0]) or n.op == "arange" and n.ndim != 1:
@@ -76,6 +81,23 @@ def layout(em):
                 em.mem(n) not in (em.reg(n), I8):
             return None
     return c, g, lanes
+
+
+def _picks_lanes(nest, kind):
+    """Whether a phase over the lanes reads a pick (picks are gathered per row only)."""
+    sinks = {id(s) for j, ph in enumerate(nest.phases) if j not in nest.row_phases for s in ph}
+    stack, seen = [s for j, ph in enumerate(nest.phases) if j not in nest.row_phases
+                   for s in ph], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.op == "pick":
+            return True
+        if kind[id(n)] == "inline" or id(n) in sinks:
+            stack += list(n.inputs)
+    return False
 
 
 class PackedRows:
@@ -170,9 +192,12 @@ class PackedRows:
         """Labels outside [0, depth) raise the nest's flag and read index 0 (as em's)."""
         if id(n) not in self.em.p.checks:
             return v
+        return self.in_range(v, self.em.dim(self.em.p.checks[id(n)][1]))
+
+    def in_range(self, v, depth):
         b, em = self.b, self.em
         label = convert(b, v, I64)
-        depth = self.splat(em.dim(em.p.checks[id(n)][1]), label.type.count)
+        depth = self.splat(depth, label.type.count)
         ok = b.icmp_unsigned("<", label, depth)
         bad_t = self.vec(I1, label.type.count)
         fn = intrinsic(b.module, "llvm.vector.reduce.or", ir.FunctionType(I1, [bad_t]))
@@ -193,6 +218,18 @@ class PackedRows:
             return convert(b, lanes, ty)
         if em.p.kind[id(n)] != "inline":
             return self.checked(n, self.load(n, idx))
+        if n.op == "pick":                  # x[row, y[row]]: one load per row, the row in cache
+            x, y = n.inputs
+            safe = self.in_range(self.value(y, self.aligned(idx, y.shape)), const(I64, self.c))
+            safe = convert(b, safe, self.vec(I64, width))
+            ptr, out = em.ptrs[em.slot[id(x)]], ir.Constant(ty, None)
+            for g in range(width):
+                at = b.add(b.mul(b.add(self.row0, const(I64, g)), const(I64, self.c)),
+                           b.extract_element(safe, const(I32, g)))
+                item = b.load(b.gep(ptr, [at], inbounds=True, source_etype=em.mem(x)),
+                              typ=em.mem(x))
+                out = b.insert_element(out, item, const(I32, g))
+            return out
         if n.op == "broadcast_to":
             return self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape))
         if n.op == "reshape":
@@ -236,9 +273,30 @@ class PackedRows:
         if r.ndim == 2:
             self.memo[id(r), ("R", "0")] = out
 
+    def row_values(self, phase):
+        """A phase over the rows: G values per sink, stored, or summed into its partial in
+        row order (as em's loops do)."""
+        b, em = self.b, self.em
+        for s in phase:
+            if em.p.kind[id(s)] != "reduce":
+                idx = self.aligned(("R",), s.shape)
+                self.store(s, idx, self.value(s, idx))
+                continue
+            slot = em.accs[id(s)]
+            v = self.value(s.inputs[0], self.aligned(("R",), s.inputs[0].shape))
+            v = convert(b, v, self.vec(slot.allocated_type, self.g))
+            acc = b.load(slot, typ=slot.allocated_type)
+            for g in range(self.g):
+                acc = combine(b, s.op, acc, b.extract_element(v, const(I32, g)),
+                              id(s) in em.nest.loose)
+            b.store(acc, slot)
+
     def group(self, row0):
         self.row0, self.memo = row0, {}
-        for phase in self.em.nest.phases:
+        for j, phase in enumerate(self.em.nest.phases):
+            if j in self.em.nest.row_phases:
+                self.row_values(phase)
+                continue
             for s in phase:
                 if self.em.p.kind[id(s)] == "reduce":
                     self.row_reduction(s)

@@ -33,8 +33,10 @@ def _want(loss, wrt, feed):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("classes", [2, 3, 5, 7, 10, 12, 15])
+@pytest.mark.parametrize("classes", [2, 3, 5, 7, 8, 10, 12, 15, 16])
 def test_softmax_ce_packed_matches_evaluate(classes, dtype):
+    """C = 8 (float64) and 16 are whole registers: not packed, their row loss terms still a
+    phase of the row nest (lower._row_phase)."""
     x, loss = _ce(classes)
     k = codegen.compile(loss, wrt=[x], backend="llvm", dtype=dtype, threads=1)
     rows = 3 * (_packed_lanes(classes, dtype) // classes) + 5      # a remainder of 5 rows
@@ -42,7 +44,8 @@ def test_softmax_ce_packed_matches_evaluate(classes, dtype):
     feed = {"x": (4 * rng.normal(size=(rows, classes))).astype(dtype),
             "y": rng.integers(0, classes, size=rows)}
     v, (g,) = k(**feed)
-    assert f"<{_packed_lanes(classes, dtype)} x {ELEM[dtype]}>" in k.llvm_ir
+    if LANES[dtype] // math.gcd(classes, LANES[dtype]) >= 2:
+        assert f"<{_packed_lanes(classes, dtype)} x {ELEM[dtype]}>" in k.llvm_ir
     want_v, want_g = _want(loss, x, feed)
     tol = 2e-6 if dtype == "float32" else 1e-14
     np.testing.assert_allclose(v, want_v, rtol=tol)
