@@ -105,6 +105,12 @@ class PackedRows:
 
     def __init__(self, em, c, g, lanes):
         self.em, self.b, self.c, self.g, self.w, self.lanes = em, em.b, c, g, c * g, lanes
+        p = em.p
+        read = {id(i) for st in p.steps for i in (st.reads if hasattr(st, "reads") else
+                                                   st.inputs)}
+        #: row reductions another step or the caller reads: stored (the rest stay in registers)
+        self.kept = {id(r) for r in em.nest.sinks if id(r) in read or r.ndim != 2 or
+                     any(r is o for o in p.outputs)}
         lane = np.arange(self.w)
         vector, j = lane // lanes, lane % lanes
         self.patterns = {("R", self.w): j % g, ("C", self.w): vector + self.w // lanes * (j // g),
@@ -269,7 +275,8 @@ class PackedRows:
                           self.shuffle(acc, np.arange(width, 2 * width)), loose)
         out = convert(b, acc, self.vec(em.reg(r), self.g))
         at = ("R", "0") if r.attrs["keepdims"] else ("R",)
-        self.store(r, at, out)
+        if id(r) in self.kept:
+            self.store(r, at, out)
         if r.ndim == 2:
             self.memo[id(r), ("R", "0")] = out
 
