@@ -137,7 +137,20 @@ def _compiled(p, checked=0):
         return where is None or bool(where(node, env))
 
     if isinstance(p, Const):
-        return p.match
+        value, scalar = p.value, p.scalar
+
+        def match_const(node, env):
+            c = node
+            while c.op == "broadcast_to":
+                c = c.inputs[0]
+            if c.op != "constant" or scalar and node.shape != ():
+                return False
+            if value is not None:
+                v = c.attrs["value"]
+                if not (v.item() == value if v.size == 1 else bool(v.size and np.all(v == value))):
+                    return False
+            return bind is None or finish(node, env)
+        return match_const
     if p.ops is None:
         return finish
     ops, op_checked = p.ops, checked > 0

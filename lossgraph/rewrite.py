@@ -113,7 +113,17 @@ def _child_ops(pattern):
     return tuple(out)
 
 
-_ENTRIES = [(r, _child_ops(r.pattern)) for r in RULES]
+def _same_inputs(pattern):
+    """Pairs of input positions a pattern binds to one name (x * x): the same node, so the
+    same op, at both."""
+    if pattern.ops is None or pattern.children == (Ellipsis,):
+        return ()
+    names = [c.bind for c in pattern.children]
+    return tuple((names.index(b), j) for j, b in enumerate(names)
+                 if b is not None and names.index(b) != j)
+
+
+_ENTRIES = [(r, _child_ops(r.pattern), _same_inputs(r.pattern)) for r in RULES]
 _CANDIDATES: dict = {}
 _op_of = attrgetter("op")
 
@@ -125,11 +135,13 @@ def _candidates(node):
     got = _CANDIDATES.get(key)
     if got is None:
         got = []
-        for r, kids in _ENTRIES:
+        for r, kids, same in _ENTRIES:
             if r.root_ops is not None and node.op not in r.root_ops:
                 continue
             if kids is not None and (len(kids) != len(node.inputs) or any(
                     k is not None and op not in k for k, op in zip(kids, key[1]))):
+                continue
+            if any(key[1][i] != key[1][j] for i, j in same):
                 continue
             if r.admits is not None and not r.admits(*key):
                 continue
@@ -138,9 +150,11 @@ def _candidates(node):
     return got
 
 
-def _rewrite_once(node, trace):
-    """The first applicable rule's result at this node (shape and dtype kept), or None."""
-    rules = _CANDIDATES.get((node.op, tuple(map(_op_of, node.inputs))))
+def _rewrite_once(node, trace, rules=None):
+    """The first applicable rule's result at this node (shape and dtype kept), or None;
+    rules: its candidates, if the caller has looked them up."""
+    if rules is None:
+        rules = _CANDIDATES.get((node.op, tuple(map(_op_of, node.inputs))))
     for r, apply in rules if rules is not None else _candidates(node):
         out = apply(node)
         if out is None or out is node:
@@ -187,7 +201,9 @@ def _normalize(roots, trace):
     redirect = {}                  # node -> the node it was rewritten to, not yet normal
     keep = []                      # nodes whose normal form is recorded at the end
     stack = list(roots)
-    pop, push = stack.pop, stack.append
+    pop, push, keep_node = stack.pop, stack.append, keep.append
+    done_get, redirect_get, steps_get = done.get, redirect.get, steps.get
+    candidates_get, make, rewrite = _CANDIDATES.get, Node._make, _rewrite_once
     while stack:
         n = stack[-1]
         if n in done:
@@ -198,7 +214,7 @@ def _normalize(roots, trace):
             done[n] = n if known is True else known
             pop()
             continue
-        to = redirect.get(n)
+        to = redirect_get(n)
         if to is not None:
             if to in done:
                 done[n] = done[to]
@@ -208,7 +224,7 @@ def _normalize(roots, trace):
             continue
         inputs, waiting, changed = [], False, False
         for i in n.inputs:
-            form = done.get(i)
+            form = done_get(i)
             if form is None:
                 form = i._normal
                 if form is True:
@@ -221,10 +237,10 @@ def _normalize(roots, trace):
             changed = changed or form is not i
         if waiting:
             continue
-        cur = Node._make(n.op, inputs, n.attrs) if changed else n
-        keep.append(cur)
+        cur = make(n.op, inputs, n.attrs) if changed else n
+        keep_node(cur)
         if changed:
-            form = done.get(cur)
+            form = done_get(cur)
             if form is None:
                 form = cur._normal
                 form = cur if form is True else None if tracing else form
@@ -232,8 +248,14 @@ def _normalize(roots, trace):
                 done[n] = form
                 pop()
                 continue
-        count = steps.get(n, 0)
-        out = _rewrite_once(cur, trace) if count < MAX_STEPS_PER_NODE else None
+        count = steps_get(n, 0)
+        out = None
+        if count < MAX_STEPS_PER_NODE:
+            rules = candidates_get((cur.op, tuple(map(_op_of, inputs))))
+            if rules is None:
+                rules = _candidates(cur)
+            if rules:
+                out = rewrite(cur, trace, rules)
         if out is None:
             _set_normal(cur, True)
             done[n] = done[cur] = cur
@@ -243,7 +265,7 @@ def _normalize(roots, trace):
             done[n] = done[cur] = cur
             pop()
             continue
-        keep.append(out)
+        keep_node(out)
         steps[out] = count + 1
         redirect[n] = out
         if changed:

@@ -74,7 +74,12 @@ def _memoized(node, memo, parts, combine):
         return got
     if len(memo) > MEMO_LIMIT:
         memo.clear()
-    stack = [(node, parts(node))]
+    ps = parts(node)
+    kids = [memo.get(k) for k in ps]      # the common case: the children are known already
+    if None not in kids:
+        got = memo[node] = combine(node, kids)
+        return got
+    stack = [(node, ps)]
     while stack:
         n, ps = stack[-1]
         kids = []
