@@ -10,7 +10,8 @@ element, each once per iteration (memo), through the ELEMENTWISE table; reductio
 in registers (whole nest: one partial per chunk, also stored in its 0-d array; a row: stored
 at the end of the row) or in their float64 accumulator array. One more partial flags labels out
 of range (pick, one_hot): they are read at index 0 instead, and the caller raises. A long row's
-exponentials can pass from one phase to the next through the gradient's array (plan_stash).
+exponentials can pass from one phase to the next through the gradient's array (plan_stash);
+short static rows run G at a time packed into whole vectors (codegen.llvm.packed).
 Every identifier in the IR is generated (nest<i>, kernel): no user string reaches it.
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ from lossgraph.shapes import _factors
 
 from . import mathlib, packed
 from .loops import counted_loop
-from .lower import (BLOCK, ELEMENTWISE, F64, I1, I8, I64, PTR, REDUCTIONS, TYPES, _numel,
-                    combine, const, convert, identity, is_float, like, scalar_of)
+from .lower import (BLOCK, F64, I1, I8, I64, PTR, REDUCTIONS, TYPES, _numel, combine, const,
+                    convert, elementwise, identity, is_float)
 
 
 def acc_type(node, reg):
@@ -61,26 +62,6 @@ PACKED = True
 #: The width is fixed too (a 512-bit vector): left to choose, LLVM 22's vectorizer aborts the
 #: process on a cost-model assertion for some row lengths (softmax over C = 72 ... 79, 127)
 INTERLEAVE = {32: 2, 64: 4}
-
-
-def elementwise(b, op, args, ty):
-    """The ELEMENTWISE table's op on args (scalars, or vectors of one lane count) with result
-    register type ty (a vector type for vector args), operands converted by its convention."""
-    conv, emit = ELEMENTWISE[op]
-    if conv == "same":
-        work = like(I64, ty) if scalar_of(ty) == I1 and op not in ("cast", "stop_gradient") \
-            else ty
-        args = [convert(b, a, work) for a in args]
-        return convert(b, emit(b, args, work), ty)
-    if conv == "cmp":
-        tys = {a.type for a in args}
-        common = args[0].type if len(tys) == 1 and scalar_of(args[0].type) != I1 else \
-            like(F64 if any(is_float(t) for t in tys) else I64, ty)
-        return emit(b, [convert(b, a, common) for a in args], common)
-    if conv == "bool":
-        return emit(b, [convert(b, a, I1) for a in args], like(I1, ty))
-    cond, x, y = args          # where
-    return b.select(convert(b, cond, I1), convert(b, x, ty), convert(b, y, ty))
 
 
 class NestEmitter:

@@ -22,8 +22,10 @@ fallback ops) are grouped into loop nests by iteration space. A sink joins an ea
 the same space when everything it reads is ready before that nest; one that reads a row
 reduction of that nest (reduced over trailing axes only) joins it as a later *phase*: per
 outer index, phase 1 runs over the row (max), phase 2 again (sum of e^(x - m)), phase 3
-writes the gradient, while the row is in cache. Elementwise values are recomputed inline
-wherever used, never stored unless a sink. A nest whose arrays all have the full size (or one
+writes the gradient, while the row is in cache. A value over the rows themselves (softmax CE's
+per-row loss log s + m - x[y], summed) joins a nest whose rows are short and static (at most
+ROW_PHASE_MAX elements) as a *row phase* after the row's phases, once per row. Elementwise
+values are recomputed inline wherever used, never stored unless a sink. A nest whose arrays all have the full size (or one
 element) runs as one flat loop; its loss sums accumulate over blocks of 1024 in the input
 precision, folded into float64 (the vectorizer keeps the full width of float32).
 
@@ -196,6 +198,26 @@ ELEMENTWISE = {
     "cast": ("same", lambda b, a, ty: a[0]),
     "stop_gradient": ("same", lambda b, a, ty: a[0]),
 }
+
+
+def elementwise(b, op, args, ty):
+    """The ELEMENTWISE table's op on args (scalars, or vectors of one lane count) with result
+    register type ty (a vector type for vector args), operands converted by its convention."""
+    conv, emit = ELEMENTWISE[op]
+    if conv == "same":
+        work = like(I64, ty) if scalar_of(ty) == I1 and op not in ("cast", "stop_gradient") \
+            else ty
+        args = [convert(b, a, work) for a in args]
+        return convert(b, emit(b, args, work), ty)
+    if conv == "cmp":
+        tys = {a.type for a in args}
+        common = args[0].type if len(tys) == 1 and scalar_of(args[0].type) != I1 else \
+            like(F64 if any(is_float(t) for t in tys) else I64, ty)
+        return emit(b, [convert(b, a, common) for a in args], common)
+    if conv == "bool":
+        return emit(b, [convert(b, a, I1) for a in args], like(I1, ty))
+    cond, x, y = args          # where
+    return b.select(convert(b, cond, I1), convert(b, x, ty), convert(b, y, ty))
 
 
 # --- reductions: op -> (identity, accumulate in float64?)

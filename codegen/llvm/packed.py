@@ -13,6 +13,13 @@ reduction combines the V registers lane by lane, then the P column groups by hal
 transpose. A division by a row value is one reciprocal per row times the lanes (the licence
 arcp gives). Rows left over (per chunk, fewer than G) run the nest's ordinary loops.
 
+A row phase (lower._row_phase: softmax CE's per-row loss) runs on the G-lane row values, its
+picks x[row, y[row]] loaded one per row from the row just read, its sums taken in row order.
+Row reductions that no other step and no output reads stay in registers (never stored).
+
+Criterion (`layout`): a 2-D nest with one outer axis, one float type, no reductions kept in
+memory, whole-nest sums only in row phases, picks only there. float32 and float64 alike.
+
 Indices are per-axis symbols: "R" the row, "C" the column, "0" a broadcast axis (their lane
 patterns above); every stride but the row's is static, so an array's lanes are a static
 pattern from row0 times its row stride.
@@ -25,9 +32,8 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, VIEWS, _closure, combine, const,
-                    convert, identity, intrinsic, is_float)
+                    convert, elementwise, identity, intrinsic, is_float)
 
 MAX_ROW = 16
 
@@ -252,7 +258,6 @@ class PackedRows:
                 rest = [convert(b, a, ty) for a in args]
                 rest[k] = convert(b, args[k], self.vec(em.reg(n), self.g))
                 return emit(b, *rest, self.spread)
-        from .emit import elementwise
         args = [self.spread(a) if a.type.count != width else a for a in args]
         return elementwise(b, n.op, args, ty)
 
