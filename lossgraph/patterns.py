@@ -109,9 +109,13 @@ class Rule:
             if (p.ops is None or p.children == (Ellipsis,)) and p.where is None and \
                     p.bind is not None and not isinstance(p, Const):
                 name = p.bind        # P(ops, ..., bind=name): the index decided already
-
-                def fn(node):
-                    return build(**{name: node})
+                code = getattr(build, "__code__", None)
+                if code is not None and code.co_argcount == 1 and not code.co_kwonlyargcount \
+                        and code.co_varnames[0] == name and not build.__defaults__:
+                    fn = build       # build(node) itself: no wrapper frame per call
+                else:
+                    def fn(node):
+                        return build(**{name: node})
             else:
                 match = _compiled(p, checked=2)
 

@@ -74,9 +74,15 @@ def _memoized(node, memo, parts, combine):
         return got
     if len(memo) > MEMO_LIMIT:
         memo.clear()
-    ps = parts(node)
-    kids = [memo.get(k) for k in ps]      # the common case: the children are known already
-    if None not in kids:
+    ps, kids = parts(node), []
+    for k in ps:                  # the common case, children known or leaves, without a stack
+        got = memo.get(k)
+        if got is None:
+            if parts(k):
+                break
+            got = memo[k] = combine(k, ())
+        kids.append(got)
+    else:
         got = memo[node] = combine(node, kids)
         return got
     stack = [(node, ps)]
