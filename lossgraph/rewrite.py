@@ -270,10 +270,16 @@ def _normalize(roots, trace):
         redirect[n] = out
         if changed:
             redirect[cur] = out
+        form = done_get(out)     # what the next visit of n would do, without that visit
+        if form is None:
+            push(out)
+        else:
+            done[n] = form
+            pop()
     results = [done[r] for r in roots]
     if not tracing:
         for n in keep:
-            if n in done and n._normal is not True:
+            if n._normal is not True and n in done:
                 _set_normal(n, done[n])
     return results
 

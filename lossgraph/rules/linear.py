@@ -185,7 +185,7 @@ def _distributed(m):
         if f.op not in ("add", "subtract") or not _floaty(f):
             continue
         ts = terms(f)
-        if not all(t.dens for t in ts):
+        if not ts[0].dens or not all(t.dens for t in ts):
             continue
         others = m.nums[:i] + m.nums[i + 1:]
         if len(ts) < 2 or not all(any(any(d is o for o in others) for d in t.dens)
@@ -342,9 +342,10 @@ def _collect(ms):
     """Like terms summed (same factors above and below), zero terms dropped."""
     by_key = {}
     for m in ms:
-        prev = by_key.get(m.key)
+        key = m.key
+        prev = by_key.get(key)
         if prev is None:
-            by_key[m.key] = Monomial(m.coef, m.nums, m.dens)
+            by_key[key] = Monomial(m.coef, m.nums, m.dens)
         else:
             prev.coef += m.coef
     return [m for m in by_key.values() if m.coef != 0.0 or m.coef != m.coef]
@@ -431,7 +432,8 @@ def _binary_is_normal(node, ts):
     if len(ts) != 2 or node.op == "negative" or any(i.op in _SUM_OPS for i in node.inputs):
         return False
     t0, t1 = ts
-    if t0.coef <= 0 or (t1.coef > 0) != (node.op == "add") or t0.key == t1.key:
+    if t0.coef <= 0 or (t1.coef > 0) != (node.op == "add") or (   # same factors (nodes
+            t0.nums == t1.nums and t0.dens == t1.dens):               # compare by identity)
         return False
     if abs(t0.coef) == abs(t1.coef) != 1.0:
         return False
