@@ -153,8 +153,9 @@ def kernel_path(kernel):
     return ("callback", why) if why else ("xla_ffi", None)
 
 
-def _program(kernel, float_t):
-    """The LLVM Program of kernel for float_t (None: its default), or None (not LLVM)."""
+def _program(kernel, float_t, shapes=None):
+    """The LLVM Program of kernel for float_t (None: its default) and, given the input
+    shapes, the one a call with those shapes runs; or None (not LLVM)."""
     fn = kernel._fn
     try:
         from ..llvm.backend import LLVMKernel
@@ -162,6 +163,8 @@ def _program(kernel, float_t):
         return None
     if not isinstance(fn, LLVMKernel):
         return None
+    if shapes is not None:
+        return fn.program_for(float_t or fn.default, shapes)
     return fn.program(float_t or fn.default)
 
 
@@ -177,7 +180,7 @@ def _ffi_call(kernel, nodes, arrays, types, vmap_method):
     float_t = types[0].dtype.name
     if any(node.dtype == "float" and a.dtype != float_t for node, a in zip(nodes, arrays)):
         return None
-    program = _program(kernel, float_t)
+    program = _program(kernel, float_t, [a.shape for a in arrays])
     widen, in_dtypes = [], []
     for node, a in zip(nodes, arrays):
         d = a.dtype.name

@@ -30,7 +30,7 @@ from lossgraph.errors import OptionError
 from lossgraph.evaluate import Env, _apply, bind
 from lossgraph.shapes import _factors
 
-from . import fastcall, jit, lower, runtime
+from . import fastcall, jit, lower, runtime, specialize
 from .emit import NestEmitter, acc_type, emit_whole
 from .lower import REDUCTIONS, TYPES, Nest, combine_py
 
@@ -44,11 +44,14 @@ def _acc_dtype(node, dtype):
 
 
 class Program:
-    """The plan and native code of one schedule for one float precision."""
+    """The plan and native code of one schedule for one float precision; fixed: ((dim name,
+    value), ...) planned as static (codegen.llvm.specialize), () for the general program."""
 
-    def __init__(self, schedule, float_t, threads):
+    def __init__(self, schedule, float_t, threads, fixed=()):
         import ctypes
-        self.s, self.float_t, self.threads = schedule, float_t, threads
+        if fixed:
+            schedule = specialize.Fixed(schedule, dict(fixed))
+        self.s, self.float_t, self.threads, self.fixed = schedule, float_t, threads, fixed
         self.plan = plan = lower.plan(list(schedule.outputs), float_t)
         self.slot = slot = {id(n): k for k, n in enumerate(plan.order)}
         self.n_slots = len(plan.order)
@@ -346,36 +349,59 @@ def _dtype_key(weak):
 
 
 class LLVMKernel:
-    """fn(*arrays, *gradient buffers) for Kernel: dispatches on the float precision."""
+    """fn(*arrays, *gradient buffers) for Kernel: dispatches on the float precision and, for
+    a kernel with row dims (codegen.llvm.specialize), on their values within [2, MAX_ROW]:
+    such a call runs a Program with those dims static (at most specialize.LIMIT of them per
+    precision); other values run the general Program."""
 
     def __init__(self, schedule, threads):
         self.s, self.threads = schedule, threads
-        self.programs, self._lock = {}, threading.Lock()
-        self._calls = {}          # the weak inputs' dtypes -> that precision's Program.call
+        self.programs, self._lock = {}, threading.Lock()   # (float_t, fixed) -> Program
+        self._calls = {}          # the dispatch key -> its Program.call
         self.n = len(schedule.inputs)
         self.weak = [k for k, n in enumerate(schedule.inputs.values()) if n.dtype == "float"]
         self._key = _dtype_key(self.weak)
+        self.row_dims = specialize.row_dims(schedule)
+        if self.row_dims:
+            self._key = specialize.key_function(self._key, self.row_dims)
         concrete = [n.dtype for n in schedule.inputs.values() if n.dtype in ("float32", "float64")]
         self.default = dt.promote(*concrete) if concrete else "float64"
         if self.default == "float":
             self.default = "float64"
 
-    def program(self, float_t):
-        p = self.programs.get(float_t)
+    def program(self, float_t, fixed=()):
+        """The Program of float_t with the dims of fixed static (() : the general one)."""
+        p = self.programs.get((float_t, fixed))
         if p is None:
             with self._lock:
-                p = self.programs.get(float_t)
+                if fixed and (float_t, fixed) not in self.programs and \
+                        sum(1 for ft, f in self.programs if f and ft == float_t) >= \
+                        specialize.LIMIT:
+                    fixed = ()
+                p = self.programs.get((float_t, fixed))
                 if p is None:
-                    p = self.programs[float_t] = Program(self.s, float_t, self.threads)
+                    p = self.programs[(float_t, fixed)] = \
+                        Program(self.s, float_t, self.threads, fixed)
         return p
+
+    @property
+    def specializations(self):
+        """((float_t, fixed), ...) of the specialized programs compiled so far."""
+        return tuple(sorted(k for k in self.programs if k[1]))
 
     def __call__(self, *args):
         arrays, outs = args[:self.n], args[self.n:]
         key = self._key(arrays)
         call = self._calls.get(key)
         if call is None:
-            call = self._calls[key] = self.program(self._precision(arrays)).call
+            shapes = [a.shape for a in arrays]
+            call = self._calls[key] = self.program_for(self._precision(arrays), shapes).call
         return call(arrays, outs)
+
+    def program_for(self, float_t, shapes):
+        """The Program a call with inputs of these shapes runs at float_t."""
+        return self.program(float_t, specialize.fixed_of(self.row_dims, shapes)
+                            if self.row_dims else ())
 
     def _precision(self, arrays):
         """float64 if a weak ("float") input is float64, else float32; declared dtypes decide
@@ -386,9 +412,16 @@ class LLVMKernel:
         return self.default
 
     def text(self, key):
+        """The texts of every program compiled so far, the general ones first (the general
+        one of the default precision is compiled when none is), each under a header naming
+        its precision and fixed dims."""
         if not self.programs:
             self.program(self.default)
-        parts = [f"; precision {ft}\n" + p.texts(key) for ft, p in sorted(self.programs.items())]
+        parts = []
+        for (ft, fixed), p in sorted(self.programs.items(), key=lambda kv: (bool(kv[0][1]),
+                                                                          kv[0])):
+            dims = "".join(f", {name} = {v}" for name, v in fixed)
+            parts.append(f"; precision {ft}{dims}\n" + p.texts(key))
         return "\n".join(parts)
 
 
