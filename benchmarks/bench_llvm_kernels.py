@@ -12,6 +12,11 @@ in the same run). Timed calls of all contestants are interleaved round by round,
 shared machine's noise hits them alike. Also: first compile of each kernel (llvmlite's import
 excluded), and one call at N = 10. Under each workload: the speedup over JAX, and the
 largest one the bandwidth bound allows (JAX's time / the bound).
+
+With softmax_ce_10 among the losses: the same loss declared with a symbolic C
+(`symbolic_rows`): per core (1 thread, process time, A/B in one process) the general
+symbolic-C Program, the program a call at C = 10 runs (specialized, codegen.llvm.specialize)
+and the static-C kernel; then 2 threads against jax.jit, interleaved; and one call at N = 10.
 """
 from __future__ import annotations
 
@@ -95,6 +100,58 @@ def small_call(w, repeat=2000):
     return out
 
 
+def _symbolic_ce(threads):
+    import lossgraph as lg
+    from zoo import losses as L
+    x = lg.input("pred", shape=("N", "C"))
+    y = lg.input("target", shape=("N",), dtype="int64")
+    return codegen.compile(L.sparse_softmax_cross_entropy(x, y, reduction="mean"), wrt=[x],
+                           backend="llvm", threads=threads)
+
+
+def _process_median(runs, repeat):
+    """name -> median process seconds per call, calls interleaved round by round."""
+    for fn in runs.values():
+        fn()
+    times = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            t0 = time.process_time()
+            fn()
+            times[name].append(time.process_time() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def symbolic_rows(n, dtype, repeat):
+    """Prints softmax CE over ("N", "C") at C = 10 against the static-C kernel and JAX."""
+    w = WORKLOADS["softmax_ce_10"]
+    arrays = w.inputs(n, dtype)
+    p, t = arrays["pred"], arrays["target"]
+    rows, buf = p.shape[0], (np.empty_like(p),)
+    k1 = _symbolic_ce(1)
+    general = k1._fn.program(dtype).call
+    special = k1._fn.program_for(dtype, [p.shape, t.shape]).call
+    static = codegen.compile(w.graph(), wrt="pred", backend="llvm", threads=1)
+    per_core = _process_median({
+        "symbolic C, general program": lambda: general((p, t), buf),
+        "symbolic C, specialized program": lambda: special((p, t), buf),
+        "symbolic C kernel": lambda: k1(p, t, out=buf),
+        "static C kernel": lambda: static(p, t, out=buf)}, repeat)
+    print(f"\n## softmax CE, symbolic C = 10, {rows:.0e} rows, {dtype}: 1 thread, process "
+          f"time, ns/row; specializations {k1._fn.specializations}")
+    base = per_core["symbolic C, general program"]
+    print(", ".join(f"{k} {v / rows * 1e9:.1f} ({base / v:.2f}x)" for k, v in per_core.items()))
+    k2 = _symbolic_ce(2)
+    runs = {"symbolic C kernel, 2 threads, out=": lambda: k2(p, t, out=buf)}
+    if _installed("jax"):
+        runs["jax.jit"] = jax_peer(w, arrays)
+    med = interleaved(runs, repeat)
+    print("2 threads, wall, median ms: " +
+          ", ".join(f"{k} {v * 1e3:.2f}" for k, v in med.items()))
+    if "jax.jit" in med:
+        print(f"    {med['jax.jit'] / med['symbolic C kernel, 2 threads, out=']:.1f}x JAX")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1e6,1e7")
@@ -127,6 +184,8 @@ def main(argv=None):
                     jx, best = med["jax.jit"], med["llvm 2 threads, out="]
                     print(f"    {jx / best:.1f}x JAX with out= ({jx / med['llvm 2 threads']:.1f}x "
                           f"allocating); a kernel at the bound would be {jx / bound:.1f}x")
+            if "softmax_ce_10" in names:
+                symbolic_rows(n, dtype, args.repeat)
 
 
 if __name__ == "__main__":
