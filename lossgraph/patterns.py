@@ -117,13 +117,67 @@ class Rule:
                     def fn(node):
                         return build(**{name: node})
             else:
-                match = _compiled(p, checked=2)
+                fn = _flat(p, build)
+                if fn is None:
+                    match = _compiled(p, checked=2)
 
-                def fn(node):
-                    env = {}
-                    return build(**env) if match(node, env) else None
+                    def fn(node):
+                        env = {}
+                        return build(**env) if match(node, env) else None
             self.__dict__["_indexed"] = fn
         return fn
+
+
+def _plain_var(c):
+    return type(c) is P and c.ops is None and c.where is None and c.bind is not None
+
+
+def _flat(p, build):
+    """The indexed rule for a pattern whose inputs are all Vars or Consts (x * 1, x - x,
+    0 * x): the constants tested, then the bindings made, by position; None for others."""
+    if isinstance(p, Const) or p.ops is None or p.children == (Ellipsis,) or \
+            p.where is not None or not all(isinstance(c, Const) or _plain_var(c)
+                                           for c in p.children):
+        return None
+    tests = tuple((i, _const_test(c)) for i, c in enumerate(p.children) if isinstance(c, Const))
+    binds = tuple((i, c.bind) for i, c in enumerate(p.children) if c.bind is not None)
+    root = p.bind
+
+    def fn(node):
+        inputs = node.inputs
+        for i, test in tests:
+            if not test(inputs[i]):
+                return None
+        env = {}
+        for i, name in binds:
+            x, prev = inputs[i], env.get(name)
+            if prev is not None and prev is not x:
+                return None
+            env[name] = x
+        if root is not None:
+            prev = env.get(root)
+            if prev is not None and prev is not node:
+                return None
+            env[root] = node
+        return build(**env)
+    return fn
+
+
+def _const_test(p):
+    """Whether a node is a constant (seen through broadcasts) Const p admits, as a closure."""
+    value, scalar = p.value, p.scalar
+
+    def test(node):
+        c = node
+        while c.op == "broadcast_to":
+            c = c.inputs[0]
+        if c.op != "constant" or scalar and node.shape != ():
+            return False
+        if value is None:
+            return True
+        v = c.attrs["value"]
+        return v.item() == value if v.size == 1 else bool(v.size and np.all(v == value))
+    return test
 
 
 def _compiled(p, checked=0):
@@ -141,19 +195,10 @@ def _compiled(p, checked=0):
         return where is None or bool(where(node, env))
 
     if isinstance(p, Const):
-        value, scalar = p.value, p.scalar
+        test = _const_test(p)
 
         def match_const(node, env):
-            c = node
-            while c.op == "broadcast_to":
-                c = c.inputs[0]
-            if c.op != "constant" or scalar and node.shape != ():
-                return False
-            if value is not None:
-                v = c.attrs["value"]
-                if not (v.item() == value if v.size == 1 else bool(v.size and np.all(v == value))):
-                    return False
-            return bind is None or finish(node, env)
+            return test(node) and (bind is None or finish(node, env))
         return match_const
     if p.ops is None:
         return finish
