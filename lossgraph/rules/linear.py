@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from ..graph import make
+from ..graph import _NO_ATTRS, Node, make
 from ..patterns import const_value
 from .. import api as F
 from .. import dtypes as dt
 
 MAX_TERMS = 6
+_make = Node._make     # make(op, a, b) without packing arguments (these run per node)
 _PRODUCT_OPS = ("multiply", "divide", "negative")
 _SUM_OPS = ("add", "subtract", "negative")
 
@@ -245,7 +246,7 @@ def _const(k):
 def _product(nodes):
     out = nodes[0]
     for n in nodes[1:]:
-        out = make("multiply", out, n)
+        out = _make("multiply", (out, n), _NO_ATTRS)
     return out
 
 
@@ -260,24 +261,24 @@ def _inverse_int(k):
 def build_monomial(m):
     """The node for coef * prod(nums) / prod(dens), written as a person would: 2 p / N,
     -(x / 4), -2 sigmoid(x)."""
-    k, nums, dens = m.coef, list(m.nums), list(m.dens)
+    k, nums, dens = m.coef, m.nums, m.dens
     if k == 0 or not nums and not dens:
         return _const(k)
     neg = k < 0 and (k == -1 or _inverse_int(-k) is not None)
     k = -k if neg else k
-    inv = _inverse_int(k)
+    inv = None if k == 1.0 else _inverse_int(k)
     if inv is not None:
-        dens.insert(0, _const(float(inv)))
+        dens = (_const(float(inv)),) + dens
         k = 1.0
     if nums:
         out = _product(nums)
         if k != 1.0:
-            out = make("multiply", _const(k), out)
+            out = _make("multiply", (_const(k), out), _NO_ATTRS)
     else:
         out = _const(k)
     if dens:
-        out = make("divide", out, _product(dens))
-    return make("negative", out) if neg else out
+        out = _make("divide", (out, _product(dens)), _NO_ATTRS)
+    return _make("negative", (out,), _NO_ATTRS) if neg else out
 
 
 def product_needs_work(node):
@@ -323,9 +324,9 @@ def normal_product(node):
             inv = _inverse_int(abs(c))
             if node.op == "multiply":       # a * c -> c a; a * (1 / m) -> a / m
                 if inv is None:
-                    return make("multiply", _const(c), a)
-                out = make("divide", a, _const(float(inv)))
-                return make("negative", out) if c < 0 else out
+                    return _make("multiply", (_const(c), a), _NO_ATTRS)
+                out = _make("divide", (a, _const(float(inv))), _NO_ATTRS)
+                return _make("negative", (out,), _NO_ATTRS) if c < 0 else out
             m = _inverse_int(1.0 / c) if c > 0 else None
             if m is not None and b is _const(float(m)):
                 return None                 # a / m is normal
@@ -396,9 +397,10 @@ def build_sum(ms):
         if m is lead:
             continue
         if m.coef > 0:
-            out = make("add", out, build_monomial(m))
+            out = _make("add", (out, build_monomial(m)), _NO_ATTRS)
         else:
-            out = make("subtract", out, build_monomial(Monomial(-m.coef, m.nums, m.dens)))
+            out = _make("subtract", (out, build_monomial(Monomial(-m.coef, m.nums, m.dens))),
+                        _NO_ATTRS)
     return out
 
 
