@@ -16,7 +16,7 @@ largest one the bandwidth bound allows (JAX's time / the bound).
 With softmax_ce_10 among the losses: the same loss declared with a symbolic C
 (`symbolic_rows`): per core (1 thread, process time, A/B in one process) the general
 symbolic-C Program, the program a call at C = 10 runs (specialized, codegen.llvm.specialize)
-and the static-C kernel; then 2 threads against jax.jit, interleaved; and one call at N = 10.
+and the static-C kernel; then both kernels on 2 threads against jax.jit, interleaved.
 """
 from __future__ import annotations
 
@@ -142,7 +142,9 @@ def symbolic_rows(n, dtype, repeat):
     base = per_core["symbolic C, general program"]
     print(", ".join(f"{k} {v / rows * 1e9:.1f} ({base / v:.2f}x)" for k, v in per_core.items()))
     k2 = _symbolic_ce(2)
-    runs = {"symbolic C kernel, 2 threads, out=": lambda: k2(p, t, out=buf)}
+    static2 = codegen.compile(w.graph(), wrt="pred", backend="llvm", threads=2)
+    runs = {"symbolic C kernel, 2 threads, out=": lambda: k2(p, t, out=buf),
+            "static C kernel, 2 threads, out=": lambda: static2(p, t, out=buf)}
     if _installed("jax"):
         runs["jax.jit"] = jax_peer(w, arrays)
     med = interleaved(runs, repeat)

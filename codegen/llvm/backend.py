@@ -17,6 +17,11 @@ codegen.llvm.runtime's), compiled at O3 by codegen.llvm.jit. A call then:
     returns fresh arrays (never an input or a view of one): value, (grads...) as the NumPy
     backend does.
 
+A kernel with row dims (codegen.llvm.specialize: a symbolic C of a nest over (N, C)) runs a
+call with C in [2, 16] on a Program planned with C static (packed short rows, row phases),
+other values on the general Program; kernel.llvm_ir and the other texts list every program
+compiled so far, each under a "; precision float32, C = 10" style header.
+
 Options: threads=1 or 2 (default 2: large inputs use both cores).
 """
 from __future__ import annotations
