@@ -38,11 +38,9 @@ def scalar(node):
 
 _CONSTANT_OPS = frozenset({"constant", "broadcast_to"})
 _op_of = attrgetter("op")
-_FLOATS = frozenset(dt.FLOATS)
+_FLOATS = frozenset(dt.FLOATS)         # the dtypes whose sums and products get normal forms
 
 
-def _floaty(node):
-    return node.dtype in _FLOATS
 
 
 class Monomial:
@@ -106,7 +104,7 @@ def _memoized(node, memo, parts, combine):
 
 
 def _product_parts(n):
-    if n.op in _PRODUCT_OPS and _floaty(n) and scalar(n) is None:
+    if n.op in _PRODUCT_OPS and n.dtype in _FLOATS and scalar(n) is None:
         return n.inputs
     return ()
 
@@ -132,11 +130,13 @@ def _combine_product(n, kids):
 def monomial(node):
     """node as coef * prod(nums) / prod(dens) (memoized; a product of more than MAX_TERMS
     factors is one opaque factor, so long chains stay linear)."""
-    return _memoized(node, _MONOMIALS, _product_parts, _combine_product)
+    got = _MONOMIALS.get(node)
+    return got if got is not None else _memoized(node, _MONOMIALS, _product_parts,
+                                                 _combine_product)
 
 
 def _sum_parts(n):
-    return n.inputs if n.op in _SUM_OPS and _floaty(n) else ()
+    return n.inputs if n.op in _SUM_OPS and n.dtype in _FLOATS else ()
 
 
 def _combine_sum(n, kids):
@@ -156,7 +156,8 @@ def _combine_sum(n, kids):
 def terms(node):
     """The signed monomials of a sum, first seen first (memoized; a sum of more than
     MAX_TERMS terms is one opaque term)."""
-    return _memoized(node, _TERMS, _sum_parts, _combine_sum)
+    got = _TERMS.get(node)
+    return got if got is not None else _memoized(node, _TERMS, _sum_parts, _combine_sum)
 
 
 def _opaque(node, m):
@@ -183,7 +184,7 @@ def _distributed(m):
     if len(m.nums) < 2:
         return None
     for i, f in enumerate(m.nums):
-        if f.op not in ("add", "subtract") or not _floaty(f):
+        if f.op not in ("add", "subtract") or f.dtype not in _FLOATS:
             continue
         ts = terms(f)
         if not ts[0].dens or not all(t.dens for t in ts):
@@ -312,7 +313,7 @@ def _has_quotient_term(node):
 
 def normal_product(node):
     """The product rule: the normal form of a multiply / divide node, or None."""
-    if not _floaty(node):
+    if node.dtype not in _FLOATS:
         return None
     work = product_needs_work(node)
     a, b = node.inputs
@@ -406,7 +407,7 @@ def build_sum(ms):
 
 def normal_sum(node):
     """The sum rule: the normal form of an add / subtract / negative node, or None."""
-    if not _floaty(node) or _plain_pair(node):
+    if node.dtype not in _FLOATS or _plain_pair(node):
         return None
     if node.op == "negative" and node.inputs[0].op not in _PLAIN_FREE:
         return None                         # -f of a plain factor f is normal
@@ -444,7 +445,7 @@ def _binary_is_normal(node, ts):
 
 def negates(a, b):
     """b == -a as sums of monomials (-(x - z) reads z - x in normal form)."""
-    if a is b or not (_floaty(a) and _floaty(b)):
+    if a is b or not (a.dtype in _FLOATS and b.dtype in _FLOATS):
         return False
     ta, tb = _collect(terms(a)), _collect(terms(b))
     if len(ta) != len(tb):
@@ -457,7 +458,7 @@ def pull_linear(node):
     """op(c x / d) -> c op(x) / d for an op linear in its one input (sum, reshape,
     broadcast_to, transpose) and scalar c, d: coefficients stay outside, where they cancel."""
     x = node.inputs[0]
-    if not _floaty(x) or x.op not in _PRODUCT_OPS:
+    if x.dtype not in _FLOATS or x.op not in _PRODUCT_OPS:
         return None
     m = monomial(x)
     scalars = [d for d in m.dens if d.shape == ()]
