@@ -104,7 +104,7 @@ def _memoized(node, memo, parts, combine):
 
 
 def _product_parts(n):
-    if n.op in _PRODUCT_OPS and n.dtype in _FLOATS and scalar(n) is None:
+    if n.op in _PRODUCT_OPS and n.dtype in _FLOATS:    # (a product op is never a constant)
         return n.inputs
     return ()
 
@@ -288,11 +288,14 @@ def product_needs_work(node):
     if node.op == "divide":
         return True
     a, b = node.inputs
-    if scalar(b) is not None or b.op in _PRODUCT_OPS or b.op == "sign":
+    if b.op in _PRODUCT_OPS or b.op == "sign" or b.op in _CONSTANT_OPS and scalar(b) is not None:
         return True
     if a.op in ("negative", "divide"):
         return True
-    return a.op == "multiply" and (scalar(a.inputs[0]) is not None or a.inputs[1].op == "sign")
+    if a.op != "multiply":
+        return False
+    return a.inputs[1].op == "sign" or a.inputs[0].op in _CONSTANT_OPS and \
+        scalar(a.inputs[0]) is not None
 
 
 def _has_quotient_term(node):
