@@ -24,7 +24,7 @@ T_VALUES = np.linspace(1.7, -0.9, 7)
 TEXT_FUNCS = {
     "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
     "abs": np.abs, "sign": np.sign, "square": np.square, "tanh": np.tanh,
-    "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "softplus": lambda x: np.log1p(np.exp(x)),
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "softplus": lambda x: np.logaddexp(0, x),
     "maximum": np.maximum, "minimum": np.minimum, "clip": np.clip, "where": np.where,
     "xlogy": lambda x, y: np.where(np.equal(x, 0), 0.0, x * np.log(y)), "stop_gradient": lambda x: x,
     "cast": lambda x, dtype: np.asarray(x, dtype=float), "broadcast_to": lambda x, s: np.broadcast_to(x, [int(d) for d in s]),
