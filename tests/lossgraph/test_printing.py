@@ -227,7 +227,7 @@ class LatexReader:
             return np.inf
         if tok == "e" and self.peek() == "^":
             self.take()
-            return np.exp(self.group())
+            return np.exp(number(self.group()))    # e^{x > 0.5}: a truth value as 0/1
         if tok in BIG and not (tok in CALLS and self.call_follows()):
             body = np.broadcast_to(self.unary(), X_VALUES.shape)  # \sum 1 is N
             return BIG[tok](body)  # over all axes; reaches over the products after it
