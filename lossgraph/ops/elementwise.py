@@ -262,7 +262,8 @@ register("clip", "elementwise", elementwise(same_kind), np.clip, _clip_vjp,
 def _sp_number(x, dtype):
     """A SymPy truth value cast to a number is 1 where it holds, else 0."""
     sp = _sp()
-    if dtype != "bool" and isinstance(x, sp.logic.boolalg.Boolean) and x.is_real is not True:
+    # (not `x.is_real`: SymPy's assumptions on a large relational can take minutes)
+    if dtype != "bool" and isinstance(x, sp.logic.boolalg.Boolean) and not isinstance(x, sp.Expr):
         return sp.Piecewise((1, x), (0, True))
     return x
 
