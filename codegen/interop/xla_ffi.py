@@ -45,6 +45,7 @@ from llvmlite import ir
 from lossgraph.shapes import _factors
 
 from ..llvm import jit, runtime
+from ..llvm.backend import shape_at
 from ..llvm.loops import counted_loop
 from ..llvm.lower import F64, I1, I8, I32, I64, PTR, TYPES, const, convert, is_float
 
@@ -136,15 +137,6 @@ def _wrt_positions(program):
     return [names.index(w.name) for w in program.s.wrt]
 
 
-def _size(spec, dims):
-    """The extents of a shape spec ((coeff, dim positions), ...) at dims."""
-    out = []
-    for coeff, idx in spec:
-        for j in idx:
-            coeff *= dims[j]
-        out.append(coeff)
-    return out
-
 
 class FfiTarget:
     """One registered handler: name, n_grads, and result_types(input shapes) for ffi_call."""
@@ -186,7 +178,7 @@ class FfiTarget:
         wrt = _wrt_positions(p)
         out = [jax.ShapeDtypeStruct((), fdt)]
         out += [jax.ShapeDtypeStruct(shapes[k], fdt) for k in wrt]
-        out += [jax.ShapeDtypeStruct((max(1, int(np.prod(_size(spec, dims))) * item),), np.uint8)
+        out += [jax.ShapeDtypeStruct((max(1, int(np.prod(shape_at(spec, dims))) * item),), np.uint8)
                 for _, spec, item in self.scratch]
         out += [jax.ShapeDtypeStruct((max(1, int(np.prod(shapes[k]))) * 8,), np.uint8)
                 for k in self.widened]

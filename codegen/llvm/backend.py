@@ -48,6 +48,16 @@ def _acc_dtype(node, dtype):
     return _ACC_NAMES.get(ty, dtype)
 
 
+def shape_at(spec, dimvals):
+    """The extents of a shape spec ((coeff, dim positions), ...) at the dims' values."""
+    out = []
+    for coeff, idx in spec:
+        for j in idx:
+            coeff *= dimvals[j]
+        out.append(coeff)
+    return tuple(out)
+
+
 class Program:
     """The plan and native code of one schedule for one float precision; fixed: ((dim name,
     value), ...) planned as static (codegen.llvm.specialize), () for the general program."""
@@ -108,19 +118,11 @@ class Program:
         return [next(it)[0] if isinstance(st, Nest) else None for st in self.plan.steps]
 
     def _spec(self, shape):
-        """shape as ((coeff, dim positions), ...) for _shape."""
+        """shape as ((coeff, dim positions), ...) for shape_at."""
         index = {d: j for j, d in enumerate(self.plan.dims)}
         return tuple((c, tuple(index[n] for n in names))
                      for c, names in (_factors(d) for d in shape))
 
-    @staticmethod
-    def _shape(spec, dimvals):
-        out = []
-        for coeff, idx in spec:
-            for j in idx:
-                coeff *= dimvals[j]
-            out.append(coeff)
-        return tuple(out)
 
     def _prepare(self, nest, em, run_cell):
         """("nest", writes, shape spec, rank, flat, run cell, partials, splittable, post)."""
@@ -215,13 +217,13 @@ class Program:
         """Allocate a nest's arrays; returns (elements, extent of the chunked axis)."""
         for slot, spec, dtype, ident in st[1]:
             if ident is not None:
-                vals[slot] = np.full(self._shape(spec, dimvals), ident, dtype=dtype)
+                vals[slot] = np.full(shape_at(spec, dimvals), ident, dtype=dtype)
             elif slot in direct:
                 vals[slot] = direct[slot]
             else:
-                vals[slot] = np.empty(self._shape(spec, dimvals), dtype=dtype)
+                vals[slot] = np.empty(shape_at(spec, dimvals), dtype=dtype)
             fresh.add(slot)
-        shape = self._shape(st[2], dimvals)
+        shape = shape_at(st[2], dimvals)
         numel = 1
         for d in shape:
             numel *= d
@@ -293,7 +295,7 @@ class Program:
                 a = _apply(node, {}, Env({}, dims, self.float_t))
             want = self.out_dtypes[id(node)]
             if slot not in fresh or slot in used or a.dtype != want:
-                shape = self._shape(self._spec(node.shape), dimvals)
+                shape = shape_at(self._spec(node.shape), dimvals)
                 a = np.array(np.broadcast_to(a, shape), dtype=want)
             used.add(slot)
             return a[()] if a.ndim == 0 else a

@@ -118,8 +118,10 @@ def test_sgd_logistic_regression_matches_jax():
     np.testing.assert_allclose(b1, b2, rtol=1e-12, atol=1e-14)
 
 
-def test_limits_raise():
-    f = bce_kernel("numpy").to_jax()
+@pytest.mark.parametrize("backend, path", [("numpy", "callback"), ("llvm", "xla_ffi")])
+def test_limits_raise(backend, path):
+    f = bce_kernel(backend).to_jax()
+    assert f.path == path
     x, z = bce_data()
     with pytest.raises(TypeError, match="forward-mode"):
         jax.jvp(lambda a: f(a, z), (x,), (x,))

@@ -18,7 +18,7 @@ import lossgraph as lg                           # noqa: E402
 from codegen.interop import xla_ffi              # noqa: E402
 from codegen.llvm import jit as llvm_jit         # noqa: E402
 from codegen.interop.jax import to_jax           # noqa: E402
-from lossgraph.errors import DTypeError, GradientError, OptionError, ShapeError  # noqa: E402
+from lossgraph.errors import DTypeError, OptionError, ShapeError  # noqa: E402
 
 from .interop_kernels import bce_kernel, ce_kernel  # noqa: E402
 from .test_interop_jax import bce_data, ce_data  # noqa: E402
@@ -128,17 +128,6 @@ def test_vmap_on_the_ffi_path():
     g = ce_kernel("llvm").to_jax(path="callback")          # the method takes path= too
     assert_same_bits(jax.vmap(jax.value_and_grad(f))(X, Y),
                      jax.vmap(jax.value_and_grad(g))(X, Y))
-
-
-def test_limits_on_the_ffi_path():
-    f = bce_kernel("llvm").to_jax()
-    x, z = bce_data()
-    with pytest.raises(TypeError, match="forward-mode"):
-        jax.jvp(lambda a: f(a, z), (x,), (x,))
-    with pytest.raises(GradientError, match="second-order"):
-        jax.grad(lambda a: jax.grad(f)(a, z).sum())(x)
-    with pytest.raises(GradientError, match="second-order"):
-        jax.hessian(f)(x, z)
 
 
 def test_errors_on_the_ffi_path():
