@@ -8,15 +8,17 @@ The forward runs the kernel once on zero-copy NumPy views of the tensors and kee
 gradients; the backward scales them by the incoming cotangent (the loss is a scalar, so the
 vector-Jacobian product is g * dloss/dx). Two modes:
 
-  mode="op"        (default) a torch.library.custom_op with a fake (shape) implementation and
-                   an autograd formula: eager mode and torch.compile(fullgraph=True), one graph.
-  mode="function"  a torch.autograd.Function in setup_context style: eager mode and torch.func
-                   (torch.func.grad / vjp; the custom op raises OptionError there).
+  mode="op"        (default) under torch.compile a torch.library.custom_op with a fake (shape)
+                   implementation and an autograd formula (fullgraph=True: one graph); in eager
+                   mode and under torch.func the autograd.Functions of mode "function".
+  mode="function"  a torch.autograd.Function everywhere: the classic ctx-first style in eager
+                   mode (cheap per call), setup_context style under torch.func (grad, vjp) and
+                   torch.compile.
 
 Second-order derivatives are not available (the kernel gives first derivatives only): a
-gradient taken with create_graph=True raises when it is differentiated again (mode "op": a
-RuntimeError naming the kernel; mode "function": GradientError, also under torch.func), instead
-of contributing a silent zero.
+gradient taken with create_graph=True raises GradientError when it is differentiated again
+(also under nested torch.func.grad; inside a torch.compile'd graph of mode "op" a RuntimeError
+naming the kernel), instead of contributing a silent zero.
 Tensors must live on the CPU (copy=True moves them there and the gradients back).
 """
 from __future__ import annotations
@@ -43,7 +45,8 @@ _lock = threading.Lock()
 def to_torch(kernel, mode="op", copy=False):
     """The kernel as a function of tensors returning the loss tensor (see the module doc).
 
-    mode: "op" (eager and torch.compile) or "function" (eager and torch.func).
+    mode: "op" (a custom op under torch.compile) or "function" (an autograd.Function there);
+    both run eager mode and torch.func through autograd.Functions.
     copy: False raises InputError for a tensor not on the CPU; True copies it there (and the
     gradient back to its device).
 
@@ -62,7 +65,8 @@ def to_torch(kernel, mode="op", copy=False):
             tensor; a tensor off the CPU with copy=False.
         DTypeError (calling f): a float input not float32 / float64, or not the kernel's dtype;
             a complex tensor.
-        GradientError / RuntimeError: differentiating the gradients again (second order).
+        GradientError: differentiating the gradients again (second order; a RuntimeError
+            naming the kernel inside a torch.compile'd mode "op" graph).
     """
     if mode not in _MODES:
         raise OptionError(f"to_torch: mode must be one of {sorted(_MODES)}, got {mode!r}")
@@ -147,9 +151,65 @@ def _backward_grads(kernel, inputs_count, grads, g):
     return out
 
 
-# --- mode "op": torch.library.custom_op ------------------------------------------------------
+# --- autograd.Functions: eager (ctx-first style) and torch.func (setup_context style) -------
+
+def _autograd_functions(kernel):
+    """core(*tensors) -> loss through a torch.autograd.Function of the kernel: the classic
+    ctx-first style in eager mode (its apply skips the inspect.signature binding that
+    setup_context style pays on every call, about 30 us at N = 10), setup_context style under
+    torch.func and torch.compile, which need it. One backward serves both.
+
+    The gradients are outputs of the Function too, and its backward reads them from the graph:
+    a second derivative reaches this backward with a cotangent for them and raises
+    GradientError (in plain autograd and in torch.func alike)."""
+    wrt_pos = _wrt_positions(kernel)
+
+    def save(ctx, count, grads):
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*grads)
+        ctx.n = count
+
+    def backward(ctx, g, *through_grads):
+        if any(t is not None for t in through_grads):
+            raise GradientError(SECOND_ORDER.format(name=kernel.name))
+        out = [None] * ctx.n
+        if g is not None:
+            for pos, d in zip(wrt_pos, ctx.saved_tensors):
+                out[pos] = g * d
+        return tuple(out)
+
+    def eager_forward(ctx, *tensors):
+        value, grads = _run(kernel, tensors)
+        save(ctx, len(tensors), grads)
+        return (value, *grads)
+
+    def forward(*tensors):
+        value, grads = _run(kernel, tensors)
+        return (value, *grads)
+
+    def setup_context(ctx, inputs, output):
+        save(ctx, len(inputs), output[1:])
+
+    # named at creation: autograd names the backward node class after it (`<name>Backward`)
+    Eager = type(f"{kernel.name}_Eager", (torch.autograd.Function,), {
+        "forward": staticmethod(eager_forward), "backward": staticmethod(backward)})
+    Transformable = type(f"{kernel.name}_Transformable", (torch.autograd.Function,), {
+        "forward": staticmethod(forward), "setup_context": staticmethod(setup_context),
+        "backward": staticmethod(backward)})
+
+    def core(*tensors):
+        traced = torch.compiler.is_compiling() or _functorch.peek_interpreter_stack() is not None
+        return (Transformable if traced else Eager).apply(*tensors)[0]
+
+    return core
+
+
+# --- mode "op": torch.library.custom_op under torch.compile, the Functions elsewhere ---------
 
 def _as_op(kernel):
+    """The kernel as a custom op (one node of a torch.compile graph, fake implementation for
+    shapes, opcheck-clean); eager and torch.func calls take the autograd.Functions, which cost
+    a fifth of the custom op's per-call autograd glue (pytree flattening in torch._library)."""
     qualname = f"lossgraph::k{next(_counter)}"
     wrt_pos = _wrt_positions(kernel)
 
@@ -173,51 +233,15 @@ def _as_op(kernel):
         return (_backward_grads(kernel, ctx.n, ctx.saved_tensors, grads_out[0]),)
 
     op.register_autograd(backward, setup_context=setup_context)
+    functions = _autograd_functions(kernel)
 
     def core(*tensors):
-        if not torch.compiler.is_compiling() and _functorch.peek_interpreter_stack() is not None:
-            raise OptionError(f"{kernel.name}: to_torch(mode='op') does not run under torch.func "
-                              f"transforms; export with to_torch(mode='function') for them")
-        return op(list(tensors))[0]
+        if torch.compiler.is_compiling():
+            return op(list(tensors))[0]
+        return functions(*tensors)
 
     core.op = op
     return core
 
 
-# --- mode "function": torch.autograd.Function (setup_context style, torch.func-ready) -------
-
-def _as_function(kernel):
-    """The gradients are outputs of the Function too, and its backward reads them from the
-    graph: a second derivative reaches this backward with a cotangent for them and raises
-    GradientError (in plain autograd and in torch.func alike)."""
-    class KernelFunction(torch.autograd.Function):
-        @staticmethod
-        def forward(*tensors):
-            value, grads = _run(kernel, tensors)
-            return (value, *grads)
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            ctx.set_materialize_grads(False)
-            ctx.save_for_backward(*output[1:])
-            ctx.n = len(inputs)
-
-        @staticmethod
-        def backward(ctx, g, *through_grads):
-            if any(t is not None for t in through_grads):
-                raise GradientError(SECOND_ORDER.format(name=kernel.name))
-            out = [None] * ctx.n
-            if g is not None:
-                for pos, d in zip(_wrt_positions(kernel), ctx.saved_tensors):
-                    out[pos] = g * d
-            return tuple(out)
-
-    KernelFunction.__name__ = f"{kernel.name}_Function"
-
-    def core(*tensors):
-        return KernelFunction.apply(*tensors)[0]
-
-    return core
-
-
-_MODES = {"op": _as_op, "function": _as_function}
+_MODES = {"op": _as_op, "function": _autograd_functions}

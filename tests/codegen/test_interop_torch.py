@@ -89,30 +89,38 @@ def test_opcheck():
     torch.library.opcheck(f.op, ([x.requires_grad_(), z],))
 
 
-def test_torch_func_grad_in_function_mode():
-    f = bce_kernel(BACKENDS[-1]).to_torch(mode="function")
+@pytest.mark.parametrize("mode", ["op", "function"])
+def test_torch_func_grad(mode):
+    f = bce_kernel(BACKENDS[-1]).to_torch(mode=mode)
     x, z = bce_data()
     ours = torch.func.grad(lambda a: f(a, z))(x)
     theirs = torch.func.grad(lambda a: F.binary_cross_entropy_with_logits(a, z))(x)
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-15)
 
 
-def test_op_mode_under_torch_func_says_which_mode():
-    f = bce_kernel("numpy").to_torch()
+def test_each_context_takes_its_path():
+    """Eager mode runs the ctx-first autograd.Function (cheap per call), torch.compile the
+    custom op (one graph), torch.func the setup_context Function."""
+    k = bce_kernel("numpy")
+    f = k.to_torch()
     x, z = bce_data()
-    with pytest.raises(OptionError, match="mode='function'"):
-        torch.func.grad(lambda a: f(a, z))(x)
+    a = x.clone().requires_grad_()
+    assert f(a, z).grad_fn.name() == f"{k.name}_EagerBackward"
+    assert k.to_torch(mode="function")(a, z).grad_fn.name() == f"{k.name}_EagerBackward"
+    graphs = torch._dynamo.explain(f)(a, z)
+    assert graphs.graph_count == 1 and graphs.graph_break_count == 0
+    assert f"torch.ops.{f.op._qualname.replace('::', '.')}" in graphs.graphs[0].code
 
 
 def test_second_order_raises():
     x, z = bce_data()
     op_f = bce_kernel("numpy").to_torch(mode="op")
     fn_f = bce_kernel("numpy").to_torch(mode="function")
-    for f, error in [(op_f, RuntimeError), (fn_f, GradientError)]:
+    for f in (op_f, fn_f):
         a = x.clone().requires_grad_()
         g, = torch.autograd.grad(f(a, z), a, create_graph=True)
         penalty = (g ** 2).sum() + (a ** 2).sum()    # would silently drop the kernel's part
-        with pytest.raises(error, match="second-order"):
+        with pytest.raises(GradientError, match="second-order"):
             penalty.backward()
     with pytest.raises(GradientError, match="second-order"):
         torch.func.grad(lambda a: torch.func.grad(lambda u: fn_f(u, z))(a).sum())(x)
