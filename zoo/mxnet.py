@@ -18,6 +18,7 @@ from lossgraph.names import quote
 from lossgraph.shapes import dims_product, fmt_shape
 
 from . import losses as L
+from .docstrings import add_raises
 from .dual import dual
 from .losses import divergence, ranking
 from .losses.define import as_float as _float
@@ -48,6 +49,17 @@ CANONICAL = {
 }
 
 LOG_EPS = 1e-12     # MXNet's epsilon inside the logs of SigmoidBCE(from_sigmoid) and KLDiv
+
+#: the Raises entries every block shares (Loss.__init_subclass__ writes them into each class)
+SHARED_RAISES = ("TypeError: an unknown constructor or call keyword.",
+                 "OptionError: weight is not a number or None.",
+                 "DTypeError: an input array that is not numeric.")
+#: the ShapeError of the blocks whose label is reshaped like pred (`raises=RESHAPED`)
+RESHAPED = ("ShapeError: label does not have pred's element count (it is reshaped like pred); "
+            "sample_weight does not broadcast against the element-wise loss.",)
+FORWARD_DOC = """The per-sample losses of the class formula; what calling the block runs (its
+        examples and errors are in the class docstring).
+        """
 
 
 def _int(x):
@@ -88,7 +100,16 @@ class Loss:
         OptionError: weight is neither a number nor None.
     """
 
-    def __init__(self, weight, batch_axis, prefix=None, params=None):
+    def __init_subclass__(cls, raises=(), **kwargs):
+        """Writes SHARED_RAISES and `raises` into the subclass's Raises section, and the
+        common docstring into a `forward` that has none."""
+        super().__init_subclass__(**kwargs)
+        add_raises(cls, *SHARED_RAISES, *raises)
+        forward = cls.__dict__.get("forward")
+        if forward is not None and not forward.__doc__:
+            forward.__doc__ = FORWARD_DOC
+
+    def __init__(self, weight=None, batch_axis=0, prefix=None, params=None):
         if weight is not None and (isinstance(weight, bool) or
                                    not isinstance(weight, (numbers.Number, np.generic))):
             raise lg.OptionError(f"weight: expected a number or None, got "
@@ -117,7 +138,7 @@ class Loss:
                       batch_axis=self._batch_axis)
 
 
-class L2Loss(Loss):
+class L2Loss(Loss, raises=RESHAPED):
     """l = mean_nonbatch(1/2 (pred - label)^2 * sample_weight) * weight.
 
     Source convention: MXNet Gluon L2Loss(weight=1., batch_axis=0): the loss is halved (the
@@ -127,13 +148,6 @@ class L2Loss(Loss):
         >>> import zoo.mxnet as mx
         >>> mx.L2Loss()(np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [1.0, 1.0]]))
         array([1.25, 0.5 ])
-
-    Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None.
-        ShapeError: label does not have pred's element count (it is reshaped like pred);
-            sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, weight=1., batch_axis=0, **kwargs):
@@ -141,14 +155,11 @@ class L2Loss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         half = (1.0 if self._weight is None else self._weight) / 2
         return self._paired(L.squared_error, pred, label, sample_weight, weight=half)
 
 
-class L1Loss(Loss):
+class L1Loss(Loss, raises=RESHAPED):
     """l = mean_nonbatch(|pred - label| * sample_weight) * weight.
 
     Source convention: MXNet Gluon L1Loss(weight=None, batch_axis=0).
@@ -158,27 +169,14 @@ class L1Loss(Loss):
         >>> mx.L1Loss()(np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [1.0, 1.0]]),
         ...             sample_weight=np.array([[1.0], [0.0]]))
         array([1.5, 0. ])
-
-    Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None.
-        ShapeError: label does not have pred's element count (it is reshaped like pred);
-            sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
     """
-
-    def __init__(self, weight=None, batch_axis=0, **kwargs):
-        super().__init__(weight, batch_axis, **kwargs)
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         return self._paired(L.absolute_error, pred, label, sample_weight)
 
 
-class SigmoidBinaryCrossEntropyLoss(Loss):
+class SigmoidBinaryCrossEntropyLoss(Loss, raises=RESHAPED):
     """l = mean_nonbatch(softplus(x) - x z) for logits x; with from_sigmoid=True
     l = mean_nonbatch(-(z log(p + 1e-12) + (1 - z) log(1 - p + 1e-12))) for probabilities p.
 
@@ -192,13 +190,6 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
         >>> mx.SigmoidBCELoss(from_sigmoid=True)(np.array([[0.5, 0.9]]),
         ...                                      np.array([[1.0, 1.0]])).round(4)
         array([0.3993])
-
-    Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None.
-        ShapeError: label does not have pred's element count (it is reshaped like pred);
-            sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, from_sigmoid=False, weight=None, batch_axis=0, **kwargs):
@@ -207,9 +198,6 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         pred = lg.as_node(pred)
         label = _float(_reshape_like(label, pred, "label"))
         loss = (L.log_loss(pred, label, eps=LOG_EPS) if self._from_sigmoid
@@ -237,12 +225,9 @@ class SoftmaxCrossEntropyLoss(Loss):
         array([0.1269, 0.6931])
 
     Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None.
         InputError: a sparse label outside [0, pred.shape[axis]).
         ShapeError: a dense label (sparse_label=False) does not have pred's element count;
             sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, axis=-1, sparse_label=True, from_logits=False, weight=None,
@@ -254,9 +239,6 @@ class SoftmaxCrossEntropyLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         pred, axis = lg.as_node(pred), self._axis
         if self._sparse_label:
             label = _int(label)
@@ -288,11 +270,8 @@ class KLDivLoss(Loss):
         array([0.0654])
 
     Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None.
         ShapeError: the label does not broadcast against pred;
             sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, from_logits=True, axis=-1, weight=None, batch_axis=0, **kwargs):
@@ -302,9 +281,6 @@ class KLDivLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         pred = lg.as_node(pred)
         log_q = pred if self._from_logits else lg.log_softmax(pred, axis=self._axis)
         loss = divergence.kl_divergence(label, log_q, axis=None, log_input=True, eps=LOG_EPS)
@@ -325,11 +301,8 @@ class CTCLoss(Loss):
         array([1.0986])
 
     Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None; layout not 'NTC' / 'TNC';
-            label_layout not 'NT' / 'TN'.
+        OptionError: layout not 'NTC' / 'TNC'; label_layout not 'NT' / 'TN'.
         ShapeError: label, the lengths or sample_weight do not fit pred's batch and time axes.
-        DTypeError: an input array that is not numeric.
     """
 
     def __init__(self, layout='NTC', label_layout='NT', weight=None, **kwargs):
@@ -354,7 +327,7 @@ class CTCLoss(Loss):
         return loss if self._weight is None else loss * self._weight
 
 
-class HuberLoss(Loss):
+class HuberLoss(Loss, raises=RESHAPED):
     """l = mean_nonbatch(|d| - rho/2 if |d| > rho else d^2 / (2 rho)), d = pred - label.
 
     Source convention: MXNet Gluon HuberLoss(rho=1, weight=None, batch_axis=0): the smoothed
@@ -366,12 +339,7 @@ class HuberLoss(Loss):
         array([1.3125])
 
     Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None; rho < 0 (the message gives the
-            domain and the value).
-        ShapeError: label does not have pred's element count (it is reshaped like pred);
-            sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
+        OptionError: rho < 0 (the message gives the domain and the value).
     """
 
     @options(rho=NONNEGATIVE)
@@ -381,13 +349,10 @@ class HuberLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         return self._paired(L.smooth_l1, pred, label, sample_weight, beta=self._rho)
 
 
-class HingeLoss(Loss):
+class HingeLoss(Loss, raises=RESHAPED):
     """l = mean_nonbatch(max(0, margin - pred * label)), labels in {-1, 1}.
 
     Source convention: MXNet Gluon HingeLoss(margin=1, weight=None, batch_axis=0).
@@ -398,12 +363,7 @@ class HingeLoss(Loss):
         array([1.75])
 
     Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None; margin < 0 (the message gives the
-            domain and the value).
-        ShapeError: label does not have pred's element count (it is reshaped like pred);
-            sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
+        OptionError: margin < 0 (the message gives the domain and the value).
     """
 
     @options(margin=NONNEGATIVE)
@@ -413,13 +373,10 @@ class HingeLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         return self._paired(L.hinge, pred, label, sample_weight, margin=self._margin)
 
 
-class SquaredHingeLoss(Loss):
+class SquaredHingeLoss(Loss, raises=RESHAPED):
     """l = mean_nonbatch(max(0, margin - pred * label)^2), labels in {-1, 1}.
 
     Source convention: MXNet Gluon SquaredHingeLoss(margin=1, weight=None, batch_axis=0).
@@ -430,12 +387,7 @@ class SquaredHingeLoss(Loss):
         array([4.625])
 
     Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None; margin < 0 (the message gives the
-            domain and the value).
-        ShapeError: label does not have pred's element count (it is reshaped like pred);
-            sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
+        OptionError: margin < 0 (the message gives the domain and the value).
     """
 
     @options(margin=NONNEGATIVE)
@@ -445,13 +397,10 @@ class SquaredHingeLoss(Loss):
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         return self._paired(L.squared_hinge, pred, label, sample_weight, margin=self._margin)
 
 
-class LogisticLoss(Loss):
+class LogisticLoss(Loss, raises=RESHAPED):
     """l = mean_nonbatch(log(1 + exp(-pred * label))), labels in {-1, 1}.
 
     Source convention: MXNet Gluon LogisticLoss(weight=None, batch_axis=0). MXNet computes
@@ -462,23 +411,10 @@ class LogisticLoss(Loss):
         >>> import zoo.mxnet as mx   # (log 2 + softplus(100)) / 2: finite where MXNet overflows
         >>> mx.LogisticLoss()(np.array([[0.0, 100.0]]), np.array([[1.0, -1.0]])).round(4)
         array([50.3466])
-
-    Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None.
-        ShapeError: label does not have pred's element count (it is reshaped like pred);
-            sample_weight does not broadcast against the element-wise loss.
-        DTypeError: an input array that is not numeric.
     """
-
-    def __init__(self, weight=None, batch_axis=0, **kwargs):
-        super().__init__(weight, batch_axis, **kwargs)
 
     @dual("pred", "label", "sample_weight")
     def forward(self, pred, label, sample_weight=None):
-        """The per-sample losses of the class formula; what calling the block runs (its
-        examples and errors are in the class docstring).
-        """
         return self._paired(L.logistic, pred, label, sample_weight, label_format="signed")
 
 
@@ -496,11 +432,8 @@ class TripletLoss(Loss):
         array([0.])
 
     Raises:
-        TypeError: an unknown constructor or call keyword.
-        OptionError: weight is not a number or None; margin < 0 (the message gives the
-            domain and the value).
+        OptionError: margin < 0 (the message gives the domain and the value).
         ShapeError: positive or negative does not have pred's element count.
-        DTypeError: an input array that is not numeric.
     """
 
     @options(margin=NONNEGATIVE)
