@@ -96,11 +96,9 @@ def binary_cross_entropy(y_true, y_pred, *, reduction="none", positive_weight=No
         np.float64(0.4786)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':'); a weight
             < 0; a weight given under both spellings.
         ShapeError: y_true and y_pred differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     y_true, y_pred = lg.as_node(y_true), lg.as_node(y_pred)
     _same_shape(y_true, y_pred)
@@ -169,12 +167,10 @@ def categorical_cross_entropy(y_true, y_pred, *, reduction="none", class_weights
         np.float64(1.41)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true does not fit y_pred (dense: the same shape; sparse: y_pred's
             shape without the last axis, or with it at size 1); class_weights not one per class.
         InputError: a sparse class id outside [0, C) (when evaluated).
-        DTypeError: an input array that is not numeric.
     """
     y_true, y_pred = lg.as_node(y_true), lg.as_node(y_pred)
     logits = y_pred if from_logits else _produced_by(y_pred, "softmax")
@@ -205,10 +201,8 @@ def categorical_hinge(y_true, y_pred, *, reduction="none"):
         array([0.])
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _reduce(L.categorical_hinge(lg.as_node(y_pred), _float(y_true)), reduction)
 
@@ -228,10 +222,8 @@ def cosine_similarity(y_true, y_pred, *, reduction="none", axes=(1,), eps=1e-6):
         array([0.6])
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':'); eps < 0.
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     axes = tuple(axes) if isinstance(axes, (list, tuple)) else axes
     return _reduce(divergence.cosine_similarity(y_true, y_pred, axis=axes, eps=eps), reduction)
@@ -249,10 +241,8 @@ def hinge(y_true, y_pred, *, reduction="none"):
         array([1.75])
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.hinge(lg.as_node(y_pred), _float(y_true)), axis=-1), reduction)
 
@@ -270,10 +260,8 @@ def kl_divergence(y_true, y_pred, *, reduction="none"):
         array([0.1308])
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _reduce(divergence.kl_divergence(y_true, y_pred, axis=-1, eps=EPS), reduction)
 
@@ -292,10 +280,8 @@ def log_cosh(y_true, y_pred, *, reduction="none"):
         array([49.8703])
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.log_cosh(lg.as_node(y_pred), _float(y_true)), axis=-1), reduction)
 
@@ -318,7 +304,7 @@ def margin_ranking(y_true, y_pred, *, margin=0.0, reduction="none"):
         array([0.6, 0.6])
 
     Raises:
-        TypeError: an unknown keyword.
+        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         InputError: y_pred is not a pair (y_pred1, y_pred2).
         ShapeError: y_true, y_pred1 and y_pred2 do not broadcast together.
@@ -342,10 +328,8 @@ def mean_absolute_error(y_true, y_pred, *, reduction="none"):
         array([2.])
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.absolute_error(lg.as_node(y_pred), _float(y_true)), axis=-1),
                    reduction)
@@ -364,10 +348,8 @@ def mean_squared_error(y_true, y_pred, *, reduction="none"):
         np.float64(5.0)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.squared_error(lg.as_node(y_pred), _float(y_true)), axis=-1),
                    reduction)
@@ -385,10 +367,8 @@ def poisson(y_true, y_pred, *, reduction="none"):
         array([1.5])
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.mean(L.poisson(lg.as_node(y_pred), _float(y_true), eps=EPS), axis=-1),
                    reduction)
@@ -408,10 +388,8 @@ def soft_margin(y_true, y_pred, *, reduction="none"):
         array([1.3863])
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: a reduction not none / mean / sum (with or without the leading ':').
         ShapeError: y_true and y_pred differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _reduce(lg.sum(L.soft_margin(lg.as_node(y_pred), _float(y_true)), axis=0),
                    reduction)
@@ -441,7 +419,7 @@ def connectionist_temporal_classification(y_true, y_pred, *, blank=0, reduction=
         array([1.0986])
 
     Raises:
-        TypeError: an unknown keyword.
+        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction not none / mean / sum (with or without the leading ':'); blank not
             an integer.
         InputError: y_true is not the pair (l_true, y_true).

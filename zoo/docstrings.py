@@ -9,7 +9,8 @@ _ORDER = ("TypeError", "OptionError", "ShapeError", "DTypeError", "InputError")
 
 def add_raises(fn, *entries):
     """Add `Type: text` entries to fn's Google-style "Raises:" section (made at the end when
-    there is none), each before the first entry of a type that _ORDER puts later."""
+    there is none), each before the first entry of a type that _ORDER puts later; an entry
+    the section already has is not added again."""
     doc = fn.__doc__ or ""
     lines = doc.rstrip().split("\n")
     indent = min((len(l) - len(l.lstrip()) for l in lines[1:] if l.strip()), default=4)
@@ -24,7 +25,10 @@ def add_raises(fn, *entries):
         end += 1
     while not lines[end - 1].strip():
         end -= 1
+    present = " ".join(" ".join(lines[start + 1:end]).split())
     for entry in entries:
+        if " ".join(entry.split()) in present:
+            continue
         rank = _rank(entry)
         at = next((i for i in range(start + 1, end)
                    if re.match(rf"{pad}    \w+:", lines[i]) and _rank(lines[i].strip()) > rank),

@@ -14,7 +14,13 @@ import numpy as np
 
 import lossgraph as lg
 
+from .docstrings import add_raises
 from .options import bind_call, owner_name
+
+#: the errors every @dual function raises (written into the docstrings of functions;
+#: a method's class documents them)
+RAISES = ("TypeError: an unknown keyword (the message suggests the close one).",
+          "DTypeError: an input array that is not numeric.")
 
 
 def _is_tensor_value(v):
@@ -65,6 +71,8 @@ def dual(*tensor_params):
             out = fn(*bound.args, **bound.kwargs)
             return _evaluate(out, arrays)
         wrapper.tensor_params = tensor_params
+        if next(iter(sig.parameters), None) != "self":
+            add_raises(wrapper, *RAISES)
         return wrapper
     return wrap
 

@@ -72,10 +72,9 @@ def cross_entropy(output, target, name=None):
         np.float64(0.41)
 
     Raises:
-        TypeError: an unknown keyword.
         InputError: a class id outside [0, C) (when evaluated).
         ShapeError: target not one id per row of output.
-        DTypeError: target not integer ids, or a non-numeric input array.
+        DTypeError: target not integer ids.
     """
     return L.sparse_softmax_cross_entropy(output, target, reduction="mean")
 
@@ -94,9 +93,7 @@ def sigmoid_cross_entropy(output, target, name=None):
         np.float64(1.41)
 
     Raises:
-        TypeError: an unknown keyword.
         ShapeError: target and output differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return L.sigmoid_cross_entropy(output, target, reduction="mean")
 
@@ -116,10 +113,8 @@ def binary_cross_entropy(output, target, epsilon=1e-8, name="bce_loss"):
         np.float64(0.6931)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: epsilon < 0 (the message gives the domain and the value).
         ShapeError: output has no axis 1; target and output differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     output = lg.as_node(output)
     if output.ndim < 2:
@@ -142,10 +137,8 @@ def mean_squared_error(output, target, is_mean=False, axis=-1, name="mean_square
         (np.float64(10.0), np.float64(5.0))
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: axis out of range for the loss's dims.
         ShapeError: target and output differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _per_example(L.squared_error(output, target), is_mean, axis)
 
@@ -165,9 +158,7 @@ def normalized_mean_square_error(output, target, axis=-1,
         np.float64(0.6325)
 
     Raises:
-        TypeError: an unknown keyword.
         ShapeError: target and output differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return reduce(L.normalized_squared_error(output, target, axis=_axes(axis)),
                   reduction="mean")
@@ -186,9 +177,7 @@ def absolute_difference_error(output, target, is_mean=False, axis=-1,
         np.float64(4.0)
 
     Raises:
-        TypeError: an unknown keyword.
         ShapeError: target and output differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return _per_example(L.absolute_error(output, target), is_mean, axis)
 
@@ -208,10 +197,8 @@ def dice_coe(output, target, loss_type="jaccard", axis=(1, 2, 3), smooth=1e-5):
         np.float64(0.6667)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: loss_type not 'jaccard' / 'sorensen'; smooth < 0.
         ShapeError: target and output differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return reduce(L.dice_coefficient(output, target, loss_type=loss_type, axis=_axes(axis),
                                      smooth=smooth), reduction="mean")
@@ -232,10 +219,8 @@ def dice_hard_coe(output, target, threshold=0.5, axis=(1, 2, 3), smooth=1e-5):
         np.float64(0.6667)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: smooth < 0 (the message gives the domain and the value).
         ShapeError: target and output differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return reduce(L.hard_dice(output, target, threshold=threshold, axis=_axes(axis),
                               smooth=smooth), reduction="mean")
@@ -256,10 +241,8 @@ def iou_coe(output, target, threshold=0.5, axis=(1, 2, 3), smooth=1e-5):
         np.float64(0.5)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: smooth < 0 (the message gives the domain and the value).
         ShapeError: target and output differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     return reduce(L.iou(output, target, threshold=threshold, axis=_axes(axis), smooth=smooth),
                   reduction="mean")
@@ -280,11 +263,10 @@ def cross_entropy_seq(logits, target_seqs, batch_size=None):
         np.float64(1.3863)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: batch_size <= 0 (the message gives the domain and the value).
         InputError: a class id outside [0, C) (when evaluated).
         ShapeError: target_seqs does not hold one id per row of logits.
-        DTypeError: target_seqs not integer ids, or a non-numeric input array.
+        DTypeError: target_seqs not integer ids.
     """
     loss = L.sequence_cross_entropy(logits, target_seqs, reduction="sum")
     return loss if batch_size is None else loss / batch_size
@@ -306,10 +288,9 @@ def cross_entropy_seq_with_mask(logits, target_seqs, input_mask, return_details=
         np.float64(0.6931)
 
     Raises:
-        TypeError: an unknown keyword.
         InputError: a class id outside [0, C) (when evaluated).
         ShapeError: target_seqs or input_mask does not hold one entry per row of logits.
-        DTypeError: target_seqs not integer ids, or a non-numeric input array.
+        DTypeError: target_seqs not integer ids.
     """
     return L.sequence_cross_entropy(logits, target_seqs, input_mask,
                                     reduction="weighted_mean", return_details=return_details)
@@ -328,9 +309,7 @@ def cosine_similarity(v1, v2):
         array([0.6, 1. ])
 
     Raises:
-        TypeError: an unknown keyword.
         ShapeError: v1 and v2 differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     return L.cosine_similarity(v1, v2, axis=1, eps=0.0)
 
@@ -493,10 +472,8 @@ def huber_loss(output, target, is_mean=True, delta=1.0, dynamichuber=False, reve
         np.float64(2.75)
 
     Raises:
-        TypeError: an unknown keyword.
         OptionError: delta <= 0 or epsilon < 0 (the message gives the domain and the value).
         ShapeError: target and output differ in shape (neither is a scalar).
-        DTypeError: an input array that is not numeric.
     """
     if reverse:
         c = 0.2 * lg.max(lg.abs(lg.as_node(output) - target)) if dynamichuber else delta

@@ -26,7 +26,8 @@ import lossgraph as lg
 from lossgraph.shapes import fmt_shape
 
 from . import losses as L
-from .dual import dual
+from .docstrings import add_raises
+from .dual import RAISES as DUAL_RAISES, dual
 from .options import NONNEGATIVE, Domain, bind_call, options
 from .reduction import reduce
 
@@ -210,6 +211,7 @@ def _contrib(*tensor_params, collect=True, same_shape=True):
             extra = inspect.Parameter("loss_collection", inspect.Parameter.KEYWORD_ONLY,
                                       default=None)
             call.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])
+        add_raises(call, *DUAL_RAISES)
         return call
     return wrap
 
@@ -235,11 +237,9 @@ def compute_weighted_loss(losses, weights=1.0, scope=None):
         np.float64(9.375)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given.
         InputError: loss_collection is not a LossSet.
         ShapeError: weights that do not align with the loss's leading axes.
-        DTypeError: an input array that is not numeric.
     """
     return _weighted(losses, weights)
 
@@ -256,12 +256,10 @@ def absolute_difference(predictions, labels=None, weights=1.0, scope=None):
         np.float64(0.75)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given.
         InputError: labels is None; loss_collection is not a LossSet.
         ShapeError: labels and predictions differ in shape (TF's assert_is_compatible_with);
             weights do not align with the loss's leading axes.
-        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.absolute_error(predictions, labels), weights)
 
@@ -279,12 +277,10 @@ def mean_squared_error(predictions, labels=None, weights=1.0, scope=None):
         np.float64(0.25)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given.
         InputError: labels is None; loss_collection is not a LossSet.
         ShapeError: labels and predictions differ in shape (TF's assert_is_compatible_with);
             weights do not align with the loss's leading axes.
-        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.squared_error(predictions, labels), weights)
 
@@ -302,13 +298,11 @@ def log_loss(predictions, labels=None, weights=1.0, epsilon=1e-7, scope=None):
         np.float64(0.1643)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given; epsilon < 0
             (the message gives the domain and the value).
         InputError: labels is None; loss_collection is not a LossSet.
         ShapeError: labels and predictions differ in shape (TF's assert_is_compatible_with);
             weights do not align with the loss's leading axes.
-        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.log_loss(predictions, labels, eps=epsilon), weights)
 
@@ -325,11 +319,9 @@ def hinge_loss(logits, labels=None, scope=None):
         array([0.5, 0. ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given.
         InputError: labels is None.
         ShapeError: labels and logits differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     return L.hinge(logits, 2.0 * lg.cast(lg.as_node(labels), "float") - 1.0)
 
@@ -348,13 +340,11 @@ def sigmoid_cross_entropy(logits, multi_class_labels, weights=1.0, label_smoothi
         np.float64(1.41)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given; label_smoothing
             > 1.
         InputError: loss_collection is not a LossSet.
         ShapeError: multi_class_labels and logits differ in shape; weights that do not
             align with the loss's leading axes.
-        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.sigmoid_cross_entropy(logits, multi_class_labels,
                                              label_smoothing=max(label_smoothing, 0)),
@@ -374,13 +364,11 @@ def softmax_cross_entropy(logits, onehot_labels, weights=1.0, label_smoothing=0,
         np.float64(0.1269)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given; label_smoothing
             > 1.
         InputError: loss_collection is not a LossSet.
         ShapeError: onehot_labels and logits differ in shape; weights neither a scalar nor
             one per row.
-        DTypeError: an input array that is not numeric.
     """
     return _weighted(L.softmax_cross_entropy(logits, onehot_labels,
                                              label_smoothing=max(label_smoothing, 0)),
@@ -400,7 +388,6 @@ def sparse_softmax_cross_entropy(logits, labels, weights=1.0, scope=None):
         np.float64(0.41)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given.
         InputError: loss_collection is not a LossSet.
         ShapeError: labels not one per row of logits; weights neither a scalar nor one per
@@ -428,12 +415,10 @@ def mean_pairwise_squared_error(predictions, labels=None, weights=1.0, scope=Non
         np.float64(1.3333)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given.
         InputError: labels is None; loss_collection is not a LossSet.
         ShapeError: labels and predictions differ in shape; weights neither a scalar nor
             one per sample.
-        DTypeError: an input array that is not numeric.
     """
     w = lg.as_node(weights)
     if w.ndim > 1 or (w.ndim == 1 and w.shape[0] != lg.as_node(predictions).shape[0]):
@@ -456,13 +441,11 @@ def cosine_distance(predictions, labels=None, axis=None, weights=1.0, scope=None
         np.float64(0.4)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a keyword and its r0.x alias both given; neither or
             both of axis and dim given.
         InputError: labels is None; loss_collection is not a LossSet.
         ShapeError: labels and predictions differ in shape (TF's assert_is_compatible_with);
             weights do not align with the loss's leading axes.
-        DTypeError: an input array that is not numeric.
     """
     if (axis is None) == (dim is None):
         raise lg.OptionError("cosine_distance: give axis (or its deprecated alias dim), "

@@ -55,9 +55,7 @@ def softmax_categorical_crossentropy(y_pred, y_true):
         np.float64(0.1269)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         ShapeError: y_true and y_pred differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     return _mean(L.softmax_cross_entropy(y_pred, y_true))
 
@@ -77,9 +75,7 @@ def categorical_crossentropy(y_pred, y_true):
         np.float64(11.8595)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         ShapeError: y_true and y_pred differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     p = lg.as_node(y_pred)
     p = lg.clip(p / lg.sum(p, axis=-1, keepdims=True), EPSILON, 1.0 - EPSILON)
@@ -98,9 +94,7 @@ def binary_crossentropy(y_pred, y_true):
         np.float64(1.41)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         ShapeError: y_true and y_pred differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     return _mean(L.sigmoid_cross_entropy(y_pred, y_true))
 
@@ -119,10 +113,8 @@ def weighted_crossentropy(y_pred, y_true, weight):
         np.float64(1.7566)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         OptionError: weight < 0 (the message gives the domain and the value).
         ShapeError: y_true and y_pred differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     return _mean(L.weighted_cross_entropy(y_pred, y_true, pos_weight=weight))
 
@@ -139,9 +131,7 @@ def mean_square(y_pred, y_true):
         np.float64(5.0)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         ShapeError: y_true and y_pred differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     return _mean(L.squared_error(y_pred, y_true))
 
@@ -157,9 +147,7 @@ def hinge_loss(y_pred, y_true):
         np.float64(1.75)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         ShapeError: y_true and y_pred differ in shape.
-        DTypeError: an input array that is not numeric.
     """
     return _mean(L.hinge(y_pred, y_true))
 
@@ -179,9 +167,7 @@ def roc_auc_score(y_pred, y_true):
         np.float64(0.001)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         ShapeError: y_true and y_pred differ in element count.
-        DTypeError: an input array that is not numeric.
     """
     return L.roc_auc_surrogate(y_pred, y_true, gamma=0.2, p=3)
 
@@ -202,12 +188,10 @@ def weak_cross_entropy_2d(y_pred, y_true, num_classes=None, epsilon=0.0001, head
         np.float64(0.6931)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         OptionError: num_classes not a positive integer or None (the message gives the
             domain and the value).
         ShapeError: y_true's shape is not y_pred's (classes last in both); head not one per
             class.
-        DTypeError: an input array that is not numeric.
     """
     return L.weak_cross_entropy_2d(y_pred, y_true, epsilon=epsilon, head=head,
                                    num_classes=num_classes, reduction="mean")
@@ -226,10 +210,8 @@ def contrastive_loss(y_pred, y_true, margin=1.0):
         np.float64(0.25)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         OptionError: margin < 0 (the message gives the domain and the value).
         ShapeError: y_true does not broadcast against y_pred.
-        DTypeError: an input array that is not numeric.
     """
     return reduce(L.contrastive(y_pred, y_true, margin=margin), reduction="sum") / 2.0
 
@@ -248,10 +230,8 @@ def triplet_loss(anchor, positive, negative, margin=1.0):
         np.float64(0.0)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         OptionError: margin < 0 (the message gives the domain and the value).
         ShapeError: positive or negative does not broadcast against anchor.
-        DTypeError: an input array that is not numeric.
     """
     flat = [lg.reshape(lg.as_node(t), (1, -1)) for t in (anchor, positive, negative)]
     return reduce(L.triplet(*flat, margin=margin), reduction="sum")
@@ -269,9 +249,7 @@ def L2(tensor, wd=0.001):
         np.float64(0.25)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         OptionError: wd < 0 (the message gives the domain and the value).
-        DTypeError: an input array that is not numeric.
     """
     return L.l2(tensor, wd / 2.0)
 
@@ -288,8 +266,6 @@ def L1(tensor, wd=0.001):
         np.float64(0.3)
 
     Raises:
-        TypeError: an unknown keyword (the message names the parameters).
         OptionError: wd < 0 (the message gives the domain and the value).
-        DTypeError: an input array that is not numeric.
     """
     return L.l1(tensor, wd)

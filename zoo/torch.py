@@ -168,11 +168,9 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
         np.float64(2.5)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
         ShapeError: weight not of input's shape.
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return _elementwise_weight(weight, x, _legacy(size_average, reduce, reduction),
@@ -192,11 +190,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
         np.float64(10.0)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
         ShapeError: weight not of input's shape.
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return _elementwise_weight(weight, x, _legacy(size_average, reduce, reduction),
@@ -217,10 +213,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         array([0.125, 2.5  ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know; beta < 0.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.smooth_l1(x, y, beta=beta), _legacy(size_average, reduce, reduction))
@@ -240,11 +234,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         np.float64(2.0625)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know; delta <= 0.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
         ShapeError: weight not of input's shape.
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return _elementwise_weight(weight, x, _legacy(None, None, reduction),
@@ -266,10 +258,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         np.float64(0.8591)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know; eps < 0.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.poisson(x, y, log_input=log_input, eps=eps, full=full),
@@ -313,12 +303,10 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         np.float64(0.25)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know; eps < 0.
         InputError: an array var with a negative entry.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
         ShapeError: var of a shape torch does not accept for input's.
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return L.gaussian_nll(x, y, _gaussian_var(var, x), eps=eps, full=full,
@@ -346,12 +334,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         array([  0.6931, 100.    ])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         InputError: an array input with an element outside [0, 1].
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
         ShapeError: weight does not broadcast to input's shape.
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.binary_cross_entropy(x, y, eps=0, log_floor=LOG_FLOOR),
@@ -376,12 +362,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         np.float64(1.7566)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
         ShapeError: weight or pos_weight does not broadcast to input's shape (or would
             enlarge the loss).
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.sigmoid_cross_entropy(x, y, pos_weight=_fits(pos_weight, x, "pos_weight")),
@@ -414,14 +398,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         np.float64(1.1269)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         OptionError: ignore_index not an integer, or given with probability targets;
             label_smoothing outside [0, 1].
         ShapeError: a 0-d input; class-index target not input's shape without the class dim;
             probability target not input's shape; weight not one per class.
         InputError: a class index outside [0, C) that is not ignore_index (when evaluated).
-        DTypeError: a non-numeric input array.
     """
     x = lg.as_node(input)
     axis, mode = _class_axis(x), _legacy(size_average, reduce, reduction)
@@ -454,13 +436,12 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         np.float64(0.4904)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         OptionError: ignore_index not an integer.
         ShapeError: a 0-d input; target not input's shape without the class dim; weight not
             one per class.
         InputError: a class index outside [0, C) that is not ignore_index (when evaluated).
-        DTypeError: class-index targets that are not integers; a non-numeric input array.
+        DTypeError: class-index targets that are not integers.
     """
     x = lg.as_node(input)
     axis = _class_axis(x)
@@ -482,12 +463,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         np.float64(0.325)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know; p not 1 or 2.
         ShapeError: input not (C,) or (N, C); target not one index per row; weight not one
             per class.
         InputError: a class index outside [0, C) (when evaluated).
-        DTypeError: class-index targets that are not integers; a non-numeric input array.
+        DTypeError: class-index targets that are not integers.
     """
     x = lg.as_node(input)
     if x.ndim not in (1, 2):
@@ -512,10 +492,9 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
         np.float64(0.85)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         ShapeError: input not (C,) or (N, C); target not of input's shape.
-        DTypeError: class-index targets that are not integers; a non-numeric input array.
+        DTypeError: class-index targets that are not integers.
     """
     x = lg.as_node(input)
     if x.ndim not in (1, 2):
@@ -536,11 +515,9 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         np.float64(1.41)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
         ShapeError: weight not one per class.
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.multilabel_soft_margin(x, y, axis=-1, class_weights=weight),
@@ -559,10 +536,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
         np.float64(0.6931)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.soft_margin(x, y), _legacy(size_average, reduce, reduction))
@@ -586,10 +561,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         np.float64(0.1308)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know ("batchmean" is known here).
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
-        DTypeError: an input array that is not numeric.
 
     Warns:
         UserWarning: reduction="mean" (torch's warning: it divides by the classes too).
@@ -620,10 +593,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
         array([0.3, 0.7])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         ShapeError: target and input differ in shape (torch broadcasts with a warning).
-        DTypeError: an input array that is not numeric.
     """
     x, y = _same(input, target, "input", "target")
     return reduce_loss(L.hinge_embedding(x, y, margin=margin),
@@ -646,11 +617,9 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
         np.float64(0.6)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         ShapeError: input1, input2 and target differ in number of dims, or do not
             broadcast together.
-        DTypeError: an input array that is not numeric.
     """
     x1, x2, y = (lg.as_node(t) for t in (input1, input2, target))
     if not x1.ndim == x2.ndim == y.ndim:
@@ -680,10 +649,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
         array([0.4, 0.6])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know; margin outside [-1, 1].
         ShapeError: input1 and input2 differ in shape; target not one per row.
-        DTypeError: an input array that is not numeric.
     """
     x1, x2 = _same(input1, input2, "input1", "input2")
     return reduce_loss(L.cosine_embedding(x1, x2, target, margin=margin, eps=1e-12),
@@ -707,10 +674,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         np.float64(0.0)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know; margin or p <= 0; eps < 0.
         ShapeError: anchor, positive and negative do not broadcast together.
-        DTypeError: an input array that is not numeric.
     """
     return reduce_loss(L.triplet_margin(anchor, positive, negative, margin=margin, p=p, eps=eps,
                                         swap=swap), _legacy(size_average, reduce, reduction))
@@ -734,10 +699,8 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
         np.float64(0.5)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know; margin <= 0.
         ShapeError: anchor, positive and negative do not broadcast together.
-        DTypeError: an input array that is not numeric.
     """
     dist = distance_function or pairwise_distance
     return reduce_loss(L.triplet_margin(anchor, positive, negative, margin=margin, swap=swap,
@@ -787,7 +750,6 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         array([1.0986])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction torch does not know.
         OptionError: blank not an integer.
         ShapeError: log_probs not (T, N, C) or (T, C); targets or lengths that do not fit

@@ -80,7 +80,6 @@ def nll(log_probs, labels, axis=-1, class_weights=None, ignore_index=None, label
         array([0.28768207, 0.69314718])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: label_smoothing, ignore_index outside its domain (the message gives the
             domain and the value); a reduction zoo.reduction does not know.
         DTypeError: labels are not integers.

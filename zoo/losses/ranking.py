@@ -182,7 +182,6 @@ def roc_auc_surrogate(pred, target, gamma=0.2, p=3, normalize=False):
         np.float64(0.01)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: gamma, p outside its domain (the message gives the domain and the value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """

@@ -34,7 +34,6 @@ def l1(w, scale=1.0):
         np.float64(0.6)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: scale outside its domain (the message gives the domain and the value).
     """
     return scale * lg.sum(lg.abs(as_float(w)))
@@ -52,7 +51,6 @@ def l2(w, scale=1.0):
         np.float64(1.4)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: scale outside its domain (the message gives the domain and the value).
     """
     return scale * lg.sum(lg.square(as_float(w)))
@@ -70,7 +68,6 @@ def li(w, scale=1.0):
         np.float64(6.0)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: scale outside its domain (the message gives the domain and the value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """
@@ -89,7 +86,6 @@ def lo(w, scale=1.0):
         np.float64(8.0)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: scale outside its domain (the message gives the domain and the value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """
@@ -108,7 +104,6 @@ def maxnorm(w, scale=1.0):
         np.float64(5.0)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: scale outside its domain (the message gives the domain and the value).
     """
     return scale * lg.max(lg.abs(as_float(w)))
@@ -126,7 +121,6 @@ def maxnorm_o(w, scale=1.0):
         np.float64(7.0)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: scale outside its domain (the message gives the domain and the value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """
@@ -145,7 +139,6 @@ def maxnorm_i(w, scale=1.0):
         np.float64(8.0)
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: scale outside its domain (the message gives the domain and the value).
         ShapeError: the operands' shapes do not fit (the message names them).
     """

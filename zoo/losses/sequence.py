@@ -73,7 +73,6 @@ def ctc(log_probs, labels, input_lengths=None, label_lengths=None, blank=0, *,
         array([0.2877])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: blank outside its domain (the message gives the domain and the value); a
             reduction zoo.reduction does not know.
     """
@@ -131,7 +130,6 @@ def sequence_cross_entropy(logits, targets, mask=None, *, reduction="none",
                [1.3863, 0.    , 0.    ]])
 
     Raises:
-        TypeError: an unknown keyword (the message suggests the close one).
         OptionError: a reduction zoo.reduction does not know.
         ShapeError: the operands' shapes do not fit (the message names them).
     """
