@@ -22,3 +22,15 @@ def test_reference_signatures_are_the_runtime_ones():
         assert losses[name].docstring.value == inspect.getdoc(getattr(zoo.losses, name))
         assert "OptionError: a reduction zoo.reduction does not know." in \
             losses[name].docstring.value
+
+
+def test_classes_show_their_runtime_docstrings():
+    """zoo.mxnet's base class writes the shared Raises entries and forward's docstring."""
+    import zoo.mxnet
+    ext = griffe.load_extensions(f"{ROOT / 'docs/tools/runtime_signatures.py'}:RuntimeSignatures")
+    mx = griffe.load("zoo.mxnet", search_paths=[str(ROOT)], extensions=ext)
+    for name in ("HingeLoss", "L1Loss", "CTCLoss"):
+        assert mx[name].docstring.value == inspect.getdoc(getattr(zoo.mxnet, name)), name
+        assert "TypeError: an unknown constructor or call keyword." in mx[name].docstring.value
+        assert mx[name]["forward"].docstring.value == \
+            inspect.getdoc(getattr(zoo.mxnet, name).forward)
