@@ -5,17 +5,22 @@
     jm.llvm_ir, jm.optimized_ir, jm.asm       # what was built, before and after O3
 
 The target machine is the host's (triple, CPU name, CPU features; opt=3, jit=True), created once
-per process. The pipeline is LLVM's new pass manager at O3 (loop vectorizer on). The execution
-engine lives as long as its JitModule, and every function handed out keeps a reference to the
-JitModule, so a function pointer can never outlive the code it points into (dropping the engine
-first would segfault). LLVM compiles under one process-wide lock: its global context is not
-thread-safe.
+per process. The pipeline is LLVM's new pass manager at O3 with the options of TUNING. Modules
+share MCJIT engines, up to ENGINE_MODULES each: an engine owns (and frees) its own target
+machine, and making one per module cost about 1.4 ms of each compile. A module's IR leaves the
+engine once its machine code is made; the code stays until the engine goes, which is when the
+last JitModule compiled into it goes. Every function handed out keeps its JitModule alive, so a
+function pointer can never outlive the code it points into (freeing the code first would
+segfault). The same IR text compiles once while its JitModule lives (`compile_module` looks it
+up). LLVM compiles under one process-wide lock: its global context is not thread-safe.
 """
 from __future__ import annotations
 
 import ctypes
+import itertools
 import threading
 import time
+import weakref
 
 from llvmlite import ir
 
@@ -23,6 +28,20 @@ from lossgraph.errors import LossgraphError
 
 _LOCK = threading.RLock()
 _STATE = {}
+
+#: PipelineTuningOptions of the O3 pipeline (loops carry their vector width and interleave
+#: count as metadata). Unrolling stays on: off, it saved 5-15% of compile time at the same
+#: kernel speed, but fed LLVM's vectorizer loops its cost model asserts on (softmax over 20
+#: columns aborted the process: llvmlite's LLVM is built with assertions).
+TUNING = {"speed_level": 3, "loop_vectorization": True, "slp_vectorization": False,
+          "loop_unrolling": True}
+
+#: modules compiled into one MCJIT engine before the next engine starts (an engine frees its
+#: code only with its last JitModule, so this bounds the code a live kernel can hold on to)
+ENGINE_MODULES = 8
+
+_COMPILED = weakref.WeakValueDictionary()     # IR text -> its live JitModule
+_SERIAL = itertools.count()
 
 
 class CompileError(LossgraphError, RuntimeError):
@@ -50,9 +69,11 @@ def _make_target_machine():
             # LLVM tunes Intel AVX-512 cores to 256-bit vectors; loss loops want the full width
             flat += ",-prefer-256-bit"
         _STATE["features"] = flat
-    target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                        features=_STATE["features"], opt=3, jit=True)
+        _STATE["cpu"] = llvm.get_host_cpu_name()
+        _STATE["triple"] = llvm.get_process_triple()
+    target = llvm.Target.from_triple(_STATE["triple"])
+    return target.create_target_machine(cpu=_STATE["cpu"], features=_STATE["features"],
+                                        opt=3, jit=True)
 
 
 def target_machine():
@@ -70,58 +91,107 @@ def new_module(name="lossgraph"):
     """An empty ir.Module with the host's triple and data layout."""
     tm = target_machine()
     module = ir.Module(name=name)
-    module.triple = _llvm().get_process_triple()
+    module.triple = _STATE["triple"]
     module.data_layout = str(tm.target_data)
     return module
+
+
+def _optimize(llvm, text):
+    """Parse and verify IR text, run the O3 pipeline on it -> llvmlite ModuleRef."""
+    try:
+        mod = llvm.parse_assembly(text)
+        mod.verify()
+    except RuntimeError as exc:
+        raise CompileError(f"LLVM rejected the generated module: {exc}") from None
+    parsed = time.perf_counter()
+    pto = llvm.create_pipeline_tuning_options(TUNING["speed_level"])
+    for option, value in TUNING.items():
+        if option != "speed_level":
+            setattr(pto, option, value)
+    pb = llvm.create_pass_builder(target_machine(), pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod, parsed
+
+
+class _Engine:
+    """One MCJIT engine (with its own target machine) holding the machine code of up to
+    ENGINE_MODULES modules; freed when the last JitModule referring to it goes."""
+
+    def __init__(self, llvm):
+        empty = llvm.parse_assembly(f'target triple = "{_STATE["triple"]}"\n')
+        self.ee = llvm.create_mcjit_compiler(empty, _make_target_machine())
+        self.modules = 0
+
+    def add(self, mod):
+        """Make the machine code of mod (an optimized ModuleRef), then drop its IR."""
+        self.ee.add_module(mod)
+        try:
+            self.ee.finalize_object()
+        finally:
+            self.ee.remove_module(mod)
+        self.modules += 1
+
+
+def _engine(llvm):
+    """The engine new code goes into (a fresh one every ENGINE_MODULES modules)."""
+    eng = _STATE.get("engine")
+    if eng is None or eng.modules >= ENGINE_MODULES:
+        eng = _STATE["engine"] = _Engine(llvm)
+    return eng
 
 
 class JitModule:
     """Native code of one IR module, kept alive by every function taken from it.
 
-    llvm_ir: the IR as generated; optimized_ir: after the O3 pipeline; asm: the machine code
-    (made on first access); timings: seconds spent parsing, optimizing, making machine code.
+    llvm_ir: the IR as generated; optimized_ir: after the O3 pipeline and asm: the machine code
+    (both made again from llvm_ir on first access: the same passes give the same text);
+    timings: seconds spent parsing, optimizing, making machine code.
     """
 
     def __init__(self, module):
         llvm = _llvm()
-        self.llvm_ir = str(module)
-        self.timings = {}
+        self.llvm_ir = module if isinstance(module, str) else str(module)
         with _LOCK:
             t0 = time.perf_counter()
-            try:
-                mod = llvm.parse_assembly(self.llvm_ir)
-                mod.verify()
-            except RuntimeError as exc:
-                raise CompileError(f"LLVM rejected the generated module: {exc}") from None
-            t1 = time.perf_counter()
-            tm = target_machine()
-            pto = llvm.create_pipeline_tuning_options(3)
-            pto.loop_vectorization = True
-            pb = llvm.create_pass_builder(tm, pto)
-            pb.getModulePassManager().run(mod, pb)
-            self.optimized_ir = str(mod)
+            mod, t1 = _optimize(llvm, self.llvm_ir)
             t2 = time.perf_counter()
-            self._engine = llvm.create_mcjit_compiler(mod, _make_target_machine())
-            self._engine.finalize_object()
+            suffix = f".lg{next(_SERIAL)}"      # the modules of one engine share its symbols
+            self._symbols = {}
+            for fn in mod.functions:
+                if not fn.is_declaration and fn.linkage.name not in ("internal", "private"):
+                    self._symbols[fn.name] = fn.name + suffix
+                    fn.name += suffix
+            self._engine = _engine(llvm)
+            self._engine.add(mod)
             t3 = time.perf_counter()
-        self._module = mod
-        self._asm = None
+        self._optimized = self._asm = None
         self.timings = {"parse": t1 - t0, "optimize": t2 - t1, "codegen": t3 - t2,
                         "total": t3 - t0}
+
+    @property
+    def optimized_ir(self):
+        """The IR after the O3 pipeline (for reading; the engine holds its own code)."""
+        if self._optimized is None:
+            llvm = _llvm()
+            with _LOCK:
+                self._optimized = str(_optimize(llvm, self.llvm_ir)[0])
+        return self._optimized
 
     @property
     def asm(self):
         """Assembly of the optimized module (for reading; the engine holds its own code)."""
         if self._asm is None:
-            llvm = _llvm()
+            llvm, text = _llvm(), self.optimized_ir
             with _LOCK:
-                self._asm = target_machine().emit_assembly(llvm.parse_assembly(self.optimized_ir))
+                self._asm = target_machine().emit_assembly(
+                    llvm.parse_assembly(text))
         return self._asm
 
     def address(self, name):
         """The entry address of `name`; valid only while this JitModule lives."""
+        symbol = self._symbols.get(name)
         with _LOCK:
-            addr = self._engine.get_function_address(name)
+            addr = self._engine.ee.get_function_address(symbol) if symbol else 0
         if not addr:
             raise CompileError(f"no function named {name!r} in the compiled module")
         return addr
@@ -135,5 +205,11 @@ class JitModule:
 
 
 def compile_module(module):
-    """Verify, optimize at O3 and JIT-compile an ir.Module -> JitModule."""
-    return JitModule(module)
+    """Verify, optimize at O3 and JIT-compile an ir.Module (or IR text) -> JitModule; the
+    live JitModule of the same IR text when there is one."""
+    text = module if isinstance(module, str) else str(module)
+    with _LOCK:
+        jm = _COMPILED.get(text)
+        if jm is None:
+            jm = _COMPILED[text] = JitModule(text)
+        return jm
