@@ -76,7 +76,9 @@ class Node:
             node = ref() if ref is not None else None
             if node is not None:
                 return node
-            sig = (op_name, *map(_signature, inputs))
+            arity = len(inputs)       # spelled out for the common arities (a third faster)
+            sig = (op_name, inputs[0]._sig, inputs[1]._sig) if arity == 2 else \
+                (op_name, inputs[0]._sig) if arity == 1 else (op_name, *map(_signature, inputs))
             shape_dtype = _INFERRED.get(sig)
         if shape_dtype is None:
             op = OPS[op_name]
@@ -242,6 +244,12 @@ def cycle_collector_paused():
         yield
     finally:
         gc.enable()
+
+
+def existing(op_name, inputs):
+    """The node op_name(*inputs) without attrs if it exists, else None (none is built)."""
+    ref = _TABLE.get((op_name, *inputs))
+    return ref() if ref is not None else None
 
 
 def make(op_name, *inputs, **attrs):

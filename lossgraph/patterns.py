@@ -100,6 +100,17 @@ class Rule:
             return None
         return self.build(**env)
 
+    def on_inputs(self):
+        """For a pattern whose inputs are all Vars or Consts, apply as a function of the
+        node's inputs alone (the index having checked the ops): None where it does not match,
+        NEEDS_NODE where it matches but its builder takes the node itself (x * 0 -> zeros
+        shaped like it), else the result (x * 1 -> x). None for other patterns."""
+        if "_on_inputs" not in self.__dict__:
+            p = self.pattern
+            self.__dict__["_on_inputs"] = _flat_on_inputs(
+                p, self.build if p.bind is None else _needs_node)
+        return self.__dict__["_on_inputs"]
+
     def indexed(self):
         """apply(node) for a node whose op, and its inputs' ops, the rewriter's index has
         already checked against the pattern: the same answers, as one compiled function."""
@@ -135,13 +146,13 @@ def _plain_var(c):
 def _flat(p, build):
     """The indexed rule for a pattern whose inputs are all Vars or Consts (x * 1, x - x,
     0 * x): the constants tested, then the bindings made, by position; None for others."""
-    if isinstance(p, Const) or p.ops is None or p.children == (Ellipsis,) or \
-            p.where is not None or not all(isinstance(c, Const) or _plain_var(c)
-                                           for c in p.children):
+    on_inputs = _flat_on_inputs(p, build)
+    if on_inputs is None:
         return None
-    tests = tuple((i, _const_test(c)) for i, c in enumerate(p.children) if isinstance(c, Const))
-    binds = tuple((i, c.bind) for i, c in enumerate(p.children) if c.bind is not None)
     root = p.bind
+    if root is None:
+        return lambda node: on_inputs(node.inputs)
+    tests, binds = _flat_parts(p)
 
     def fn(node):
         inputs = node.inputs
@@ -154,11 +165,56 @@ def _flat(p, build):
             if prev is not None and prev is not x:
                 return None
             env[name] = x
-        if root is not None:
-            prev = env.get(root)
-            if prev is not None and prev is not node:
+        prev = env.get(root)
+        if prev is not None and prev is not node:
+            return None
+        env[root] = node
+        return build(**env)
+    return fn
+
+
+NEEDS_NODE = object()      # on_inputs' answer for a match whose builder takes the node
+
+
+def _needs_node(**env):
+    return NEEDS_NODE
+
+
+def _flat_parts(p):
+    """(constant tests, bindings) by input position of a flat pattern."""
+    tests = tuple((i, _const_test(c)) for i, c in enumerate(p.children) if isinstance(c, Const))
+    binds = tuple((i, c.bind) for i, c in enumerate(p.children) if c.bind is not None)
+    return tests, binds
+
+
+def _flat_on_inputs(p, build):
+    """For a flat pattern (inputs all Vars or Consts): build(**bindings) as a function of
+    the inputs alone, so a node need not be built to try the rule; None for others."""
+    if isinstance(p, Const) or p.ops is None or p.children == (Ellipsis,) or \
+            p.where is not None or not all(isinstance(c, Const) or _plain_var(c)
+                                           for c in p.children):
+        return None
+    tests, binds = _flat_parts(p)
+    if len(binds) == 1:
+        (at, name), = binds
+
+        def one(inputs):          # x * 1, 0 + x: one binding, nothing to compare
+            for i, test in tests:
+                if not test(inputs[i]):
+                    return None
+            return build(**{name: inputs[at]})
+        return one
+
+    def fn(inputs):
+        for i, test in tests:
+            if not test(inputs[i]):
                 return None
-            env[root] = node
+        env = {}
+        for i, name in binds:
+            x, prev = inputs[i], env.get(name)
+            if prev is not None and prev is not x:
+                return None
+            env[name] = x
         return build(**env)
     return fn
 

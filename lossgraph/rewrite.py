@@ -11,10 +11,10 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from . import api as F
-from .graph import Node, cycle_collector_paused, make, topo_order
+from .graph import Node, cycle_collector_paused, existing, make, topo_order
 from .regions import elementwise_region
 from .ops import OPS
-from .patterns import CONSTANT_OPS, RULES, Const, const_value
+from .patterns import CONSTANT_OPS, NEEDS_NODE, RULES, Const, const_value
 from . import rules as _rules  # noqa: F401  (importing it registers the rules)
 from .rules import linalg as _rules_linalg  # noqa: F401  (matmul rules)
 
@@ -150,6 +150,25 @@ def _candidates(node):
     return got
 
 
+_SPLITS: dict = {}
+
+
+def _split(key):
+    """The leading candidates at key whose patterns are flat (x * 1, x * 0), as functions
+    of the node's inputs (Rule.on_inputs), paired with the candidates from each on."""
+    got = _SPLITS.get(key)
+    if got is None:
+        rules = _CANDIDATES[key]
+        got = []
+        for i, (r, _) in enumerate(rules):
+            f = r.on_inputs()
+            if f is None:
+                break
+            got.append((f, rules[i:]))
+        got = _SPLITS[key] = (tuple(got), rules[len(got):])
+    return got
+
+
 def _rewrite_once(node, trace, rules=None):
     """The first applicable rule's result at this node (shape and dtype kept), or None;
     rules: its candidates, if the caller has looked them up."""
@@ -204,6 +223,7 @@ def _normalize(roots, trace):
     pop, push, keep_node = stack.pop, stack.append, keep.append
     done_get, redirect_get, steps_get = done.get, redirect.get, steps.get
     candidates_get, make, rewrite = _CANDIDATES.get, Node._make, _rewrite_once
+    split_get = _SPLITS.get
     while stack:
         n = stack[-1]
         if n in done:
@@ -237,6 +257,37 @@ def _normalize(roots, trace):
             changed = changed or form is not i
         if waiting:
             continue
+        arity = len(inputs)        # the index key, spelled out for the common arities
+        key = (n.op, (inputs[0].op, inputs[1].op) if arity == 2 else (inputs[0].op,)
+               if arity == 1 else tuple([i.op for i in inputs]))
+        rules = None
+        if changed and not tracing and not n.attrs:
+            # a rule of the inputs alone first (x * 1 -> x): whose result is already normal
+            # needs no node built for it (the node would only be replaced at once)
+            count = steps_get(n, 0)
+            split = split_get(key) if count < MAX_STEPS_PER_NODE else None
+            if split is None and count < MAX_STEPS_PER_NODE and key in _CANDIDATES:
+                split = _split(key)
+            if split is not None:
+                first, rules = split     # the rules left to try once the node is built
+                out = None
+                for f, from_here in first:
+                    out = f(inputs)
+                    if out is not None:
+                        rules = from_here
+                        break
+                if out is None or out is NEEDS_NODE:
+                    pass
+                elif type(out) is Node and out._sig == n._sig and out is not n and \
+                        out not in redirect and existing(n.op, inputs) is None:
+                    form = done_get(out)
+                    if form is not None:
+                        keep_node(out)
+                        steps[out] = count + 1
+                        redirect[n] = out
+                        done[n] = form
+                        pop()
+                        continue
         cur = make(n.op, inputs, n.attrs) if changed else n
         keep_node(cur)
         if changed:
@@ -251,9 +302,10 @@ def _normalize(roots, trace):
         count = steps_get(n, 0)
         out = None
         if count < MAX_STEPS_PER_NODE:
-            rules = candidates_get((cur.op, tuple(map(_op_of, inputs))))
             if rules is None:
-                rules = _candidates(cur)
+                rules = candidates_get(key)
+                if rules is None:
+                    rules = _candidates(cur)
             if rules:
                 out = rewrite(cur, trace, rules)
         if out is None:

@@ -30,10 +30,19 @@ def scalar(node):
     """The value of a constant with one element (seen through broadcasts), else None."""
     if node.op not in _CONSTANT_OPS:
         return None
-    v = const_value(node)
-    if v is None or v.size != 1 or v.dtype.kind != "f" and v.dtype.kind not in "iu":
-        return None
-    return float(v.reshape(()))
+    got = _SCALARS.get(node, _UNKNOWN)
+    if got is _UNKNOWN:
+        v = const_value(node)
+        got = None if v is None or v.size != 1 or v.dtype.kind != "f" and \
+            v.dtype.kind not in "iu" else float(v.reshape(()))
+        if len(_SCALARS) > 4096:
+            _SCALARS.clear()
+        _SCALARS[node] = got
+    return got
+
+
+_SCALARS: dict = {}    # constant node -> scalar(node) (graphs repeat a few constants)
+_UNKNOWN = object()
 
 
 _CONSTANT_OPS = frozenset({"constant", "broadcast_to"})
@@ -184,7 +193,8 @@ def _distributed(m):
     if len(m.nums) < 2:
         return None
     for i, f in enumerate(m.nums):
-        if f.op not in ("add", "subtract") or f.dtype not in _FLOATS:
+        if f.op not in ("add", "subtract") or f.dtype not in _FLOATS or \
+                not _first_term_has_divisor(f):
             continue
         ts = terms(f)
         if not ts[0].dens or not all(t.dens for t in ts):
@@ -196,6 +206,14 @@ def _distributed(m):
         return [_cancelled(Monomial(m.coef * t.coef, t.nums + others, t.dens + m.dens))
                 for t in ts]
     return None
+
+
+def _first_term_has_divisor(f):
+    """Whether terms(f)[0] may have a divisor, judged by the sum's leftmost operand alone
+    (terms(f) not computed: only a product can have one)."""
+    while f.op in _SUM_OPS and f.dtype in _FLOATS:
+        f = f.inputs[0]
+    return f.op in ("multiply", "divide") and f.dtype in _FLOATS and bool(monomial(f).dens)
 
 
 # f(|x|) sign(x) = f(x) for an odd f with f(0) = 0
@@ -259,9 +277,9 @@ def _inverse_int(k):
     return m if m >= 2 and 1.0 / m == k else None
 
 
-def build_monomial(m):
+def build_monomial(m, near=None):
     """The node for coef * prod(nums) / prod(dens), written as a person would: 2 p / N,
-    -(x / 4), -2 sigmoid(x)."""
+    -(x / 4), -2 sigmoid(x); near: a node that may be prod(nums) already (looked at first)."""
     k, nums, dens = m.coef, m.nums, m.dens
     if k == 0 or not nums and not dens:
         return _const(k)
@@ -272,7 +290,7 @@ def build_monomial(m):
         dens = (_const(float(inv)),) + dens
         k = 1.0
     if nums:
-        out = _product(nums)
+        out = near if near is not None and _is_product(nums, near) else _product(nums)
         if k != 1.0:
             out = _make("multiply", (_const(k), out), _NO_ATTRS)
     else:
@@ -280,6 +298,43 @@ def build_monomial(m):
     if dens:
         out = _make("divide", (out, _product(dens)), _NO_ATTRS)
     return _make("negative", (out,), _NO_ATTRS) if neg else out
+
+
+def _is_product(nodes, node):
+    """node is _product(nodes) (the left-nested chain), judged without building it."""
+    for f in reversed(nodes[1:]):
+        if node.op != "multiply" or node.inputs[1] is not f:
+            return False
+        node = node.inputs[0]
+    return node is nodes[0]
+
+
+def builds_to(m, node):
+    """build_monomial(m) is node, judged without building (a normal product's rebuild would
+    only look up nodes that exist); mirrors build_monomial step by step."""
+    k, nums, dens = m.coef, m.nums, m.dens
+    if k == 0 or not nums and not dens:
+        return node is _const(k)
+    neg = k < 0 and (k == -1 or _inverse_int(-k) is not None)
+    if neg:
+        if node.op != "negative":
+            return False
+        k, node = -k, node.inputs[0]
+    inv = None if k == 1.0 else _inverse_int(k)
+    if inv is not None:
+        dens = (_const(float(inv)),) + dens
+        k = 1.0
+    if dens:
+        if node.op != "divide" or not _is_product(dens, node.inputs[1]):
+            return False
+        node = node.inputs[0]
+    if not nums:
+        return node is _const(k)
+    if k != 1.0:
+        if node.op != "multiply" or node.inputs[0] is not _const(k):
+            return False
+        node = node.inputs[1]
+    return _is_product(nums, node)
 
 
 def product_needs_work(node):
@@ -340,7 +395,7 @@ def normal_product(node):
     spread = _distributed(m)
     if spread is not None:
         return build_sum(_collect(spread))
-    return build_monomial(m) if work else None
+    return None if not work or builds_to(m, node) else build_monomial(m, a)
 
 
 def _collect(ms):
@@ -374,9 +429,13 @@ def _common(lists):
 
 
 def _without(nodes, remove):
+    """nodes less one occurrence (by identity) of each node of remove, which all occur."""
     out = list(nodes)
     for r in remove:
-        out.pop(next(i for i, n in enumerate(out) if n is r))
+        for i, n in enumerate(out):
+            if n is r:
+                del out[i]
+                break
     return out
 
 
@@ -414,10 +473,30 @@ def normal_sum(node):
         return None
     if node.op == "negative" and node.inputs[0].op not in _PLAIN_FREE:
         return None                         # -f of a plain factor f is normal
-    ts = terms(node)
-    if len(ts) == 1 and _opaque(node, ts[0]) or _binary_is_normal(node, ts):
-        return None
+    a = node.inputs[0]
+    if node.op != "negative" and a.op not in _SUM_OPS and node.inputs[1].op not in _SUM_OPS:
+        ts = _binary_terms(node)             # terms(node), without the memo walk
+        if _binary_is_normal(node, ts):
+            return None
+    else:
+        ts = terms(node)
+        if len(ts) == 1 and _opaque(node, ts[0]):
+            return None
     return build_sum(_collect(ts))
+
+
+def _leaf_terms(n):
+    """terms(n) for a node that is not a sum (one monomial)."""
+    if n.op not in _PRODUCT_OPS and scalar(n) is None:
+        return Monomial(1.0, (n,), ())
+    return monomial(n)
+
+
+def _binary_terms(node):
+    """terms(node) for a + b or a - b of two non-sums: their two monomials, signed."""
+    a, b = node.inputs
+    t1 = _leaf_terms(b)
+    return _leaf_terms(a), t1 if node.op == "add" else t1.scaled(-1.0)
 
 
 _PLAIN_FREE = frozenset(_SUM_OPS + _PRODUCT_OPS + ("constant", "broadcast_to"))
@@ -433,10 +512,8 @@ def _plain_pair(node):
 
 
 def _binary_is_normal(node, ts):
-    """a + b or a - b of two normal non-sum terms, nothing to collect or pull out: the
+    """a + b or a - b of two normal non-sum terms ts, nothing to collect or pull out: the
     rebuild would give node back (the common case, checked without building)."""
-    if len(ts) != 2 or node.op == "negative" or any(i.op in _SUM_OPS for i in node.inputs):
-        return False
     t0, t1 = ts
     if t0.coef <= 0 or (t1.coef > 0) != (node.op == "add") or (   # same factors (nodes
             t0.nums == t1.nums and t0.dens == t1.dens):               # compare by identity)
