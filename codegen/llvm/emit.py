@@ -11,7 +11,10 @@ in registers (whole nest: one partial per chunk, also stored in its 0-d array; a
 at the end of the row) or in their float64 accumulator array. One more partial flags labels out
 of range (pick, one_hot): they are read at index 0 instead, and the caller raises. A long row's
 exponentials can pass from one phase to the next through the gradient's array (plan_stash);
-short static rows run G at a time packed into whole vectors (codegen.llvm.packed).
+a phase's stored values that read y == c (one_hot's label against the column) run their row
+loop with it false, then the label's one column again with it true (column_marks): the loop
+body has no per-element label compare. Short static rows run G at a time packed into whole
+vectors (codegen.llvm.packed).
 Every identifier in the IR is generated (nest<i>, kernel): no user string reaches it.
 """
 from __future__ import annotations
@@ -55,6 +58,7 @@ SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
 #: ops worth storing between phases rather than computing twice
 EXPENSIVE = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "power")
 SHORT_ROW = 64
+VIEW_OPS = ("reshape", "broadcast_to")
 #: short rows run packed (codegen.llvm.packed) where they qualify
 PACKED = True
 #: rows' interleave counts by float width: the vectorizer's own pick for float64 was 1 (a
@@ -88,6 +92,7 @@ class NestEmitter:
         self.b = ir.IRBuilder(self.entry)
         self.strides = {}
         self.memo = {}
+        self.forced = {}             # id -> a value the node takes in the loop being emitted
         self.flat_i = None
 
     # --- types, dims, buffers
@@ -154,6 +159,8 @@ class NestEmitter:
         return v
 
     def _value(self, n, idx):
+        if id(n) in self.forced:
+            return self.forced[id(n)]
         kind = self.p.kind[id(n)]
         if n.op == "constant" and n.ndim == 0:
             return const(self.reg(n), n.attrs["value"].item())
@@ -338,12 +345,72 @@ class NestEmitter:
             for r in rows:
                 ty = self.row_type(r)
                 self.accs[id(r)] = self.alloca(ty, identity(r.op, ty))
+            marks = self.column_marks(phase) if outer == k - 1 else []
+            self.forced = {id(eq): const(I1, 0) for eq, _, _ in marks}
             self.inner(outer, list(idx), phase)
+            self.forced = {}
+            for mark in marks:
+                self.mark_column(mark, idx)
             for r in rows:
                 acc = b.load(self.accs[id(r)], typ=self.row_type(r))
                 full = list(idx) + [const(I64, 0)] * (k - len(idx))
                 self.store(r, self.out_index(r, full), convert(b, acc, self.reg(r)))
             self.accs = saved
+
+    def column_marks(self, phase):
+        """(eq, r, sinks): eq = equal(r, c) read by stored values of phase (sinks), r a row
+        value and c the column index (one_hot's y == c). The row's loop runs with eq false;
+        mark_column then stores the sinks at the one column where eq holds. Not for an eq a
+        reduction of the phase reads, or one read through a gather (pick)."""
+        kind, c = self.p.kind, self.nest.shape[-1]
+        cands, users, banned = {}, {}, set()
+
+        def walk(top, reduced):
+            stack, seen = [(top, False)], set()
+            while stack:
+                n, gathered = stack.pop()
+                if (id(n), gathered) in seen:
+                    continue
+                seen.add((id(n), gathered))
+                if n.op == "equal":
+                    r = _row_operand(n, c, kind)
+                    if r is not None:
+                        cands[id(n)] = (n, r)
+                        users.setdefault(id(n), []).append(top)
+                    if reduced or gathered:
+                        banned.add(id(n))
+                stack += [(i, gathered or n.op == "pick" and j == 0)
+                          for j, i in enumerate(n.inputs) if kind[id(i)] == "inline"]
+        for s in phase:
+            if kind[id(s)] == "reduce":
+                walk(s.inputs[0], True)
+            else:
+                walk(s, False)
+        return [(eq, r, list({id(u): u for u in users[k]}.values()))
+                for k, (eq, r) in cands.items() if k not in banned]
+
+    def mark_column(self, mark, idx):
+        """The sinks of mark (column_marks) stored again at column r of the row, computed with
+        eq true, when r names a column (an integer in [0, C))."""
+        b = self.b
+        eq, r, sinks = mark
+        self.memo = {}
+        rv = self.value(r, self.aligned(tuple(idx) + (const(I64, 0),), r.shape))
+        depth = self.dim(self.nest.shape[-1])
+        if is_float(rv.type):           # fptosi of nan or of a huge value is poison
+            fits = b.and_(b.fcmp_ordered(">=", rv, const(rv.type, 0)),
+                          b.fcmp_ordered("<", rv, b.sitofp(depth, rv.type)))
+            col = b.fptosi(b.select(fits, rv, const(rv.type, 0)), I64)
+            ok = b.and_(fits, b.fcmp_ordered("==", b.sitofp(col, rv.type), rv))
+        else:
+            col = convert(b, rv, I64)
+            ok = b.icmp_unsigned("<", col, depth)
+        with b.if_then(ok):
+            self.memo, self.forced = {}, {id(eq): const(I1, 1)}
+            at = tuple(idx) + (col,)
+            for s in sinks:
+                self.store(s, at, self.value(s, at))
+            self.forced = {}
 
     def inner(self, axis, idx, phase):
         k = len(self.nest.shape)
@@ -354,7 +421,6 @@ class NestEmitter:
         lo, hi = (self.start, self.stop) if axis == 0 else \
             (const(I64, 0), self.dim(self.nest.shape[axis]))
         hints = self.interleave() if axis > 0 and not self.short_row() else ()
-
         self.loop(lo, hi, lambda i: self.inner(axis + 1, idx + [i], phase), hints)
 
     def short_row(self):
@@ -390,13 +456,16 @@ class NestEmitter:
                 seen[id(n)] = n
                 stack += list(n.inputs)
             return seen
-        sets = [closure(ph) for ph in phases]
-        last = phases[-1]
+        loops = [j for j in range(len(phases)) if j not in self.nest.row_phases]
+        if len(loops) < 2:
+            return
+        sets = {j: closure(phases[j]) for j in loops}
+        last = phases[loops[-1]]
         outs = [g for g in last if kind[id(g)] == "inline" and g.shape == self.nest.shape
                 and is_float(self.reg(g))]
         for g in outs:
-            for p in range(len(phases) - 2, -1, -1):
-                common = [n for k, n in sets[p].items() if k in sets[-1]
+            for p in reversed(loops[:-1]):
+                common = [n for k, n in sets[p].items() if k in sets[loops[-1]]
                           and n.op in EXPENSIVE and n.shape == self.nest.shape
                           and self.reg(n) == self.reg(g)]
                 if common:
@@ -425,6 +494,22 @@ class NestEmitter:
                 b.store(combine(b, s.op, b.load(ptr, typ=aty), convert(b, v, aty), loose), ptr)
         if stash is not None and phase is stash[0]:
             self.store(stash[3], idx, self.value(stash[2], idx))
+
+
+def _row_operand(eq, c, kind):
+    """r when eq = equal(r, column) (either order), r constant along the nest's last axis
+    (size 1 there, or 0-d) and column the arange over that axis of length c (through inline
+    views that keep c last); else None."""
+    def column(n):
+        while n.op in VIEW_OPS and kind[id(n)] == "inline" and n.ndim and n.shape[-1] == c:
+            n = n.inputs[0]
+        return n.op == "arange" and n.attrs["dim"] == c
+
+    a, b = eq.inputs
+    for col, r in ((b, a), (a, b)):
+        if column(col) and (r.ndim == 0 or r.shape[-1] == 1):
+            return r
+    return None
 
 
 def emit_whole(module, plan, emitters, slots, name="kernel"):

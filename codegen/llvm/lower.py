@@ -23,8 +23,8 @@ the same space when everything it reads is ready before that nest; one that read
 reduction of that nest (reduced over trailing axes only) joins it as a later *phase*: per
 outer index, phase 1 runs over the row (max), phase 2 again (sum of e^(x - m)), phase 3
 writes the gradient, while the row is in cache. A value over the rows themselves (softmax CE's
-per-row loss log s + m - x[y], summed) joins a nest whose rows are short and static (at most
-ROW_PHASE_MAX elements) as a *row phase* after the row's phases, once per row. Elementwise
+per-row loss log s + m - x[y], summed) joins the nest over those rows as a *row phase*
+after the row's phases, once per row, reading the row while it is in cache. Elementwise
 values are recomputed inline wherever used, never stored unless a sink. A nest whose arrays all have the full size (or one
 element) runs as one flat loop; its loss sums accumulate over blocks of 1024 in the input
 precision, folded into float64 (the vectorizer keeps the full width of float32).
@@ -51,8 +51,6 @@ from . import mathlib
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64, PTR = ir.FloatType(), ir.DoubleType(), ir.PointerType()
 BLOCK = 1024
-#: rows of at most this many static elements take their row values as a phase (_row_phase)
-ROW_PHASE_MAX = 16
 
 #: numpy dtype name -> (register type, memory type)
 TYPES = {"float32": (F32, F32), "float64": (F64, F64), "int64": (I64, I64),
@@ -534,20 +532,18 @@ def plan(outputs, float_t):
 
 
 def _row_phase(steps, where, kind, space, deps, node):
-    """(step, phase, outer) placing a value over the rows of the last nest whose rows are
-    short and static (inner size at most ROW_PHASE_MAX) in that nest, as a phase of its own
-    after everything it reads there: the rows' loss terms of softmax CE then read the row in
-    cache, not again from memory. None when no such nest fits."""
+    """(step, phase, outer) placing a value over the rows of the last nest iterating those
+    rows (of any length, static or symbolic) in that nest, as a phase of its own after
+    everything it reads there: the rows' loss terms of softmax CE then read the row in cache,
+    not again from memory. None when no such nest fits."""
     if node.op in REDUCTIONS and len(node.attrs["axis"]) != len(space) or not space:
         return None
     for s in range(len(steps) - 1, -1, -1):
         nest = steps[s]
         if not isinstance(nest, Nest):
             continue
-        inner = nest.shape[len(space):]
         if nest.shape[:len(space)] != tuple(space) or nest.outer != len(space) or \
-                not inner or not all(isinstance(d, int) for d in inner) or \
-                _numel(inner)[0] > ROW_PHASE_MAX:
+                len(nest.shape) == len(space):
             return None
         phase = 0
         for d in deps:
