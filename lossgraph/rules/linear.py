@@ -61,7 +61,7 @@ class Monomial:
 
     @property
     def key(self):
-        return tuple(map(id, self.nums)), tuple(map(id, self.dens))
+        return self.nums, self.dens          # (nodes hash and compare by identity)
 
     def scaled(self, s):
         return Monomial(self.coef * s, self.nums, self.dens)
