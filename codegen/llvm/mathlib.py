@@ -16,12 +16,15 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
                  1 + (r + r^2 P(r)), P the Taylor polynomial (|r| <= ln2/2); 2^n applied as two
                  exact powers of two so an overflowing result rounds once, as NumPy's does
     exp_neg(a) = e^-a for a >= 0 or nan, the shared e^-|x| of fused sigmoid and softplus:
-                 n read off the bits of a / ln 2 + 1.5 2^p, a fitted polynomial, no selects but
-                 the clamp (nan propagates through the arithmetic)
+                 n read off the bits of a / ln 2 + 1.5 2^p, 1 + r + r^2 Q(r) (Q fitted) as one
+                 Horner polynomial whose coefficients carry the final 2^-K, no selects but the
+                 clamp (nan propagates through the arithmetic)
     exp_shifted(a) = e^-a for any a: exp_neg with 2^-n as two exact factors (overflow and
                  denormals round once), for softmax's e^(x - max) = exp_shifted(max - x)
     log1p_unit(f) = log(1 + f) for f in [0, 1] or nan (softplus's log1p(e^-|x|)): log1p's
-                 formula with no exponent split or edge selects, a fitted R
+                 formula with no exponent split or edge selects, a fitted R, three fmas after
+                 the division (divisions stay: a Newton reciprocal costs more vector
+                 instructions than vdivps's 3, and the divider runs beside them)
     exp_accurate(x): also c, what rounding r lost: e^r = 1 + r + r^2 P(r) + c e^r with 1 + r
                  kept exact (Fast2Sum) and denormal results rounded once at the denormal step
                  (the sum added to 1, whose ulp is that step, then scaled back)
@@ -119,10 +122,17 @@ def _atanh_p(z):
 
 
 # exp_neg's e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2 (a hair wider: r's rounding). float32: a
-# degree-5 fit, within 3e-10 of e^r (checked with mpmath). float64 keeps exp's Taylor
-# polynomial: a fit computed in float64 is itself only good to 1e-16.
+# degree-4 fit, within 7e-9 of Q (r^2 times that: under 0.2 ulp of e^r; checked with mpmath).
+# float64 keeps exp's Taylor polynomial: a fit computed in float64 is itself only good to 1e-16.
 _HALF_LN2 = 0.35
-_EXP_Q_FIT = {32: _chebyshev_fit(_exp_q, -_HALF_LN2, _HALF_LN2, 5), 64: _EXP_P[64]}
+_EXP_Q_FIT = {32: _chebyshev_fit(_exp_q, -_HALF_LN2, _HALF_LN2, 4), 64: _EXP_P[64]}
+#: 2^-K of exp_neg's final scaling (K = the float's width)
+_EXP_NEG_K = {32: 32, 64: 64}
+# e^r = 1 + r + r^2 Q(r) as one Horner polynomial in r; exp_neg's coefficients carry its 2^-K
+# (exact: powers of two), so y 2^(K - n) rounds once with no separate multiply
+_EXP_R_POLY = {bits: (1.0, 1.0) + _EXP_Q_FIT[bits] for bits in (32, 64)}
+_EXP_NEG_POLY = {bits: tuple(c * 2.0 ** -_EXP_NEG_K[bits] for c in _EXP_R_POLY[bits])
+                 for bits in (32, 64)}
 # log1p_unit's R(z) = z P(z) on z = s^2 in [0, 1/9] (f in [0, 1] needs no exponent split).
 # float32: a degree-4 fit, P within 1e-8 (s z P scales that by under 1/40); float64: 17
 # Taylor terms, truncated at 2 (1/9)^17 / 37 of P
@@ -354,24 +364,30 @@ def _expm1_poly(e, r):
     return e.fma(e.mul(r, r), e.horner(r, _EXP_P[e.p.bits]), r)
 
 
-def _exp_neg(e, a):
-    """e^-a for a >= 0, or nan (which propagates: no selects but the clamp, which keeps it).
-    n = rint(a / ln 2) read off the bits of a + 1.5 2^p (no conversions), r = n ln 2 - a
-    (Cody-Waite), e^r = 1 + (r + r^2 Q(r)) with Q fitted, times 2^(K - n) (exact: normal)
-    and 2^-K, so a denormal result rounds once."""
+def _exp_reduced(e, a):
+    """(t, r): a = n ln 2 - r, n = rint(a / ln 2) held in the low bits of t = a / ln 2 +
+    1.5 2^p (no conversions), r by Cody-Waite; |a| within the exponent range."""
     p = e.p
-    big = 104.0 if p.bits == 32 else 746.0           # e^-big rounds to 0
-    a = e.sel(e.gt(a, e.c(big)), e.c(big), a)
     magic = e.c(1.5 * 2.0 ** p.mant)
     t = e.fma(a, e.c(1 / math.log(2)), magic)
     n = e.sub(t, magic)
-    r = e.fma(n, e.c(p.ln2_lo), e.fma(n, e.c(p.ln2_hi), e.neg(a)))
-    y = e.add(e.c(1.0), e.fma(e.mul(r, r), e.horner(r, _EXP_Q_FIT[p.bits]), r))
-    k = 32 if p.bits == 32 else 64
+    return t, e.fma(n, e.c(p.ln2_lo), e.fma(n, e.c(p.ln2_hi), e.neg(a)))
+
+
+def _exp_neg(e, a):
+    """e^-a for a >= 0, or nan (which propagates: no selects but the clamp, which keeps it).
+    e^r = 1 + r + r^2 Q(r), Q fitted, as one Horner polynomial with 2^-K folded into its
+    coefficients, times 2^(K - n) (exact: normal) in one multiply, so a denormal result
+    rounds once."""
+    p = e.p
+    big = 104.0 if p.bits == 32 else 746.0           # e^-big rounds to 0
+    a = e.sel(e.gt(a, e.c(big)), e.c(big), a)
+    t, r = _exp_reduced(e, a)
+    y = e.horner(r, _EXP_NEG_POLY[p.bits])
     # the low bits of t hold n; shifted to the exponent field they leave magic's bits behind
     shifted = e.b.shl(e.to_bits(t), e.i(p.mant))
-    scale = e.from_bits(e.b.sub(e.i((p.bias + k) << p.mant), shifted))
-    return e.mul(e.mul(y, scale), e.c(2.0 ** -k))
+    scale = e.from_bits(e.b.sub(e.i((p.bias + _EXP_NEG_K[p.bits]) << p.mant), shifted))
+    return e.mul(y, scale)
 
 
 def _exp_shifted(e, a):
@@ -381,28 +397,25 @@ def _exp_shifted(e, a):
     p = e.p
     big = 104.0 if p.bits == 32 else 746.0
     a = e.clamp(a, -p.exp_hi, big)
-    magic = e.c(1.5 * 2.0 ** p.mant)
-    t = e.fma(a, e.c(1 / math.log(2)), magic)
-    n = e.sub(t, magic)
-    r = e.fma(n, e.c(p.ln2_lo), e.fma(n, e.c(p.ln2_hi), e.neg(a)))
-    y = e.add(e.c(1.0), e.fma(e.mul(r, r), e.horner(r, _EXP_Q_FIT[p.bits]), r))
-    ni = e.b.sub(e.to_bits(t), e.to_bits(magic))
+    t, r = _exp_reduced(e, a)
+    y = e.horner(r, _EXP_R_POLY[p.bits])
+    ni = e.b.sub(e.to_bits(t), e.to_bits(e.c(1.5 * 2.0 ** p.mant)))
     n1 = e.b.ashr(ni, e.i(1))
     return e.mul(e.mul(y, e.pow2(e.b.neg(n1))), e.pow2(e.b.sub(n1, ni)))
 
 
 def _log1p_unit(e, f):
     """log(1 + f) for f in [0, 1], or nan (which propagates): fdlibm's log1p formula with no
-    exponent split, (f - f^2/2) + s (f^2/2 + z P(z)), s = f / (2 + f), z = s^2 <= 1/9, the
-    first term kept as hi + lo (fma; f - hi is exact, Sterbenz) until the last rounding:
-    e^-|x| in softplus."""
+    exponent split, (f - f^2/2) + s (f^2/2 + z P(z)), s = f / (2 + f), z = s^2 <= 1/9, in
+    three fmas once s and P are known (e^-|x| in softplus): f - f^2/2 rounds once, in hi,
+    and costs at most half an ulp of the result."""
     s = e.div(f, e.add(e.c(2.0), f))
     z = e.mul(s, s)
+    r = e.mul(z, e.horner(z, _LOG_UNIT_FIT[e.p.bits]))
+    # half and hi after the polynomial: fewer values live across it kept LLVM's interleave
+    # count of BCE's loop at 4 (computed first: 2, and 8% slower per core)
     half = e.mul(e.c(0.5), f)
-    w = e.mul(s, e.fma(half, f, e.mul(z, e.horner(z, _LOG_UNIT_FIT[e.p.bits]))))
-    hi = e.fma(e.neg(half), f, f)
-    lo = e.fma(e.neg(half), f, e.sub(f, hi))
-    return e.add(hi, e.add(w, lo))
+    return e.fma(s, e.fma(half, f, r), e.fma(e.neg(half), f, f))
 
 
 def _exp_accurate(e, x):
