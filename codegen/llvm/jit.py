@@ -12,7 +12,8 @@ engine once its machine code is made; the code stays until the engine goes, whic
 last JitModule compiled into it goes. Every function handed out keeps its JitModule alive, so a
 function pointer can never outlive the code it points into (freeing the code first would
 segfault). The same IR text compiles once while its JitModule lives (`compile_module` looks it
-up). LLVM compiles under one process-wide lock: its global context is not thread-safe.
+up). LLVM compiles under one process-wide lock: its global context is not thread-safe (and
+llvmlite runs one LLVM call at a time anyway, so compiles on two threads would not overlap).
 """
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ from lossgraph.errors import LossgraphError
 _LOCK = threading.RLock()
 _STATE = {}
 
-#: PipelineTuningOptions of the O3 pipeline (loops carry their vector width and interleave
-#: count as metadata). Unrolling stays on: off, it saved 5-15% of compile time at the same
+#: PipelineTuningOptions of the O3 pipeline (the loop vectorizer picks each loop's width and
+#: interleave count unless the loop's metadata sets them). Unrolling stays on: off, it saved 5-15% of compile time at the same
 #: kernel speed, but fed LLVM's vectorizer loops its cost model asserts on (softmax over 20
 #: columns aborted the process: llvmlite's LLVM is built with assertions).
 TUNING = {"speed_level": 3, "loop_vectorization": True, "slp_vectorization": False,
