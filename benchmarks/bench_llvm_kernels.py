@@ -2,21 +2,32 @@
 
     python -m benchmarks.bench_llvm_kernels [--sizes 1e6,1e7] [--dtypes float32,float64]
                                             [--losses mse,huber,...] [--repeat 7]
+                                            [--warmup 10] [--calls 5] [--settle 0.03]
+                                            [--ramp 25]
 
 For each workload of benchmarks.workloads (loss + gradient w.r.t. the predictions, mean
-reduction) it prints the median time of: the LLVM kernel with 2 threads and the gradient
-buffer passed with out=, the same allocating its gradient, 1 thread with out=, the NumPy
-backend, hand-written NumPy, jax.jit(value_and_grad) and numba (when installed); each as a
-ratio to the bandwidth bound (bytes that must move / this machine's copy bandwidth, measured
-in the same run). Timed calls of all contestants are interleaved round by round, so the
-shared machine's noise hits them alike. Also: first compile of each kernel (llvmlite's import
-excluded), and one call at N = 10. Under each workload: the speedup over JAX, and the
-largest one the bandwidth bound allows (JAX's time / the bound).
+reduction) it times: the LLVM kernel with 2 threads and the gradient buffer passed with out=,
+the same allocating its gradient, 1 thread with out=, the NumPy backend, hand-written NumPy,
+jax.jit(value_and_grad) and numba (when installed); each as a ratio to the bandwidth bound
+(bytes that must move / this machine's copy bandwidth, measured in the same run).
+
+Two figures per contestant, both medians:
+  steady  the main figure: calls back to back, as a training loop makes them. Each contestant
+          runs in blocks: an idle settle, `warmup` untimed calls (after idle the first calls of
+          a block are slower: caches and page state of a machine others use, and XLA's pool
+          threads; `--ramp` prints the ramp), then `calls` timed calls. Blocks are interleaved
+          round by round (`repeat` rounds), so the shared machine's noise hits all alike, and
+          the settle lets XLA's spinning threads stop before the next contestant's block.
+  cold    one call after the same idle, every call (`repeat` rounds, interleaved): what a
+          lone call costs.
+Under each workload: the speedup over JAX (steady, and cold), and the largest one the
+bandwidth bound allows (JAX's steady time / the bound). Also: first compile of each kernel
+(llvmlite's import excluded), and one call at N = 10.
 
 With softmax_ce_10 among the losses: the same loss declared with a symbolic C
 (`symbolic_rows`): per core (1 thread, process time, A/B in one process) the general
 symbolic-C Program, the program a call at C = 10 runs (specialized, codegen.llvm.specialize)
-and the static-C kernel; then both kernels on 2 threads against jax.jit, interleaved.
+and the static-C kernel; then both kernels on 2 threads against jax.jit, steady state.
 """
 from __future__ import annotations
 
@@ -27,6 +38,7 @@ import time
 import numpy as np
 
 import codegen
+
 from .losses import bandwidth
 from .peers import _installed, hand_peer, jax_peer, numba_peer
 from .workloads import WORKLOADS
@@ -52,23 +64,61 @@ def contestants(w, arrays):
     return out
 
 
-#: idle time before each timed call: JAX's (XLA's) pool threads spin on the cores for a while
-#: after a call, which made the next contestant's two threads look no faster than one
+#: idle seconds before each block (and each cold call): JAX's (XLA's) pool threads spin on the
+#: cores for a while after a call, which made the next contestant's two threads look no faster
+#: than one
 SETTLE = 0.03
+#: untimed calls that open each steady-state block: the ramp after idle is over by then
+#: (BCE 1e7 float32, 2 threads: the first calls up to 1.5x slower, JAX's too; `--ramp`)
+WARMUP = 10
+#: timed back-to-back calls per block
+CALLS = 5
 
 
-def interleaved(runs, repeat):
-    """name -> median seconds; each contestant called once untimed, then round by round."""
-    for fn in runs.values():
-        fn()
+def steady(runs, repeat, warmup=WARMUP, calls=CALLS, settle=SETTLE):
+    """name -> median seconds of back-to-back calls: per round each contestant in turn runs
+    one block (settle idle, `warmup` untimed calls, `calls` timed ones)."""
     times = {name: [] for name in runs}
     for _ in range(repeat):
         for name, fn in runs.items():
-            time.sleep(SETTLE)
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+            time.sleep(settle)
+            for _ in range(warmup):
+                fn()
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def cold(runs, repeat, settle=SETTLE):
+    """name -> median seconds of one call after `settle` idle, round by round."""
+    for fn in runs.values():
+        fn()
+    return steady(runs, repeat, warmup=0, calls=1, settle=settle)
+
+
+def ramp(runs, calls, repeat, settle=SETTLE):
+    """name -> the median seconds of the k-th back-to-back call after `settle` idle, k < calls
+    (blocks interleaved round by round): how many warm-up calls a block needs."""
+    for fn in runs.values():
+        fn()
+    times = {name: [[] for _ in range(calls)] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            time.sleep(settle)
+            for k in range(calls):
+                t0 = time.perf_counter()
+                fn()
+                times[name][k].append(time.perf_counter() - t0)
+    return {name: [statistics.median(t) for t in ts] for name, ts in times.items()}
+
+
+def both(runs, args):
+    """name -> (steady, cold) median seconds, by the command line's protocol."""
+    st = steady(runs, args.repeat, args.warmup, args.calls, args.settle)
+    co = cold(runs, args.repeat, args.settle)
+    return {name: (st[name], co[name]) for name in runs}
 
 
 def compile_time(w, dtype):
@@ -122,7 +172,7 @@ def _process_median(runs, repeat):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def symbolic_rows(n, dtype, repeat):
+def symbolic_rows(n, dtype, args):
     """Prints softmax CE over ("N", "C") at C = 10 against the static-C kernel and JAX."""
     w = WORKLOADS["softmax_ce_10"]
     arrays = w.inputs(n, dtype)
@@ -136,7 +186,7 @@ def symbolic_rows(n, dtype, repeat):
         "symbolic C, general program": lambda: general((p, t), buf),
         "symbolic C, specialized program": lambda: special((p, t), buf),
         "symbolic C kernel": lambda: k1(p, t, out=buf),
-        "static C kernel": lambda: static(p, t, out=buf)}, repeat)
+        "static C kernel": lambda: static(p, t, out=buf)}, args.repeat)
     print(f"\n## softmax CE, symbolic C = 10, {rows:.0e} rows, {dtype}: 1 thread, process "
           f"time, ns/row; specializations {k1._fn.specializations}")
     base = per_core["symbolic C, general program"]
@@ -147,11 +197,23 @@ def symbolic_rows(n, dtype, repeat):
             "static C kernel, 2 threads, out=": lambda: static2(p, t, out=buf)}
     if _installed("jax"):
         runs["jax.jit"] = jax_peer(w, arrays)
-    med = interleaved(runs, repeat)
-    print("2 threads, wall, median ms: " +
+    med = steady(runs, args.repeat, args.warmup, args.calls, args.settle)
+    print("2 threads, wall, steady-state median ms: " +
           ", ".join(f"{k} {v * 1e3:.2f}" for k, v in med.items()))
     if "jax.jit" in med:
         print(f"    {med['jax.jit'] / med['symbolic C kernel, 2 threads, out=']:.1f}x JAX")
+
+
+def print_ramp(w, n, dtype, args):
+    """The k-th call's median after idle, k = 1 .. args.ramp, of the 2-thread kernel and JAX."""
+    arrays = w.inputs(n, dtype)
+    runs = contestants(w, arrays)
+    runs = {k: runs[k] for k in ("llvm 2 threads, out=", "llvm 1 thread, out=", "jax.jit")
+            if k in runs}
+    print(f"\n## ramp after {args.settle * 1e3:.0f} ms idle, {w.name}, N = {n:.0e}, {dtype}: "
+          f"median ms of the k-th call, k = 1 .. {args.ramp} ({args.repeat} rounds)")
+    for name, ts in ramp(runs, args.ramp, args.repeat, args.settle).items():
+        print(f"{name}: " + " ".join(f"{t * 1e3:.3g}" for t in ts))
 
 
 def main(argv=None):
@@ -159,10 +221,22 @@ def main(argv=None):
     ap.add_argument("--sizes", default="1e6,1e7")
     ap.add_argument("--dtypes", default="float32")
     ap.add_argument("--losses", default=",".join(WORKLOADS))
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=7, help="rounds (blocks per contestant)")
+    ap.add_argument("--warmup", type=int, default=WARMUP, help="untimed calls opening a block")
+    ap.add_argument("--calls", type=int, default=CALLS, help="timed calls per block")
+    ap.add_argument("--settle", type=float, default=SETTLE, help="idle seconds before a block")
+    ap.add_argument("--ramp", type=int, default=0,
+                    help="instead of the tables: the first RAMP calls after idle, per call")
     args = ap.parse_args(argv)
     import llvmlite.binding  # noqa: F401  (its import is not the kernel's compile time)
     names = args.losses.split(",")
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    if args.ramp:
+        for dtype in args.dtypes.split(","):
+            for n in sizes:
+                for name in names:
+                    print_ramp(WORKLOADS[name], n, dtype, args)
+        return
     bw = bandwidth()
     print(f"copy bandwidth: {bw / 1e9:.1f} GB/s")
     print("\n## first compile + call, float32 (ms)")
@@ -173,21 +247,26 @@ def main(argv=None):
         row = small_call(WORKLOADS[name])
         print(f"{name}: " + ", ".join(f"{k} {v * 1e6:.1f}" for k, v in row.items()))
     for dtype in args.dtypes.split(","):
-        for n in [int(float(s)) for s in args.sizes.split(",")]:
-            print(f"\n## N = {n:.0e}, {dtype}: median ms (ratio to the bandwidth bound)")
+        for n in sizes:
+            print(f"\n## N = {n:.0e}, {dtype}: median ms, steady state / cold call (ratio to the "
+                  f"bandwidth bound); blocks of {args.warmup} + {args.calls} calls, "
+                  f"{args.repeat} rounds")
             for name in names:
                 w = WORKLOADS[name]
                 arrays = w.inputs(n, dtype)
                 bound = w.bytes_moved(arrays) / bw
-                med = interleaved(contestants(w, arrays), args.repeat)
-                cells = ", ".join(f"{k} {v * 1e3:.2f} ({v / bound:.1f})" for k, v in med.items())
-                print(f"{name} [bound {bound * 1e3:.2f} ms]: {cells}")
+                med = both(contestants(w, arrays), args)
+                cells = ", ".join(f"{k} {st * 1e3:.3g} ({st / bound:.1f}) / {co * 1e3:.3g} "
+                                  f"({co / bound:.1f})" for k, (st, co) in med.items())
+                print(f"{name} [bound {bound * 1e3:.3g} ms]: {cells}")
                 if "jax.jit" in med:
-                    jx, best = med["jax.jit"], med["llvm 2 threads, out="]
-                    print(f"    {jx / best:.1f}x JAX with out= ({jx / med['llvm 2 threads']:.1f}x "
-                          f"allocating); a kernel at the bound would be {jx / bound:.1f}x")
+                    (jx, jc), (best, bc) = med["jax.jit"], med["llvm 2 threads, out="]
+                    alloc = med["llvm 2 threads"][0]
+                    print(f"    {jx / best:.1f}x JAX with out= ({jx / alloc:.1f}x allocating), "
+                          f"cold {jc / bc:.1f}x; a kernel at the bound would be "
+                          f"{jx / bound:.1f}x")
             if "softmax_ce_10" in names:
-                symbolic_rows(n, dtype, args.repeat)
+                symbolic_rows(n, dtype, args)
 
 
 if __name__ == "__main__":
