@@ -9,7 +9,12 @@ from llvmlite import ir
 from codegen.llvm import jit, mathlib as m
 
 REFS = {"exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "tanh": np.tanh,
-        "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "softplus": lambda v: np.logaddexp(0, v)}
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "softplus": lambda v: np.logaddexp(0, v),
+        "exp_neg": lambda v: np.exp(-v), "exp_shifted": lambda v: np.exp(-v),
+        "log1p_unit": np.log1p}
+#: the lanes' range where it is not [-20, 20]: the lean functions' domains
+DOMAINS = {"log": (0.05, 20.0), "log1p": (-0.9, 20.0), "exp_neg": (0.0, 20.0),
+           "log1p_unit": (0.0, 1.0)}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +42,7 @@ def kernels():
 @pytest.mark.parametrize("name", sorted(REFS))
 def test_vector_argument(kernels, name, dtype):
     fn, lanes = kernels[name, dtype]
-    lo = 0.05 if name == "log" else -0.9 if name == "log1p" else -20.0
-    x = np.linspace(lo, 20.0, lanes).astype(dtype)
+    x = np.linspace(*DOMAINS.get(name, (-20.0, 20.0)), lanes).astype(dtype)
     y = np.empty_like(x)
     fn(x.ctypes.data, y.ctypes.data)
     want = REFS[name](x.astype(np.float64))

@@ -1,0 +1,87 @@
+"""The lean exponential and log1p's polynomials (exp_neg, exp_shifted, log1p_unit): the fits
+against mpmath, the 2^-K folded into exp_neg's coefficients, denormal results rounded once,
+and log1p_unit's error budget (its f - f^2/2 rounded once: at most half an ulp)."""
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+from codegen.llvm import handmade, mathlib
+
+from .accuracy import ulp_errors, wider
+
+DTYPES = [np.float32, np.float64]
+
+
+def _poly(coefs, x):
+    return np.polynomial.Polynomial(coefs)(x)
+
+
+def test_exp_q_fit_against_mpmath():
+    """float32's Q(r) = (e^r - 1 - r) / r^2 on |r| <= 0.35: r^2 |Q_fit - Q| / e^r, the
+    polynomial's own share of exp_neg's error, stays under 0.2 ulp (2^-24 relative)."""
+    mpmath.mp.dps = 40
+    r = np.linspace(-mathlib._HALF_LN2, mathlib._HALF_LN2, 2001)
+    r = r[r != 0]
+    exact = np.array([float((mpmath.exp(v) - 1 - v) / v ** 2) for v in map(mpmath.mpf, r)])
+    share = r ** 2 * np.abs(_poly(mathlib._EXP_Q_FIT[32], r) - exact) / np.exp(r)
+    assert share.max() < 0.2 * 2.0 ** -24, share.max() / 2.0 ** -24
+
+
+def test_log_unit_fit_against_mpmath():
+    """float32's P(z) = (2 atanh(sqrt z) / sqrt z - 2) / z on z in [0, 1/9]: within 1e-8, and
+    its share s z |P_fit - P| / log(1 + f) of log1p_unit's error under 0.02 ulp."""
+    mpmath.mp.dps = 40
+    z = np.linspace(1e-6, 1 / 9, 2001)
+    exact = np.array([float((2 * mpmath.atanh(mpmath.sqrt(v)) / mpmath.sqrt(v) - 2) / v)
+                      for v in map(mpmath.mpf, z)])
+    err = np.abs(_poly(mathlib._LOG_UNIT_FIT[32], z) - exact)
+    s = np.sqrt(z)
+    assert err.max() < 1e-8
+    assert (s * z * err / np.log1p(2 * s / (1 - s))).max() < 0.02 * 2.0 ** -24
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_exp_neg_coefficients_are_the_polynomial_times_two_to_the_minus_k(bits):
+    """Scaling by 2^-K commutes with rounding to the float (no coefficient leaves the normal
+    range): exp_neg evaluates exactly 2^-K times exp_shifted's polynomial."""
+    dtype = np.float32 if bits == 32 else np.float64
+    k = mathlib._EXP_NEG_K[bits]
+    scaled, plain = mathlib._EXP_NEG_POLY[bits], mathlib._EXP_R_POLY[bits]
+    assert len(scaled) == len(plain)
+    for c, p in zip(scaled, plain):
+        assert dtype(c) == dtype(p) * dtype(2.0 ** -k) and abs(dtype(c)) >= np.finfo(dtype).tiny
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("name", ["exp_neg", "exp_shifted"])
+def test_denormal_results_round_once(maps, name, dtype):
+    """e^-a below the smallest normal: one rounding of y 2^-n, so within one denormal step of
+    the exact value rounded once, and off it only where y's own error (a fraction of a step near
+    the top binades) straddles a midpoint: a few percent; a second rounding would double that."""
+    fi = np.finfo(dtype)
+    a = np.linspace(-math.log(float(fi.tiny)), -math.log(float(fi.smallest_subnormal)) + 1,
+                    100_000).astype(dtype)
+    want = np.exp(-a.astype(wider(dtype))).astype(dtype)
+    got = handmade.map_function(maps, name, dtype)(a)
+    step = np.abs(got.astype(np.float64) - want.astype(np.float64)) / float(fi.smallest_subnormal)
+    assert (want < fi.tiny).mean() > 0.99 and (want == 0).any()
+    assert step.max() <= 1.0
+    assert (step != 0).mean() < 0.03
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_log1p_unit_error_budget(maps, dtype):
+    """log1p_unit = hi + s (f^2/2 + z P), hi = f - f^2/2 rounded once: hi's rounding (half an
+    ulp: hi <= the result) and the last one, plus s's small term's, stay within 1.25 ulp over
+    [0, 1] (bits of every binade, a dense grid, the ends)."""
+    rng = np.random.default_rng(21)
+    ity = np.uint32 if dtype == np.float32 else np.uint64
+    top = np.array(1.0, dtype).view(ity)
+    f = np.concatenate([rng.integers(0, top, 300_000, dtype=ity, endpoint=True).view(dtype),
+                        np.linspace(0, 1, 300_001).astype(dtype), np.array([0, 1], dtype)])
+    got = handmade.map_function(maps, "log1p_unit", dtype)(f)
+    err = ulp_errors(got, np.log1p(f.astype(wider(dtype))), dtype)
+    assert err.max() <= 1.25, f"{err.max():.3f} ulp at f = {f[err.argmax()]!r}"
+    assert got[-2] == 0
