@@ -11,7 +11,11 @@ A value of the row alone (a row reduction, a label, the log of a row's sum) is a
 vector, computed once per G rows and repeated to the lanes (P copies per register). A row
 reduction combines the V registers lane by lane, then the P column groups by halving: no
 transpose. A division by a row value is one reciprocal per row times the lanes (the licence
-arcp gives). Rows left over (per chunk, fewer than G) run the nest's ordinary loops.
+arcp gives). One loop body serves every row: when G does not divide a chunk's rows, its
+last group ends at the chunk's end and overlaps the group before (those rows are stored
+again with the same values, and left out of the row sums); a chunk of fewer than G rows runs
+one group on zero-padded copies of its rows, copied back after. No scalar remainder path:
+the packed C = 10 kernel compiles in about 3/4 of the time it took with one.
 
 A row phase (lower._row_phase: softmax CE's per-row loss) runs on the G-lane row values, its
 picks x[row, y[row]] loaded one per row from the row just read, its sums taken in row order.
@@ -32,7 +36,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, VIEWS, _closure, combine, const,
+from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, combine, const,
                     convert, elementwise, identity, intrinsic, is_float)
 
 MAX_ROW = 16
@@ -297,14 +301,16 @@ class PackedRows:
             slot = em.accs[id(s)]
             v = self.value(s.inputs[0], self.aligned(("R",), s.inputs[0].shape))
             v = convert(b, v, self.vec(slot.allocated_type, self.g))
+            v = b.select(self.counted(), v, identity(s.op, v.type))    # rows done already
             acc = b.load(slot, typ=slot.allocated_type)
             for g in range(self.g):
                 acc = combine(b, s.op, acc, b.extract_element(v, const(I32, g)),
                               id(s) in em.nest.loose)
             b.store(acc, slot)
 
-    def group(self, row0):
-        self.row0, self.memo = row0, {}
+    def group(self, row0, skip, count):
+        """The G rows from row0; the row sums take rows g with skip <= g < skip + count."""
+        self.row0, self.memo, self.skip, self.count = row0, {}, skip, count
         for j, phase in enumerate(self.em.nest.phases):
             if j in self.em.nest.row_phases:
                 self.row_values(phase)
@@ -316,13 +322,78 @@ class PackedRows:
                     idx = self.aligned(("R", "C"), s.shape)
                     self.store(s, idx, self.spread(self.value(s, idx)))
 
+    def counted(self):
+        """G lanes: whether the group's row g is summed (skip <= g < skip + count)."""
+        b, g = self.b, self.g
+        if "counted" not in self.memo:
+            lanes = b.sub(ir.Constant(self.vec(I64, g), list(range(g))), self.splat(self.skip, g))
+            self.memo["counted"] = b.icmp_unsigned("<", lanes, self.splat(self.count, g))
+        return self.memo["counted"]
+
+    def row_buffers(self):
+        """(slot, node, elements per row) of the buffers indexed by the row."""
+        em, rows = self.em, self.em.nest.shape[0]
+        return [(k, n, int(np.prod(n.shape[1:], dtype=np.int64)))
+                for k, n in enumerate(em.buffers) if n.ndim and n.shape[0] == rows != 1]
+
     def build(self):
-        """The packed loop over whole groups of [start, stop), then em's loops for the rest."""
+        """ceil(n / G) groups over the chunk's n = stop - start rows; the last one, when G
+        does not divide n, ends at stop (its rows before the rest were done already: their
+        values are stored again, not summed again). A chunk of fewer than G rows runs one
+        group on zero-padded copies of its rows (copied back after): no scalar path."""
         b, em = self.b, self.em
         g = const(I64, self.g)
-        groups = b.sdiv(b.sub(em.stop, em.start), g)
-        em.loop(const(I64, 0), groups, lambda j: self.group(b.add(em.start, b.mul(j, g))))
-        start = em.start
-        em.start = b.add(start, b.mul(groups, g))
-        em.nested(0, [])
-        em.start = start
+        n = b.sub(em.stop, em.start)
+        small = b.icmp_signed("<", n, g)
+        bufs = self.row_buffers()
+        real = em.ptrs
+        em.ptrs = list(real)
+        pad = {}
+        for k, node, per in bufs:
+            at = ir.IRBuilder(em.allocas)
+            pad[k] = at.alloca(em.mem(node), size=self.g * per)
+        with b.if_then(small):
+            for k, node, per in bufs:
+                size = self.g * per * _bytes(em.mem(node))
+                _memset(b, pad[k], size)
+                if any(node is r for r in em.nest.reads):
+                    _memcpy(b, pad[k], self.row_ptr(real[k], node, em.start, per),
+                            b.mul(n, const(I64, per * _bytes(em.mem(node)))))
+        for k, _, _ in bufs:
+            em.ptrs[k] = b.select(b.not_(small), real[k], pad[k])
+        first = b.select(small, const(I64, 0), em.start)
+        last = b.select(small, g, em.stop)
+        rows = b.select(small, n, g)
+        groups = b.sdiv(b.add(b.sub(last, first), const(I64, self.g - 1)), g)
+
+        def one(j):
+            at = b.add(first, b.mul(j, g))
+            row0 = b.select(b.icmp_signed(">", b.add(at, g), last), b.sub(last, g), at)
+            self.group(row0, b.sub(at, row0), rows)
+        em.loop(const(I64, 0), groups, one)
+        em.ptrs = real
+        with b.if_then(small):
+            for k, node, per in bufs:
+                if any(node is w for w in em.nest.writes):
+                    _memcpy(b, self.row_ptr(real[k], node, em.start, per), pad[k],
+                            b.mul(n, const(I64, per * _bytes(em.mem(node)))))
+
+    def row_ptr(self, ptr, node, row, per):
+        return self.b.gep(ptr, [self.b.mul(row, const(I64, per))], inbounds=True,
+                          source_etype=self.em.mem(node))
+
+
+def _memset(b, ptr, size):
+    fn = _intrinsic(b.module, "llvm.memset.p0.i64", [PTR, I8, I64, I1])
+    b.call(fn, [ptr, const(I8, 0), const(I64, size), const(I1, 0)])
+
+
+def _memcpy(b, dst, src, size):
+    fn = _intrinsic(b.module, "llvm.memcpy.p0.p0.i64", [PTR, PTR, I64, I1])
+    b.call(fn, [dst, src, size, const(I1, 0)])
+
+
+def _intrinsic(module, name, args):
+    fn = module.globals.get(name)
+    return fn if fn is not None else ir.Function(module, ir.FunctionType(ir.VoidType(), args),
+                                                 name=name)

@@ -102,3 +102,35 @@ def test_labels_out_of_range_raise(row):
     feed["y"][row] = 10
     with pytest.raises(lg.errors.InputError, match="label 10 is out of range"):
         k(**feed)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("classes", [3, 10])
+def test_row_counts_around_the_group_size(classes, dtype):
+    """Fewer rows than a group (one group on zero-padded copies), exactly one group, one row
+    more (the last group overlaps the first: its rows are stored again, summed once), and
+    several groups plus a remainder; per-row losses (row values stored), the row max kept
+    (logsumexp) and the mean loss with its gradient, against lg.evaluate."""
+    x = lg.input("x", shape=("N", classes))
+    y = lg.input("y", shape=("N",), dtype="int64")
+    per_row = zoo.tf.sparse_softmax_cross_entropy(x, y)
+    loss = lg.mean(per_row)
+    k_rows = codegen.compile([per_row, lg.logsumexp(x, axis=1)], backend="llvm", dtype=dtype,
+                             threads=1)
+    k_loss = codegen.compile(loss, wrt=[x], backend="llvm", dtype=dtype, threads=1)
+    group = _packed_lanes(classes, dtype) // classes
+    rng = np.random.default_rng(classes + group)
+    tol = 2e-6 if dtype == "float32" else 1e-14
+    for rows in sorted({1, 2, group - 1, group, group + 1, 3 * group + 2}):
+        feed = {"x": (4 * rng.normal(size=(rows, classes))).astype(dtype),
+                "y": rng.integers(0, classes, size=rows)}
+        with np.errstate(all="ignore"):
+            want_rows = lg.evaluate([per_row, lg.logsumexp(x, axis=1)], feed)
+        for got, want in zip(k_rows(**feed), want_rows):
+            np.testing.assert_allclose(got, want, rtol=4 * tol, err_msg=f"{rows} rows")
+        v, (g,) = k_loss(**feed)
+        want_v, want_g = _want(loss, x, feed)
+        np.testing.assert_allclose(v, want_v, rtol=4 * tol, err_msg=f"{rows} rows")
+        np.testing.assert_allclose(g, want_g, rtol=4 * tol, atol=tol * np.abs(want_g).max(),
+                                   err_msg=f"{rows} rows")
+    assert f"<{_packed_lanes(classes, dtype)} x {ELEM[dtype]}>" in k_loss.llvm_ir
