@@ -136,8 +136,9 @@ class _Plan:
             if OPS[n.op].shares:
                 self.sharers[id(n.inputs[0])] = self.sharers.get(id(n.inputs[0]), 0) + 1
 
-    def track(self, node, out, args):
-        """Record the new value's root buffer; own it when an impl allocated it."""
+    def track(self, node, out, args, reused=None):
+        """Record the new value's root buffer; own it when an impl allocated it, or when it is
+        the dying buffer of ours the impl was given to write into (reused)."""
         root = out
         while isinstance(root.base, np.ndarray):
             root = root.base
@@ -145,7 +146,8 @@ class _Plan:
             self.safe = False   # a view through a foreign buffer: aliasing unknown, no reuse
         self.root_of[id(node)] = id(root)
         self.views[id(root)] = self.views.get(id(root), 0) + 1
-        if root is out and out.flags.writeable and all(out is not a for a in args):
+        if root is out and out.flags.writeable and (out is reused or
+                                                     all(out is not a for a in args)):
             self.owned.add(id(node))
 
     def reusable(self, node, k, values, shape, dtype):
@@ -196,6 +198,7 @@ def _apply(node, values, env, plan=None, k=0):
         shape = tuple(resolve_dim(d, env.dims) for d in node.shape)
     if op.wants_shape:
         kw["out_shape"] = shape
+    buf = None
     if plan is not None and op.writes_out:
         buf = plan.reusable(node, k, values, shape, dtype)
         if buf is not None:
@@ -204,7 +207,7 @@ def _apply(node, values, env, plan=None, k=0):
         kw["memo"] = plan.memo(node)
     out = np.asarray(op.impl(*args, **kw), dtype=dtype)
     if plan is not None:
-        plan.track(node, out, args)
+        plan.track(node, out, args, buf)
     return out
 
 

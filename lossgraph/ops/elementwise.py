@@ -43,12 +43,33 @@ def _fn(name):
     return build
 
 
+CHUNK = 32768   # elements per part: a float64 temporary of 256 KB stays in the L2 cache
+
+
+def _in_parts(whole):
+    """An impl of several NumPy passes with temporaries, run part by part over contiguous
+    arrays: the passes then read and write cache, not memory. Elementwise, so the values
+    are the same bits as whole(x, out) gives."""
+    def impl(x, out=None):
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        if x.size <= CHUNK or not x.flags.c_contiguous or \
+                out is not None and not out.flags.c_contiguous:
+            return whole(x, out)
+        out = np.empty(x.shape, x.dtype) if out is None else out
+        fx, fo = x.reshape(-1), out.reshape(-1)
+        for i in range(0, fx.size, CHUNK):
+            whole(fx[i:i + CHUNK], fo[i:i + CHUNK])
+        return out
+    impl.__doc__ = whole.__doc__
+    return impl
+
+
+@_in_parts
 def _sigmoid(x, out=None):
     """1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below: no overflow, full relative accuracy
     in both tails. e^-|x| is computed once, in place; float32 stays float32."""
-    x = np.asarray(x)
-    if x.dtype.kind not in "f":
-        x = x.astype(np.float64)
     positive = x >= 0
     e = np.abs(x, out=np.empty(x.shape, x.dtype) if out is None else out)
     np.negative(e, out=e)
@@ -58,17 +79,15 @@ def _sigmoid(x, out=None):
     return np.divide(e, d, out=e)
 
 
+@_in_parts
 def _softplus(x, out=None):
     """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, exact for large |x|.
     log1p(e^-|x|) is computed in float64 also for float32 x and rounded once with the sum:
     NumPy's float32 exp and log1p would add up to 2 ulp; this is correctly rounded."""
-    x = np.asarray(x)
     e = np.abs(x, out=np.empty(x.shape, np.float64))
     np.negative(e, out=e)
     np.exp(e, out=e)
     np.log1p(e, out=e)
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
     out = np.maximum(x, 0, out=np.empty(x.shape, x.dtype) if out is None else out)
     return np.add(out, e, out=out, casting="same_kind")
 

@@ -255,3 +255,43 @@ def test_a_lone_logsumexp_keeps_no_exponentials_alive():
     finally:
         tracemalloc.stop()
     assert peak <= 1.5 * x.nbytes
+
+
+def test_a_chain_of_in_place_ops_keeps_one_buffer():
+    """An op that wrote into a dying buffer owns its result, so the next op can write over it
+    in turn: exp, then four arithmetic ops, peak at one array the size of the input (the
+    result itself)."""
+    x = np.random.default_rng(4).normal(size=200_000)
+    X = lg.input("x", shape=x.shape)
+    y = ((lg.exp(X) * 2.0 + 1.0) * 3.0 - 4.0) / 5.0
+    np.testing.assert_allclose(lg.evaluate(y, x=x), ((np.exp(x) * 2 + 1) * 3 - 4) / 5,
+                               rtol=1e-15)
+    tracemalloc.start()
+    try:
+        lg.evaluate(y, x=x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 1.2 * x.nbytes
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(UNARY))
+def test_stable_unary_ops_on_large_arrays_give_the_bits_of_small_pieces(name, dtype):
+    """Arrays past CHUNK elements are computed part by part: every element, at the parts'
+    seams, through out= and in strided views, is bit for bit what the op gives on a piece
+    of 1000 elements (computed whole)."""
+    from lossgraph.ops.elementwise import CHUNK
+    impl = lg.ops.OPS[name].impl
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=3 * CHUNK + 5) * 30).astype(dtype)
+    x[CHUNK - 8:CHUNK - 8 + 32] = edge_values(dtype)[:32]
+    pieces = np.concatenate([impl(x[i:i + 1000]) for i in range(0, x.size, 1000)])
+    assert impl(x).dtype == dtype
+    np.testing.assert_array_equal(impl(x), pieces)
+    out = np.empty_like(x)
+    assert impl(x, out=out) is out
+    np.testing.assert_array_equal(out, pieces)
+    grid = x[:2 * CHUNK].reshape(2, CHUNK)
+    np.testing.assert_array_equal(impl(grid.T), pieces[:2 * CHUNK].reshape(2, CHUNK).T)
+    np.testing.assert_array_equal(impl(x[::3]), pieces[::3])
