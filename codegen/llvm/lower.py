@@ -73,10 +73,20 @@ def is_float(ty):
 
 # --- conversions and constants
 
+class Splat(ir.FormattedConstant):
+    """A vector constant with one value in every lane, spelled `splat (T v)`: printed and
+    parsed once, not once per lane (packed rows have 80-lane vectors)."""
+
+    def __init__(self, ty, elem):
+        ir.Constant.__init__(self, ty.element, None)
+        self.type, self.elem = ty, elem
+        self.constant = f"splat ({elem.type} {elem.get_reference()})"
+
+
 def const(ty, value):
     """value as a constant of ty (a vector type: in every lane)."""
     if isinstance(ty, ir.VectorType):
-        return ir.Constant(ty, [const(ty.element, value)] * ty.count)
+        return Splat(ty, const(ty.element, value))
     if is_float(ty):
         v = float(value)
         return ir.Constant(ty, float(np.float32(v)) if ty == F32 else v)
@@ -545,11 +555,13 @@ def _row_phase(steps, where, kind, space, deps, node):
         if nest.shape[:len(space)] != tuple(space) or nest.outer != len(space) or \
                 len(nest.shape) == len(space):
             return None
-        phase = 0
+        phase, rows = 0, set(range(len(space), len(nest.shape)))
         for d in deps:
             ds, dp = where[id(d)]
+            # in this nest, only reductions over the row's own axes are complete per row (one
+            # over the rows, e.g. softmax over axis 0, is only after the last row)
             if ds > s or ds == s and not (kind[id(d)] == "reduce" and
-                                          id(d) not in {id(p) for p in nest.partials}):
+                                          set(d.attrs["axis"]) == rows):
                 return None
             if ds == s:
                 phase = max(phase, dp + 1)

@@ -141,3 +141,18 @@ def test_long_row_labels_out_of_range_raise():
     feed["y"] = np.array([0, -1, 2])
     with pytest.raises(lg.errors.InputError, match="out of range"):
         k(**feed)
+
+
+@pytest.mark.parametrize("classes", [4, 1000])
+def test_a_row_value_reading_a_reduction_over_the_rows_waits_for_it(classes):
+    """sum(pick(softmax(x, axis=0), y)): the per-row pick reads sums over all rows (axis 0),
+    complete only after the last row, so it is no row phase of that nest (it once was, and
+    read partial column sums; hypothesis found it in test_lower_random)."""
+    x = lg.input("x", shape=(3, classes))
+    y = lg.input("labels", shape=(3,), dtype="int64")
+    loss = lg.sum(lg.pick(lg.softmax(x, axis=0), y)) + 0.5 * lg.sum(x)
+    rng = np.random.default_rng(0)
+    feed = {"x": rng.normal(size=(3, classes)), "labels": rng.integers(0, classes, size=3)}
+    k = codegen.compile(loss, wrt=[x], backend="llvm", threads=1)
+    value, (grad,) = k(**feed)
+    _check([value, grad], _reference(loss, [x], feed), np.float64)
