@@ -220,10 +220,12 @@ def _flat_on_inputs(p, build):
 
 
 def _const_test(p):
-    """Whether a node is a constant (seen through broadcasts) Const p admits, as a closure."""
+    """Whether a node is a constant (seen through broadcasts) Const p admits, as a closure;
+    answers are kept per node (graphs repeat a few constants; nodes are immutable)."""
     value, scalar = p.value, p.scalar
+    known = {}
 
-    def test(node):
+    def admits(node):
         c = node
         while c.op == "broadcast_to":
             c = c.inputs[0]
@@ -233,6 +235,14 @@ def _const_test(p):
             return True
         v = c.attrs["value"]
         return v.item() == value if v.size == 1 else bool(v.size and np.all(v == value))
+
+    def test(node):
+        got = known.get(node)
+        if got is None:
+            if len(known) > 1024:
+                known.clear()
+            got = known[node] = admits(node)
+        return got
     return test
 
 

@@ -14,7 +14,7 @@ from . import api as F
 from .graph import Node, cycle_collector_paused, existing, make, topo_order
 from .regions import elementwise_region
 from .ops import OPS
-from .patterns import CONSTANT_OPS, NEEDS_NODE, RULES, Const, const_value
+from .patterns import CONSTANT_OPS, RULES, Const, const_value
 from . import rules as _rules  # noqa: F401  (importing it registers the rules)
 from .rules import linalg as _rules_linalg  # noqa: F401  (matmul rules)
 
@@ -273,12 +273,10 @@ def _normalize(roots, trace):
                 out = None
                 for f, from_here in first:
                     out = f(inputs)
-                    if out is not None:
+                    if out is not None:      # a result, or NEEDS_NODE
                         rules = from_here
                         break
-                if out is None or out is NEEDS_NODE:
-                    pass
-                elif type(out) is Node and out._sig == n._sig and out is not n and \
+                if type(out) is Node and out._sig == n._sig and out is not n and \
                         out not in redirect and existing(n.op, inputs) is None:
                     form = done_get(out)
                     if form is not None:

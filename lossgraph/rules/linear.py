@@ -190,7 +190,7 @@ def _cancelled(m):
 def _distributed(m):
     """A sum factor multiplied out when every one of its terms then loses a divisor:
     ((1 - z) / s' - z / s) s s' -> (1 - z) s - z s'. None when that does not happen."""
-    if len(m.nums) < 2:
+    if len(m.nums) < 2 or m.nums in _UNSPREAD:
         return None
     for i, f in enumerate(m.nums):
         if f.op not in ("add", "subtract") or f.dtype not in _FLOATS or \
@@ -205,7 +205,15 @@ def _distributed(m):
             continue
         return [_cancelled(Monomial(m.coef * t.coef, t.nums + others, t.dens + m.dens))
                 for t in ts]
+    if len(_UNSPREAD) > MEMO_LIMIT:
+        _UNSPREAD.clear()
+    _UNSPREAD[m.nums] = True
     return None
+
+
+# factor tuples no sum among them is multiplied out of (whether one is depends on the factors
+# alone): P * c, then c * P, ask about the same tuple
+_UNSPREAD: dict = {}
 
 
 def _first_term_has_divisor(f):
