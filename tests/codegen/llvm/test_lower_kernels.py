@@ -235,8 +235,11 @@ def test_all_minus_inf_rows_give_what_evaluate_gives(classes):
         k = codegen.compile(loss, wrt=[X], backend="llvm", threads=1)
         got_v, (got_g,) = k(**feed)
         value, (grad,) = lg.pipeline.derive(loss, [X])
-        with np.errstate(all="ignore"):
-            want_v, want_g = lg.evaluate([value, grad], feed)
+        with np.errstate(all="ignore"):      # the reference in float64: float32's own
+            want_v, want_g = lg.evaluate([value, grad], dict(feed, x=x.astype(np.float64)))
         np.testing.assert_array_equal(np.isnan(got_g), np.isnan(want_g), err_msg=name)
-        np.testing.assert_allclose(got_g, want_g, rtol=1e-5, atol=1e-7, err_msg=name)
+        # softmax's gradient s (w - sum(w s)) cancels: float32's rounding of the row sum
+        # errs by up to ~3e-7 of the largest entry (NumPy in float32 as much as the kernel)
+        scale = np.abs(want_g[np.isfinite(want_g)]).max()
+        np.testing.assert_allclose(got_g, want_g, rtol=1e-5, atol=1e-6 * scale, err_msg=name)
         np.testing.assert_allclose(got_v, want_v, rtol=1e-5, err_msg=name)
