@@ -422,8 +422,28 @@ class NestEmitter:
             return
         lo, hi = (self.start, self.stop) if axis == 0 else \
             (const(I64, 0), self.dim(self.nest.shape[axis]))
-        hints = self.interleave() if axis > 0 and not self.short_row() else ()
-        self.loop(lo, hi, lambda i: self.inner(axis + 1, idx + [i], phase), hints)
+        body = lambda i: self.inner(axis + 1, idx + [i], phase)     # noqa: E731
+        if axis == 0 or self.short_row():
+            self.loop(lo, hi, body)
+            return
+        hints, c = self.interleave(), self.nest.shape[axis]
+        step = hints[0][1] * hints[1][1]
+        if axis < k - 1 or not isinstance(c, int) or c % step == 0:
+            self.loop(lo, hi, body, hints)
+            return
+        # a static row's remainder as vectors of 8, 4, 2, 1 elements, each loop exactly one
+        # vector long (unroll.disable keeps LLVM from unrolling it to scalars before the
+        # vectorizer sees it): softmax CE, ns/element, C = 127 1.42 -> 0.96, C = 1000 1.04x
+        mid = c - c % step
+        self.loop(lo, const(I64, mid), body, hints)
+        width = step
+        while mid < c:
+            while width > c - mid:
+                width //= 2
+            self.loop(const(I64, mid), const(I64, mid + width), body,
+                      (("llvm.loop.vectorize.width", width), ("llvm.loop.interleave.count", 1),
+                       ("llvm.loop.unroll.disable", None)))
+            mid += width
 
     def short_row(self):
         """Whether the nest's rows have a static length of at most SHORT_ROW elements."""
