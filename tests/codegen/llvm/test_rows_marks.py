@@ -43,7 +43,7 @@ def _logits(rows, classes, dtype, rng, strided):
     return wide[:, ::2]
 
 
-@pytest.mark.parametrize("classes", [1, 17, 1000, 1025])
+@pytest.mark.parametrize("classes", [1, 17, 32, 50, 1000, 1025])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_softmax_ce_rows_match_evaluate(classes, dtype, threads):
