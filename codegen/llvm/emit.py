@@ -100,6 +100,7 @@ class NestEmitter:
         self.strides = {}
         self.memo = {}
         self.forced = {}             # id -> a value the node takes in the loop being emitted
+        self.stash = None            # plan_stash's (phase, later phase, value, array)
         self.flat_i = None
 
     # --- types, dims, buffers
@@ -368,7 +369,8 @@ class NestEmitter:
         """(eq, r, sinks): eq = equal(r, c) read by stored values of phase (sinks), r a row
         value and c the column index (one_hot's y == c). The row's loop runs with eq false;
         mark_column then stores the sinks at the one column where eq holds. Not for an eq a
-        reduction of the phase reads, or one read through a gather (pick)."""
+        reduction of the phase reads, one read through a gather (pick), or one the value the
+        phase stashes for a later one reads."""
         kind, c = self.p.kind, self.nest.shape[-1]
         cands, users, banned = {}, {}, set()
 
@@ -393,6 +395,8 @@ class NestEmitter:
                 walk(s.inputs[0], True)
             else:
                 walk(s, False)
+        if self.stash is not None and phase is self.stash[0]:
+            walk(self.stash[2], True)           # stored for a later phase as the loop has it
         return [(eq, r, list({id(u): u for u in users[k]}.values()))
                 for k, (eq, r) in cands.items() if k not in banned]
 
