@@ -112,36 +112,58 @@ def _memoized(node, memo, parts, combine):
     return memo[node]
 
 
-def _product_parts(n):
-    if n.op in _PRODUCT_OPS and n.dtype in _FLOATS:    # (a product op is never a constant)
-        return n.inputs
-    return ()
+def _leaf_monomial(n):
+    """The monomial of a node that is not a product: c for a scalar constant, else 1 * n."""
+    c = scalar(n)
+    return Monomial(1.0, (n,), ()) if c is None else Monomial(c, (), ())
 
 
 def _combine_product(n, kids):
-    if not kids:                   # (with kids, n is a product and not a constant)
-        c = scalar(n)
-        return Monomial(1.0, (n,), ()) if c is None else Monomial(c, (), ())
+    """The monomial of product n from its inputs' monomials."""
     if n.op == "negative":
         return kids[0].scaled(-1.0)
     a, b = kids
     if n.op == "divide":
         if b.coef == 0.0 or b.coef != b.coef:
             return Monomial(1.0, (n,), ())
-        m = Monomial(a.coef / b.coef, a.nums + b.dens, a.dens + b.nums)
+        coef, nums, dens = a.coef / b.coef, a.nums + b.dens, a.dens + b.nums
     else:
-        m = Monomial(a.coef * b.coef, a.nums + b.nums, a.dens + b.dens)
-    if len(m.nums) + len(m.dens) > MAX_TERMS:
+        coef, nums, dens = a.coef * b.coef, a.nums + b.nums, a.dens + b.dens
+    if len(nums) + len(dens) > MAX_TERMS:
         return Monomial(1.0, (n,), ())
-    return _cancelled(m)
+    if not dens and "sign" not in map(_op_of, nums):
+        return Monomial(coef, nums, dens)         # what _cancelled would give back
+    return _cancelled(Monomial(coef, nums, dens))
 
 
 def monomial(node):
     """node as coef * prod(nums) / prod(dens) (memoized; a product of more than MAX_TERMS
     factors is one opaque factor, so long chains stay linear)."""
-    got = _MONOMIALS.get(node)
-    return got if got is not None else _memoized(node, _MONOMIALS, _product_parts,
-                                                 _combine_product)
+    memo = _MONOMIALS
+    got = memo.get(node)
+    if got is not None:
+        return got
+    if node.op not in _PRODUCT_OPS or node.dtype not in _FLOATS:  # (never a constant)
+        got = memo[node] = _leaf_monomial(node)
+        return got
+    if len(memo) > MEMO_LIMIT:
+        memo.clear()
+    stack = [node]                 # the products below, children first, without recursion
+    while stack:
+        n = stack[-1]
+        kids = []
+        for k in n.inputs:
+            got = memo.get(k)
+            if got is None:
+                if k.op in _PRODUCT_OPS and k.dtype in _FLOATS:
+                    stack.append(k)
+                    break
+                got = memo[k] = _leaf_monomial(k)
+            kids.append(got)
+        else:
+            stack.pop()
+            memo[n] = _combine_product(n, kids)
+    return memo[node]
 
 
 def _sum_parts(n):
