@@ -57,8 +57,14 @@ SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
 
 #: ops worth storing between phases rather than computing twice
 EXPENSIVE = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "power")
-#: static rows up to this long run as scalar code (unrolled by LLVM); longer ones as vectors
-SHORT_ROW = 16
+#: static rows up to this long run as scalar code (unrolled by LLVM); longer ones (the rows
+#: packing does not take: float32 C = 16, float64 C = 8 and 16, or C > 16) as vectors:
+#: softmax CE, 1 thread, ns/element, float64 C = 8 20.1 -> 7.9, float32 C = 16 3.8 -> 3.2;
+#: rows of 2 or 3 made LLVM print "loop not vectorized" remarks
+SHORT_ROW = 4
+#: rows over several axes (dice over (H, W, C)) up to this many elements stay scalar code: as
+#: vectors their inner loops are too short (LLVM printed "loop not vectorized" remarks)
+SHORT_BLOCK = 64
 #: a long row's vector loop over fewer elements than this is kept a loop (unroll.disable):
 #: LLVM unrolls it in full before the vectorizer runs and leaves scalar code otherwise
 #: (softmax CE, 1 thread, ns/element, float32 C = 32: 3.4 -> 1.6, C = 50: 3.1 -> 1.3)
@@ -437,7 +443,7 @@ class NestEmitter:
             return
         hints, c = self.interleave(), self.nest.shape[axis]
         step = hints[0][1] * hints[1][1]
-        if axis < k - 1 or not isinstance(c, int):
+        if axis < k - 1 or self.nest.outer < k - 1 or not isinstance(c, int):
             self.loop(lo, hi, body, hints)
             return
         if c - c % step < FEW_ELEMENTS:
@@ -458,9 +464,11 @@ class NestEmitter:
             mid += width
 
     def short_row(self):
-        """Whether the nest's rows have a static length of at most SHORT_ROW elements."""
+        """Whether the nest's rows have a static length of at most SHORT_ROW elements (rows
+        over several axes: SHORT_BLOCK)."""
         inner = self.nest.shape[self.nest.outer:]
-        return all(isinstance(d, int) for d in inner) and _numel(inner)[0] <= SHORT_ROW
+        limit = SHORT_ROW if len(inner) == 1 else SHORT_BLOCK
+        return all(isinstance(d, int) for d in inner) and _numel(inner)[0] <= limit
 
     def interleave(self):
         """Loop hints for a long row: 512-bit vectors, the interleave count of its widest
