@@ -212,7 +212,7 @@ class NestEmitter:
         if id(n) in self.p.shifted and is_float(ty) and not self.short_row():
             x, ms = (convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
                      for i in self.p.shifted[id(n)])
-            return mathlib.exp_shifted(self.b, self.b.fsub(ms, x))
+            return mathlib.exp_row(self.b, self.b.fsub(ms, x))
         if n.op in SHARED_EXP and is_float(ty):
             x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)
             return SHARED_EXP[n.op](self.b, x, self.exp_neg_abs(n.inputs[0], idx, x))

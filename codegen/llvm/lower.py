@@ -442,7 +442,7 @@ class Plan:
     dims: tuple           # symbol names passed to every nest as integers
     dtypes: dict          # id -> numpy dtype name
     checks: dict          # id -> (node, depth, op, labels): label values checked in loops
-    shifted: dict         # id of exp(x - ms) -> (x, ms): computed as exp_shifted(ms - x)
+    shifted: dict         # id of exp(x - ms) -> (x, ms): computed as exp_row(ms - x)
 
 
 def node_dtype(node, float_t):

@@ -20,7 +20,10 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
                  Horner polynomial whose coefficients carry the final 2^-K, no selects but the
                  clamp (nan propagates through the arithmetic)
     exp_shifted(a) = e^-a for any a: exp_neg with 2^-n as two exact factors (overflow and
-                 denormals round once), for softmax's e^(x - max) = exp_shifted(max - x)
+                 denormals round once)
+    exp_row(a) = e^-a for softmax's a = max - x >= 0, e^(x - max) in the row loops: exp_neg
+                 with a floor where its one scale 2^(K - n) is +inf (a row whose max is +inf
+                 shifts by 0: its +inf entry, a = -inf, gives +inf)
     log1p_unit(f) = log(1 + f) for f in [0, 1] or nan (softplus's log1p(e^-|x|)): log1p's
                  formula with no exponent split or edge selects, a fitted R, three fmas after
                  the division (divisions stay: a Newton reciprocal costs more vector
@@ -65,7 +68,8 @@ from llvmlite import ir
 
 from lossgraph.errors import DTypeError
 
-__all__ = ["exp", "exp_neg", "exp_shifted", "log1p_unit", "exp_accurate", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus",
+__all__ = ["exp", "exp_neg", "exp_shifted", "exp_row", "log1p_unit", "exp_accurate", "log",
+           "log1p", "expm1", "tanh", "sigmoid", "softplus",
            "log_sigmoid", "power", "sqrt", "fabs", "sign", "maximum", "minimum", "xlogy",
            "FUNCTIONS"]
 
@@ -379,9 +383,27 @@ def _exp_neg(e, a):
     e^r = 1 + r + r^2 Q(r), Q fitted, as one Horner polynomial with 2^-K folded into its
     coefficients, times 2^(K - n) (exact: normal) in one multiply, so a denormal result
     rounds once."""
+    return _exp_one_scale(e, e.sel(e.gt(a, e.c(_exp_big(e))), e.c(_exp_big(e)), a))
+
+
+def _exp_big(e):
+    """e^-big rounds to 0."""
+    return 104.0 if e.p.bits == 32 else 746.0
+
+
+def _exp_row(e, a):
+    """e^-a for softmax's a = max - x >= 0, or nan (propagated): exp_neg with a floor at
+    a = n_inf ln 2, n_inf = K - bias - 1, where 2^(K - n)'s exponent field is all ones: +inf.
+    So a < 0 (a row whose max is +inf, shifted by 0) is e^-a down to (n_inf + 1/2) ln 2 (-66.2
+    float32, -665.1 float64) and +inf below (a = -inf, the +inf entry, gives +inf)."""
     p = e.p
-    big = 104.0 if p.bits == 32 else 746.0           # e^-big rounds to 0
-    a = e.sel(e.gt(a, e.c(big)), e.c(big), a)
+    floor = float((_EXP_NEG_K[p.bits] - p.bias - 1) * _LN2)
+    return _exp_one_scale(e, e.clamp(a, floor, _exp_big(e)))
+
+
+def _exp_one_scale(e, a):
+    """e^-a, a clamped to where 2^(K - n) is normal or +inf: y 2^(K - n) in one multiply."""
+    p = e.p
     t, r = _exp_reduced(e, a)
     y = e.horner(r, _EXP_NEG_POLY[p.bits])
     # the low bits of t hold n; shifted to the exponent field they leave magic's bits behind
@@ -716,6 +738,7 @@ def _public(impl, doc):
 exp = _public(_exp, "e^x (builder, x) -> value of x's type; under 1 ulp.")
 exp_neg = _public(_exp_neg, "e^-a for a >= 0 or nan (nan propagates); under 1 ulp.")
 exp_shifted = _public(_exp_shifted, "e^-a for any a or nan (nan propagates); under 1 ulp.")
+exp_row = _public(_exp_row, "e^-a for a = max - x >= 0 or nan; a < 0 as _exp_row says.")
 log1p_unit = _public(_log1p_unit, "log(1 + f) for f in [0, 1] or nan; under 2 ulp.")
 exp_accurate = _public(_exp_accurate, "e^x under 0.75 ulp, denormal results rounded once.")
 log = _public(_log, "log x; log 0 = -inf, log of a negative = nan.")
@@ -735,6 +758,7 @@ xlogy = _public(_xlogy, "x log y, 0 where x = 0.")
 
 #: name -> (function, arity): the functions a lowering table can take from here.
 FUNCTIONS = {f.__name__: (f, 2 if f in (power, maximum, minimum, xlogy) else 1)
-             for f in (exp, exp_neg, exp_shifted, exp_accurate, log, log1p, log1p_unit, expm1,
+             for f in (exp, exp_neg, exp_shifted, exp_row, exp_accurate, log, log1p, log1p_unit,
+                       expm1,
                        tanh, sigmoid, softplus, log_sigmoid, power, sqrt, fabs, sign, maximum,
                        minimum, xlogy)}

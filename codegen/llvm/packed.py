@@ -253,7 +253,7 @@ class PackedRows:
         if id(n) in em.p.shifted and is_float(ty):      # e^(x - ms) = e^-(ms - x)
             x, ms = (self.value(i, self.aligned(idx, i.shape)) for i in em.p.shifted[id(n)])
             x, ms = (convert(b, self.spread(v) if width == self.w else v, ty) for v in (x, ms))
-            return mathlib.exp_shifted(b, b.fsub(ms, x))
+            return mathlib.exp_row(b, b.fsub(ms, x))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
         if n.op in ROW_OPERAND and is_float(ty) and width == self.w:
             k, emit = ROW_OPERAND[n.op]

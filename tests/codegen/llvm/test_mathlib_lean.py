@@ -91,3 +91,24 @@ def test_softmax_rows_with_infinite_and_nan_logits_as_the_evaluator(dtype):
         want = lg.evaluate(outs, {"x": x})
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_exp_row_within_one_ulp_denormals_and_its_floor(maps, dtype):
+    """exp_row(a) = e^-a for softmax's a = max - x >= 0 (denormal results, 0 past the last
+    denormal), and for a < 0 (a row whose max is +inf, shifted by 0) down to its floor; +inf
+    below it and at a = -inf, the +inf entry; nan propagated."""
+    rng = np.random.default_rng(15)
+    top = 110.0 if dtype == np.float32 else 750.0
+    floor = -66.1 if dtype == np.float32 else -665.0
+    a = np.concatenate([dense(0.0, top, dtype, 400_000, rng), -dense(0.0, -floor, dtype,
+                                                                      100_000, rng),
+                        np.array([np.inf, 1e30], dtype)])
+    fn = handmade.map_function(maps, "exp_row", dtype)
+    y = fn(a)
+    err = ulp_errors(y, np.exp(-a.astype(wider(dtype))), dtype)
+    assert err.max() <= 1.0, f"{err.max():.3f} ulp at a = {a[err.argmax()]!r}"
+    assert y[-2] == 0 and y[-1] == 0
+    below = np.array([-np.inf, -1e30, 2 * floor, floor - 1], dtype)
+    assert np.all(fn(below) == np.inf), fn(below)
+    assert np.isnan(fn(np.array([np.nan], dtype)))
