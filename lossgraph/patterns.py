@@ -89,6 +89,9 @@ class Rule:
     phase: str
     origin: str = field(default="")
     admits: Optional[Callable] = None   # admits(op, input_ops) -> bool: a cheap pre-filter
+    # build_on_inputs(node, inputs): the rule at node's op (and attrs, dtype) over other
+    # inputs, answered before that node is built: None, NEEDS_NODE or the result
+    build_on_inputs: Optional[Callable] = None
 
     @property
     def root_ops(self) -> Optional[tuple]:
@@ -101,13 +104,14 @@ class Rule:
         return self.build(**env)
 
     def on_inputs(self):
-        """For a pattern whose inputs are all Vars or Consts, apply as a function of the
-        node's inputs alone (the index having checked the ops): None where it does not match,
-        NEEDS_NODE where it matches but its builder takes the node itself (x * 0 -> zeros
-        shaped like it), else the result (x * 1 -> x). None for other patterns."""
+        """For a pattern whose inputs are all Vars or Consts, or a rule given build_on_inputs,
+        apply as f(node, inputs): the rule at node's op over these inputs (the index having
+        checked their ops), before op(*inputs) is built. None where it does not match or fire,
+        NEEDS_NODE where it needs the built node (x * 0 -> zeros shaped like it), else the
+        result (x * 1 -> x). None for other rules."""
         if "_on_inputs" not in self.__dict__:
             p = self.pattern
-            self.__dict__["_on_inputs"] = _flat_on_inputs(
+            self.__dict__["_on_inputs"] = self.build_on_inputs or _flat_on_inputs(
                 p, self.build if p.bind is None else _needs_node)
         return self.__dict__["_on_inputs"]
 
@@ -151,7 +155,7 @@ def _flat(p, build):
         return None
     root = p.bind
     if root is None:
-        return lambda node: on_inputs(node.inputs)
+        return lambda node: on_inputs(node, node.inputs)
     tests, binds = _flat_parts(p)
 
     def fn(node):
@@ -198,14 +202,14 @@ def _flat_on_inputs(p, build):
     if len(binds) == 1:
         (at, name), = binds
 
-        def one(inputs):          # x * 1, 0 + x: one binding, nothing to compare
+        def one(node, inputs):    # x * 1, 0 + x: one binding, nothing to compare
             for i, test in tests:
                 if not test(inputs[i]):
                     return None
             return build(**{name: inputs[at]})
         return one
 
-    def fn(inputs):
+    def fn(node, inputs):
         for i, test in tests:
             if not test(inputs[i]):
                 return None
@@ -290,14 +294,16 @@ def _compiled(p, checked=0):
 RULES: list = []
 
 
-def rule(name, pattern, phase, doc, admits=None):
+def rule(name, pattern, phase, doc, admits=None, on_inputs=None):
     """Register `build(**bindings) -> Node | None` as a rule (used as a decorator); admits, as
-    for generic_rule, may narrow where a pattern of any inputs (P(ops, ...)) is tried."""
+    for generic_rule, may narrow where a pattern of any inputs (P(ops, ...)) is tried;
+    on_inputs(node, inputs), if given, is the rule answered before a node is built
+    (Rule.on_inputs)."""
     frame = sys._getframe(1)   # not inspect.stack(): it reads every caller's source file
     origin = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
 
     def register(build):
-        RULES.append(Rule(name, pattern, build, doc, phase, origin, admits))
+        RULES.append(Rule(name, pattern, build, doc, phase, origin, admits, on_inputs))
         return build
     return register
 

@@ -219,11 +219,12 @@ def _normalize(roots, trace):
     steps = {}                     # node -> rewrites taken to reach it (a bound against cycles)
     redirect = {}                  # node -> the node it was rewritten to, not yet normal
     keep = []                      # nodes whose normal form is recorded at the end
+    pending = {}                   # (op, *inputs) -> result, for nodes rewritten unbuilt
     stack = list(roots)
     pop, push, keep_node = stack.pop, stack.append, keep.append
     done_get, redirect_get, steps_get = done.get, redirect.get, steps.get
     candidates_get, make, rewrite = _CANDIDATES.get, Node._make, _rewrite_once
-    split_get = _SPLITS.get
+    split_get, pending_get = _SPLITS.get, pending.get
     while stack:
         n = stack[-1]
         if n in done:
@@ -272,20 +273,27 @@ def _normalize(roots, trace):
                 first, rules = split     # the rules left to try once the node is built
                 out = None
                 for f, from_here in first:
-                    out = f(inputs)
+                    out = f(n, inputs)
                     if out is not None:      # a result, or NEEDS_NODE
                         rules = from_here
                         break
                 if type(out) is Node and out._sig == n._sig and out is not n and \
-                        out not in redirect and existing(n.op, inputs) is None:
+                        out not in redirect and (out.attrs or (out.op, *out.inputs)
+                                                 not in pending) and \
+                        existing(n.op, inputs) is None:
+                    # the node op(*inputs) is not built: its rewrite is known by content
+                    # (the guard against rules undoing each other asks `pending` for it)
+                    keep_node(out)
+                    steps[out] = count + 1
+                    redirect[n] = out
+                    pending[(n.op, *inputs)] = out
                     form = done_get(out)
-                    if form is not None:
-                        keep_node(out)
-                        steps[out] = count + 1
-                        redirect[n] = out
+                    if form is None:
+                        push(out)
+                    else:
                         done[n] = form
                         pop()
-                        continue
+                    continue
         cur = make(n.op, inputs, n.attrs) if changed else n
         keep_node(cur)
         if changed:
@@ -296,6 +304,11 @@ def _normalize(roots, trace):
             if form is not None:
                 done[n] = form
                 pop()
+                continue
+        elif pending and not n.attrs:
+            to = pending_get((n.op, *n.inputs))
+            if to is not None:     # n is a node rewritten before it was built
+                redirect[n] = to
                 continue
         count = steps_get(n, 0)
         out = None
@@ -311,7 +324,8 @@ def _normalize(roots, trace):
             done[n] = done[cur] = cur
             pop()
             continue
-        if out is n or out in redirect:  # rules that undo each other: stop here
+        if out is n or out in redirect or pending and not out.attrs and (
+                out.op, *out.inputs) in pending:   # rules that undo each other: stop here
             done[n] = done[cur] = cur
             pop()
             continue
@@ -337,6 +351,7 @@ def _normalize(roots, trace):
 def _run(roots, trace=None):
     with cycle_collector_paused():
         out = _normalize(roots, trace)
+        _rules.linear.clear_memos()  # (before the collector's pass over what is still alive)
     if trace is None:
         for r, o in zip(roots, out):
             if r is not o:

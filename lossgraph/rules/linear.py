@@ -68,10 +68,17 @@ class Monomial:
 
 
 # node -> value: a plain dict is several times faster than a weak one (it holds the node);
-# cleared when it grows past MEMO_LIMIT.
+# cleared when it grows past MEMO_LIMIT, and by the rewriter when a simplify ends.
 _MONOMIALS: dict = {}
 _TERMS: dict = {}
 MEMO_LIMIT = 500_000
+
+
+def clear_memos():
+    """Forget the monomials, terms and factor tuples seen (they hold their nodes alive)."""
+    _MONOMIALS.clear()
+    _TERMS.clear()
+    _UNSPREAD.clear()
 
 
 def _memoized(node, memo, parts, combine):
@@ -108,8 +115,8 @@ def _memoized(node, memo, parts, combine):
             kids.append(got)
         else:
             stack.pop()
-            memo[n] = combine(n, kids)
-    return memo[node]
+            got = memo[n] = combine(n, kids)
+    return got                    # node's, the last one made (the memo may be cleared meanwhile)
 
 
 def _leaf_monomial(n):
@@ -162,8 +169,8 @@ def monomial(node):
             kids.append(got)
         else:
             stack.pop()
-            memo[n] = _combine_product(n, kids)
-    return memo[node]
+            got = memo[n] = _combine_product(n, kids)
+    return got                    # node's, the last one made (the memo may be cleared meanwhile)
 
 
 def _sum_parts(n):
@@ -419,7 +426,8 @@ def normal_product(node):
             m = _inverse_int(1.0 / c) if c > 0 else None
             if m is not None and b is _const(float(m)):
                 return None                 # a / m is normal
-    m = monomial(node)
+    m = monomial(node) if type(node) is Node else _combine_product(node, (monomial(a),
+                                                                           monomial(b)))
     if _opaque(node, m):
         return None
     spread = _distributed(m)
@@ -509,10 +517,31 @@ def normal_sum(node):
         if _binary_is_normal(node, ts):
             return None
     else:
-        ts = terms(node)
+        ts = terms(node) if type(node) is Node else _combine_sum(node, [terms(i) for i in
+                                                                         node.inputs])
         if len(ts) == 1 and _opaque(node, ts[0]):
             return None
     return build_sum(_collect(ts))
+
+
+class Pending:
+    """op(*inputs), not built yet, as the normal-form rules read a node (op, inputs, dtype;
+    no attrs): the rewriter asks them about a node before building it, which their answer
+    would only replace. Its monomial and terms are not memoized (it is dropped at once)."""
+    __slots__ = ("op", "inputs", "dtype")
+
+    def __init__(self, node, inputs):
+        self.op, self.inputs, self.dtype = node.op, inputs, node.dtype
+
+
+def normal_product_of(node, inputs):
+    """normal_product of node's op over inputs (node's dtype), the node not built."""
+    return normal_product(Pending(node, inputs))
+
+
+def normal_sum_of(node, inputs):
+    """normal_sum of node's op over inputs (node's dtype), the node not built."""
+    return normal_sum(Pending(node, inputs))
 
 
 def _leaf_terms(n):

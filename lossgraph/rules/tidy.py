@@ -17,12 +17,13 @@ X, Y, Z, A, B, D = (Var(n) for n in "xyzabd")
 # the normal-form builders are linear's own functions, build(node) (no wrapper per call)
 rule("sum-normal-form", P(("add", "subtract", "negative"), ..., bind="node"), "tidy",
      "sums: like terms collected (p + p -> 2 p), common factors pulled out "
-     "(a / d - b / d -> (a - b) / d), a positive term first (1 - 2 s, b - a)")(linear.normal_sum)
+     "(a / d - b / d -> (a - b) / d), a positive term first (1 - 2 s, b - a)",
+     on_inputs=linear.normal_sum_of)(linear.normal_sum)
 
 rule("product-normal-form", P(("multiply", "divide"), ..., bind="node"), "tidy",
      "products: constants folded into one leading coefficient (2 p / 2 -> p), signs and "
-     "divisors collected (-(a b) / (c d)), x / x cancelled, f(|x|) sign(x) -> f(x) for odd f"
-     )(linear.normal_product)
+     "divisors collected (-(a b) / (c d)), x / x cancelled, f(|x|) sign(x) -> f(x) for odd f",
+     on_inputs=linear.normal_product_of)(linear.normal_product)
 
 rule("linear-op-coefficient", P(("sum", "reshape", "broadcast_to", "transpose"), ..., bind="node"),
      "tidy", "sum(c x / d) -> c sum(x) / d for scalars c, d (and through reshape, broadcast, "
