@@ -47,6 +47,7 @@ from lossgraph.graph import make, topo_order
 from lossgraph.shapes import _factors
 
 from . import mathlib
+from .mathlib import Splat
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64, PTR = ir.FloatType(), ir.DoubleType(), ir.PointerType()
@@ -72,16 +73,6 @@ def is_float(ty):
 
 
 # --- conversions and constants
-
-class Splat(ir.FormattedConstant):
-    """A vector constant with one value in every lane, spelled `splat (T v)`: printed and
-    parsed once, not once per lane (packed rows have 80-lane vectors)."""
-
-    def __init__(self, ty, elem):
-        ir.Constant.__init__(self, ty.element, None)
-        self.type, self.elem = ty, elem
-        self.constant = f"splat ({elem.type} {elem.get_reference()})"
-
 
 def const(ty, value):
     """value as a constant of ty (a vector type: in every lane)."""

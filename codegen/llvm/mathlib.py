@@ -172,6 +172,16 @@ class _Precision:
         self.ln2_klo = _round(float(rest), bits)
 
 
+class Splat(ir.FormattedConstant):
+    """A vector constant with one value in every lane, spelled `splat (T v)`: printed and
+    parsed once, not once per lane (packed rows have 80-lane vectors)."""
+
+    def __init__(self, ty, elem):
+        ir.Constant.__init__(self, ty.element, None)
+        self.type, self.elem = ty, elem
+        self.constant = f"splat ({elem.type} {elem.get_reference()})"
+
+
 def _round(x, bits):
     return struct.unpack("f", struct.pack("f", x))[0] if bits == 32 else float(x)
 
@@ -206,15 +216,12 @@ class _Emit:
 
     # constants
     def c(self, value):
-        v = _round(value, self.p.bits)
-        if self.lanes:
-            return ir.Constant(self.ty, [v] * self.lanes)
-        return ir.Constant(self.ty, v)
+        v = ir.Constant(self.ty.element if self.lanes else self.ty, _round(value, self.p.bits))
+        return Splat(self.ty, v) if self.lanes else v
 
     def i(self, value):
-        if self.lanes:
-            return ir.Constant(self.ity, [value] * self.lanes)
-        return ir.Constant(self.ity, value)
+        v = ir.Constant(self.ity.element if self.lanes else self.ity, value)
+        return Splat(self.ity, v) if self.lanes else v
 
     def intrinsic(self, name, *args, ty=None):
         ty = ty or self.ty
