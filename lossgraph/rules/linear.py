@@ -79,6 +79,7 @@ def clear_memos():
     _MONOMIALS.clear()
     _TERMS.clear()
     _UNSPREAD.clear()
+    _FIXED.clear()
 
 
 def _memoized(node, memo, parts, combine):
@@ -408,7 +409,7 @@ def _has_quotient_term(node):
 
 def normal_product(node):
     """The product rule: the normal form of a multiply / divide node, or None."""
-    if node.dtype not in _FLOATS:
+    if node.dtype not in _FLOATS or node in _FIXED:
         return None
     work = product_needs_work(node)
     a, b = node.inputs
@@ -420,7 +421,8 @@ def normal_product(node):
             inv = _inverse_int(abs(c))
             if node.op == "multiply":       # a * c -> c a; a * (1 / m) -> a / m
                 if inv is None:
-                    return _make("multiply", (_const(c), a), _NO_ATTRS)
+                    return _fixed(_make("multiply", (_const(c), a), _NO_ATTRS),
+                                  Monomial(c, (a,), ()))
                 out = _make("divide", (a, _const(float(inv))), _NO_ATTRS)
                 return _make("negative", (out,), _NO_ATTRS) if c < 0 else out
             m = _inverse_int(1.0 / c) if c > 0 else None
@@ -433,7 +435,34 @@ def normal_product(node):
     spread = _distributed(m)
     if spread is not None:
         return build_sum(_collect(spread))
-    return None if not work or builds_to(m, node) else build_monomial(m, a)
+    if not work or builds_to(m, node):
+        return None
+    out = build_monomial(m, a)
+    if out.op == "multiply" and out.inputs[1] is a and out.inputs[0] is _const(m.coef) and \
+            _is_product(m.nums, a) and all(_plain_factor(f) for f in m.nums):
+        return _fixed(out, m)      # k * prod(nums), a = prod(nums): out's monomial is m
+    return out
+
+
+def _plain_factor(f):
+    """monomial(f) is 1 * f, and f pairs with no other factor (not a sign)."""
+    return f.op not in _PRODUCT_OPS and f.op != "sign" or f.op != "sign" and \
+        _opaque(f, monomial(f))
+
+
+# product nodes normal_product made as k * prod(nums) of plain factors: their monomial is the
+# one they were built from, so the rule would give them back as they are
+_FIXED: dict = {}
+
+
+def _fixed(out, m):
+    """out, built from monomial m as k * prod(nums): m memoized for it, and out marked as a
+    node normal_product leaves alone (its rebuild from m is out itself)."""
+    if len(_FIXED) > MEMO_LIMIT:
+        _FIXED.clear()
+    _MONOMIALS[out] = m
+    _FIXED[out] = True
+    return out
 
 
 def _collect(ms):

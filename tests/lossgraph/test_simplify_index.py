@@ -13,6 +13,7 @@ import lossgraph as lg
 from lossgraph import rewrite
 from lossgraph.graph import make
 from lossgraph.patterns import NEEDS_NODE, RULES, P, Rule, Var
+from lossgraph.rules import linear
 import zoo.inventory as inv
 import zoo.losses as losses
 
@@ -126,3 +127,24 @@ def test_rules_undoing_each_other_stop_whether_or_not_the_node_was_built(monkeyp
     rewrite._SPLITS.pop(key, None)
     assert not walk.is_alive(), "simplify did not end"
     assert got[0] is y * x
+
+
+def test_products_the_product_rule_marks_as_fixed_are_its_fixpoints():
+    """A product normal_product builds and marks (k * prod(nums)) has the monomial it was
+    built from, and the rule, asked again with the mark removed, leaves it alone."""
+    x, y = lg.input("fx", shape=("N",)), lg.input("fy", shape=("N",))
+    nodes = [n for n in CORPUS if n.op in ("multiply", "divide")]
+    nodes += [lg.tanh(x) * 3.0, (lg.tanh(x) * lg.sigmoid(y)) * 0.75, (x * y) * -2.5,
+              (lg.abs(x) * lg.sign(x)) * 3.0, (x / y) * 3.0, (lg.exp(x) * y) * (0.5 * y)]
+    marked = 0
+    for node in nodes:
+        out = linear.normal_product(node)
+        if out is None or out not in linear._FIXED:
+            continue
+        marked += 1
+        seeded = linear._MONOMIALS[out]
+        del linear._FIXED[out], linear._MONOMIALS[out]
+        again = linear.monomial(out)
+        assert (again.coef, again.nums, again.dens) == (seeded.coef, seeded.nums, seeded.dens)
+        assert linear.normal_product(out) is None, lg.to_text(out)
+    assert marked >= 3
