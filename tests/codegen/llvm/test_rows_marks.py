@@ -161,3 +161,20 @@ def test_a_row_value_reading_a_reduction_over_the_rows_waits_for_it(classes):
     k = codegen.compile(loss, wrt=[x], backend="llvm", threads=1)
     value, (grad,) = k(**feed)
     _check([value, grad], _reference(loss, [x], feed), np.float64)
+
+
+@pytest.mark.parametrize("classes, dtype, prefetched", [(1000, "float32", True),
+                                                        (500, "float64", True),
+                                                        (4000, "float32", False)])
+def test_rows_up_to_prefetch_row_bytes_prefetch_the_next_row(classes, dtype, prefetched):
+    """emit.prefetch_row: the next row of the logits, one prefetch per cache line (and the
+    row's last byte), only where a row has at most PREFETCH_ROW_BYTES; the results are
+    checked against lg.evaluate by the tests above (C = 1000, 1025, two chunks)."""
+    x, loss = _ce(classes)
+    k = codegen.compile(loss, wrt=[x], backend="llvm", threads=1)
+    rng = np.random.default_rng(2)
+    k(x=rng.normal(size=(3, classes)).astype(dtype), y=np.array([0, 1, 2]))
+    calls = k.llvm_ir.count("call void @\"llvm.prefetch.p0\"")
+    size = classes * np.dtype(dtype).itemsize
+    assert size <= emit.PREFETCH_ROW_BYTES if prefetched else size > emit.PREFETCH_ROW_BYTES
+    assert calls == (-(-size // 64) + 1 if prefetched else 0), calls
