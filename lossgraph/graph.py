@@ -252,6 +252,12 @@ def existing(op_name, inputs):
     return ref() if ref is not None else None
 
 
+def existing_at(key):
+    """existing(*key) for a key (op_name, *inputs) the caller has made already."""
+    ref = _TABLE.get(key)
+    return ref() if ref is not None else None
+
+
 def make(op_name, *inputs, **attrs):
     """Build (or find) the node op_name(*inputs) with attrs."""
     return Node._make(op_name, inputs, attrs)

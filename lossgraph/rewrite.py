@@ -11,7 +11,7 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from . import api as F
-from .graph import Node, cycle_collector_paused, existing, make, topo_order
+from .graph import Node, cycle_collector_paused, existing_at, make, topo_order
 from .regions import elementwise_region
 from .ops import OPS
 from .patterns import CONSTANT_OPS, RULES, Const, const_value
@@ -280,13 +280,13 @@ def _normalize(roots, trace):
                 if type(out) is Node and out._sig == n._sig and out is not n and \
                         out not in redirect and (out.attrs or (out.op, *out.inputs)
                                                  not in pending) and \
-                        existing(n.op, inputs) is None:
+                        existing_at(unbuilt := (n.op, *inputs)) is None:
                     # the node op(*inputs) is not built: its rewrite is known by content
                     # (the guard against rules undoing each other asks `pending` for it)
                     keep_node(out)
                     steps[out] = count + 1
                     redirect[n] = out
-                    pending[(n.op, *inputs)] = out
+                    pending[unbuilt] = out
                     form = done_get(out)
                     if form is None:
                         push(out)

@@ -22,8 +22,8 @@ from .. import dtypes as dt
 
 MAX_TERMS = 6
 _make = Node._make     # make(op, a, b) without packing arguments (these run per node)
-_PRODUCT_OPS = ("multiply", "divide", "negative")
-_SUM_OPS = ("add", "subtract", "negative")
+_PRODUCT_OPS = frozenset({"multiply", "divide", "negative"})
+_SUM_OPS = frozenset({"add", "subtract", "negative"})
 
 
 def scalar(node):
@@ -391,6 +391,9 @@ def product_needs_work(node):
         scalar(a.inputs[0]) is not None
 
 
+_ADD_SUB = frozenset({"add", "subtract"})
+
+
 def _has_quotient_term(node):
     """node is a sum with a quotient among its terms (looked for through the sum's own
     add / subtract / negative nodes only): a product with it may cancel a divisor."""
@@ -413,7 +416,8 @@ def normal_product(node):
         return None
     work = product_needs_work(node)
     a, b = node.inputs
-    if not work and not _has_quotient_term(a) and not _has_quotient_term(b):
+    if not work and not (a.op in _ADD_SUB and _has_quotient_term(a)) and \
+            not (b.op in _ADD_SUB and _has_quotient_term(b)):
         return None
     if a.op not in _PRODUCT_OPS and a.op != "sign" and scalar(a) is None:
         c = scalar(b)          # the common cases, a plain factor and a scalar, without the
@@ -512,6 +516,11 @@ def build_sum(ms):
         return F.constant(0.0)
     if len(ms) == 1:
         return build_monomial(ms[0])
+    return _build_pair(*ms) if len(ms) == 2 else _build_terms(ms)
+
+
+def _build_terms(ms):
+    """build_sum of two or more monomials."""
     up, down = _common([m.nums for m in ms]), _common([m.dens for m in ms])
     coefs = {abs(m.coef) for m in ms}
     g = coefs.pop() if len(coefs) == 1 else 1.0
@@ -524,6 +533,31 @@ def build_sum(ms):
     lead = next((m for m in ms if m.coef > 0), ms[0])   # nan coefficients: keep the order
     out = build_monomial(lead)
     for m in ms:
+        if m is lead:
+            continue
+        if m.coef > 0:
+            out = _make("add", (out, build_monomial(m)), _NO_ATTRS)
+        else:
+            out = _make("subtract", (out, build_monomial(Monomial(-m.coef, m.nums, m.dens))),
+                        _NO_ATTRS)
+    return out
+
+
+def _build_pair(m0, m1):
+    """build_sum([m0, m1]), spelled out for two terms (the common case)."""
+    up = _common((m0.nums, m1.nums)) if m0.nums and m1.nums else []
+    down = _common((m0.dens, m1.dens)) if m0.dens and m1.dens else []
+    a0, a1 = abs(m0.coef), abs(m1.coef)
+    g = a0 if a0 == a1 else 1.0          # ({a0, a1} of one element: nan is two)
+    if m0.coef < 0 and m1.coef < 0:
+        g = -g
+    if up or down or g != 1.0:
+        inner = _build_pair(Monomial(m0.coef / g, _without(m0.nums, up), _without(m0.dens, down)),
+                            Monomial(m1.coef / g, _without(m1.nums, up), _without(m1.dens, down)))
+        return build_monomial(Monomial(g, up + [inner], down))
+    lead = m0 if m0.coef > 0 else m1 if m1.coef > 0 else m0
+    out = build_monomial(lead)
+    for m in (m0, m1):
         if m is lead:
             continue
         if m.coef > 0:
@@ -559,18 +593,22 @@ class Pending:
     would only replace. Its monomial and terms are not memoized (it is dropped at once)."""
     __slots__ = ("op", "inputs", "dtype")
 
-    def __init__(self, node, inputs):
-        self.op, self.inputs, self.dtype = node.op, inputs, node.dtype
+
+_new_pending = object.__new__      # (no __init__ frame per node)
 
 
 def normal_product_of(node, inputs):
     """normal_product of node's op over inputs (node's dtype), the node not built."""
-    return normal_product(Pending(node, inputs))
+    p = _new_pending(Pending)
+    p.op, p.inputs, p.dtype = node.op, inputs, node.dtype
+    return normal_product(p)
 
 
 def normal_sum_of(node, inputs):
     """normal_sum of node's op over inputs (node's dtype), the node not built."""
-    return normal_sum(Pending(node, inputs))
+    p = _new_pending(Pending)
+    p.op, p.inputs, p.dtype = node.op, inputs, node.dtype
+    return normal_sum(p)
 
 
 def _leaf_terms(n):
@@ -587,7 +625,7 @@ def _binary_terms(node):
     return _leaf_terms(a), t1 if node.op == "add" else t1.scaled(-1.0)
 
 
-_PLAIN_FREE = frozenset(_SUM_OPS + _PRODUCT_OPS + ("constant", "broadcast_to"))
+_PLAIN_FREE = _SUM_OPS | _PRODUCT_OPS | {"constant", "broadcast_to"}
 
 
 def _plain_pair(node):

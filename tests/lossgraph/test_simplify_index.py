@@ -148,3 +148,27 @@ def test_products_the_product_rule_marks_as_fixed_are_its_fixpoints():
         assert (again.coef, again.nums, again.dens) == (seeded.coef, seeded.nums, seeded.dens)
         assert linear.normal_product(out) is None, lg.to_text(out)
     assert marked >= 3
+
+
+def test_two_term_sums_build_as_the_general_sum_builder_does():
+    """_build_pair(m0, m1) is _build_terms([m0, m1]) over monomials with shared factors above
+    and below, opposite and equal signs, equal and unequal sizes, nan and zero coefficients."""
+    x, y, z = (lg.input(f"bp{c}", shape=("N",)) for c in "xyz")
+    s, t = lg.sigmoid(x), lg.tanh(y)
+    factors = [(), (s,), (s, t), (t, s), (s, z), (z,), (s, s)]
+    coefs = [1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.75, 3.0, float("nan"), 0.0]
+    M = linear.Monomial
+    cases = 0
+    for n0 in factors:
+        for n1 in factors:
+            for d0, d1 in [((), ()), ((z,), (z,)), ((t,), ()), ((z, t), (t,))]:
+                for c0 in coefs:
+                    for c1 in coefs:
+                        if not (n0 or d0) and not (n1 or d1):
+                            continue
+                        m0, m1 = M(c0, n0, d0), M(c1, n1, d1)
+                        got = _outcome(lambda ms: linear._build_pair(*ms), (m0, m1))
+                        want = _outcome(linear._build_terms, [m0, m1])
+                        assert got is want, (c0, n0, d0, c1, n1, d1)
+                        cases += 1
+    assert cases > 1000
