@@ -262,10 +262,10 @@ def _normalize(roots, trace):
         key = (n.op, (inputs[0].op, inputs[1].op) if arity == 2 else (inputs[0].op,)
                if arity == 1 else tuple([i.op for i in inputs]))
         rules = None
+        count = steps_get(n, 0)
         if changed and not tracing and not n.attrs:
             # a rule of the inputs alone first (x * 1 -> x): whose result is already normal
             # needs no node built for it (the node would only be replaced at once)
-            count = steps_get(n, 0)
             split = split_get(key) if count < MAX_STEPS_PER_NODE else None
             if split is None and count < MAX_STEPS_PER_NODE and key in _CANDIDATES:
                 split = _split(key)
@@ -310,7 +310,6 @@ def _normalize(roots, trace):
             if to is not None:     # n is a node rewritten before it was built
                 redirect[n] = to
                 continue
-        count = steps_get(n, 0)
         out = None
         if count < MAX_STEPS_PER_NODE:
             if rules is None:

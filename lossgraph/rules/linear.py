@@ -139,8 +139,12 @@ def _combine_product(n, kids):
         coef, nums, dens = a.coef * b.coef, a.nums + b.nums, a.dens + b.dens
     if len(nums) + len(dens) > MAX_TERMS:
         return Monomial(1.0, (n,), ())
-    if not dens and "sign" not in map(_op_of, nums):
-        return Monomial(coef, nums, dens)         # what _cancelled would give back
+    if not dens:
+        for f in nums:
+            if f.op == "sign":
+                break
+        else:
+            return Monomial(coef, nums, dens)     # what _cancelled would give back
     return _cancelled(Monomial(coef, nums, dens))
 
 
@@ -646,7 +650,10 @@ def _binary_is_normal(node, ts):
         return False
     if abs(t0.coef) == abs(t1.coef) != 1.0:
         return False
-    return set(t0.nums).isdisjoint(t1.nums) and set(t0.dens).isdisjoint(t1.dens)
+    n0, n1, d0, d1 = t0.nums, t1.nums, t0.dens, t1.dens    # no factor in both (by identity)
+    if n0 and n1 and (n0[0] in n1 if len(n0) == 1 else not set(n0).isdisjoint(n1)):
+        return False
+    return not d0 or not d1 or set(d0).isdisjoint(d1)
 
 
 def negates(a, b):
