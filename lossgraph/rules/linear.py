@@ -68,14 +68,19 @@ class Monomial:
 
 
 # node -> value: a plain dict is several times faster than a weak one (it holds the node);
-# cleared when it grows past MEMO_LIMIT, and by the rewriter when a simplify ends.
+# cleared when it grows past MEMO_LIMIT, and when a simplify ends with more than MEMO_KEPT.
 _MONOMIALS: dict = {}
 _TERMS: dict = {}
 MEMO_LIMIT = 500_000
+MEMO_KEPT = 4096     # what small graphs' simplify calls share (a loss, then its gradient)
 
 
 def clear_memos():
-    """Forget the monomials, terms and factor tuples seen (they hold their nodes alive)."""
+    """Forget the monomials, terms and factor tuples seen once they number more than
+    MEMO_KEPT: they hold their nodes alive (and a large graph's would only cost the cycle
+    collector a pass over them)."""
+    if len(_MONOMIALS) + len(_TERMS) + len(_UNSPREAD) + len(_FIXED) <= MEMO_KEPT:
+        return
     _MONOMIALS.clear()
     _TERMS.clear()
     _UNSPREAD.clear()

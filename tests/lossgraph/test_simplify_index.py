@@ -172,3 +172,20 @@ def test_two_term_sums_build_as_the_general_sum_builder_does():
                         assert got is want, (c0, n0, d0, c1, n1, d1)
                         cases += 1
     assert cases > 1000
+
+
+def test_simplify_of_a_large_graph_leaves_its_nodes_free():
+    """The normal-form memos are dropped when a simplify ends with more than MEMO_KEPT
+    entries: the simplified gradient's nodes die with the last reference to them."""
+    import gc
+    import weakref
+    x = lg.input("freed", shape=("N",))
+    y = x
+    for i in range(linear.MEMO_KEPT // 2):
+        y = lg.tanh(y) * 1.0 + 0.0 if i % 2 else y * 0.625 + lg.sigmoid(y)
+    g = lg.gradients(lg.sum(y), x, simplify=False)
+    s = lg.simplify(g)
+    products = [weakref.ref(n) for n in lg.topo_order([s]) if n.op == "multiply"]
+    del g, y, s
+    gc.collect()
+    assert products and all(p() is None for p in products)
