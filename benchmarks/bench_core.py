@@ -49,7 +49,7 @@ def where_chain(n, salt=0.0, lg=lossgraph):
 
 def small_losses(lg, salt):
     """(loss, prediction) of MSE, BCE with logits and sparse softmax CE over fresh inputs."""
-    tag = f"{salt:.0f}"
+    tag = f"{round(salt * 1e6)}"   # (distinct per repeat: salts are 1e-3 apart)
     p, t = lg.input("p" + tag, shape=("N",)), lg.input("t" + tag, shape=("N",))
     x = lg.input("x" + tag, shape=("N", 10))
     y = lg.input("y" + tag, shape=("N",), dtype="int64")
