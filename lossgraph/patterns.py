@@ -220,8 +220,8 @@ def _flat_on_inputs(p, build):
             return build(**{name: inputs[at]})
         return one
 
-    def fn(node, inputs):
-        for i, test in tests:
+    def fn(node, inputs):      # the loop of _flat's fn, inlined: a shared helper's
+        for i, test in tests:   # call cost 2-4% of the chain's simplify
             if not test(inputs[i]):
                 return None
         env = {}

@@ -540,16 +540,7 @@ def _build_terms(ms):
                            for m in ms])
         return build_monomial(Monomial(g, up + [inner], down))
     lead = next((m for m in ms if m.coef > 0), ms[0])   # nan coefficients: keep the order
-    out = build_monomial(lead)
-    for m in ms:
-        if m is lead:
-            continue
-        if m.coef > 0:
-            out = _make("add", (out, build_monomial(m)), _NO_ATTRS)
-        else:
-            out = _make("subtract", (out, build_monomial(Monomial(-m.coef, m.nums, m.dens))),
-                        _NO_ATTRS)
-    return out
+    return _chain(lead, ms)
 
 
 def _build_pair(m0, m1):
@@ -565,8 +556,13 @@ def _build_pair(m0, m1):
                             Monomial(m1.coef / g, _without(m1.nums, up), _without(m1.dens, down)))
         return build_monomial(Monomial(g, up + [inner], down))
     lead = m0 if m0.coef > 0 else m1 if m1.coef > 0 else m0
+    return _chain(lead, (m0, m1))
+
+
+def _chain(lead, ms):
+    """lead, then every other term of ms added (positive coefficient) or subtracted."""
     out = build_monomial(lead)
-    for m in (m0, m1):
+    for m in ms:
         if m is lead:
             continue
         if m.coef > 0:
