@@ -19,6 +19,16 @@ mpmath.mp.dps = 100
 TINY = {np.float32: 1e-40, np.float64: 5e-320}   # denormals
 
 
+def _peak(run):
+    """(run()'s result, the tracemalloc peak in bytes while it ran)."""
+    tracemalloc.start()
+    try:
+        out = run()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def edge_values(dtype):
     base = [0.0, -0.0, 1e-30, -1e-30, TINY[dtype], -TINY[dtype], 0.5, -0.5, 1.0, -1.0,
             3.0, -3.0, 15.0, -15.0, 17.5, -17.5, 30.0, -30.0, 88.0, -88.0, 100.0, -100.0,
@@ -179,12 +189,7 @@ def test_sparse_ce_peak_memory_is_bounded_by_a_few_inputs():
     2.1x, as hand-written NumPy (it was 5.3x: every intermediate stayed alive)."""
     outs, arrays = sparse_ce(20_000)
     lg.evaluate(outs, arrays)
-    tracemalloc.start()
-    try:
-        value, grad = lg.evaluate(outs, arrays)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (value, grad), peak = _peak(lambda: lg.evaluate(outs, arrays))
     assert peak <= 2.6 * arrays["x"].nbytes
     assert np.isfinite(value) and grad.shape == arrays["x"].shape
 
@@ -248,12 +253,7 @@ def test_a_lone_logsumexp_keeps_no_exponentials_alive():
     later = lg.sum(lg.exp(X)) + lg.sum(lg.tanh(X))   # big temporaries after the logsumexp
     loss = lg.sum(lg.logsumexp(X, axis=1)) + later
     lg.evaluate(loss, x=x)
-    tracemalloc.start()
-    try:
-        lg.evaluate(loss, x=x)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = _peak(lambda: lg.evaluate(loss, x=x))
     assert peak <= 1.5 * x.nbytes
 
 
@@ -266,12 +266,7 @@ def test_a_chain_of_in_place_ops_keeps_one_buffer():
     y = ((lg.exp(X) * 2.0 + 1.0) * 3.0 - 4.0) / 5.0
     np.testing.assert_allclose(lg.evaluate(y, x=x), ((np.exp(x) * 2 + 1) * 3 - 4) / 5,
                                rtol=1e-15)
-    tracemalloc.start()
-    try:
-        lg.evaluate(y, x=x)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = _peak(lambda: lg.evaluate(y, x=x))
     assert peak <= 1.2 * x.nbytes
 
 
