@@ -162,6 +162,8 @@ class Kernel:
         self.schedule, self.backend, self.dtype, self.name = schedule, backend, dtype, name
         self._artifact = artifact
         self._fn = artifact["fn"]
+        # a backend may take (arrays, gradient buffers) as they are, without repacking
+        self._direct = getattr(self._fn, "call_arrays", None)
         self.input_names = tuple(schedule.inputs)
         self.wrt = tuple(w.name for w in schedule.wrt)
         self._n = len(self.input_names)
@@ -175,8 +177,9 @@ class Kernel:
             arrays = self._checked(arrays)
         if out is not None:
             self._check_out(out, arrays)
-            return self._fn(*arrays, *out)
-        return self._fn(*arrays)
+        if self._direct is not None:
+            return self._direct(arrays, () if out is None else out)
+        return self._fn(*arrays) if out is None else self._fn(*arrays, *out)
 
     def _gather(self, args, kwargs):
         if len(args) > self._n:

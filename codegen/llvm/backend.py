@@ -397,7 +397,10 @@ class LLVMKernel:
         return tuple(sorted(k for k in self.programs if k[1]))
 
     def __call__(self, *args):
-        arrays, outs = args[:self.n], args[self.n:]
+        return self.call_arrays(args[:self.n], args[self.n:])
+
+    def call_arrays(self, arrays, outs):
+        """The call on checked arrays and gradient buffers (Kernel calls this directly)."""
         key = self._key(arrays)
         call = self._calls.get(key)
         if call is None:
