@@ -39,6 +39,8 @@ def _freeze(v):
     if isinstance(v, tuple):
         return tuple(_freeze(x) for x in v)
     if isinstance(v, np.ndarray):
+        if v.dtype.kind in "fc" and np.isnan(v).any():   # every nan one key, as a float's
+            v = np.where(np.isnan(v), np.nan, v)
         return ("ndarray", v.dtype.str, v.shape, v.tobytes())
     if isinstance(v, float) and v != v:
         return ("nan",)

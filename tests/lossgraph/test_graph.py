@@ -132,3 +132,15 @@ def test_gradients_leave_the_cycle_collector_as_they_found_it():
     x = lg.input("x_gc_grad", shape=("N",))
     (g,) = lg.gradients(lg.sum(lg.softplus(x) * x), [x])
     assert gc.isenabled() and g.shape == x.shape
+
+
+def test_nan_constants_of_any_sign_or_payload_are_one_node():
+    """A nan's sign and payload are not part of its value (as for a Python float nan): the
+    rewrites that negate or divide a nan coefficient reach the node they would have built."""
+    plain = np.array([1.0, np.nan])
+    negated = np.array([1.0, -np.nan])
+    payload = np.array([1.0, np.frombuffer(np.uint64(0x7FF8000000000123).tobytes())[0]])
+    assert np.signbit(negated[1]) and payload[1].tobytes() != plain[1].tobytes()
+    assert lg.constant(plain) is lg.constant(negated) is lg.constant(payload)
+    assert lg.constant(np.float32(np.nan)) is lg.constant(-np.float32(np.nan))
+    assert lg.constant(np.array([1.0, 2.0])) is not lg.constant(np.array([1.0, -2.0]))
