@@ -150,31 +150,8 @@ def _plain_var(c):
 def _flat(p, build):
     """The indexed rule for a pattern whose inputs are all Vars or Consts (x * 1, x - x,
     0 * x): the constants tested, then the bindings made, by position; None for others."""
-    on_inputs = _flat_on_inputs(p, build)
-    if on_inputs is None:
-        return None
-    root = p.bind
-    if root is None:
-        return lambda node: on_inputs(node, node.inputs)
-    tests, binds = _flat_parts(p)
-
-    def fn(node):
-        inputs = node.inputs
-        for i, test in tests:
-            if not test(inputs[i]):
-                return None
-        env = {}
-        for i, name in binds:
-            x, prev = inputs[i], env.get(name)
-            if prev is not None and prev is not x:
-                return None
-            env[name] = x
-        prev = env.get(root)
-        if prev is not None and prev is not node:
-            return None
-        env[root] = node
-        return build(**env)
-    return fn
+    on_inputs = _flat_on_inputs(p, build, root=p.bind)
+    return None if on_inputs is None else lambda node: on_inputs(node, node.inputs)
 
 
 NEEDS_NODE = object()      # on_inputs' answer for a match whose builder takes the node
@@ -191,15 +168,16 @@ def _flat_parts(p):
     return tests, binds
 
 
-def _flat_on_inputs(p, build):
+def _flat_on_inputs(p, build, root=None):
     """For a flat pattern (inputs all Vars or Consts): build(**bindings) as a function of
-    the inputs alone, so a node need not be built to try the rule; None for others."""
+    the inputs alone, so a node need not be built to try the rule; None for others. With
+    root (the pattern's own binding), the node is bound to it too: it must be built."""
     if isinstance(p, Const) or p.ops is None or p.children == (Ellipsis,) or \
             p.where is not None or not all(isinstance(c, Const) or _plain_var(c)
                                            for c in p.children):
         return None
     tests, binds = _flat_parts(p)
-    if len(binds) == 1 and len(tests) == 1:
+    if root is None and len(binds) == 1 and len(tests) == 1:
         (at, name), = binds
         (ti, test), = tests
         known = test.known.get
@@ -210,7 +188,7 @@ def _flat_on_inputs(p, build):
                 return None
             return build(**{name: inputs[at]})
         return one_const
-    if len(binds) == 1:
+    if root is None and len(binds) == 1:
         (at, name), = binds
 
         def one(node, inputs):    # one binding, nothing to compare
@@ -220,8 +198,8 @@ def _flat_on_inputs(p, build):
             return build(**{name: inputs[at]})
         return one
 
-    def fn(node, inputs):      # the loop of _flat's fn, inlined: a shared helper's
-        for i, test in tests:   # call cost 2-4% of the chain's simplify
+    def fn(node, inputs):
+        for i, test in tests:
             if not test(inputs[i]):
                 return None
         env = {}
@@ -230,6 +208,11 @@ def _flat_on_inputs(p, build):
             if prev is not None and prev is not x:
                 return None
             env[name] = x
+        if root is not None:
+            prev = env.get(root)
+            if prev is not None and prev is not node:
+                return None
+            env[root] = node
         return build(**env)
     return fn
 
