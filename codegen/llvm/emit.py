@@ -26,7 +26,7 @@ from lossgraph.shapes import _factors
 from . import mathlib, packed
 from .loops import counted_loop
 from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _numel, combine, const,
-                    convert, elementwise, identity, is_float)
+                    convert, elementwise, identity, is_float, void_intrinsic)
 
 
 def acc_type(node, reg):
@@ -404,8 +404,7 @@ class NestEmitter:
             return
         nxt = b.add(idx[0], const(I64, 1))
         row = b.select(b.icmp_signed("<", nxt, self.stop), nxt, idx[0])
-        fn = b.module.globals.get("llvm.prefetch.p0") or ir.Function(
-            b.module, ir.FunctionType(ir.VoidType(), [PTR, I32, I32, I32]), "llvm.prefetch.p0")
+        fn = void_intrinsic(b.module, "llvm.prefetch.p0", [PTR, I32, I32, I32])
         for n in reads:
             start, size = self.address(n, [row, const(I64, 0)]), c * _BYTES[self.mem(n)]
             for off in list(range(0, size, 64)) + [size - 1]:    # the row may start mid-line

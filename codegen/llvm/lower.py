@@ -246,6 +246,13 @@ def intrinsic(module, name, fnty):
     return fn if fn is not None else ir.Function(module, fnty, name=full)
 
 
+def void_intrinsic(module, name, args):
+    """The intrinsic `name` (its full, non-overloaded name) returning void, declared once."""
+    fn = module.globals.get(name)
+    return fn if fn is not None else ir.Function(module, ir.FunctionType(ir.VoidType(), args),
+                                                 name=name)
+
+
 def combine(b, op, acc, v, loose=False):
     """acc op v; float sums and products reassociate (the one reordered operation, so the
     loop vectorizes); max/min propagate NaN unless loose (a shift that NaN reaches anyway)."""

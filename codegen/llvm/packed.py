@@ -37,7 +37,7 @@ from llvmlite import ir
 
 from . import mathlib
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, combine, const,
-                    convert, elementwise, identity, intrinsic, is_float)
+                    convert, elementwise, identity, intrinsic, is_float, void_intrinsic)
 
 MAX_ROW = 16
 
@@ -384,16 +384,11 @@ class PackedRows:
 
 
 def _memset(b, ptr, size):
-    fn = _intrinsic(b.module, "llvm.memset.p0.i64", [PTR, I8, I64, I1])
+    fn = void_intrinsic(b.module, "llvm.memset.p0.i64", [PTR, I8, I64, I1])
     b.call(fn, [ptr, const(I8, 0), const(I64, size), const(I1, 0)])
 
 
 def _memcpy(b, dst, src, size):
-    fn = _intrinsic(b.module, "llvm.memcpy.p0.p0.i64", [PTR, PTR, I64, I1])
+    fn = void_intrinsic(b.module, "llvm.memcpy.p0.p0.i64", [PTR, PTR, I64, I1])
     b.call(fn, [dst, src, size, const(I1, 0)])
 
-
-def _intrinsic(module, name, args):
-    fn = module.globals.get(name)
-    return fn if fn is not None else ir.Function(module, ir.FunctionType(ir.VoidType(), args),
-                                                 name=name)
