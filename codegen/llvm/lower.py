@@ -47,7 +47,7 @@ from lossgraph.graph import make, topo_order
 from lossgraph.shapes import _factors
 
 from . import mathlib
-from .mathlib import Splat
+from .mathlib import Splat, intrinsic
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64, PTR = ir.FloatType(), ir.DoubleType(), ir.PointerType()
@@ -232,18 +232,6 @@ def identity(op, ty):
         width = scalar_of(ty).width
         v = -(1 << (width - 1)) if v < 0 else (1 << (width - 1)) - 1
     return const(ty, v)
-
-
-def intrinsic(module, name, fnty):
-    """The overloaded intrinsic `name` for its first operand's type (scalar or vector)."""
-    ty = fnty.args[0]
-    elem = scalar_of(ty)
-    suffix = ("f32" if elem == F32 else "f64") if is_float(elem) else f"i{elem.width}"
-    if isinstance(ty, ir.VectorType):
-        suffix = f"v{ty.count}{suffix}"
-    full = f"{name}.{suffix}"
-    fn = module.globals.get(full)
-    return fn if fn is not None else ir.Function(module, fnty, name=full)
 
 
 def void_intrinsic(module, name, args):

@@ -189,6 +189,19 @@ def _round(x, bits):
 _PRECISIONS = {32: _Precision(32), 64: _Precision(64)}
 
 
+def intrinsic(module, name, fnty):
+    """The overloaded intrinsic `name` for its first operand's type (scalar or vector),
+    declared once per module."""
+    ty = fnty.args[0]
+    elem = ty.element if isinstance(ty, ir.VectorType) else ty
+    suffix = {"float": "f32", "double": "f64"}.get(str(elem)) or f"i{elem.width}"
+    if isinstance(ty, ir.VectorType):
+        suffix = f"v{ty.count}{suffix}"
+    full = f"{name}.{suffix}"
+    fn = module.globals.get(full)
+    return fn if fn is not None else ir.Function(module, fnty, name=full)
+
+
 class _Emit:
     """Instruction helpers for one float type (scalar or vector) at one builder."""
 
@@ -224,17 +237,8 @@ class _Emit:
         return Splat(self.ity, v) if self.lanes else v
 
     def intrinsic(self, name, *args, ty=None):
-        ty = ty or self.ty
-        if self.lanes:
-            suffix = f"v{self.lanes}f{self.p.bits}"
-        else:
-            suffix = f"f{self.p.bits}"
-        full = f"llvm.{name}.{suffix}"
-        module = self.b.module
-        fn = module.globals.get(full)
-        if fn is None:
-            fn = ir.Function(module, ir.FunctionType(ty, [a.type for a in args]), name=full)
-        return self.b.call(fn, args)
+        fnty = ir.FunctionType(ty or self.ty, [a.type for a in args])
+        return self.b.call(intrinsic(self.b.module, f"llvm.{name}", fnty), args)
 
     # float arithmetic (strict IEEE: no fast-math flags)
     def add(self, a, b): return self.b.fadd(a, b)
