@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import chunked
 from . import dtypes as dt
 from .errors import DTypeError, InputError, LossgraphError
 from .graph import Node, topo_order
@@ -100,13 +101,44 @@ def run(order, env, keep=None):
     returned then holds only the kept values. keep=None keeps every value.
     """
     values = {}
-    plan = _Plan(order, keep) if keep is not None else None
+    if keep is None:
+        with np.errstate(all="ignore"):
+            for n in order:
+                values[id(n)] = _apply(n, values, env)
+        return values
+    sched = chunked.schedule(order, env, keep) if chunked.ENABLED else None
+    plan = _Plan(sched.flat if sched is not None else order, keep)
+    k = 0
     with np.errstate(all="ignore"):
-        for k, n in enumerate(order):
-            values[id(n)] = _apply(n, values, env, plan, k)
-            if plan is not None:
+        for u in (sched.units if sched is not None else order):
+            if isinstance(u, Node):
+                values[id(u)] = _apply(u, values, env, plan, k)
                 plan.release(k, values)
+                k += 1
+            else:
+                _run_region(u, values, env, plan, k)
+                k += len(u.nodes)
     return values
+
+
+def _run_region(c, values, env, plan, k0):
+    """A chunked region (lossgraph.chunked) at positions k0... of the plan's order; op by op
+    when an input of the iteration shape is not C-contiguous."""
+    taken = set()
+    got = chunked.run_region(c, values, lambda j, shape, dtype:
+                             plan.reusable_in(c, k0, j, values, shape, dtype, taken))
+    if got is None:
+        for j, n in enumerate(c.nodes):
+            values[id(n)] = _apply(n, values, env, plan, k0 + j)
+            plan.release(k0 + j, values)
+        return
+    for n in c.nodes:
+        out = got.get(id(n))
+        if out is not None:
+            values[id(n)] = out
+            plan.track(n, out, (), out if id(out) in taken else None)
+    for j in range(len(c.nodes)):
+        plan.release(k0 + j, values)
 
 
 class _Plan:
@@ -163,6 +195,24 @@ class _Plan:
                 readers = sum(1 for j in dying if self.root_of.get(j) == id(a))
                 if self.views[id(a)] == readers:
                     return a
+        return None
+
+    def reusable_in(self, c, k0, j, values, shape, dtype, taken):
+        """A buffer of ours that dies in the chunked region c (at positions k0...) no later
+        than its step j, which step j's escaping result may be written into chunk by chunk
+        (every region step that reads it is then done with that chunk), or None."""
+        if not self.safe:
+            return None
+        dying = [i for d in self.dying[k0:k0 + j + 1] for i in d]
+        for i_id in dying:
+            a = values.get(i_id)
+            if i_id not in self.owned or a is None or id(a) in taken or a.shape != shape or \
+                    a.dtype != dtype or not a.flags.c_contiguous:
+                continue
+            readers = sum(1 for d in dying if self.root_of.get(d) == id(a))
+            if self.views[id(a)] == readers:
+                taken.add(id(a))
+                return a
         return None
 
     def memo(self, node):
