@@ -5,7 +5,8 @@
     jm.llvm_ir, jm.optimized_ir, jm.asm       # what was built, before and after O3
 
 The target machine is the host's (triple, CPU name, CPU features; opt=3, jit=True), created once
-per process. The pipeline is LLVM's new pass manager at O3 with the options of TUNING. Modules
+per process when this module is imported, with the first engine (about 1.5 ms, llvmlite.binding's
+import aside): a first compile no longer makes them. The pipeline is LLVM's new pass manager at O3 with the options of TUNING. Modules
 share MCJIT engines, up to ENGINE_MODULES each: an engine owns (and frees) its own target
 machine, and making one per module cost about 1.4 ms of each compile. A module's IR leaves the
 engine once its machine code is made; the code stays until the engine goes, which is when the
@@ -214,3 +215,14 @@ def compile_module(module):
         if jm is None:
             jm = _COMPILED[text] = JitModule(text)
         return jm
+
+
+def _set_up():
+    """The process-wide LLVM state a first compile would otherwise make: native target, host
+    target machine, the first engine."""
+    with _LOCK:
+        target_machine()
+        _engine(_llvm())
+
+
+_set_up()
