@@ -36,6 +36,10 @@ ENABLED = True       # False: every node op by op (the tests' reference for the 
 CHUNK = 32768        # elements per chunk: a float64 chunk of 256 KB stays in the L2 cache
 MIN_SIZE = 2 * CHUNK  # regions over fewer elements run op by op
 ALIGN = 64           # flat chunks without a pairwise sum start at multiples of this
+# Row chunks hold at least this many elements: the reductions over a short last axis take
+# their column loop from 1024 elements on (ops/reduce.py `_columns`), NumPy's row loop
+# below, and the two differ in float32 sums and in the sign of a zero max.
+ROWS_MIN = 1024
 
 
 def pairwise_leaves(n, leaf):
@@ -55,7 +59,9 @@ def pairwise_leaves(n, leaf):
 
 
 def pairwise_combine(n, leaf, parts):
-    """The leaves' sums (in pairwise_leaves order) added as NumPy's pairwise tree adds them."""
+    """The leaves' sums (in pairwise_leaves order, each np.add.reduce with initial=-0.0, so
+    exactly its segment's pairwise sum) added as NumPy's pairwise tree adds them, onto the
+    reduction's identity +0.0 as np.add.reduce does (a sum of -0.0s is +0.0)."""
     it = iter(parts)
 
     def walk(m):
@@ -65,7 +71,8 @@ def pairwise_combine(n, leaf, parts):
         m2 -= m2 % 8
         left = walk(m2)
         return left + walk(m - m2)
-    return walk(n)
+    total = walk(n)
+    return type(total)(0.0) + total
 
 
 def pairwise_sum(x, leaf):
@@ -306,10 +313,10 @@ def bounds(c):
     r = c.region
     if r.mode == "rows":
         row = _size(r.shape[1:])
-        per = max(1, CHUNK // max(row, 1))
+        per = max(1, -(-max(CHUNK, ROWS_MIN) // max(row, 1)))
         n = r.shape[0]
         cuts = list(range(0, n, per))
-        if len(cuts) > 1 and (n - cuts[-1]) * 2 < per:
+        if len(cuts) > 1 and ((n - cuts[-1]) * 2 < per or (n - cuts[-1]) * row < ROWS_MIN):
             cuts.pop()               # no short last chunk: merged into the one before
         return list(zip(cuts, cuts[1:] + [n]))
     n = _size(r.shape)

@@ -194,6 +194,28 @@ def test_sparse_ce_peak_memory_is_bounded_by_a_few_inputs():
     assert np.isfinite(value) and grad.shape == arrays["x"].shape
 
 
+def test_mse_intermediates_live_in_chunks():
+    """MSE's loss + gradient: sum(square(p - t)) / N and (2 / N) * (p - t). p - t and its
+    square are read only inside their elementwise region, so they live in chunk-sized
+    scratch (lossgraph/chunked.py): the peak is the gradient and a few chunks, where op by
+    op it is twice the gradient (p - t, then its square beside it)."""
+    from lossgraph import chunked
+    rng = np.random.default_rng(6)
+    p, t = rng.normal(size=400_000), rng.normal(size=400_000)
+    P, T = lg.input("p", shape=p.shape), lg.input("t", shape=t.shape)
+    outs = [lg.mean(lg.square(P - T)), (2.0 / p.size) * (P - T)]
+    lg.evaluate(outs, p=p, t=t)
+    (value, grad), peak = _peak(lambda: lg.evaluate(outs, p=p, t=t))
+    np.testing.assert_allclose(grad, 2 * (p - t) / p.size, rtol=1e-15)
+    assert peak <= p.nbytes + 4 * chunked.CHUNK * p.itemsize
+    chunked.ENABLED = False
+    try:
+        _, op_by_op = _peak(lambda: lg.evaluate(outs, p=p, t=t))
+    finally:
+        chunked.ENABLED = True
+    assert op_by_op >= 1.9 * p.nbytes      # what the chunks save
+
+
 def test_dtypes_are_kept_through_loss_and_gradient():
     for dtype in (np.float32, np.float64):
         outs, arrays = sparse_ce(50)
