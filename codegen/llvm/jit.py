@@ -4,17 +4,20 @@
     f = jm.function("kernel", ctypes.c_double, ctypes.py_object, ctypes.c_int64)
     jm.llvm_ir, jm.optimized_ir, jm.asm       # what was built, before and after O3
 
-The target machine is the host's (triple, CPU name, CPU features; opt=3, jit=True), created once
-per process when this module is imported, with the first engine (about 1.5 ms, llvmlite.binding's
-import aside): a first compile no longer makes them. The pipeline is LLVM's new pass manager at O3 with the options of TUNING. Modules
-share MCJIT engines, up to ENGINE_MODULES each: an engine owns (and frees) its own target
-machine, and making one per module cost about 1.4 ms of each compile. A module's IR leaves the
-engine once its machine code is made; the code stays until the engine goes, which is when the
-last JitModule compiled into it goes. Every function handed out keeps its JitModule alive, so a
-function pointer can never outlive the code it points into (freeing the code first would
-segfault). The same IR text compiles once while its JitModule lives (`compile_module` looks it
-up). LLVM compiles under one process-wide lock: its global context is not thread-safe (and
-llvmlite runs one LLVM call at a time anyway, so compiles on two threads would not overlap).
+The target machine is the host's (triple, CPU name, CPU features; opt=3, jit=True), created
+once per process when this module is imported, with the first engine (about 1.5 ms,
+llvmlite.binding's import aside): a first compile no longer makes them. The pipeline is LLVM's
+new pass manager at O3 with the options of TUNING, run with the target machine of the engine
+the module goes into (the pass manager's cost model and the machine code then share one
+subtarget: about 1 ms less on a process's first compile). Modules share MCJIT engines, up to
+ENGINE_MODULES each: an engine owns (and frees) its own target machine, and making one per
+module cost about 1.4 ms of each compile. A module's IR leaves the engine once its machine code
+is made; the code stays until the engine goes, which is when the last JitModule compiled into
+it goes. Every function handed out keeps its JitModule alive, so a function pointer can never
+outlive the code it points into (freeing the code first would segfault). The same IR text
+compiles once while its JitModule lives (`compile_module` looks it up). LLVM compiles under one
+process-wide lock: its global context is not thread-safe (and llvmlite runs one LLVM call at a
+time anyway, so compiles on two threads would not overlap).
 """
 from __future__ import annotations
 
@@ -98,8 +101,9 @@ def new_module(name="lossgraph"):
     return module
 
 
-def _optimize(llvm, text):
-    """Parse and verify IR text, run the O3 pipeline on it -> llvmlite ModuleRef."""
+def _optimize(llvm, text, tm):
+    """Parse and verify IR text, run the O3 pipeline (target machine tm) on it -> llvmlite
+    ModuleRef."""
     try:
         mod = llvm.parse_assembly(text)
         mod.verify()
@@ -110,18 +114,21 @@ def _optimize(llvm, text):
     for option, value in TUNING.items():
         if option != "speed_level":
             setattr(pto, option, value)
-    pb = llvm.create_pass_builder(target_machine(), pto)
+    pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod, parsed
 
 
 class _Engine:
-    """One MCJIT engine (with its own target machine) holding the machine code of up to
-    ENGINE_MODULES modules; freed when the last JitModule referring to it goes."""
+    """One MCJIT engine (with its own target machine, tm, which also runs the passes of the
+    modules compiled into it: one machine builds its subtarget once, for both) holding the
+    machine code of up to ENGINE_MODULES modules; freed when the last JitModule referring to
+    it goes."""
 
     def __init__(self, llvm):
         empty = llvm.parse_assembly(f'target triple = "{_STATE["triple"]}"\n')
-        self.ee = llvm.create_mcjit_compiler(empty, _make_target_machine())
+        self.tm = _make_target_machine()
+        self.ee = llvm.create_mcjit_compiler(empty, self.tm)
         self.modules = 0
 
     def add(self, mod):
@@ -154,8 +161,9 @@ class JitModule:
         llvm = _llvm()
         self.llvm_ir = module if isinstance(module, str) else str(module)
         with _LOCK:
+            self._engine = _engine(llvm)
             t0 = time.perf_counter()
-            mod, t1 = _optimize(llvm, self.llvm_ir)
+            mod, t1 = _optimize(llvm, self.llvm_ir, self._engine.tm)
             t2 = time.perf_counter()
             suffix = f".lg{next(_SERIAL)}"      # the modules of one engine share its symbols
             self._symbols = {}
@@ -163,7 +171,6 @@ class JitModule:
                 if not fn.is_declaration and fn.linkage.name not in ("internal", "private"):
                     self._symbols[fn.name] = fn.name + suffix
                     fn.name += suffix
-            self._engine = _engine(llvm)
             self._engine.add(mod)
             t3 = time.perf_counter()
         self._optimized = self._asm = None
@@ -176,7 +183,7 @@ class JitModule:
         if self._optimized is None:
             llvm = _llvm()
             with _LOCK:
-                self._optimized = str(_optimize(llvm, self.llvm_ir)[0])
+                self._optimized = str(_optimize(llvm, self.llvm_ir, target_machine())[0])
         return self._optimized
 
     @property
