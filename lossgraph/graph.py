@@ -71,14 +71,15 @@ class Node:
 
     @classmethod
     def _make(cls, op_name, inputs, attrs):
-        key = (op_name, *inputs)
+        arity = len(inputs)       # spelled out for the common arities (a third faster)
+        key = (op_name, inputs[0], inputs[1]) if arity == 2 else (op_name, inputs[0]) \
+            if arity == 1 else (op_name, *inputs)
         shape_dtype = sig = None
         if not attrs:   # an existing node is found without inferring its shape again
             ref = _TABLE.get(key)
             node = ref() if ref is not None else None
             if node is not None:
                 return node
-            arity = len(inputs)       # spelled out for the common arities (a third faster)
             sig = (op_name, inputs[0]._sig, inputs[1]._sig) if arity == 2 else \
                 (op_name, inputs[0]._sig) if arity == 1 else (op_name, *map(_signature, inputs))
             shape_dtype = _INFERRED.get(sig)
@@ -96,14 +97,14 @@ class Node:
                 if len(_INFERRED) >= INFERRED_LIMIT:
                     _INFERRED.clear()
                 _INFERRED[sig] = shape_dtype
-        node = object.__new__(cls)
-        _SET_OP(node, op_name)
-        _SET_INPUTS(node, tuple(inputs))
-        _SET_ATTRS(node, MappingProxyType(attrs) if attrs else _NO_ATTRS)
-        _SET_SHAPE(node, shape_dtype[0])
-        _SET_DTYPE(node, shape_dtype[1])
-        _SET_SIG(node, shape_dtype)
-        _SET_NORMAL(node, None)
+        node = _new(_Unsealed)      # filled in by plain slot stores, then sealed as a Node
+        node.op = op_name
+        node.inputs = tuple(inputs)
+        node.attrs = MappingProxyType(attrs) if attrs else _NO_ATTRS
+        node.shape, node.dtype = shape_dtype
+        node._sig = shape_dtype
+        node._normal = None
+        node.__class__ = cls
         entry = _Entry(node, _drop)
         entry.key = key
         got = _TABLE.setdefault(key, entry)
@@ -189,10 +190,14 @@ class Node:
     __array_ufunc__ = None
 
 
-# the slots' own setters (Node.__setattr__ refuses every write)
-_SET_OP, _SET_INPUTS, _SET_ATTRS, _SET_SHAPE, _SET_DTYPE, _SET_SIG, _SET_NORMAL = (
-    getattr(Node, name).__set__ for name in ("op", "inputs", "attrs", "shape", "dtype", "_sig",
-                                             "_normal"))
+class _Unsealed(Node):
+    """A Node while Node._make fills it in: its slots take plain stores (a third of the cost
+    of calling each slot's setter past Node.__setattr__), then __class__ = Node seals it."""
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+
+
+_new = object.__new__
 
 
 class _Entry(weakref.ref):

@@ -24,6 +24,19 @@ def test_the_same_expression_is_the_same_object():
     assert x * y is not y * x
 
 
+def test_a_built_node_is_sealed_a_node_and_refuses_writes():
+    x = lg.input("x_sealed", shape=("N", 2))
+    for node in (x, lg.exp(x), x * 2.0, lg.sum(x, axis=1), lg.constant(np.ones(3))):
+        assert type(node) is lg.Node
+        for name in ("op", "inputs", "attrs", "shape", "dtype", "_normal", "anything"):
+            with pytest.raises(AttributeError, match="immutable"):
+                setattr(node, name, None)
+    y = lg.sum(x, axis=1)         # what the op's shape rule says, read back from the slots
+    shape, dtype, attrs = OPS["sum"].infer((x,), {"axis": 1})
+    assert (y.op, y.inputs, dict(y.attrs), y.shape, y.dtype, y._sig) == (
+        "sum", (x,), attrs, tuple(shape), dtype, (tuple(shape), dtype))
+
+
 def test_a_dead_node_leaves_the_table_and_comes_back_new():
     x = lg.input("x_dies", shape=("N",))
     before = len(graph._TABLE)
