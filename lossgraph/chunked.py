@@ -33,7 +33,8 @@ from .ops import OPS
 from .shapes import resolve_dim
 
 ENABLED = True       # False: every node op by op (the tests' reference for the chunked bits)
-CHUNK = 32768        # elements per chunk: a float64 chunk of 256 KB stays in the L2 cache
+CHUNK = 32768        # elements per chunk of 8-byte values (256 KB, well inside the 2 MB L2);
+                     # a region whose widest values are float32 takes twice as many
 MIN_SIZE = 2 * CHUNK  # regions over fewer elements run op by op
 ALIGN = 64           # flat chunks without a pairwise sum start at multiples of this
 # Row chunks hold at least this many elements: the reductions over a short last axis take
@@ -241,6 +242,7 @@ class Compiled:
     slots: list          # numpy dtype of each scratch slot
     dtypes: list         # numpy dtype of each step's value
     shapes: list         # resolved shape of each step's value
+    chunk: int           # elements per chunk
 
 
 def compile_region(r, finder):
@@ -273,6 +275,7 @@ def compile_region(r, finder):
         steps.append(Step(n, op.impl, dict(n.attrs), args,
                           op.writes_out and same and sink is None, escapes, sink=sink))
     dtypes = [finder.dtype[id(n)] for n in nodes]
+    ext_dtypes = [finder.dtype[id(e)] for e in externals]
     _assign_slots(steps, last_use, dtypes)
     slots = []
     for s, d in zip(steps, dtypes):
@@ -280,7 +283,8 @@ def compile_region(r, finder):
             slots.append(d)
     return Compiled(r, nodes, steps, externals,
                     [finder.shape[id(e)] == r.shape for e in externals], slots, dtypes,
-                    [finder.shape[id(n)] for n in nodes])
+                    [finder.shape[id(n)] for n in nodes],
+                    CHUNK * 8 // max(d.itemsize for d in dtypes + ext_dtypes))
 
 
 def _assign_slots(steps, last_use, dtypes):
@@ -313,7 +317,7 @@ def bounds(c):
     r = c.region
     if r.mode == "rows":
         row = _size(r.shape[1:])
-        per = max(1, -(-max(CHUNK, ROWS_MIN) // max(row, 1)))
+        per = max(1, -(-max(c.chunk, ROWS_MIN) // max(row, 1)))
         n = r.shape[0]
         cuts = list(range(0, n, per))
         if len(cuts) > 1 and ((n - cuts[-1]) * 2 < per or (n - cuts[-1]) * row < ROWS_MIN):
@@ -321,8 +325,8 @@ def bounds(c):
         return list(zip(cuts, cuts[1:] + [n]))
     n = _size(r.shape)
     if any(s.sink == "pairwise" for s in c.steps):
-        return pairwise_leaves(n, CHUNK)
-    per = max(ALIGN, CHUNK - CHUNK % ALIGN)
+        return pairwise_leaves(n, c.chunk)
+    per = max(ALIGN, c.chunk - c.chunk % ALIGN)
     cuts = list(range(0, n, per))
     if len(cuts) > 1 and (n - cuts[-1]) * 2 < per:
         cuts.pop()
@@ -336,65 +340,75 @@ def run_region(c, values, take):
     buffer to write step j's escaping result into, or None."""
     r = c.region
     flat = r.mode != "rows"
-    ext = []
-    for e, full in zip(c.externals, c.full_ext):
+    ne = len(c.externals)
+    vals = [None] * (ne + len(c.steps))     # externals' chunks, then the steps' values
+    sliced = []
+    for k, (e, full) in enumerate(zip(c.externals, c.full_ext)):
         a = values[id(e)]
         if full:
             if not a.flags.c_contiguous:
                 return None
-            ext.append(a.reshape(-1) if flat else a)
+            sliced.append((k, a.reshape(-1) if flat else a))
         else:
-            ext.append(a.reshape(()) if flat else a)
+            vals[k] = a.reshape(()) if flat else a
     spans = bounds(c)
-    widest = max(hi - lo for lo, hi in spans)
     row = 1 if flat else _size(r.shape[1:])
-    scratch = [np.empty(widest * row, d) for d in c.slots]
-    results, dest = {}, []
+    widest = max(hi - lo for lo, hi in spans) * row
+    scratch = [np.empty(widest, d) for d in c.slots]
+    results, partials, program = {}, {}, []
     for j, s in enumerate(c.steps):
-        if not s.escapes or s.sink == "pairwise":
-            dest.append(None)
-            continue
-        shape = c.shapes[j]
-        buf = take(j, shape, c.dtypes[j]) if s.sink is None else None
-        full = buf if buf is not None else np.empty(shape, c.dtypes[j])
-        results[id(s.node)] = full
-        dest.append(full.reshape(-1) if flat and s.sink is None else full)
-    partials = [[] for _ in c.steps]
-    tail = r.shape[1:]
-    vals = [None] * len(c.steps)
-    for lo, hi in spans:
-        cshape = (hi - lo,) if flat else (hi - lo,) + tail
-        m = (hi - lo) * row
-        views = [b[:m].reshape(cshape) for b in scratch]
-        cut = [a[lo:hi] if full else a for a, full in zip(ext, c.full_ext)]
-        for j, s in enumerate(c.steps):
-            args = [cut[k] if kind == "ext" else vals[k] for kind, k in s.args]
-            if s.sink == "pairwise":
-                partials[j].append(np.add.reduce(args[0], initial=c.dtypes[j].type(-0.0)))
-                continue
-            if s.sink is not None:
-                np.copyto(dest[j][lo:hi], s.impl(*args, **s.kw), casting="unsafe")
-                continue
-            target = dest[j][lo:hi] if s.escapes else \
-                (views[s.slot] if s.slot is not None else None)
-            if s.out:
-                got = s.impl(*args, out=target, **s.kw)
-                if got is not target:
-                    np.copyto(target, got, casting="unsafe")
-                vals[j] = target
-            else:
-                got = np.asarray(s.impl(*args, **s.kw), dtype=c.dtypes[j])
-                if target is not None:
-                    np.copyto(target, got, casting="unsafe")
-                    vals[j] = target
-                else:
-                    vals[j] = got
-    n = _size(r.shape)
-    for j, s in enumerate(c.steps):
+        dest = None
+        if s.escapes and s.sink != "pairwise":
+            buf = take(j, c.shapes[j], c.dtypes[j]) if s.sink is None else None
+            full = buf if buf is not None else np.empty(c.shapes[j], c.dtypes[j])
+            results[id(s.node)] = full
+            dest = full.reshape(-1) if flat and s.sink is None else full
         if s.sink == "pairwise":
-            total = np.asarray(pairwise_combine(n, CHUNK, partials[j]), dtype=c.dtypes[j])
-            results[id(s.node)] = total.reshape(c.shapes[j])
+            partials[j] = []
+        program.append(_step(s, ne + j, [k if kind == "ext" else ne + k for kind, k in s.args],
+                             dest, c.dtypes[j], partials.get(j)))
+    tail = () if flat else r.shape[1:]
+    for lo, hi in spans:
+        views = [b[:(hi - lo) * row].reshape((hi - lo,) + tail) for b in scratch]
+        for k, a in sliced:
+            vals[k] = a[lo:hi]
+        for run in program:
+            run(lo, hi, vals, views)
+    for j, got in partials.items():
+        total = np.asarray(pairwise_combine(_size(r.shape), c.chunk, got), dtype=c.dtypes[j])
+        results[id(c.steps[j].node)] = total.reshape(c.shapes[j])
     return results
+
+
+def _step(s, at, argpos, dest, dtype, partials):
+    """The chunk routine of step s: reads vals[argpos], leaves its value in vals[at] (in
+    scratch views[s.slot], in dest[lo:hi] when it escapes, or as the impl returned it)."""
+    impl, kw, slot = s.impl, s.kw, s.slot
+    if partials is not None:
+        zero = dtype.type(-0.0)
+        i = argpos[0]
+        return lambda lo, hi, vals, views: partials.append(
+            np.add.reduce(vals[i], initial=zero))
+    if s.sink is not None:
+        def rows(lo, hi, vals, views):
+            np.copyto(dest[lo:hi], impl(*[vals[i] for i in argpos], **kw), casting="unsafe")
+        return rows
+    if s.out:
+        def into(lo, hi, vals, views):
+            target = views[slot] if dest is None else dest[lo:hi]
+            got = impl(*[vals[i] for i in argpos], out=target, **kw)
+            if got is not target:
+                np.copyto(target, got, casting="unsafe")
+            vals[at] = target
+        return into
+
+    def fresh(lo, hi, vals, views):
+        got = np.asarray(impl(*[vals[i] for i in argpos], **kw), dtype=dtype)
+        if dest is not None:
+            np.copyto(dest[lo:hi], got, casting="unsafe")
+            got = dest[lo:hi]
+        vals[at] = got
+    return fresh
 
 
 class Schedule:
