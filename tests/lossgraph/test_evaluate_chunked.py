@@ -25,7 +25,7 @@ EV = sys.modules["lossgraph.evaluate"]
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(chunked, "CHUNK", 128)
-    monkeypatch.setattr(chunked, "MIN_SIZE", 256)
+    monkeypatch.setattr(chunked, "MIN_BYTES", 2048)
     monkeypatch.setattr(EV, "PLAN_MIN_SIZE", 0)
 
 
@@ -180,12 +180,12 @@ def graphs(draw):
 @given(graphs())
 def test_random_elementwise_graphs_have_the_op_by_op_bits(case):
     outs, arrays = case
-    old = chunked.CHUNK, chunked.MIN_SIZE, EV.PLAN_MIN_SIZE
-    chunked.CHUNK, chunked.MIN_SIZE, EV.PLAN_MIN_SIZE = 128, 256, 0
+    old = chunked.CHUNK, chunked.MIN_BYTES, EV.PLAN_MIN_SIZE
+    chunked.CHUNK, chunked.MIN_BYTES, EV.PLAN_MIN_SIZE = 128, 2048, 0
     try:
         got, want, _ = both_ways(outs, arrays)
     finally:
-        chunked.CHUNK, chunked.MIN_SIZE, EV.PLAN_MIN_SIZE = old
+        chunked.CHUNK, chunked.MIN_BYTES, EV.PLAN_MIN_SIZE = old
     for g, w in zip(got, want):
         assert same_bits(g, w)
 
