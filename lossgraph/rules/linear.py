@@ -13,6 +13,7 @@ long chain never costs quadratic time.
 """
 from __future__ import annotations
 
+from math import copysign
 from operator import attrgetter
 
 from ..graph import _NO_ATTRS, Node, make
@@ -300,12 +301,14 @@ _CONSTANTS: dict = {}
 
 
 def _const(k):
-    """A scalar constant node, kept for reuse (coefficients repeat across a graph)."""
-    node = _CONSTANTS.get(k)
+    """A scalar constant node, kept for reuse (coefficients repeat across a graph). 0.0 and
+    -0.0 are one dict key but two constants: a zero is kept under its sign as well."""
+    key = k if k else (k, copysign(1.0, k))
+    node = _CONSTANTS.get(key)
     if node is None:
         if len(_CONSTANTS) > 1024:
             _CONSTANTS.clear()
-        node = _CONSTANTS[k] = F.constant(k)
+        node = _CONSTANTS[key] = F.constant(k)
     return node
 
 

@@ -150,6 +150,23 @@ def test_products_the_product_rule_marks_as_fixed_are_its_fixpoints():
     assert marked >= 3
 
 
+def test_a_zero_coefficient_keeps_its_sign_whichever_zero_was_asked_for_first():
+    """0.0 == -0.0 (one dict key), yet they are two constants (1 / c differs): the
+    coefficient cache gives each its own node, in either order (it once gave the first)."""
+    for first, second in ((-0.0, 0.0), (0.0, -0.0)):
+        linear._CONSTANTS.clear()
+        a, b = linear._const(first), linear._const(second)
+        for k, node in ((first, a), (second, b)):
+            assert node is lg.constant(k)
+            assert np.signbit(node.attrs["value"]) == np.signbit(k)
+    x = lg.input("zx", shape=("N",))
+    linear._CONSTANTS.clear()
+    linear._const(-0.0)
+    two = linear._build_pair(linear.Monomial(0.0, (x,), ()), linear.Monomial(-1.0, (), ()))
+    linear._CONSTANTS.clear()
+    assert two is linear._build_pair(linear.Monomial(0.0, (x,), ()), linear.Monomial(-1.0, (), ()))
+
+
 def test_two_term_sums_build_as_the_general_sum_builder_does():
     """_build_pair(m0, m1) is _build_terms([m0, m1]) over monomials with shared factors above
     and below, opposite and equal signs, equal and unequal sizes, nan and zero coefficients."""
