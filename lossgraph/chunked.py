@@ -86,8 +86,10 @@ def pairwise_sum(x, leaf):
     return pairwise_combine(x.size, leaf, parts)
 
 
-# Full reductions a flat region can take, keyed by op name: the chunk's partial and the
-# combination of the partials, which together give the bits of the op's impl.
+# Reductions over all axes a flat region can take, keyed by op name, with how the chunks'
+# partial results are made and combined into the bits of the op's impl: "pairwise", the
+# leaves and tree above (np.sum; a max or min is not here: which zero of -0.0 and 0.0 it
+# keeps depends on the order it meets them).
 FULL_REDUCTIONS = {"sum": "pairwise"}
 
 
@@ -100,7 +102,6 @@ class Region:
     sinks: list = field(default_factory=list)
     mode: str = None
     needs: set = field(default_factory=set)       # regions that must run before this one
-    last: int = 0                                  # position of the last node in the order
 
 
 def _size(shape):
@@ -117,6 +118,10 @@ class _Finder:
         self.dtype = {id(n): dt.numpy_dtype(n.dtype, env.float_dtype) for n in order}
         self.region_of, self.sink_of, self.after = {}, {}, {}
         self.regions = []
+        self.consumers = {}
+        for n in order:
+            for i in n.inputs:
+                self.consumers.setdefault(id(i), []).append(n)
 
     def pre(self, i):
         """Regions that must have run before input i is available."""
@@ -151,7 +156,6 @@ class _Finder:
                 r.needs |= self.pre(i)
         (r.sinks if as_sink else r.members).append(n)
         (self.sink_of if as_sink else self.region_of)[id(n)] = r
-        r.last = self.pos[id(n)]
 
     def member_shape(self, n):
         """The iteration shape n can be a member over, or None."""
@@ -380,8 +384,8 @@ def run_region(c, values, take):
         for run in program:
             run(lo, hi, vals, views)
     for j, got in partials.items():
-        total = np.asarray(pairwise_combine(_size(r.shape), c.chunk, got), dtype=c.dtypes[j])
-        results[id(c.steps[j].node)] = total.reshape(c.shapes[j])
+        total = pairwise_combine(_size(r.shape), c.chunk, got)
+        results[id(c.steps[j].node)] = np.full(c.shapes[j], total, c.dtypes[j])
     return results
 
 
@@ -439,10 +443,6 @@ _CACHE = LRU(32)
 
 def _schedule(order, env, keep):
     f = _Finder(order, env, keep)
-    f.consumers = {}
-    for n in order:
-        for i in n.inputs:
-            f.consumers.setdefault(id(i), []).append(n)
     regions = f.find()
     if not regions:
         return Schedule(list(order), list(order))

@@ -4,7 +4,9 @@ It is the oracle every backend is tested against: exact dtype semantics first (f
 float32; an op computes in float64 only where its docstring says accuracy needs it). Within
 that it is not needlessly slow: each value is dropped after its last use, and an op that can
 write into a dying intermediate of the right shape and dtype does so (`out=`), so peak memory
-is close to hand-written NumPy.
+is close to hand-written NumPy. On large inputs, chains of elementwise ops (and the sums that
+consume them) run chunk by chunk in cache (lossgraph/chunked.py), each op still through its
+own impl: the same bits as one op at a time over whole arrays.
 """
 from __future__ import annotations
 
@@ -98,7 +100,9 @@ def run(order, env, keep=None):
     keep: ids of the nodes whose values are wanted. With keep given, a value is dropped
     after its last use and a dying intermediate buffer is reused as the `out=` of an op that
     can write into it, so peak memory stays near what hand-written NumPy needs; the dict
-    returned then holds only the kept values. keep=None keeps every value.
+    returned then holds only the kept values. keep=None keeps every value. With keep
+    given, elementwise regions over large arrays run in chunks (chunked.schedule; chunked.ENABLED
+    = False runs every node on its own, with the same bits).
     """
     values = {}
     if keep is None:
