@@ -252,6 +252,7 @@ class Compiled:
     dtypes: list         # numpy dtype of each step's value
     shapes: list         # resolved shape of each step's value
     chunk: int           # elements per chunk
+    spans: list = None   # (lo, hi) of each chunk (bounds), in elements or in rows
 
 
 def compile_region(r, finder):
@@ -290,10 +291,12 @@ def compile_region(r, finder):
     for s, d in zip(steps, dtypes):
         if s.slot is not None and s.slot == len(slots):
             slots.append(d)
-    return Compiled(r, nodes, steps, externals,
-                    [finder.shape[id(e)] == r.shape for e in externals], slots, dtypes,
-                    [finder.shape[id(n)] for n in nodes],
-                    CHUNK * 8 // max(d.itemsize for d in dtypes + ext_dtypes))
+    c = Compiled(r, nodes, steps, externals,
+                 [finder.shape[id(e)] == r.shape for e in externals], slots, dtypes,
+                 [finder.shape[id(n)] for n in nodes],
+                 CHUNK * 8 // max(d.itemsize for d in dtypes + ext_dtypes))
+    c.spans = bounds(c)
+    return c
 
 
 def _assign_slots(steps, last_use, dtypes):
@@ -360,10 +363,12 @@ def run_region(c, values, take):
             sliced.append((k, a.reshape(-1) if flat else a))
         else:
             vals[k] = a.reshape(()) if flat else a
-    spans = bounds(c)
+    spans = c.spans
     row = 1 if flat else _size(r.shape[1:])
     widest = max(hi - lo for lo, hi in spans) * row
     scratch = [np.empty(widest, d) for d in c.slots]
+    tail = () if flat else r.shape[1:]
+    views_of = {}        # chunk length -> the scratch views (a few distinct lengths)
     results, partials, program = {}, {}, []
     for j, s in enumerate(c.steps):
         dest = None
@@ -376,9 +381,11 @@ def run_region(c, values, take):
             partials[j] = []
         program.append(_step(s, ne + j, [k if kind == "ext" else ne + k for kind, k in s.args],
                              dest, c.dtypes[j], partials.get(j)))
-    tail = () if flat else r.shape[1:]
     for lo, hi in spans:
-        views = [b[:(hi - lo) * row].reshape((hi - lo,) + tail) for b in scratch]
+        views = views_of.get(hi - lo)
+        if views is None:
+            views = views_of[hi - lo] = [b[:(hi - lo) * row].reshape((hi - lo,) + tail)
+                                         for b in scratch]
         for k, a in sliced:
             vals[k] = a[lo:hi]
         for run in program:
