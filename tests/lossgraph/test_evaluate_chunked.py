@@ -41,7 +41,12 @@ def same_bits(a, b):
 
 
 def both_ways(outs, arrays):
-    """(chunked results, op-by-op results, how many regions ran chunked)."""
+    """(chunked results, op-by-op results, how many regions ran chunked) of lg.evaluate."""
+    return both_ways_of(lambda: lg.evaluate(outs, arrays))
+
+
+def both_ways_of(call):
+    """(call() chunked, call() op by op, how many regions ran chunked)."""
     ran = []
     real = chunked.run_region
 
@@ -51,12 +56,12 @@ def both_ways(outs, arrays):
         return got
     chunked.run_region = spy
     try:
-        got = lg.evaluate(outs, arrays)
+        got = call()
     finally:
         chunked.run_region = real
     chunked.ENABLED = False
     try:
-        want = lg.evaluate(outs, arrays)
+        want = call()
     finally:
         chunked.ENABLED = True
     return got, want, sum(ran)
@@ -110,6 +115,24 @@ def test_most_zoo_losses_run_a_chunked_region(small_chunks):
         outs, feed = grown(case, False)
         hits += both_ways(outs, feed)[2] > 0
     assert hits >= len(CASES) // 2, (hits, len(CASES))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "sigmoid_cross_entropy",
+                                  "absolute_error", "log_cosh"])
+def test_value_and_grad_at_the_default_chunk_has_the_op_by_op_bits(loss, dtype):
+    """The real chunk (CHUNK, MIN_BYTES as shipped) on 600,000 elements: lg.value_and_grad's
+    value and gradient, chunked and op by op."""
+    from zoo import losses
+    fn = getattr(losses, loss)
+    rng = np.random.default_rng(7)
+    p = (2 * rng.normal(size=600_000)).astype(dtype)
+    t = (rng.random(600_000) > 0.5).astype(dtype) if loss == "sigmoid_cross_entropy" else \
+        rng.normal(size=600_000).astype(dtype)
+    vg = lg.value_and_grad(lambda a, b: fn(a, b, reduction="mean"))
+    (value, grad), (want_value, want_grad), ran = both_ways_of(lambda: vg(p, t))
+    assert ran
+    assert same_bits(value, want_value) and same_bits(grad, want_grad)
 
 
 # --- (b) random elementwise graphs and shapes
