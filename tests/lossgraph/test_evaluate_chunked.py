@@ -213,6 +213,20 @@ def test_random_elementwise_graphs_have_the_op_by_op_bits(case):
         assert same_bits(g, w)
 
 
+def test_a_chain_that_reads_back_its_own_sum_runs_in_two_regions(small_chunks, rng):
+    """exp(x) / sum(exp(x)) needs the whole sum before the division: the division and what
+    follows form a second region, run after the first; and a node outside that reads a
+    region's values (a reshape) and feeds the chain again splits it the same way."""
+    a = rng.normal(size=4000)
+    x = lg.input("x", shape=a.shape)
+    e = lg.exp(x)
+    p = e / lg.sum(e)
+    folded = lg.reshape(lg.reshape(lg.tanh(x) * 2.0, (2000, 2)), (4000,))
+    outs = [lg.sum(lg.square(p) * 3.0), lg.sum(lg.log1p(lg.sigmoid(x) * folded) + 1.0)]
+    got, want, ran = both_ways(outs, {"x": a})
+    assert ran >= 3 and all(same_bits(g, w) for g, w in zip(got, want))
+
+
 def test_a_non_contiguous_input_runs_op_by_op_with_the_same_bits(small_chunks, rng):
     a = rng.normal(size=(40, 300)).T          # (300, 40), F-ordered
     x = lg.input("x", shape=a.shape)
