@@ -182,6 +182,31 @@ class Splat(ir.FormattedConstant):
         self.constant = f"splat ({elem.type} {elem.get_reference()})"
 
 
+class _Lanes(ir.Constant):
+    """An integer vector constant printed in one join (llvmlite formats a Constant per lane)."""
+
+    def __init__(self, ty, values):
+        ir.Constant.__init__(self, ty, list(values))
+        self.text = "<" + ", ".join([f"{ty.element} {v}" for v in values]) + ">"
+
+    def _get_reference(self):
+        return self.text
+
+
+_LANES = {}
+
+
+def lanes(ty, values):
+    """The integer vector constant of type ty with these lanes: one object per (type, lanes)
+    in the process (constants belong to no module), so a shuffle mask used again is made and
+    printed once."""
+    key = (ty.element.width, tuple(int(v) for v in values))
+    c = _LANES.get(key)
+    if c is None:
+        c = _LANES[key] = _Lanes(ty, key[1])
+    return c
+
+
 def _round(x, bits):
     return struct.unpack("f", struct.pack("f", x))[0] if bits == 32 else float(x)
 

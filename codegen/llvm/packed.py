@@ -131,7 +131,7 @@ class PackedRows:
         return ir.VectorType(ty, width)
 
     def mask(self, lanes):
-        return ir.Constant(ir.VectorType(I32, len(lanes)), [int(x) for x in lanes])
+        return mathlib.lanes(ir.VectorType(I32, len(lanes)), lanes)
 
     def shuffle(self, v, lanes):
         return self.b.shuffle_vector(v, v, self.mask(lanes))
@@ -230,7 +230,7 @@ class PackedRows:
         if n.op == "dimsize":
             return self.splat(em._value(n, ()), width)
         if n.op == "arange":
-            lanes = ir.Constant(self.vec(I64, width), [int(x) for x in self.pattern(idx[0], width)])
+            lanes = mathlib.lanes(self.vec(I64, width), self.pattern(idx[0], width))
             return convert(b, lanes, ty)
         if em.p.kind[id(n)] != "inline":
             return self.checked(n, self.load(n, idx))
@@ -326,7 +326,7 @@ class PackedRows:
         """G lanes: whether the group's row g is summed (skip <= g < skip + count)."""
         b, g = self.b, self.g
         if "counted" not in self.memo:
-            lanes = b.sub(ir.Constant(self.vec(I64, g), list(range(g))), self.splat(self.skip, g))
+            lanes = b.sub(mathlib.lanes(self.vec(I64, g), range(g)), self.splat(self.skip, g))
             self.memo["counted"] = b.icmp_unsigned("<", lanes, self.splat(self.count, g))
         return self.memo["counted"]
 

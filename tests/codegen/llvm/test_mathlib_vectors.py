@@ -47,3 +47,20 @@ def test_vector_argument(kernels, name, dtype):
     fn(x.ctypes.data, y.ctypes.data)
     want = REFS[name](x.astype(np.float64))
     np.testing.assert_allclose(y, want, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+@pytest.mark.parametrize("width, values", [(32, [0, 10, 20, 79]), (32, [5] * 3),
+                                           (64, [0, 1, 2, 7]), (64, [-3, 2 ** 40])])
+def test_lanes_print_as_llvmlite_prints_the_constant(width, values):
+    """lanes() is only a faster printer: its text is llvmlite's own for the same constant,
+    one object serves equal lanes, and a shuffle accepts it as its mask."""
+    ty = ir.VectorType(ir.IntType(width), len(values))
+    c = m.lanes(ty, values)
+    assert str(c) == str(ir.Constant(ty, values)) and c.get_reference() == \
+        ir.Constant(ty, values).get_reference()
+    assert m.lanes(ty, np.array(values)) is c
+    if width == 32 and max(values) < 2 * 80:
+        v = ir.Constant(ir.VectorType(ir.FloatType(), 80), None)
+        b = ir.IRBuilder(ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), []),
+                                     "f").append_basic_block())
+        assert b.shuffle_vector(v, v, c).type.count == len(values)
