@@ -18,11 +18,12 @@ import numpy as np
 from .errors import LossgraphError
 from .ops.base import OPS
 
-# (op, *inputs[, frozen attrs]) -> weakref.ref(node): a plain dict (a WeakValueDictionary costs
-# a Python call per lookup and store); inputs compare by identity. A dying node's callback
-# drops its own entry, and only while that entry is still the dead reference (a node built
-# again since keeps its entry). Inserts are dict.setdefault, atomic: of two threads building
-# the same node, both get the one that went in first.
+# op -> {inputs -> weakref.ref(node)} ({(inputs, frozen attrs) -> ...} for a node with attrs):
+# plain dicts (a WeakValueDictionary costs a Python call per lookup and store); inputs compare
+# by identity, and the key of a node without attrs is its own inputs tuple (no key tuple per
+# node). A dying node's callback drops its own entry, and only while that entry is still the
+# dead reference (a node built again since keeps its entry). Inserts are dict.setdefault,
+# atomic: of two threads building the same node, both get the one that went in first.
 _TABLE: dict = {}
 _LOCK = threading.Lock()
 # (op, (shape, dtype) of each input) -> (shape, dtype) of an elementwise op without attrs: its
@@ -71,25 +72,29 @@ class Node:
 
     @classmethod
     def _make(cls, op_name, inputs, attrs):
-        arity = len(inputs)       # spelled out for the common arities (a third faster)
-        key = (op_name, inputs[0], inputs[1]) if arity == 2 else (op_name, inputs[0]) \
-            if arity == 1 else (op_name, *inputs)
+        if type(inputs) is not tuple:
+            inputs = tuple(inputs)
+        table = _TABLE.get(op_name)
+        if table is None:
+            table = _TABLE.setdefault(op_name, {})
+        key = inputs
         shape_dtype = sig = None
         if not attrs:   # an existing node is found without inferring its shape again
-            ref = _TABLE.get(key)
+            ref = table.get(key)
             node = ref() if ref is not None else None
             if node is not None:
                 return node
+            arity = len(inputs)       # spelled out for the common arities (a third faster)
             sig = (op_name, inputs[0]._sig, inputs[1]._sig) if arity == 2 else \
                 (op_name, inputs[0]._sig) if arity == 1 else (op_name, *map(_signature, inputs))
             shape_dtype = _INFERRED.get(sig)
         if shape_dtype is None:
             op = OPS[op_name]
-            shape, dtype, attrs = op.infer(tuple(inputs), dict(attrs))
+            shape, dtype, attrs = op.infer(inputs, dict(attrs))
             shape_dtype = tuple(shape), dtype
             if attrs:
-                key += (tuple(sorted((k, _freeze(v)) for k, v in attrs.items())),)
-                ref = _TABLE.get(key)
+                key = (inputs, tuple(sorted((k, _freeze(v)) for k, v in attrs.items())))
+                ref = table.get(key)
                 node = ref() if ref is not None else None
                 if node is not None:
                     return node
@@ -99,18 +104,18 @@ class Node:
                 _INFERRED[sig] = shape_dtype
         node = _new(_Unsealed)      # filled in by plain slot stores, then sealed as a Node
         node.op = op_name
-        node.inputs = tuple(inputs)
+        node.inputs = inputs
         node.attrs = MappingProxyType(attrs) if attrs else _NO_ATTRS
         node.shape, node.dtype = shape_dtype
         node._sig = shape_dtype
         node._normal = None
         node.__class__ = cls
         entry = _Entry(node, _drop)
-        entry.key = key
-        got = _TABLE.setdefault(key, entry)
+        entry.table, entry.key = table, key
+        got = table.setdefault(key, entry)
         if got is entry:
             return node
-        return _existing(key, got, entry, node)
+        return _existing(table, key, got, entry, node)
 
     def __setattr__(self, name, value):
         raise AttributeError("Node is immutable")
@@ -201,29 +206,30 @@ _new = object.__new__
 
 
 class _Entry(weakref.ref):
-    """The table's reference to a node, knowing its key (so one callback serves all)."""
-    __slots__ = ("key",)
+    """The table's reference to a node, knowing its op's table and its key there (so one
+    callback serves all)."""
+    __slots__ = ("table", "key")
 
 
-def _existing(key, got, entry, node):
-    """The node already in the table under key, or (its entry dead, its callback not yet run)
+def _existing(table, key, got, entry, node):
+    """The node already in table under key, or (its entry dead, its callback not yet run)
     node, put in its place."""
     with _LOCK:
         while True:
             other = got()
             if other is not None:
                 return other
-            if _TABLE.get(key) is got:
-                _TABLE[key] = entry
+            if table.get(key) is got:
+                table[key] = entry
                 return node
-            got = _TABLE.setdefault(key, entry)
+            got = table.setdefault(key, entry)
             if got is entry:
                 return node
 
 
 def _drop(entry):
     """A node died: its entry goes, unless the key was taken by a node built since."""
-    _remove_dead_weakref(_TABLE, entry.key)
+    _remove_dead_weakref(entry.table, entry.key)
 
 
 _API = []
@@ -255,13 +261,8 @@ def cycle_collector_paused():
 
 def existing(op_name, inputs):
     """The node op_name(*inputs) without attrs if it exists, else None (none is built)."""
-    ref = _TABLE.get((op_name, *inputs))
-    return ref() if ref is not None else None
-
-
-def existing_at(key):
-    """existing(*key) for a key (op_name, *inputs) the caller has made already."""
-    ref = _TABLE.get(key)
+    table = _TABLE.get(op_name)
+    ref = table.get(tuple(inputs)) if table is not None else None
     return ref() if ref is not None else None
 
 

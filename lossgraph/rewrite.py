@@ -11,7 +11,7 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from . import api as F
-from .graph import Node, cycle_collector_paused, existing_at, make, topo_order
+from .graph import Node, cycle_collector_paused, existing, make, topo_order
 from .regions import elementwise_region
 from .ops import OPS
 from .patterns import CONSTANT_OPS, RULES, Const, const_value
@@ -219,7 +219,7 @@ def _normalize(roots, trace):
     steps = {}                     # node -> rewrites taken to reach it (a bound against cycles)
     redirect = {}                  # node -> the node it was rewritten to, not yet normal
     keep = []                      # nodes whose normal form is recorded at the end
-    pending = {}                   # (op, *inputs) -> result, for nodes rewritten unbuilt
+    pending = {}                   # (op, inputs) -> result, for nodes rewritten unbuilt
     stack = list(roots)
     pop, push, keep_node = stack.pop, stack.append, keep.append
     done_get, redirect_get, steps_get = done.get, redirect.get, steps.get
@@ -243,24 +243,31 @@ def _normalize(roots, trace):
             else:
                 push(to)
             continue
-        inputs, waiting, changed = [], False, False
-        for i in n.inputs:
-            form = done_get(i)
-            if form is None:
-                form = i._normal
-                if form is True:
-                    form = i
-                elif form is None or tracing:
-                    push(i)
-                    waiting = True
-                    continue
-            inputs.append(form)
-            changed = changed or form is not i
-        if waiting:
-            continue
-        arity = len(inputs)        # the index key, spelled out for the common arities
-        key = (n.op, (inputs[0].op, inputs[1].op) if arity == 2 else (inputs[0].op,)
-               if arity == 1 else tuple([i.op for i in inputs]))
+        ins = n.inputs             # inputs done this call: the common arities spelled out
+        arity = len(ins)
+        if arity == 2 and (a := done_get(ins[0])) is not None and \
+                (b := done_get(ins[1])) is not None:
+            inputs, changed, key = (a, b), a is not ins[0] or b is not ins[1], (n.op, (a.op, b.op))
+        elif arity == 1 and (a := done_get(ins[0])) is not None:
+            inputs, changed, key = (a,), a is not ins[0], (n.op, (a.op,))
+        else:
+            inputs, waiting, changed = [], False, False
+            for i in ins:
+                form = done_get(i)
+                if form is None:
+                    form = i._normal
+                    if form is True:
+                        form = i
+                    elif form is None or tracing:
+                        push(i)
+                        waiting = True
+                        continue
+                inputs.append(form)
+                changed = changed or form is not i
+            if waiting:
+                continue
+            inputs = tuple(inputs)
+            key = (n.op, tuple([i.op for i in inputs]))
         rules = None
         count = steps_get(n, 0)
         if changed and not tracing and not n.attrs:
@@ -278,15 +285,15 @@ def _normalize(roots, trace):
                         rules = from_here
                         break
                 if type(out) is Node and out._sig == n._sig and out is not n and \
-                        out not in redirect and (out.attrs or (out.op, *out.inputs)
+                        out not in redirect and (out.attrs or (out.op, out.inputs)
                                                  not in pending) and \
-                        existing_at(unbuilt := (n.op, *inputs)) is None:
+                        existing(n.op, inputs) is None:
                     # the node op(*inputs) is not built: its rewrite is known by content
                     # (the guard against rules undoing each other asks `pending` for it)
                     keep_node(out)
                     steps[out] = count + 1
                     redirect[n] = out
-                    pending[unbuilt] = out
+                    pending[n.op, inputs] = out
                     form = done_get(out)
                     if form is None:
                         push(out)
@@ -306,7 +313,7 @@ def _normalize(roots, trace):
                 pop()
                 continue
         elif pending and not n.attrs:
-            to = pending_get((n.op, *n.inputs))
+            to = pending_get((n.op, n.inputs))
             if to is not None:     # n is a node rewritten before it was built
                 redirect[n] = to
                 continue
@@ -324,7 +331,7 @@ def _normalize(roots, trace):
             pop()
             continue
         if out is n or out in redirect or pending and not out.attrs and (
-                out.op, *out.inputs) in pending:   # rules that undo each other: stop here
+                out.op, out.inputs) in pending:    # rules that undo each other: stop here
             done[n] = done[cur] = cur
             pop()
             continue
