@@ -14,19 +14,22 @@ exponentials can pass from one phase to the next through the gradient's array (p
 a phase's stored values that read y == c (one_hot's label against the column) run their row
 loop with it false, then the label's one column again with it true (column_marks): the loop
 body has no per-element label compare. Short static rows run G at a time packed into whole
-vectors (codegen.llvm.packed).
+vectors (codegen.llvm.packed). A flat nest's large outputs are written with streaming stores,
+a block at a time through an L1 scratch (stream_outputs).
 Every identifier in the IR is generated (nest<i>, kernel): no user string reaches it.
 """
 from __future__ import annotations
+
+import functools
 
 from llvmlite import ir
 
 from lossgraph.shapes import _factors
 
 from . import mathlib, packed
-from .loops import counted_loop
-from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _numel, combine, const,
-                    convert, elementwise, identity, is_float, void_intrinsic)
+from .loops import LINE, copy_lines, counted_loop
+from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel, combine,
+                    const, convert, elementwise, identity, is_float, void_intrinsic)
 
 
 def acc_type(node, reg):
@@ -89,6 +92,32 @@ _BYTES = {ir.FloatType(): 4, ir.DoubleType(): 8, I8: 1, I32: 4, I64: 8}
 #: a float32 flat nest's element loop: 16 lanes, interleave 4 (LLVM 22's cost model picks 4
 #: for BCE but 2 for a body of about the same size, 7% slower); float64 left to LLVM
 FLAT_F32_HINTS = (("llvm.loop.vectorize.width", 16), ("llvm.loop.interleave.count", 4))
+#: flat nests whose widest float output takes at least this many bytes write their outputs
+#: with streaming stores (stream_outputs): float32 from 8e6 elements, float64 from 4e6. MSE and
+#: Huber, process time per call, A/B in one process (7-11 rounds, medians; a shared, loaded
+#: machine), without / with streaming: float32 N = 1e6 0.91-0.95x, 2e6 0.95-1.01x, 4e6
+#: 0.99-1.01x (1.31x in an earlier run), 6e6 0.92-1.12x, 1e7 1.07-1.26x (1 and 2 threads);
+#: float64 N = 4e6 1.01-1.21x, 1e7 1.13-1.18x. Below, the outputs stay in the shared cache
+#: for the caller, and streaming them to memory costs more than their read for ownership.
+STREAM_FROM_BYTES = 32_000_000
+#: the scratches of a nest's streamed outputs (a block of BLOCK elements each, plus a line)
+#: take at most this many bytes of the stack: well inside a 48 KiB L1 data cache
+SCRATCH_BYTES = 24576
+
+
+def scratch_length(ty):
+    """Elements of a streamed output's scratch: a block and a line."""
+    return BLOCK + LINE // _BYTES[ty]
+
+
+@functools.cache
+def streams_on_host():
+    """Whether this host gets streaming stores: x86 with AVX (vmovntps / vmovntpd of 64-byte
+    lines, masked stores for the partial lines)."""
+    import llvmlite.binding as llvm
+    features = llvm.get_host_cpu_features()
+    return llvm.get_process_triple().startswith(("x86_64", "amd64")) and \
+        bool(features.get("avx512f") or features.get("avx"))
 
 
 class NestEmitter:
@@ -101,15 +130,18 @@ class NestEmitter:
                 seen.add(id(n))
                 self.buffers.append(n)
         self.slot = {id(n): k for k, n in enumerate(self.buffers)}
-        argtys = [PTR] * len(self.buffers) + [PTR, I64, I64] + [I64] * len(plan.dims)
+        self.streamed = self.stream_candidates()
+        argtys = [PTR] * len(self.buffers) + [PTR, I64, I64] + [I64] * len(plan.dims) + \
+            [PTR] * len(self.streamed)
         self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), argtys),
                               name=f"nest{index}")
-        for a in self.fn.args[:len(self.buffers) + 1]:
-            a.add_attribute("noalias")
         args = self.fn.args
+        for a in args[:len(self.buffers) + 1] + args[len(argtys) - len(self.streamed):]:
+            a.add_attribute("noalias")
         self.ptrs = args[:len(self.buffers)]
         self.partials, self.start, self.stop = args[len(self.buffers):len(self.buffers) + 3]
         self.dimv = dict(zip(plan.dims, args[len(self.buffers) + 3:]))
+        self.scratch = args[len(argtys) - len(self.streamed):]
         self.allocas = self.fn.append_basic_block("allocas")    # first block: mem2reg
         self.entry = self.fn.append_basic_block("entry")
         self.b = ir.IRBuilder(self.entry)
@@ -118,6 +150,10 @@ class NestEmitter:
         self.forced = {}             # id -> a value the node takes in the loop being emitted
         self.stash = None            # plan_stash's (phase, later phase, value, array)
         self.flat_i = None
+        self.redirect = {}           # id -> idx -> address: an output written to its scratch
+        self.streams = []            # (output, its scratch argument) streamed
+        self.stream = None           # i1: this call streams (stream_from)
+        self.stream_here = None      # the same, as the block being emitted sees it
 
     # --- types, dims, buffers
     def dtype(self, n):
@@ -153,6 +189,8 @@ class NestEmitter:
         return self.strides[key]
 
     def address(self, n, idx, mem_ty=None, shape=None):
+        if id(n) in self.redirect:
+            return self.redirect[id(n)](idx)
         shape = n.shape if shape is None else shape
         ptr = self.ptrs[self.slot[id(n)]]
         if self.flat_i is not None:
@@ -286,11 +324,15 @@ class NestEmitter:
             for phase in nest.phases:
                 self.body(phase, ())
         elif nest.flat:
+            self.stream_outputs()
             self.flat_loops()
         elif PACKED and packed.layout(self):
             packed.PackedRows(self, *packed.layout(self)).build()
         else:
             self.nested(0, [])
+        if self.streams:                 # the non-temporal stores done before the caller reads
+            with b.if_then(self.stream):
+                b.call(void_intrinsic(b.module, "llvm.x86.sse.sfence", []), [])
         for j, r in enumerate(nest.partials):
             acc = b.load(self.accs[id(r)], typ=acc_type(r, self.reg(r)))
             cell = b.gep(self.partials, [const(I64, j)], inbounds=True, source_etype=F64)
@@ -320,11 +362,14 @@ class NestEmitter:
                 ty = self.block_type(r)
                 inner[id(r)] = self.alloca(ty, identity(r.op, ty))
             saved, self.accs = self.accs, inner
+            self.stream_here = self.block_streams() if self.streams else None
+            lines = [self.to_scratch(s, scratch, lo) for s, scratch in self.streams]
 
             def element(i):
                 self.flat_i, self.memo = i, {}
                 self.body(nest.phases[0], ())
             self.loop(lo, hi, element, self.flat_hints())
+            self.copy_out(lines, b.sub(hi, lo))
             self.accs = saved
             for r in sums:
                 aty = acc_type(r, self.reg(r))
@@ -334,6 +379,88 @@ class NestEmitter:
                         saved[id(r)])
         self.loop(const(I64, 0), blocks, block)
         self.flat_i = None
+
+    def stream_candidates(self):
+        """The outputs a flat nest writes with streaming stores, on a streaming host
+        (streams_on_host): its float outputs of its full shape, while their scratches (a
+        block plus a line each, 64-byte aligned, on the stack of the kernel's entry: in L1)
+        fit in SCRATCH_BYTES. A call whose outputs reach STREAM_FROM_BYTES writes each block
+        of them to its scratch (to_scratch) and copies it out by whole 64-byte lines with
+        non-temporal stores (copy_out): the outputs' lines are not read for ownership first
+        (a quarter less memory traffic for a loss reading two arrays), and go to memory, not
+        into the cache. A smaller call writes its outputs directly, as without streaming
+        code. The values, and so the bits, are the same either way. None for a nest that
+        computes an EXPENSIVE op: compute-bound, it gained nothing (BCE at 1e7, 2 threads:
+        1.00-1.07x), and its compile would pay the streaming code's 13-15 ms (process time of
+        parse + O3 + machine code, medians of 15: MSE 18.0 -> 31.6 ms, Huber 21.0 -> 35.9 ms). The scratches are the nest's last arguments
+        (noalias: a select between an alloca and an output array left two outputs' stores
+        without alias scopes after inlining, and the vectorizer checked their distance at run
+        time, so the loss's bits depended on where the outputs lay)."""
+        nest = self.nest
+        if not (nest.flat and streams_on_host()) or \
+                any(n.op in EXPENSIVE for n in _closure(nest, self.p.kind)[0]):
+            return []
+        out, room = [], SCRATCH_BYTES
+        for s in nest.writes:
+            if self.p.kind[id(s)] == "reduce" or s.shape != nest.shape or \
+                    not is_float(self.reg(s)):
+                continue
+            room -= scratch_length(self.mem(s)) * _BYTES[self.mem(s)]
+            if room < 0:
+                break
+            out.append(s)
+        return out
+
+    def stream_outputs(self):
+        """The streamed outputs with their scratches, and whether this call streams."""
+        b = self.b
+        self.streams = list(zip(self.streamed, self.scratch))
+        if self.streams:
+            numel = const(I64, 1)
+            for d in self.nest.shape:
+                numel = b.mul(numel, self.dim(d))
+            self.numel = numel
+            self.stream = b.icmp_signed(">=", numel, self.stream_from())
+
+    def stream_from(self):
+        """The elements from which the nest streams: STREAM_FROM_BYTES of its widest streamed
+        output."""
+        return const(I64, STREAM_FROM_BYTES // max(_BYTES[self.mem(s)] for s, _ in self.streams))
+
+    def block_streams(self):
+        """Whether this call streams, as the block loop's body sees it: numel passed through
+        an empty inline asm, which LLVM cannot see through. As a value of the entry block,
+        LLVM unswitched the block loop on it: two copies of the nest's loops, compile time
+        1.4-1.9x (BCE, MSE, Huber)."""
+        b = self.b
+        asm = ir.InlineAsm(ir.FunctionType(I64, [I64]), "", "=r,0", side_effect=True)
+        return b.icmp_signed(">=", b.call(asm, [self.numel]), self.stream_from())
+
+    def to_scratch(self, s, scratch, lo):
+        """Output s's stores from here to copy_out, for the block starting at flat index lo,
+        into its scratch when streaming (element i at s0 + i - lo, s0 the place of s[lo] in
+        its 64-byte line, so the scratch's lines are the array's), else into s. Returns the
+        arguments of copy_lines."""
+        b, ty = self.b, self.mem(s)
+        size = _BYTES[ty]
+        first = b.gep(self.ptrs[self.slot[id(s)]], [lo], inbounds=True, source_etype=ty)
+        s0 = b.and_(b.lshr(b.ptrtoint(first, I64), const(I64, size.bit_length() - 1)),
+                    const(I64, LINE // size - 1))
+        base = b.select(self.stream_here, scratch, first)
+        shift = b.select(self.stream_here, b.sub(s0, lo), b.sub(const(I64, 0), lo))
+        self.redirect[id(s)] = lambda idx: b.gep(base, [b.add(self.flat_i, shift)],
+                                                 inbounds=True, source_etype=ty)
+        return scratch, first, s0, ty
+
+    def copy_out(self, lines, n):
+        """The block's scratches (to_scratch) copied to their outputs, n elements, when
+        streaming; the outputs' stores go to the arrays again."""
+        for s, _ in self.streams:
+            del self.redirect[id(s)]
+        if lines:
+            with self.b.if_then(self.stream_here):
+                for scratch, first, s0, ty in lines:
+                    copy_lines(self.b, scratch, first, s0, n, ty)
 
     def flat_hints(self):
         """FLAT_F32_HINTS when every float the flat nest reads, writes or computes is float32."""
@@ -620,6 +747,13 @@ def emit_whole(module, plan, emitters, slots, name="kernel"):
     where = {k: i for i, k in enumerate(slots)}
     dims = [b.fptosi(b.load(cell(j), typ=F64), I64) for j in range(len(plan.dims))]
     offset, layout = len(plan.dims), []
+    sizes = {}                     # the nests run one after another: they share the scratches
+    for em, _ in emitters:
+        for j, s in enumerate(em.streamed):
+            sizes[j] = max(sizes.get(j, 0), scratch_length(em.mem(s)) * _BYTES[em.mem(s)])
+    scratch = [b.alloca(ir.ArrayType(byte, sizes[j])) for j in range(len(sizes))]
+    for a in scratch:
+        a.align = LINE
     for em, nest_slots in emitters:
         em.fn.attributes.add("alwaysinline")
         em.fn.linkage = "internal"
@@ -628,7 +762,7 @@ def emit_whole(module, plan, emitters, slots, name="kernel"):
         with b.if_then(run):
             lo, hi = (b.fptosi(b.load(cell(offset + i), typ=F64), I64) for i in (1, 2))
             b.call(em.fn, [arrays[where[k]] for k in nest_slots] + [cell(offset + 3), lo, hi]
-                   + dims)
+                   + dims + scratch[:len(em.streamed)])
         offset += 3 + len(em.nest.partials) + 1
     flags = [b.load(cell(o + 3 + len(em.nest.partials)), typ=F64)
              for o, (em, _) in zip(layout, emitters)]

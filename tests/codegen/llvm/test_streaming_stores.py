@@ -1,0 +1,169 @@
+"""Streaming (non-temporal) gradient stores (emit.NestEmitter.stream_outputs, loops.copy_lines):
+the gradient's bits do not depend on where its buffer lies or on whether the call streams,
+nothing outside the buffer is written, and the benchmark kernels carry vmovntps / vmovntpd."""
+import re
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+import codegen
+import lossgraph as lg
+from codegen.llvm import emit, lower, runtime
+from zoo import losses as L
+
+pytestmark = pytest.mark.skipif(not emit.streams_on_host(),
+                                reason="streaming stores are emitted on x86 hosts with AVX only")
+
+X = lg.input("x", shape=("N",))
+Z = lg.input("z", shape=("N",))
+#: losses of flat nests: (loss, wrt); mse2 has two gradients (two streamed outputs)
+FLAT = {"mse": (lambda: L.squared_error(X, Z, reduction="mean"), [X]),
+        "huber": (lambda: L.huber(X, Z, reduction="mean"), [X]),
+        "mse2": (lambda: L.squared_error(X, Z, reduction="mean"), [X, Z]),
+        "bce": (lambda: L.sigmoid_cross_entropy(X, Z, reduction="mean"), [X])}
+#: where each variant streams: "always" from 0 bytes, "never", "base": no streaming code at
+#: all (the kernel as on a host without streaming stores), "default": STREAM_FROM_BYTES
+VARIANTS = {"always": 0, "never": 1 << 62, "default": None, "base": None}
+BLOCK = lower.BLOCK
+
+
+@contextmanager
+def _streaming(variant):
+    old, host = emit.STREAM_FROM_BYTES, emit.streams_on_host
+    if VARIANTS[variant] is not None:
+        emit.STREAM_FROM_BYTES = VARIANTS[variant]
+    if variant == "base":
+        emit.streams_on_host = lambda: False
+    try:
+        yield
+    finally:
+        emit.STREAM_FROM_BYTES, emit.streams_on_host = old, host
+
+
+_KERNELS = {}
+
+
+def _kernel(name, variant, dtype, threads):
+    """The loss `name` compiled (and built, by one call) with streaming as `variant` says."""
+    key = (name, variant, dtype, threads)
+    if key not in _KERNELS:
+        with _streaming(variant):
+            loss, wrt = FLAT[name]
+            k = codegen.compile(loss(), wrt=wrt, backend="llvm", dtype=dtype,
+                                threads=threads, name=f"{name}_{variant}")
+            k(**_feed(40, dtype, 0))
+        _KERNELS[key] = k
+    return _KERNELS[key]
+
+
+def _feed(n, dtype, seed):
+    rng = np.random.default_rng(seed)
+    return {"x": (3 * rng.normal(size=n)).astype(dtype),
+            "z": (rng.random(n) > 0.5).astype(dtype)}
+
+
+def _views(n, dtype, count):
+    """(raw bytes, start, count out views): views of n elements, one after the other, from
+    every element-aligned byte offset 0, 4 (float32), 8, ..., 60 past a 64-byte boundary of a
+    larger buffer."""
+    size = np.dtype(dtype).itemsize
+    raw = np.empty(count * n * size + 192, np.uint8)
+    a0 = (-raw.ctypes.data) % 64 + 64
+    for off in range(0, 64, size):
+        at = a0 + off
+        yield raw, at, [raw[at + j * n * size:at + (j + 1) * n * size].view(dtype)
+                        for j in range(count)]
+
+
+def _call_into(k, feed, raw, start, outs):
+    """k's gradients written into outs (views of raw, from byte start on, one after the
+    other); raw's other bytes must stay as they were (a fixed pattern)."""
+    raw[:] = np.arange(raw.size, dtype=np.uint8) * 7 + 3
+    before = raw.copy()
+    value, grads = k(**feed, out=tuple(outs))
+    assert all(g is o for g, o in zip(grads, outs))
+    end = start + sum(o.nbytes for o in outs)
+    assert np.array_equal(raw[:start], before[:start]) and np.array_equal(raw[end:], before[end:])
+    return value.tobytes(), [g.tobytes() for g in grads]
+
+
+def _reference(name, feed):
+    loss, wrt = FLAT[name]
+    value, grads = lg.pipeline.derive(loss(), wrt)
+    return lg.evaluate([value] + list(grads), {k: v.astype(np.float64) for k, v in feed.items()})
+
+
+STREAMED = ["mse", "huber", "mse2"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", STREAMED)
+def test_gradient_bits_at_every_output_alignment(name, dtype, threads):
+    """Sizes around a block (BLOCK - 1, BLOCK, BLOCK + 1), not multiples of a line, below a
+    line, and one cut in two chunks: the streaming kernel gives, at every offset of its
+    outputs, the bits of the kernel without streaming code, and writes nothing outside
+    them; both agree with lg.evaluate."""
+    ks = {v: _kernel(name, v, dtype, threads) for v in ("always", "never", "base")}
+    count = len(FLAT[name][1])
+    sizes = [1, 5, 17, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 21]
+    if threads == 2:
+        sizes.append(runtime.SPLIT_FROM + 3 * BLOCK + 37)
+    for n in sizes:
+        feed = _feed(n, dtype, n)
+        want_v, want_g = ks["base"](**feed)
+        want = (want_v.tobytes(), [g.tobytes() for g in want_g])
+        for raw, start, outs in _views(n, dtype, count):
+            for variant in ("always", "never"):
+                got = _call_into(ks[variant], feed, raw, start, outs)
+                assert got == want, (n, start % 64, variant)
+        ref = _reference(name, feed)
+        tol = 2e-5 if dtype == "float32" else 1e-12
+        np.testing.assert_allclose(want_v, ref[0], rtol=tol)
+        for g, r in zip(want_g, ref[1:]):
+            np.testing.assert_allclose(g, r, rtol=10 * tol, atol=tol * np.abs(r).max())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sizes_around_the_threshold_give_the_bits_of_no_streaming(dtype):
+    """The default kernel at STREAM_FROM_BYTES - 1 element, STREAM_FROM_BYTES (the first size
+    that streams) and + 17 elements, on two threads, against the kernel without streaming
+    code, its output 4 (float32) or 8 bytes past a line."""
+    k, base = (_kernel("mse", v, dtype, 2) for v in ("default", "base"))
+    size = np.dtype(dtype).itemsize
+    first = emit.STREAM_FROM_BYTES // size
+    for n in (first - 1, first, first + 17):
+        feed = _feed(n, dtype, 7)
+        want_v, want_g = base(**feed)
+        raw = np.empty(n * size + 128, np.uint8)
+        start = (-raw.ctypes.data) % 64 + size
+        got = _call_into(k, feed, raw, start, [raw[start:start + n * size].view(dtype)])
+        assert got == (want_v.tobytes(), [g.tobytes() for g in want_g]), n
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", STREAMED)
+def test_benchmark_kernels_stream_their_gradient(name, dtype):
+    """The default kernel's machine code: the block loop at full vector width (zmm), the
+    copy by aligned non-temporal stores of 64-byte lines, an sfence; the threshold is a
+    compare with STREAM_FROM_BYTES' elements. Without streaming code: none of it."""
+    k = _kernel(name, "default", dtype, 2)
+    nt = "vmovntps" if dtype == "float32" else "vmovntpd"
+    assert len(re.findall(rf"{nt}\s+%zmm\d+, ", k.asm)) == len(FLAT[name][1]), name
+    assert "sfence" in k.asm
+    first = emit.STREAM_FROM_BYTES // np.dtype(dtype).itemsize
+    assert re.search(rf"icmp sge i64 [^,\n]+, {first}\n", k.llvm_ir)
+    lanes = 16 if dtype == "float32" else 8
+    ty = "float" if dtype == "float32" else "double"
+    assert re.search(rf"store <{lanes} x {ty}> [^\n]*!nontemporal", k.optimized_ir)
+    assert re.search(r"\bv(sub|mul|add)p[sd]\s+[^\n]*%zmm", k.asm), "block loop not at zmm"
+    base = _kernel(name, "base", dtype, 2)
+    assert "nontemporal" not in base.optimized_ir and "sfence" not in base.asm
+
+
+def test_compute_bound_nests_get_no_streaming_code():
+    """BCE computes exp and log1p per element (EXPENSIVE): its kernel is the one without
+    streaming code."""
+    k, base = (_kernel("bce", v, "float32", 2) for v in ("always", "base"))
+    assert k.llvm_ir.split("\n", 1)[1] == base.llvm_ir.split("\n", 1)[1]
