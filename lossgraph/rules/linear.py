@@ -65,7 +65,18 @@ class Monomial:
         return self.nums, self.dens          # (nodes hash and compare by identity)
 
     def scaled(self, s):
-        return Monomial(self.coef * s, self.nums, self.dens)
+        return _mono(self.coef * s, self.nums, self.dens)
+
+
+def _mono(coef, nums, dens):
+    """Monomial(coef, nums, dens) for nums and dens that are tuples already, without the
+    class call's __init__ frame (monomials are made per node)."""
+    m = _new(Monomial)
+    m.coef, m.nums, m.dens = coef, nums, dens
+    return m
+
+
+_new = object.__new__
 
 
 # node -> value: a plain dict is several times faster than a weak one (it holds the node);
@@ -129,7 +140,7 @@ def _memoized(node, memo, parts, combine):
 def _leaf_monomial(n):
     """The monomial of a node that is not a product: c for a scalar constant, else 1 * n."""
     c = scalar(n)
-    return Monomial(1.0, (n,), ()) if c is None else Monomial(c, (), ())
+    return _mono(1.0, (n,), ()) if c is None else _mono(c, (), ())
 
 
 def _combine_product(n, kids):
@@ -139,19 +150,19 @@ def _combine_product(n, kids):
     a, b = kids
     if n.op == "divide":
         if b.coef == 0.0 or b.coef != b.coef:
-            return Monomial(1.0, (n,), ())
+            return _mono(1.0, (n,), ())
         coef, nums, dens = a.coef / b.coef, a.nums + b.dens, a.dens + b.nums
     else:
         coef, nums, dens = a.coef * b.coef, a.nums + b.nums, a.dens + b.dens
     if len(nums) + len(dens) > MAX_TERMS:
-        return Monomial(1.0, (n,), ())
+        return _mono(1.0, (n,), ())
     if not dens:
         for f in nums:
             if f.op == "sign":
                 break
         else:
-            return Monomial(coef, nums, dens)     # what _cancelled would give back
-    return _cancelled(Monomial(coef, nums, dens))
+            return _mono(coef, nums, dens)     # what _cancelled would give back
+    return _cancelled(_mono(coef, nums, dens))
 
 
 def monomial(node):
@@ -191,7 +202,7 @@ def _sum_parts(n):
 def _combine_sum(n, kids):
     if not kids:
         if n.op not in _PRODUCT_OPS and scalar(n) is None:
-            return (Monomial(1.0, (n,), ()),)     # a plain factor: no product memo needed
+            return (_mono(1.0, (n,), ()),)     # a plain factor: no product memo needed
         return (monomial(n),)
     if n.op == "negative":
         out = tuple(m.scaled(-1.0) for m in kids[0])
@@ -199,7 +210,7 @@ def _combine_sum(n, kids):
         out = kids[0] + tuple(m.scaled(-1.0) for m in kids[1])
     else:
         out = kids[0] + kids[1]
-    return out if len(out) <= MAX_TERMS else (Monomial(1.0, (n,), ()),)
+    return out if len(out) <= MAX_TERMS else (_mono(1.0, (n,), ()),)
 
 
 def terms(node):
@@ -438,7 +449,7 @@ def normal_product(node):
             if node.op == "multiply":       # a * c -> c a; a * (1 / m) -> a / m
                 if inv is None:
                     return _fixed(_make("multiply", (_const(c), a), _NO_ATTRS),
-                                  Monomial(c, (a,), ()))
+                                  _mono(c, (a,), ()))
                 out = _make("divide", (a, _const(float(inv))), _NO_ATTRS)
                 return _make("negative", (out,), _NO_ATTRS) if c < 0 else out
             m = _inverse_int(1.0 / c) if c > 0 else None
@@ -488,7 +499,7 @@ def _collect(ms):
         key = m.key
         prev = by_key.get(key)
         if prev is None:
-            by_key[key] = Monomial(m.coef, m.nums, m.dens)
+            by_key[key] = _mono(m.coef, m.nums, m.dens)
         else:
             prev.coef += m.coef
     return [m for m in by_key.values() if m.coef != 0.0 or m.coef != m.coef]
@@ -571,7 +582,7 @@ def _chain(lead, ms):
         if m.coef > 0:
             out = _make("add", (out, build_monomial(m)), _NO_ATTRS)
         else:
-            out = _make("subtract", (out, build_monomial(Monomial(-m.coef, m.nums, m.dens))),
+            out = _make("subtract", (out, build_monomial(_mono(-m.coef, m.nums, m.dens))),
                         _NO_ATTRS)
     return out
 
@@ -602,19 +613,16 @@ class Pending:
     __slots__ = ("op", "inputs", "dtype")
 
 
-_new_pending = object.__new__      # (no __init__ frame per node)
-
-
 def normal_product_of(node, inputs):
     """normal_product of node's op over inputs (node's dtype), the node not built."""
-    p = _new_pending(Pending)
+    p = _new(Pending)       # (no __init__ frame per node)
     p.op, p.inputs, p.dtype = node.op, inputs, node.dtype
     return normal_product(p)
 
 
 def normal_sum_of(node, inputs):
     """normal_sum of node's op over inputs (node's dtype), the node not built."""
-    p = _new_pending(Pending)
+    p = _new(Pending)
     p.op, p.inputs, p.dtype = node.op, inputs, node.dtype
     return normal_sum(p)
 
@@ -622,7 +630,7 @@ def normal_sum_of(node, inputs):
 def _leaf_terms(n):
     """terms(n) for a node that is not a sum (one monomial)."""
     if n.op not in _PRODUCT_OPS and scalar(n) is None:
-        return Monomial(1.0, (n,), ())
+        return _mono(1.0, (n,), ())
     return monomial(n)
 
 
