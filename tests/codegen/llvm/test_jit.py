@@ -3,6 +3,8 @@ a clear error, and engines can be dropped without taking the shared target machi
 import ctypes
 import gc
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -108,3 +110,22 @@ def test_native_calls_release_the_gil():
     cell[0] = 1                    # runs only if the spinning thread let go of the GIL
     worker.join()
     assert result == [1]
+
+
+def test_import_codegen_leaves_llvm_unloaded_and_jit_sets_it_up():
+    """`import codegen` does not load llvmlite.binding; importing jit makes the target machine
+    and the first engine, so a first compile does not."""
+    code = ("import sys, codegen\n"
+            "assert 'llvmlite.binding' not in sys.modules\n"
+            "from codegen.llvm import jit\n"
+            "assert 'tm' in jit._STATE and jit._STATE['engine'].modules == 0\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_engine_machine_optimizes_as_the_reading_machine():
+    """Code is optimized with its engine's target machine, optimized_ir with the shared one:
+    both must give the same IR, or optimized_ir would not show the code that runs."""
+    jm = jit.compile_module(_exp_module("expsame"))
+    llvm = jit._llvm()
+    ran = str(jit._optimize(llvm, jm.llvm_ir, jm._engine.tm)[0])
+    assert ran == jm.optimized_ir
