@@ -1,6 +1,7 @@
-"""Streaming (non-temporal) gradient stores (emit.NestEmitter.stream_outputs, loops.copy_lines):
-the gradient's bits do not depend on where its buffer lies or on whether the call streams,
-nothing outside the buffer is written, and the benchmark kernels carry vmovntps / vmovntpd."""
+"""Streaming (non-temporal) gradient stores (emit.NestEmitter.stream_candidates,
+loops.copy_lines): the gradient's bits do not depend on where its buffer lies or on whether
+the call streams, nothing outside the buffer is written, and the benchmark kernels carry
+vmovntps / vmovntpd."""
 import re
 from contextlib import contextmanager
 
