@@ -183,24 +183,29 @@ class Splat(ir.FormattedConstant):
 
 
 class _Lanes(ir.Constant):
-    """An integer vector constant printed in one join (llvmlite formats a Constant per lane)."""
+    """An integer vector constant printed in one join (llvmlite formats a Constant per lane);
+    its lanes are shared Constants of the element type (a shuffle reads them as its mask)."""
 
     def __init__(self, ty, values):
-        ir.Constant.__init__(self, ty, list(values))
-        self.text = "<" + ", ".join([f"{ty.element} {v}" for v in values]) + ">"
+        elem = ty.element
+        pool = _LANE_CONSTANTS.setdefault(elem.width, {})
+        ir.Constant.__init__(self, ty, [pool.get(v) or pool.setdefault(v, ir.Constant(elem, v))
+                                        for v in values])
+        self.text = "<" + ", ".join([f"{elem} {v}" for v in values]) + ">"
 
     def _get_reference(self):
         return self.text
 
 
 _LANES = {}
+_LANE_CONSTANTS = {}
 
 
 def lanes(ty, values):
     """The integer vector constant of type ty with these lanes: one object per (type, lanes)
     in the process (constants belong to no module), so a shuffle mask used again is made and
     printed once."""
-    key = (ty.element.width, tuple(int(v) for v in values))
+    key = (ty.element.width, tuple(np.asarray(values, dtype=np.int64).tolist()))
     c = _LANES.get(key)
     if c is None:
         c = _LANES[key] = _Lanes(ty, key[1])
