@@ -425,7 +425,8 @@ class NestEmitter:
     def stream_from(self):
         """The elements from which the nest streams: STREAM_FROM_BYTES of its widest streamed
         output."""
-        return const(I64, STREAM_FROM_BYTES // max(_BYTES[self.mem(s)] for s, _ in self.streams))
+        widest = max(_BYTES[self.mem(s)] for s, _ in self.streams)
+        return const(I64, STREAM_FROM_BYTES // widest)
 
     def block_streams(self):
         """Whether this call streams, as the block loop's body sees it: numel passed through
