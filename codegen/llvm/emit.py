@@ -392,10 +392,11 @@ class NestEmitter:
         code. The values, and so the bits, are the same either way. None for a nest that
         computes an EXPENSIVE op: compute-bound, it gained nothing (BCE at 1e7, 2 threads:
         1.00-1.07x), and its compile would pay the streaming code's 13-15 ms (process time of
-        parse + O3 + machine code, medians of 15: MSE 18.0 -> 31.6 ms, Huber 21.0 -> 35.9 ms). The scratches are the nest's last arguments
-        (noalias: a select between an alloca and an output array left two outputs' stores
-        without alias scopes after inlining, and the vectorizer checked their distance at run
-        time, so the loss's bits depended on where the outputs lay)."""
+        parse + O3 + machine code, medians of 15: MSE 18.0 -> 31.6 ms, Huber 21.0 -> 35.9 ms).
+        The scratches are the nest's last arguments (noalias: a select between an alloca and
+        an output array left two outputs' stores without alias scopes after inlining, and the
+        vectorizer checked their distance at run time, so the loss's bits depended on where
+        the outputs lay)."""
         nest = self.nest
         if not (nest.flat and streams_on_host()) or \
                 any(n.op in EXPENSIVE for n in _closure(nest, self.p.kind)[0]):
