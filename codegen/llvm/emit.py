@@ -100,6 +100,9 @@ FLAT_F32_HINTS = (("llvm.loop.vectorize.width", 16), ("llvm.loop.interleave.coun
 #: float64 N = 4e6 1.01-1.21x, 1e7 1.13-1.18x. Below, the outputs stay in the shared cache
 #: for the caller, and streaming them to memory costs more than their read for ownership.
 STREAM_FROM_BYTES = 32_000_000
+#: flat nests computing an EXPENSIVE op stream too (off: BCE at 1e7 gained 1.00-1.07x on 2
+#: threads, 1.00x on 1, on a loaded machine, and its compile would pay 13-15 ms)
+STREAM_EXPENSIVE = False
 #: the scratches of a nest's streamed outputs (a block of BLOCK elements each, plus a line)
 #: take at most this many bytes of the stack: well inside a 48 KiB L1 data cache
 SCRATCH_BYTES = 24576
@@ -390,15 +393,16 @@ class NestEmitter:
         (a quarter less memory traffic for a loss reading two arrays), and go to memory, not
         into the cache. A smaller call writes its outputs directly, as without streaming
         code. The values, and so the bits, are the same either way. None for a nest that
-        computes an EXPENSIVE op: compute-bound, it gained nothing (BCE at 1e7, 2 threads:
-        1.00-1.07x), and its compile would pay the streaming code's 13-15 ms (process time of
-        parse + O3 + machine code, medians of 15: MSE 18.0 -> 31.6 ms, Huber 21.0 -> 35.9 ms).
+        computes an EXPENSIVE op (unless STREAM_EXPENSIVE): compute-bound, it gained nothing
+        (BCE at 1e7, 2 threads: 1.00-1.07x), and its compile would pay the streaming code's
+        13-15 ms (process time of parse + O3 + machine code, medians of 15: MSE 18.0 -> 31.6
+        ms, Huber 21.0 -> 35.9 ms).
         The scratches are the nest's last arguments (noalias: a select between an alloca and
         an output array left two outputs' stores without alias scopes after inlining, and the
         vectorizer checked their distance at run time, so the loss's bits depended on where
         the outputs lay)."""
         nest = self.nest
-        if not (nest.flat and streams_on_host()) or \
+        if not (nest.flat and streams_on_host()) or not STREAM_EXPENSIVE and \
                 any(n.op in EXPENSIVE for n in _closure(nest, self.p.kind)[0]):
             return []
         out, room = [], SCRATCH_BYTES

@@ -163,8 +163,17 @@ def test_benchmark_kernels_stream_their_gradient(name, dtype):
     assert "nontemporal" not in base.optimized_ir and "sfence" not in base.asm
 
 
-def test_compute_bound_nests_get_no_streaming_code():
+def test_compute_bound_nests_get_no_streaming_code(monkeypatch):
     """BCE computes exp and log1p per element (EXPENSIVE): its kernel is the one without
-    streaming code."""
+    streaming code; with STREAM_EXPENSIVE it streams, with the same bits."""
     k, base = (_kernel("bce", v, "float32", 2) for v in ("always", "base"))
     assert k.llvm_ir.split("\n", 1)[1] == base.llvm_ir.split("\n", 1)[1]
+    monkeypatch.setattr(emit, "STREAM_EXPENSIVE", True)
+    with _streaming("always"):
+        k = codegen.compile(FLAT["bce"][0](), wrt=[X], backend="llvm", dtype="float32",
+                            name="bce_expensive")
+        feed = _feed(3 * BLOCK + 5, "float32", 3)
+        got = k(**feed)
+    assert "vmovntps" in k.asm
+    want = base(**feed)
+    assert got[0].tobytes() == want[0].tobytes() and got[1][0].tobytes() == want[1][0].tobytes()
