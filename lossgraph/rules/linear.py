@@ -428,7 +428,8 @@ def _has_quotient_term(node):
         seen += 1
         if n.op in _SUM_OPS:
             stack.extend(n.inputs)
-        elif n.op == "divide" or n.op == "multiply" and any(i.op == "divide" for i in n.inputs):
+        elif n.op == "divide" or n.op == "multiply" and (n.inputs[0].op == "divide" or
+                                                         n.inputs[1].op == "divide"):
             return True
     return False
 
@@ -466,7 +467,10 @@ def normal_product(node):
         return None
     out = build_monomial(m, a)
     if out.op == "multiply" and out.inputs[1] is a and out.inputs[0] is _const(m.coef) and \
-            _is_product(m.nums, a) and all(_plain_factor(f) for f in m.nums):
+            _is_product(m.nums, a):
+        for f in m.nums:           # (a loop: a generator's every step is a frame resumed)
+            if not _plain_factor(f):
+                return out
         return _fixed(out, m)      # k * prod(nums), a = prod(nums): out's monomial is m
     return out
 
@@ -496,7 +500,7 @@ def _collect(ms):
     """Like terms summed (same factors above and below), zero terms dropped."""
     by_key = {}
     for m in ms:
-        key = m.key
+        key = m.nums, m.dens       # m.key, without the property's call
         prev = by_key.get(key)
         if prev is None:
             by_key[key] = _mono(m.coef, m.nums, m.dens)
@@ -566,9 +570,10 @@ def _build_pair(m0, m1):
     if m0.coef < 0 and m1.coef < 0:
         g = -g
     if up or down or g != 1.0:
-        inner = _build_pair(Monomial(m0.coef / g, _without(m0.nums, up), _without(m0.dens, down)),
-                            Monomial(m1.coef / g, _without(m1.nums, up), _without(m1.dens, down)))
-        return build_monomial(Monomial(g, up + [inner], down))
+        inner = _build_pair(
+            _mono(m0.coef / g, tuple(_without(m0.nums, up)), tuple(_without(m0.dens, down))),
+            _mono(m1.coef / g, tuple(_without(m1.nums, up)), tuple(_without(m1.dens, down))))
+        return build_monomial(_mono(g, (*up, inner), tuple(down)))
     lead = m0 if m0.coef > 0 else m1 if m1.coef > 0 else m0
     return _chain(lead, (m0, m1))
 
