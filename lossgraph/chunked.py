@@ -151,6 +151,7 @@ class _Finder:
         return True
 
     def join(self, n, r, as_sink=False):
+        """Add n to r; r then needs whatever n's outside inputs need."""
         for i in n.inputs:
             if self.region_of.get(id(i)) is not r:
                 r.needs |= self.pre(i)
@@ -185,9 +186,12 @@ class _Finder:
         return "rows" if ndim >= 2 and 0 not in axes else None
 
     def find(self):
+        """The regions worth chunking: each node joins a region of its inputs (or another of
+        its shape) where no cycle arises, a reduction of a member joins as a sink."""
         for n in self.order:
             s = self.member_shape(n)
-            if s is not None and self._place(n, s):
+            if s is not None:
+                self._place(n, s)
                 continue
             if OPS[n.op].kind == "reduction" and n.inputs and id(n.inputs[0]) in self.region_of:
                 r = self.region_of[id(n.inputs[0])]
@@ -208,19 +212,20 @@ class _Finder:
                    all(id(c) in inside for c in self.consumers.get(id(m), ())))
 
     def _place(self, n, s):
+        """Put member n in its inputs' region, another region of shape s, or a new one."""
         own = [self.region_of[id(i)] for i in n.inputs if id(i) in self.region_of]
         others = [r for r in reversed(self.regions) if r.shape == s]
         for r in own + others:
             if r.shape == s and self.legal(n, r):
                 self.join(n, r)
-                return True
+                return
         r = Region(s)
         self.regions.append(r)
         self.join(n, r)
-        return True
 
 
 def _resolved(n, dims):
+    """n's shape with dims resolved, or None when a dim is not bound (never fused)."""
     try:
         return tuple(int(resolve_dim(d, dims)) for d in n.shape)
     except LossgraphError:
@@ -256,6 +261,8 @@ class Compiled:
 
 
 def compile_region(r, finder):
+    """Region r as a chunk program: each node's inputs (region values or externals), whether
+    its value escapes, whether its impl gets out=, and its scratch slot."""
     nodes = sorted(r.members + r.sinks, key=lambda n: finder.pos[id(n)])
     index = {id(n): j for j, n in enumerate(nodes)}
     inside = set(index)
