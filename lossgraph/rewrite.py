@@ -11,7 +11,7 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from . import api as F
-from .graph import Node, cycle_collector_paused, existing, make, topo_order
+from .graph import _NO_ATTRS, Node, cycle_collector_paused, existing, make, topo_order
 from .regions import elementwise_region
 from .ops import OPS
 from .patterns import CONSTANT_OPS, RULES, Const, const_value
@@ -270,7 +270,7 @@ def _normalize(roots, trace):
             key = (n.op, tuple([i.op for i in inputs]))
         rules = None
         count = steps_get(n, 0)
-        if changed and not tracing and not n.attrs:
+        if changed and not tracing and n.attrs is _NO_ATTRS:   # (every empty attrs is it)
             # a rule of the inputs alone first (x * 1 -> x): whose result is already normal
             # needs no node built for it (the node would only be replaced at once)
             split = split_get(key) if count < MAX_STEPS_PER_NODE else None
@@ -285,8 +285,8 @@ def _normalize(roots, trace):
                         rules = from_here
                         break
                 if type(out) is Node and out._sig == n._sig and out is not n and \
-                        out not in redirect and (out.attrs or (out.op, out.inputs)
-                                                 not in pending) and \
+                        out not in redirect and (out.attrs is not _NO_ATTRS or (
+                            out.op, out.inputs) not in pending) and \
                         existing(n.op, inputs) is None:
                     # the node op(*inputs) is not built: its rewrite is known by content
                     # (the guard against rules undoing each other asks `pending` for it)
@@ -312,7 +312,7 @@ def _normalize(roots, trace):
                 done[n] = form
                 pop()
                 continue
-        elif pending and not n.attrs:
+        elif pending and n.attrs is _NO_ATTRS:
             to = pending_get((n.op, n.inputs))
             if to is not None:     # n is a node rewritten before it was built
                 redirect[n] = to
@@ -330,7 +330,7 @@ def _normalize(roots, trace):
             done[n] = done[cur] = cur
             pop()
             continue
-        if out is n or out in redirect or pending and not out.attrs and (
+        if out is n or out in redirect or pending and out.attrs is _NO_ATTRS and (
                 out.op, out.inputs) in pending:    # rules that undo each other: stop here
             done[n] = done[cur] = cur
             pop()

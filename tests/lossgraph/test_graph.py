@@ -42,6 +42,18 @@ def test_a_built_node_is_sealed_a_node_and_refuses_writes():
         "sum", (x,), attrs, tuple(shape), dtype, (tuple(shape), dtype))
 
 
+def test_every_node_without_attrs_shares_the_one_empty_mapping():
+    """The rewriter tells a node without attrs by `attrs is _NO_ATTRS`: no node holds an
+    empty mapping of its own, however it was built (attrs given empty, or dropped by infer)."""
+    x, t = lg.input("x_noattrs", shape=("N", 3)), lg.input("t_noattrs", shape=("N", 3))
+    loss = lg.mean(lg.softplus(x) - x * t) + lg.sum(lg.sum(lg.square(x), axis=1))
+    (g,) = lg.gradients(loss, [x])
+    nodes = lg.topo_order([loss, g, make("exp", x), make("exp", x, **{})])
+    assert any(n.attrs for n in nodes) and any(not n.attrs for n in nodes)
+    for n in nodes:
+        assert (n.attrs is graph._NO_ATTRS) == (len(n.attrs) == 0), n.op
+
+
 def test_a_dead_node_leaves_the_table_and_comes_back_new():
     x = lg.input("x_dies", shape=("N",))
     before = _entries()
