@@ -302,19 +302,20 @@ def _normalize(roots, trace):
                         pop()
                     continue
         cur = make(n.op, inputs, n.attrs) if changed else n
-        keep_node(cur)
-        if changed:
+        if changed:      # (cur is kept, for its normal form, unless it is marked normal here)
             form = done_get(cur)
             if form is None:
                 form = cur._normal
                 form = cur if form is True else None if tracing else form
             if form is not None:
+                keep_node(cur)
                 done[n] = form
                 pop()
                 continue
         elif pending and n.attrs is _NO_ATTRS:
             to = pending_get((n.op, n.inputs))
             if to is not None:     # n is a node rewritten before it was built
+                keep_node(cur)
                 redirect[n] = to
                 continue
         out = None
@@ -332,9 +333,11 @@ def _normalize(roots, trace):
             continue
         if out is n or out in redirect or pending and out.attrs is _NO_ATTRS and (
                 out.op, out.inputs) in pending:    # rules that undo each other: stop here
+            keep_node(cur)
             done[n] = done[cur] = cur
             pop()
             continue
+        keep_node(cur)
         keep_node(out)
         steps[out] = count + 1
         redirect[n] = out
