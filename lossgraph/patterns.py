@@ -123,14 +123,8 @@ class Rule:
             p, build = self.pattern, self.build
             if (p.ops is None or p.children == (Ellipsis,)) and p.where is None and \
                     p.bind is not None and not isinstance(p, Const):
-                name = p.bind        # P(ops, ..., bind=name): the index decided already
-                code = getattr(build, "__code__", None)
-                if code is not None and code.co_argcount == 1 and not code.co_kwonlyargcount \
-                        and code.co_varnames[0] == name and not build.__defaults__:
-                    fn = build       # build(node) itself: no wrapper frame per call
-                else:
-                    def fn(node):
-                        return build(**{name: node})
+                # P(ops, ..., bind=name): the index decided already; build(node) itself when
+                fn = _one_arg(build, p.bind)       # it can be (no wrapper frame per call)
             else:
                 fn = _flat(p, build)
                 if fn is None:
@@ -141,6 +135,16 @@ class Rule:
                         return build(**env) if match(node, env) else None
             self.__dict__["_indexed"] = fn
         return fn
+
+
+def _one_arg(build, name):
+    """build(**{name: x}) as a function of x: build itself when its one parameter is name, taken
+    by position (a call with a keyword dict would not be inlined by the interpreter)."""
+    code = getattr(build, "__code__", None)
+    if code is not None and code.co_argcount == 1 and not code.co_kwonlyargcount and \
+            code.co_varnames[0] == name and not build.__defaults__:
+        return build
+    return lambda x: build(**{name: x})
 
 
 def _plain_var(c):
@@ -180,22 +184,23 @@ def _flat_on_inputs(p, build, root=None):
     if root is None and len(binds) == 1 and len(tests) == 1:
         (at, name), = binds
         (ti, test), = tests
-        known = test.known.get
+        known, call = test.known.get, _one_arg(build, name)
 
         def one_const(node, inputs):   # x * 1, 0 + x: one test (its answer looked up first)
             got = known(inputs[ti])
             if not (test(inputs[ti]) if got is None else got):
                 return None
-            return build(**{name: inputs[at]})
+            return call(inputs[at])
         return one_const
     if root is None and len(binds) == 1:
         (at, name), = binds
+        call = _one_arg(build, name)
 
         def one(node, inputs):    # one binding, nothing to compare
             for i, test in tests:
                 if not test(inputs[i]):
                     return None
-            return build(**{name: inputs[at]})
+            return call(inputs[at])
         return one
 
     def fn(node, inputs):

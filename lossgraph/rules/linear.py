@@ -658,17 +658,29 @@ def _plain_pair(node):
     return a is not b and a.op not in _PLAIN_FREE and b.op not in _PLAIN_FREE
 
 
+def _same(a, b):
+    """Tuples of the same nodes in the same order (==, without a Node's rich comparison,
+    which Python dispatches through Node's own comparison operators)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is not y:
+            return False
+    return True
+
+
 def _binary_is_normal(node, ts):
     """a + b or a - b of two normal non-sum terms ts, nothing to collect or pull out: the
     rebuild would give node back (the common case, checked without building)."""
     t0, t1 = ts
     if t0.coef <= 0 or (t1.coef > 0) != (node.op == "add") or (   # same factors (nodes
-            t0.nums == t1.nums and t0.dens == t1.dens):               # compare by identity)
+            _same(t0.nums, t1.nums) and _same(t0.dens, t1.dens)):     # compare by identity)
         return False
     if abs(t0.coef) == abs(t1.coef) != 1.0:
         return False
     n0, n1, d0, d1 = t0.nums, t1.nums, t0.dens, t1.dens    # no factor in both (by identity)
-    if n0 and n1 and (n0[0] in n1 if len(n0) == 1 else not set(n0).isdisjoint(n1)):
+    if n0 and n1 and (n0[0] is n1[0] or len(n1) > 1 and n0[0] is n1[1] if len(n0) == 1 and
+                      len(n1) <= 2 else not set(n0).isdisjoint(n1)):
         return False
     return not d0 or not d1 or set(d0).isdisjoint(d1)
 
