@@ -332,8 +332,9 @@ def _indexed(order, root):
     try:
         expr = conv.at(root, free)
     except RecursionError:
-        raise SymbolicError("to_sympy: the graph is too deep to convert in indexed mode "
-                            f"({len(order)} nodes)") from None
+        raise SymbolicError("to_sympy: SymPy ran out of recursion depth converting the graph "
+                            f"in indexed mode ({len(order)} nodes; a where inside a reduction "
+                            "makes SymPy fold Piecewise expressions into each other)") from None
     leaked = (expr.free_symbols & conv.made) - set(free)
     if leaked:  # SymPy's piecewise_fold lifts a where out of a max/sum body into a condition
         raise SymbolicError(

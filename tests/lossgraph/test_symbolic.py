@@ -364,8 +364,10 @@ BINARY = [lg.add, lg.subtract, lg.multiply, lg.maximum, lg.minimum,
 
 @st.composite
 def elementwise_graphs(draw):
+    # constants on a grid of 1e-3: SymPy's exact arithmetic keeps a tiny one that floats
+    # absorb (x + 5.5e-202 > x is true for SymPy, false for x != 0 in float64)
     pool = [lg.input("x", ("N",)), lg.input("t", ("N",)),
-            lg.constant(draw(st.floats(-3, 3, allow_nan=False)))]
+            lg.constant(draw(st.floats(-3, 3, allow_nan=False).map(lambda c: round(c, 3))))]
     for _ in range(draw(st.integers(1, 8))):
         if draw(st.booleans()):
             pool.append(draw(st.sampled_from(UNARY))(draw(st.sampled_from(pool))))
@@ -413,8 +415,9 @@ def test_random_graphs_and_gradients_print(outs):
             assert balanced(lg.latex(node))
             try:
                 lg.to_sympy(node)
-            except SymbolicError as e:  # the one refusal: a where in a max in a condition
-                assert "bound index" in str(e)
+            except SymbolicError as e:  # the refusals: a where in a max in a condition, or
+                # SymPy's Piecewise folding of such a where past Python's recursion limit
+                assert "bound index" in str(e) or "recursion depth" in str(e)
 
 
 def test_xlogy_latex_parenthesizes_a_sum_factor():
