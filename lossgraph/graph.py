@@ -102,7 +102,7 @@ class Node:
                 if len(_INFERRED) >= INFERRED_LIMIT:
                     _INFERRED.clear()
                 _INFERRED[sig] = shape_dtype
-        node = _new(_Unsealed)      # filled in by plain slot stores, then sealed as a Node
+        node = _Unsealed()          # filled in by plain slot stores, then sealed as a Node
         node.op = op_name
         node.inputs = inputs
         node.attrs = MappingProxyType(attrs) if attrs else _NO_ATTRS
@@ -197,12 +197,11 @@ class Node:
 
 class _Unsealed(Node):
     """A Node while Node._make fills it in: its slots take plain stores (a third of the cost
-    of calling each slot's setter past Node.__setattr__), then __class__ = Node seals it."""
+    of calling each slot's setter past Node.__setattr__), then __class__ = Node seals it.
+    _Unsealed() makes one (object's own __init__: cheaper than calling object.__new__)."""
     __slots__ = ()
     __setattr__ = object.__setattr__
-
-
-_new = object.__new__
+    __init__ = object.__init__
 
 
 class _Entry(weakref.ref):

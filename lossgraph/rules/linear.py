@@ -53,12 +53,10 @@ _FLOATS = frozenset(dt.FLOATS)         # the dtypes whose sums and products get 
 
 
 
-class Monomial:
-    """coef * prod(nums) / prod(dens); nums and dens are tuples (monomials are shared)."""
+class _Monomial:
+    """coef * prod(nums) / prod(dens); nums and dens are tuples (monomials are shared). No
+    __init__, so _Monomial() is the cheapest way to make one (monomials are made per node)."""
     __slots__ = ("coef", "nums", "dens")
-
-    def __init__(self, coef, nums, dens):
-        self.coef, self.nums, self.dens = coef, tuple(nums), tuple(dens)
 
     @property
     def key(self):
@@ -68,15 +66,20 @@ class Monomial:
         return _mono(self.coef * s, self.nums, self.dens)
 
 
+class Monomial(_Monomial):
+    """A monomial from any sequences of factors (the rules' _mono takes tuples only)."""
+    __slots__ = ()
+
+    def __init__(self, coef, nums, dens):
+        self.coef, self.nums, self.dens = coef, tuple(nums), tuple(dens)
+
+
 def _mono(coef, nums, dens):
     """Monomial(coef, nums, dens) for nums and dens that are tuples already, without the
-    class call's __init__ frame (monomials are made per node)."""
-    m = _new(Monomial)
+    class call's __init__ frame."""
+    m = _Monomial()
     m.coef, m.nums, m.dens = coef, nums, dens
     return m
-
-
-_new = object.__new__
 
 
 # node -> value: a plain dict is several times faster than a weak one (it holds the node);
@@ -620,14 +623,14 @@ class Pending:
 
 def normal_product_of(node, inputs):
     """normal_product of node's op over inputs (node's dtype), the node not built."""
-    p = _new(Pending)       # (no __init__ frame per node)
+    p = Pending()           # (it has no __init__: no frame per node)
     p.op, p.inputs, p.dtype = node.op, inputs, node.dtype
     return normal_product(p)
 
 
 def normal_sum_of(node, inputs):
     """normal_sum of node's op over inputs (node's dtype), the node not built."""
-    p = _new(Pending)
+    p = Pending()
     p.op, p.inputs, p.dtype = node.op, inputs, node.dtype
     return normal_sum(p)
 
