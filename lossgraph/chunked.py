@@ -30,6 +30,7 @@ from . import dtypes as dt
 from .errors import LossgraphError
 from .lru import LRU
 from .ops import OPS
+from .ops.reduce import COLUMNS_FROM
 from .shapes import resolve_dim
 
 ENABLED = True       # False: every node op by op (the tests' reference for the chunked bits)
@@ -41,9 +42,9 @@ CHUNK = 32768        # elements per chunk of 8-byte values (256 KB, well inside 
 MIN_BYTES = 1 << 20
 ALIGN = 64           # flat chunks without a pairwise sum start at multiples of this
 # Row chunks hold at least this many elements: the reductions over a short last axis take
-# their column loop from 1024 elements on (ops/reduce.py `_columns`), NumPy's row loop
-# below, and the two differ in float32 sums and in the sign of a zero max.
-ROWS_MIN = 1024
+# their column loop from there on (ops/reduce.py `_columns`), NumPy's row loop below, and the
+# two differ in float32 sums and in the sign of a zero max.
+ROWS_MIN = COLUMNS_FROM
 
 
 def pairwise_leaves(n, leaf):
