@@ -130,20 +130,21 @@ _op_of = attrgetter("op")
 
 def _candidates(node):
     """The rules whose pattern can match at node, judged by its op and its inputs' ops
-    (cached per such key): most rules are never tried where they cannot fire."""
-    key = (node.op, tuple(map(_op_of, node.inputs)))
+    (cached per such key, (op, *input ops): one flat tuple): most rules are never tried
+    where they cannot fire."""
+    key = (node.op, *map(_op_of, node.inputs))
     got = _CANDIDATES.get(key)
     if got is None:
-        got = []
+        got, input_ops = [], key[1:]
         for r, kids, same in _ENTRIES:
             if r.root_ops is not None and node.op not in r.root_ops:
                 continue
             if kids is not None and (len(kids) != len(node.inputs) or any(
-                    k is not None and op not in k for k, op in zip(kids, key[1]))):
+                    k is not None and op not in k for k, op in zip(kids, input_ops))):
                 continue
-            if any(key[1][i] != key[1][j] for i, j in same):
+            if any(input_ops[i] != input_ops[j] for i, j in same):
                 continue
-            if r.admits is not None and not r.admits(*key):
+            if r.admits is not None and not r.admits(node.op, input_ops):
                 continue
             got.append((r, r.indexed()))
         _CANDIDATES[key] = got
@@ -173,7 +174,7 @@ def _rewrite_once(node, trace, rules=None):
     """The first applicable rule's result at this node (shape and dtype kept), or None;
     rules: its candidates, if the caller has looked them up."""
     if rules is None:
-        rules = _CANDIDATES.get((node.op, tuple(map(_op_of, node.inputs))))
+        rules = _CANDIDATES.get((node.op, *map(_op_of, node.inputs)))
     for r, apply in rules if rules is not None else _candidates(node):
         out = apply(node)
         if out is None or out is node:
@@ -247,9 +248,9 @@ def _normalize(roots, trace):
         arity = len(ins)
         if arity == 2 and (a := done_get(ins[0])) is not None and \
                 (b := done_get(ins[1])) is not None:
-            inputs, changed, key = (a, b), a is not ins[0] or b is not ins[1], (n.op, (a.op, b.op))
+            inputs, changed, key = (a, b), a is not ins[0] or b is not ins[1], (n.op, a.op, b.op)
         elif arity == 1 and (a := done_get(ins[0])) is not None:
-            inputs, changed, key = (a,), a is not ins[0], (n.op, (a.op,))
+            inputs, changed, key = (a,), a is not ins[0], (n.op, a.op)
         else:
             inputs, waiting, changed = [], False, False
             for i in ins:
@@ -267,7 +268,7 @@ def _normalize(roots, trace):
             if waiting:
                 continue
             inputs = tuple(inputs)
-            key = (n.op, tuple([i.op for i in inputs]))
+            key = (n.op, *[i.op for i in inputs])
         rules = None
         count = steps_get(n, 0)
         if changed and not tracing and n.attrs is _NO_ATTRS:   # (every empty attrs is it)

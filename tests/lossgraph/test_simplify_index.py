@@ -116,7 +116,7 @@ def test_rules_undoing_each_other_stop_whether_or_not_the_node_was_built(monkeyp
     built (its rewrite known by content: without that, the walk would not end)."""
     x, y = lg.input(f"cx{built}", shape=("N",)), lg.input(f"cy{built}", shape=("N",))
     r = _commute_rule()
-    key = ("multiply", ("input", "input"))
+    key = ("multiply", "input", "input")
     monkeypatch.setitem(rewrite._CANDIDATES, key, [(r, r.indexed())])
     monkeypatch.delitem(rewrite._SPLITS, key, raising=False)
     node = x * y if built else (x * 1.0) * y      # x * 1 -> x: a changed input, x y unbuilt
