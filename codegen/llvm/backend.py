@@ -20,7 +20,11 @@ codegen.llvm.runtime's), compiled at O3 by codegen.llvm.jit. A call then:
 A kernel with row dims (codegen.llvm.specialize: a symbolic C of a nest over (N, C)) runs a
 call with C in [2, 16] on a Program planned with C static (packed short rows, row phases),
 other values on the general Program; kernel.llvm_ir and the other texts list every program
-compiled so far, each under a "; precision float32, C = 10" style header.
+compiled so far, each under a "; precision float32, C = 10" style header. A kernel whose
+flat nests could write large outputs with streaming stores (codegen.llvm.emit's
+stream_candidates) runs calls whose largest float input takes emit.STREAM_FROM_BYTES or more
+on a second Program with that code, compiled on the first such call ("streaming stores" in
+its header); smaller calls, and every call of other kernels, never pay its compile.
 
 Options: threads=1 or 2 (default 2: large inputs use both cores).
 """
@@ -35,7 +39,7 @@ from lossgraph.errors import OptionError
 from lossgraph.evaluate import Env, _apply, bind
 from lossgraph.shapes import _factors
 
-from . import fastcall, jit, lower, runtime, specialize
+from . import emit, fastcall, jit, lower, runtime, specialize
 from .emit import NestEmitter, acc_type, emit_whole
 from .lower import REDUCTIONS, TYPES, Nest, combine_py
 
@@ -60,13 +64,16 @@ def shape_at(spec, dimvals):
 
 class Program:
     """The plan and native code of one schedule for one float precision; fixed: ((dim name,
-    value), ...) planned as static (codegen.llvm.specialize), () for the general program."""
+    value), ...) planned as static (codegen.llvm.specialize), () for the general program;
+    streaming: flat nests write their large outputs with streaming stores (emit.NestEmitter).
+    could_stream: whether some nest has outputs to stream (so the streaming Program differs)."""
 
-    def __init__(self, schedule, float_t, threads, fixed=()):
+    def __init__(self, schedule, float_t, threads, fixed=(), streaming=False):
         import ctypes
         if fixed:
             schedule = specialize.Fixed(schedule, dict(fixed))
         self.s, self.float_t, self.threads, self.fixed = schedule, float_t, threads, fixed
+        self.streaming = streaming
         self.plan = plan = lower.plan(list(schedule.outputs), float_t)
         self.slot = slot = {id(n): k for k, n in enumerate(plan.order)}
         self.n_slots = len(plan.order)
@@ -74,11 +81,12 @@ class Program:
         emitters, slots = [], []
         for j, st in enumerate(plan.steps):
             if isinstance(st, Nest):
-                em = NestEmitter(module, plan, st, j)
+                em = NestEmitter(module, plan, st, j, streaming)
                 em.build()
                 emitters.append((em, [slot[id(n)] for n in em.buffers]))
                 slots += [k for k in emitters[-1][1] if k not in slots]
         self.slots = slots
+        self.could_stream = any(em.candidates for em, _ in emitters)
         self.jit, self.fn = None, None
         if emitters:
             layout, self.ctl_size = emit_whole(module, plan, emitters, slots)
@@ -355,15 +363,29 @@ def _dtype_key(weak):
     return lambda arrays: tuple([arrays[k].dtype for k in weak])
 
 
+def _streaming_key(key, k, limit):
+    """key's dispatch key with whether input k takes at least limit bytes appended."""
+    return lambda arrays: (key(arrays), arrays[k].nbytes >= limit)
+
+
 class LLVMKernel:
     """fn(*arrays, *gradient buffers) for Kernel: dispatches on the float precision and, for
     a kernel with row dims (codegen.llvm.specialize), on their values within [2, MAX_ROW]:
     such a call runs a Program with those dims static (at most specialize.LIMIT of them per
-    precision); other values run the general Program."""
+    precision); other values run the general Program.
+
+    A kernel whose Program could stream (Program.could_stream: flat nests with outputs for
+    streaming stores) dispatches on the size of the call too, from its first call on: a call
+    whose stream_input (the float input of the largest rank) takes at least
+    emit.STREAM_FROM_BYTES bytes runs the streaming Program of the same precision and fixed
+    dims, compiled on its first such call (its nests still test their own sizes, so the test
+    chooses the code, never the results' bits); smaller calls run the Program without
+    streaming code. Other kernels keep their dispatch key."""
 
     def __init__(self, schedule, threads):
         self.s, self.threads = schedule, threads
         self.programs, self._lock = {}, threading.Lock()   # (float_t, fixed) -> Program
+        self.streaming_programs = {}     # (float_t, fixed) -> its Program with streaming
         self._calls = {}          # the dispatch key -> its Program.call
         self.n = len(schedule.inputs)
         self.weak = [k for k, n in enumerate(schedule.inputs.values()) if n.dtype == "float"]
@@ -371,14 +393,21 @@ class LLVMKernel:
         self.row_dims = specialize.row_dims(schedule)
         if self.row_dims:
             self._key = specialize.key_function(self._key, self.row_dims)
+        floats = [(n.ndim, -k) for k, n in enumerate(schedule.inputs.values())
+                  if n.dtype in ("float", "float32", "float64")]
+        self.stream_input = -max(floats)[1] if floats else None
+        self.sized = False        # whether _key tells large calls (a Program could stream)
         concrete = [n.dtype for n in schedule.inputs.values() if n.dtype in ("float32", "float64")]
         self.default = dt.promote(*concrete) if concrete else "float64"
         if self.default == "float":
             self.default = "float64"
 
-    def program(self, float_t, fixed=()):
-        """The Program of float_t with the dims of fixed static (() : the general one)."""
-        p = self.programs.get((float_t, fixed))
+    def program(self, float_t, fixed=(), streaming=False):
+        """The Program of float_t with the dims of fixed static (() : the general one), with
+        streaming stores if streaming and the Program without them could stream (else that
+        one)."""
+        store = self.streaming_programs if streaming else self.programs
+        p = store.get((float_t, fixed))
         if p is None:
             with self._lock:
                 if fixed and (float_t, fixed) not in self.programs and \
@@ -389,6 +418,11 @@ class LLVMKernel:
                 if p is None:
                     p = self.programs[(float_t, fixed)] = \
                         Program(self.s, float_t, self.threads, fixed)
+                if streaming and p.could_stream:
+                    p = self.streaming_programs.get((float_t, fixed))
+                    if p is None:
+                        p = self.streaming_programs[(float_t, fixed)] = \
+                            Program(self.s, float_t, self.threads, fixed, streaming=True)
         return p
 
     @property
@@ -404,12 +438,30 @@ class LLVMKernel:
         key = self._key(arrays)
         call = self._calls.get(key)
         if call is None:
-            shapes = [a.shape for a in arrays]
-            call = self._calls[key] = self.program_for(self._precision(arrays), shapes).call
+            call = self._first_call(arrays)
         return call(arrays, outs)
 
+    def _first_call(self, arrays):
+        """The call of a dispatch key not seen yet; the first Program that could stream makes
+        the key tell large calls (_streaming_key) from then on."""
+        shapes = [a.shape for a in arrays]
+        p = self.program_for(self._precision(arrays), shapes)
+        if p.could_stream and not self.sized:
+            with self._lock:
+                if not self.sized:
+                    self._calls = {}
+                    self._key = _streaming_key(self._key, self.stream_input,
+                                               emit.STREAM_FROM_BYTES)
+                    self.sized = True
+        key = self._key(arrays)
+        if self.sized and key[-1]:
+            p = self.program(p.float_t, p.fixed, streaming=True)
+        self._calls[key] = p.call
+        return p.call
+
     def program_for(self, float_t, shapes):
-        """The Program a call with inputs of these shapes runs at float_t."""
+        """The Program a call with inputs of these shapes runs at float_t (without streaming
+        stores)."""
         return self.program(float_t, specialize.fixed_of(self.row_dims, shapes)
                             if self.row_dims else ())
 
@@ -424,14 +476,17 @@ class LLVMKernel:
     def text(self, key):
         """The texts of every program compiled so far, the general ones first (the general
         one of the default precision is compiled when none is), each under a header naming
-        its precision and fixed dims."""
+        its precision, fixed dims and, for a streaming Program, "streaming stores"."""
         if not self.programs:
             self.program(self.default)
         parts = []
-        for (ft, fixed), p in sorted(self.programs.items(), key=lambda kv: (bool(kv[0][1]),
-                                                                          kv[0])):
+        every = [(k, False, p) for k, p in self.programs.items()] + \
+            [(k, True, p) for k, p in self.streaming_programs.items()]
+        for (ft, fixed), streaming, p in sorted(every, key=lambda e: (bool(e[0][1]), e[0],
+                                                                      e[1])):
             dims = "".join(f", {name} = {v}" for name, v in fixed)
-            parts.append(f"; precision {ft}{dims}\n" + p.texts(key))
+            tag = ", streaming stores" if streaming else ""
+            parts.append(f"; precision {ft}{dims}{tag}\n" + p.texts(key))
         return "\n".join(parts)
 
 

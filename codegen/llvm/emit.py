@@ -124,7 +124,11 @@ def streams_on_host():
 
 
 class NestEmitter:
-    def __init__(self, module, plan, nest, index):
+    """Emits one nest of plan as the function nest<index> of module. streaming: its
+    candidates (stream_candidates) are streamed; without it the nest is emitted without any
+    streaming code (no scratch arguments), and candidates still says what it could stream."""
+
+    def __init__(self, module, plan, nest, index, streaming=False):
         self.p, self.nest = plan, nest
         self.buffers = []
         seen = set()
@@ -133,7 +137,8 @@ class NestEmitter:
                 seen.add(id(n))
                 self.buffers.append(n)
         self.slot = {id(n): k for k, n in enumerate(self.buffers)}
-        self.streamed = self.stream_candidates()
+        self.candidates = self.stream_candidates()
+        self.streamed = self.candidates if streaming else []
         argtys = [PTR] * len(self.buffers) + [PTR, I64, I64] + [I64] * len(plan.dims) + \
             [PTR] * len(self.streamed)
         self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), argtys),
@@ -372,7 +377,8 @@ class NestEmitter:
                 self.flat_i, self.memo = i, {}
                 self.body(nest.phases[0], ())
             self.loop(lo, hi, element, self.flat_hints())
-            self.copy_out(lines, b.sub(hi, lo))
+            if self.streams:
+                self.copy_out(lines, b.sub(hi, lo))
             self.accs = saved
             for r in sums:
                 aty = acc_type(r, self.reg(r))

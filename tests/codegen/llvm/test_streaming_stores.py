@@ -1,7 +1,8 @@
 """Streaming (non-temporal) gradient stores (emit.NestEmitter.stream_candidates,
 loops.copy_lines): the gradient's bits do not depend on where its buffer lies or on whether
-the call streams, nothing outside the buffer is written, and the benchmark kernels carry
-vmovntps / vmovntpd."""
+the call streams, nothing outside the buffer is written, and the benchmark kernels' streaming
+Programs carry vmovntps / vmovntpd. The streaming Program runs only calls whose largest
+float input reaches STREAM_FROM_BYTES (backend.LLVMKernel); the variants here force it."""
 import re
 from contextlib import contextmanager
 
@@ -11,6 +12,7 @@ import pytest
 import codegen
 import lossgraph as lg
 from codegen.llvm import emit, lower, runtime
+from codegen.llvm.backend import Program
 from zoo import losses as L
 
 pytestmark = pytest.mark.skipif(not emit.streams_on_host(),
@@ -23,8 +25,9 @@ FLAT = {"mse": (lambda: L.squared_error(X, Z, reduction="mean"), [X]),
         "huber": (lambda: L.huber(X, Z, reduction="mean"), [X]),
         "mse2": (lambda: L.squared_error(X, Z, reduction="mean"), [X, Z]),
         "bce": (lambda: L.sigmoid_cross_entropy(X, Z, reduction="mean"), [X])}
-#: where each variant streams: "always" from 0 bytes, "never", "base": no streaming code at
-#: all (the kernel as on a host without streaming stores), "default": STREAM_FROM_BYTES
+#: where each variant streams: "always" from 0 bytes, "never" (both: every call runs the
+#: streaming Program), "base": no streaming code at all (the kernel as on a host without
+#: streaming stores), "default": STREAM_FROM_BYTES
 VARIANTS = {"always": 0, "never": 1 << 62, "default": None, "base": None}
 BLOCK = lower.BLOCK
 
@@ -46,14 +49,22 @@ _KERNELS = {}
 
 
 def _kernel(name, variant, dtype, threads):
-    """The loss `name` compiled (and built, by one call) with streaming as `variant` says."""
+    """The loss `name` compiled (and built, by one call) with streaming as `variant` says:
+    "always" and "never" dispatch every call to their streaming Program (its first call, of
+    40 elements, is large when the kernel's dispatch test is made with STREAM_FROM_BYTES
+    = 0); "never"'s is then built again with the nests' own test never true."""
     key = (name, variant, dtype, threads)
     if key not in _KERNELS:
-        with _streaming(variant):
-            loss, wrt = FLAT[name]
+        loss, wrt = FLAT[name]
+        with _streaming("always" if variant == "never" else variant):
             k = codegen.compile(loss(), wrt=wrt, backend="llvm", dtype=dtype,
                                 threads=threads, name=f"{name}_{variant}")
             k(**_feed(40, dtype, 0))
+        if variant == "never" and k._fn.streaming_programs:
+            with _streaming("never"):
+                k._fn.streaming_programs[(dtype, ())] = Program(k._fn.s, dtype, threads,
+                                                                streaming=True)
+            k._fn._calls.clear()
         _KERNELS[key] = k
     return _KERNELS[key]
 
@@ -128,39 +139,58 @@ def test_gradient_bits_at_every_output_alignment(name, dtype, threads):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_sizes_around_the_threshold_give_the_bits_of_no_streaming(dtype):
-    """The default kernel at STREAM_FROM_BYTES - 1 element, STREAM_FROM_BYTES (the first size
-    that streams) and + 17 elements, on two threads, against the kernel without streaming
-    code, its output 4 (float32) or 8 bytes past a line."""
-    k, base = (_kernel("mse", v, dtype, 2) for v in ("default", "base"))
+    """The default kernel at STREAM_FROM_BYTES - 1 element (the Program without streaming
+    code runs it), STREAM_FROM_BYTES (the first size that streams: the streaming Program) and
+    + 17 elements, on two threads, against the kernel without streaming code, its output 4
+    (float32) or 8 bytes past a line; the streaming Program called at each size directly
+    (below the threshold its nest writes directly) gives the same bits."""
+    base = _kernel("mse", "base", dtype, 2)
+    k = codegen.compile(FLAT["mse"][0](), wrt=[X], backend="llvm", dtype=dtype, threads=2,
+                        name="mse_threshold")
     size = np.dtype(dtype).itemsize
     first = emit.STREAM_FROM_BYTES // size
+    wants = {}
     for n in (first - 1, first, first + 17):
         feed = _feed(n, dtype, 7)
         want_v, want_g = base(**feed)
+        wants[n] = (want_v.tobytes(), [g.tobytes() for g in want_g])
         raw = np.empty(n * size + 128, np.uint8)
         start = (-raw.ctypes.data) % 64 + size
         got = _call_into(k, feed, raw, start, [raw[start:start + n * size].view(dtype)])
-        assert got == (want_v.tobytes(), [g.tobytes() for g in want_g]), n
+        assert got == wants[n], n
+        assert bool(k._fn.streaming_programs) == (n >= first), n
+    streaming = k._fn.program(dtype, (), streaming=True)
+    for n, want in wants.items():
+        feed = _feed(n, dtype, 7)
+        value, (grad,) = streaming.call([feed["x"], feed["z"]], [])
+        assert (value.tobytes(), [grad.tobytes()]) == want, n
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", STREAMED)
 def test_benchmark_kernels_stream_their_gradient(name, dtype):
-    """The default kernel's machine code: the block loop at full vector width (zmm), the
-    copy by aligned non-temporal stores of 64-byte lines, an sfence; the threshold is a
-    compare with STREAM_FROM_BYTES' elements. Without streaming code: none of it."""
+    """The default kernel's streaming Program's machine code: the block loop at full vector
+    width (zmm), the copy by aligned non-temporal stores of 64-byte lines, an sfence; the
+    threshold is a compare with STREAM_FROM_BYTES' elements. Its Program without streaming
+    code, and the kernel without any: none of it."""
     k = _kernel(name, "default", dtype, 2)
+    plain, p = k._fn.program(dtype), k._fn.program(dtype, (), streaming=True)
+    asm, llvm_ir, optimized = (p.texts(key) for key in ("asm", "llvm_ir", "optimized_ir"))
     nt = "vmovntps" if dtype == "float32" else "vmovntpd"
-    assert len(re.findall(rf"{nt}\s+%zmm\d+, ", k.asm)) == len(FLAT[name][1]), name
-    assert "sfence" in k.asm
+    assert len(re.findall(rf"{nt}\s+%zmm\d+, ", asm)) == len(FLAT[name][1]), name
+    assert "sfence" in asm
     first = emit.STREAM_FROM_BYTES // np.dtype(dtype).itemsize
-    assert re.search(rf"icmp sge i64 [^,\n]+, {first}\n", k.llvm_ir)
+    assert re.search(rf"icmp sge i64 [^,\n]+, {first}\n", llvm_ir)
     lanes = 16 if dtype == "float32" else 8
     ty = "float" if dtype == "float32" else "double"
-    assert re.search(rf"store <{lanes} x {ty}> [^\n]*!nontemporal", k.optimized_ir)
-    assert re.search(r"\bv(sub|mul|add)p[sd]\s+[^\n]*%zmm", k.asm), "block loop not at zmm"
+    assert re.search(rf"store <{lanes} x {ty}> [^\n]*!nontemporal", optimized)
+    assert re.search(r"\bv(sub|mul|add)p[sd]\s+[^\n]*%zmm", asm), "block loop not at zmm"
+    assert f"; precision {dtype}, streaming stores\n" in k.asm
     base = _kernel(name, "base", dtype, 2)
-    assert "nontemporal" not in base.optimized_ir and "sfence" not in base.asm
+    for text in (base.optimized_ir, plain.texts("optimized_ir")):
+        assert "nontemporal" not in text
+    for text in (base.asm, plain.texts("asm")):
+        assert "sfence" not in text
 
 
 def test_compute_bound_nests_get_no_streaming_code(monkeypatch):
