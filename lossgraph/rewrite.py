@@ -223,7 +223,7 @@ def _normalize(roots, trace):
     pending = {}                   # (op, inputs) -> result, for nodes rewritten unbuilt
     stack = list(roots)
     pop, push, keep_node = stack.pop, stack.append, keep.append
-    done_get, redirect_get, steps_get = done.get, redirect.get, steps.get
+    done_get = done.get
     candidates_get, make, rewrite = _CANDIDATES.get, Node._make, _rewrite_once
     split_get, pending_get = _SPLITS.get, pending.get
     while stack:
@@ -236,8 +236,8 @@ def _normalize(roots, trace):
             done[n] = n if known is True else known
             pop()
             continue
-        to = redirect_get(n)
-        if to is not None:
+        if n in redirect:          # (a membership test: no call for the common miss)
+            to = redirect[n]
             if to in done:
                 done[n] = done[to]
                 pop()
@@ -270,7 +270,7 @@ def _normalize(roots, trace):
             inputs = tuple(inputs)
             key = (n.op, *[i.op for i in inputs])
         rules = None
-        count = steps_get(n, 0)
+        count = steps[n] if n in steps else 0
         if changed and not tracing and n.attrs is _NO_ATTRS:   # (every empty attrs is it)
             # a rule of the inputs alone first (x * 1 -> x): whose result is already normal
             # needs no node built for it (the node would only be replaced at once)
