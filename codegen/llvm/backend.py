@@ -363,9 +363,21 @@ def _dtype_key(weak):
     return lambda arrays: tuple([arrays[k].dtype for k in weak])
 
 
-def _streaming_key(key, k, limit):
-    """key's dispatch key with whether input k takes at least limit bytes appended."""
-    return lambda arrays: (key(arrays), arrays[k].nbytes >= limit)
+def _streaming_key(key, weak, dims, k, limit):
+    """key's dispatch key, (key, True) for a call whose input k takes at least limit bytes:
+    a small call keeps its key. The plain dtype keys (_dtype_key of weak, no row dims) are
+    written out: a test and no extra call in the common case."""
+    if not dims and len(weak) <= 2:
+        if not weak:
+            return lambda arrays: None if arrays[k].nbytes < limit else True
+        if len(weak) == 1:
+            k0, = weak
+            return lambda arrays: arrays[k0].dtype if arrays[k].nbytes < limit else \
+                (arrays[k0].dtype, True)
+        k0, k1 = weak
+        return lambda arrays: (arrays[k0].dtype, arrays[k1].dtype) \
+            if arrays[k].nbytes < limit else (arrays[k0].dtype, arrays[k1].dtype, True)
+    return lambda arrays: key(arrays) if arrays[k].nbytes < limit else (key(arrays), True)
 
 
 class LLVMKernel:
@@ -397,6 +409,7 @@ class LLVMKernel:
                   if n.dtype in ("float", "float32", "float64")]
         self.stream_input = -max(floats)[1] if floats else None
         self.sized = False        # whether _key tells large calls (a Program could stream)
+        self.stream_from = None   # the bytes of stream_input from which calls stream
         concrete = [n.dtype for n in schedule.inputs.values() if n.dtype in ("float32", "float64")]
         self.default = dt.promote(*concrete) if concrete else "float64"
         if self.default == "float":
@@ -449,13 +462,14 @@ class LLVMKernel:
         if p.could_stream and not self.sized:
             with self._lock:
                 if not self.sized:
+                    self.stream_from = emit.STREAM_FROM_BYTES
                     self._calls = {}
-                    self._key = _streaming_key(self._key, self.stream_input,
-                                               emit.STREAM_FROM_BYTES)
+                    self._key = _streaming_key(self._key, self.weak, self.row_dims,
+                                               self.stream_input, self.stream_from)
                     self.sized = True
-        key = self._key(arrays)
-        if self.sized and key[-1]:
+        if self.sized and arrays[self.stream_input].nbytes >= self.stream_from:
             p = self.program(p.float_t, p.fixed, streaming=True)
+        key = self._key(arrays)
         self._calls[key] = p.call
         return p.call
 

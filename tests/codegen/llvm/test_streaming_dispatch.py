@@ -127,3 +127,22 @@ def test_the_program_without_streaming_has_no_streaming_code(dtype):
         x, z = _feed(n, dtype, n)
         (a, (ga,)), (b, (gb,)) = plain.call([x, z], []), streaming.call([x, z], [])
         assert a.tobytes() == b.tobytes() and ga.tobytes() == gb.tobytes(), n
+
+
+@pytest.mark.parametrize("weak", [(), (1,), (0, 2), (0, 1, 2)])
+def test_the_sized_key_keeps_small_calls_keys(weak):
+    """_streaming_key: a small call's key is the dtype key's, a large call's differs from
+    every small call's key and from the large key of another dtype."""
+    from codegen.llvm.backend import _dtype_key, _streaming_key
+    base = _dtype_key(weak)
+    key = _streaming_key(base, weak, (), 1, 100)
+    keys = {}
+    for dtype in (np.float32, np.float64):
+        for n in (3, 24, 25, 1000):
+            arrays = [np.zeros(n, dtype) for _ in range(3)]
+            large = arrays[1].nbytes >= 100
+            if not large:
+                assert key(arrays) == base(arrays)
+            keys.setdefault(key(arrays), set()).add((dtype if weak else None, large))
+    assert all(len(v) == 1 for v in keys.values())
+    assert len(keys) == (2 if not weak else 4)
