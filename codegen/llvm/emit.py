@@ -90,8 +90,11 @@ INTERLEAVE = {32: 1, 64: 1}
 PREFETCH_ROW_BYTES = 4608
 _BYTES = {ir.FloatType(): 4, ir.DoubleType(): 8, I8: 1, I32: 4, I64: 8}
 #: a float32 flat nest's element loop: 16 lanes, interleave 4 (LLVM 22's cost model picks 4
-#: for BCE but 2 for a body of about the same size, 7% slower); float64 left to LLVM
+#: for BCE but 2 for a body of about the same size, 7% slower)
 FLAT_F32_HINTS = (("llvm.loop.vectorize.width", 16), ("llvm.loop.interleave.count", 4))
+#: a float64 flat nest's: 8 lanes, interleave 4, what LLVM picks, but pinned it leaves no
+#: vectorized epilogue loop (first compile + call, process time: MSE, Huber, BCE)
+FLAT_F64_HINTS = (("llvm.loop.vectorize.width", 8), ("llvm.loop.interleave.count", 4))
 #: flat nests whose widest float output takes at least this many bytes write their outputs
 #: with streaming stores (stream_outputs): float32 from 8e6 elements, float64 from 4e6. MSE and
 #: Huber, process time per call, A/B in one process (7-11 rounds, medians; a shared, loaded
@@ -475,10 +478,11 @@ class NestEmitter:
                     copy_lines(self.b, scratch, first, s0, n, ty)
 
     def flat_hints(self):
-        """FLAT_F32_HINTS when every float the flat nest reads, writes or computes is float32."""
-        floats = [self.reg(n) for n in self.buffers + list(self.nest.phases[0])
-                  if is_float(self.reg(n))]
-        return FLAT_F32_HINTS if floats and all(t == ir.FloatType() for t in floats) else ()
+        """FLAT_F32_HINTS when every float the flat nest reads, writes or computes is float32,
+        FLAT_F64_HINTS when every one is float64; mixed nests are left to LLVM."""
+        floats = {self.reg(n) for n in self.buffers + list(self.nest.phases[0])
+                  if is_float(self.reg(n))}
+        return {(ir.FloatType(),): FLAT_F32_HINTS, (F64,): FLAT_F64_HINTS}.get(tuple(floats), ())
 
     def block_type(self, r):
         """float32 sums accumulate in float32 within a block (full vector width)."""
