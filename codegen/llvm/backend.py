@@ -73,7 +73,6 @@ class Program:
         if fixed:
             schedule = specialize.Fixed(schedule, dict(fixed))
         self.s, self.float_t, self.threads, self.fixed = schedule, float_t, threads, fixed
-        self.streaming = streaming
         self.plan = plan = lower.plan(list(schedule.outputs), float_t)
         self.slot = slot = {id(n): k for k, n in enumerate(plan.order)}
         self.n_slots = len(plan.order)
@@ -87,6 +86,7 @@ class Program:
                 slots += [k for k in emitters[-1][1] if k not in slots]
         self.slots = slots
         self.could_stream = any(em.candidates for em, _ in emitters)
+        self.streaming = streaming and self.could_stream
         self.jit, self.fn = None, None
         if emitters:
             layout, self.ctl_size = emit_whole(module, plan, emitters, slots)
@@ -392,7 +392,8 @@ class LLVMKernel:
     emit.STREAM_FROM_BYTES bytes runs the streaming Program of the same precision and fixed
     dims, compiled on its first such call (its nests still test their own sizes, so the test
     chooses the code, never the results' bits); smaller calls run the Program without
-    streaming code. Other kernels keep their dispatch key."""
+    streaming code, compiled on the first of them (a kernel whose first call is large
+    compiles the streaming Program alone). Other kernels keep their dispatch key."""
 
     def __init__(self, schedule, threads):
         self.s, self.threads = schedule, threads
@@ -417,25 +418,26 @@ class LLVMKernel:
 
     def program(self, float_t, fixed=(), streaming=False):
         """The Program of float_t with the dims of fixed static (() : the general one), with
-        streaming stores if streaming and the Program without them could stream (else that
-        one)."""
+        streaming stores if streaming and it could stream. A streaming Program of a kernel
+        that cannot stream has no streaming code: it is kept (and returned) as the plain one."""
         store = self.streaming_programs if streaming else self.programs
         p = store.get((float_t, fixed))
         if p is None:
             with self._lock:
                 if fixed and (float_t, fixed) not in self.programs and \
-                        sum(1 for ft, f in self.programs if f and ft == float_t) >= \
-                        specialize.LIMIT:
+                        (float_t, fixed) not in self.streaming_programs and \
+                        len({f for ft, f in (*self.programs, *self.streaming_programs)
+                             if f and ft == float_t}) >= specialize.LIMIT:
                     fixed = ()
-                p = self.programs.get((float_t, fixed))
-                if p is None:
-                    p = self.programs[(float_t, fixed)] = \
-                        Program(self.s, float_t, self.threads, fixed)
-                if streaming and p.could_stream:
-                    p = self.streaming_programs.get((float_t, fixed))
+                key = (float_t, fixed)
+                p = self.programs.get(key)
+                if streaming and (p is None or p.could_stream):
+                    p = self.streaming_programs.get(key)
                     if p is None:
-                        p = self.streaming_programs[(float_t, fixed)] = \
-                            Program(self.s, float_t, self.threads, fixed, streaming=True)
+                        p = Program(self.s, float_t, self.threads, fixed, streaming=True)
+                        (self.streaming_programs if p.could_stream else self.programs)[key] = p
+                elif p is None:
+                    p = self.programs[key] = Program(self.s, float_t, self.threads, fixed)
         return p
 
     @property
@@ -455,20 +457,24 @@ class LLVMKernel:
         return call(arrays, outs)
 
     def _first_call(self, arrays):
-        """The call of a dispatch key not seen yet; the first Program that could stream makes
-        the key tell large calls (_streaming_key) from then on."""
-        shapes = [a.shape for a in arrays]
-        p = self.program_for(self._precision(arrays), shapes)
+        """The call of a dispatch key not seen yet. A large call (stream_input at least
+        stream_from bytes, emit.STREAM_FROM_BYTES when the kernel's first call came) asks for
+        the streaming Program, a small one for the plain one; the first Program that could
+        stream makes the key tell large calls (_streaming_key) from then on."""
+        if self.stream_from is None:
+            self.stream_from = emit.STREAM_FROM_BYTES
+        large = self.stream_input is not None and \
+            arrays[self.stream_input].nbytes >= self.stream_from
+        fixed = specialize.fixed_of(self.row_dims, [a.shape for a in arrays]) \
+            if self.row_dims else ()
+        p = self.program(self._precision(arrays), fixed, streaming=large)
         if p.could_stream and not self.sized:
             with self._lock:
                 if not self.sized:
-                    self.stream_from = emit.STREAM_FROM_BYTES
                     self._calls = {}
                     self._key = _streaming_key(self._key, self.weak, self.row_dims,
                                                self.stream_input, self.stream_from)
                     self.sized = True
-        if self.sized and arrays[self.stream_input].nbytes >= self.stream_from:
-            p = self.program(p.float_t, p.fixed, streaming=True)
         key = self._key(arrays)
         self._calls[key] = p.call
         return p.call
@@ -491,7 +497,7 @@ class LLVMKernel:
         """The texts of every program compiled so far, the general ones first (the general
         one of the default precision is compiled when none is), each under a header naming
         its precision, fixed dims and, for a streaming Program, "streaming stores"."""
-        if not self.programs:
+        if not self.programs and not self.streaming_programs:
             self.program(self.default)
         parts = []
         every = [(k, False, p) for k, p in self.programs.items()] + \

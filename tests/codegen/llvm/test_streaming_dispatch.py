@@ -84,6 +84,35 @@ def test_a_large_call_compiles_it_and_gets_the_bits_of_the_program_without(built
     assert "vmovntps" not in k.asm.split("streaming stores\n", 1)[0]
 
 
+def test_a_first_large_call_compiles_the_streaming_program_alone(built):
+    """A kernel whose first call is large compiles its streaming Program only; the first
+    small call then compiles the plain one, with the same bits. BCE (no streaming
+    candidates) compiles one Program for either, kept as the plain one."""
+    k = codegen.compile(_mse(), wrt=[X], backend="llvm", threads=1, name="mse_first_large")
+    x, z = _feed(emit.STREAM_FROM_BYTES // 8, "float64", 5)
+    value, (grad,) = k(x, z)
+    assert list(k._fn.streaming_programs) == [("float64", ())] and not k._fn.programs
+    assert len(built) == 1 and k._fn.sized
+    assert k.llvm_ir.startswith("; precision float64, streaming stores\n") and len(built) == 1
+    small = _feed(300, "float64", 6)
+    v, (g,) = k(*small)
+    assert list(k._fn.programs) == [("float64", ())] and len(built) == 2
+    (want_v, (want_g,)), (sv, (sg,)) = (k._fn.programs[("float64", ())].call([x, z], []),
+                                         k._fn.streaming_programs[("float64", ())].call(
+                                             list(small), []))
+    assert value.tobytes() == want_v.tobytes() and grad.tobytes() == want_g.tobytes()
+    assert v.tobytes() == sv.tobytes() and g.tobytes() == sg.tobytes()
+    bce = codegen.compile(L.sigmoid_cross_entropy(X, Z, reduction="mean"), wrt=[X],
+                          backend="llvm", threads=1, name="bce_first_large")
+    key = bce._fn._key
+    bce(x, z)
+    bce(*small)
+    assert list(bce._fn.programs) == [("float64", ())] and not bce._fn.streaming_programs
+    assert len(built) == 3 and bce._fn._key is key
+    p = bce._fn.programs[("float64", ())]
+    assert not p.streaming and not p.could_stream
+
+
 def test_kernels_that_cannot_stream_keep_their_dispatch(built):
     """BCE (an EXPENSIVE op: no streaming candidates) and softmax CE (rows, not flat): the
     dispatch key function stays the dtype key and a large call compiles nothing more."""
