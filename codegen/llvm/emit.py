@@ -14,8 +14,9 @@ exponentials can pass from one phase to the next through the gradient's array (p
 a phase's stored values that read y == c (one_hot's label against the column) run their row
 loop with it false, then the label's one column again with it true (column_marks): the loop
 body has no per-element label compare. Short static rows run G at a time packed into whole
-vectors (codegen.llvm.packed). A flat nest's large outputs are written with streaming stores,
-a block at a time through an L1 scratch (stream_outputs).
+vectors (codegen.llvm.packed). In a streaming Program (NestEmitter's switch, which
+codegen.llvm.backend sets for large calls only), a flat nest's large outputs are written with
+streaming stores, a block at a time through an L1 scratch (stream_outputs).
 Every identifier in the IR is generated (nest<i>, kernel): no user string reaches it.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """emit.prefetch_row as a kept loop: PREFETCH_GROUP lines per iteration, the remaining lines
 and the row's last byte after it, in the IR as emitted and after O3 (the loop is not
-unrolled, unless it has two iterations: C = 127 float32 is peeled); the results do not depend on the group (the prefetches never change a value) and
-agree with lg.evaluate."""
+unrolled, unless it has two iterations: C = 127 float32 is peeled); the results do not
+depend on the group (the prefetches never change a value) and agree with lg.evaluate."""
 import numpy as np
 import pytest
 
