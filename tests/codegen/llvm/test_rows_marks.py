@@ -167,9 +167,10 @@ def test_a_row_value_reading_a_reduction_over_the_rows_waits_for_it(classes):
                                                         (500, "float64", True),
                                                         (4000, "float32", False)])
 def test_rows_up_to_prefetch_row_bytes_prefetch_the_next_row(classes, dtype, prefetched):
-    """emit.prefetch_row: the next row of the logits, one prefetch per cache line (and the
-    row's last byte), only where a row has at most PREFETCH_ROW_BYTES; the results are
-    checked against lg.evaluate by the tests above (C = 1000, 1025, two chunks)."""
+    """emit.prefetch_row: the next row of the logits, only where a row has at most
+    PREFETCH_ROW_BYTES (how many lines each call site covers: test_prefetch_loop.py); the
+    results are checked against lg.evaluate by the tests above (C = 1000, 1025, two
+    chunks)."""
     x, loss = _ce(classes)
     k = codegen.compile(loss, wrt=[x], backend="llvm", threads=1)
     rng = np.random.default_rng(2)
@@ -177,4 +178,4 @@ def test_rows_up_to_prefetch_row_bytes_prefetch_the_next_row(classes, dtype, pre
     calls = k.llvm_ir.count("call void @\"llvm.prefetch.p0\"")
     size = classes * np.dtype(dtype).itemsize
     assert size <= emit.PREFETCH_ROW_BYTES if prefetched else size > emit.PREFETCH_ROW_BYTES
-    assert calls == (-(-size // 64) + 1 if prefetched else 0), calls
+    assert (calls > 0) == prefetched, calls
