@@ -404,8 +404,11 @@ def transpose(x, perm=None):
     """x with its axes permuted: result axis i is x's axis perm[i] (None: reversed).
 
     Examples:
-        >>> print(lg.transpose(lg.input("X", shape=("N", "C"))))
-        transpose(X, (1, 0))
+        >>> X = lg.input("X", shape=("N", "C"))
+        >>> print(lg.transpose(X), X.T is lg.transpose(X))      # every axis reversed: X.T
+        X.T True
+        >>> print(lg.transpose(lg.input("A", shape=(2, 3, 4)) + 1, (1, 0, 2)))
+        transpose(A + 1, perm=(1, 0, 2))
 
     Raises:
         ShapeError: perm is not a permutation of x's axes.

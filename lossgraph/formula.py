@@ -10,7 +10,8 @@ Grammar, lowest precedence first (as in Python; binary operators associate to th
     sum        := product (("+" | "-") product)*
     product    := unary (("*" | "/" | "@") unary)*
     unary      := ("-" | "+") unary | power
-    power      := atom ["**" unary]            2 ** 3 ** 2 = 2 ** 9;  -x ** 2 = -(x ** 2)
+    power      := postfix ["**" unary]         2 ** 3 ** 2 = 2 ** 9;  -x ** 2 = -(x ** 2)
+    postfix    := atom (".T")*                 X.T: every axis reversed, as NumPy's .T
     atom       := NUMBER | NAME | FUNCTION "(" [arg ("," arg)* [","]] ")" | "(" comparison ")"
     arg        := comparison | KEYWORD "=" literal
     literal    := ["-"] NUMBER | NAME | "(" [literal ("," literal)* [","]] ")"
@@ -83,7 +84,7 @@ TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[^\W\d]\w*)
-  | (?P<op>\*\*|<=|>=|==|!=|[-+*/@<>(),=])
+  | (?P<op>\*\*|<=|>=|==|!=|\.T(?!\w)|[-+*/@<>(),=])
 """, re.VERBOSE)
 
 
@@ -233,11 +234,17 @@ class Parser:
         return self.power()
 
     def power(self):
-        base = self.atom()
+        base = self.postfix()
         if self.at("**"):
             tok = self.take()
             base = self.binary(tok, base, self.unary())
         return base
+
+    def postfix(self):
+        value = self.atom()
+        while self.at(".T"):
+            value = self.build(self.take(), F.transpose, value)
+        return value
 
     def atom(self):
         tok = self.tok

@@ -188,6 +188,11 @@ class Node:
     def __and__(self, o): return _api().logical_and(self, o)
     def __or__(self, o): return _api().logical_or(self, o)
     def __invert__(self): return _api().logical_not(self)
+
+    @property
+    def T(self):
+        """The axes reversed, as NumPy's .T: lg.transpose(self)."""
+        return _api().transpose(self)
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 

@@ -72,10 +72,32 @@ def _transpose_infer(inputs, attrs):
     return tuple(x.shape[p] for p in perm), x.dtype, {"perm": perm}
 
 
+def _transpose_text(a, at, n):
+    """x.T where perm reverses every axis (NumPy's spelling), else transpose(x, perm=...). The
+    form binds like a postfix (prec 90), so the printer has parenthesized a compound x: the
+    call form drops those parentheses again."""
+    x, perm = a[0], tuple(at["perm"])
+    if perm == tuple(reversed(range(len(perm)))):
+        return f"{x}.T"
+    return f"transpose({_unparenthesized(x)}, perm={perm})"
+
+
+def _unparenthesized(text):
+    """text without one pair of parentheses that encloses all of it."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return text
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and k < len(text) - 1:
+            return text
+    return text[1:-1]
+
+
 register("transpose", "shape", _transpose_infer,
          lambda x, perm: np.transpose(x, perm),
          lambda g, ans, x: (F.transpose(_full(g, ans), tuple(np.argsort(ans.attrs["perm"]))),),
-         lambda a, at, n: f"transpose({a[0]}, {at['perm']})", r"{0}^{{\top}}", latex_prec=30,
+         _transpose_text, r"{0}^{{\top}}", prec=90, latex_prec=30,
          math="axes permuted", arity=1, attr_kinds={'perm': 'ints'})
 
 

@@ -100,8 +100,9 @@ def used(node, arrays):
 
 def _read_back(text, env):
     """Evaluate printed text as Python over NumPy arrays (a small interpreter over its AST:
-    names, numbers, + - * / @, unary -, transpose(x, perm) and the named functions)."""
-    funcs = {"transpose": np.transpose, "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+    names, numbers, + - * / @, unary -, x.T, transpose(x, perm) and the named functions)."""
+    funcs = {"transpose": lambda v, perm=None: np.transpose(v, perm),
+             "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
              "square": np.square, "exp": np.exp}
     ops = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
            ast.Div: np.divide, ast.MatMult: np.matmul}
@@ -119,8 +120,11 @@ def _read_back(text, env):
             return ops[type(n.op)](run(n.left), run(n.right))
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
             return -run(n.operand)
+        if isinstance(n, ast.Attribute) and n.attr == "T":
+            return np.transpose(run(n.value))
         if isinstance(n, ast.Call):
-            return funcs[n.func.id](*[run(a) for a in n.args])
+            return funcs[n.func.id](*[run(a) for a in n.args],
+                                    **{k.arg: run(k.value) for k in n.keywords})
         raise AssertionError(f"unexpected syntax {ast.dump(n)}")
     return run(ast.parse(text, mode="eval"))
 
@@ -264,3 +268,21 @@ def test_value_and_grad_of_a_stacked_model_matches_finite_differences(rng):
         fd[pos] = (np.sum(np.tanh(A @ (W + d))) - np.sum(np.tanh(A @ (W - d)))) / (2 * eps)
     assert value == pytest.approx(np.sum(np.tanh(A @ W)), rel=1e-12)
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_a_full_transpose_prints_as_numpys_dot_T_and_parses_back():
+    """Text writes x.T where every axis is reversed (operands of looser forms parenthesized),
+    transpose(x, perm=...) otherwise; lg.parse reads both back to the same node."""
+    from lossgraph.formula import parse
+    X, w = lg.input("X", shape=("N", "D")), lg.input("w", shape=("D",))
+    A = lg.input("A", shape=(2, 3, 4))
+    assert X.T is lg.transpose(X) and str(X.T) == "X.T"
+    assert str(lg.transpose(A + 1)) == "(A + 1).T"
+    assert str(lg.transpose(-A, (1, 0, 2))) == "transpose(-A, perm=(1, 0, 2))"
+    for node in (X.T @ (X @ w), lg.transpose(A + 1), lg.transpose(A * 2, (0, 2, 1)),
+                 lg.exp(X).T ** 2):
+        assert parse(str(node), [X, w, A]) is node, str(node)
+    (g,) = lg.gradients(lg.sum(lg.square(X @ w)), [w])
+    feed = {"X": np.arange(6.0).reshape(3, 2), "w": np.array([0.5, -1.0])}
+    np.testing.assert_array_equal(lg.evaluate(parse(str(g), [X, w]), **feed),
+                                  lg.evaluate(g, **feed))

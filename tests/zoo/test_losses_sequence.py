@@ -185,7 +185,7 @@ def test_symbolic_graph_prints_its_conventions():
     x = lg.input("pred", ("N", "T", "C"))
     y = lg.input("label", ("N", "S"), "int64")
     text = lg.to_text(ctc(x, y, blank=-1, from_logits=True, layout="NTC", padding=-1))
-    assert text.startswith("ctc(log_softmax(transpose(pred, (1, 0, 2))), label")
+    assert text.startswith("ctc(log_softmax(transpose(pred, perm=(1, 0, 2))), label")
     assert "blank=-1" in text
 
 
