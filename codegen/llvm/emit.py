@@ -29,8 +29,9 @@ from lossgraph.shapes import _factors
 
 from . import mathlib, packed
 from .loops import LINE, copy_lines, counted_loop
-from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel, combine,
-                    const, convert, elementwise, identity, is_float, void_intrinsic)
+from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel,
+                    byte_size, combine, const, convert, elementwise, identity, is_float,
+                    void_intrinsic)
 
 
 def acc_type(node, reg):
@@ -95,7 +96,6 @@ PREFETCH_ROW_BYTES = 4608
 #: C = 1000 0.982-0.994x, 500 0.984-1.013x, 300 1.005x, 127 1.003x, float64 C = 500
 #: 0.982-1.002x; 8 lines compiled 3 ms slower than 4
 PREFETCH_GROUP = 4
-_BYTES = {ir.FloatType(): 4, ir.DoubleType(): 8, I8: 1, I32: 4, I64: 8}
 #: a float32 flat nest's element loop: 16 lanes, interleave 4 (LLVM 22's cost model picks 4
 #: for BCE but 2 for a body of about the same size, 7% slower)
 FLAT_F32_HINTS = (("llvm.loop.vectorize.width", 16), ("llvm.loop.interleave.count", 4))
@@ -120,7 +120,7 @@ SCRATCH_BYTES = 24576
 
 def scratch_length(ty):
     """Elements of a streamed output's scratch: a block and a line."""
-    return BLOCK + LINE // _BYTES[ty]
+    return BLOCK + LINE // byte_size(ty)
 
 
 @functools.cache
@@ -426,7 +426,7 @@ class NestEmitter:
             if self.p.kind[id(s)] == "reduce" or s.shape != nest.shape or \
                     not is_float(self.reg(s)):
                 continue
-            room -= scratch_length(self.mem(s)) * _BYTES[self.mem(s)]
+            room -= scratch_length(self.mem(s)) * byte_size(self.mem(s))
             if room < 0:
                 break
             out.append(s)
@@ -446,7 +446,7 @@ class NestEmitter:
     def stream_from(self):
         """The elements from which the nest streams: STREAM_FROM_BYTES of its widest streamed
         output."""
-        widest = max(_BYTES[self.mem(s)] for s, _ in self.streams)
+        widest = max(byte_size(self.mem(s)) for s, _ in self.streams)
         return const(I64, STREAM_FROM_BYTES // widest)
 
     def block_streams(self):
@@ -464,7 +464,7 @@ class NestEmitter:
         its 64-byte line, so the scratch's lines are the array's), else into s. Returns the
         arguments of copy_lines."""
         b, ty = self.b, self.mem(s)
-        size = _BYTES[ty]
+        size = byte_size(ty)
         first = b.gep(self.ptrs[self.slot[id(s)]], [lo], inbounds=True, source_etype=ty)
         s0 = b.and_(b.lshr(b.ptrtoint(first, I64), const(I64, size.bit_length() - 1)),
                     const(I64, LINE // size - 1))
@@ -553,7 +553,7 @@ class NestEmitter:
             return
         reads = [n for n in self.buffers if n.shape == nest.shape
                  and not any(n is w for w in nest.writes)
-                 and c * _BYTES[self.mem(n)] <= PREFETCH_ROW_BYTES]
+                 and c * byte_size(self.mem(n)) <= PREFETCH_ROW_BYTES]
         if not reads:
             return
         nxt = b.add(idx[0], const(I64, 1))
@@ -568,7 +568,7 @@ class NestEmitter:
             for j in range(count):
                 fetch(b.gep(at, [const(I64, j * LINE)], source_etype=I8))
         for n in reads:
-            start, size = self.address(n, [row, const(I64, 0)]), c * _BYTES[self.mem(n)]
+            start, size = self.address(n, [row, const(I64, 0)]), c * byte_size(self.mem(n))
             count = -(-size // LINE)
             self.loop(const(I64, 0), const(I64, count // PREFETCH_GROUP),
                       lambda j: lines(b.gep(start, [b.mul(j, const(I64, group))],
@@ -790,7 +790,7 @@ def emit_whole(module, plan, emitters, slots, name="kernel"):
     sizes = {}                     # the nests run one after another: they share the scratches
     for em, _ in emitters:
         for j, s in enumerate(em.streamed):
-            sizes[j] = max(sizes.get(j, 0), scratch_length(em.mem(s)) * _BYTES[em.mem(s)])
+            sizes[j] = max(sizes.get(j, 0), scratch_length(em.mem(s)) * byte_size(em.mem(s)))
     scratch = [b.alloca(ir.ArrayType(byte, sizes[j])) for j in range(len(sizes))]
     for a in scratch:
         a.align = LINE

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from .mathlib import byte_size, declared, type_suffix
+
 _I64 = ir.IntType(64)
 
 
@@ -67,12 +69,11 @@ def copy_lines(b, scratch, first, s0, n, ty):
     integers (lane compares cost compile time; ordinary vector stores of whole lines of
     elements over a streamed line made MSE at 1e7 1.3x slower). ty: the element type (float
     or double); n, s0: i64."""
-    lanes = LINE // (4 if ty == ir.FloatType() else 8)
+    lanes = LINE // byte_size(ty)
     vt, width = ir.VectorType(ty, lanes), ir.Constant(_I64, lanes)
     bits = ir.VectorType(ir.IntType(1), lanes)
-    name = f"llvm.masked.store.v{lanes}{'f32' if lanes == 16 else 'f64'}.p0"
-    masked = b.module.globals.get(name) or ir.Function(
-        b.module, ir.FunctionType(ir.VoidType(), [vt, ir.PointerType(), bits]), name=name)
+    masked = declared(b.module, f"llvm.masked.store.{type_suffix(vt)}.p0",
+                      ir.FunctionType(ir.VoidType(), [vt, ir.PointerType(), bits]))
     nt = b.module.add_metadata([ir.Constant(_I32, 1)])
     zero, one = ir.Constant(_I64, 0), ir.Constant(_I64, 1)
     end = b.add(s0, n)

@@ -47,7 +47,7 @@ from lossgraph.graph import make, topo_order
 from lossgraph.shapes import _factors
 
 from . import mathlib
-from .mathlib import Splat, intrinsic
+from .mathlib import Splat, byte_size, declared, intrinsic  # noqa: F401 (emit, packed)
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64, PTR = ir.FloatType(), ir.DoubleType(), ir.PointerType()
@@ -236,9 +236,7 @@ def identity(op, ty):
 
 def void_intrinsic(module, name, args):
     """The intrinsic `name` (its full, non-overloaded name) returning void, declared once."""
-    fn = module.globals.get(name)
-    return fn if fn is not None else ir.Function(module, ir.FunctionType(ir.VoidType(), args),
-                                                 name=name)
+    return declared(module, name, ir.FunctionType(ir.VoidType(), args))
 
 
 def combine(b, op, acc, v, loose=False):

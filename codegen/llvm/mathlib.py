@@ -219,17 +219,28 @@ def _round(x, bits):
 _PRECISIONS = {32: _Precision(32), 64: _Precision(64)}
 
 
+def byte_size(ty):
+    """Bytes of one element of an IR scalar type (float, double, iN)."""
+    return {"float": 4, "double": 8}.get(str(ty)) or ty.width // 8
+
+
+def type_suffix(ty):
+    """An overloaded intrinsic's name part for ty: f32, f64, i64, v16f32, ..."""
+    elem = ty.element if isinstance(ty, ir.VectorType) else ty
+    suffix = {"float": "f32", "double": "f64"}.get(str(elem)) or f"i{elem.width}"
+    return f"v{ty.count}{suffix}" if isinstance(ty, ir.VectorType) else suffix
+
+
+def declared(module, name, fnty):
+    """The function `name` of type fnty in module, declared there once."""
+    fn = module.globals.get(name)
+    return fn if fn is not None else ir.Function(module, fnty, name=name)
+
+
 def intrinsic(module, name, fnty):
     """The overloaded intrinsic `name` for its first operand's type (scalar or vector),
     declared once per module."""
-    ty = fnty.args[0]
-    elem = ty.element if isinstance(ty, ir.VectorType) else ty
-    suffix = {"float": "f32", "double": "f64"}.get(str(elem)) or f"i{elem.width}"
-    if isinstance(ty, ir.VectorType):
-        suffix = f"v{ty.count}{suffix}"
-    full = f"{name}.{suffix}"
-    fn = module.globals.get(full)
-    return fn if fn is not None else ir.Function(module, fnty, name=full)
+    return declared(module, f"{name}.{type_suffix(fnty.args[0])}", fnty)
 
 
 class _Emit:

@@ -37,15 +37,14 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .lower import (ELEMENTWISE, F32, F64, I1, I8, I32, I64, PTR, VIEWS, _closure, combine,
-                    const, convert, elementwise, identity, intrinsic, is_float, void_intrinsic)
+from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, byte_size,
+                    combine, const, convert, declared, elementwise, identity, intrinsic, is_float,
+                    void_intrinsic)
+from .mathlib import type_suffix
 
 MAX_ROW = 16
 
 
-def _bytes(ty):
-    """Bytes of one element (the alignment of a packed load or store)."""
-    return 4 if ty == F32 else 8 if is_float(ty) else ty.width // 8
 LEAVES = ("input", "constant", "dimsize", "arange")
 
 
@@ -172,7 +171,7 @@ class PackedRows:
         ptr, lanes = self.address(n, idx, width)
         span = int(lanes.max()) + 1
         v = self.b.load(ptr, typ=self.vec(self.em.mem(n), span))
-        v.align = _bytes(self.em.mem(n))
+        v.align = byte_size(self.em.mem(n))
         if span != width or not np.array_equal(lanes, np.arange(width)):
             v = self.shuffle(v, lanes)
         if self.em.reg(n) == I1:
@@ -188,7 +187,7 @@ class PackedRows:
             v = self.shuffle(v, np.argsort(lanes))
         if v.type.element == I1:
             v = self.b.zext(v, self.vec(I8, v.type.count))
-        self.b.store(v, ptr).align = _bytes(v.type.element)
+        self.b.store(v, ptr).align = byte_size(v.type.element)
 
     # --- values
     def aligned(self, idx, shape):
@@ -351,11 +350,11 @@ class PackedRows:
             pad[k] = at.alloca(em.mem(node), size=self.g * per)
         with b.if_then(small):
             for k, node, per in bufs:
-                size = self.g * per * _bytes(em.mem(node))
+                size = self.g * per * byte_size(em.mem(node))
                 _memset(b, pad[k], size)
                 if any(node is r for r in em.nest.reads):
                     _memcpy(b, pad[k], self.row_ptr(real[k], node, em.start, per),
-                            b.mul(n, const(I64, per * _bytes(em.mem(node)))))
+                            b.mul(n, const(I64, per * byte_size(em.mem(node)))))
         for k, _, _ in bufs:
             em.ptrs[k] = b.select(b.not_(small), real[k], pad[k])
         first = b.select(small, const(I64, 0), em.start)
@@ -373,7 +372,7 @@ class PackedRows:
             for k, node, per in bufs:
                 if any(node is w for w in em.nest.writes):
                     _memcpy(b, self.row_ptr(real[k], node, em.start, per), pad[k],
-                            b.mul(n, const(I64, per * _bytes(em.mem(node)))))
+                            b.mul(n, const(I64, per * byte_size(em.mem(node)))))
 
     def row_ptr(self, ptr, node, row, per):
         return self.b.gep(ptr, [self.b.mul(row, const(I64, per))], inbounds=True,
@@ -386,11 +385,9 @@ def _gather(b, ptr, at, elem):
     ty = ir.VectorType(elem, n)
     ptrs = b.gep(ptr, [at], inbounds=True, source_etype=elem)
     ptrs.type = ir.VectorType(PTR, n)          # llvmlite types a vector gep as one pointer
-    suffix = {F32: "f32", F64: "f64"}.get(elem) or f"i{elem.width}"
-    name = f"llvm.masked.gather.v{n}{suffix}.v{n}p0"
-    fn = b.module.globals.get(name) or ir.Function(
-        b.module, ir.FunctionType(ty, [ptrs.type, I32, ir.VectorType(I1, n), ty]), name=name)
-    return b.call(fn, [ptrs, const(I32, _bytes(elem)), const(ir.VectorType(I1, n), 1),
+    fn = declared(b.module, f"llvm.masked.gather.{type_suffix(ty)}.v{n}p0",
+                  ir.FunctionType(ty, [ptrs.type, I32, ir.VectorType(I1, n), ty]))
+    return b.call(fn, [ptrs, const(I32, byte_size(elem)), const(ir.VectorType(I1, n), 1),
                        ir.Constant(ty, ir.Undefined)])
 
 
