@@ -188,34 +188,33 @@ class _Plan:
 
     def reusable(self, node, k, values, shape, dtype):
         """A dying input's buffer that the op may write its result into, or None."""
-        if not self.safe:
-            return None
         dying = self.dying[k]
-        for i in node.inputs:
-            if id(i) in self.owned and id(i) in dying:
-                a = values[id(i)]
-                if a.shape != shape or a.dtype != dtype:
-                    continue
-                readers = sum(1 for j in dying if self.root_of.get(j) == id(a))
-                if self.views[id(a)] == readers:
-                    return a
-        return None
+        return self._unshared([id(i) for i in node.inputs if id(i) in dying], dying, values,
+                              shape, dtype)
 
     def reusable_in(self, c, k0, j, values, shape, dtype, taken):
         """A buffer of ours that dies in the chunked region c (at positions k0...) no later
         than its step j, which step j's escaping result may be written into chunk by chunk
         (every region step that reads it is then done with that chunk), or None."""
+        dying = [i for d in self.dying[k0:k0 + j + 1] for i in d]
+        a = self._unshared(dying, dying, values, shape, dtype,
+                           lambda a: id(a) not in taken and a.flags.c_contiguous)
+        if a is not None:
+            taken.add(id(a))
+        return a
+
+    def _unshared(self, ids, dying, values, shape, dtype, fits=None):
+        """The value of the first of ids that is a buffer of ours, of shape and dtype (and
+        fits), whose every live view is among the values dying (ids of `dying`), or None."""
         if not self.safe:
             return None
-        dying = [i for d in self.dying[k0:k0 + j + 1] for i in d]
-        for i_id in dying:
+        for i_id in ids:
             a = values.get(i_id)
-            if i_id not in self.owned or a is None or id(a) in taken or a.shape != shape or \
-                    a.dtype != dtype or not a.flags.c_contiguous:
+            if i_id not in self.owned or a is None or a.shape != shape or a.dtype != dtype or \
+                    fits is not None and not fits(a):
                 continue
             readers = sum(1 for d in dying if self.root_of.get(d) == id(a))
             if self.views[id(a)] == readers:
-                taken.add(id(a))
                 return a
         return None
 
