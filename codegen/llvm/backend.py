@@ -465,9 +465,7 @@ class LLVMKernel:
             self.stream_from = emit.STREAM_FROM_BYTES
         large = self.stream_input is not None and \
             arrays[self.stream_input].nbytes >= self.stream_from
-        fixed = specialize.fixed_of(self.row_dims, [a.shape for a in arrays]) \
-            if self.row_dims else ()
-        p = self.program(self._precision(arrays), fixed, streaming=large)
+        p = self.program_for(self._precision(arrays), [a.shape for a in arrays], large)
         if p.could_stream and not self.sized:
             with self._lock:
                 if not self.sized:
@@ -479,11 +477,11 @@ class LLVMKernel:
         self._calls[key] = p.call
         return p.call
 
-    def program_for(self, float_t, shapes):
-        """The Program a call with inputs of these shapes runs at float_t (without streaming
-        stores)."""
+    def program_for(self, float_t, shapes, streaming=False):
+        """The Program a call with inputs of these shapes runs at float_t (with streaming
+        stores if streaming, as program says)."""
         return self.program(float_t, specialize.fixed_of(self.row_dims, shapes)
-                            if self.row_dims else ())
+                            if self.row_dims else (), streaming)
 
     def _precision(self, arrays):
         """float64 if a weak ("float") input is float64, else float32; declared dtypes decide
