@@ -435,7 +435,8 @@ def _exp_neg(e, a):
     e^r = 1 + r + r^2 Q(r), Q fitted, as one Horner polynomial with 2^-K folded into its
     coefficients, times 2^(K - n) (exact: normal) in one multiply, so a denormal result
     rounds once."""
-    return _exp_one_scale(e, e.sel(e.gt(a, e.c(_exp_big(e))), e.c(_exp_big(e)), a))
+    big = e.c(_exp_big(e))
+    return _exp_one_scale(e, e.sel(e.gt(a, big), big, a))
 
 
 def _exp_big(e):
@@ -469,8 +470,7 @@ def _exp_shifted(e, a):
     two exact powers of two so overflow (a < 0: a softmax row whose max is +inf shifts by 0)
     and denormal results round once; no nan selects."""
     p = e.p
-    big = 104.0 if p.bits == 32 else 746.0
-    a = e.clamp(a, -p.exp_hi, big)
+    a = e.clamp(a, -p.exp_hi, _exp_big(e))
     t, r = _exp_reduced(e, a)
     y = e.horner(r, _EXP_R_POLY[p.bits])
     ni = e.b.sub(e.to_bits(t), e.to_bits(e.c(1.5 * 2.0 ** p.mant)))
