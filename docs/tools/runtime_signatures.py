@@ -54,13 +54,13 @@ class RuntimeSignatures(griffe.Extension):
             return
         if not func.parent.is_module or not func.decorators:
             return
+        obj = _runtime(func.parent.path, func.name)
         try:
-            obj = getattr(importlib.import_module(func.parent.path), func.name)
             real = inspect.signature(obj)
-        except (ImportError, AttributeError, TypeError, ValueError):
+        except (TypeError, ValueError):      # (None: not importable)
             return
-        if func.docstring is not None and obj.__doc__:
-            func.docstring.value = inspect.cleandoc(obj.__doc__)
+        if func.docstring is not None:
+            _show_runtime_doc(func, obj)
         spelled = {p.name for p in func.parameters}
         for p in real.parameters.values():
             if p.name not in spelled:
