@@ -118,9 +118,9 @@ STREAM_EXPENSIVE = False
 SCRATCH_BYTES = 24576
 
 
-def scratch_length(ty):
-    """Elements of a streamed output's scratch: a block and a line."""
-    return BLOCK + LINE // byte_size(ty)
+def scratch_bytes(ty):
+    """Bytes of a streamed output's scratch (elements of type ty): a block and a line."""
+    return BLOCK * byte_size(ty) + LINE
 
 
 @functools.cache
@@ -426,7 +426,7 @@ class NestEmitter:
             if self.p.kind[id(s)] == "reduce" or s.shape != nest.shape or \
                     not is_float(self.reg(s)):
                 continue
-            room -= scratch_length(self.mem(s)) * byte_size(self.mem(s))
+            room -= scratch_bytes(self.mem(s))
             if room < 0:
                 break
             out.append(s)
@@ -790,7 +790,7 @@ def emit_whole(module, plan, emitters, slots, name="kernel"):
     sizes = {}                     # the nests run one after another: they share the scratches
     for em, _ in emitters:
         for j, s in enumerate(em.streamed):
-            sizes[j] = max(sizes.get(j, 0), scratch_length(em.mem(s)) * byte_size(em.mem(s)))
+            sizes[j] = max(sizes.get(j, 0), scratch_bytes(em.mem(s)))
     scratch = [b.alloca(ir.ArrayType(byte, sizes[j])) for j in range(len(sizes))]
     for a in scratch:
         a.align = LINE
