@@ -56,8 +56,25 @@ def _softplus(b, x, e):
     return b.fadd(relu, mathlib.log1p_unit(b, e))
 
 
+def _sigmoid_minus(b, x, z, e):
+    """sigmoid(x) - z = (n1 - z - z e) / (1 + e), n1 = 1 for x >= 0, e below (e = e^-|x|):
+    the note's (1 - z) sigmoid(x) - z sigmoid(-x) over one denominator, so hard labels do not
+    cancel (z = 1, x = 20: -e / (1 + e), where sigmoid(x) rounds to 1 and the difference to
+    0). z e takes e no smaller than the least denormal: an infinite z then gives -z (as
+    sigmoid(x) - z does), not inf * 0 = nan where e^-|x| underflows."""
+    one, zero = ir.Constant(x.type, 1.0), ir.Constant(x.type, 0.0)
+    tiny = ir.Constant(x.type, float.fromhex("0x1p-149" if x.type == ir.FloatType()
+                                              else "0x1p-1074"))
+    n1 = b.select(b.fcmp_ordered(">=", x, zero), one, e)
+    e_tiny = b.select(b.fcmp_ordered("<", e, tiny), tiny, e)      # nan stays nan
+    return b.fdiv(b.fma(b.fneg(z), e_tiny, b.fsub(n1, z)), b.fadd(one, e))
+
+
 #: sigmoid and softplus share e^-|x| (one exp per element for BCE's loss and gradient)
 SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
+#: (op, op of its first input): the pair computed as one when that input is inline; same
+#: arguments as SHARED_EXP's, then the pair's other operands
+SHARED_EXP_PAIRS = {("subtract", "sigmoid"): _sigmoid_minus}
 
 
 #: ops worth storing between phases rather than computing twice
@@ -279,6 +296,15 @@ class NestEmitter:
             x, ms = (convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
                      for i in self.p.shifted[id(n)])
             return mathlib.exp_row(self.b, self.b.fsub(ms, x))
+        pair = SHARED_EXP_PAIRS.get((n.op, n.inputs[0].op)) if n.inputs else None
+        if pair and is_float(ty) and self.p.kind[id(n.inputs[0])] == "inline" and \
+                self.dtype(n.inputs[0]) == self.dtype(n):
+            s = n.inputs[0]
+            sidx = self.aligned(idx, s.shape)
+            x = convert(self.b, self.value(s.inputs[0], self.aligned(sidx, s.inputs[0].shape)), ty)
+            rest = [convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
+                    for i in n.inputs[1:]]
+            return pair(self.b, x, *rest, self.exp_neg_abs(s.inputs[0], sidx, x))
         if n.op in SHARED_EXP and is_float(ty):
             x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)
             return SHARED_EXP[n.op](self.b, x, self.exp_neg_abs(n.inputs[0], idx, x))

@@ -1,0 +1,79 @@
+"""BCE with logits' gradient, sigmoid(x) - z, as the LLVM kernel computes it: one quotient
+(n1 - z - z e) / (1 + e) with e = e^-|x| (emit.SHARED_EXP_PAIRS), so hard labels do not cancel
+where sigmoid(x) rounds to z's neighbourhood; checked against mpmath."""
+import mpmath
+import numpy as np
+import pytest
+
+import codegen
+import lossgraph as lg
+
+X = lg.input("x", shape=("N",))
+Z = lg.input("z", shape=("N",))
+BCE = lg.mean(lg.softplus(X) - X * Z)
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    return codegen.compile(BCE, wrt=[X], backend="llvm")
+
+
+def exact(x, z):
+    """(sigmoid(x) - z) / N = ((1 - z) sigmoid(x) - z sigmoid(-x)) / N to 60 digits (the
+    terms are exact there, so mpmath cancels only where the difference itself does)."""
+    mpmath.mp.dps = 60
+    out = []
+    for a, b in zip(x, z):
+        a, b = mpmath.mpf(float(a)), mpmath.mpf(float(b))
+        out.append(((1 - b) / (1 + mpmath.exp(-a)) - b / (1 + mpmath.exp(a))) / len(x))
+    return out
+
+
+def ulps(got, want, dtype):
+    """|got - want| in ulps of want rounded to dtype (the spacing of the smallest normal
+    below it)."""
+    w = np.array([float(v) for v in want]).astype(dtype)
+    step = np.spacing(np.maximum(np.abs(w), np.finfo(dtype).tiny))
+    err = [abs(mpmath.mpf(float(g)) - v) for g, v in zip(got, want)]
+    return np.array([float(e) for e in err]) / step
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hard_labels_keep_every_digit(kernel, dtype):
+    """z = 1 with x large (and z = 0 with x very negative): the gradient is -sigmoid(-x) / N
+    (sigmoid(-x) / N), tiny but exact to a few ulp, where sigmoid(x) - z gives 0 from x = 17
+    (float32) or 37 (float64) on."""
+    top = 80 if dtype == np.float32 else 700
+    a = np.geomspace(0.5, top, 200).astype(dtype)
+    x = np.concatenate([a, -a])
+    z = np.concatenate([np.ones_like(a), np.zeros_like(a)])
+    _, (g,) = kernel(x=x, z=z)
+    assert ulps(g, exact(x, z), dtype).max() <= 3
+    assert np.all(g[:len(a)] < 0) and np.all(g[len(a):] > 0)
+    naive = lg.evaluate(lg.pipeline.derive(BCE, [X])[1][0], {"x": x, "z": z})
+    assert np.sum(naive == 0) > 20                    # what the textbook form gives there
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_soft_labels_within_the_conditioning(kernel, dtype):
+    """Any z in [0, 1]: within 3 ulp of the larger of sigmoid(x) and z (the difference's own
+    condition; no form does better near sigmoid(x) = z)."""
+    rng = np.random.default_rng(3)
+    x = (6 * rng.normal(size=500)).astype(dtype)
+    z = rng.random(500).astype(dtype)
+    _, (g,) = kernel(x=x, z=z)
+    want = exact(x, z)
+    scale = np.maximum(1 / (1 + np.exp(-x.astype(np.float64))), z.astype(np.float64)) / len(x)
+    err = np.array([float(abs(mpmath.mpf(float(a)) - b)) for a, b in zip(g, want)])
+    assert np.all(err <= 3 * np.spacing(scale.astype(dtype)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_infinite_and_nan_operands_as_ieee_says(kernel, dtype):
+    """z = +-inf gives -+inf, also where e^-|x| underflows to 0 (|x| >= 104 in float32, 746
+    in float64, and x = +-inf): no inf * 0; a nan x or z gives nan."""
+    x = np.array([5, 1e4, -1e4, np.inf, -np.inf, 5, 1e4, -np.inf, np.nan, 0.0], dtype)
+    z = np.array([np.inf] * 5 + [-np.inf] * 3 + [1.0, np.nan], dtype)
+    _, (g,) = kernel(x=x, z=z)
+    np.testing.assert_array_equal(g[:8], -z[:8])
+    assert np.isnan(g[8]) and np.isnan(g[9])
