@@ -56,25 +56,39 @@ def _softplus(b, x, e):
     return b.fadd(relu, mathlib.log1p_unit(b, e))
 
 
-def _sigmoid_minus(b, x, z, e):
-    """sigmoid(x) - z = (n1 - z - z e) / (1 + e), n1 = 1 for x >= 0, e below (e = e^-|x|):
-    the note's (1 - z) sigmoid(x) - z sigmoid(-x) over one denominator, so hard labels do not
-    cancel (z = 1, x = 20: -e / (1 + e), where sigmoid(x) rounds to 1 and the difference to
-    0). z e takes e no smaller than the least denormal: an infinite z then gives -z (as
-    sigmoid(x) - z does), not inf * 0 = nan where e^-|x| underflows."""
+def _sigmoid_minus_parts(b, x, z, e):
+    """(num, 1 + e, one): sigmoid(x) - z = (n1 - z - z e) / (1 + e), n1 = 1 for x >= 0, e
+    below (e = e^-|x|): the note's (1 - z) sigmoid(x) - z sigmoid(-x) over one denominator, so
+    hard labels do not cancel (z = 1, x = 20: -e / (1 + e), where sigmoid(x) rounds to 1 and
+    the difference to 0). z e takes e no smaller than the least denormal: an infinite z then
+    gives -z (as sigmoid(x) - z does), not inf * 0 = nan where e^-|x| underflows."""
     one, zero = ir.Constant(x.type, 1.0), ir.Constant(x.type, 0.0)
     tiny = ir.Constant(x.type, float.fromhex("0x1p-149" if x.type == ir.FloatType()
                                               else "0x1p-1074"))
     n1 = b.select(b.fcmp_ordered(">=", x, zero), one, e)
     e_tiny = b.select(b.fcmp_ordered("<", e, tiny), tiny, e)      # nan stays nan
-    return b.fdiv(b.fma(b.fneg(z), e_tiny, b.fsub(n1, z)), b.fadd(one, e))
+    return b.fma(b.fneg(z), e_tiny, b.fsub(n1, z)), e, one
+
+
+def _sigmoid_minus(b, x, z, e):
+    num, e, one = _sigmoid_minus_parts(b, x, z, e)
+    return b.fdiv(num, b.fadd(one, e))
+
+
+def _sigmoid_minus_over(b, x, z, c, e):
+    """(sigmoid(x) - z) / c = num / (c + c e): the mean's 1 / N in the one division, rounded
+    once (|c| > max / 2, where c (1 + e) overflows, gives 0 for a result under 1 / max)."""
+    num, e, _ = _sigmoid_minus_parts(b, x, z, e)
+    return b.fdiv(num, b.fma(c, e, c))
 
 
 #: sigmoid and softplus share e^-|x| (one exp per element for BCE's loss and gradient)
 SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
-#: (op, op of its first input): the pair computed as one when that input is inline; same
-#: arguments as SHARED_EXP's, then the pair's other operands
-SHARED_EXP_PAIRS = {("subtract", "sigmoid"): _sigmoid_minus}
+#: chains computed as one, longest first: (op, op of its first input, ...) down to a
+#: SHARED_EXP op, every link inline and of one dtype; called as SHARED_EXP's, then each
+#: link's other operands from the innermost out
+SHARED_EXP_CHAINS = {("divide", "subtract", "sigmoid"): _sigmoid_minus_over,
+                     ("subtract", "sigmoid"): _sigmoid_minus}
 
 
 #: ops worth storing between phases rather than computing twice
@@ -296,20 +310,38 @@ class NestEmitter:
             x, ms = (convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
                      for i in self.p.shifted[id(n)])
             return mathlib.exp_row(self.b, self.b.fsub(ms, x))
-        pair = SHARED_EXP_PAIRS.get((n.op, n.inputs[0].op)) if n.inputs else None
-        if pair and is_float(ty) and self.p.kind[id(n.inputs[0])] == "inline" and \
-                self.dtype(n.inputs[0]) == self.dtype(n):
-            s = n.inputs[0]
-            sidx = self.aligned(idx, s.shape)
-            x = convert(self.b, self.value(s.inputs[0], self.aligned(sidx, s.inputs[0].shape)), ty)
-            rest = [convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
-                    for i in n.inputs[1:]]
-            return pair(self.b, x, *rest, self.exp_neg_abs(s.inputs[0], sidx, x))
+        chain = self.shared_exp_chain(n) if is_float(ty) else None
+        if chain:
+            fn, links = chain
+            sidx = [self.aligned(idx, links[0].shape)]
+            for s in links[1:]:
+                sidx.append(self.aligned(sidx[-1], s.shape))
+            s, at = links[-1], sidx[-1]
+            x = convert(self.b, self.value(s.inputs[0], self.aligned(at, s.inputs[0].shape)), ty)
+            rest = [convert(self.b, self.value(i, self.aligned(j, i.shape)), ty)
+                    for link, j in zip(reversed(links[:-1]), reversed(sidx[:-1]))
+                    for i in link.inputs[1:]]
+            return fn(self.b, x, *rest, self.exp_neg_abs(s.inputs[0], at, x))
         if n.op in SHARED_EXP and is_float(ty):
             x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)
             return SHARED_EXP[n.op](self.b, x, self.exp_neg_abs(n.inputs[0], idx, x))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
         return elementwise(self.b, n.op, args, ty)
+
+    def shared_exp_chain(self, n):
+        """(fn, [n, its first input, ...]) of the longest SHARED_EXP_CHAINS entry n heads."""
+        for ops, fn in SHARED_EXP_CHAINS.items():
+            links = [n]
+            for op in ops[1:]:
+                if links[-1].op != ops[len(links) - 1] or not links[-1].inputs:
+                    break
+                s = links[-1].inputs[0]
+                if self.p.kind[id(s)] != "inline" or self.dtype(s) != self.dtype(n):
+                    break
+                links.append(s)
+            if len(links) == len(ops) and links[-1].op == ops[-1]:
+                return fn, links
+        return None
 
     def exp_neg_abs(self, x_node, idx, x):
         """e^-|x|, computed once per element for sigmoid and softplus of the same x."""
