@@ -77,3 +77,27 @@ def test_infinite_and_nan_operands_as_ieee_says(kernel, dtype):
     _, (g,) = kernel(x=x, z=z)
     np.testing.assert_array_equal(g[:8], -z[:8])
     assert np.isnan(g[8]) and np.isnan(g[9])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_divided_by_any_denominator(dtype):
+    """(sigmoid(x) - z) / c, the gradient of sum(softplus(x) - x z) / c, is num / (c + c e):
+    per-element c (a weight input) and the scalar c of a mean alike, c = 0 and c = inf as
+    the quotient of the rounded difference gives them."""
+    c = lg.input("c", shape=("N",))
+    loss = lg.sum((lg.softplus(X) - X * Z) / c)
+    k = codegen.compile(loss, wrt=[X], backend="llvm")
+    rng = np.random.default_rng(5)
+    x = (3 * rng.normal(size=400)).astype(dtype)
+    z = (rng.random(400) > 0.5).astype(dtype)
+    w = np.exp(rng.normal(size=400) * 5).astype(dtype)
+    w[:4] = [0, np.inf, -np.inf, -2]
+    _, (g,) = k(x=x, z=z, c=w)
+    want = lg.evaluate(lg.pipeline.derive(loss, [X])[1][0], {"x": x, "z": z, "c": w})
+    np.testing.assert_array_equal(np.isnan(g), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(g), np.isinf(want))
+    assert np.all(g[1:3] == 0)
+    finite = np.isfinite(w) & (w != 0)
+    exact_n = exact(x[finite], z[finite])           # (sigmoid(x) - z) / n, n = its length
+    scaled = [v * finite.sum() / mpmath.mpf(float(c)) for v, c in zip(exact_n, w[finite])]
+    assert ulps(g[finite], scaled, dtype).max() <= 4
