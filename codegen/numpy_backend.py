@@ -395,7 +395,6 @@ class Emitter:
 
     # -- the module
     def module(self):
-        s = self.s
         head = []
         if self.uses_float_t:
             head.append(f"float_t = {self._float_t()}")

@@ -7,14 +7,9 @@ A missing cotangent is a symbolic zero, so `* 0` never enters a gradient.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
-import numpy as np
-
 from . import api as F
 from . import dtypes as dt
-from .errors import GradientError, InputError, ShapeError
-from .evaluate import evaluate
+from .errors import GradientError, ShapeError
 from .graph import Node, topo_order
 from .ops import OPS
 from .shapes import broadcast_shapes, fmt_shape

@@ -16,12 +16,11 @@ import numpy as np
 
 from . import chunked
 from . import dtypes as dt
-from .errors import DTypeError, InputError, LossgraphError
+from .errors import InputError, LossgraphError
 from .graph import Node, topo_order
 from .names import did_you_mean, quote
 from .ops import OPS
 from .shapes import bind_dims, check_pending, fmt_shape, resolve_dim
-from .names import quote
 
 
 @dataclass

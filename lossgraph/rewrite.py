@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from . import api as F
 from .graph import _NO_ATTRS, Node, cycle_collector_paused, existing, make, topo_order
 from .regions import elementwise_region
-from .ops import OPS
 from .patterns import CONSTANT_OPS, RULES, Const, const_value
 from . import rules as _rules  # noqa: F401  (importing it registers the rules)
 from .rules import linalg as _rules_linalg  # noqa: F401  (matmul rules)

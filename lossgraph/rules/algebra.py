@@ -1,15 +1,11 @@
 """algebra: identities (x + 0, x * 1, --x, x - x, log(exp x), x ** 2, ...)."""
 from __future__ import annotations
 
-import numpy as np
 
 from .. import api as F
-from .. import dtypes as dt
-from ..graph import make
-from ..ops import OPS
 from ..ranges import bounds, nonnegative
 from . import linear
-from ..patterns import Const, P, Var, const_value, generic_rule, rule
+from ..patterns import Const, P, Var, rule
 
 X, Y, Z, A, B, D = (Var(n) for n in "xyzabd")
 

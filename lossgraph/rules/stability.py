@@ -4,11 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import api as F
-from .. import dtypes as dt
-from ..graph import make
-from ..ops import OPS
 from . import linear
-from ..patterns import Const, P, Var, const_value, generic_rule, rule
+from ..patterns import Const, P, Var, rule
 
 X, Y, Z, A, B, D = (Var(n) for n in "xyzabd")
 

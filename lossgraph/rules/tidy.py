@@ -1,13 +1,11 @@
 """tidy: forms that read like the textbook."""
 from __future__ import annotations
 
-import numpy as np
 
 from .. import api as F
-from .. import dtypes as dt
 from ..graph import make
 from ..ops import OPS
-from ..patterns import Const, P, Var, const_value, generic_rule, rule
+from ..patterns import P, Var, generic_rule, rule
 
 from . import linear
 

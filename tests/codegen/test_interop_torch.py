@@ -1,6 +1,5 @@
 """codegen.interop.torch against PyTorch's own losses: values, gradients (gradcheck in
 float64), torch.compile(fullgraph=True), torch.func, a 20-step SGD loop, and the errors."""
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
