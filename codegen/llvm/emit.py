@@ -11,9 +11,10 @@ in registers (whole nest: one partial per chunk, also stored in its 0-d array; a
 at the end of the row) or in their float64 accumulator array. One more partial flags labels out
 of range (pick, one_hot): they are read at index 0 instead, and the caller raises. A long row's
 exponentials can pass from one phase to the next through the gradient's array (plan_stash);
-a phase's stored values that read y == c (one_hot's label against the column) run their row
-loop with it false, then the label's one column again with it true (column_marks): the loop
-body has no per-element label compare. Short static rows run G at a time packed into whole
+rows whose first phase only takes softmax's row max run pipelined: the next row's max is taken
+inside this row's second loop (pipelined_row); a phase's stored values that read y == c
+(one_hot's label against the column) run their row loop with it false, then the label's one
+column again with it true (column_marks): the loop body has no per-element label compare. Short static rows run G at a time packed into whole
 vectors (codegen.llvm.packed). In a streaming Program (NestEmitter's switch, which
 codegen.llvm.backend sets for large calls only), a flat nest's large outputs are written with
 streaming stores, a block at a time through an L1 scratch (stream_outputs).
@@ -127,6 +128,14 @@ PREFETCH_ROW_BYTES = 4608
 #: C = 1000 0.982-0.994x, 500 0.984-1.013x, 300 1.005x, 127 1.003x, float64 C = 500
 #: 0.982-1.002x; 8 lines compiled 3 ms slower than 4
 PREFETCH_GROUP = 4
+#: rows pipelined (NestEmitter.pipelined_row): softmax CE, float32, A/B per core in cache
+#: C = 17 1.24x, 64 1.12x, 127 1.21x, 500 1.17x, 1000 1.12-1.22x, 2000 1.13-1.17x (float64 C =
+#: 127 1.12x, 1000 1.19x); 1e7 elements on 2 threads C = 127 1.16-1.18x, 500 1.05-1.09x,
+#: 1000 1.03-1.10x, 2000 1.13-1.16x
+PIPELINE_MAX = True
+#: a pipelined row prefetches the row after the next (whose maxima it takes): C = 500 at 1e7
+#: 1.07-1.09x against the next row, C = 1000 the same
+PIPELINE_PREFETCH = 2
 #: a float32 flat nest's element loop: 16 lanes, interleave 4 (LLVM 22's cost model picks 4
 #: for BCE but 2 for a body of about the same size, 7% slower)
 FLAT_F32_HINTS = (("llvm.loop.vectorize.width", 16), ("llvm.loop.interleave.count", 4))
@@ -567,7 +576,12 @@ class NestEmitter:
 
     def nested(self, axis, idx):
         nest, b = self.nest, self.b
-        k, outer = len(nest.shape), nest.outer
+        outer = nest.outer
+        if axis == 0 and self.pipelined():
+            with b.if_then(b.icmp_signed("<", self.start, self.stop)):
+                self.phase_rows(nest.phases[0], [self.start])
+            self.loop(self.start, self.stop, self.pipelined_row)
+            return
         if axis < outer:
             lo, hi = (self.start, self.stop) if axis == 0 else \
                 (const(I64, 0), self.dim(nest.shape[axis]))
@@ -575,28 +589,70 @@ class NestEmitter:
             return
         self.prefetch_row(idx)
         for j, phase in enumerate(nest.phases):
-            if j in nest.row_phases:                # once per row, after the row's phases
-                self.memo = {}
-                self.body(phase, tuple(idx))
-                continue
-            rows = [r for r in phase if id(r) in nest.row]
-            saved = dict(self.accs)
-            for r in rows:
-                ty = self.row_type(r)
-                self.accs[id(r)] = self.alloca(ty, identity(r.op, ty))
-            marks = self.column_marks(phase) if outer == k - 1 else []
-            self.forced = {id(eq): const(I1, 0) for eq, _, _ in marks}
-            self.inner(outer, list(idx), phase)
-            self.forced = {}
-            for mark in marks:
-                self.mark_column(mark, idx)
-            for r in rows:
-                acc = b.load(self.accs[id(r)], typ=self.row_type(r))
-                full = list(idx) + [const(I64, 0)] * (k - len(idx))
-                self.store(r, self.out_index(r, full), convert(b, acc, self.reg(r)))
-            self.accs = saved
+            self.run_phase(j, phase, idx)
 
-    def prefetch_row(self, idx):
+    def run_phase(self, j, phase, idx):
+        """Phase j of the row at idx (a row phase: its values once)."""
+        if j in self.nest.row_phases:               # once per row, after the row's phases
+            self.memo = {}
+            self.body(phase, tuple(idx))
+        else:
+            self.phase_rows(phase, idx)
+
+    def phase_rows(self, phase, idx, ahead=None):
+        """One loop phase over the row at idx: its row reductions start at their identity and
+        are stored at the row's end. ahead = (phase, row): that phase's loop for that row runs
+        in the same loop (pipelined_row)."""
+        nest, b = self.nest, self.b
+        k, outer = len(nest.shape), nest.outer
+        parts = [(phase, idx)] + ([(ahead[0], [ahead[1]])] if ahead else [])
+        rows = [(r, at) for ph, at in parts for r in ph if id(r) in nest.row]
+        saved = dict(self.accs)
+        for r, _ in rows:
+            ty = self.row_type(r)
+            self.accs[id(r)] = self.alloca(ty, identity(r.op, ty))
+        marks = self.column_marks(phase) if outer == k - 1 else []
+        self.forced = {id(eq): const(I1, 0) for eq, _, _ in marks}
+        self.inner(outer, list(idx), phase, ahead)
+        self.forced = {}
+        for mark in marks:
+            self.mark_column(mark, idx)
+        for r, at in rows:
+            acc = b.load(self.accs[id(r)], typ=self.row_type(r))
+            full = list(at) + [const(I64, 0)] * (k - len(at))
+            self.store(r, self.out_index(r, full), convert(b, acc, self.reg(r)))
+        self.accs = saved
+
+    def pipelined(self):
+        """Whether the rows run pipelined (pipelined_row): rows over one static axis longer
+        than SHORT_ROW, whose first phase only takes row maxima (softmax's shift) and whose
+        second is a loop with no column marks."""
+        nest = self.nest
+        if not PIPELINE_MAX or nest.outer != 1 or len(nest.shape) != 2 or \
+                not isinstance(nest.shape[1], int) or self.short_row() or \
+                len(nest.phases) < 2 or {0, 1} & set(nest.row_phases):
+            return False
+        first = nest.phases[0]
+        if not all(self.p.kind[id(s)] == "reduce" and s.op == "max" and id(s) in nest.row
+                   for s in first):
+            return False
+        return not self.column_marks(nest.phases[1]) and \
+            (self.stash is None or self.stash[0] is not first)
+
+    def pipelined_row(self, i):
+        """Row i of a pipelined nest: its second phase's loop also takes the first phase (the
+        maxima) of the next row (of this one at the chunk's last row, the same values again),
+        so the latency chain of a max and the loads of the next row overlap this row's
+        arithmetic; the first row's maxima ran before the loop. Then its other phases."""
+        nest, b = self.nest, self.b
+        nxt = b.add(i, const(I64, 1))
+        nxt = b.select(b.icmp_signed("<", nxt, self.stop), nxt, i)
+        self.prefetch_row([i], PIPELINE_PREFETCH)
+        self.phase_rows(nest.phases[1], [i], ahead=(nest.phases[0], nxt))
+        for j, phase in enumerate(nest.phases[2:], 2):
+            self.run_phase(j, phase, [i])
+
+    def prefetch_row(self, idx, ahead=1):
         """Static rows over one axis of at most PREFETCH_ROW_BYTES: every cache line of the
         next row of each array the nest reads in its shape, so the row's DRAM latency overlaps
         this row's arithmetic. The lines are fetched PREFETCH_GROUP at a time by a loop kept
@@ -614,7 +670,7 @@ class NestEmitter:
                  and c * byte_size(self.mem(n)) <= PREFETCH_ROW_BYTES]
         if not reads:
             return
-        nxt = b.add(idx[0], const(I64, 1))
+        nxt = b.add(idx[0], const(I64, ahead))
         row = b.select(b.icmp_signed("<", nxt, self.stop), nxt, idx[0])
         fn = void_intrinsic(b.module, "llvm.prefetch.p0", [PTR, I32, I32, I32])
 
@@ -694,15 +750,17 @@ class NestEmitter:
                 self.store(s, at, self.value(s, at))
             self.forced = {}
 
-    def inner(self, axis, idx, phase):
+    def inner(self, axis, idx, phase, ahead=None):
         k = len(self.nest.shape)
         if axis == k:
             self.memo = {}
             self.body(phase, tuple(idx))
+            if ahead:
+                self.body(ahead[0], (ahead[1],) + tuple(idx[1:]))
             return
         lo, hi = (self.start, self.stop) if axis == 0 else \
             (const(I64, 0), self.dim(self.nest.shape[axis]))
-        body = lambda i: self.inner(axis + 1, idx + [i], phase)     # noqa: E731
+        body = lambda i: self.inner(axis + 1, idx + [i], phase, ahead)     # noqa: E731
         if axis == 0 or self.short_row():
             self.loop(lo, hi, body)
             return
