@@ -3,7 +3,8 @@
     call(arrays, outs) -> value, (grads...)     (or Program's general path when it declines)
 
 It reads the dims off the input shapes, allocates each sink's array (a gradient in its out=
-buffer when given), fills the per-thread control array only when the dims change, makes one
+buffer when given; 0-d ones no caller keeps are per-thread scratch, made once), fills the
+per-thread control array only when the dims change, makes one
 native call and returns the arrays it allocated: about 2 us at N = 10 where the general path
 (lookups per slot, one native call per nest) takes several times that. It declines (calls the
 general path) for inputs that are not C-contiguous native arrays and for inputs big enough to
