@@ -57,30 +57,29 @@ def _softplus(b, x, e):
     return b.fadd(relu, mathlib.log1p_unit(b, e))
 
 
-def _sigmoid_minus_parts(b, x, z, e):
-    """(num, 1 + e, one): sigmoid(x) - z = (n1 - z - z e) / (1 + e), n1 = 1 for x >= 0, e
-    below (e = e^-|x|): the note's (1 - z) sigmoid(x) - z sigmoid(-x) over one denominator, so
-    hard labels do not cancel (z = 1, x = 20: -e / (1 + e), where sigmoid(x) rounds to 1 and
-    the difference to 0). z e takes e no smaller than the least denormal: an infinite z then
-    gives -z (as sigmoid(x) - z does), not inf * 0 = nan where e^-|x| underflows."""
+def _sigmoid_minus_num(b, x, z, e):
+    """num with sigmoid(x) - z = num / (1 + e): n1 - z - z e, n1 = 1 for x >= 0, e below (e =
+    e^-|x|), the note's (1 - z) sigmoid(x) - z sigmoid(-x) over one denominator, so hard
+    labels do not cancel (z = 1, x = 20: -e / (1 + e), where sigmoid(x) rounds to 1 and the
+    difference to 0). z e takes e no smaller than the least denormal: an infinite z then gives
+    -z (as sigmoid(x) - z does), not inf * 0 = nan where e^-|x| underflows."""
     one, zero = ir.Constant(x.type, 1.0), ir.Constant(x.type, 0.0)
     tiny = ir.Constant(x.type, float.fromhex("0x1p-149" if x.type == ir.FloatType()
                                               else "0x1p-1074"))
     n1 = b.select(b.fcmp_ordered(">=", x, zero), one, e)
     e_tiny = b.select(b.fcmp_ordered("<", e, tiny), tiny, e)      # nan stays nan
-    return b.fma(b.fneg(z), e_tiny, b.fsub(n1, z)), e, one
+    return b.fma(b.fneg(z), e_tiny, b.fsub(n1, z))
 
 
 def _sigmoid_minus(b, x, z, e):
-    num, e, one = _sigmoid_minus_parts(b, x, z, e)
-    return b.fdiv(num, b.fadd(one, e))
+    """sigmoid(x) - z = num / (1 + e)."""
+    return b.fdiv(_sigmoid_minus_num(b, x, z, e), b.fadd(ir.Constant(x.type, 1.0), e))
 
 
 def _sigmoid_minus_over(b, x, z, c, e):
     """(sigmoid(x) - z) / c = num / (c + c e): the mean's 1 / N in the one division, rounded
-    once (|c| > max / 2, where c (1 + e) overflows, gives 0 for a result under 1 / max)."""
-    num, e, _ = _sigmoid_minus_parts(b, x, z, e)
-    return b.fdiv(num, b.fma(c, e, c))
+    once (|c| > max / 2, where c (1 + e) may overflow, gives 0 for results under 2 / max)."""
+    return b.fdiv(_sigmoid_minus_num(b, x, z, e), b.fma(c, e, c))
 
 
 #: sigmoid and softplus share e^-|x| (one exp per element for BCE's loss and gradient)
