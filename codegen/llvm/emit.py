@@ -11,8 +11,8 @@ in registers (whole nest: one partial per chunk, also stored in its 0-d array; a
 at the end of the row) or in their float64 accumulator array. One more partial flags labels out
 of range (pick, one_hot): they are read at index 0 instead, and the caller raises. A long row's
 exponentials can pass from one phase to the next through the gradient's array (plan_stash);
-rows whose first phase only takes softmax's row max run pipelined: the next row's max is taken
-inside this row's second loop (pipelined_row); a phase's stored values that read y == c
+rows whose first phase reduces only over the row (softmax's max) run pipelined: the next
+row's first phase runs inside this row's second loop (pipelined_row); a phase's stored values that read y == c
 (one_hot's label against the column) run their row loop with it false, then the label's one
 column again with it true (column_marks): the loop body has no per-element label compare. Short static rows run G at a time packed into whole
 vectors (codegen.llvm.packed). In a streaming Program (NestEmitter's switch, which
@@ -624,16 +624,17 @@ class NestEmitter:
 
     def pipelined(self):
         """Whether the rows run pipelined (pipelined_row): rows over one static axis longer
-        than SHORT_ROW, whose first phase only takes row maxima (softmax's shift) and whose
-        second is a loop with no column marks."""
+        than SHORT_ROW, whose first phase reduces only over the row (softmax's shift, a row
+        sum of the targets; its stores, say a zero gradient, may come along: a row's are the
+        same when its phase runs twice) and whose second is a loop with no column marks."""
         nest = self.nest
         if not PIPELINE_MAX or nest.outer != 1 or len(nest.shape) != 2 or \
                 not isinstance(nest.shape[1], int) or self.short_row() or \
                 len(nest.phases) < 2 or {0, 1} & set(nest.row_phases):
             return False
         first = nest.phases[0]
-        if not all(self.p.kind[id(s)] == "reduce" and s.op == "max" and id(s) in nest.row
-                   for s in first):
+        reduces = [s for s in first if self.p.kind[id(s)] == "reduce"]
+        if not reduces or not all(id(s) in nest.row for s in reduces):
             return False
         return not self.column_marks(nest.phases[1]) and \
             (self.stash is None or self.stash[0] is not first)

@@ -54,6 +54,41 @@ def test_same_bits_as_the_plain_row_loops(c, threads):
             np.testing.assert_array_equal(g1, g2)
 
 
+X = lg.input("x", shape=("N", 33))
+P = lg.input("p", shape=("N", 33))
+ROW_LOSSES = {
+    "logsumexp": lambda: lg.sum(lg.logsumexp(X, axis=1)),
+    "log_softmax against p": lambda: -lg.sum(P * lg.log_softmax(X, axis=1)),
+    "softmax squared": lambda: lg.sum(lg.square(lg.softmax(X, axis=1) - P)),
+    "two shifts": lambda: lg.sum(lg.logsumexp(X, axis=1) + lg.logsumexp(2 * X, axis=1)),
+}
+
+
+@pytest.mark.parametrize("name", list(ROW_LOSSES))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_other_row_losses_same_bits(name, threads):
+    """Any nest whose first phase is a shift's max pipelines (or not) with the same bits."""
+    loss = ROW_LOSSES[name]()
+    rng = np.random.default_rng(1)
+    feeds = [(rng.normal(size=(rows, 33)) * 4, rng.random((rows, 33))) for rows in (1, 5, 3000)]
+    for x, _ in feeds:
+        x[0, 3] = -np.inf
+    got = []
+    for on in (True, False):
+        emit.PIPELINE_MAX = on
+        try:
+            k = codegen.compile(loss, wrt=[X, P], backend="llvm", threads=threads,
+                                name=f"{name} {on}")
+            got += [k(x=x, p=p) for x, p in feeds]
+        finally:
+            emit.PIPELINE_MAX = True
+    half = len(got) // 2
+    for (v1, g1), (v2, g2) in zip(got[:half], got[half:]):
+        np.testing.assert_array_equal(v1, v2)
+        for a, b in zip(g1, g2):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_the_pipelined_loop_vectorizes():
     """Every max of the float32 kernel is a vector one, the fused loop's included (a shift's
     maxnum without nsz left that loop scalar, 6x slower)."""
