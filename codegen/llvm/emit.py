@@ -6,18 +6,22 @@ one entry that runs them.
 
 Buffers are C-contiguous arrays of the node's dtype (bool as one byte); their strides follow
 from the dims (an axis of size 1 is broadcast: index 0). Elementwise values are computed per
-element, each once per iteration (memo), through the ELEMENTWISE table; reductions accumulate
-in registers (whole nest: one partial per chunk, also stored in its 0-d array; a row: stored
-at the end of the row) or in their float64 accumulator array. One more partial flags labels out
-of range (pick, one_hot): they are read at index 0 instead, and the caller raises. A long row's
-exponentials can pass from one phase to the next through the gradient's array (plan_stash);
-rows whose first phase reduces only over the row (softmax's max) run pipelined: the next
-row's first phase runs inside this row's second loop (pipelined_row); a phase's stored values that read y == c
-(one_hot's label against the column) run their row loop with it false, then the label's one
-column again with it true (column_marks): the loop body has no per-element label compare. Short static rows run G at a time packed into whole
-vectors (codegen.llvm.packed). In a streaming Program (NestEmitter's switch, which
-codegen.llvm.backend sets for large calls only), a flat nest's large outputs are written with
-streaming stores, a block at a time through an L1 scratch (stream_outputs).
+element, each once per iteration (memo), through the ELEMENTWISE table, or by codegen.llvm.fused
+(sigmoid and softplus of one x share e^-|x|; sigmoid(x) - z as one quotient that does not
+cancel; x / y for a broadcast y as x (1 / y)), the same forms packed rows use, so every nest
+gives a value the same bits. Reductions accumulate in registers (whole nest: one partial per
+chunk, also stored in its 0-d array; a row: stored at the end of the row) or in their float64
+accumulator array. One more partial flags labels out of range (pick, one_hot): they are read
+at index 0 instead, and the caller raises. A long row's exponentials can pass from one phase
+to the next through the gradient's array (plan_stash); rows whose first phase reduces only
+over the row (softmax's max) run pipelined: the next row's first phase runs inside this row's
+second loop (pipelined_row); a phase's stored values that read y == c (one_hot's label
+against the column) run their row loop with it false, then the label's one column again with
+it true (column_marks): the loop body has no per-element label compare. Short static rows run
+G at a time packed into whole vectors (codegen.llvm.packed). In a streaming Program
+(NestEmitter's switch, which codegen.llvm.backend sets for large calls only), a flat nest's
+large outputs are written with streaming stores, a block at a time through an L1 scratch
+(stream_outputs).
 Every identifier in the IR is generated (nest<i>, kernel): no user string reaches it.
 """
 from __future__ import annotations
@@ -29,6 +33,7 @@ from llvmlite import ir
 from lossgraph.shapes import _factors
 
 from . import mathlib, packed
+from .fused import BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS
 from .loops import LINE, copy_lines, counted_loop
 from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel,
                     byte_size, combine, const, convert, elementwise, identity, is_float,
@@ -40,55 +45,6 @@ def acc_type(node, reg):
     if REDUCTIONS[node.op][1]:
         return F64 if is_float(reg) else I64
     return I64 if reg == I1 else reg
-
-
-def _sigmoid(b, x, e):
-    """1 / (1 + e) for x >= 0, e / (1 + e) below (e = e^-|x|; as lossgraph's reference)."""
-    one = ir.Constant(x.type, 1.0)
-    pos = b.fcmp_ordered(">=", x, ir.Constant(x.type, 0.0))
-    return b.fdiv(b.select(pos, one, e), b.fadd(one, e))
-
-
-def _softplus(b, x, e):
-    """max(x, 0) + log1p(e), e = e^-|x| in [0, 1] or nan: e carries a nan x, so max needs no
-    nan select."""
-    zero = ir.Constant(x.type, 0.0)
-    relu = b.select(b.fcmp_ordered(">", x, zero), x, zero)
-    return b.fadd(relu, mathlib.log1p_unit(b, e))
-
-
-def _sigmoid_minus_num(b, x, z, e):
-    """num with sigmoid(x) - z = num / (1 + e): n1 - z - z e, n1 = 1 for x >= 0, e below (e =
-    e^-|x|), the note's (1 - z) sigmoid(x) - z sigmoid(-x) over one denominator, so hard
-    labels do not cancel (z = 1, x = 20: -e / (1 + e), where sigmoid(x) rounds to 1 and the
-    difference to 0). z e takes e no smaller than the least denormal: an infinite z then gives
-    -z (as sigmoid(x) - z does), not inf * 0 = nan where e^-|x| underflows."""
-    one, zero = ir.Constant(x.type, 1.0), ir.Constant(x.type, 0.0)
-    tiny = ir.Constant(x.type, float.fromhex("0x1p-149" if x.type == ir.FloatType()
-                                              else "0x1p-1074"))
-    n1 = b.select(b.fcmp_ordered(">=", x, zero), one, e)
-    e_tiny = b.select(b.fcmp_ordered("<", e, tiny), tiny, e)      # nan stays nan
-    return b.fma(b.fneg(z), e_tiny, b.fsub(n1, z))
-
-
-def _sigmoid_minus(b, x, z, e):
-    """sigmoid(x) - z = num / (1 + e)."""
-    return b.fdiv(_sigmoid_minus_num(b, x, z, e), b.fadd(ir.Constant(x.type, 1.0), e))
-
-
-def _sigmoid_minus_over(b, x, z, c, e):
-    """(sigmoid(x) - z) / c = num / (c + c e): the mean's 1 / N in the one division, rounded
-    once (|c| > max / 2, where c (1 + e) may overflow, gives 0 for results under 2 / max)."""
-    return b.fdiv(_sigmoid_minus_num(b, x, z, e), b.fma(c, e, c))
-
-
-#: sigmoid and softplus share e^-|x| (one exp per element for BCE's loss and gradient)
-SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
-#: chains computed as one, longest first: (op, op of its first input, ...) down to a
-#: SHARED_EXP op, every link inline and of one dtype; called as SHARED_EXP's, then each
-#: link's other operands from the innermost out
-SHARED_EXP_CHAINS = {("divide", "subtract", "sigmoid"): _sigmoid_minus_over,
-                     ("subtract", "sigmoid"): _sigmoid_minus}
 
 
 #: ops worth storing between phases rather than computing twice
@@ -310,11 +266,10 @@ class NestEmitter:
                 self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
             return v
         ty = self.reg(n)
-        # e^(x - ms) = e^-(ms - x); not in short static rows: with the cheaper body LLVM
-        # unrolls such a row in full and leaves scalar code, 3x slower at C = 10 (keeping the
-        # loop with llvm.loop.unroll.disable met an LLVM 22 miscompile: a row max lost its
-        # remainder iterations)
-        if id(n) in self.p.shifted and is_float(ty) and not self.short_row():
+        # e^(x - ms) = e^-(ms - x), in every nest alike (packed rows too): a softmax that a
+        # later nest recomputes must give the bits this one does, or x == min(softmax(x))
+        # finds no element
+        if id(n) in self.p.shifted and is_float(ty):
             x, ms = (convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
                      for i in self.p.shifted[id(n)])
             return mathlib.exp_row(self.b, self.b.fsub(ms, x))
@@ -334,6 +289,10 @@ class NestEmitter:
             x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)
             return SHARED_EXP[n.op](self.b, x, self.exp_neg_abs(n.inputs[0], idx, x))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
+        if n.op in BROADCAST_OPERAND and is_float(ty):
+            k, form = BROADCAST_OPERAND[n.op]
+            if _numel(n.inputs[k].shape) != _numel(n.shape):
+                return form(self.b, *(convert(self.b, a, ty) for a in args))
         return elementwise(self.b, n.op, args, ty)
 
     def shared_exp_chain(self, n):

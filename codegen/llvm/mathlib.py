@@ -70,7 +70,7 @@ from lossgraph.errors import DTypeError
 
 __all__ = ["exp", "exp_neg", "exp_shifted", "exp_row", "log1p_unit", "exp_accurate", "log",
            "log1p", "expm1", "tanh", "sigmoid", "softplus",
-           "log_sigmoid", "power", "sqrt", "fabs", "sign", "maximum", "minimum", "xlogy",
+           "log_sigmoid", "power", "sqrt", "fabs", "sign", "maximum", "minimum", "xlogy", "fma",
            "FUNCTIONS"]
 
 
@@ -767,6 +767,10 @@ def _minimum(e, x, y):
     return e.sel(e.or_(e.lt(x, y), e.isnan(x)), x, y)
 
 
+def _fma(e, a, b, c):
+    return e.fma(a, b, c)
+
+
 def _xlogy(e, x, y):
     safe = e.sel(e.eq(x, e.c(0.0)), e.c(1.0), y)
     return e.sel(e.eq(x, e.c(0.0)), e.c(0.0), e.mul(x, _log(e, safe)))
@@ -807,6 +811,7 @@ sign = _public(_sign, "np.sign: -1, 0 or 1; nan stays nan.")
 maximum = _public(_maximum, "np.maximum: NaN-propagating max(x, y).")
 minimum = _public(_minimum, "np.minimum: NaN-propagating min(x, y).")
 xlogy = _public(_xlogy, "x log y, 0 where x = 0.")
+fma = _public(_fma, "a b + c rounded once (llvm.fma), scalars or vectors.")
 
 #: name -> (function, arity): the functions a lowering table can take from here.
 FUNCTIONS = {f.__name__: (f, 2 if f in (power, maximum, minimum, xlogy) else 1)

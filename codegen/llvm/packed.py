@@ -37,7 +37,8 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, byte_size,
+from .fused import BROADCAST_OPERAND, SHARED_EXP
+from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _numel, byte_size,
                     combine, const, convert, declared, elementwise, identity, intrinsic, is_float,
                     void_intrinsic)
 from .mathlib import type_suffix
@@ -49,12 +50,13 @@ LEAVES = ("input", "constant", "dimsize", "arange")
 
 
 def _recip_times(b, x, d, spread):
-    """x / d for a row value d: x (1 / d), one division per row."""
-    return b.fmul(x, spread(b.fdiv(const(d.type, 1.0), d, flags=("arcp",))))
+    """x / d for a row value d: x (1 / d), one division per row, then the lanes: the bits of
+    fused.BROADCAST_OPERAND's x (1 / d) lane by lane."""
+    return b.fmul(x, spread(b.fdiv(const(d.type, 1.0), d)))
 
 
-#: ops with a cheaper form when an operand is a row value (G lanes): op -> (operand, emit)
-ROW_OPERAND = {"divide": (1, _recip_times)}
+#: BROADCAST_OPERAND ops with a cheaper form when that operand is a row value (G lanes)
+ROW_OPERAND = {"divide": _recip_times}
 
 
 def layout(em):
@@ -247,19 +249,51 @@ class PackedRows:
         if n.op == "reshape":
             return self.checked(n, self.value(n.inputs[0], self.unit_reshape(idx, n)))
         if id(n) in em.p.shifted and is_float(ty):      # e^(x - ms) = e^-(ms - x)
-            x, ms = (self.value(i, self.aligned(idx, i.shape)) for i in em.p.shifted[id(n)])
+            x, ms = (self.value(i, self.aligned(idx, i.shape)) for i in em.p.shifted[id(n)][:2])
             x, ms = (convert(b, self.spread(v) if width == self.w else v, ty) for v in (x, ms))
             return mathlib.exp_row(b, b.fsub(ms, x))
+        fused = self.fused(n, idx, ty) if is_float(ty) else None
+        if fused is not None:
+            return fused
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
-        if n.op in ROW_OPERAND and is_float(ty) and width == self.w:
-            k, emit = ROW_OPERAND[n.op]
-            if args[k].type.count == self.g and all(a.type.count == self.w
-                                                    for j, a in enumerate(args) if j != k):
+        if n.op in BROADCAST_OPERAND and is_float(ty) and \
+                _numel(n.inputs[BROADCAST_OPERAND[n.op][0]].shape) != _numel(n.shape):
+            k, form = BROADCAST_OPERAND[n.op]
+            if n.op in ROW_OPERAND and width == self.w and args[k].type.count == self.g and \
+                    all(a.type.count == self.w for j, a in enumerate(args) if j != k):
                 rest = [convert(b, a, ty) for a in args]
                 rest[k] = convert(b, args[k], self.vec(em.reg(n), self.g))
-                return emit(b, *rest, self.spread)
+                return ROW_OPERAND[n.op](b, *rest, self.spread)
+            return form(b, *(convert(b, self.spread(a) if a.type.count != width else a, ty)
+                             for a in args))
         args = [self.spread(a) if a.type.count != width else a for a in args]
         return elementwise(b, n.op, args, ty)
+
+    def fused(self, n, idx, ty):
+        """n by fused's SHARED_EXP or SHARED_EXP_CHAINS form, as the emitter's loops compute
+        it (e^-|x| once per x and lanes), or None."""
+        b, em = self.b, self.em
+        chain = em.shared_exp_chain(n)
+        if chain is None and n.op not in SHARED_EXP:
+            return None
+        fn, links = chain or (SHARED_EXP[n.op], [n])
+        width = self.width(idx)
+        at = [self.aligned(idx, links[0].shape)]
+        for link in links[1:]:
+            at.append(self.aligned(at[-1], link.shape))
+
+        def lanes(v):
+            return convert(b, self.spread(v) if v.type.count != width else v, ty)
+        x_node = links[-1].inputs[0]
+        x_at = self.aligned(at[-1], x_node.shape)
+        x = lanes(self.value(x_node, x_at))
+        rest = [lanes(self.value(i, self.aligned(j, i.shape)))
+                for link, j in zip(reversed(links[:-1]), reversed(at[:-1]))
+                for i in link.inputs[1:]]
+        key = ("exp_neg_abs", id(x_node), x_at, width)
+        if key not in self.memo:
+            self.memo[key] = mathlib.exp_neg(b, mathlib.fabs(b, x))
+        return fn(b, x, *rest, self.memo[key])
 
     # --- the loop
     def row_reduction(self, r):

@@ -55,3 +55,14 @@ def test_regression_reduction_read_by_a_full_size_loop():
     x = lg.input("x", shape=(3, 4))
     loss = lg.sum(lg.max(x, axis=0)) + 0.5 * lg.sum(x)
     _agrees(loss, [x], {"x": np.random.default_rng(0).normal(size=(3, 4))})
+
+
+def test_regression_softmax_recomputed_in_another_nest_keeps_its_bits():
+    """Found by the random test: min(softmax(x))'s gradient compares softmax(x) with its min,
+    computed in another nest (short rows there took the generic exp, packed rows exp_row):
+    the mask was empty and the gradient lost its softmax term."""
+    x = lg.input("x", shape=(3, 4))
+    loss = lg.sum(lg.min(lg.softmax(x))) + 0.5 * lg.sum(x)
+    rng = np.random.default_rng(54)
+    arrays = {k: rng.normal(size=s) for k, s in INPUTS.items()}
+    _agrees(loss, [x], {"x": arrays["x"]})

@@ -1,0 +1,77 @@
+"""Forms several ops take together in a loop body, the same in every nest that computes them
+(codegen.llvm.emit's loops and packed rows alike), so a value a later nest recomputes has the
+bits an earlier one stored (x == max(x) finds its element).
+
+    SHARED_EXP          sigmoid and softplus of one x share e = e^-|x|: fn(b, x, e)
+    SHARED_EXP_CHAINS   sigmoid(x) - z and (sigmoid(x) - z) / c as one quotient that does not
+                        cancel: fn(b, x, z[, c], e)
+    BROADCAST_OPERAND   x / y for a y that broadcasts, as x (1 / y)
+
+Every function takes an llvmlite IRBuilder and values of one float type, scalar or vector.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from . import mathlib
+from .lower import const, scalar_of
+
+
+def _sigmoid(b, x, e):
+    """1 / (1 + e) for x >= 0, e / (1 + e) below (e = e^-|x|; as lossgraph's reference)."""
+    one = const(x.type, 1.0)
+    pos = b.fcmp_ordered(">=", x, const(x.type, 0.0))
+    return b.fdiv(b.select(pos, one, e), b.fadd(one, e))
+
+
+def _softplus(b, x, e):
+    """max(x, 0) + log1p(e), e = e^-|x| in [0, 1] or nan: e carries a nan x, so max needs no
+    nan select."""
+    zero = const(x.type, 0.0)
+    relu = b.select(b.fcmp_ordered(">", x, zero), x, zero)
+    return b.fadd(relu, mathlib.log1p_unit(b, e))
+
+
+def _sigmoid_minus_num(b, x, z, e):
+    """num with sigmoid(x) - z = num / (1 + e): n1 - z - z e, n1 = 1 for x >= 0, e below (e =
+    e^-|x|), the note's (1 - z) sigmoid(x) - z sigmoid(-x) over one denominator, so hard
+    labels do not cancel (z = 1, x = 20: -e / (1 + e), where sigmoid(x) rounds to 1 and the
+    difference to 0). z e takes e no smaller than the least denormal: an infinite z then gives
+    -z (as sigmoid(x) - z does), not inf * 0 = nan where e^-|x| underflows."""
+    single = scalar_of(x.type) == ir.FloatType()
+    tiny = const(x.type, float.fromhex("0x1p-149" if single else "0x1p-1074"))
+    n1 = b.select(b.fcmp_ordered(">=", x, const(x.type, 0.0)), const(x.type, 1.0), e)
+    e_tiny = b.select(b.fcmp_ordered("<", e, tiny), tiny, e)      # nan stays nan
+    return mathlib.fma(b, b.fneg(z), e_tiny, b.fsub(n1, z))
+
+
+def _sigmoid_minus(b, x, z, e):
+    """sigmoid(x) - z = num / (1 + e)."""
+    return b.fdiv(_sigmoid_minus_num(b, x, z, e), b.fadd(const(x.type, 1.0), e))
+
+
+def _sigmoid_minus_over(b, x, z, c, e):
+    """(sigmoid(x) - z) / c = num / (c + c e): the mean's 1 / N in the one division, rounded
+    once (|c| > max / 2, where c (1 + e) may overflow, gives 0 for results under 2 / max)."""
+    return b.fdiv(_sigmoid_minus_num(b, x, z, e), mathlib.fma(b, c, e, c))
+
+
+def _reciprocal_times(b, x, y):
+    """x / y as x (1 / y) for a y that broadcasts (a row's sum, the mean's N): hoisted where
+    y is loop-invariant, and the same bits in every nest that computes it (packed rows take
+    1 / y per row, then the lanes), so x / y == min(x / y) holds where it should."""
+    return b.fmul(x, b.fdiv(const(y.type, 1.0), y))
+
+
+#: ops with their own form when operand k broadcasts (fewer elements than the result):
+#: op -> (k, form(b, *operands))
+BROADCAST_OPERAND = {"divide": (1, _reciprocal_times)}
+
+
+#: sigmoid and softplus share e^-|x| (one exp per element for BCE's loss and gradient)
+SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
+#: chains computed as one, longest first: (op, op of its first input, ...) down to a
+#: SHARED_EXP op, every link inline and of one dtype; called as SHARED_EXP's, then each
+#: link's other operands from the innermost out
+SHARED_EXP_CHAINS = {("divide", "subtract", "sigmoid"): _sigmoid_minus_over,
+                     ("subtract", "sigmoid"): _sigmoid_minus}
