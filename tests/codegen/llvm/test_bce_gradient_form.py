@@ -1,5 +1,5 @@
 """BCE with logits' gradient, sigmoid(x) - z, as the LLVM kernel computes it: one quotient
-(n1 - z - z e) / (1 + e) with e = e^-|x| (emit.SHARED_EXP_PAIRS), so hard labels do not cancel
+(n1 - z - z e) / (1 + e) with e = e^-|x| (fused.SHARED_EXP_CHAINS), so hard labels do not cancel
 where sigmoid(x) rounds to z's neighbourhood; checked against mpmath."""
 import mpmath
 import numpy as np
