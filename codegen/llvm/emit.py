@@ -273,27 +273,33 @@ class NestEmitter:
             x, ms = (convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
                      for i in self.p.shifted[id(n)])
             return mathlib.exp_row(self.b, self.b.fsub(ms, x))
-        chain = self.shared_exp_chain(n) if is_float(ty) else None
-        if chain:
-            fn, links = chain
-            sidx = [self.aligned(idx, links[0].shape)]
-            for s in links[1:]:
-                sidx.append(self.aligned(sidx[-1], s.shape))
-            s, at = links[-1], sidx[-1]
-            x = convert(self.b, self.value(s.inputs[0], self.aligned(at, s.inputs[0].shape)), ty)
+        shared = self.shared_exp(n) if is_float(ty) else None
+        if shared:
+            fn, links = shared
+            at = [self.aligned(idx, links[0].shape)]
+            for link in links[1:]:
+                at.append(self.aligned(at[-1], link.shape))
+            x_node = links[-1].inputs[0]
+            x_at = self.aligned(at[-1], x_node.shape)
+            x = convert(self.b, self.value(x_node, x_at), ty)
             rest = [convert(self.b, self.value(i, self.aligned(j, i.shape)), ty)
-                    for link, j in zip(reversed(links[:-1]), reversed(sidx[:-1]))
+                    for link, j in zip(reversed(links[:-1]), reversed(at[:-1]))
                     for i in link.inputs[1:]]
-            return fn(self.b, x, *rest, self.exp_neg_abs(s.inputs[0], at, x))
-        if n.op in SHARED_EXP and is_float(ty):
-            x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)
-            return SHARED_EXP[n.op](self.b, x, self.exp_neg_abs(n.inputs[0], idx, x))
+            return fn(self.b, x, *rest, self.exp_neg_abs(x_node, x_at, x))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
         if n.op in BROADCAST_OPERAND and is_float(ty):
             k, form = BROADCAST_OPERAND[n.op]
             if _numel(n.inputs[k].shape) != _numel(n.shape):
                 return form(self.b, *(convert(self.b, a, ty) for a in args))
         return elementwise(self.b, n.op, args, ty)
+
+    def shared_exp(self, n):
+        """(fn, [n, its first input, ...]): the longest SHARED_EXP_CHAINS entry n heads, else
+        n's own SHARED_EXP form ([n]), else None."""
+        chain = self.shared_exp_chain(n)
+        if chain is None and n.op in SHARED_EXP:
+            return SHARED_EXP[n.op], [n]
+        return chain
 
     def shared_exp_chain(self, n):
         """(fn, [n, its first input, ...]) of the longest SHARED_EXP_CHAINS entry n heads."""
@@ -312,8 +318,8 @@ class NestEmitter:
 
     def exp_neg_abs(self, x_node, idx, x):
         """e^-|x|, computed once per element for sigmoid and softplus of the same x."""
-        key = ("exp_neg_abs", id(x_node), x.type) + (
-            tuple(id(i) for i in idx) if self.flat_i is None else ())
+        key = ("exp_neg_abs", id(x_node), x.type) + (() if self.flat_i is not None else tuple(
+            i.constant if isinstance(i, ir.Constant) else id(i) for i in idx))
         if key not in self.memo:
             self.memo[key] = mathlib.exp_neg(self.b, mathlib.fabs(self.b, x))
         return self.memo[key]

@@ -37,7 +37,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .fused import BROADCAST_OPERAND, SHARED_EXP
+from .fused import BROADCAST_OPERAND
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _numel, byte_size,
                     combine, const, convert, declared, elementwise, identity, intrinsic, is_float,
                     void_intrinsic)
@@ -273,10 +273,10 @@ class PackedRows:
         """n by fused's SHARED_EXP or SHARED_EXP_CHAINS form, as the emitter's loops compute
         it (e^-|x| once per x and lanes), or None."""
         b, em = self.b, self.em
-        chain = em.shared_exp_chain(n)
-        if chain is None and n.op not in SHARED_EXP:
+        shared = em.shared_exp(n)
+        if shared is None:
             return None
-        fn, links = chain or (SHARED_EXP[n.op], [n])
+        fn, links = shared
         width = self.width(idx)
         at = [self.aligned(idx, links[0].shape)]
         for link in links[1:]:
