@@ -10,6 +10,11 @@ import lossgraph as lg
 from lossgraph.pipeline import derive
 
 INPUTS = {"x": (3, 4), "y": (4,), "z": (3, 1), "s": ()}
+
+
+def inputs_of_size(rows, cols):
+    """The generator's inputs for a matrix x of rows x cols (y a row, z a column, s a scalar)."""
+    return {"x": (rows, cols), "y": (cols,), "z": (rows, 1), "s": ()}
 UNARY = [lg.tanh, lg.sigmoid, lg.softplus, lg.square, lg.abs, lg.negative,
          lambda a: lg.log1p(lg.square(a)), lambda a: lg.exp(lg.tanh(a)),
          lambda a: lg.sqrt(1.0 + lg.square(a))]
@@ -21,9 +26,12 @@ MATMUL = hasattr(lg, "matmul")
 
 
 @st.composite
-def graphs(draw):
-    nodes = {k: lg.input(k, shape=s) for k, s in INPUTS.items()}
-    labels = lg.input("labels", shape=(3,), dtype="int64")
+def graphs(draw, inputs=None):
+    """(nodes, labels, loss): a random loss over inputs (name -> shape; INPUTS unless given),
+    labels of x's rows."""
+    inputs = INPUTS if inputs is None else inputs
+    nodes = {k: lg.input(k, shape=s) for k, s in inputs.items()}
+    labels = lg.input("labels", shape=inputs["x"][:1], dtype="int64")
     pool = list(nodes.values())
     for _ in range(draw(st.integers(2, 7))):
         kind = draw(st.sampled_from(["unary", "binary", "reduce", "where", "clip", "pick",
@@ -48,7 +56,7 @@ def graphs(draw):
                     continue
                 out = lg.matmul(a, b)
             elif kind == "pick":
-                if a.shape != (3, 4):
+                if a.shape != inputs["x"]:
                     continue
                 out = lg.pick(a, labels, axis=1)
             else:

@@ -9,25 +9,48 @@ import codegen
 import lossgraph as lg
 from lossgraph.pipeline import derive
 
-from ..test_random_graphs import INPUTS, graphs
+from ..test_random_graphs import INPUTS, graphs, inputs_of_size
+
+#: x's shapes the random test draws: the generator's own, packed rows (10 columns), pipelined
+#: rows (40) and long ones (300)
+SIZES = [(3, 4), (37, 10), (9, 40), (4, 300)]
+
+
+@st.composite
+def sized_graphs(draw):
+    """(shapes, graph) with x's shape drawn from SIZES."""
+    shapes = inputs_of_size(*draw(st.sampled_from(SIZES)))
+    return shapes, draw(graphs(shapes))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs(), st.integers(0, 2 ** 16))
 def test_random_graph_llvm_matches_evaluate(graph, seed):
+    check_random(INPUTS, graph, seed, threads=2)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sized_graphs(), st.integers(0, 2 ** 16), st.sampled_from([1, 2]))
+def test_random_graph_of_random_size_llvm_matches_evaluate(sized, seed, threads):
+    check_random(*sized, seed, threads=threads)
+
+
+def check_random(shapes, graph, seed, threads):
+    """LLVM's value and gradients of graph's loss = lg.evaluate's, float64."""
     nodes, labels, loss = graph
     rng = np.random.default_rng(seed)
-    arrays = {k: rng.normal(size=s) for k, s in INPUTS.items()}
-    arrays["labels"] = rng.integers(0, 4, size=3)
+    arrays = {k: rng.normal(size=s) for k, s in shapes.items()}
+    arrays["labels"] = rng.integers(0, shapes["x"][1], size=shapes["x"][0])
     wrt = list(nodes.values())
-    k = codegen.compile(loss, wrt=wrt, backend="llvm")
+    k = codegen.compile(loss, wrt=wrt, backend="llvm", threads=threads)
     used = {n: arrays[n] for n in k.input_names}
     value, grads = k(**used)
     y, want = derive(loss, wrt)
     ref = lg.evaluate([y, *want], {n.name: arrays[n.name] for n in lg.inputs_of([y, *want])})
     np.testing.assert_allclose(value, ref[0], rtol=1e-10, atol=1e-12)
     for g, w, n in zip(grads, ref[1:], wrt):
-        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12, err_msg=f"d/d{n.name}")
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12 * max(1, np.abs(w).max()),
+                                   err_msg=f"d/d{n.name}")
 
 
 def _agrees(loss, wrt, arrays):
