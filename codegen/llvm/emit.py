@@ -33,7 +33,7 @@ from llvmlite import ir
 from lossgraph.shapes import _factors
 
 from . import mathlib, packed
-from .fused import BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS
+from .fused import BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, operands
 from .loops import LINE, copy_lines, counted_loop
 from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel,
                     byte_size, combine, const, convert, elementwise, identity, is_float,
@@ -276,16 +276,9 @@ class NestEmitter:
         shared = self.shared_exp(n) if is_float(ty) else None
         if shared:
             fn, links = shared
-            at = [self.aligned(idx, links[0].shape)]
-            for link in links[1:]:
-                at.append(self.aligned(at[-1], link.shape))
-            x_node = links[-1].inputs[0]
-            x_at = self.aligned(at[-1], x_node.shape)
-            x = convert(self.b, self.value(x_node, x_at), ty)
-            rest = [convert(self.b, self.value(i, self.aligned(j, i.shape)), ty)
-                    for link, j in zip(reversed(links[:-1]), reversed(at[:-1]))
-                    for i in link.inputs[1:]]
-            return fn(self.b, x, *rest, self.exp_neg_abs(x_node, x_at, x))
+            ops = operands(links, idx, self.aligned)
+            args = [convert(self.b, self.value(i, at), ty) for i, at in ops]
+            return fn(self.b, *args, self.exp_neg_abs(*ops[0], args[0]))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
         if n.op in BROADCAST_OPERAND and is_float(ty):
             k, form = BROADCAST_OPERAND[n.op]
@@ -605,10 +598,11 @@ class NestEmitter:
             (self.stash is None or self.stash[0] is not first)
 
     def pipelined_row(self, i):
-        """Row i of a pipelined nest: its second phase's loop also takes the first phase (the
-        maxima) of the next row (of this one at the chunk's last row, the same values again),
-        so the latency chain of a max and the loads of the next row overlap this row's
-        arithmetic; the first row's maxima ran before the loop. Then its other phases."""
+        """Row i of a pipelined nest: its second phase's loop also runs the first phase (its
+        row reductions: softmax's max) for the next row (for this one at the chunk's last row,
+        the same values again), so the reductions' latency chains and the next row's loads
+        overlap this row's arithmetic; the first row's ran before the loop. Then its other
+        phases."""
         nest, b = self.nest, self.b
         nxt = b.add(i, const(I64, 1))
         nxt = b.select(b.icmp_signed("<", nxt, self.stop), nxt, i)

@@ -68,6 +68,20 @@ def _reciprocal_times(b, x, y):
 BROADCAST_OPERAND = {"divide": (1, _reciprocal_times)}
 
 
+def operands(links, idx, aligned):
+    """[(node, index)] of the operands a SHARED_EXP or SHARED_EXP_CHAINS form of links (n and
+    its first inputs down to the SHARED_EXP op) takes at n's index idx: x first, then each
+    link's other operands from the innermost out; aligned(idx, shape) is the caller's index
+    of a broadcast operand."""
+    at = [aligned(idx, links[0].shape)]
+    for link in links[1:]:
+        at.append(aligned(at[-1], link.shape))
+    x = links[-1].inputs[0]
+    return [(x, aligned(at[-1], x.shape))] + [
+        (i, aligned(j, i.shape)) for link, j in zip(reversed(links[:-1]), reversed(at[:-1]))
+        for i in link.inputs[1:]]
+
+
 #: sigmoid and softplus share e^-|x| (one exp per element for BCE's loss and gradient)
 SHARED_EXP = {"sigmoid": _sigmoid, "softplus": _softplus}
 #: chains computed as one, longest first: (op, op of its first input, ...) down to a

@@ -37,7 +37,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .fused import BROADCAST_OPERAND
+from .fused import BROADCAST_OPERAND, operands
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _numel, byte_size,
                     combine, const, convert, declared, elementwise, identity, intrinsic, is_float,
                     void_intrinsic)
@@ -278,22 +278,13 @@ class PackedRows:
             return None
         fn, links = shared
         width = self.width(idx)
-        at = [self.aligned(idx, links[0].shape)]
-        for link in links[1:]:
-            at.append(self.aligned(at[-1], link.shape))
-
-        def lanes(v):
-            return convert(b, self.spread(v) if v.type.count != width else v, ty)
-        x_node = links[-1].inputs[0]
-        x_at = self.aligned(at[-1], x_node.shape)
-        x = lanes(self.value(x_node, x_at))
-        rest = [lanes(self.value(i, self.aligned(j, i.shape)))
-                for link, j in zip(reversed(links[:-1]), reversed(at[:-1]))
-                for i in link.inputs[1:]]
-        key = ("exp_neg_abs", id(x_node), x_at, width)
+        ops = operands(links, idx, self.aligned)
+        args = [self.value(i, at) for i, at in ops]
+        args = [convert(b, self.spread(v) if v.type.count != width else v, ty) for v in args]
+        key = ("exp_neg_abs", id(ops[0][0]), ops[0][1], width)
         if key not in self.memo:
-            self.memo[key] = mathlib.exp_neg(b, mathlib.fabs(b, x))
-        return fn(b, x, *rest, self.memo[key])
+            self.memo[key] = mathlib.exp_neg(b, mathlib.fabs(b, args[0]))
+        return fn(b, *args, self.memo[key])
 
     # --- the loop
     def row_reduction(self, r):
