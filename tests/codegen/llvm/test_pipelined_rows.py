@@ -2,6 +2,8 @@
 row ahead, inside the loop of the row before. The bits are those of the plain row loops, at
 every row count a chunk can have (1 row, where the row ahead is the row itself), on 1 and 2
 threads, with nan, inf and -inf rows; and the loop vectorizes."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -19,19 +21,27 @@ def ce(c):
     return lg.mean(zoo.tf.sparse_softmax_cross_entropy(logits, LABELS)), logits
 
 
+@contextlib.contextmanager
+def pipelining(on):
+    """Kernels built inside emit rows pipelined (on) or not (their programs are built on a
+    kernel's first call of each dtype, so call them inside)."""
+    emit.PIPELINE_MAX = on
+    try:
+        yield
+    finally:
+        emit.PIPELINE_MAX = True
+
+
 def kernels(c, threads):
     """(pipelined, plain) kernels of mean sparse softmax CE over rows of c (a fresh pair)."""
     loss, logits = ce(c)
     out = []
     for on in (True, False):
-        emit.PIPELINE_MAX = on
-        try:
+        with pipelining(on):
             k = codegen.compile(loss, wrt=[logits], backend="llvm", threads=threads,
                                 name=f"pipelined={on}")
             k(logits=np.zeros((2, c), np.float32), labels=np.zeros(2, np.int64))
             k(logits=np.zeros((2, c)), labels=np.zeros(2, np.int64))
-        finally:
-            emit.PIPELINE_MAX = True
         out.append(k)
     return out
 
@@ -75,13 +85,10 @@ def test_other_row_losses_same_bits(name, threads):
         x[0, 3] = -np.inf
     got = []
     for on in (True, False):
-        emit.PIPELINE_MAX = on
-        try:
+        with pipelining(on):
             k = codegen.compile(loss, wrt=[X, P], backend="llvm", threads=threads,
                                 name=f"{name} {on}")
             got += [k(x=x, p=p) for x, p in feeds]
-        finally:
-            emit.PIPELINE_MAX = True
     half = len(got) // 2
     for (v1, g1), (v2, g2) in zip(got[:half], got[half:]):
         np.testing.assert_array_equal(v1, v2)
