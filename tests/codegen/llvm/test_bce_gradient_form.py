@@ -8,6 +8,8 @@ import pytest
 import codegen
 import lossgraph as lg
 
+from .accuracy import ulp_errors, wider
+
 X = lg.input("x", shape=("N",))
 Z = lg.input("z", shape=("N",))
 BCE = lg.mean(lg.softplus(X) - X * Z)
@@ -30,12 +32,9 @@ def exact(x, z):
 
 
 def ulps(got, want, dtype):
-    """|got - want| in ulps of want rounded to dtype (the spacing of the smallest normal
-    below it)."""
-    w = np.array([float(v) for v in want]).astype(dtype)
-    step = np.spacing(np.maximum(np.abs(w), np.finfo(dtype).tiny))
-    err = [abs(mpmath.mpf(float(g)) - v) for g, v in zip(got, want)]
-    return np.array([float(e) for e in err]) / step
+    """accuracy.ulp_errors of got against the mpmath values want (carried in the wider type)."""
+    ref = np.array([wider(dtype)(mpmath.nstr(v, 30)) for v in want])
+    return ulp_errors(got, ref, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
