@@ -33,7 +33,8 @@ from llvmlite import ir
 from lossgraph.shapes import _factors
 
 from . import mathlib, packed
-from .fused import BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, operands
+from .fused import (BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, operands, row_shift,
+                    shifted_exp)
 from .loops import LINE, copy_lines, counted_loop
 from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel,
                     byte_size, combine, const, convert, elementwise, identity, is_float,
@@ -272,7 +273,7 @@ class NestEmitter:
         if id(n) in self.p.shifted and is_float(ty):
             x, ms = (convert(self.b, self.value(i, self.aligned(idx, i.shape)), ty)
                      for i in self.p.shifted[id(n)])
-            return mathlib.exp_row(self.b, self.b.fsub(ms, x))
+            return shifted_exp(self.b, x, row_shift(self.b, ms))   # LICM hoists the shift
         shared = self.shared_exp(n) if is_float(ty) else None
         if shared:
             fn, links = shared

@@ -6,6 +6,7 @@ bits an earlier one stored (x == max(x) finds its element).
     SHARED_EXP_CHAINS   sigmoid(x) - z and (sigmoid(x) - z) / c as one quotient that does not
                         cancel: fn(b, x, z[, c], e)
     BROADCAST_OPERAND   x / y for a y that broadcasts, as x (1 / y)
+    shifted_exp         softmax's e^(x - ms), exact where a row's max is +inf
 
 Every function takes an llvmlite IRBuilder and values of one float type, scalar or vector.
 """
@@ -61,6 +62,28 @@ def _reciprocal_times(b, x, y):
     y is loop-invariant, and the same bits in every nest that computes it (packed rows take
     1 / y per row, then the lanes), so x / y == min(x / y) holds where it should."""
     return b.fmul(x, b.fdiv(const(y.type, 1.0), y))
+
+
+#: the shift of a row whose max is +inf: c - x >= a* (exp_row's least finite argument) exactly
+#: when e^x is finite (x <= 88.72283 float32, 709.78271289338397 float64); c - x is exact there
+_INF_ROW_SHIFT = {32: float.fromhex("0x1.686fcp+4"), 64: float.fromhex("0x1.65a9f84f82e6p+5")}
+
+
+def row_shift(b, ms):
+    """The shift exp_row takes for a row's ms (lower._shift_of: the max where finite, +inf
+    for a row whose max is +inf, 0 for an all -inf row): ms itself but _INF_ROW_SHIFT for +inf.
+    That row's sum is +inf (its +inf entry), so each e^(x - c) only has to be finite exactly
+    where e^x is (x / sum: 0 there, nan where e^x overflows, as lg.evaluate's shift by 0 gives);
+    its own floor (-66.2 float32) would make 66.2 < x <= 88.7 overflow too."""
+    single = scalar_of(ms.type) == ir.FloatType()
+    inf = b.fcmp_ordered("==", ms, const(ms.type, float("inf")))
+    return b.select(inf, const(ms.type, _INF_ROW_SHIFT[32 if single else 64]), ms)
+
+
+def shifted_exp(b, x, shift):
+    """e^(x - ms) = e^-(shift - x) (mathlib.exp_row) for shift = row_shift(ms): in every nest
+    alike, so a softmax a later nest recomputes has the bits this one stored."""
+    return mathlib.exp_row(b, b.fsub(shift, x))
 
 
 #: ops with their own form when operand k broadcasts (fewer elements than the result):

@@ -279,15 +279,18 @@ def combine_py(op, a, b):
 
 # --- decompositions into the tables above (nodes built with lossgraph ops)
 
-def _finite_or_zero(m):
-    inf = make("constant", value=np.array(np.inf), dtype="float")
+def _shift_of(m):
+    """A row's shift: its max, 0 for an all -inf row. A row whose max is +inf keeps +inf: the
+    exponent shifts it by fused.row_shift's constant, and log(sum) + ms = +inf as lg.evaluate's
+    log(+inf) + 0 (x - that: -inf, or nan at the +inf entry, as there)."""
+    ninf = make("constant", value=np.array(-np.inf), dtype="float")
     zero = make("constant", value=np.array(0.0), dtype="float")
-    return make("where", make("less", make("abs", m), inf), m, zero)
+    return make("where", make("greater", m, ninf), m, zero)
 
 
 def _shifted(x, axis, marks):
     m = make("max", x, axis=axis, keepdims=True)
-    ms = _finite_or_zero(m)
+    ms = _shift_of(m)
     e = make("exp", make("subtract", x, ms))
     marks.loose.append(m)
     marks.shifted.append((e, x, ms))
@@ -358,8 +361,8 @@ class Marks:
     """What decompositions note for the emitter: loose: max nodes that are only a shift
     (NaN reaches the result anyway); checks: (label value node, depth, op name, labels)
     whose labels must lie in [0, depth) (counted in the loop, raised after it); shifted:
-    (e, x, ms), e = exp(x - ms) with ms the row max where finite (e^-(ms - x), ms - x >= 0
-    but for a row whose max is +inf)."""
+    (e, x, ms), e = exp(x - ms) with ms _shift_of the row max (the emitters take
+    e^-(fused.row_shift(ms) - x): ms - x >= 0 but in a row whose max is +inf)."""
     loose: list = field(default_factory=list)
     checks: list = field(default_factory=list)
     shifted: list = field(default_factory=list)

@@ -22,8 +22,9 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
     exp_shifted(a) = e^-a for any a: exp_neg with 2^-n as two exact factors (overflow and
                  denormals round once)
     exp_row(a) = e^-a for softmax's a = max - x >= 0, e^(x - max) in the row loops: exp_neg
-                 with a floor where its one scale 2^(K - n) is +inf (a row whose max is +inf
-                 shifts by 0: its +inf entry, a = -inf, gives +inf)
+                 with a floor where its one scale 2^(K - n) is +inf (in a row whose max is
+                 +inf, shifted by fused.row_shift's constant, its +inf entry, a = -inf, gives
+                 +inf)
     log1p_unit(f) = log(1 + f) for f in [0, 1] or nan (softplus's log1p(e^-|x|)): log1p's
                  formula with no exponent split or edge selects, a fitted R, three fmas after
                  the division (divisions stay: a Newton reciprocal costs more vector
@@ -447,7 +448,7 @@ def _exp_big(e):
 def _exp_row(e, a):
     """e^-a for softmax's a = max - x >= 0, or nan (propagated): exp_neg with a floor at
     a = n_inf ln 2, n_inf = K - bias - 1, where 2^(K - n)'s exponent field is all ones: +inf.
-    So a < 0 (a row whose max is +inf, shifted by 0) is e^-a down to (n_inf + 1/2) ln 2 (-66.2
+    So a < 0 (a row whose max is +inf, fused.row_shift) is e^-a down to (n_inf + 1/2) ln 2 (-66.2
     float32, -665.1 float64) and +inf below (a = -inf, the +inf entry, gives +inf)."""
     p = e.p
     floor = float((_EXP_NEG_K[p.bits] - p.bias - 1) * _LN2)
@@ -467,8 +468,8 @@ def _exp_one_scale(e, a):
 
 def _exp_shifted(e, a):
     """e^-a for any a, or nan (propagated): exp_neg's reduction and polynomial, 2^-n applied as
-    two exact powers of two so overflow (a < 0: a softmax row whose max is +inf shifts by 0)
-    and denormal results round once; no nan selects."""
+    two exact powers of two so overflow (a < 0) and denormal results round once; no nan
+    selects."""
     p = e.p
     a = e.clamp(a, -p.exp_hi, _exp_big(e))
     t, r = _exp_reduced(e, a)

@@ -37,7 +37,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .fused import BROADCAST_OPERAND, operands
+from .fused import BROADCAST_OPERAND, operands, row_shift, shifted_exp
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _numel, byte_size,
                     combine, const, convert, declared, elementwise, identity, intrinsic, is_float,
                     void_intrinsic)
@@ -250,8 +250,9 @@ class PackedRows:
             return self.checked(n, self.value(n.inputs[0], self.unit_reshape(idx, n)))
         if id(n) in em.p.shifted and is_float(ty):      # e^(x - ms) = e^-(ms - x)
             x, ms = (self.value(i, self.aligned(idx, i.shape)) for i in em.p.shifted[id(n)][:2])
-            x, ms = (convert(b, self.spread(v) if width == self.w else v, ty) for v in (x, ms))
-            return mathlib.exp_row(b, b.fsub(ms, x))
+            shift = row_shift(b, convert(b, ms, self.vec(ty.element, ms.type.count)))
+            x, shift = (self.spread(v) if width == self.w else v for v in (x, shift))
+            return shifted_exp(b, convert(b, x, ty), shift)
         fused = self.fused(n, idx, ty) if is_float(ty) else None
         if fused is not None:
             return fused

@@ -80,8 +80,8 @@ def test_exp_shifted_within_one_ulp_overflow_included(maps, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_softmax_rows_with_infinite_and_nan_logits_as_the_evaluator(dtype):
-    """Rows whose max is +inf shift by 0 (e^x may overflow there: float32's e^100), a nan
-    spreads over its row: the shifted exp handles negative shifts too."""
+    """Rows whose max is +inf (e^x may overflow there: float32's e^100; test_inf_rows.py
+    covers the threshold), a nan spreads over its row."""
     x = np.array([[1.0, np.inf, 100.0, -3.0], [-2.0, 1.0, np.inf, 50.0],
                   [0.5, np.nan, 2.0, 1.0], [1e4, -1e4, 0.0, 3.0]], dtype)
     X = lg.input("x", shape=(4, 4))
@@ -96,7 +96,7 @@ def test_softmax_rows_with_infinite_and_nan_logits_as_the_evaluator(dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_exp_row_within_one_ulp_denormals_and_its_floor(maps, dtype):
     """exp_row(a) = e^-a for softmax's a = max - x >= 0 (denormal results, 0 past the last
-    denormal), and for a < 0 (a row whose max is +inf, shifted by 0) down to its floor; +inf
+    denormal), and for a < 0 (a row whose max is +inf, fused.row_shift) down to its floor; +inf
     below it and at a = -inf, the +inf entry; nan propagated."""
     rng = np.random.default_rng(15)
     top = 110.0 if dtype == np.float32 else 750.0
