@@ -123,9 +123,10 @@ def _arith(fop, iop):
 
 
 def _divide(b, x, y):
-    """x / y; arcp lets LLVM multiply by 1 / y where y is loop-invariant (one division per
-    row or per loop, not per element): within 1.5 ulp of the rounded quotient."""
-    return b.fdiv(x, y, flags=("arcp",))
+    """x / y, rounded once (no arcp: LLVM takes it as leave to compute x / sqrt(y) from
+    vrsqrt14ps and a Newton step, nan at y = 0 and y = inf; a y that broadcasts is
+    fused.BROADCAST_OPERAND's x (1 / y))."""
+    return b.fdiv(x, y)
 
 
 def _neg(b, a, ty):

@@ -1,7 +1,8 @@
 """Every flavour of every zoo loss as a compile case: (id, build(*nodes) -> Node, argument
 makers (rng -> array)). Shapes are small (N = 5 samples, C = 4 classes), so every case compiles
 and runs in milliseconds. `EXTREME` swaps the makers for edge values: logits of +-1e4,
-probabilities of exactly 0 and 1, all-zero weights and masks."""
+probabilities of exactly 0 and 1, all-zero weights and masks; `SPECIAL` makes the reals large
+(90 x) with +inf, -inf and nan entries."""
 import importlib
 import importlib.util
 
@@ -220,6 +221,21 @@ def _extreme(maker):
 
 
 EXTREME = [(f"{name}-extreme", fn, [_extreme(m) for m in makers]) for name, fn, makers in CASES]
+
+
+def _special(maker):
+    """Reals scaled by 90 (float32's e^x overflows from 88.7), about one entry in seven
+    replaced by +inf, -inf or nan: IEEE's propagation through every op and gradient."""
+    if maker is RC or getattr(maker, "__qualname__", "").startswith("real"):
+        def make(rng, base=maker):
+            x = 90.0 * base(rng)
+            pick = rng.random(x.shape) < 0.15
+            return np.where(pick, rng.choice([np.inf, -np.inf, np.nan], size=x.shape), x)
+        return make
+    return maker
+
+
+SPECIAL = [(f"{name}-special", fn, [_special(m) for m in makers]) for name, fn, makers in CASES]
 
 
 def flavour_functions():
