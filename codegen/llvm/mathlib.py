@@ -26,8 +26,8 @@ docs/llvm-backend.md; at most 2 ulp each, float32 and float64, edges IEEE and Nu
                  +inf, shifted by fused.row_shift's constant, its +inf entry, a = -inf, gives
                  +inf)
     log1p_unit(f) = log(1 + f) for f in [0, 1] or nan (softplus's log1p(e^-|x|)), no
-                 exponent split or edge selects: float32 f + f^2 R(f), R fitted in f - 1/2
-                 (no division); float64 log1p's formula, three fmas after the division
+                 exponent split or edge selects: f + f^2 R(f), R fitted in f - 1/2 (no
+                 division)
     exp_accurate(x): also c, what rounding r lost: e^r = 1 + r + r^2 P(r) + c e^r with 1 + r
                  kept exact (Fast2Sum) and denormal results rounded once at the denormal step
                  (the sum added to 1, whose ulp is that step, then scaled back)
@@ -140,12 +140,23 @@ def _log1p_r(t):
     return np.where(small, series, (np.log1p(fb) - fb) / fb ** 2)
 
 
-# float32's log1p_unit: log(1 + f) = f + f^2 R(f), R of degree 9 in t = f - 1/2 (|t| <= 1/2
-# damps each Horner step's rounding, as f near 1 would not), within 1e-9 of R's own value
-_LOG1P_R_FIT = _chebyshev_fit(_log1p_r, -0.5, 0.5, 9)
-# float64's: R(z) = z P(z) on z = s^2 in [0, 1/9], 17 Taylor terms, truncated at
-# 2 (1/9)^17 / 37 of P (f in [0, 1] needs no exponent split)
-_LOG_UNIT_P64 = _taylor(lambda k: Fraction(2, 2 * k + 3), 17)
+# log1p_unit: log(1 + f) = f + f^2 R(f) on [0, 1], R a polynomial in t = f - 1/2 (|t| <= 1/2
+# damps each Horner step's rounding, as f near 1 would not). float32: degree 9, the float64
+# Chebyshev interpolant (within 5e-9 of R). float64: degree 22, R's interpolant at the
+# Chebyshev nodes computed with mpmath at 50 digits (tests/codegen/llvm/test_mathlib_polys.py
+# makes it again): a float64 fit is only as good as float64's log1p(f) - f, which cancels
+_LOG1P_R64 = (
+    '-0x1.833704d019ed0p-2', '0x1.6f0d7bd624bd7p-3', '-0x1.7ddf1fe86aa99p-4',
+    '0x1.a279c04c7e4aep-5', '-0x1.da348248bd607p-6', '0x1.131116f867b0fp-6',
+    '-0x1.44ba45bc6f764p-7', '0x1.849050df6eba4p-8', '-0x1.d5fb014ba43cdp-9',
+    '0x1.1ebcf675a40dap-9', '-0x1.6073b8a77beb7p-10', '0x1.b3e9e8e4f1b2fp-11',
+    '-0x1.0f01a5c626b20p-11', '0x1.529798987c555p-12', '-0x1.a8a7ccd9ab609p-13',
+    '0x1.0a49f0453f9d7p-13', '-0x1.50342fea4922bp-14', '0x1.bacc56fdab438p-15',
+    '-0x1.192e4e6f54ee7p-15', '0x1.05d338e3cb951p-16', '-0x1.4cfb172577923p-17',
+    '0x1.03d772bf26840p-16', '-0x1.4d2bb3b28bb25p-17',
+)
+_LOG1P_R_FIT = {32: _chebyshev_fit(_log1p_r, -0.5, 0.5, 9),
+                64: tuple(float.fromhex(h) for h in _LOG1P_R64)}
 
 
 def _split(value, bits):
@@ -483,21 +494,11 @@ def _exp_shifted(e, a):
 
 
 def _log1p_unit(e, f):
-    """log(1 + f) for f in [0, 1], or nan (which propagates). float32: f + f^2 R(f), R a
-    fitted polynomial in f - 1/2, no division (the divider bounded BCE's loop: 1.11x per
-    core in cache). float64: fdlibm's log1p formula with no exponent split, (f - f^2/2) +
-    s (f^2/2 + z P(z)), s = f / (2 + f), z = s^2 <= 1/9, in three fmas once s and P are known
-    (e^-|x| in softplus): f - f^2/2 rounds once, in hi, and costs at most half an ulp of the
-    result."""
-    if e.p.bits == 32:
-        return e.fma(e.mul(f, f), e.horner(e.sub(f, e.c(0.5)), _LOG1P_R_FIT), f)
-    s = e.div(f, e.add(e.c(2.0), f))
-    z = e.mul(s, s)
-    r = e.mul(z, e.horner(z, _LOG_UNIT_P64))
-    # half and hi after the polynomial: fewer values live across it kept LLVM's interleave
-    # count of BCE's loop at 4 (computed first: 2, and 8% slower per core)
-    half = e.mul(e.c(0.5), f)
-    return e.fma(s, e.fma(half, f, r), e.fma(e.neg(half), f, f))
+    """log(1 + f) for f in [0, 1], or nan (which propagates): f + f^2 R(f), R a fitted
+    polynomial in f - 1/2, no division (the divider bounded BCE's loop: fdlibm's
+    (f - f^2/2) + s (f^2/2 + z P(z)), s = f / (2 + f), ran 1.11x slower per core in float32,
+    1.19x in float64)."""
+    return e.fma(e.mul(f, f), e.horner(e.sub(f, e.c(0.5)), _LOG1P_R_FIT[e.p.bits]), f)
 
 
 def _exp_accurate(e, x):
