@@ -4,10 +4,12 @@ Losses and gradients print in the same vector notation: an input is its name (x,
 \\mathrm{log\\_probs}), a reduction is a big operator over the reduced axes
 (\\sum x, \\max_{C} X), composites keep their names (\\operatorname{softmax}, \\sigma),
 `where` is a cases block, a constant is its shortest round-trip repr (10^{-7},
-2.5 \\cdot 10^{-3} in LaTeX). Parentheses come from precedence alone: an operand is wrapped
-when it binds more loosely than its place, never when its op's form already encloses it; a
-big operator reaches over products and stops at + and - (\\sum_{C} a b + c), so it is
-wrapped only where a factor follows it (\\left(\\sum x\\right) y).
+2.5 \\cdot 10^{-3} in LaTeX). Parentheses come from precedence and the graph's grouping: an
+operand is wrapped when it binds more loosely than its place, or sits right of an operator of
+its own level (x + (y - z): floating point does not reassociate, and parse(to_text(g)) gives g
+back; LaTeX still writes a product's factors ungrouped), never when its op's form already
+encloses it; a big operator reaches over products and stops at + and - (\\sum_{C} a b + c),
+so it is wrapped only where a factor follows it (\\left(\\sum x\\right) y).
 
 Shared subexpressions of a large graph are printed once, as `let` bindings named t0, t1, ...
 (another letter when an input is named like that), so a printed gradient stays linear in
@@ -93,8 +95,12 @@ def _operand(node, k, arg, style):
         (k > 0 or (slot is not None and slot[0].rstrip().endswith(("-", "+"))))
     if reach is not None and last and slot is not None and not slot[1] and not signed:
         return text  # nothing follows a trailing big operator: -\sum x
+    # a right operand at its op's own level keeps its parentheses, associative ops included:
+    # x + (c - c) is not x + c - c in floating point, and parse(to_text(g)) is g; LaTeX drops
+    # them for products (2 \sum a b), whose grouping moves no more than an ulp
+    regroups = op.assoc and style == "latex" and my > ARITHMETIC
     needs = p < my or \
-        (p == my and k > 0 and not (op.assoc or op.right_assoc)) or \
+        (p == my and k > 0 and not (regroups or op.right_assoc)) or \
         (p == my and k == 0 and (op.right_assoc or (my < ARITHMETIC and not op.assoc))) or \
         (reach is not None and not last and my >= reach) or signed
     return _wrap(text, style) if needs else text

@@ -504,3 +504,19 @@ def test_a_negated_big_operator_after_plus_is_parenthesized():
     x = lg.input("x", shape=("N",))
     g = lg.gradients(lg.sum(x + lg.sum(-x)), [x], simplify=False)[0]
     assert "+ -" not in lg.latex(g) and r"\left(-\sum" in lg.latex(g)
+
+
+def test_right_nested_sums_keep_their_grouping():
+    """x + (c - c) is x, while x + c - c is 0 at c = 1e20: the text keeps the graph's grouping
+    right of an operator of its own level, so it reads back to the same graph (hypothesis
+    found x + (1e20 - 1e20) printed as x + 1e+20 - 1e+20); LaTeX keeps it for + and -."""
+    from lossgraph.formula import parse
+    big = lg.constant(1e20)
+    cases = [x + (big - big), x - (t - x), x + (t + x), x * (t * x), x / (t / x), x * (t / x),
+             (x + t) + x, (x - t) - x]
+    for g in cases:
+        assert parse(lg.to_text(g), [x, t]) is g, lg.to_text(g)
+    assert lg.to_text(x + (t + x)) == "x + (t + x)" and lg.to_text((x + t) + x) == "x + t + x"
+    assert lg.latex(x + (big - big)) == r"x + \left(10^{20} - 10^{20}\right)"
+    assert lg.latex(x * (t * x)) == "x t x"
+    check_reads_back(x + (big - big))
