@@ -93,8 +93,9 @@ def _operand(node, k, arg, style):
         return "{%s}" % text if slot[1].startswith("_") and _top_level(text, "_") else text
     signed = text.startswith("-") and my >= ARITHMETIC and \
         (k > 0 or (slot is not None and slot[0].rstrip().endswith(("-", "+"))))
-    if reach is not None and last and slot is not None and not slot[1] and not signed:
-        return text  # nothing follows a trailing big operator: -\sum x
+    if reach is not None and p >= reach and last and slot is not None and not slot[1] and \
+            not signed:
+        return text  # nothing follows a big operator at the end: -\sum x (not -(1 + \sum x))
     # a right operand at its op's own level keeps its parentheses, associative ops included:
     # x + (c - c) is not x + c - c in floating point, and parse(to_text(g)) is g; LaTeX drops
     # them for products (2 \sum a b), whose grouping moves no more than an ulp

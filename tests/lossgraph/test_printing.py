@@ -520,3 +520,12 @@ def test_right_nested_sums_keep_their_grouping():
     assert lg.latex(x + (big - big)) == r"x + \left(10^{20} - 10^{20}\right)"
     assert lg.latex(x * (t * x)) == "x t x"
     check_reads_back(x + (big - big))
+
+
+def test_a_negated_sum_ending_in_a_big_operator_keeps_its_parentheses():
+    """-(1 + sum(t)) printed as -1 + \\sum t in LaTeX (a gradient hypothesis found): only an
+    operand that is itself the big operator runs on unwrapped (-\\sum t)."""
+    assert lg.latex(-(1 + lg.sum(t))) == r"-\left(1 + \sum t\right)"
+    assert lg.latex(-lg.sum(t)) == r"-\sum t"
+    assert lg.latex(x * (1 + lg.sum(t))) == r"x \left(1 + \sum t\right)"
+    check_reads_back(-(1 + lg.sum(lg.sum(-x) * t)))
