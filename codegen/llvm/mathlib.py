@@ -130,6 +130,8 @@ _EXP_NEG_K = {32: 32, 64: 64}
 _EXP_R_POLY = {bits: (1.0, 1.0) + _EXP_Q_FIT[bits] for bits in (32, 64)}
 _EXP_NEG_POLY = {bits: tuple(c * 2.0 ** -_EXP_NEG_K[bits] for c in _EXP_R_POLY[bits])
                  for bits in (32, 64)}
+
+
 def _log1p_r(f):
     """R = (log(1 + f) - f) / f^2 for f in [-1/2, 1], to float64 accuracy (its series where
     |f| < 0.1, where log1p(f) - f cancels)."""
@@ -163,7 +165,8 @@ _LOG1P_R_FIT = {32: _chebyshev_fit(lambda t: _log1p_r(t + 0.5), -0.5, 0.5, 9),
 # degree-20 R there ran 0.81-0.96x)
 _LOG_R_CENTER = (math.sqrt(0.5) + math.sqrt(2.0)) / 2 - 1
 _LOG_R_HALF = (math.sqrt(2.0) - math.sqrt(0.5)) / 2
-_LOG_R_FIT32 = _chebyshev_fit(lambda t: _log1p_r(t + _LOG_R_CENTER), -_LOG_R_HALF, _LOG_R_HALF, 9)
+_LOG_R_FIT32 = _chebyshev_fit(lambda t: _log1p_r(t + _LOG_R_CENTER), -_LOG_R_HALF,
+                              _LOG_R_HALF, 9)
 
 
 def _split(value, bits):
