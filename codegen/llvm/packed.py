@@ -249,7 +249,7 @@ class PackedRows:
         if n.op == "reshape":
             return self.checked(n, self.value(n.inputs[0], self.unit_reshape(idx, n)))
         if id(n) in em.p.shifted and is_float(ty):      # e^(x - ms) = e^-(ms - x)
-            x, ms = (self.value(i, self.aligned(idx, i.shape)) for i in em.p.shifted[id(n)][:2])
+            x, ms = (self.value(i, self.aligned(idx, i.shape)) for i in em.p.shifted[id(n)])
             shift = row_shift(b, convert(b, ms, self.vec(ty.element, ms.type.count)))
             x, shift = (self.spread(v) if width == self.w else v for v in (x, shift))
             return shifted_exp(b, convert(b, x, ty), shift)
