@@ -44,10 +44,10 @@ from llvmlite import ir
 
 from lossgraph.shapes import _factors
 
-from ..llvm import jit, runtime
+from ..llvm import drive, jit, runtime
 from ..llvm.backend import shape_at
 from ..llvm.loops import counted_loop
-from ..llvm.lower import F64, I1, I8, I32, I64, PTR, TYPES, const, convert, is_float
+from ..llvm.lower import F64, I1, I8, I32, I64, PTR, TYPES, const, is_float
 
 # --- xla/ffi/api/c_api.h, API 0.3 (field order as declared; enums are 32-bit ints)
 API_MAJOR, API_MINOR = 0, 3
@@ -199,8 +199,8 @@ class _Handler:
         self.b = ir.IRBuilder(self.entry_block)
         self.strings = 0
         frame = self.fn.args[0]
-        self.kernel = self.b.inttoptr(const(I64, p.jit.address("kernel")),
-                                      ir.FunctionType(ir.VoidType(), [PTR]).as_pointer())
+        self.drive_fn = self.b.inttoptr(const(I64, drive.driver()[2]),
+                                        ir.FunctionType(ir.VoidType(), [PTR, I64]).as_pointer())
         self.metadata(frame)
         self.api = self.field(frame, CALL_FRAME, FRAME_API, PTR)
         self.ctx = self.field(frame, CALL_FRAME, FRAME_CTX, PTR)
@@ -397,133 +397,107 @@ class _Handler:
             data[slot] = g.bitcast(PTR)
         self.run_steps([data[k] for k in p.slots], dims)
 
-    def fake_args(self, pointers, ctl):
-        """A block the kernel's entry reads as the tuple (arrays..., ctl): its item i at
+    def drive(self, args, role):
+        self.b.call(self.drive_fn, [args, const(I64, role)])
+
+    def fake_args(self, pointers):
+        """A block a kernel entry reads as the tuple (pointers...): its item i at
         tuple_item_offset + 8 i points to a block holding pointer i at array_data_offset."""
         b = self.b
         items, data = runtime.tuple_item_offset(), runtime.array_data_offset()
-        ptrs = pointers + [ctl]
-        holders = self.alloca(ir.ArrayType(I8, (data + 8) * len(ptrs)))
-        tup = self.alloca(ir.ArrayType(I8, items + 8 * len(ptrs)))
-        for i, ptr in enumerate(ptrs):
+        holders = self.alloca(ir.ArrayType(I8, (data + 8) * len(pointers)))
+        tup = self.alloca(ir.ArrayType(I8, items + 8 * len(pointers)))
+        for i, ptr in enumerate(pointers):
             holder = self.at(holders, (data + 8) * i, I8)
             b.store(ptr, self.at(holder, data, I8))
             b.store(holder, self.at(tup, items + 8 * i, I8))
         return tup
 
     def run_steps(self, pointers, dims):
+        """The nests as Program._drive runs them: sched's units from the dims, parts on the
+        heap, drive here and help offered to XLA's thread pool (on_two_threads)."""
         p, b = self.t.program, self.b
         size = p.ctl_size
-        ctl0, ctl1 = self.alloca(F64, size), self.alloca(F64, size)
+        ctl = self.alloca(F64, size)
         for j in range(size):
-            b.store(ir.Constant(F64, 0.0), self.at(ctl0, j, F64))
+            b.store(ir.Constant(F64, 0.0), self.at(ctl, j, F64))
         for j, d in enumerate(dims):
-            b.store(b.sitofp(d, F64), self.at(ctl0, j, F64))
-        args0, args1 = self.fake_args(pointers, ctl0), self.fake_args(pointers, ctl1)
+            b.store(b.sitofp(d, F64), self.at(ctl, j, F64))
         where = {k: i for i, k in enumerate(p.slots)}
-        for st in p.steps:
+        first, sched_size = drive.counters(len(p.steps))
+        sched = self.alloca(I64, sched_size)
+        for j in range(sched_size):
+            b.store(const(I64, 0), self.at(sched, j, I64))
+        base, split = const(I64, 0), const(I1, 0)
+        for j, st in enumerate(p.steps):
             _, writes, spec, rank, flat, cell, partials, splittable, _ = st
             for slot, wspec, dtype, ident in writes:
                 if ident is not None:
                     self.fill(pointers[where[slot]], self.numel(wspec, dims), dtype, ident)
             numel = self.numel(spec, dims)
             n0 = const(I64, 1) if rank == 0 else numel if flat else self.size(spec, dims)[0]
-            b.store(ir.Constant(F64, 1.0), self.at(ctl0, cell, F64))
-            m = len(partials)
-            flag = self.at(ctl0, cell + 3 + m, F64)
-            if splittable:
-                two = b.and_(b.icmp_signed(">=", numel, const(I64, runtime.SPLIT_FROM)),
-                             b.icmp_signed(">=", n0, const(I64, 256)))
-                with b.if_else(two) as (then, otherwise):
-                    with then:
-                        self.two_chunks(st, n0, ctl0, ctl1, args0, args1, pointers, where)
-                    with otherwise:
-                        self.one_chunk(cell, n0, ctl0, args0)
-            else:
-                self.one_chunk(cell, n0, ctl0, args0)
-            self.check(b.fcmp_ordered("==", b.load(flag, typ=F64), ir.Constant(F64, 0.0)),
-                       f"{self.t.name}: pick / one_hot: a label is out of range [0, depth)")
-            b.store(ir.Constant(F64, 0.0), self.at(ctl0, cell, F64))
-
-    def one_chunk(self, cell, n0, ctl0, args0):
-        b = self.b
-        b.store(ir.Constant(F64, 0.0), self.at(ctl0, cell + 1, F64))
-        b.store(b.sitofp(n0, F64), self.at(ctl0, cell + 2, F64))
-        b.call(self.kernel, [args0])
-
-    def two_chunks(self, st, n0, ctl0, ctl1, args0, args1, pointers, where):
-        """runtime.chunks(n0, 0): [0, mid), [mid, n0), mid = n0 / 2 rounded up to 64."""
-        b, p = self.b, self.t.program
-        _, _, _, _, _, cell, partials, _, _ = st
-        for j in range(p.ctl_size):
-            b.store(b.load(self.at(ctl0, j, F64), typ=F64), self.at(ctl1, j, F64))
-        mid = b.mul(b.sdiv(b.add(b.sdiv(n0, const(I64, 2)), const(I64, 63)), const(I64, 64)),
-                    const(I64, 64))
-        b.store(ir.Constant(F64, 0.0), self.at(ctl0, cell + 1, F64))
-        b.store(b.sitofp(mid, F64), self.at(ctl0, cell + 2, F64))
-        b.store(b.sitofp(mid, F64), self.at(ctl1, cell + 1, F64))
-        b.store(b.sitofp(n0, F64), self.at(ctl1, cell + 2, F64))
+            n, length = drive.units_ir(b, numel, n0, splittable, p.split_from)
+            for i, v in enumerate((n, length, n0, base)):
+                b.store(v, self.at(sched, drive.STATIC * j + i, I64))
+            base = b.add(base, b.mul(n, const(I64, len(partials) + 1)))
+            split = b.or_(split, b.icmp_signed(">", n, const(I64, 1)))
+        libc = ctypes.CDLL(None)
+        parts = self.call_libc(libc.malloc, PTR, [b.mul(base, const(I64, 8))])
+        self.check(b.icmp_unsigned("!=", parts, ir.Constant(PTR, None)),
+                   f"{self.t.name}: no memory for the partial sums")
+        desc = b.inttoptr(const(I64, p.desc.ctypes.data), PTR)   # the Program lives on
+        args = self.fake_args([desc, sched, parts, ctl] + pointers)
         if p.threads == 2:
-            self.on_two_threads(args0, args1)
+            with b.if_else(split) as (two, one):
+                with two:
+                    self.on_two_threads(args, libc)
+                with one:
+                    self.drive(args, drive.CALLER)
         else:
-            b.call(self.kernel, [args0])
-            b.call(self.kernel, [args1])
-        m = len(partials)
-        for j, (slot, op, typ) in enumerate(partials):
-            a = b.load(self.at(ctl0, cell + 3 + j, F64), typ=F64)
-            c = b.load(self.at(ctl1, cell + 3 + j, F64), typ=F64)
-            total = _combine(b, op, a, c)
-            reg, mem = TYPES[np.dtype(typ).name]
-            v = convert(b, total, reg)
-            if reg == I1:
-                v = b.zext(v, mem)
-            b.store(v, pointers[where[slot]])
-        flag0 = self.at(ctl0, cell + 3 + m, F64)
-        flag1 = b.load(self.at(ctl1, cell + 3 + m, F64), typ=F64)
-        b.store(b.fadd(b.load(flag0, typ=F64), flag1), flag0)
+            self.drive(args, drive.CALLER)
+        self.call_libc(libc.free, ir.VoidType(), [parts])
+        self.check(b.fcmp_ordered("==", b.load(self.at(ctl, size - 1, F64), typ=F64),
+                                  ir.Constant(F64, 0.0)),
+                   f"{self.t.name}: pick / one_hot: a label is out of range [0, depth)")
 
-    def on_two_threads(self, args0, args1):
-        """Chunk 2 offered to XLA's intra-op thread pool (XLA_FFI_ThreadPool_Schedule), chunk 1
-        here; then chunk 2 here too unless a pool thread has claimed it, and wait for it.
+    def on_two_threads(self, args, libc):
+        """help offered to XLA's intra-op thread pool (XLA_FFI_ThreadPool_Schedule), drive
+        here; then, unless a pool thread has begun help by then, nothing is left for it
+        (drive ran every unit no one took), else wait until it is done.
 
         The task's state lives on the heap: {i32 state (0 offered, 1 claimed, 2 done), i32
         owners, args}: whoever claims it (a compare-and-swap 0 -> 1) runs it, and the last of
         the two owners frees it. So the handler never waits for a task no thread has begun
-        (no deadlock when the pool is busy or absent), and returns only after a claimed chunk
+        (no deadlock when the pool is busy or absent), and returns only after a begun help
         is done (it reads the handler's stack)."""
         b = self.b
-        libc = ctypes.CDLL(None)
         task = self.call_libc(libc.malloc, PTR, [const(I64, 16)])
         with b.if_else(b.icmp_unsigned("!=", task, ir.Constant(PTR, None))) as (pool, alone):
             with pool:
-                self.offered(task, args0, args1, libc)
-            with alone:                                  # no memory for the task: inline
-                b.call(self.kernel, [args0])
-                b.call(self.kernel, [args1])
+                self.offered(task, args, libc)
+            with alone:                                  # no memory for the task: alone
+                self.drive(args, drive.CALLER)
 
-    def offered(self, task, args0, args1, libc):
+    def offered(self, task, args, libc):
         """on_two_threads with its task allocated."""
         b = self.b
         state, owners, slot = self.at(task, 0, I32), self.at(task, 1, I32), self.at(task, 8, I8)
         b.store(const(I32, 0), state)
         b.store(const(I32, 2), owners)
-        b.store(args1, slot)
+        b.store(args, slot)
         ok = self.schedule(self.task_main(), task)
         with b.if_then(b.not_(ok)):
             b.store(const(I32, 1), owners)               # no task will run: the only owner
-        b.call(self.kernel, [args0])
+        self.drive(args, drive.CALLER)
         mine = b.extract_value(b.cmpxchg(state, const(I32, 0), const(I32, 1), "acq_rel",
                                          "acquire"), 1)
-        with b.if_else(mine) as (claimed, taken):
-            with claimed:
-                b.call(self.kernel, [args1])
-            with taken:
-                wait, done = self.fn.append_basic_block("wait"), self.fn.append_basic_block("done")
-                b.branch(wait)
-                b.position_at_end(wait)
-                now = b.load_atomic(state, "acquire", 4, typ=I32)
-                b.cbranch(b.icmp_signed("==", now, const(I32, 2)), done, wait)
-                b.position_at_end(done)
+        with b.if_then(b.not_(mine)):
+            wait, done = self.fn.append_basic_block("wait"), self.fn.append_basic_block("done")
+            b.branch(wait)
+            b.position_at_end(wait)
+            now = b.load_atomic(state, "acquire", 4, typ=I32)
+            b.cbranch(b.icmp_signed("==", now, const(I32, 2)), done, wait)
+            b.position_at_end(done)
         self.release(b, task, owners, libc)
 
     def call_libc(self, fn, restype, args, b=None):
@@ -572,8 +546,8 @@ class _Handler:
         b.call(destroy, [args])
 
     def task_main(self):
-        """void chunk(void *task): claim the task (0 -> 1) and run the kernel on its args,
-        mark it done (2); then drop this owner (an XLA_FFI_Task)."""
+        """void chunk(void *task): claim the task (0 -> 1) and run help on its args, mark it
+        done (2); then drop this owner (an XLA_FFI_Task)."""
         fn = self.module.globals.get("chunk")
         if fn is not None:
             return fn
@@ -587,9 +561,9 @@ class _Handler:
                                          "acquire"), 1)
         with b.if_then(mine):
             args = b.load(b.gep(task, [const(I64, 8)], source_etype=I8), typ=PTR)
-            kernel = b.inttoptr(const(I64, self.t.program.jit.address("kernel")),
-                                ir.FunctionType(ir.VoidType(), [PTR]).as_pointer())
-            b.call(kernel, [args])
+            run = b.inttoptr(const(I64, drive.driver()[2]),
+                             ir.FunctionType(ir.VoidType(), [PTR, I64]).as_pointer())
+            b.call(run, [args, const(I64, drive.HELPER)])
             b.atomic_rmw("xchg", state, const(I32, 2), "release")     # done
         self.release(b, task, owners, ctypes.CDLL(None))
         b.ret_void()
@@ -607,14 +581,3 @@ class _Handler:
             b.store(v, self.at(ptr, i, mem))
             return ()
         counted_loop(self.b, const(I64, 0), n, store)
-
-
-def _combine(b, op, a, c):
-    """lower.combine_py(op, a, c) on float64s: +, *, or max/min with NaN propagated."""
-    if op == "sum":
-        return b.fadd(a, c)
-    if op == "prod":
-        return b.fmul(a, c)
-    nan = b.fcmp_unordered("uno", a, c)
-    pick = b.select(b.fcmp_ordered(">" if op == "max" else "<", c, a), c, a)
-    return b.select(nan, b.fadd(a, c), pick)

@@ -39,7 +39,7 @@ from lossgraph.errors import OptionError
 from lossgraph.evaluate import Env, _apply, bind
 from lossgraph.shapes import _factors
 
-from . import emit, fastcall, jit, lower, runtime, specialize
+from . import drive, emit, fastcall, jit, lower, runtime, specialize
 from .emit import NestEmitter, acc_type, emit_whole
 from .lower import REDUCTIONS, TYPES, Nest, combine_py
 
@@ -90,6 +90,9 @@ class Program:
         self.jit, self.fn = None, None
         if emitters:
             layout, self.ctl_size = emit_whole(module, plan, emitters, slots)
+            driven = all(isinstance(st, Nest) for st in plan.steps)
+            if driven:
+                drive.emit_unit(module, plan, emitters, slots)
             self.jit = jit.compile_module(module)
             self.fn = self.jit.function("kernel", None, ctypes.py_object)
         runs = iter(layout if emitters else ())
@@ -119,6 +122,8 @@ class Program:
         self.out_dtypes = {id(n): np.dtype(plan.dtypes[id(n)]) for n in plan.outputs}
         self._local = threading.local()
         self.split_from = runtime.SPLIT_FROM
+        self.desc = drive.describe(self.jit.address("unit"), self.steps, slots, plan,
+                                   self.ctl_size) if self.one_call else None
         self.call = fastcall.build(self) or self.general
 
     def _emitter_per_step(self, emitters):
@@ -205,8 +210,7 @@ class Program:
             c0[:len(dimvals)] = dimvals
             c0[self.run_cells] = 0.0
         if self.one_call:
-            for st, size in zip(self.steps, sizes):
-                self._run(st, size, vals)
+            self._drive(sizes, vals, dimvals)
             return self._results(vals, fresh, outs, dimvals)
         for st in self.steps:
             if st[0] == "nest":
@@ -236,6 +240,43 @@ class Program:
         for d in shape:
             numel *= d
         return numel, (1 if st[3] == 0 else numel if st[4] else shape[0])
+
+    def _sched(self, sizes):
+        """This thread's (sched, parts) for a driven call of these nest sizes (drive's
+        layout), and whether any nest runs in several units."""
+        loc = self._local
+        key = tuple(sizes)
+        if getattr(loc, "sched_key", None) != key:
+            first, size = drive.counters(len(self.steps))
+            sched = np.zeros(size, dtype=np.int64)
+            base, split = 0, False
+            for j, (st, (numel, n0)) in enumerate(zip(self.steps, sizes)):
+                n, length = drive.units(numel, n0, st[7], self.split_from)
+                sched[drive.STATIC * j:drive.STATIC * (j + 1)] = (n, length, n0, base)
+                base += n * (len(st[6]) + 1)
+                split = split or n > 1
+            loc.sched, loc.parts, loc.split = sched, np.empty(base), split
+            loc.sched_first, loc.sched_key = first, key
+        return loc.sched, loc.parts, loc.split, loc.sched_first
+
+    def _drive(self, sizes, vals, dimvals):
+        """Every nest in one native call per thread, units shared (codegen.llvm.drive)."""
+        c0, _ = self._ctls()
+        c0[:len(dimvals)] = dimvals
+        sched, parts, split, first = self._sched(sizes)
+        sched[first:] = 0
+        args = (self.desc, sched, parts, c0) + \
+            tuple(_DUMMY if vals[j] is None else vals[j] for j in self.slots)
+        run = drive.driver()[1]
+        if split and self.threads == 2:
+            worker = runtime.worker()
+            handle = worker.submit(run, (args, drive.HELPER))
+            run(args, drive.CALLER)
+            worker.wait(handle)
+        else:
+            run(args, drive.CALLER)
+        if c0[-1]:
+            self.bad_labels(vals)
 
     def _run(self, st, size, vals):
         """One nest alone: one chunk, or two (on two threads when threads=2)."""

@@ -837,54 +837,76 @@ def _row_operand(eq, c, kind):
     return None
 
 
+def entry_pointers(b, entry, n):
+    """The data pointers of the first n arrays of the tuple entry.args[0] (runtime's stub)."""
+    from . import runtime
+    items, data = runtime.tuple_item_offset(), runtime.array_data_offset()
+
+    def at(base, offset):
+        return b.gep(base, [const(I64, offset)], inbounds=True, source_etype=I8)
+    return [b.load(at(b.load(at(entry.args[0], items + 8 * i), typ=PTR), data), typ=PTR)
+            for i in range(n)]
+
+
+def f64_cell(b, ptr, j):
+    """&ptr[j] of a float64 array (j an int or an i64 value)."""
+    return b.gep(ptr, [const(I64, j) if isinstance(j, int) else j], inbounds=True,
+                 source_etype=F64)
+
+
+def nest_scratches(b, emitters):
+    """The 64-byte-aligned stack scratches of the streamed outputs, shared by the nests (they
+    run one after another)."""
+    sizes = {}
+    for em, _ in emitters:
+        for j, s in enumerate(em.streamed):
+            sizes[j] = max(sizes.get(j, 0), scratch_bytes(em.mem(s)))
+    scratch = [b.alloca(ir.ArrayType(I8, sizes[j])) for j in range(len(sizes))]
+    for a in scratch:
+        a.align = LINE
+    return scratch
+
+
+def call_nest(b, em, nest_slots, where, arrays, partials, lo, hi, dims, scratch):
+    """nest<i>(its buffers, partials, lo, hi, dims, its scratches)."""
+    b.call(em.fn, [arrays[where[k]] for k in nest_slots] + [partials, lo, hi] + dims
+           + scratch[:len(em.streamed)])
+
+
 def emit_whole(module, plan, emitters, slots, name="kernel"):
-    """void kernel(PyObject *args), args = (one array per slot, ctl): the kernel's one entry.
+    """void kernel(PyObject *args), args = (one array per slot, ctl): the kernel's entry for a
+    small call and for a Program with fallback steps (codegen.llvm.drive has the entries of
+    large calls).
 
     ctl = [dim_0, ..., dim_j, then per nest: run, start, stop, its partials, label flag;
     last, the sum of the label flags]: each
     nest whose run is non-zero runs over [start, stop) of its outermost axis (or flat index),
-    in order. A small input runs every nest in one call; a large one calls each nest alone,
-    its two chunks on two threads (with their own ctl). Returns ctl's layout: per nest the
-    offset of its run cell, and ctl's size."""
-    from . import runtime
+    in order. Returns ctl's layout: per nest the offset of its run cell, and ctl's size.
+    The nests stay functions of their own (noinline), so every entry shares their code."""
     entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), name=name)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
-    byte = ir.IntType(8)
-
-    def at(base, offset):
-        return b.gep(base, [const(I64, offset)], inbounds=True, source_etype=byte)
-
-    def cell(j):
-        return b.gep(ctl, [const(I64, j)], inbounds=True, source_etype=F64)
-    items, data = runtime.tuple_item_offset(), runtime.array_data_offset()
-    ptrs = [b.load(at(b.load(at(entry.args[0], items + 8 * i), typ=PTR), data), typ=PTR)
-            for i in range(len(slots) + 1)]
-    *arrays, ctl = ptrs
+    *arrays, ctl = entry_pointers(b, entry, len(slots) + 1)
     where = {k: i for i, k in enumerate(slots)}
-    dims = [b.fptosi(b.load(cell(j), typ=F64), I64) for j in range(len(plan.dims))]
+    dims = [b.fptosi(b.load(f64_cell(b, ctl, j), typ=F64), I64) for j in range(len(plan.dims))]
     offset, layout = len(plan.dims), []
-    sizes = {}                     # the nests run one after another: they share the scratches
-    for em, _ in emitters:
-        for j, s in enumerate(em.streamed):
-            sizes[j] = max(sizes.get(j, 0), scratch_bytes(em.mem(s)))
-    scratch = [b.alloca(ir.ArrayType(byte, sizes[j])) for j in range(len(sizes))]
-    for a in scratch:
-        a.align = LINE
+    scratch = nest_scratches(b, emitters)
     for em, nest_slots in emitters:
-        em.fn.attributes.add("alwaysinline")
+        em.fn.attributes.add("noinline")
         em.fn.linkage = "internal"
         layout.append(offset)
-        run = b.fcmp_ordered("!=", b.load(cell(offset), typ=F64), ir.Constant(F64, 0.0))
+        run = b.fcmp_ordered("!=", b.load(f64_cell(b, ctl, offset), typ=F64),
+                             ir.Constant(F64, 0.0))
         with b.if_then(run):
-            lo, hi = (b.fptosi(b.load(cell(offset + i), typ=F64), I64) for i in (1, 2))
-            b.call(em.fn, [arrays[where[k]] for k in nest_slots] + [cell(offset + 3), lo, hi]
-                   + dims + scratch[:len(em.streamed)])
+            lo, hi = (b.fptosi(b.load(f64_cell(b, ctl, offset + i), typ=F64), I64)
+                      for i in (1, 2))
+            call_nest(b, em, nest_slots, where, arrays, f64_cell(b, ctl, offset + 3), lo, hi,
+                      dims, scratch)
         offset += 3 + len(em.nest.partials) + 1
-    flags = [b.load(cell(o + 3 + len(em.nest.partials)), typ=F64)
+    flags = [b.load(f64_cell(b, ctl, o + 3 + len(em.nest.partials)), typ=F64)
              for o, (em, _) in zip(layout, emitters)]
     total = ir.Constant(F64, 0.0)
     for f in flags:
         total = b.fadd(total, f)
-    b.store(total, cell(offset))             # any label out of range, in any nest
+    b.store(total, f64_cell(b, ctl, offset))   # any label out of range, in any nest
     b.ret_void()
     return layout, offset + 1
