@@ -192,7 +192,7 @@ class _Handler:
     """The IR module of one target's handler (see the module doc)."""
 
     def __init__(self, t):
-        self.t, p = t, t.program
+        self.t = t
         self.module = m = jit.new_module("lossgraph_xla_ffi")
         self.fn = ir.Function(m, ir.FunctionType(PTR, [PTR]), name="handler")
         self.entry_block = self.fn.append_basic_block("entry")

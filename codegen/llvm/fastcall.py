@@ -5,10 +5,12 @@
 It reads the dims off the input shapes, allocates each sink's array (a gradient in its out=
 buffer when given; 0-d ones no caller keeps are per-thread scratch, made once), fills the
 per-thread control array only when the dims change, makes one
-native call and returns the arrays it allocated: about 2 us at N = 10 where the general path
-(lookups per slot, one native call per nest) takes several times that. It declines (calls the
-general path) for inputs that are not C-contiguous native arrays and for inputs big enough to
-cut in two chunks. The source is built from slot numbers, dims positions and integers only (no
+native call (the kernel's entry; from runtime.SPLIT_FROM elements codegen.llvm.drive's driver,
+on the worker thread too) and returns the arrays it allocated: about 2 us at N = 10 where the
+general path (lookups per slot) takes several times that, and about half the Python time
+around a large call (cold: the call's data has pushed the interpreter's out of the caches).
+It declines (calls the general path) for inputs that are not C-contiguous native arrays. The
+source is built from slot numbers, dims positions and integers only (no
 user string, no identifier of the graph) and runs in a namespace holding only what it calls.
 """
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+
+from . import drive, runtime
 
 
 def build(program):
@@ -33,7 +37,9 @@ def build(program):
         return None
     ns = {"empty": np.empty, "full": np.full, "fn": program.fn, "slow": program.general,
           "bad": program.bad_labels, "local": threading.local(), "zeros": np.zeros,
-          "SIZE": program.ctl_size, "SPLIT": program.split_from}
+          "SIZE": program.ctl_size, "SPLIT": program.split_from, "DESC": program.desc,
+          "sched_for": program._sched, "drive": drive, "runtime": runtime,
+          "TWO": program.threads == 2}
     n_in = len(program.input_nodes)
     args = [f"a{i}" for i in range(n_in)]
     lines = ["def call(arrays, outs):",
@@ -53,9 +59,7 @@ def build(program):
     for st in steps:
         numels.append(" * ".join(f"({t})" for t in size(st[2])) or "1")
     sizes = sorted({n for n in numels if n != "1"})
-    if sizes:
-        big = sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})"
-        lines += [f"    if {big} >= SPLIT:", "        return slow(arrays, outs)"]
+    large = sizes and (sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})")
     grads = {k: j for j, k in enumerate(program.grad_slots)}
     # 0-d slots the native code overwrites and no caller keeps (a value comes back as s[()],
     # a copy): per-thread scratch, made once, like ctl (two np.empty calls were 0.2 us of a
@@ -101,7 +105,26 @@ def build(program):
             else:
                 ns[f"C{k}"] = dict(program.consts)[k]
                 items.append(f"C{k}")
-    lines.append(f"    fn(({', '.join(items)}, ctl))")
+    if large:
+        n0s = ["1" if st[3] == 0 else numel if st[4] else size(st[2])[0]
+               for st, numel in zip(steps, numels)]
+        pairs = "".join(f"({n}, {n0}), " for n, n0 in zip(numels, n0s))
+        lines += [f"    if {large} >= SPLIT:",
+                  f"        sched, parts, split, first = sched_for(({pairs}))",
+                  "        sched[first:] = 0",
+                  f"        args = (DESC, sched, parts, ctl, {', '.join(items)})",
+                  "        run = drive.driver()[1]",
+                  "        if split and TWO:",
+                  "            pool = runtime.worker()",
+                  "            h = pool.submit(run, (args, drive.HELPER))",
+                  "            run(args, drive.CALLER)",
+                  "            pool.wait(h)",
+                  "        else:",
+                  "            run(args, drive.CALLER)",
+                  "    else:",
+                  f"        fn(({', '.join(items)}, ctl))"]
+    else:
+        lines.append(f"    fn(({', '.join(items)}, ctl))")
     if plan.checks or any(n.op == "pick" for n in plan.order):     # labels may be flagged
         lines += ["    if ctl[-1]:",
                   "        bad({" + ", ".join(f"{k}: {v}" for k, v in

@@ -13,7 +13,7 @@ from llvmlite import ir
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import backend, drive, jit, runtime
+from codegen.llvm import drive, jit, runtime
 from codegen.llvm.lower import I64, PTR
 
 X = lg.input("x", shape=("N",))
@@ -148,19 +148,20 @@ def test_units_in_ir_are_the_units_in_python():
         assert units <= drive.MAX_UNITS and (units - 1) * length < n0 <= units * length
 
 
-def test_large_calls_run_driven():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_calls_run_the_driver_small_ones_do_not(threads, monkeypatch):
     loss, wrt = LOSSES["bce"]
-    k = codegen.compile(loss, wrt=wrt, backend="llvm", threads=2)
-    f = feed("bce", np.random.default_rng(12))
-    calls = []
-    orig = backend.Program._drive
+    k = codegen.compile(loss, wrt=wrt, backend="llvm", threads=threads)
+    roles = []
+    jm, run, address = drive.driver()
 
-    def spy(self, *args):
-        calls.append(self)
-        return orig(self, *args)
-    backend.Program._drive = spy
-    try:
-        k(**f)
-    finally:
-        backend.Program._drive = orig
-    assert len(calls) == 1
+    def spy(args, role):
+        roles.append(role)
+        run(args, role)
+    monkeypatch.setattr(drive, "driver", lambda: (jm, spy, address))
+    f = feed("bce", np.random.default_rng(12))
+    k(**f)
+    assert sorted(roles) == ([drive.CALLER] if threads == 1 else [drive.CALLER, drive.HELPER])
+    roles.clear()
+    k(**{name: v[:1000] for name, v in f.items()})
+    assert roles == []
