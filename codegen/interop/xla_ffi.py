@@ -11,21 +11,21 @@ compiler does). It answers XLA's metadata query (API version, no traits), runs o
 execute stage, checks the count, dtype, rank and dims of every buffer, and returns NULL, or an
 error made by the api's XLA_FFI_Error_Create (INVALID_ARGUMENT) naming what was wrong.
 
-The kernel's entry is `void kernel(PyObject *args)`, args = (one array per slot, ctl)
-(codegen.llvm.emit.emit_whole): it only loads args[tuple_item_offset + 8 i] and, from each,
-the word at array_data_offset. The handler answers those two loads from blocks on its stack
+The driver's entry is `void drive(PyObject *args, i64 role)`, args = (desc, sched, parts, ctl,
+one array per slot) (codegen.llvm.drive): it and the kernel's `unit` only load
+args[tuple_item_offset + 8 i] and, from each, the word at array_data_offset. The handler answers those two loads from blocks on its stack
 holding XLA's data pointers, so the kernel writes its value and gradients straight into the
 result buffers XLA allocated (zero copy). Arrays the kernel writes that are not results
 (per-row maxima, partial sums) are extra uint8 results sized from the dims ("scratch"), as is
 an int32 input the kernel reads as int64 (JAX without x64), widened by the handler.
 
-The steps run as Program.general runs them (so the bits equal the callback path's): dims from
-the buffers' dims at call time; each nest over [0, n0) of its outer axis, or, for a
-splittable nest of at least runtime.SPLIT_FROM elements and n0 >= 256, in runtime.chunks'
-two chunks, chunk partials combined in chunk order as lower.combine_py and stored in their
-0-d arrays. With threads=2 the second chunk is offered to XLA's intra-op thread pool
-(XLA_FFI_ThreadPool_Schedule) while the handler runs the first; the handler runs it too if no
-pool thread has taken it by then (see on_two_threads).
+The steps run as a large direct call runs them (so the bits equal the callback path's): dims
+from the buffers' dims at call time, the units of codegen.llvm.drive (drive.units_ir, the same
+as drive.units), and the process's driver on (desc, sched, parts, ctl, arrays...), which
+combines the units' partials in unit order and stores them in their 0-d arrays. With threads=2
+and a nest in several units, the helper role is offered to XLA's intra-op thread pool
+(XLA_FFI_ThreadPool_Schedule) while the handler runs the caller's; if no pool thread has begun
+it by then, the caller has run every unit (see on_two_threads).
 
 Programs the handler cannot run (a NumPy fallback step, dims not read off the input shapes, an
 output the kernel does not write in its own dtype) get None: to_jax uses the host callback.

@@ -9,11 +9,14 @@ codegen.llvm.runtime's), compiled at O3 by codegen.llvm.jit. A call then:
     binds the dims from the input shapes (Kernel checked the arrays; a non-contiguous or
     byte-swapped input is copied first: native code reads C-contiguous native arrays only),
     allocates each sink's array (a gradient goes straight into its out= buffer when given),
-    runs the steps: below runtime.SPLIT_FROM elements with no fallback op, every nest in one
-    native call (codegen.llvm.fastcall's generated path); otherwise each nest alone over its
-    outermost axis in one or two chunks (chunk 2 on the worker thread when threads=2, else
-    after chunk 1, so the bits never depend on the thread count), partials combined in chunk
-    order, and a fallback op by its NumPy implementation between them;
+    runs the steps: with no fallback op, every nest in one native call (codegen.llvm.fastcall's
+    generated path): below runtime.SPLIT_FROM elements the kernel's entry, from there
+    codegen.llvm.drive's driver on the calling thread and (threads=2) the worker, which take
+    units of each nest from shared counters, partials combined in unit order; with a fallback
+    op, each nest alone over its outermost axis in one or two chunks (chunk 2 on the worker
+    thread when threads=2, else after chunk 1), partials combined in chunk order, and the
+    fallback op by its NumPy implementation between them (the bits never depend on the thread
+    count);
     returns fresh arrays (never an input or a view of one): value, (grads...) as the NumPy
     backend does.
 

@@ -21,7 +21,9 @@ units of the next nest. A wait spins on `pause` a while, then yields the core (s
 desc (int64, per Program: `describe`): [address of unit, nests, ctl's last cell, then per
 nest: splittable, m, and per partial its op, dtype and tuple index (OPS, DTYPES)]. sched
 (int64): per nest [units, unit length, extent, offset in parts], then the cells a call starts
-from zero: per nest [claimed, done], then the phase. parts (float64): per nest and unit its m
+from zero: per nest [claimed, done], then the phase and whether the caller has started (a
+helper that would wait for a phase before the caller has begun gives up instead: a pool that
+runs the helper inline, before the caller, must not wait forever). parts (float64): per nest and unit its m
 partials and its label flag. The driver is shape- and kernel-agnostic, so a kernel's compile
 pays only for its small `unit` switch.
 """
@@ -35,7 +37,7 @@ from llvmlite import ir
 
 from .emit import call_nest, entry_pointers, f64_cell, nest_scratches
 from .loops import counted_loop
-from .lower import F32, F64, I8, I32, I64, PTR, const, void_intrinsic
+from .lower import F32, F64, I1, I8, I32, I64, PTR, const, void_intrinsic
 
 #: elements per unit of a split nest (rows: as many whole rows as come closest from below,
 #: at least one): 256 KB of float32, a few tens of us of work, so the last unit a thread takes
@@ -87,7 +89,7 @@ def units_ir(b, numel, n0, splittable, split_from):
 
 def counters(n_nests):
     """(first, size): where the per-call cells begin in sched, and sched's size."""
-    return STATIC * n_nests, STATIC * n_nests + 2 * n_nests + 1
+    return STATIC * n_nests, STATIC * n_nests + 2 * n_nests + 2
 
 
 def emit_unit(module, plan, emitters, slots):
@@ -148,21 +150,30 @@ def driver():
 
 
 def _emit_wait(module):
-    """wait_at(ptr cell, i64 target): spin until the int64 at cell (acquire) reaches target:
-    `pause` SPINS times, then sched_yield between looks."""
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64]), name="wait_at")
+    """i1 wait_at(ptr cell, i64 target, ptr guard): spin until the int64 at cell (acquire)
+    reaches target (true), `pause` SPINS times, then sched_yield between looks; false at once
+    when guard is not null and the int64 there is 0 (the caller has not begun)."""
+    fn = ir.Function(module, ir.FunctionType(I1, [PTR, I64, PTR]), name="wait_at")
     fn.linkage = "internal"
     fn.attributes.add("noinline")
-    cell, target = fn.args
+    cell, target, guard = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    head, body, done = (fn.append_basic_block(n) for n in ("head", "body", "done"))
+    head, check, body, done, quit_ = (fn.append_basic_block(n) for n in
+                                      ("head", "check", "body", "done", "quit"))
     entry = b.block
     b.branch(head)
     b.position_at_end(head)
     spins = b.phi(I64)
     spins.add_incoming(const(I64, 0), entry)
     now = b.load_atomic(cell, "acquire", 8, typ=I64)
-    b.cbranch(b.icmp_signed(">=", now, target), done, body)
+    b.cbranch(b.icmp_signed(">=", now, target), done, check)
+    b.position_at_end(check)
+    guarded = b.icmp_unsigned("!=", guard, ir.Constant(PTR, None))
+    with b.if_then(guarded):
+        begun = b.load_atomic(guard, "acquire", 8, typ=I64)
+        with b.if_then(b.icmp_signed("==", begun, const(I64, 0))):
+            b.branch(quit_)
+    b.branch(body)
     b.position_at_end(body)
     if module.triple.startswith(("x86_64", "amd64", "i686")):
         b.call(void_intrinsic(module, "llvm.x86.sse2.pause", []), [])
@@ -173,7 +184,9 @@ def _emit_wait(module):
     spins.add_incoming(b.add(spins, const(I64, 1)), b.block)
     b.branch(head)
     b.position_at_end(done)
-    b.ret_void()
+    b.ret(ir.Constant(I1, 1))
+    b.position_at_end(quit_)
+    b.ret(ir.Constant(I1, 0))
     return fn
 
 
@@ -234,9 +247,15 @@ def _emit_drive(module, wait):
     helping = b.icmp_signed("!=", role, const(I64, CALLER))
     first = b.mul(nests, const(I64, STATIC))
     phase = i64_at(sched, b.add(first, b.mul(nests, const(I64, 2))))
+    begun = i64_at(sched, b.add(b.add(first, b.mul(nests, const(I64, 2))), const(I64, 1)))
     one = const(I64, 1)
+    none = ir.Constant(PTR, None)
     flags = b.alloca(F64)                       # the label flags, summed over the nests
     b.store(ir.Constant(F64, 0.0), flags)
+    going = b.alloca(I1)                        # the helper has not given up
+    b.store(ir.Constant(I1, 1), going)
+    with b.if_then(b.not_(helping)):
+        b.atomic_rmw("xchg", begun, one, "release")
 
     def nest(b, j, cursor):
         split = b.icmp_signed("!=", b.load(i64_at(desc, cursor), typ=I64), const(I64, 0))
@@ -247,17 +266,19 @@ def _emit_drive(module, wait):
         claimed = i64_at(sched, b.add(first, b.mul(j, const(I64, 2))))
         done = i64_at(sched, b.add(b.add(first, b.mul(j, const(I64, 2))), one))
         stride = b.add(m, one)
-        takes = b.and_(split, b.icmp_signed(">", n_units, one))
+        takes = b.and_(b.and_(split, b.icmp_signed(">", n_units, one)),
+                       b.load(going, typ=I1))
         with b.if_then(b.or_(b.not_(helping), takes)):
             with b.if_then(helping):
-                b.call(wait, [phase, j])
-            _claims(b, claimed, n_units, helping, lambda u: b.call(unit, [
+                b.store(b.call(wait, [phase, j, begun]), going)
+            _claims(b, claimed, n_units, b.and_(helping, b.load(going, typ=I1)), helping,
+                    lambda u: b.call(unit, [
                 args, j, b.mul(u, length),
                 b.select(b.icmp_signed("<", b.add(b.mul(u, length), length), extent),
                          b.add(b.mul(u, length), length), extent),
                 f64_at(parts, b.add(base, b.mul(u, stride)))]), done)
             with b.if_then(b.not_(helping)):
-                b.call(wait, [done, n_units])
+                b.call(wait, [done, n_units, none])
 
                 def partial(b, i):
                     at = b.add(cursor, b.add(const(I64, 2), b.mul(i, const(I64, 3))))
@@ -289,12 +310,16 @@ def _emit_drive(module, wait):
     b.ret_void()
 
 
-def _claims(b, claimed, n_units, helping, run, done):
+def _claims(b, claimed, n_units, stop, helping, run, done):
     """Claim units until none is left, running each (run(u)) and counting it done: the
     caller's from the first unit up, the helper's from the last one down (the count of claims
-    keeps them apart)."""
-    fn, pre = b.function, b.block
+    keeps them apart). None when stop (i1) is false: a helper that gave up."""
+    fn = b.function
     head, body, out = (fn.append_basic_block(n) for n in ("claim", "unit", "claimed"))
+    go = fn.append_basic_block("claims")
+    b.cbranch(b.or_(b.not_(helping), stop), go, out)
+    b.position_at_end(go)
+    pre = b.block
     b.branch(head)
     b.position_at_end(head)
     mine = b.phi(I64)

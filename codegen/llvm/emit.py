@@ -2,7 +2,8 @@
 one entry that runs them.
 
     nest<i>(buf_0, ..., buf_k, partials, start, stop, dim_0, ..., dim_j)
-    kernel(PyObject *args)        (emit_whole: args = (arrays..., ctl), calls the nests)
+    kernel(PyObject *args)        (emit_whole: args = (arrays..., ctl), calls the nests; large
+                                  calls go through codegen.llvm.drive's unit and driver)
 
 Buffers are C-contiguous arrays of the node's dtype (bool as one byte); their strides follow
 from the dims (an axis of size 1 is broadcast: index 0). Elementwise values are computed per

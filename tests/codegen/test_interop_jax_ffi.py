@@ -1,5 +1,5 @@
 """to_jax's XLA FFI path (codegen.interop.xla_ffi): used for LLVM kernels, bit for bit the host
-callback's results (one chunk, two chunks on one or two threads, x64 on and off), the limits
+callback's results (one native call, units on one or two threads, x64 on and off), the limits
 and errors, and the handler's protocol called directly through ctypes (metadata query, stages,
 errors through the api's XLA_FFI_Error_Create)."""
 import ctypes
@@ -23,7 +23,7 @@ from lossgraph.errors import DTypeError, OptionError, ShapeError  # noqa: E402
 from .interop_kernels import bce_kernel, ce_kernel  # noqa: E402
 from .test_interop_jax import bce_data, ce_data  # noqa: E402
 
-BIG = 300_000            # above runtime.SPLIT_FROM: the splittable nests run in two chunks
+BIG = 300_000            # above runtime.SPLIT_FROM: the splittable nests run in units
 
 
 @pytest.fixture(autouse=True)

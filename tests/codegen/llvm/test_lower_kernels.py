@@ -79,7 +79,7 @@ def test_float32_flat_loops_are_pinned_to_16_lanes_interleaved_4(kernels, name):
 
 @pytest.mark.parametrize("name", ["bce", "softmax_ce"])
 def test_two_threads_give_the_bits_of_one_and_agree_with_evaluate(kernels, name):
-    n = 2 * runtime.SPLIT_FROM + 130           # cut in two chunks
+    n = 2 * runtime.SPLIT_FROM + 130           # cut in units (codegen.llvm.drive)
     feed = _feed(name, n, np.random.default_rng(1))
     k2 = kernels[name]
     loss, wrt = BENCH[name]
