@@ -8,7 +8,9 @@
 For each workload of benchmarks.workloads (loss + gradient w.r.t. the predictions, mean
 reduction) it times: the LLVM kernel with 2 threads and the gradient buffer passed with out=,
 the same allocating its gradient, 1 thread with out=, the NumPy backend, hand-written NumPy,
-jax.jit(value_and_grad) and numba (when installed); each as a ratio to the bandwidth bound
+jax.jit(value_and_grad) and numba (when installed), and for BCE the hand-built kernel the shared
+note's figures came from (codegen.llvm.handmade, 2 threads, out=: what this machine allows in
+this run); each as a ratio to the bandwidth bound
 (bytes that must move / this machine's 1-thread copy bandwidth, measured in the same run;
 two threads have more, and back-to-back calls find part of their inputs in this machine's
 large shared L3, so a 2-thread figure can beat it). The strict bound is printed beside it:
