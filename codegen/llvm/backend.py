@@ -125,7 +125,7 @@ class Program:
         self.out_dtypes = {id(n): np.dtype(plan.dtypes[id(n)]) for n in plan.outputs}
         self._local = threading.local()
         self.split_from = runtime.SPLIT_FROM
-        self.desc = drive.describe(self.jit.address("unit"), self.steps, slots, plan,
+        self.desc = drive.describe(self.jit.address("unit"), self.steps, slots,
                                    self.ctl_size) if self.one_call else None
         self.call = fastcall.build(self) or self.general
 
@@ -246,7 +246,7 @@ class Program:
 
     def _sched(self, sizes):
         """This thread's (sched, parts) for a driven call of these nest sizes (drive's
-        layout), and whether any nest runs in several units."""
+        layout, the per-call counters zeroed), and whether any nest runs in several units."""
         loc = self._local
         key = tuple(sizes)
         if getattr(loc, "sched_key", None) != key:
@@ -260,24 +260,17 @@ class Program:
                 split = split or n > 1
             loc.sched, loc.parts, loc.split = sched, np.empty(base), split
             loc.sched_first, loc.sched_key = first, key
-        return loc.sched, loc.parts, loc.split, loc.sched_first
+        loc.sched[loc.sched_first:] = 0
+        return loc.sched, loc.parts, loc.split
 
     def _drive(self, sizes, vals, dimvals):
         """Every nest in one native call per thread, units shared (codegen.llvm.drive)."""
         c0, _ = self._ctls()
         c0[:len(dimvals)] = dimvals
-        sched, parts, split, first = self._sched(sizes)
-        sched[first:] = 0
-        args = (self.desc, sched, parts, c0) + \
-            tuple(_DUMMY if vals[j] is None else vals[j] for j in self.slots)
-        run = drive.driver()[1]
-        if split and self.threads == 2:
-            worker = runtime.worker()
-            handle = worker.submit(run, (args, drive.HELPER))
-            run(args, drive.CALLER)
-            worker.wait(handle)
-        else:
-            run(args, drive.CALLER)
+        sched, parts, split = self._sched(sizes)
+        drive.run((self.desc, sched, parts, c0) +
+                  tuple(_DUMMY if vals[j] is None else vals[j] for j in self.slots),
+                  split, self.threads)
         if c0[-1]:
             self.bad_labels(vals)
 

@@ -35,6 +35,7 @@ import functools
 import numpy as np
 from llvmlite import ir
 
+from . import runtime
 from .emit import call_nest, entry_pointers, f64_cell, nest_scratches
 from .loops import counted_loop
 from .lower import F32, F64, I1, I8, I32, I64, PTR, const, void_intrinsic
@@ -117,7 +118,7 @@ def emit_unit(module, plan, emitters, slots):
     return fn
 
 
-def describe(unit_address, steps, slots, plan, ctl_size):
+def describe(unit_address, steps, slots, ctl_size):
     """desc of a Program whose steps are all nests (see the module docstring)."""
     where = {k: i for i, k in enumerate(slots)}
     out = [unit_address, len(steps), ctl_size - 1]
@@ -127,6 +128,19 @@ def describe(unit_address, steps, slots, plan, ctl_size):
         for slot, op, typ in partials:
             out += [OPS[op], DTYPES[np.dtype(typ).name], HEAD + where[slot]]
     return np.array(out, dtype=np.int64)
+
+
+def run(args, split, threads):
+    """A large call: the driver on this thread as the caller and, with threads=2 and a nest
+    in several units (split), on the worker as the helper; returns when both are done."""
+    fn = driver()[1]
+    if split and threads == 2:
+        pool = runtime.worker()
+        handle = pool.submit(fn, (args, HELPER))
+        fn(args, CALLER)
+        pool.wait(handle)
+    else:
+        fn(args, CALLER)
 
 
 @functools.cache
@@ -223,7 +237,6 @@ def _store_as(b, dtype, total, ptr):
 
 
 def _emit_drive(module, wait):
-    from . import runtime
     unit_ty = ir.FunctionType(ir.VoidType(), [PTR, I64, I64, I64, PTR])
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64]), name="drive")
     args, role = fn.args

@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from . import drive, runtime
+from . import drive
 
 
 def build(program):
@@ -38,8 +38,7 @@ def build(program):
     ns = {"empty": np.empty, "full": np.full, "fn": program.fn, "slow": program.general,
           "bad": program.bad_labels, "local": threading.local(), "zeros": np.zeros,
           "SIZE": program.ctl_size, "SPLIT": program.split_from, "DESC": program.desc,
-          "sched_for": program._sched, "drive": drive, "runtime": runtime,
-          "TWO": program.threads == 2}
+          "sched_for": program._sched, "drive": drive, "THREADS": program.threads}
     n_in = len(program.input_nodes)
     args = [f"a{i}" for i in range(n_in)]
     lines = ["def call(arrays, outs):",
@@ -110,17 +109,9 @@ def build(program):
                for st, numel in zip(steps, numels)]
         pairs = "".join(f"({n}, {n0}), " for n, n0 in zip(numels, n0s))
         lines += [f"    if {large} >= SPLIT:",
-                  f"        sched, parts, split, first = sched_for(({pairs}))",
-                  "        sched[first:] = 0",
-                  f"        args = (DESC, sched, parts, ctl, {', '.join(items)})",
-                  "        run = drive.driver()[1]",
-                  "        if split and TWO:",
-                  "            pool = runtime.worker()",
-                  "            h = pool.submit(run, (args, drive.HELPER))",
-                  "            run(args, drive.CALLER)",
-                  "            pool.wait(h)",
-                  "        else:",
-                  "            run(args, drive.CALLER)",
+                  f"        sched, parts, split = sched_for(({pairs}))",
+                  f"        drive.run((DESC, sched, parts, ctl, {', '.join(items)}), split, "
+                  "THREADS)",
                   "    else:",
                   f"        fn(({', '.join(items)}, ctl))"]
     else:
