@@ -12,11 +12,9 @@ codegen.llvm.runtime's), compiled at O3 by codegen.llvm.jit. A call then:
     runs the steps: with no fallback op, every nest in one native call (codegen.llvm.fastcall's
     generated path): below runtime.SPLIT_FROM elements the kernel's entry, from there
     codegen.llvm.drive's driver on the calling thread and (threads=2) the worker, which take
-    units of each nest from shared counters, partials combined in unit order; with a fallback
-    op, each nest alone over its outermost axis in one or two chunks (chunk 2 on the worker
-    thread when threads=2, else after chunk 1), partials combined in chunk order, and the
-    fallback op by its NumPy implementation between them (the bits never depend on the thread
-    count);
+    units of each nest from shared counters, partials combined in unit order (the bits never
+    depend on the thread count); with a fallback op, each nest alone (large: the same driver,
+    that nest's units only) and the fallback op by its NumPy implementation between them;
     returns fresh arrays (never an input or a view of one): value, (grads...) as the NumPy
     backend does.
 
@@ -44,7 +42,7 @@ from lossgraph.shapes import _factors
 
 from . import drive, emit, fastcall, jit, lower, runtime, specialize
 from .emit import NestEmitter, acc_type, emit_whole
-from .lower import REDUCTIONS, TYPES, Nest, combine_py
+from .lower import REDUCTIONS, TYPES, Nest
 
 _ACC_NAMES = {lower.F64: "float64", lower.I64: "int64"}
 _DUMMY = np.zeros(1)      # stands in for arrays a step has not made yet (never read)
@@ -93,9 +91,7 @@ class Program:
         self.jit, self.fn = None, None
         if emitters:
             layout, self.ctl_size = emit_whole(module, plan, emitters, slots)
-            driven = all(isinstance(st, Nest) for st in plan.steps)
-            if driven:
-                drive.emit_unit(module, plan, emitters, slots)
+            drive.emit_unit(module, plan, emitters, slots)
             self.jit = jit.compile_module(module)
             self.fn = self.jit.function("kernel", None, ctypes.py_object)
         runs = iter(layout if emitters else ())
@@ -126,7 +122,9 @@ class Program:
         self._local = threading.local()
         self.split_from = runtime.SPLIT_FROM
         self.desc = drive.describe(self.jit.address("unit"), self.steps, slots,
-                                   self.ctl_size) if self.one_call else None
+                                   self.ctl_size) if emitters else None
+        self.nest_of = {id(st): j for j, st in
+                        enumerate(st for st in self.steps if st[0] == "nest")}
         self.call = fastcall.build(self) or self.general
 
     def _emitter_per_step(self, emitters):
@@ -275,37 +273,29 @@ class Program:
             self.bad_labels(vals)
 
     def _run(self, st, size, vals):
-        """One nest alone: one chunk, or two (on two threads when threads=2)."""
+        """One nest alone (a Program with fallback steps): in units on the driver (on two
+        threads when threads=2) from runtime.SPLIT_FROM elements, else one call."""
         _, writes, _, k, flat, cell, partials, splittable, post = st
         numel, n0 = size
         c0, c1 = self._ctls()
-        c0[self.run_cells] = 0.0
-        c0[cell] = 1.0
-        args = tuple(_DUMMY if vals[j] is None else vals[j] for j in self.slots)
-        m = len(partials)
-        if splittable and numel >= runtime.SPLIT_FROM and n0 >= 256:
-            c1[:] = c0
-            (c0[cell + 1], c0[cell + 2]), (c1[cell + 1], c1[cell + 2]) = runtime.chunks(n0, 0)
-            if self.threads == 2:
-                worker = runtime._worker()
-                handle = worker.submit(self.fn, (args + (c1,),))
-                self.fn(args + (c0,))
-                worker.wait(handle)
-            else:
-                self.fn(args + (c0,))
-                self.fn(args + (c1,))
-            p0 = c0[cell + 3:cell + 4 + m].tolist()
-            p1 = c1[cell + 3:cell + 4 + m].tolist()
-            totals = [combine_py(op, a, b) for (_, op, _), a, b in zip(partials, p0, p1)]
-            bad = p0[-1] or p1[-1]
-            with np.errstate(all="ignore"):
-                for (slot, _, typ), total in zip(partials, totals):
-                    vals[slot] = np.array(typ(total))
+        if splittable and numel >= self.split_from:
+            n, length = drive.units(numel, n0, True, self.split_from)
+            j, nests = self.nest_of[id(st)], len(self.nest_of)
+            first, size = drive.counters(nests)
+            sched = np.zeros(size, dtype=np.int64)
+            sched[drive.STATIC * j:drive.STATIC * (j + 1)] = (n, length, n0, 0)
+            args = tuple(_DUMMY if vals[i] is None else vals[i] for i in self.slots)
+            drive.run((self.desc, sched, np.empty(n * (len(partials) + 1)), c0) + args,
+                      n > 1, self.threads)
+            bad = c0[-1]
         else:
+            c0[self.run_cells] = 0.0
+            c0[cell] = 1.0
             c0[cell + 1], c0[cell + 2] = 0.0, n0
+            args = tuple(_DUMMY if vals[i] is None else vals[i] for i in self.slots)
             self.fn(args + (c0,))
-            bad = c0[cell + 3 + m]
-        c0[cell] = 0.0
+            bad = c0[cell + 3 + len(partials)]
+            c0[cell] = 0.0
         if bad:
             self.bad_labels(vals)
         for slot, final in post:

@@ -12,15 +12,17 @@ depends on the shapes only (`units`). Each thread claims units from the nest's c
 caller from the first unit up and the helper from the last one down (so each streams through a
 region of its own), and runs `unit` on them, the partials going to the unit's cells of parts; a
 slow core, or a worker that starts late, does fewer units instead of holding the call up. The
-caller then waits for the units the helper took, combines the units' partials in unit order as
-lower.combine_py (so the bits are the same on one thread or two, whoever ran which unit),
+caller then waits for the units the helper took, combines the units' partials in unit order (sums
+and products in float64, max and min with NaN propagating; so the bits are the same on one
+thread or two, whoever ran which unit),
 stores each into its 0-d array in the reduction's dtype (as a whole-range run leaves it),
 and publishes the phase, the number of nests done, which the helper waits for before it takes
 units of the next nest. A wait spins on `pause` a while, then yields the core (sched_yield).
 
 desc (int64, per Program: `describe`): [address of unit, nests, ctl's last cell, then per
 nest: splittable, m, and per partial its op, dtype and tuple index (OPS, DTYPES)]. sched
-(int64): per nest [units, unit length, extent, offset in parts], then the cells a call starts
+(int64): per nest [units (0: the nest does not run in this call), unit length, extent, offset
+in parts], then the cells a call starts
 from zero: per nest [claimed, done], then the phase and whether the caller has started (a
 helper that would wait for a phase before the caller has begun gives up instead: a pool that
 runs the helper inline, before the caller, must not wait forever). parts (float64): per nest and unit its m
@@ -119,10 +121,11 @@ def emit_unit(module, plan, emitters, slots):
 
 
 def describe(unit_address, steps, slots, ctl_size):
-    """desc of a Program whose steps are all nests (see the module docstring)."""
+    """desc of a Program's nests (its steps of kind "nest", see the module docstring)."""
     where = {k: i for i, k in enumerate(slots)}
-    out = [unit_address, len(steps), ctl_size - 1]
-    for st in steps:
+    nests = [st for st in steps if st[0] == "nest"]
+    out = [unit_address, len(nests), ctl_size - 1]
+    for st in nests:
         partials = st[6]
         out += [int(bool(st[7])), len(partials)]
         for slot, op, typ in partials:
@@ -205,8 +208,8 @@ def _emit_wait(module):
 
 
 def _combine(b, op, a, v):
-    """a op v on float64 partials, op a desc code, as lower.combine_py: +, *, or max / min
-    with NaN propagated."""
+    """a op v on float64 partials, op a desc code: +, *, or max / min with NaN propagated
+    (an equal v keeps a)."""
     nan = b.fcmp_unordered("uno", a, v)
     pick_max = b.select(b.fcmp_ordered(">", v, a), v, a)
     pick_min = b.select(b.fcmp_ordered("<", v, a), v, a)
@@ -306,7 +309,10 @@ def _emit_drive(module, wait):
                     total, = counted_loop(b, one, n_units, step, (start,))
                     _store_as(b, dtype, total, item(index))
                     return ()
-                counted_loop(b, const(I64, 0), m, partial)
+                # a nest of no units (not run in this call) leaves its arrays alone
+                counted_loop(b, const(I64, 0),
+                             b.select(b.icmp_signed(">", n_units, const(I64, 0)), m,
+                                      const(I64, 0)), partial)
 
                 def flag(b, u, acc):
                     v = b.load(f64_at(parts, b.add(base, b.add(b.mul(u, stride), m))), typ=F64)

@@ -267,17 +267,6 @@ def combine(b, op, acc, v, loose=False):
     return b.select(take, v, acc)
 
 
-def combine_py(op, a, b):
-    """Chunk partials combined in chunk order (NaN propagates for max/min)."""
-    if op == "sum":
-        return a + b
-    if op == "prod":
-        return a * b
-    if a != a or b != b:
-        return a + b
-    return max(a, b) if op == "max" else min(a, b)
-
-
 # --- decompositions into the tables above (nodes built with lossgraph ops)
 
 def _shift_of(m):

@@ -1,7 +1,8 @@
 """codegen.llvm.drive, the entries of large calls: units from shared counters, partials combined
 in unit order. The bits do not depend on who ran which unit: one thread, two, a worker that
 starts late, a worker that runs every unit before the calling thread starts; units the same in
-Python and in IR; max / min / prod partials, NaN among them, and label flags across units."""
+Python and in IR; max / min / prod partials, NaN among them, label flags across units, and a
+Program with a NumPy step between its nests (each nest driven alone)."""
 import ctypes
 import threading
 import time
@@ -20,6 +21,7 @@ X = lg.input("x", shape=("N",))
 Z = lg.input("z", shape=("N",))
 LOGITS = lg.input("logits", shape=("N", "C"))
 LABELS = lg.input("labels", shape=("N",), dtype="int64")
+M = lg.input("m", shape=("N", "K"))
 N = 3 * runtime.SPLIT_FROM + 4321        # a dozen units and a short last one
 LOSSES = {
     "bce": (lg.mean(lg.softplus(X) - X * Z), [X]),
@@ -27,10 +29,14 @@ LOSSES = {
     "prod": (lg.prod(1 + 1e-7 * X) + lg.sum(Z * X), [X]),
     "softmax_ce": (lg.mean(zoo.tf.sparse_softmax_cross_entropy(LOGITS, LABELS)), [LOGITS]),
     "variance": (lg.mean(lg.square(X - lg.mean(X))) + lg.mean(Z * X), [X]),
+    # transpose is computed in NumPy between the nests: each nest runs alone, in units
+    "fallback": (lg.mean(lg.softplus(lg.transpose(M))) + lg.max(M), [M]),
 }
 
 
 def feed(name, rng, dtype=np.float32):
+    if name == "fallback":
+        return {"m": rng.normal(size=(N // 3, 3)).astype(dtype)}
     if name == "softmax_ce":
         rows = N // 97
         return {"logits": rng.normal(size=(rows, 97)).astype(dtype),
