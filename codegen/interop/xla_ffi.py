@@ -415,7 +415,8 @@ class _Handler:
 
     def run_steps(self, pointers, dims):
         """The nests as Program._drive runs them: sched's units from the dims, parts on the
-        heap, drive here and help offered to XLA's thread pool (on_two_threads)."""
+        heap, the driver's caller role here and its helper role offered to XLA's thread pool
+        (on_two_threads)."""
         p, b = self.t.program, self.b
         size = p.ctl_size
         ctl = self.alloca(F64, size)
@@ -461,14 +462,15 @@ class _Handler:
                    f"{self.t.name}: pick / one_hot: a label is out of range [0, depth)")
 
     def on_two_threads(self, args, libc):
-        """help offered to XLA's intra-op thread pool (XLA_FFI_ThreadPool_Schedule), drive
-        here; then, unless a pool thread has begun help by then, nothing is left for it
-        (drive ran every unit no one took), else wait until it is done.
+        """The helper role offered to XLA's intra-op thread pool (XLA_FFI_ThreadPool_Schedule),
+        the caller's run here; then, unless a pool thread has begun the helper by then,
+        nothing is left for it (the caller ran every unit no one took), else wait until it is
+        done.
 
         The task's state lives on the heap: {i32 state (0 offered, 1 claimed, 2 done), i32
         owners, args}: whoever claims it (a compare-and-swap 0 -> 1) runs it, and the last of
         the two owners frees it. So the handler never waits for a task no thread has begun
-        (no deadlock when the pool is busy or absent), and returns only after a begun help
+        (no deadlock when the pool is busy or absent), and returns only after a begun helper
         is done (it reads the handler's stack)."""
         b = self.b
         task = self.call_libc(libc.malloc, PTR, [const(I64, 16)])
@@ -546,7 +548,7 @@ class _Handler:
         b.call(destroy, [args])
 
     def task_main(self):
-        """void chunk(void *task): claim the task (0 -> 1) and run help on its args, mark it
+        """void chunk(void *task): claim the task (0 -> 1) and run the driver's helper role on its args, mark it
         done (2); then drop this owner (an XLA_FFI_Task)."""
         fn = self.module.globals.get("chunk")
         if fn is not None:

@@ -211,7 +211,7 @@ class Program:
             c0[:len(dimvals)] = dimvals
             c0[self.run_cells] = 0.0
         if self.one_call:
-            self._drive(sizes, vals, dimvals)
+            self._drive(sizes, vals)
             return self._results(vals, fresh, outs, dimvals)
         for st in self.steps:
             if st[0] == "nest":
@@ -243,28 +243,22 @@ class Program:
         return numel, (1 if st[3] == 0 else numel if st[4] else shape[0])
 
     def _sched(self, sizes):
-        """This thread's (sched, parts) for a driven call of these nest sizes (drive's
-        layout, the per-call counters zeroed), and whether any nest runs in several units."""
+        """This thread's (sched, parts, split) for a driven call of these nest sizes
+        (drive.schedule, kept while the sizes repeat), the per-call counters zeroed."""
         loc = self._local
         key = tuple(sizes)
         if getattr(loc, "sched_key", None) != key:
-            first, size = drive.counters(len(self.steps))
-            sched = np.zeros(size, dtype=np.int64)
-            base, split = 0, False
-            for j, (st, (numel, n0)) in enumerate(zip(self.steps, sizes)):
-                n, length = drive.units(numel, n0, st[7], self.split_from)
-                sched[drive.STATIC * j:drive.STATIC * (j + 1)] = (n, length, n0, base)
-                base += n * (len(st[6]) + 1)
-                split = split or n > 1
-            loc.sched, loc.parts, loc.split = sched, np.empty(base), split
-            loc.sched_first, loc.sched_key = first, key
+            loc.sched, loc.parts, loc.split = drive.schedule(
+                [drive.units(numel, n0, st[7], self.split_from) + (n0, len(st[6]))
+                 for st, (numel, n0) in zip(self.steps, sizes)])
+            loc.sched_first, loc.sched_key = drive.counters(len(self.steps))[0], key
         loc.sched[loc.sched_first:] = 0
         return loc.sched, loc.parts, loc.split
 
-    def _drive(self, sizes, vals, dimvals):
-        """Every nest in one native call per thread, units shared (codegen.llvm.drive)."""
+    def _drive(self, sizes, vals):
+        """Every nest in one native call per thread, units shared (codegen.llvm.drive);
+        general has put the dims in this thread's ctl."""
         c0, _ = self._ctls()
-        c0[:len(dimvals)] = dimvals
         sched, parts, split = self._sched(sizes)
         drive.run((self.desc, sched, parts, c0) +
                   tuple(_DUMMY if vals[j] is None else vals[j] for j in self.slots),
@@ -277,22 +271,19 @@ class Program:
         threads when threads=2) from runtime.SPLIT_FROM elements, else one call."""
         _, writes, _, k, flat, cell, partials, splittable, post = st
         numel, n0 = size
-        c0, c1 = self._ctls()
+        c0, _ = self._ctls()
+        args = tuple(_DUMMY if vals[i] is None else vals[i] for i in self.slots)
         if splittable and numel >= self.split_from:
-            n, length = drive.units(numel, n0, True, self.split_from)
-            j, nests = self.nest_of[id(st)], len(self.nest_of)
-            first, size = drive.counters(nests)
-            sched = np.zeros(size, dtype=np.int64)
-            sched[drive.STATIC * j:drive.STATIC * (j + 1)] = (n, length, n0, 0)
-            args = tuple(_DUMMY if vals[i] is None else vals[i] for i in self.slots)
-            drive.run((self.desc, sched, np.empty(n * (len(partials) + 1)), c0) + args,
-                      n > 1, self.threads)
+            j = self.nest_of[id(st)]
+            nests = [(0, 1, 1, 0)] * len(self.nest_of)      # the others do not run
+            nests[j] = drive.units(numel, n0, True, self.split_from) + (n0, len(partials))
+            sched, parts, split = drive.schedule(nests)
+            drive.run((self.desc, sched, parts, c0) + args, split, self.threads)
             bad = c0[-1]
         else:
             c0[self.run_cells] = 0.0
             c0[cell] = 1.0
             c0[cell + 1], c0[cell + 2] = 0.0, n0
-            args = tuple(_DUMMY if vals[i] is None else vals[i] for i in self.slots)
             self.fn(args + (c0,))
             bad = c0[cell + 3 + len(partials)]
             c0[cell] = 0.0

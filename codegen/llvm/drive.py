@@ -95,6 +95,19 @@ def counters(n_nests):
     return STATIC * n_nests, STATIC * n_nests + 2 * n_nests + 2
 
 
+def schedule(nests):
+    """(sched, parts, split) for nests [(units, unit length, extent, m partials), ...] (units
+    0: the nest does not run), the per-call counters zero; split: some nest has several
+    units."""
+    first, size = counters(len(nests))
+    sched = np.zeros(size, dtype=np.int64)
+    base = 0
+    for j, (n, length, extent, m) in enumerate(nests):
+        sched[STATIC * j:STATIC * (j + 1)] = (n, length, extent, base)
+        base += n * (m + 1)
+    return sched, np.empty(base), any(n > 1 for n, _, _, _ in nests)
+
+
 def emit_unit(module, plan, emitters, slots):
     """Add unit (see the module docstring) to a kernel's module."""
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64, I64, PTR]),
