@@ -285,6 +285,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     import llvmlite.binding  # noqa: F401  (its import is not the kernel's compile time)
     names = args.losses.split(",")
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        ap.error(f"--losses: unknown {', '.join(unknown)}; expected names from "
+                 f"{', '.join(WORKLOADS)}")
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     if args.ramp:
         for dtype in args.dtypes.split(","):

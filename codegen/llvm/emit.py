@@ -77,7 +77,8 @@ INTERLEAVE = {32: 1, 64: 1}
 #: (prefetch_row). Softmax CE, 1e7 elements, out=, A/B in one process, on vs off: float32
 #: C = 500 1.20x, 1000 1.31x (2 threads 1.29x), 1025 1.19x, 127 0.99x; float64 C = 300 1.15x,
 #: 500 1.11x, 512 0.98x; beyond (the hardware prefetcher keeps up) float32 C = 2000 1.04x,
-#: 4000 0.95x, float64 C = 1000 0.94x. Prefetching the written rows too was slower.
+#: 4000 0.95x, float64 C = 1000 0.94x. Prefetching the written rows too was slower. Those
+#: figures are an Intel Sapphire Rapids core's; AMD Zen cores skip it (prefetch_rows_on_host).
 PREFETCH_ROW_BYTES = 4608
 #: prefetch_row's lines per iteration of its kept loop (unroll.disable). Softmax CE, 1e7
 #: elements, 1 thread, out=, time vs 63 unrolled calls (31 interleaved rounds, medians):
@@ -128,6 +129,18 @@ def streams_on_host():
     features = llvm.get_host_cpu_features()
     return llvm.get_process_triple().startswith(("x86_64", "amd64")) and \
         bool(features.get("avx512f") or features.get("avx"))
+
+
+@functools.cache
+def prefetch_rows_on_host():
+    """Whether prefetch_row prefetches on this host: not on AMD Zen cores (LLVM's "znver*"),
+    whose L2 prefetcher follows the rows by itself and whom the row's 63 prefetches slow
+    down. Zen 4 (EPYC, 2 vCPUs), softmax CE at 1e7 elements, out=, A/B in one process, off
+    vs on, medians of 11-15 rounds: float32 C = 1000 1.13-1.54x (2 threads), 500 1.09x,
+    127 1.02x; float64 C = 300 1.15x, 500 1.18x. Streaming the rows' gradient instead
+    (non-temporal stores from an L1 scratch row) was 0.68-0.87x."""
+    import llvmlite.binding as llvm
+    return not llvm.get_host_cpu_name().startswith("znver")
 
 
 class NestEmitter:
@@ -624,7 +637,7 @@ class NestEmitter:
         nest, b = self.nest, self.b
         c = nest.shape[-1]
         if nest.outer != 1 or len(nest.shape) != 2 or not isinstance(c, int) or \
-                self.short_row():
+                self.short_row() or not prefetch_rows_on_host():
             return
         reads = [n for n in self.buffers if n.shape == nest.shape
                  and not any(n is w for w in nest.writes)

@@ -166,11 +166,14 @@ def test_a_row_value_reading_a_reduction_over_the_rows_waits_for_it(classes):
 @pytest.mark.parametrize("classes, dtype, prefetched", [(1000, "float32", True),
                                                         (500, "float64", True),
                                                         (4000, "float32", False)])
-def test_rows_up_to_prefetch_row_bytes_prefetch_the_next_row(classes, dtype, prefetched):
+def test_rows_up_to_prefetch_row_bytes_prefetch_the_next_row(monkeypatch, classes, dtype,
+                                                             prefetched):
     """emit.prefetch_row: the next row of the logits, only where a row has at most
     PREFETCH_ROW_BYTES (how many lines each call site covers: test_prefetch_loop.py); the
     results are checked against lg.evaluate by the tests above (C = 1000, 1025, two
-    chunks)."""
+    chunks). The host rule (emit.prefetch_rows_on_host) is patched on."""
+    monkeypatch.setattr(emit, "prefetch_rows_on_host", lambda: True)
+    codegen.CACHE.clear()
     x, loss = _ce(classes)
     k = codegen.compile(loss, wrt=[x], backend="llvm", threads=1)
     rng = np.random.default_rng(2)
