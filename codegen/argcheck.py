@@ -47,3 +47,33 @@ def build_check(inputs, fixed_float=None):
     namespace = {"__builtins__": {"type": type}, **consts}
     exec(compile(source, "<argument check>", "exec"), namespace)  # noqa: S102 (positions only)
     return namespace["ok"]
+
+
+def build_out_check(inputs, wrt):
+    """fits(out, *arrays) for the input nodes in order and the positions wrt of the inputs
+    differentiated: True when out is a tuple of one buffer per wrt, each an ndarray of its
+    input's shape and dtype, C-contiguous and writeable, the float inputs share one float
+    dtype, and no buffer overlaps an input or an earlier buffer (two distinct arrays that
+    both own their data never overlap; other pairs ask np.may_share_memory). Anything else
+    returns False, and the kernel's full check raises the error that names it."""
+    floats = [k for k, n in enumerate(inputs) if n.dtype in ("float", "float32", "float64")]
+    terms = [f"len(out) == {len(wrt)}"]
+    if floats:
+        terms.append(f"a{floats[0]}.dtype in FLOATS")
+        terms += [f"a{k}.dtype == a{floats[0]}.dtype" for k in floats[1:]]
+    for j, i in enumerate(wrt):
+        b = f"b{j}"
+        terms += [f"type({b} := out[{j}]) is ndarray", f"{b}.shape == a{i}.shape",
+                  f"{b}.dtype == a{i}.dtype", f"(f{j} := {b}.flags).c_contiguous",
+                  f"f{j}.writeable"]
+        others = [(f"a{k}", f"a{k}.flags.owndata") for k in range(len(inputs))] + \
+            [(f"b{m}", f"f{m}.owndata") for m in range(j)]
+        terms += [f"(f{j}.owndata and {own} and {b} is not {x} or not share({b}, {x}))"
+                  for x, own in others]
+    params = ", ".join(["out"] + [f"a{k}" for k in range(len(inputs))])
+    source = f"def fits({params}):\n    return ({' and '.join(terms)})\n"
+    namespace = {"__builtins__": {"type": type, "len": len}, "ndarray": np.ndarray,
+                 "share": np.may_share_memory,
+                 "FLOATS": frozenset([np.dtype("float32"), np.dtype("float64")])}
+    exec(compile(source, "<out check>", "exec"), namespace)  # noqa: S102 (positions only)
+    return namespace["fits"]

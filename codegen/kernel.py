@@ -27,7 +27,7 @@ from lossgraph.lru import LRU
 from lossgraph.shapes import fmt_shape
 
 from . import pipeline
-from .argcheck import build_check
+from .argcheck import build_check, build_out_check
 from .numpy_backend import NumpyBackend
 
 BACKENDS = {"numpy": NumpyBackend()}
@@ -126,9 +126,6 @@ def _wrt_key(wrt):
     return tuple(wrt)
 
 
-_FLOAT_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
-
-
 class Kernel:
     """A compiled loss: call it with arrays; repr, .source, .graph tell what it is.
 
@@ -169,6 +166,8 @@ class Kernel:
         self._n = len(self.input_names)
         self._ok = build_check(list(schedule.inputs.values()), dtype) or \
             (lambda *arrays: False)
+        self._fits = build_out_check(list(schedule.inputs.values()),
+                                     [self.input_names.index(w) for w in self.wrt])
 
     # --- calling
     def __call__(self, *args, out=None, **kwargs):
@@ -207,47 +206,13 @@ class Kernel:
                                         f"dtype {self.dtype}, got {a.dtype}")
         return out
 
-    def _out_fits(self, out, arrays):
-        """The common case, decided without binding dims again: every buffer has its input's
-        shape and dtype, all float inputs share that dtype, and nothing overlaps."""
-        pos = self.__dict__.get("_wrt_pos")
-        if pos is None:
-            names = list(self.input_names)
-            pos = self._wrt_pos = tuple(names.index(w) for w in self.wrt)
-            self._float_pos = tuple(i for i, n in enumerate(self.schedule.inputs.values())
-                                    if dt.is_float(n.dtype))
-        first = None
-        for i in self._float_pos:
-            d = arrays[i].dtype
-            if first is None:
-                if d not in _FLOAT_DTYPES:
-                    return False
-                first = d
-            elif d != first:
-                return False
-        share = np.may_share_memory
-        for k, i in enumerate(pos):
-            buf, a = out[k], arrays[i]
-            if type(buf) is not np.ndarray or buf.shape != a.shape or buf.dtype != a.dtype:
-                return False
-            flags = buf.flags
-            if not (flags.c_contiguous and flags.writeable):
-                return False
-            for x in arrays:
-                if share(buf, x):
-                    return False
-            for j in range(k):
-                if share(buf, out[j]):
-                    return False
-        return True
-
     def _check_out(self, out, arrays):
         if not isinstance(out, tuple) or len(out) != len(self.wrt):
             raise InputError(f"{self.name}: out must be a tuple of {len(self.wrt)} gradient "
                              f"buffers (for {', '.join(self.wrt) or 'no inputs'}), got "
                              f"{type(out).__name__}"
                              + (f" of {len(out)}" if isinstance(out, (tuple, list)) else ""))
-        if self._out_fits(out, arrays):
+        if self._fits(out, *arrays):
             return
         env = bind(self.schedule.inputs, dict(zip(self.input_names, arrays)))
         for k, (w, buf) in enumerate(zip(self.schedule.wrt, out)):

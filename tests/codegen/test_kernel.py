@@ -140,6 +140,44 @@ def test_out_buffers_may_not_alias_each_other():
         k(np.ones(3), np.ones(3), out=(buf, buf))
 
 
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_out_buffers_that_are_views_are_checked_for_overlap(backend):
+    """codegen.argcheck.build_out_check: two arrays owning their data never overlap; a view
+    (of an input, of another buffer, or one array's halves) goes to the full check."""
+    p, q = lg.input("p", shape=(3,)), lg.input("q", shape=(3,))
+    k = codegen.compile(lg.sum(p * q * q), wrt=["p", "q"], backend=backend)
+    a, b = np.arange(3.0), np.arange(3.0) + 1
+    whole = np.zeros(6)
+    v, (gp, gq) = k(a, b, out=(whole[:3], whole[3:]))          # disjoint halves: fine
+    np.testing.assert_allclose(whole, np.concatenate([b * b, 2 * a * b]))
+    inputs = np.stack([a, b])
+    with pytest.raises(lg.InputError, match=r"out\[0\].*shares memory with input 'q'"):
+        k(inputs[0], inputs[1], out=(inputs[1], np.zeros(3)))
+    with pytest.raises(lg.InputError, match=r"out\[1\].*shares memory with out\[0\]"):
+        k(a, b, out=(whole[:3], whole[2:5]))
+    frozen = np.zeros(3)
+    frozen.flags.writeable = False
+    with pytest.raises(lg.InputError, match="writeable"):
+        k(a, b, out=(frozen, np.zeros(3)))
+    with pytest.raises(lg.InputError, match="shares memory with input 'p'"):
+        k(a, b, out=(a, np.zeros(3)))
+
+
+def test_out_check_fast_path_agrees_with_may_share_memory():
+    from codegen.argcheck import build_out_check
+    p, q = lg.input("p", shape=(4,)), lg.input("q", shape=(4,))
+    fits = build_out_check([p, q], [0, 1])
+    a, b, base = np.zeros(4), np.zeros(4), np.zeros(12)
+    assert fits((np.zeros(4), np.zeros(4)), a, b)
+    assert fits((base[:4], base[4:8]), a, b)
+    assert not fits((base[:4], base[3:7]), a, b)
+    assert not fits((a, np.zeros(4)), a, b)
+    assert not fits((base[:4],), a, b)
+    assert not fits((np.zeros(4, np.float32), np.zeros(4)), a, b)
+    assert not fits((np.zeros(4), np.zeros(4)), a.astype(np.float32), b)
+    assert not fits((np.zeros(8)[::2], np.zeros(4)), a, b)
+
+
 def test_repr_and_properties(ce):
     x, y, loss, k = ce
     r = repr(k)
