@@ -197,11 +197,15 @@ def small_call(w, repeat=2000):
         runs["jax.jit"] = jax_peer(w, arrays)
     out = {}
     for name, fn in runs.items():
-        fn()
-        t0 = time.perf_counter()
-        for _ in range(repeat):
+        for _ in range(repeat // 4):
             fn()
-        out[name] = (time.perf_counter() - t0) / repeat
+        blocks = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            for _ in range(repeat):
+                fn()
+            blocks.append((time.perf_counter() - t0) / repeat)
+        out[name] = statistics.median(blocks)
     return out
 
 
@@ -301,7 +305,8 @@ def main(argv=None):
     print("\n## first compile + call, float32, median of 3 fresh processes (ms)")
     for name in names:
         print(f"{name}: {compile_time(WORKLOADS[name], 'float32') * 1e3:.1f}")
-    print("\n## one call at N = 10 (one row for softmax CE), float32 (us)")
+    print("\n## one call at N = 10 (one row for softmax CE), float32 (us; median of 7 blocks of "
+          "2000 calls after 500 warm-up calls)")
     for name in names:
         row = small_call(WORKLOADS[name])
         print(f"{name}: " + ", ".join(f"{k} {v * 1e6:.1f}" for k, v in row.items()))
