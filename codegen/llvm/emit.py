@@ -133,12 +133,12 @@ def streams_on_host():
 
 @functools.cache
 def prefetch_rows_on_host():
-    """Whether prefetch_row prefetches on this host: not on AMD Zen cores (LLVM's "znver*"),
-    whose L2 prefetcher follows the rows by itself and whom the row's 63 prefetches slow
-    down. Zen 4 (EPYC, 2 vCPUs), softmax CE at 1e7 elements, out=, A/B in one process, off
-    vs on, medians of 11-15 rounds: float32 C = 1000 1.13-1.54x (2 threads), 500 1.09x,
-    127 1.02x; float64 C = 300 1.15x, 500 1.18x. Streaming the rows' gradient instead
-    (non-temporal stores from an L1 scratch row) was 0.68-0.87x."""
+    """Whether prefetch_row prefetches on this host: not on AMD Zen cores (LLVM's "znver*"):
+    their L2 prefetcher follows the rows by itself, and a row's prefetches (63 for 1000
+    floats) only slow them down. Zen 4 (EPYC, 2 vCPUs), softmax CE at 1e7 elements, out=,
+    A/B in one process, off vs on, medians of 11-15 rounds: float32 C = 1000 1.13-1.54x (2
+    threads), 500 1.09x, 127 1.02x; float64 C = 300 1.15x, 500 1.18x. Streaming the rows'
+    gradient instead (non-temporal stores from an L1 scratch row) was 0.68-0.87x."""
     import llvmlite.binding as llvm
     return not llvm.get_host_cpu_name().startswith("znver")
 
