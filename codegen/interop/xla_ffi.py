@@ -13,11 +13,12 @@ error made by the api's XLA_FFI_Error_Create (INVALID_ARGUMENT) naming what was 
 
 The driver's entry is `void drive(PyObject *args, i64 role)`, args = (desc, sched, parts, ctl,
 one array per slot) (codegen.llvm.drive): it and the kernel's `unit` only load
-args[tuple_item_offset + 8 i] and, from each, the word at array_data_offset. The handler answers those two loads from blocks on its stack
-holding XLA's data pointers, so the kernel writes its value and gradients straight into the
-result buffers XLA allocated (zero copy). Arrays the kernel writes that are not results
-(per-row maxima, partial sums) are extra uint8 results sized from the dims ("scratch"), as is
-an int32 input the kernel reads as int64 (JAX without x64), widened by the handler.
+args[tuple_item_offset + 8 i] and, from each, the word at array_data_offset. The handler
+answers those two loads from blocks on its stack holding XLA's data pointers, so the kernel
+writes its value and gradients straight into the result buffers XLA allocated (zero copy).
+Arrays the kernel writes that are not results (per-row maxima, partial sums) are extra uint8
+results sized from the dims ("scratch"), as is an int32 input the kernel reads as int64 (JAX
+without x64), widened by the handler.
 
 The steps run as a large direct call runs them (so the bits equal the callback path's): dims
 from the buffers' dims at call time, the units of codegen.llvm.drive (drive.units_ir, the same
@@ -199,8 +200,6 @@ class _Handler:
         self.b = ir.IRBuilder(self.entry_block)
         self.strings = 0
         frame = self.fn.args[0]
-        self.drive_fn = self.b.inttoptr(const(I64, drive.driver()[2]),
-                                        ir.FunctionType(ir.VoidType(), [PTR, I64]).as_pointer())
         self.metadata(frame)
         self.api = self.field(frame, CALL_FRAME, FRAME_API, PTR)
         self.ctx = self.field(frame, CALL_FRAME, FRAME_CTX, PTR)
@@ -398,7 +397,7 @@ class _Handler:
         self.run_steps([data[k] for k in p.slots], dims)
 
     def drive(self, args, role):
-        self.b.call(self.drive_fn, [args, const(I64, role)])
+        _call_driver(self.b, args, role)
 
     def fake_args(self, pointers):
         """A block a kernel entry reads as the tuple (pointers...): its item i at
@@ -548,8 +547,8 @@ class _Handler:
         b.call(destroy, [args])
 
     def task_main(self):
-        """void chunk(void *task): claim the task (0 -> 1) and run the driver's helper role on its args, mark it
-        done (2); then drop this owner (an XLA_FFI_Task)."""
+        """void chunk(void *task): claim the task (0 -> 1), run the driver's helper role on its
+        args and mark it done (2); then drop this owner (an XLA_FFI_Task)."""
         fn = self.module.globals.get("chunk")
         if fn is not None:
             return fn
@@ -563,9 +562,7 @@ class _Handler:
                                          "acquire"), 1)
         with b.if_then(mine):
             args = b.load(b.gep(task, [const(I64, 8)], source_etype=I8), typ=PTR)
-            run = b.inttoptr(const(I64, drive.driver()[2]),
-                             ir.FunctionType(ir.VoidType(), [PTR, I64]).as_pointer())
-            b.call(run, [args, const(I64, drive.HELPER)])
+            _call_driver(b, args, drive.HELPER)
             b.atomic_rmw("xchg", state, const(I32, 2), "release")     # done
         self.release(b, task, owners, ctypes.CDLL(None))
         b.ret_void()
@@ -583,3 +580,10 @@ class _Handler:
             b.store(v, self.at(ptr, i, mem))
             return ()
         counted_loop(self.b, const(I64, 0), n, store)
+
+
+def _call_driver(b, args, role):
+    """drive(args, role): the process's driver (codegen.llvm.drive), called by address."""
+    fn = b.inttoptr(const(I64, drive.driver()[2]),
+                    ir.FunctionType(ir.VoidType(), [PTR, I64]).as_pointer())
+    b.call(fn, [args, const(I64, role)])

@@ -22,12 +22,11 @@ units of the next nest. A wait spins on `pause` a while, then yields the core (s
 desc (int64, per Program: `describe`): [address of unit, nests, ctl's last cell, then per
 nest: splittable, m, and per partial its op, dtype and tuple index (OPS, DTYPES)]. sched
 (int64): per nest [units (0: the nest does not run in this call), unit length, extent, offset
-in parts], then the cells a call starts
-from zero: per nest [claimed, done], then the phase and whether the caller has started (a
-helper that would wait for a phase before the caller has begun gives up instead: a pool that
-runs the helper inline, before the caller, must not wait forever). parts (float64): per nest and unit its m
-partials and its label flag. The driver is shape- and kernel-agnostic, so a kernel's compile
-pays only for its small `unit` switch.
+in parts], then the cells a call starts from zero: per nest [claimed, done], then the phase
+and whether the caller has started (a helper that would wait for a phase before the caller has
+begun gives up instead: a pool that runs the helper inline, before the caller, must not wait
+forever). parts (float64): per nest and unit its m partials and its label flag. The driver is
+shape- and kernel-agnostic, so a kernel's compile pays only for its small `unit` switch.
 """
 from __future__ import annotations
 
@@ -38,7 +37,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import runtime
-from .emit import call_nest, entry_pointers, f64_cell, nest_scratches
+from .emit import call_nest, ctl_dims, entry_pointers, item_data, nest_scratches
 from .loops import counted_loop
 from .lower import F32, F64, I1, I8, I32, I64, PTR, const, void_intrinsic
 
@@ -118,7 +117,7 @@ def emit_unit(module, plan, emitters, slots):
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     _, _, _, ctl, *arrays = entry_pointers(b, fn, HEAD + len(slots))
     where = {k: i for i, k in enumerate(slots)}
-    dims = [b.fptosi(b.load(f64_cell(b, ctl, d), typ=F64), I64) for d in range(len(plan.dims))]
+    dims = ctl_dims(b, ctl, len(plan.dims))
     scratch = nest_scratches(b, emitters)
     done = fn.append_basic_block("done")
     switch = b.switch(j, done)
@@ -257,20 +256,13 @@ def _emit_drive(module, wait):
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64]), name="drive")
     args, role = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    items, data = runtime.tuple_item_offset(), runtime.array_data_offset()
-
-    def item(i):
-        """The data pointer of args[i] (i an i64 value)."""
-        at = b.gep(args, [b.add(const(I64, items), b.mul(i, const(I64, 8)))], source_etype=I8)
-        return b.load(b.gep(b.load(at, typ=PTR), [const(I64, data)], source_etype=I8),
-                      typ=PTR)
 
     def i64_at(ptr, i):
         return b.gep(ptr, [i if isinstance(i, ir.Value) else const(I64, i)], source_etype=I64)
 
     def f64_at(ptr, i):
         return b.gep(ptr, [i], source_etype=F64)
-    desc, sched, parts, ctl = (item(const(I64, i)) for i in range(HEAD))
+    desc, sched, parts, ctl = (item_data(b, args, i) for i in range(HEAD))
     unit = b.inttoptr(b.load(i64_at(desc, 0), typ=I64), unit_ty.as_pointer())
     nests = b.load(i64_at(desc, 1), typ=I64)
     helping = b.icmp_signed("!=", role, const(I64, CALLER))
@@ -300,8 +292,8 @@ def _emit_drive(module, wait):
         with b.if_then(b.or_(b.not_(helping), takes)):
             with b.if_then(helping):
                 b.store(b.call(wait, [phase, j, begun]), going)
-            _claims(b, claimed, n_units, b.and_(helping, b.load(going, typ=I1)), helping,
-                    lambda u: b.call(unit, [
+            _claims(b, claimed, n_units, b.or_(b.not_(helping), b.load(going, typ=I1)),
+                    helping, lambda u: b.call(unit, [
                 args, j, b.mul(u, length),
                 b.select(b.icmp_signed("<", b.add(b.mul(u, length), length), extent),
                          b.add(b.mul(u, length), length), extent),
@@ -320,7 +312,7 @@ def _emit_drive(module, wait):
                         return (_combine(b, op, acc, v),)
                     start = b.load(f64_at(parts, b.add(base, i)), typ=F64)
                     total, = counted_loop(b, one, n_units, step, (start,))
-                    _store_as(b, dtype, total, item(index))
+                    _store_as(b, dtype, total, item_data(b, args, index))
                     return ()
                 # a nest of no units (not run in this call) leaves its arrays alone
                 counted_loop(b, const(I64, 0),
@@ -333,8 +325,8 @@ def _emit_drive(module, wait):
                 total, = counted_loop(b, const(I64, 0), n_units, flag,
                                       (b.load(flags, typ=F64),))
                 b.store(total, flags)
-                b.atomic_rmw("xchg", phase, b.add(j, one), "release")  # a store_atomic
-                # wants a typed pointer
+                # xchg: llvmlite's store_atomic wants a typed pointer
+                b.atomic_rmw("xchg", phase, b.add(j, one), "release")
         return (b.add(cursor, b.add(const(I64, 2), b.mul(m, const(I64, 3)))),)
     counted_loop(b, const(I64, 0), nests, nest, (const(I64, 3),))
     with b.if_then(b.not_(helping)):
@@ -342,15 +334,15 @@ def _emit_drive(module, wait):
     b.ret_void()
 
 
-def _claims(b, claimed, n_units, stop, helping, run, done):
+def _claims(b, claimed, n_units, go, helping, run, done):
     """Claim units until none is left, running each (run(u)) and counting it done: the
     caller's from the first unit up, the helper's from the last one down (the count of claims
-    keeps them apart). None when stop (i1) is false: a helper that gave up."""
+    keeps them apart). None when go (i1) is false: a helper that gave up."""
     fn = b.function
     head, body, out = (fn.append_basic_block(n) for n in ("claim", "unit", "claimed"))
-    go = fn.append_basic_block("claims")
-    b.cbranch(b.or_(b.not_(helping), stop), go, out)
-    b.position_at_end(go)
+    start = fn.append_basic_block("claims")
+    b.cbranch(go, start, out)
+    b.position_at_end(start)
     pre = b.block
     b.branch(head)
     b.position_at_end(head)

@@ -851,15 +851,25 @@ def _row_operand(eq, c, kind):
     return None
 
 
-def entry_pointers(b, entry, n):
-    """The data pointers of the first n arrays of the tuple entry.args[0] (runtime's stub)."""
+def item_data(b, args, i):
+    """The data pointer of the array at item i (an int or an i64 value) of the tuple args
+    (a PyObject *, runtime's stub)."""
     from . import runtime
     items, data = runtime.tuple_item_offset(), runtime.array_data_offset()
+    at = const(I64, items + 8 * i) if isinstance(i, int) else \
+        b.add(const(I64, items), b.mul(i, const(I64, 8)))
+    array = b.load(b.gep(args, [at], inbounds=True, source_etype=I8), typ=PTR)
+    return b.load(b.gep(array, [const(I64, data)], inbounds=True, source_etype=I8), typ=PTR)
 
-    def at(base, offset):
-        return b.gep(base, [const(I64, offset)], inbounds=True, source_etype=I8)
-    return [b.load(at(b.load(at(entry.args[0], items + 8 * i), typ=PTR), data), typ=PTR)
-            for i in range(n)]
+
+def entry_pointers(b, entry, n):
+    """The data pointers of the first n arrays of the tuple entry.args[0] (runtime's stub)."""
+    return [item_data(b, entry.args[0], i) for i in range(n)]
+
+
+def ctl_dims(b, ctl, n):
+    """The n dims at the head of ctl (float64 cells), as i64 values."""
+    return [b.fptosi(b.load(f64_cell(b, ctl, j), typ=F64), I64) for j in range(n)]
 
 
 def f64_cell(b, ptr, j):
@@ -901,7 +911,7 @@ def emit_whole(module, plan, emitters, slots, name="kernel"):
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     *arrays, ctl = entry_pointers(b, entry, len(slots) + 1)
     where = {k: i for i, k in enumerate(slots)}
-    dims = [b.fptosi(b.load(f64_cell(b, ctl, j), typ=F64), I64) for j in range(len(plan.dims))]
+    dims = ctl_dims(b, ctl, len(plan.dims))
     offset, layout = len(plan.dims), []
     scratch = nest_scratches(b, emitters)
     for em, nest_slots in emitters:

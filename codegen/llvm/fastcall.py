@@ -57,6 +57,9 @@ def build(program):
     numels = []
     for st in steps:
         numels.append(" * ".join(f"({t})" for t in size(st[2])) or "1")
+    # each nest's outer extent: 1 (0-d), its numel (flat) or its first dim
+    n0s = ["1" if st[3] == 0 else numel if st[4] else size(st[2])[0]
+           for st, numel in zip(steps, numels)]
     sizes = sorted({n for n in numels if n != "1"})
     large = sizes and (sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})")
     grads = {k: j for j, k in enumerate(program.grad_slots)}
@@ -87,9 +90,8 @@ def build(program):
               f"    if key != ({dims}{',' if len(program.dim_source) == 1 else ''}):"]
     if program.dim_source:
         lines.append(f"        ctl[:{len(program.dim_source)}] = ({dims},)")
-    for st, numel in zip(steps, numels):
+    for st, n0 in zip(steps, n0s):
         cell = st[5]
-        n0 = "1" if st[3] == 0 else numel if st[4] else size(st[2])[0]
         lines += [f"        ctl[{cell}] = 1.0", f"        ctl[{cell + 1}] = 0.0",
                   f"        ctl[{cell + 2}] = {n0}"]
     lines.append(f"        local.key = ({dims}{',' if len(program.dim_source) == 1 else ''})")
@@ -105,8 +107,6 @@ def build(program):
                 ns[f"C{k}"] = dict(program.consts)[k]
                 items.append(f"C{k}")
     if large:
-        n0s = ["1" if st[3] == 0 else numel if st[4] else size(st[2])[0]
-               for st, numel in zip(steps, numels)]
         pairs = "".join(f"({n}, {n0}), " for n, n0 in zip(numels, n0s))
         lines += [f"    if {large} >= SPLIT:",
                   f"        sched, parts, split = sched_for(({pairs}))",

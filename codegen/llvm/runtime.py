@@ -179,9 +179,6 @@ def worker():
     return _WORKER[0]
 
 
-_worker = worker
-
-
 class NativeLoop:
     """A compiled entry stub, callable on validated arrays.
 
