@@ -9,18 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-pytest.importorskip("matplotlib")
-from jupyter_client.manager import KernelManager  # noqa: E402  (installed with nbclient)
+from .lazy import lazy
+
+nbformat = lazy("nbformat")
+nbclient = lazy("nbclient")
+jupyter_manager = lazy("jupyter_client.manager")          # installed with nbclient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "docs" / "notebooks"
 
 
 @pytest.fixture(scope="module")
 def kernel():
-    km = KernelManager(kernel_name="python3")
+    for name in ("ipykernel", "matplotlib"):          # the notebooks' kernel and plots
+        if importlib.util.find_spec(name) is None:
+            pytest.skip(f"{name} is not installed")
+    km = jupyter_manager.KernelManager(kernel_name="python3")
     km.start_kernel(cwd=str(NOTEBOOKS))
     yield km
     km.shutdown_kernel(now=True)

@@ -8,9 +8,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-dask = pytest.importorskip("dask")
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
+from ..lazy import lazy
+
+dask = lazy("dask")
+da = lazy("dask.array")
+distributed = lazy("distributed")
 
 import codegen                                   # noqa: E402
 import lossgraph as lg                           # noqa: E402
@@ -25,10 +27,11 @@ BACKENDS = [b for b in ("numpy", "llvm") if b in codegen.BACKENDS]
 
 @pytest.fixture(scope="module")
 def client():
+    local_cluster = distributed.LocalCluster    # the import loads distributed's config first:
+    # set() below would otherwise drop the whole "distributed" section on exit
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None,
-                                           silence_logs=50)
+        cluster = local_cluster(n_workers=2, threads_per_worker=1, processes=True,
+                                host="127.0.0.1", dashboard_address=None, silence_logs=50)
     c = distributed.Client(cluster)
     yield c
     c.close()

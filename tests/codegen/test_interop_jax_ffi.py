@@ -7,17 +7,19 @@ import ctypes
 import numpy as np
 import pytest
 
-jax = pytest.importorskip("jax")
-jnp = jax.numpy
+from ..lazy import lazy
+
+jax = lazy("jax")
+jnp = lazy("jax.numpy")
+jax_test_util = lazy("jax.test_util")
+interop_jax = lazy("codegen.interop.jax")
 if "llvm" not in __import__("codegen").BACKENDS:
     pytest.skip("the LLVM backend is not available", allow_module_level=True)
-from jax.test_util import check_grads           # noqa: E402
 
 import codegen                                   # noqa: E402
 import lossgraph as lg                           # noqa: E402
 from codegen.interop import xla_ffi              # noqa: E402
 from codegen.llvm import jit as llvm_jit         # noqa: E402
-from codegen.interop.jax import to_jax           # noqa: E402
 from lossgraph.errors import DTypeError, OptionError, ShapeError  # noqa: E402
 
 from .interop_kernels import bce_kernel, ce_kernel  # noqa: E402
@@ -36,7 +38,7 @@ def both_paths(kernel, args):
     """jit(value_and_grad) of the kernel through the FFI handler and through the callback."""
     out = []
     for path in ("xla_ffi", "callback"):
-        f = to_jax(kernel, path=path)
+        f = interop_jax.to_jax(kernel, path=path)
         assert f.path == path
         out.append(jax.jit(jax.value_and_grad(f, argnums=tuple(
             kernel.input_names.index(w) for w in kernel.wrt)))(*args))
@@ -109,7 +111,7 @@ def test_other_programs_bits_equal_the_callback(case, rows):
     ffi, cb = both_paths(kernel, args)
     assert_same_bits(ffi, cb)
     if rows < 100:
-        f = to_jax(kernel, path="xla_ffi")
+        f = interop_jax.to_jax(kernel, path="xla_ffi")
         pos = [kernel.input_names.index(w) for w in kernel.wrt]
 
         def of_wrt(*ws):
@@ -117,7 +119,7 @@ def test_other_programs_bits_equal_the_callback(case, rows):
             for p, v in zip(pos, ws):
                 full[p] = v
             return f(*full)
-        check_grads(of_wrt, [args[p] for p in pos], order=1, modes=["rev"])
+        jax_test_util.check_grads(of_wrt, [args[p] for p in pos], order=1, modes=["rev"])
 
 
 def test_vmap_on_the_ffi_path():
@@ -142,9 +144,9 @@ def test_errors_on_the_ffi_path():
     with pytest.raises(jax.errors.JaxRuntimeError, match="label is out of range"):
         jax.block_until_ready(jax.jit(ce)(cx, cy.at[2].set(4)))
     with pytest.raises(OptionError, match="path must be"):
-        to_jax(bce_kernel("llvm"), path="ffi")
+        interop_jax.to_jax(bce_kernel("llvm"), path="ffi")
     with pytest.raises(OptionError, match="numpy backend has no native entry"):
-        to_jax(bce_kernel("numpy"), path="xla_ffi")
+        interop_jax.to_jax(bce_kernel("numpy"), path="xla_ffi")
 
 
 # --- the handler called directly: the structs as ctypes lays them out from c_api.h

@@ -2,8 +2,10 @@
 float64), torch.compile(fullgraph=True), torch.func, a 20-step SGD loop, and the errors."""
 import pytest
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+from ..lazy import lazy
+
+torch = lazy("torch")
+F = lazy("torch.nn.functional")
 
 import codegen                                   # noqa: E402
 import lossgraph as lg                           # noqa: E402
@@ -14,7 +16,8 @@ from .interop_kernels import BACKENDS, bce_kernel, ce_kernel  # noqa: E402
 MODES = ["op", "function"]
 
 
-def bce_data(n=9, dtype=torch.float64, seed=0):
+def bce_data(n=9, dtype=None, seed=0):
+    dtype = torch.float64 if dtype is None else dtype
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(n, dtype=dtype, generator=g),
             (torch.rand(n, generator=g) > 0.5).to(dtype))
