@@ -8,6 +8,7 @@
     mathlib    exp, log, log1p, expm1, tanh, sigmoid, softplus, power, ... emitted inline as IR
                polynomials (no libm calls, so loops vectorize), float32 and float64
     jit        host target machine, O3 pass pipeline, MCJIT; JitModule keeps code alive
+    objcache   machine code kept on disk between processes, keyed by IR and toolchain
     runtime    py_object entry stubs, argument checks, chunking over a persistent worker thread
     fastcall   the generated lean call path of a Program
     handmade   hand-built kernels (BCE with logits, elementwise maps) as yardsticks and tests

@@ -15,14 +15,15 @@ module cost about 1.4 ms of each compile. A module's IR leaves the engine once i
 is made; the code stays until the engine goes, which is when the last JitModule compiled into
 it goes. Every function handed out keeps its JitModule alive, so a function pointer can never
 outlive the code it points into (freeing the code first would segfault). The same IR text
-compiles once while its JitModule lives (`compile_module` looks it up). LLVM compiles under one
-process-wide lock: its global context is not thread-safe (and llvmlite runs one LLVM call at a
-time anyway, so compiles on two threads would not overlap).
+compiles once while its JitModule lives (`compile_module` looks it up), and once per machine
+and toolchain across processes: codegen.llvm.objcache keeps each module's object file on disk
+and a later process links it in (about 1 ms) instead of optimizing and compiling again. LLVM
+compiles under one process-wide lock: its global context is not thread-safe (and llvmlite
+runs one LLVM call at a time anyway, so compiles on two threads would not overlap).
 """
 from __future__ import annotations
 
 import ctypes
-import itertools
 import threading
 import time
 import weakref
@@ -30,6 +31,8 @@ import weakref
 from llvmlite import ir
 
 from lossgraph.errors import LossgraphError
+
+from . import objcache
 
 _LOCK = threading.RLock()
 _STATE = {}
@@ -46,7 +49,6 @@ TUNING = {"speed_level": 3, "loop_vectorization": True, "slp_vectorization": Fal
 ENGINE_MODULES = 8
 
 _COMPILED = weakref.WeakValueDictionary()     # IR text -> its live JitModule
-_SERIAL = itertools.count()
 
 
 class CompileError(LossgraphError, RuntimeError):
@@ -123,30 +125,61 @@ class _Engine:
     """One MCJIT engine (with its own target machine, tm, which also runs the passes of the
     modules compiled into it: one machine builds its subtarget once, for both) holding the
     machine code of up to ENGINE_MODULES modules; freed when the last JitModule referring to
-    it goes."""
+    it goes. suffixes: the symbol suffixes of the modules in it (one per IR text)."""
 
     def __init__(self, llvm):
         empty = llvm.parse_assembly(f'target triple = "{_STATE["triple"]}"\n')
         self.tm = _make_target_machine()
         self.ee = llvm.create_mcjit_compiler(empty, self.tm)
+        self.ee.set_object_cache(self._made)
         self.modules = 0
+        self.suffixes = set()
+        self._key = None
 
-    def add(self, mod):
-        """Make the machine code of mod (an optimized ModuleRef), then drop its IR."""
+    def _made(self, module, obj):
+        """MCJIT's notice of a module's machine code: kept on disk under its key."""
+        if self._key is not None:
+            objcache.store(self._key, obj)
+
+    def add(self, mod, key, suffix):
+        """Make the machine code of mod (an optimized ModuleRef), stored on disk under key,
+        then drop its IR."""
+        self._key = key
         self.ee.add_module(mod)
         try:
             self.ee.finalize_object()
         finally:
+            self._key = None
             self.ee.remove_module(mod)
         self.modules += 1
+        self.suffixes.add(suffix)
+
+    def load(self, obj, suffix):
+        """Link machine code an earlier process made (objcache) into this engine."""
+        self.ee.add_object_file(_llvm().ObjectFileRef.from_data(obj))
+        self.ee.finalize_object()
+        self.modules += 1
+        self.suffixes.add(suffix)
 
 
-def _engine(llvm):
-    """The engine new code goes into (a fresh one every ENGINE_MODULES modules)."""
+def _engine(llvm, suffix=None):
+    """The engine new code goes into (a fresh one every ENGINE_MODULES modules, and for code
+    whose symbols the current one holds already)."""
     eng = _STATE.get("engine")
-    if eng is None or eng.modules >= ENGINE_MODULES:
+    if eng is None or eng.modules >= ENGINE_MODULES or suffix in eng.suffixes:
         eng = _STATE["engine"] = _Engine(llvm)
     return eng
+
+
+def toolchain():
+    """What the machine code of an IR text depends on besides the text: llvmlite and LLVM,
+    the host (triple, CPU, features) and the pipeline's options (objcache's key)."""
+    import llvmlite
+    llvm = _llvm()
+    target_machine()
+    return (f"llvmlite {llvmlite.__version__} llvm {llvm.llvm_version_info} "
+            f"{_STATE['triple']} {_STATE['cpu']} {_STATE['features']} {sorted(TUNING.items())}"
+            f" opt=3 jit")
 
 
 class JitModule:
@@ -154,24 +187,32 @@ class JitModule:
 
     llvm_ir: the IR as generated; optimized_ir: after the O3 pipeline and asm: the machine code
     (both made again from llvm_ir on first access: the same passes give the same text);
-    timings: seconds spent parsing, optimizing, making machine code.
+    from_cache: the machine code came from objcache (made by an earlier process); timings:
+    seconds spent parsing, optimizing, making machine code (from the cache: hashing the IR,
+    0, loading the object).
     """
 
     def __init__(self, module):
         llvm = _llvm()
         self.llvm_ir = module if isinstance(module, str) else str(module)
         with _LOCK:
-            self._engine = _engine(llvm)
             t0 = time.perf_counter()
-            mod, t1 = _optimize(llvm, self.llvm_ir, self._engine.tm)
-            t2 = time.perf_counter()
-            suffix = f".lg{next(_SERIAL)}"      # the modules of one engine share its symbols
-            self._symbols = {}
-            for fn in mod.functions:
-                if not fn.is_declaration and fn.linkage.name not in ("internal", "private"):
-                    self._symbols[fn.name] = fn.name + suffix
-                    fn.name += suffix
-            self._engine.add(mod)
+            key = objcache.key(self.llvm_ir, toolchain())
+            # the modules of one engine share its symbols: each IR text's own suffix
+            self._suffix = suffix = ".lg" + key[:16]
+            self._engine = _engine(llvm, suffix)
+            obj = objcache.load(key)
+            self.from_cache = obj is not None
+            if self.from_cache:
+                t1 = t2 = time.perf_counter()
+                self._engine.load(obj, suffix)
+            else:
+                mod, t1 = _optimize(llvm, self.llvm_ir, self._engine.tm)
+                t2 = time.perf_counter()
+                for fn in mod.functions:
+                    if not fn.is_declaration and fn.linkage.name not in ("internal", "private"):
+                        fn.name += suffix
+                self._engine.add(mod, key, suffix)
             t3 = time.perf_counter()
         self._optimized = self._asm = None
         self.timings = {"parse": t1 - t0, "optimize": t2 - t1, "codegen": t3 - t2,
@@ -198,9 +239,8 @@ class JitModule:
 
     def address(self, name):
         """The entry address of `name`; valid only while this JitModule lives."""
-        symbol = self._symbols.get(name)
         with _LOCK:
-            addr = self._engine.ee.get_function_address(symbol) if symbol else 0
+            addr = self._engine.ee.get_function_address(name + self._suffix)
         if not addr:
             raise CompileError(f"no function named {name!r} in the compiled module")
         return addr
