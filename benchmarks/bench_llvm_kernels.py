@@ -28,8 +28,8 @@ Two figures per contestant, both medians:
           lone call costs.
 Under each workload: the speedup over JAX (steady, and cold), and the largest one the
 bandwidth bound allows (JAX's steady time / the bound). Also: first compile + call of each
-kernel in a fresh process (median of 3; llvmlite's and the backend's imports excluded), and
-one call at N = 10.
+kernel in a fresh process (median of 3; llvmlite's and the backend's imports excluded), cold
+(the on-disk object cache off) and warm (from it), and one call at N = 10.
 
 With softmax_ce_10 among the losses: the same loss declared with a symbolic C
 (`symbolic_rows`): per core (1 thread, process time, A/B in one process) the general
@@ -44,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -177,13 +178,22 @@ print(time.perf_counter() - t0)
 
 
 def compile_time(w, dtype, processes=3):
-    """Median seconds of a first compile + first call (tiny arrays), each in a fresh process
-    whose imports (llvmlite, the backend's modules) are done before the clock starts."""
+    """(cold, warm): median seconds of a first compile + first call (tiny arrays), each in a
+    fresh process whose imports (llvmlite, the backend's modules) are done before the clock
+    starts; cold with the on-disk object cache off (codegen.llvm.objcache), warm from a
+    private cache an earlier process filled."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    runs = [float(subprocess.run([sys.executable, "-c", _COMPILE_ONCE, w.name, dtype],
-                                 cwd=root, check=True, capture_output=True,
-                                 text=True).stdout.split()[-1]) for _ in range(processes)]
-    return statistics.median(runs)
+
+    def once(env):
+        return float(subprocess.run([sys.executable, "-c", _COMPILE_ONCE, w.name, dtype],
+                                    cwd=root, check=True, capture_output=True, text=True,
+                                    env=dict(os.environ, **env)).stdout.split()[-1])
+    cold = [once({"LOSSGRAPH_CACHE": "0"}) for _ in range(processes)]
+    with tempfile.TemporaryDirectory() as where:
+        env = {"LOSSGRAPH_CACHE": "1", "LOSSGRAPH_CACHE_DIR": where}
+        once(env)
+        warm = [once(env) for _ in range(processes)]
+    return statistics.median(cold), statistics.median(warm)
 
 
 def small_call(w, repeat=2000):
@@ -302,9 +312,11 @@ def main(argv=None):
         return
     bw = bandwidth()
     print(f"copy bandwidth: {bw / 1e9:.1f} GB/s (np.copyto, 1 thread)")
-    print("\n## first compile + call, float32, median of 3 fresh processes (ms)")
+    print("\n## first compile + call, float32, median of 3 fresh processes (ms): cold (object "
+          "cache off), warm (the kernel's machine code on disk)")
     for name in names:
-        print(f"{name}: {compile_time(WORKLOADS[name], 'float32') * 1e3:.1f}")
+        cold, warm = compile_time(WORKLOADS[name], "float32")
+        print(f"{name}: cold {cold * 1e3:.1f}, warm {warm * 1e3:.1f}")
     print("\n## one call at N = 10 (one row for softmax CE), float32 (us; median of 7 blocks of "
           "2000 calls after 500 warm-up calls)")
     for name in names:
