@@ -4,7 +4,8 @@ A kernel is planned and compiled per float precision on first use (a kernel whos
 declared "float" serves float32 and float64 calls, like the NumPy backend): codegen.llvm.lower
 plans the schedule into steps, codegen.llvm.emit makes one function per loop nest and the
 module's one entry `kernel` (a py_object stub reading the arrays' data pointers, as
-codegen.llvm.runtime's), compiled at O3 by codegen.llvm.jit. A call then:
+codegen.llvm.runtime's, called through a METH_O builtin that releases the GIL:
+jit.add_py_entry), compiled at O3 by codegen.llvm.jit. A call then:
 
     binds the dims from the input shapes (Kernel checked the arrays; a non-contiguous or
     byte-swapped input is copied first: native code reads C-contiguous native arrays only),
@@ -70,7 +71,6 @@ class Program:
     could_stream: whether some nest has outputs to stream (so the streaming Program differs)."""
 
     def __init__(self, schedule, float_t, threads, fixed=(), streaming=False):
-        import ctypes
         if fixed:
             schedule = specialize.Fixed(schedule, dict(fixed))
         self.s, self.float_t, self.threads, self.fixed = schedule, float_t, threads, fixed
@@ -91,9 +91,10 @@ class Program:
         self.jit, self.fn = None, None
         if emitters:
             layout, self.ctl_size = emit_whole(module, plan, emitters, slots)
+            jit.add_py_entry(module, module.get_global("kernel"))
             drive.emit_unit(module, plan, emitters, slots)
             self.jit = jit.compile_module(module)
-            self.fn = self.jit.function("kernel", None, ctypes.py_object)
+            self.fn = self.jit.builtin("kernel")
         runs = iter(layout if emitters else ())
         self.steps = [self._prepare(st, em, next(runs)) if isinstance(st, Nest) else
                       ("fallback", st, slot[id(st)])

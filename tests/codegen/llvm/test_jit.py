@@ -129,3 +129,49 @@ def test_engine_machine_optimizes_as_the_reading_machine():
     llvm = jit._llvm()
     ran = str(jit._optimize(llvm, jm.llvm_ir, jm._engine.tm)[0])
     assert ran == jm.optimized_ir
+
+
+def _spin_module():
+    """void spin(PyObject *arg): waits until the int64 at the data of arg's first array is
+    non-zero (another thread sets it), then stores 2 beside it; gives up after 2^33 polls
+    (seconds) and stores 3 instead."""
+    from codegen.llvm.emit import entry_pointers
+    module = jit.new_module()
+    i64 = ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.PointerType(ir.IntType(8))]),
+                     name="spin")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    cell, = entry_pointers(b, fn, 1)
+    start = b.block
+    loop, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    polls = b.phi(i64)
+    polls.add_incoming(ir.Constant(i64, 0), start)
+    nxt = b.add(polls, ir.Constant(i64, 1))
+    polls.add_incoming(nxt, loop)
+    set_ = b.icmp_signed("!=", b.load_atomic(cell, "acquire", 8, typ=i64), ir.Constant(i64, 0))
+    b.cbranch(b.or_(set_, b.icmp_signed(">=", nxt, ir.Constant(i64, 1 << 33))), done, loop)
+    b.position_at_end(done)
+    b.store(b.select(set_, ir.Constant(i64, 2), ir.Constant(i64, 3)),
+            b.gep(cell, [ir.Constant(i64, 1)], source_etype=i64))
+    b.ret_void()
+    jit.add_py_entry(module, fn)
+    return module
+
+
+def test_builtin_entry_releases_the_gil_and_keeps_its_code():
+    """JitModule.builtin: a plain builtin function (no ctypes), the JitModule alive as its
+    __self__; while the native code waits for another thread, that thread runs Python (the
+    GIL is released), sets the flag, and the call returns None."""
+    import threading
+    f = jit.compile_module(_spin_module()).builtin("spin")
+    gc.collect()
+    assert type(f).__name__ == "builtin_function_or_method"
+    assert isinstance(f.__self__.jm, jit.JitModule)
+    cells = np.zeros(2, np.int64)
+    setter = threading.Timer(0.05, lambda: cells.__setitem__(0, 1))
+    setter.start()
+    assert f((cells,)) is None
+    setter.join()
+    assert cells[1] == 2                 # 3: the flag never came (the GIL was held)
