@@ -173,12 +173,16 @@ def _engine(llvm, suffix=None):
 
 
 def toolchain():
-    """What the machine code of an IR text depends on besides the text: llvmlite and LLVM,
-    the host (triple, CPU, features) and the pipeline's options (objcache's key)."""
+    """What the machine code of an IR text depends on besides the text: Python (whose C API
+    the entries call), llvmlite and LLVM, the host (triple, CPU, features) and the pipeline's
+    options (objcache's key)."""
+    import sys
+
     import llvmlite
     llvm = _llvm()
     target_machine()
-    return (f"llvmlite {llvmlite.__version__} llvm {llvm.llvm_version_info} "
+    return (f"python {sys.version.split()[0]} {sys.implementation.cache_tag} "
+            f"llvmlite {llvmlite.__version__} llvm {llvm.llvm_version_info} "
             f"{_STATE['triple']} {_STATE['cpu']} {_STATE['features']} {sorted(TUNING.items())}"
             f" opt=3 jit")
 

@@ -8,8 +8,8 @@ A kernel compiled once on this machine loads its object file next time instead o
 O3 pipeline and making machine code again (jit.JitModule): what a first compile costs in a new
 process then is building the IR (the key) and loading about 10 KB.
 
-The key hashes the IR text with llvmlite's and LLVM's versions, the host triple, CPU name and
-CPU features, the pass pipeline's options and FORMAT: a different compiler, machine or
+The key hashes the IR text with Python's, llvmlite's and LLVM's versions, the host triple, CPU
+name and CPU features, the pass pipeline's options and FORMAT: a different compiler, machine or
 pipeline can never hit an entry another one wrote. Each file holds the sha256 of its bytes,
 checked on load (a torn or altered file is deleted and compiled again); files are written to
 a temporary name and renamed into place, so processes sharing the directory see whole files.
@@ -123,8 +123,11 @@ def store(key, obj):
 
 
 def prune(path, keep=MAX_FILES):
-    """Deletes the oldest entries beyond `keep`."""
+    """Deletes the oldest entries beyond `keep` (one directory listing when there are not
+    more)."""
     try:
+        if len(os.listdir(path)) <= keep:
+            return
         files = [(f.stat().st_mtime, f) for f in path.glob("*" + _SUFFIX)]
     except OSError:
         return

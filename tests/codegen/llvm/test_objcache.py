@@ -130,7 +130,8 @@ def test_the_key_covers_the_ir_and_the_toolchain():
     assert objcache.key(text, tc) == objcache.key(text, tc)
     assert objcache.key(text, tc) != objcache.key(_module(1.75), tc)
     assert objcache.key(text, tc) != objcache.key(text, tc.replace("+avx", "-avx"))
-    for part in ("llvmlite", jit._STATE["cpu"], jit._STATE["features"], "speed_level"):
+    for part in ("python", "llvmlite", jit._STATE["cpu"], jit._STATE["features"],
+                 "speed_level"):
         assert part in tc
 
 
