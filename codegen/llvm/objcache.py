@@ -11,7 +11,8 @@ process then is building the IR (the key) and loading about 10 KB.
 The key hashes the IR text with Python's, llvmlite's and LLVM's versions, the host triple, CPU
 name and CPU features, the pass pipeline's options and FORMAT: a different compiler, machine or
 pipeline can never hit an entry another one wrote. Each file holds the sha256 of its bytes,
-checked on load (a torn or altered file is deleted and compiled again); files are written to
+checked on load with the object format's magic number (a torn or altered file is deleted and
+compiled again: LLVM would crash on bytes that are no object file); files are written to
 a temporary name and renamed into place, so processes sharing the directory see whole files.
 
 Where: $LOSSGRAPH_CACHE_DIR, else $XDG_CACHE_HOME/lossgraph/kernels, else
@@ -33,6 +34,9 @@ FORMAT = 1
 #: entries kept; a process that writes one looks once whether the directory has more
 MAX_FILES = 4096
 _MAGIC = b"lossgraph-object\n"
+#: the first bytes of the object files MCJIT makes (ELF, 64-bit Mach-O, x86-64 and arm64
+#: COFF): llvmlite links anything it is handed, and bytes that are no object crash LLVM
+OBJECT_MAGICS = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\x64\x86", b"\x64\xaa")
 _SUFFIX = ".o"
 _STATE = {}
 
@@ -90,7 +94,7 @@ def load(key):
     except OSError:
         return None
     head = len(_MAGIC) + 32
-    if (data[:len(_MAGIC)] == _MAGIC and len(data) > head
+    if (data[:len(_MAGIC)] == _MAGIC and data[head:].startswith(OBJECT_MAGICS)
             and hashlib.sha256(data[head:]).digest() == data[len(_MAGIC):head]):
         return data[head:]
     try:

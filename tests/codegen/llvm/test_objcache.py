@@ -161,3 +161,13 @@ def test_prune_keeps_the_newest(tmp_path):
 def test_clear_empties_it(cache):
     _compile_and_call(_module(2.5))
     assert objcache.clear() == 1 and _entries(cache) == []
+
+
+def test_an_entry_that_is_no_object_file_is_a_miss(cache):
+    """Its hash is right but its bytes are no object file (LLVM would crash linking them)."""
+    text = _module(3.0)
+    key = objcache.key(text, jit.toolchain())
+    objcache.store(key, b"not an object file at all")
+    assert objcache.load(key) is None and _entries(cache) == []
+    jm, value = _compile_and_call(text)
+    assert not jm.from_cache and value == pytest.approx(np.exp(0.5) + 3.0, rel=1e-15)
