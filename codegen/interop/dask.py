@@ -282,8 +282,9 @@ def precompile(client, kernel, options=None):
         >>> k = codegen.compile(lg.mean(lg.square(p - t)), wrt=[p])
         >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client:
         ...     tokens = codegen.dask.precompile(client, k)
-        >>> [len(t) for t in tokens.values()]
-        [1]
+        >>> _, handle = codegen.dask.block_handle(k)
+        >>> [handle.token in t for t in tokens.values()]        # one worker, k's block kernel
+        [True]
 
     Raises:
         DecompositionError (an OptionError): as block_handle.
