@@ -585,3 +585,21 @@ def test_bench_outside_a_source_checkout_says_what_it_needs(tmp_path, capsys, mo
     assert main(["bench", "mse"]) == 2
     err = capsys.readouterr().err
     assert "benchmarks/losses.py" in err and "pip install -e" in err
+
+
+def test_cache_shows_and_clears_the_kernel_cache(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    import codegen
+    monkeypatch.setenv("LOSSGRAPH_CACHE_DIR", str(tmp_path / "kernels"))
+    monkeypatch.delenv("LOSSGRAPH_CACHE", raising=False)
+    x = lg.input("x", shape=("N",))
+    codegen.compile(lg.sum(lg.exp(x) * 0.125), wrt=[x], backend="llvm")(np.ones(3))
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "kernels") in out and "1 entry," in out and "KB" in out
+    assert main(["cache", "--clear"]) == 0
+    assert "removed 1 compiled kernel from" in capsys.readouterr().out
+    assert main(["cache"]) == 0 and "0 entries, 0 bytes" in capsys.readouterr().out
+    monkeypatch.setenv("LOSSGRAPH_CACHE", "0")
+    assert main(["cache"]) == 0 and "is off" in capsys.readouterr().out

@@ -18,7 +18,9 @@ a temporary name and renamed into place, so processes sharing the directory see 
 Where: $LOSSGRAPH_CACHE_DIR, else $XDG_CACHE_HOME/lossgraph/kernels, else
 ~/.cache/lossgraph/kernels, made private (0700). LOSSGRAPH_CACHE=0 turns it off; so does a
 directory that is not the user's own or that others may write to (machine code from it is
-run, so it must be trusted). Entries beyond MAX_FILES go oldest first. `clear()` empties it.
+run, so it must be trusted). Entries beyond MAX_FILES go oldest first. `usage()` tells where
+it is and how much it holds, `clear()` empties it (`lossgraph cache [--clear]` on the command
+line).
 """
 from __future__ import annotations
 
@@ -141,6 +143,20 @@ def prune(path, keep=MAX_FILES):
             f.unlink()
         except OSError:
             pass
+
+
+def usage():
+    """(directory or None when the cache is off, entries, bytes)."""
+    path = directory()
+    if path is None:
+        return None, 0, 0
+    sizes = []
+    for f in path.glob("*" + _SUFFIX):
+        try:
+            sizes.append(f.stat().st_size)
+        except OSError:
+            pass
+    return path, len(sizes), sum(sizes)
 
 
 def clear():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .bench import bench_command
+from .cache import cache_command
 from .graph_commands import ARTIFACTS, DRAW_FORMATS, codegen_command, draw_command, show
 from .loading import INPUT_HELP, LOSS_FORMS, add_loss_arguments
 from .tour import tour
@@ -158,6 +159,11 @@ examples:
     b.add_argument("--quick", action="store_true", help="fewer repeats (and 1e6 only unless "
                                                          "--sizes is given)")
     b.set_defaults(run=bench_command)
+    k = sub.add_parser("cache", help="where the LLVM backend keeps compiled kernels",
+                       description="The directory of the LLVM backend's machine-code cache "
+                                   "(codegen.llvm.objcache), its entries and their size.")
+    k.add_argument("--clear", action="store_true", help="delete every entry")
+    k.set_defaults(run=cache_command)
     sub.add_parser("catalog", help="the zoo catalogue as Markdown (docs/zoo-catalog.md)",
                    description="The whole catalogue as Markdown, as in docs/zoo-catalog.md."
                    ).set_defaults(run=lambda a: print_catalog())
