@@ -91,7 +91,9 @@ class Program:
         self.jit, self.fn = None, None
         if emitters:
             layout, self.ctl_size = emit_whole(module, plan, emitters, slots)
-            jit.add_py_entry(module, module.get_global("kernel"))
+            entry = module.get_global("kernel")
+            jit.add_py_entry(module, entry)
+            entry.linkage = "internal"      # called by its Python entry alone, inlined there
             drive.emit_unit(module, plan, emitters, slots)
             self.jit = jit.compile_module(module)
             self.fn = self.jit.builtin("kernel")
