@@ -85,18 +85,18 @@ def build(program):
     dims = ", ".join(f"d{j}" for j in range(len(program.dim_source)))
     held = "".join(f"s{k}, " for k in scratch)
     made = "".join(f"empty((), T{k}), " for k in scratch)
-    key = f"({dims}{',' if len(program.dim_source) == 1 else ''})"
+    dims_tuple = f"({dims}{',' if len(program.dim_source) == 1 else ''})"
     lines += ["    try:", f"        key, ctl, {held} = local.state",
               "    except AttributeError:",
               f"        key, ctl, {held} = local.state = (None, zeros(SIZE), {made})",
-              f"    if key != {key}:"]
+              f"    if key != {dims_tuple}:"]
     if program.dim_source:
         lines.append(f"        ctl[:{len(program.dim_source)}] = ({dims},)")
     for st, n0 in zip(steps, n0s):
         cell = st[5]
         lines += [f"        ctl[{cell}] = 1.0", f"        ctl[{cell + 1}] = 0.0",
                   f"        ctl[{cell + 2}] = {n0}"]
-    lines.append(f"        local.state = ({key}, ctl, {held})")
+    lines.append(f"        local.state = ({dims_tuple}, ctl, {held})")
     items = []
     for k in program.slots:
         if k in writes:

@@ -114,13 +114,16 @@ def store(key, obj):
         return
     try:
         fd, tmp = tempfile.mkstemp(dir=path, prefix=".tmp-", suffix=_SUFFIX)
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(_MAGIC + hashlib.sha256(obj).digest() + obj)
         os.replace(tmp, path / (key + _SUFFIX))
     except OSError:
         try:
             os.unlink(tmp)
-        except (OSError, UnboundLocalError):
+        except OSError:
             pass
         return
     if not _STATE.get("pruned"):
