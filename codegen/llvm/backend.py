@@ -95,7 +95,9 @@ class Program:
             jit.add_py_entry(module, entry)
             entry.linkage = "internal"      # called by its Python entry alone, inlined there
             drive.emit_unit(module, plan, emitters, slots)
-            self.jit = jit.compile_module(module)
+            explicit = all(em.explicit_vectors for em, _ in emitters)
+            self.jit = jit.compile_module(module, jit.EXPLICIT_VECTORS_LEVEL if explicit
+                                          else None)
             self.fn = self.jit.builtin("kernel")
         runs = iter(layout if emitters else ())
         self.steps = [self._prepare(st, em, next(runs)) if isinstance(st, Nest) else

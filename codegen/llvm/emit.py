@@ -381,6 +381,8 @@ class NestEmitter:
         for r in nest.partials:
             ty = acc_type(r, self.reg(r))
             self.accs[id(r)] = self.alloca(ty, identity(r.op, ty))
+        # whether every loop of the nest is written as vectors here (jit.EXPLICIT_VECTORS_LEVEL)
+        self.explicit_vectors = k == 0
         if k == 0:
             self.memo = {}
             for phase in nest.phases:
@@ -390,6 +392,7 @@ class NestEmitter:
             self.flat_loops()
         elif PACKED and packed.layout(self):
             packed.PackedRows(self, *packed.layout(self)).build()
+            self.explicit_vectors = True
         else:
             self.nested(0, [])
         if self.streams:                 # the non-temporal stores done before the caller reads

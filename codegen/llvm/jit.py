@@ -9,7 +9,8 @@ once per process when this module is imported, with the first engine (about 1.5 
 llvmlite.binding's import aside): a first compile no longer makes them. The pipeline is LLVM's
 new pass manager at O3 with the options of TUNING, run with the target machine of the engine
 the module goes into (the pass manager's cost model and the machine code then share one
-subtarget: about 1 ms less on a process's first compile). Modules share MCJIT engines, up to
+subtarget: about 1 ms less on a process's first compile); a module whose loops the emitter
+wrote as vectors asks for EXPLICIT_VECTORS_LEVEL instead. Modules share MCJIT engines, up to
 ENGINE_MODULES each: an engine owns (and frees) its own target machine, and making one per
 module cost about 1.4 ms of each compile. A module's IR leaves the engine once its machine code
 is made; the code stays until the engine goes, which is when the last JitModule compiled into
@@ -44,11 +45,19 @@ _STATE = {}
 TUNING = {"speed_level": 3, "loop_vectorization": True, "slp_vectorization": False,
           "loop_unrolling": True}
 
+#: the speed level of a module whose loops are all written as vectors by the emitter (packed
+#: rows, nests over no axes: Program asks for it). O1 gives their loops the same machine code
+#: as O3 (softmax CE, C = 2..16, float32 and float64: 3 scalar instructions of the entry
+#: differ) in less time (C = 10 float32: first compile + call 53.2 -> 47.2 ms, medians of 9
+#: in one process). Loops left to LLVM's loop vectorizer need O3: O1's simplification leaves
+#: many of them in forms it does not vectorize (a sum it cannot identify as a reduction).
+EXPLICIT_VECTORS_LEVEL = 1
+
 #: modules compiled into one MCJIT engine before the next engine starts (an engine frees its
 #: code only with its last JitModule, so this bounds the code a live kernel can hold on to)
 ENGINE_MODULES = 8
 
-_COMPILED = weakref.WeakValueDictionary()     # IR text -> its live JitModule
+_COMPILED = weakref.WeakValueDictionary()     # (IR text, level) -> its live JitModule
 
 
 class CompileError(LossgraphError, RuntimeError):
@@ -104,16 +113,16 @@ def new_module(name="lossgraph"):
     return module
 
 
-def _optimize(llvm, text, tm):
-    """Parse and verify IR text, run the O3 pipeline (target machine tm) on it -> llvmlite
-    ModuleRef."""
+def _optimize(llvm, text, tm, speed_level):
+    """Parse and verify IR text, run the pipeline of TUNING at speed_level (target machine
+    tm) on it -> llvmlite ModuleRef."""
     try:
         mod = llvm.parse_assembly(text)
         mod.verify()
     except RuntimeError as exc:
         raise CompileError(f"LLVM rejected the generated module: {exc}") from None
     parsed = time.perf_counter()
-    pto = llvm.create_pipeline_tuning_options(TUNING["speed_level"])
+    pto = llvm.create_pipeline_tuning_options(speed_level)
     for option, value in TUNING.items():
         if option != "speed_level":
             setattr(pto, option, value)
@@ -172,10 +181,10 @@ def _engine(llvm, suffix=None):
     return eng
 
 
-def toolchain():
+def toolchain(speed_level=None):
     """What the machine code of an IR text depends on besides the text: Python (whose C API
     the entries call), llvmlite and LLVM, the host (triple, CPU, features) and the pipeline's
-    options (objcache's key)."""
+    options at speed_level (None: TUNING's) (objcache's key)."""
     import sys
 
     import llvmlite
@@ -183,8 +192,12 @@ def toolchain():
     target_machine()
     return (f"python {sys.version.split()[0]} {sys.implementation.cache_tag} "
             f"llvmlite {llvmlite.__version__} llvm {llvm.llvm_version_info} "
-            f"{_STATE['triple']} {_STATE['cpu']} {_STATE['features']} {sorted(TUNING.items())}"
-            f" opt=3 jit")
+            f"{_STATE['triple']} {_STATE['cpu']} {_STATE['features']} "
+            f"{sorted(dict(TUNING, speed_level=_level(speed_level)).items())} opt=3 jit")
+
+
+def _level(speed_level):
+    return TUNING["speed_level"] if speed_level is None else speed_level
 
 
 class JitModule:
@@ -197,12 +210,13 @@ class JitModule:
     0, loading the object).
     """
 
-    def __init__(self, module):
+    def __init__(self, module, speed_level=None):
         llvm = _llvm()
         self.llvm_ir = module if isinstance(module, str) else str(module)
+        self.speed_level = _level(speed_level)
         with _LOCK:
             t0 = time.perf_counter()
-            key = objcache.key(self.llvm_ir, toolchain())
+            key = objcache.key(self.llvm_ir, toolchain(self.speed_level))
             # the modules of one engine share its symbols: each IR text's own suffix
             self._suffix = suffix = ".lg" + key[:16]
             self._engine = _engine(llvm, suffix)
@@ -212,7 +226,7 @@ class JitModule:
                 t1 = t2 = time.perf_counter()
                 self._engine.load(obj, suffix)
             else:
-                mod, t1 = _optimize(llvm, self.llvm_ir, self._engine.tm)
+                mod, t1 = _optimize(llvm, self.llvm_ir, self._engine.tm, self.speed_level)
                 t2 = time.perf_counter()
                 for fn in mod.functions:
                     if not fn.is_declaration and fn.linkage.name not in ("internal", "private"):
@@ -225,11 +239,12 @@ class JitModule:
 
     @property
     def optimized_ir(self):
-        """The IR after the O3 pipeline (for reading; the engine holds its own code)."""
+        """The IR after the pipeline (for reading; the engine holds its own code)."""
         if self._optimized is None:
             llvm = _llvm()
             with _LOCK:
-                self._optimized = str(_optimize(llvm, self.llvm_ir, target_machine())[0])
+                self._optimized = str(_optimize(llvm, self.llvm_ir, target_machine(),
+                                                self.speed_level)[0])
         return self._optimized
 
     @property
@@ -326,14 +341,15 @@ def _link_capi(llvm):
     llvm.add_symbol("_Py_NoneStruct", id(None))
 
 
-def compile_module(module):
-    """Verify, optimize at O3 and JIT-compile an ir.Module (or IR text) -> JitModule; the
-    live JitModule of the same IR text when there is one."""
+def compile_module(module, speed_level=None):
+    """Verify, optimize (at O3, or speed_level) and JIT-compile an ir.Module (or IR text) ->
+    JitModule; the live JitModule of the same IR text and level when there is one."""
     text = module if isinstance(module, str) else str(module)
+    key = (text, _level(speed_level))
     with _LOCK:
-        jm = _COMPILED.get(text)
+        jm = _COMPILED.get(key)
         if jm is None:
-            jm = _COMPILED[text] = JitModule(text)
+            jm = _COMPILED[key] = JitModule(text, speed_level)
         return jm
 
 

@@ -127,7 +127,7 @@ def test_engine_machine_optimizes_as_the_reading_machine():
     both must give the same IR, or optimized_ir would not show the code that runs."""
     jm = jit.compile_module(_exp_module("expsame"))
     llvm = jit._llvm()
-    ran = str(jit._optimize(llvm, jm.llvm_ir, jm._engine.tm)[0])
+    ran = str(jit._optimize(llvm, jm.llvm_ir, jm._engine.tm, jm.speed_level)[0])
     assert ran == jm.optimized_ir
 
 

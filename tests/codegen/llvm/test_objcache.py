@@ -171,3 +171,13 @@ def test_an_entry_that_is_no_object_file_is_a_miss(cache):
     assert objcache.load(key) is None and _entries(cache) == []
     jm, value = _compile_and_call(text)
     assert not jm.from_cache and value == pytest.approx(np.exp(0.5) + 3.0, rel=1e-15)
+
+
+def test_the_key_covers_the_speed_level():
+    """The same IR at another speed level (jit.EXPLICIT_VECTORS_LEVEL) is other machine code:
+    another key, and another live JitModule."""
+    text = _module(2.5)
+    assert jit.toolchain() == jit.toolchain(jit.TUNING["speed_level"])
+    assert jit.toolchain(1) != jit.toolchain(3)
+    assert jit.compile_module(text, 1) is not jit.compile_module(text, 3)
+    assert jit.compile_module(text, 1) is jit.compile_module(text, 1)

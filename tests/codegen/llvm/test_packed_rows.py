@@ -134,3 +134,41 @@ def test_row_counts_around_the_group_size(classes, dtype):
         np.testing.assert_allclose(g, want_g, rtol=4 * tol, atol=tol * np.abs(want_g).max(),
                                    err_msg=f"{rows} rows")
     assert f"<{_packed_lanes(classes, dtype)} x {ELEM[dtype]}>" in k_loss.llvm_ir
+
+
+def _nest_code(asm):
+    """The instructions of the nest functions in asm (labels and directives left out)."""
+    code, inside = [], False
+    for line in asm.splitlines():
+        if line.endswith(":") and not line.startswith((".", "\t")):
+            inside = line.startswith("nest")
+        elif inside and line.startswith("\t") and not line.startswith("\t."):
+            code.append(line.split("#")[0].strip())
+    return code
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_packed_modules_compile_at_the_explicit_vectors_level(dtype, monkeypatch):
+    """A module whose loops are all packed asks for jit.EXPLICIT_VECTORS_LEVEL, and its nests'
+    machine code is what O3 makes of them; a module with a loop left to LLVM's loop
+    vectorizer (a row nest of C = 40; a flat sum of the rows' losses) stays at O3."""
+    from codegen.llvm import jit
+    monkeypatch.setenv("LOSSGRAPH_CACHE", "0")
+    x = lg.input("x", shape=("N", 10))
+    loss = zoo.losses.sparse_softmax_cross_entropy(x, lg.input("y", shape=("N",), dtype="int64"),
+                                                   reduction="mean")
+    k = codegen.compile(loss, wrt=[x], backend="llvm", dtype=dtype, threads=1)
+    jm = k._fn.program(dtype).jit
+    assert jm.speed_level == jit.EXPLICIT_VECTORS_LEVEL < jit.TUNING["speed_level"]
+    monkeypatch.setattr(jit, "EXPLICIT_VECTORS_LEVEL", jit.TUNING["speed_level"])
+    k3 = codegen.compile(loss, wrt=[x], backend="llvm", dtype=dtype, threads=2)
+    jm3 = k3._fn.program(dtype).jit
+    assert jm3 is not jm and jm3.llvm_ir == jm.llvm_ir
+    assert jm3.speed_level == jit.TUNING["speed_level"]
+    assert _nest_code(jm.asm) == _nest_code(jm3.asm) != []
+    x40, loss40 = _ce(40)
+    k40 = codegen.compile(loss40, wrt=[x40], backend="llvm", dtype=dtype, threads=1)
+    assert k40._fn.program(dtype).jit.speed_level == jit.TUNING["speed_level"]
+    x10, loss10 = _ce(10)
+    k10 = codegen.compile(loss10, wrt=[x10], backend="llvm", dtype=dtype, threads=1)
+    assert k10._fn.program(dtype).jit.speed_level == jit.TUNING["speed_level"]
