@@ -88,6 +88,22 @@ def _implicit_broadcast(node):
     return make(node.op, *new, **node.attrs)
 
 
+@generic_rule("elementwise-of-broadcast-scalars", "tidy",
+              "op(broadcast_to(s, shape)) -> broadcast_to(op(s), shape) for scalars s (cast of "
+              "a broadcast True is a broadcast 1.0, which a sum counts)",
+              admits=lambda op, input_ops: "broadcast_to" in input_ops and all(
+                  o in ("broadcast_to", "constant") for o in input_ops))
+def _elementwise_of_broadcast_scalars(node):
+    """An elementwise op whose every input is a scalar or a broadcast scalar is the op of the
+    scalars, broadcast."""
+    if OPS[node.op].kind != "elementwise" or node.shape == ():
+        return None
+    scalars = [i.inputs[0] if i.op == "broadcast_to" else i for i in node.inputs]
+    if any(s.shape != () for s in scalars):
+        return None
+    return F.broadcast_to(make(node.op, *scalars, **node.attrs), node.shape)
+
+
 def _unpadded(node):
     if node.op == "broadcast_to":
         return node.inputs[0]

@@ -76,6 +76,7 @@ EXAMPLES = {
     "transpose-transpose": lg.transpose(lg.transpose(m)),
     "reduce-nothing": lg.sum(a, axis=()),
     "implicit-broadcast": lg.broadcast_to(s, (3,)) * a,
+    "elementwise-of-broadcast-scalars": lg.exp(lg.broadcast_to(s, (2, 3))),
     "constant-fold": lg.exp(lg.constant(0.0)) + a,
     # matmul (lossgraph/rules/linalg.py)
     "matmul-scalar-left": (s * m) @ a, "matmul-scalar-left-after": (m * s) @ a,
@@ -110,6 +111,16 @@ def test_rule_fires_and_keeps_value_shape_dtype(name):
     after = lg.evaluate(out, {k: v for k, v in feed.items()
                               if k in {n.name for n in lg.inputs_of([out])}})
     np.testing.assert_allclose(after, before, rtol=1e-12, atol=1e-14)
+
+
+def test_a_sum_of_cast_broadcast_true_is_the_count():
+    """TF's mean over nonzero weights of default weights 1 counts the batch: sum(cast(True
+    broadcast to (N,))) is N, so no loop is left to count it."""
+    x = lg.input("x", shape=("N",))
+    ones = lg.sum(lg.cast(lg.broadcast_to(lg.constant(True), x.shape), "float"))
+    out = lg.simplify(ones * lg.sum(x))
+    assert "cast" not in str(out) and "broadcast_to" not in str(out)
+    assert lg.evaluate(out, {"x": np.arange(4.0)}) == 24.0
 
 
 def test_log_one_minus_sigmoid_becomes_minus_softplus():

@@ -33,7 +33,8 @@ def _corner_cases():
             lg.minimum(x, x), lg.maximum(x, y), lg.abs(lg.abs(x)), lg.abs(x * x),
             lg.clip(lg.sigmoid(x), -1.0, 2.0), lg.sum(m * 2.0, axis=1), lg.sum(x / 4.0),
             w * y, y * w, lg.log(lg.sigmoid(x)), lg.sigmoid(x) * lg.sigmoid(x),
-            lg.logical_and(x > 0, x > 1), lg.exp(x) / lg.exp(x)]
+            lg.logical_and(x > 0, x > 1), lg.exp(x) / lg.exp(x), lg.exp(ones), ones - one,
+            lg.cast(lg.broadcast_to(lg.constant(True), ("N",)), "float")]
 
 
 def _corpus():

@@ -151,7 +151,7 @@ def _nest_code(asm):
 def test_packed_modules_compile_at_the_explicit_vectors_level(dtype, monkeypatch):
     """A module whose loops are all packed asks for jit.EXPLICIT_VECTORS_LEVEL, and its nests'
     machine code is what O3 makes of them; a module with a loop left to LLVM's loop
-    vectorizer (a row nest of C = 40; a flat sum of the rows' losses) stays at O3."""
+    vectorizer (a row nest of C = 40; a flat sum beside packed rows) stays at O3."""
     from codegen.llvm import jit
     monkeypatch.setenv("LOSSGRAPH_CACHE", "0")
     x = lg.input("x", shape=("N", 10))
@@ -170,5 +170,7 @@ def test_packed_modules_compile_at_the_explicit_vectors_level(dtype, monkeypatch
     k40 = codegen.compile(loss40, wrt=[x40], backend="llvm", dtype=dtype, threads=1)
     assert k40._fn.program(dtype).jit.speed_level == jit.TUNING["speed_level"]
     x10, loss10 = _ce(10)
-    k10 = codegen.compile(loss10, wrt=[x10], backend="llvm", dtype=dtype, threads=1)
+    w = lg.input("w", shape=("N",))
+    k10 = codegen.compile(loss10 + lg.sum(w * w), wrt=[x10], backend="llvm", dtype=dtype,
+                          threads=1)
     assert k10._fn.program(dtype).jit.speed_level == jit.TUNING["speed_level"]
