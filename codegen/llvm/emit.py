@@ -38,7 +38,7 @@ from .fused import (BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, operands, 
                     shifted_exp)
 from .loops import LINE, copy_lines, counted_loop
 from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel,
-                    byte_size, combine, const, convert, elementwise, identity, is_float,
+                    byte_size, combine, const, convert, elementwise, iadd, identity, imul, is_float,
                     void_intrinsic)
 
 
@@ -202,7 +202,7 @@ class NestEmitter:
         coeff, names = _factors(d)
         v = const(I64, coeff)
         for name in names:
-            v = self.b.mul(v, self.dimv[name])
+            v = imul(self.b, v, self.dimv[name])
         return v
 
     def alloca(self, ty, init):
@@ -217,7 +217,7 @@ class NestEmitter:
             for d in reversed(shape):
                 out.append(s)
                 if d != 1:
-                    s = self.b.mul(s, self.dim(d))
+                    s = imul(self.b, s, self.dim(d))
             self.strides[key] = out[::-1]
         return self.strides[key]
 
@@ -232,7 +232,7 @@ class NestEmitter:
             off = const(I64, 0)
             for x, st, d in zip(idx, self.stride_list(shape), shape):
                 if d != 1:
-                    off = self.b.add(off, self.b.mul(x, st))
+                    off = iadd(self.b, off, imul(self.b, x, st))
         return self.b.gep(ptr, [off], inbounds=True, source_etype=mem_ty or self.mem(n))
 
     def load(self, n, idx):
@@ -262,7 +262,7 @@ class NestEmitter:
         if n.op == "dimsize":
             size = const(I64, 1)
             for d in n.attrs["dims"]:
-                size = self.b.mul(size, self.dim(d))
+                size = imul(self.b, size, self.dim(d))
             return convert(self.b, size, self.reg(n))
         if n.op == "arange":
             return convert(self.b, idx[0], self.reg(n))
@@ -486,7 +486,7 @@ class NestEmitter:
         if self.streams:
             numel = const(I64, 1)
             for d in self.nest.shape:
-                numel = b.mul(numel, self.dim(d))
+                numel = imul(b, numel, self.dim(d))
             self.numel = numel
             self.stream = b.icmp_signed(">=", numel, self.stream_from())
 

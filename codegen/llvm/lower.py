@@ -86,6 +86,36 @@ def const(ty, value):
     return ir.Constant(ty, int(value))
 
 
+def _int_const(v):
+    return v.constant if isinstance(v, ir.Constant) and isinstance(v.type, ir.IntType) and \
+        isinstance(v.constant, int) else None
+
+
+def imul(b, x, y):
+    """x * y of two i64 values, folded where one is a constant 0 or 1 or both are constants
+    (index arithmetic: fewer instructions to build, print and parse)."""
+    cx, cy = _int_const(x), _int_const(y)
+    if cx is not None and cy is not None:
+        return ir.Constant(x.type, cx * cy)
+    if cx == 1 or cy == 0:
+        return y
+    if cy == 1 or cx == 0:
+        return x
+    return b.mul(x, y)
+
+
+def iadd(b, x, y):
+    """x + y of two i64 values, folded where one is a constant 0 or both are constants."""
+    cx, cy = _int_const(x), _int_const(y)
+    if cx is not None and cy is not None:
+        return ir.Constant(x.type, cx + cy)
+    if cx == 0:
+        return y
+    if cy == 0:
+        return x
+    return b.add(x, y)
+
+
 def convert(b, v, to):
     """v (register type, scalar or vector) as type `to` (a scalar type means v's shape), as
     NumPy's astype (bool as 0 / 1)."""
