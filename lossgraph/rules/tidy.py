@@ -62,6 +62,31 @@ def _(x, r):
     return x
 
 
+def _merged_axes(inner, outer):
+    """(axes, keepdims) of x that outer(inner(x)) reduces, when one reduction over them gives
+    the same shape, else None."""
+    a, k1 = set(inner.attrs["axis"]), inner.attrs["keepdims"]
+    b, k2 = set(outer.attrs["axis"]), outer.attrs["keepdims"]
+    if k1:
+        if k2 or a <= b:
+            return tuple(sorted(a | b)), k2
+        return None
+    if k2:
+        return None
+    kept = [j for j in range(inner.inputs[0].ndim) if j not in a]
+    return tuple(sorted(a | {kept[j] for j in b})), False
+
+
+@rule("sum-of-sum", P("sum", P("sum", X, bind="r1"), bind="r2"), "tidy",
+      "sum(sum(x, axis=1)) -> sum(x): one sum over both sets of axes, so a loss's mean of row "
+      "sums is one flat loop (not max(max(x)): under ties its gradient would split otherwise)")
+def _(x, r1, r2):
+    merged = _merged_axes(r1, r2)
+    if merged is None:
+        return None
+    return F.sum(x, axis=merged[0], keepdims=merged[1])
+
+
 @generic_rule("implicit-broadcast", "tidy",
               "op(broadcast_to(x), y) -> op(x, y) when op broadcasts to the same shape",
               admits=lambda op, input_ops: len(input_ops) > 1 and any(

@@ -77,6 +77,7 @@ EXAMPLES = {
     "reduce-nothing": lg.sum(a, axis=()),
     "implicit-broadcast": lg.broadcast_to(s, (3,)) * a,
     "elementwise-of-broadcast-scalars": lg.exp(lg.broadcast_to(s, (2, 3))),
+    "sum-of-sum": lg.sum(lg.sum(m, axis=1)),
     "constant-fold": lg.exp(lg.constant(0.0)) + a,
     # matmul (lossgraph/rules/linalg.py)
     "matmul-scalar-left": (s * m) @ a, "matmul-scalar-left-after": (m * s) @ a,
@@ -121,6 +122,27 @@ def test_a_sum_of_cast_broadcast_true_is_the_count():
     out = lg.simplify(ones * lg.sum(x))
     assert "cast" not in str(out) and "broadcast_to" not in str(out)
     assert lg.evaluate(out, {"x": np.arange(4.0)}) == 24.0
+
+
+@pytest.mark.parametrize("inner, outer, merged", [
+    ((1, False), (None, False), "sum(x)"),
+    ((1, False), (0, False), "sum(x, axis=(0, 1))"),
+    ((1, False), (1, False), "sum(x, axis=(1, 2))"),
+    ((1, True), (2, True), "sum(x, axis=(1, 2), keepdims=True)"),
+    ((1, True), (1, False), "sum(x, axis=1)"),
+    ((1, True), (2, False), None),             # axis 1 stays as size 1: two sums
+    ((2, False), (1, True), None)])
+def test_sum_of_sum_merges_when_one_sum_has_the_shape(inner, outer, merged):
+    x = lg.input("x", shape=("N", 3, 4))
+    expr = lg.sum(lg.sum(x, axis=inner[0], keepdims=inner[1]), axis=outer[0],
+                  keepdims=outer[1])
+    out = lg.simplify(expr)
+    assert str(out) == (merged or str(expr))
+    xa = np.random.default_rng(0).normal(size=(5, 3, 4))
+    want = lg.evaluate(expr, {"x": xa})
+    got = lg.evaluate(out, {"x": xa})
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_log_one_minus_sigmoid_becomes_minus_softplus():
