@@ -181,7 +181,7 @@ class Program:
     def general(self, arrays, outs):
         """The call path for any plan (fastcall.build makes the lean one when it can)."""
         arrays = [a if a.flags.carray and a.dtype.isnative
-                  else np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+                  else np.asarray(a, dtype=a.dtype.newbyteorder("="), order="C")
                   for a in arrays]
         dimvals, dims = self._dims(arrays)
         vals = [None] * self.n_slots
@@ -228,7 +228,8 @@ class Program:
             env = Env({n.name: a for n, a in zip(self.input_nodes, arrays)}, dims, self.float_t)
             by_id = {id(i): vals[self.slot[id(i)]] for i in node.inputs}
             with np.errstate(all="ignore"):
-                vals[k] = np.ascontiguousarray(_apply(node, by_id, env))
+                # not np.ascontiguousarray: it makes a 0-d result (a dot of vectors) (1,)
+                vals[k] = np.asarray(_apply(node, by_id, env), order="C")
         return self._results(vals, fresh, outs, dimvals)
 
     def _alloc(self, st, vals, dimvals, direct, fresh):

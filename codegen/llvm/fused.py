@@ -6,6 +6,7 @@ bits an earlier one stored (x == max(x) finds its element).
     SHARED_EXP_CHAINS   sigmoid(x) - z and (sigmoid(x) - z) / c as one quotient that does not
                         cancel: fn(b, x, z[, c], e)
     BROADCAST_OPERAND   x / y for a y that broadcasts, as x (1 / y)
+    NORMAL_OPERAND      log and xlogy of an operand the graph bounds within the normal floats
     shifted_exp         softmax's e^(x - ms), exact where a row's max is +inf
 
 Every function takes an llvmlite IRBuilder and values of one float type, scalar or vector.
@@ -13,6 +14,8 @@ Every function takes an llvmlite IRBuilder and values of one float type, scalar 
 from __future__ import annotations
 
 from llvmlite import ir
+
+from lossgraph.ranges import bounds
 
 from . import mathlib
 from .lower import const, scalar_of
@@ -89,6 +92,25 @@ def shifted_exp(b, x, shift):
 #: ops with their own form when operand k broadcasts (fewer elements than the result):
 #: op -> (k, form(b, *operands))
 BROADCAST_OPERAND = {"divide": (1, _reciprocal_times)}
+
+#: ops with a cheaper form when operand k lies within NORMAL_RANGE by the graph alone
+#: (lossgraph.ranges.bounds: log(clip(p, 1e-7, 1)), 1 - clip(...)): op -> (k, form), the
+#: same bits there, without the selects for zero, negatives, inf and denormals (NaN still
+#: propagates: the bounds assume NaN-free inputs, the forms do not)
+NORMAL_OPERAND = {"log": (0, mathlib.log_normal), "xlogy": (1, mathlib.xlogy_normal)}
+#: normal and finite in float32 and float64 alike, with room for the float32 rounding of the
+#: constants the bounds come from
+NORMAL_RANGE = (2.0 ** -100, 2.0 ** 100)
+
+
+def normal_form(n):
+    """NORMAL_OPERAND's form for node n when its operand's bounds lie within NORMAL_RANGE,
+    else None."""
+    entry = NORMAL_OPERAND.get(n.op)
+    if entry is None:
+        return None
+    lo, hi = bounds(n.inputs[entry[0]])
+    return entry[1] if NORMAL_RANGE[0] <= lo and hi <= NORMAL_RANGE[1] else None
 
 
 def operands(links, idx, aligned):

@@ -39,9 +39,10 @@ _LOCK = threading.RLock()
 _STATE = {}
 
 #: PipelineTuningOptions of the O3 pipeline (the loop vectorizer picks each loop's width and
-#: interleave count unless the loop's metadata sets them). Unrolling stays on: off, it saved 5-15% of compile time at the same
-#: kernel speed, but fed LLVM's vectorizer loops its cost model asserts on (softmax over 20
-#: columns aborted the process: llvmlite's LLVM is built with assertions).
+#: interleave count unless the loop's metadata sets them). Unrolling stays on: off, it saved
+#: 5-15% of compile time at the same kernel speed, but fed LLVM's vectorizer loops its cost
+#: model asserts on (softmax over 20 columns aborted the process: llvmlite's LLVM is built
+#: with assertions).
 TUNING = {"speed_level": 3, "loop_vectorization": True, "slp_vectorization": False,
           "loop_unrolling": True}
 

@@ -570,6 +570,13 @@ def _log(e, x):
     return _log_edges(e, x, _log_combine(e, k, f, e.c(0.0)), 0.0)
 
 
+def _log_normal(e, x):
+    """log x for x from the least normal to the greatest finite (or nan, which propagates):
+    log's polynomial without its denormal scaling and edge selects, so log's bits there."""
+    k, f = _log_split(e, x, denormals=False)
+    return e.sel(e.isnan(x), x, _log_combine(e, k, f, e.c(0.0)))
+
+
 def _rough_reciprocal(e, u):
     """1/u to about 12 bits for normal u > 0: the bit trick, then two Newton steps (enough
     for a correction term far below an ulp; no division)."""
@@ -800,6 +807,11 @@ def _xlogy(e, x, y):
     return e.sel(e.eq(x, e.c(0.0)), e.c(0.0), e.mul(x, _log(e, safe)))
 
 
+def _xlogy_normal(e, x, y):
+    """x log y for y as _log_normal takes it, 0 where x = 0: xlogy's bits there."""
+    return e.sel(e.eq(x, e.c(0.0)), e.c(0.0), e.mul(x, _log_normal(e, y)))
+
+
 def _public(impl, doc):
     name = impl.__name__[1:]
 
@@ -822,6 +834,7 @@ exp_row = _public(_exp_row, "e^-a for a = max - x >= 0 or nan; a < 0 as _exp_row
 log1p_unit = _public(_log1p_unit, "log(1 + f) for f in [0, 1] or nan; under 2 ulp.")
 exp_accurate = _public(_exp_accurate, "e^x under 0.75 ulp, denormal results rounded once.")
 log = _public(_log, "log x; log 0 = -inf, log of a negative = nan.")
+log_normal = _public(_log_normal, "log x for x normal, positive and finite, or nan.")
 log1p = _public(_log1p, "log(1 + x), accurate for small x.")
 expm1 = _public(_expm1, "e^x - 1, accurate for small x.")
 tanh = _public(_tanh, "tanh x.")
@@ -835,11 +848,11 @@ sign = _public(_sign, "np.sign: -1, 0 or 1; nan stays nan.")
 maximum = _public(_maximum, "np.maximum: NaN-propagating max(x, y).")
 minimum = _public(_minimum, "np.minimum: NaN-propagating min(x, y).")
 xlogy = _public(_xlogy, "x log y, 0 where x = 0.")
+xlogy_normal = _public(_xlogy_normal, "x log y for y normal, positive and finite, or nan.")
 fma = _public(_fma, "a b + c rounded once (llvm.fma), scalars or vectors.")
 
 #: name -> (function, arity): the functions a lowering table can take from here.
-FUNCTIONS = {f.__name__: (f, 2 if f in (power, maximum, minimum, xlogy) else 1)
-             for f in (exp, exp_neg, exp_shifted, exp_row, exp_accurate, log, log1p, log1p_unit,
-                       expm1,
-                       tanh, sigmoid, softplus, log_sigmoid, power, sqrt, fabs, sign, maximum,
-                       minimum, xlogy)}
+FUNCTIONS = {f.__name__: (f, 2 if f in (power, maximum, minimum, xlogy, xlogy_normal) else 1)
+             for f in (exp, exp_neg, exp_shifted, exp_row, exp_accurate, log, log_normal, log1p,
+                       log1p_unit, expm1, tanh, sigmoid, softplus, log_sigmoid, power, sqrt,
+                       fabs, sign, maximum, minimum, xlogy, xlogy_normal)}

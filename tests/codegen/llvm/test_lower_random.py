@@ -89,3 +89,14 @@ def test_regression_softmax_recomputed_in_another_nest_keeps_its_bits():
     rng = np.random.default_rng(54)
     arrays = {k: rng.normal(size=s) for k, s in INPUTS.items()}
     _agrees(loss, [x], {"x": arrays["x"]})
+
+
+def test_regression_a_dot_of_vectors_is_the_whole_loss():
+    """Found by the random test, once sum(sum(x)) and the sums of broadcast scalars simplify
+    away: sum(y @ y) + 0.5 sum(x - x) is y @ y, a fallback op's 0-d output returned as the
+    value (np.ascontiguousarray made it shape (1,))."""
+    x, y = lg.input("x", shape=(3, 4)), lg.input("y", shape=(4,))
+    rng = np.random.default_rng(0)
+    arrays = {"x": rng.normal(size=(3, 4)), "y": rng.normal(size=4)}
+    _agrees(lg.sum(y @ y) + 0.5 * lg.sum(x - x), [x, y], arrays)
+    _agrees(y @ y, [y], arrays)

@@ -1,0 +1,97 @@
+"""log and xlogy of an operand the graph bounds within the normal floats (fused.NORMAL_OPERAND:
+log(clip(p, 1e-7, 1)), xlogy(z, 1 - clip(p, ...))) drop the selects for zero, negatives, inf
+and denormals: log's and xlogy's bits there, NaN still NaN, a shorter loop body, and the full
+forms wherever the bounds do not say so."""
+import re
+
+import numpy as np
+import pytest
+
+import codegen
+import lossgraph as lg
+from codegen import kernel
+from codegen.llvm import fused, handmade
+
+DTYPES = [np.float32, np.float64]
+
+
+def _normals(dtype, n, rng):
+    """Positive normal finite values of every binade, the extremes and 1."""
+    fi = np.finfo(dtype)
+    ity = np.uint32 if dtype == np.float32 else np.uint64
+    bits = rng.integers(0, np.iinfo(ity).max, size=n, dtype=ity, endpoint=True)
+    x = np.abs(bits.view(dtype))
+    x = x[np.isfinite(x) & (x >= fi.tiny)]
+    return np.concatenate([x, np.array([fi.tiny, fi.max, 1.0, 0.5, 2.0], dtype)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_the_normal_forms_give_the_full_forms_bits(maps, dtype):
+    rng = np.random.default_rng(5)
+    x = _normals(dtype, 40_000, rng)
+    log, log_normal = (handmade.map_function(maps, f, dtype) for f in ("log", "log_normal"))
+    np.testing.assert_array_equal(log_normal(x), log(x))
+    assert np.isnan(log_normal(np.array([np.nan], dtype)))[0]
+    z = rng.normal(size=x.size).astype(dtype)
+    z[::7] = 0.0
+    z[1] = np.nan
+    xlogy, xlogy_normal = (handmade.map_function(maps, f, dtype)
+                           for f in ("xlogy", "xlogy_normal"))
+    np.testing.assert_array_equal(xlogy_normal(z, x), xlogy(z, x))
+    got = xlogy_normal(np.array([2.0, 0.0], dtype), np.array([np.nan, np.nan], dtype))
+    assert np.isnan(got[0]) and got[1] == 0.0          # xlogy(0, nan) = 0, as xlogy gives
+
+
+def _bce(p, z):
+    q = lg.clip(p, 1e-7, 1 - 1e-7)
+    return -lg.mean(lg.xlogy(z, q) + lg.xlogy(1.0 - z, 1.0 - q))
+
+
+def _kernel(loss, wrt, dtype, monkeypatch=None, forms=None):
+    """The kernel with its program built now (programs are built on first use)."""
+    kernel.CACHE.clear()                 # the same graph again: built again, not looked up
+    if monkeypatch is not None:
+        monkeypatch.setattr(fused, "NORMAL_OPERAND", forms)
+    k = codegen.compile(loss, wrt=wrt, backend="llvm", dtype=dtype, threads=1)
+    assert k.llvm_ir
+    return k
+
+
+def _selects(k):
+    return len(re.findall(r"= select ", k.llvm_ir))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_bounded_logs_take_the_normal_forms_with_the_same_bits(dtype, monkeypatch):
+    """A probability clipped away from 0 and 1 (BCE on probabilities): the same value and
+    gradient bits with and without the normal forms, on ordinary, extreme (0, 1, inf) and NaN
+    probabilities; the loop has fewer selects."""
+    P, Z = lg.input("p", shape=("N",)), lg.input("z", shape=("N",))
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0, 1, 501).astype(dtype)
+    p[:6] = [0.0, 1.0, np.inf, -np.inf, 1e-30, np.nan]
+    z = (rng.uniform(size=501) > 0.5).astype(dtype)
+    short = _kernel(_bce(P, Z), [P], dtype)
+    full = _kernel(_bce(P, Z), [P], dtype, monkeypatch, {})
+    with np.errstate(all="ignore"):
+        (v1, (g1,)), (v2, (g2,)) = short(p, z), full(p, z)
+    np.testing.assert_array_equal(g1, g2)
+    assert v1.tobytes() == v2.tobytes() and np.isnan(v1)        # the NaN probability
+    ok = slice(6, None)
+    with np.errstate(all="ignore"):
+        (w1, (h1,)), (w2, (h2,)) = short(p[ok], z[ok]), full(p[ok], z[ok])
+    assert w1 == w2 and np.isfinite(w1)
+    np.testing.assert_array_equal(h1, h2)
+    assert _selects(short) < _selects(full)
+
+
+def test_unbounded_logs_keep_their_edges(monkeypatch):
+    """log(p) of an unbounded p, and log(clip(p, 0, 1)) (0 is not normal), compile as with no
+    normal forms at all."""
+    P = lg.input("p", shape=("N",))
+    for loss in (lg.sum(lg.log(P)), lg.sum(lg.log(lg.clip(P, 0.0, 1.0))),
+                 lg.sum(lg.xlogy(P, lg.clip(P, 1e-45, 1.0)))):
+        with_forms = _kernel(loss, [P], "float32")
+        k = _kernel(loss, [P], "float32", monkeypatch, {})
+        assert _selects(with_forms) == _selects(k)
+        monkeypatch.undo()
