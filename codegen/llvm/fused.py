@@ -93,24 +93,24 @@ def shifted_exp(b, x, shift):
 #: op -> (k, form(b, *operands))
 BROADCAST_OPERAND = {"divide": (1, _reciprocal_times)}
 
-#: ops with a cheaper form when operand k lies within NORMAL_RANGE by the graph alone
-#: (lossgraph.ranges.bounds: log(clip(p, 1e-7, 1)), 1 - clip(...)): op -> (k, form), the
-#: same bits there, without the selects for zero, negatives, inf and denormals (NaN still
-#: propagates: the bounds assume NaN-free inputs, the forms do not)
+#: ops with a cheaper form when operand k is at least NORMAL_FROM by the graph alone
+#: (lossgraph.ranges.bounds: log(clip(p, 1e-7, 1)), 1 - clip(...), maximum(var, 1e-6)):
+#: op -> (k, form), the same bits there, without the selects for zero, negatives and
+#: denormals (inf and NaN still come out as they went in: the bounds assume NaN-free inputs,
+#: the forms do not)
 NORMAL_OPERAND = {"log": (0, mathlib.log_normal), "xlogy": (1, mathlib.xlogy_normal)}
-#: normal and finite in float32 and float64 alike, with room for the float32 rounding of the
-#: constants the bounds come from
-NORMAL_RANGE = (2.0 ** -100, 2.0 ** 100)
+#: normal in float32 and float64 alike, with room for the float32 rounding of the constants
+#: the bounds come from
+NORMAL_FROM = 2.0 ** -100
 
 
 def normal_form(n):
-    """NORMAL_OPERAND's form for node n when its operand's bounds lie within NORMAL_RANGE,
-    else None."""
+    """NORMAL_OPERAND's form for node n when its operand's lower bound is at least
+    NORMAL_FROM, else None."""
     entry = NORMAL_OPERAND.get(n.op)
     if entry is None:
         return None
-    lo, hi = bounds(n.inputs[entry[0]])
-    return entry[1] if NORMAL_RANGE[0] <= lo and hi <= NORMAL_RANGE[1] else None
+    return entry[1] if bounds(n.inputs[entry[0]])[0] >= NORMAL_FROM else None
 
 
 def operands(links, idx, aligned):

@@ -571,10 +571,11 @@ def _log(e, x):
 
 
 def _log_normal(e, x):
-    """log x for x from the least normal to the greatest finite (or nan, which propagates):
-    log's polynomial without its denormal scaling and edge selects, so log's bits there."""
+    """log x for x normal and positive, +inf or nan (which stay as they are): log's
+    polynomial without its denormal scaling and the selects for 0 and negatives, so log's
+    bits there; one select (x < inf, false for nan) keeps inf and nan."""
     k, f = _log_split(e, x, denormals=False)
-    return e.sel(e.isnan(x), x, _log_combine(e, k, f, e.c(0.0)))
+    return e.sel(e.lt(x, e.c(math.inf)), _log_combine(e, k, f, e.c(0.0)), x)
 
 
 def _rough_reciprocal(e, u):
@@ -834,7 +835,7 @@ exp_row = _public(_exp_row, "e^-a for a = max - x >= 0 or nan; a < 0 as _exp_row
 log1p_unit = _public(_log1p_unit, "log(1 + f) for f in [0, 1] or nan; under 2 ulp.")
 exp_accurate = _public(_exp_accurate, "e^x under 0.75 ulp, denormal results rounded once.")
 log = _public(_log, "log x; log 0 = -inf, log of a negative = nan.")
-log_normal = _public(_log_normal, "log x for x normal, positive and finite, or nan.")
+log_normal = _public(_log_normal, "log x for x normal and positive, +inf or nan.")
 log1p = _public(_log1p, "log(1 + x), accurate for small x.")
 expm1 = _public(_expm1, "e^x - 1, accurate for small x.")
 tanh = _public(_tanh, "tanh x.")
@@ -848,7 +849,7 @@ sign = _public(_sign, "np.sign: -1, 0 or 1; nan stays nan.")
 maximum = _public(_maximum, "np.maximum: NaN-propagating max(x, y).")
 minimum = _public(_minimum, "np.minimum: NaN-propagating min(x, y).")
 xlogy = _public(_xlogy, "x log y, 0 where x = 0.")
-xlogy_normal = _public(_xlogy_normal, "x log y for y normal, positive and finite, or nan.")
+xlogy_normal = _public(_xlogy_normal, "x log y for y normal and positive, +inf or nan.")
 fma = _public(_fma, "a b + c rounded once (llvm.fma), scalars or vectors.")
 
 #: name -> (function, arity): the functions a lowering table can take from here.

@@ -1,7 +1,7 @@
-"""log and xlogy of an operand the graph bounds within the normal floats (fused.NORMAL_OPERAND:
-log(clip(p, 1e-7, 1)), xlogy(z, 1 - clip(p, ...))) drop the selects for zero, negatives, inf
-and denormals: log's and xlogy's bits there, NaN still NaN, a shorter loop body, and the full
-forms wherever the bounds do not say so."""
+"""log and xlogy of an operand the graph bounds below by a normal float (fused.NORMAL_OPERAND:
+log(clip(p, 1e-7, 1)), xlogy(z, 1 - clip(p, ...)), log(maximum(v, 1e-6))) drop the selects for
+zero, negatives and denormals: log's and xlogy's bits there, inf and NaN as they were, a
+shorter loop body, and the full forms wherever the bounds do not say so."""
 import re
 
 import numpy as np
@@ -16,13 +16,13 @@ DTYPES = [np.float32, np.float64]
 
 
 def _normals(dtype, n, rng):
-    """Positive normal finite values of every binade, the extremes and 1."""
+    """Positive normal values of every binade, the extremes, 1 and +inf."""
     fi = np.finfo(dtype)
     ity = np.uint32 if dtype == np.float32 else np.uint64
     bits = rng.integers(0, np.iinfo(ity).max, size=n, dtype=ity, endpoint=True)
     x = np.abs(bits.view(dtype))
     x = x[np.isfinite(x) & (x >= fi.tiny)]
-    return np.concatenate([x, np.array([fi.tiny, fi.max, 1.0, 0.5, 2.0], dtype)])
+    return np.concatenate([x, np.array([fi.tiny, fi.max, 1.0, 0.5, 2.0, np.inf], dtype)])
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -38,8 +38,8 @@ def test_the_normal_forms_give_the_full_forms_bits(maps, dtype):
     xlogy, xlogy_normal = (handmade.map_function(maps, f, dtype)
                            for f in ("xlogy", "xlogy_normal"))
     np.testing.assert_array_equal(xlogy_normal(z, x), xlogy(z, x))
-    got = xlogy_normal(np.array([2.0, 0.0], dtype), np.array([np.nan, np.nan], dtype))
-    assert np.isnan(got[0]) and got[1] == 0.0          # xlogy(0, nan) = 0, as xlogy gives
+    got = xlogy_normal(np.array([2.0, 0.0, 0.0], dtype), np.array([np.nan, np.nan, np.inf], dtype))
+    assert np.isnan(got[0]) and got[1] == 0.0 == got[2]     # xlogy(0, y) = 0, as xlogy gives
 
 
 def _bce(p, z):
@@ -82,6 +82,21 @@ def test_bounded_logs_take_the_normal_forms_with_the_same_bits(dtype, monkeypatc
         (w1, (h1,)), (w2, (h2,)) = short(p[ok], z[ok]), full(p[ok], z[ok])
     assert w1 == w2 and np.isfinite(w1)
     np.testing.assert_array_equal(h1, h2)
+    assert _selects(short) < _selects(full)
+
+
+def test_a_variance_bounded_below_takes_the_normal_form(monkeypatch):
+    """Gaussian NLL's log(maximum(var, 1e-6)): bounded below only; var = inf still gives inf,
+    with the bits of the full form."""
+    V = lg.input("v", shape=("N",))
+    loss = lg.sum(lg.log(lg.maximum(V, 1e-6)))
+    v = np.array([0.5, 1e-9, -3.0, np.inf, 2.0, 7e30], np.float32)
+    short = _kernel(loss, [V], "float32")
+    full = _kernel(loss, [V], "float32", monkeypatch, {})
+    (a, (ga,)), (b, (gb,)) = short(v), full(v)
+    assert a == b == np.inf and ga.tobytes() == gb.tobytes()
+    (a, (ga,)), (b, (gb,)) = short(v[:3]), full(v[:3])
+    assert a == b and ga.tobytes() == gb.tobytes()
     assert _selects(short) < _selects(full)
 
 
