@@ -110,3 +110,24 @@ def test_unbounded_logs_keep_their_edges(monkeypatch):
         k = _kernel(loss, [P], "float32", monkeypatch, {})
         assert _selects(with_forms) == _selects(k)
         monkeypatch.undo()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_packed_rows_take_the_normal_forms_with_the_same_bits(dtype, monkeypatch):
+    """Rows of 10 (packed 8 or 4 at a time): a row max of log(clip(x)) and a row sum of
+    xlogy(z, clip(x)), with the bits of the full forms."""
+    X, Z = lg.input("x", shape=("N", 10)), lg.input("z", shape=("N", 10))
+    q = lg.clip(X, 1e-7, 1.0)
+    loss = lg.sum(lg.max(lg.log(q), axis=1) * lg.sum(lg.xlogy(Z, q), axis=1))
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-0.1, 1.1, (37, 10)).astype(dtype)
+    x[0, :4] = [0.0, np.inf, np.nan, -1.0]
+    z = rng.uniform(0, 1, (37, 10)).astype(dtype)
+    short = _kernel(loss, [X], dtype)
+    full = _kernel(loss, [X], dtype, monkeypatch, {})
+    assert "<80 x" in short.llvm_ir or "<40 x" in short.llvm_ir       # packed rows
+    with np.errstate(all="ignore"):
+        for rows in (slice(None), slice(1, None)):
+            (a, (ga,)), (b, (gb,)) = short(x[rows], z[rows]), full(x[rows], z[rows])
+            assert a.tobytes() == b.tobytes() and ga.tobytes() == gb.tobytes()
+    assert _selects(short) < _selects(full)
