@@ -34,7 +34,7 @@ from llvmlite import ir
 from lossgraph.shapes import _factors
 
 from . import mathlib, packed
-from .fused import (BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, normal_form, operands,
+from .fused import (BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, operand_form, operands,
                     row_shift, shifted_exp)
 from .loops import LINE, copy_lines, counted_loop
 from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel,
@@ -300,9 +300,9 @@ class NestEmitter:
             args = [convert(self.b, self.value(i, at), ty) for i, at in ops]
             return fn(self.b, *args, self.exp_neg_abs(*ops[0], args[0]))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
-        normal = normal_form(n) if is_float(ty) else None
-        if normal is not None:
-            return normal(self.b, *(convert(self.b, a, ty) for a in args))
+        form = operand_form(n) if is_float(ty) else None
+        if form is not None:
+            return form(self.b, *(convert(self.b, a, ty) for a in args))
         if n.op in BROADCAST_OPERAND and is_float(ty):
             k, form = BROADCAST_OPERAND[n.op]
             if _numel(n.inputs[k].shape) != _numel(n.shape):

@@ -37,7 +37,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .fused import BROADCAST_OPERAND, normal_form, operands, row_shift, shifted_exp
+from .fused import BROADCAST_OPERAND, operand_form, operands, row_shift, shifted_exp
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _numel, byte_size,
                     combine, const, convert, declared, elementwise, identity, intrinsic, is_float,
                     void_intrinsic)
@@ -257,9 +257,9 @@ class PackedRows:
         if fused is not None:
             return fused
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
-        normal = normal_form(n) if is_float(ty) else None
-        if normal is not None:
-            return normal(b, *(convert(b, self.spread(a) if a.type.count != width else a, ty)
+        form = operand_form(n) if is_float(ty) else None
+        if form is not None:
+            return form(b, *(convert(b, self.spread(a) if a.type.count != width else a, ty)
                                for a in args))
         if n.op in BROADCAST_OPERAND and is_float(ty) and \
                 _numel(n.inputs[BROADCAST_OPERAND[n.op][0]].shape) != _numel(n.shape):

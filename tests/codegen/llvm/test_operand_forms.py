@@ -1,7 +1,10 @@
-"""log and xlogy of an operand the graph bounds below by a normal float (fused.NORMAL_OPERAND:
+"""Cheaper forms from what the graph says of an operand (fused.operand_form).
+
+log and xlogy of an operand the graph bounds below by a normal float (fused.NORMAL_OPERAND:
 log(clip(p, 1e-7, 1)), xlogy(z, 1 - clip(p, ...)), log(maximum(v, 1e-6))) drop the selects for
 zero, negatives and denormals: log's and xlogy's bits there, inf and NaN as they were, a
-shorter loop body, and the full forms wherever the bounds do not say so."""
+shorter loop body, and the full forms wherever the bounds do not say so. x ** 3 and x ** 4 of
+a constant exponent are products (fused.INTEGER_POWERS): within 2 ulp, pow's edges."""
 import re
 
 import numpy as np
@@ -131,3 +134,35 @@ def test_packed_rows_take_the_normal_forms_with_the_same_bits(dtype, monkeypatch
             (a, (ga,)), (b, (gb,)) = short(x[rows], z[rows]), full(x[rows], z[rows])
             assert a.tobytes() == b.tobytes() and ga.tobytes() == gb.tobytes()
     assert _selects(short) < _selects(full)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("k", [3.0, 4.0])
+def test_integer_powers_are_products_within_two_ulp(k, dtype, monkeypatch):
+    rng = np.random.default_rng(int(k))
+    x = (rng.uniform(-1, 1, 20_000) * 10.0 ** rng.uniform(-8, 8, 20_000)).astype(dtype)
+    fi = np.finfo(dtype)
+    huge, small = 2 * float(fi.max) ** (1 / k), float(fi.tiny) ** 0.5 * 1e-6   # inf, 0
+    edges = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, huge, -huge, -small],
+                     dtype)
+    X = lg.input("x", shape=("N",))
+    short = _kernel(lg.power(X, k), [], dtype)
+    monkeypatch.setattr(fused, "INTEGER_POWERS", {})
+    full = _kernel(lg.power(X, k), [], dtype)
+    assert short.llvm_ir != full.llvm_ir and len(short.llvm_ir) < len(full.llvm_ir)
+    with np.errstate(all="ignore"):
+        got, ref = short(x), np.power(x.astype(np.longdouble), int(k))
+        np.testing.assert_array_equal(short(edges), np.power(edges, dtype(k)))
+    fin = np.isfinite(ref.astype(dtype)) & (np.abs(ref) >= np.finfo(dtype).tiny)
+    ulp = np.spacing(np.abs(ref[fin].astype(dtype))).astype(np.longdouble)
+    assert float(np.max(np.abs(got[fin] - ref[fin]) / ulp)) <= 2.0
+
+
+def test_other_exponents_keep_power(monkeypatch):
+    """x ** 2.5 and x ** y of an input y compile as with no integer powers at all."""
+    X, Y = lg.input("x", shape=("N",)), lg.input("y", shape=("N",))
+    for out in (lg.power(X, 2.5), lg.power(X, Y)):
+        with_forms = _kernel(out, [], "float32").llvm_ir
+        monkeypatch.setattr(fused, "INTEGER_POWERS", {})
+        assert _kernel(out, [], "float32").llvm_ir == with_forms
+        monkeypatch.undo()
