@@ -34,8 +34,8 @@ from llvmlite import ir
 from lossgraph.shapes import _factors
 
 from . import mathlib, packed
-from .fused import (BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, operand_form, operands,
-                    row_shift, shifted_exp)
+from .fused import (BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, abs_base, operand_form,
+                    operands, row_shift, shifted_exp)
 from .loops import LINE, copy_lines, counted_loop
 from .lower import (BLOCK, F64, I1, I8, I32, I64, PTR, REDUCTIONS, TYPES, _closure, _numel,
                     byte_size, combine, const, convert, elementwise, iadd, identity, imul, is_float,
@@ -333,9 +333,10 @@ class NestEmitter:
         return None
 
     def exp_neg_abs(self, x_node, idx, x):
-        """e^-|x|, computed once per element for sigmoid and softplus of the same x."""
-        key = ("exp_neg_abs", id(x_node), x.type) + (() if self.flat_i is not None else tuple(
-            i.constant if isinstance(i, ir.Constant) else id(i) for i in idx))
+        """e^-|x|, computed once per element for sigmoid and softplus of the same x (or -x)."""
+        at = () if self.flat_i is not None else tuple(
+            i.constant if isinstance(i, ir.Constant) else id(i) for i in idx)
+        key = ("exp_neg_abs", id(abs_base(x_node)), x.type) + at
         if key not in self.memo:
             self.memo[key] = mathlib.exp_neg(self.b, mathlib.fabs(self.b, x))
         return self.memo[key]

@@ -137,6 +137,14 @@ def operand_form(n):
     return None
 
 
+def abs_base(node):
+    """The node whose e^-|.| node's shares: node with its negations taken off (|-x| = |x| to
+    the bit, so sigmoid(-x), sigmoid(x) and softplus(x) cost one exp)."""
+    while node.op == "negative":
+        node = node.inputs[0]
+    return node
+
+
 def operands(links, idx, aligned):
     """[(node, index)] of the operands a SHARED_EXP or SHARED_EXP_CHAINS form of links (n and
     its first inputs down to the SHARED_EXP op) takes at n's index idx: x first, then each

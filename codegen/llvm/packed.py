@@ -37,7 +37,8 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .fused import BROADCAST_OPERAND, operand_form, operands, row_shift, shifted_exp
+from .fused import (BROADCAST_OPERAND, abs_base, operand_form, operands, row_shift,
+                    shifted_exp)
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _numel, byte_size,
                     combine, const, convert, declared, elementwise, identity, intrinsic, is_float,
                     void_intrinsic)
@@ -286,7 +287,7 @@ class PackedRows:
         ops = operands(links, idx, self.aligned)
         args = [self.value(i, at) for i, at in ops]
         args = [convert(b, self.spread(v) if v.type.count != width else v, ty) for v in args]
-        key = ("exp_neg_abs", id(ops[0][0]), ops[0][1], width)
+        key = ("exp_neg_abs", id(abs_base(ops[0][0])), ops[0][1], width)
         if key not in self.memo:
             self.memo[key] = mathlib.exp_neg(b, mathlib.fabs(b, args[0]))
         return fn(b, *args, self.memo[key])
