@@ -159,6 +159,9 @@ class Kernel:
         self.schedule, self.backend, self.dtype, self.name = schedule, backend, dtype, name
         self._artifact = artifact
         self._fn = artifact["fn"]
+        prefer = getattr(self._fn, "prefer", None)
+        if dtype and prefer is not None:       # texts of the precision the kernel takes
+            prefer(dtype)
         # a backend may take (arrays, gradient buffers) as they are, without repacking
         self._direct = getattr(self._fn, "call_arrays", None)
         self.input_names = tuple(schedule.inputs)

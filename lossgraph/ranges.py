@@ -15,9 +15,10 @@ INF = math.inf
 UNKNOWN = (-INF, INF)
 MAX_DEPTH = 12
 _MEMO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_DTYPE_MEMO: dict = {}           # float dtype -> its WeakKeyDictionary
 
 
-def _const(node):
+def _const(node, dtype=None):
     while node.op == "broadcast_to":
         node = node.inputs[0]
     if node.op != "constant":
@@ -25,7 +26,30 @@ def _const(node):
     v = node.attrs["value"]
     if v.size == 0 or v.dtype.kind not in "biuf" or (v.dtype.kind == "f" and np.isnan(v).any()):
         return None
+    if dtype is not None and v.dtype.kind == "f":
+        v = v.astype(dtype)                  # the constant as a kernel of dtype holds it
     return float(v.min()), float(v.max())
+
+
+#: ulps of the kernel's float type an op's bounds move outward by (bounds(..., dtype)): one
+#: for IEEE's roundings, three for mathlib's functions (within 2 ulp), two for softmax (its
+#: division is x (1 / sum)); none for the ops that round nothing (clip, maximum, abs, views)
+ROUNDING_ULPS = {"add": 1, "subtract": 1, "multiply": 1, "square": 1, "sqrt": 1, "exp": 3,
+                 "log": 3, "log1p": 3, "sigmoid": 3, "softplus": 3, "tanh": 3, "softmax": 2}
+
+
+def _outward(lo, hi, dtype, ulps):
+    """(lo, hi) as values of dtype at or outside them, then ulps steps further out."""
+    f = np.dtype(dtype).type
+    with np.errstate(over="ignore", under="ignore"):
+        lo_d, hi_d = f(lo), f(hi)
+        if lo_d > lo:
+            lo_d = np.nextafter(lo_d, f(-INF))
+        if hi_d < hi:
+            hi_d = np.nextafter(hi_d, f(INF))
+        for _ in range(ulps):
+            lo_d, hi_d = np.nextafter(lo_d, f(-INF)), np.nextafter(hi_d, f(INF))
+    return float(lo_d), float(hi_d)
 
 
 def _mono(f):
@@ -144,20 +168,27 @@ RULES = {
 }
 
 
-def bounds(node, depth=0):
-    """(lo, hi) with lo <= every element of node <= hi (for NaN-free inputs)."""
-    got = _MEMO.get(node)
+def bounds(node, depth=0, dtype=None):
+    """(lo, hi) with lo <= every element of node <= hi (for NaN-free inputs): of its exact
+    value, or, with a float dtype, of the value a kernel computing in dtype gets (constants
+    rounded to dtype, each op's bounds moved outward past its rounding, ROUNDING_ULPS:
+    1 - clip(p, 1e-12, 1 - 1e-12) may be 0 in float32, where 1 - 1e-12 is 1)."""
+    memo = _MEMO if dtype is None else _DTYPE_MEMO.setdefault(np.dtype(dtype),
+                                                              weakref.WeakKeyDictionary())
+    got = memo.get(node)
     if got is not None:
         return got
-    c = _const(node)
+    c = _const(node, dtype)
     if c is not None:
         return c
     rule = RULES.get(node.op)
     if rule is None or depth >= MAX_DEPTH:
         return UNKNOWN
-    out = rule(node, lambda n: bounds(n, depth + 1))
+    out = rule(node, lambda n: bounds(n, depth + 1, dtype))
+    if dtype is not None:
+        out = _outward(*out, dtype, ROUNDING_ULPS.get(node.op, 0))
     if depth == 0 or out != UNKNOWN:
-        _MEMO[node] = out
+        memo[node] = out
     return out
 
 

@@ -440,6 +440,11 @@ class LLVMKernel:
         if self.default == "float":
             self.default = "float64"
 
+    def prefer(self, float_t):
+        """The precision the texts show (and compile first, when nothing is compiled yet):
+        the dtype a Kernel compiled with dtype= takes, not float64."""
+        self.default = float_t
+
     def program(self, float_t, fixed=(), streaming=False):
         """The Program of float_t with the dims of fixed static (() : the general one), with
         streaming stores if streaming and it could stream. A streaming Program of a kernel

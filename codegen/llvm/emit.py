@@ -300,7 +300,7 @@ class NestEmitter:
             args = [convert(self.b, self.value(i, at), ty) for i, at in ops]
             return fn(self.b, *args, self.exp_neg_abs(*ops[0], args[0]))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
-        form = operand_form(n) if is_float(ty) else None
+        form = operand_form(n, self.dtype(n)) if is_float(ty) else None
         if form is not None:
             return form(self.b, *(convert(self.b, a, ty) for a in args))
         if n.op in BROADCAST_OPERAND and is_float(ty):

@@ -100,8 +100,7 @@ BROADCAST_OPERAND = {"divide": (1, _reciprocal_times)}
 #: denormals (inf and NaN still come out as they went in: the bounds assume NaN-free inputs,
 #: the forms do not)
 NORMAL_OPERAND = {"log": (0, mathlib.log_normal), "xlogy": (1, mathlib.xlogy_normal)}
-#: normal in float32 and float64 alike, with room for the float32 rounding of the constants
-#: the bounds come from
+#: normal in float32 and float64 alike
 NORMAL_FROM = 2.0 ** -100
 
 
@@ -120,13 +119,14 @@ def _fourth(b, x, k):
 INTEGER_POWERS = {3.0: _cube, 4.0: _fourth}
 
 
-def operand_form(n):
-    """A cheaper form of node n from what the graph says of an operand: NORMAL_OPERAND's when
-    that operand's bounds (lossgraph.ranges) are at least NORMAL_FROM, INTEGER_POWERS' for a
-    power whose exponent is a constant with that one value; else None."""
+def operand_form(n, dtype):
+    """A cheaper form of node n, computed in float dtype, from what the graph says of an
+    operand: NORMAL_OPERAND's when that operand's bounds in dtype (lossgraph.ranges, its
+    rounding included) are at least NORMAL_FROM, INTEGER_POWERS' for a power whose exponent
+    is a constant with that one value; else None."""
     entry = NORMAL_OPERAND.get(n.op)
     if entry is not None:
-        return entry[1] if bounds(n.inputs[entry[0]])[0] >= NORMAL_FROM else None
+        return entry[1] if bounds(n.inputs[entry[0]], dtype=dtype)[0] >= NORMAL_FROM else None
     if n.op == "power":
         k = n.inputs[1]
         while k.op == "broadcast_to":

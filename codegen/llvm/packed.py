@@ -258,7 +258,7 @@ class PackedRows:
         if fused is not None:
             return fused
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
-        form = operand_form(n) if is_float(ty) else None
+        form = operand_form(n, em.dtype(n)) if is_float(ty) else None
         if form is not None:
             return form(b, *(convert(b, self.spread(a) if a.type.count != width else a, ty)
                                for a in args))

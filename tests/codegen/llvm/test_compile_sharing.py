@@ -111,6 +111,20 @@ def test_first_call_builds_only_the_program_it_runs(monkeypatch):
     assert "; precision float32\n" in k.llvm_ir and "float64" not in k.llvm_ir
 
 
+def test_a_kernel_of_one_dtype_shows_and_builds_that_precision(monkeypatch):
+    """Texts read before any call of a kernel compiled with dtype="float32" are its float32
+    program's (found: they compiled and showed a float64 program it could never run)."""
+    p, loss = _loss()
+    built = []
+    real = jit.compile_module
+    monkeypatch.setattr(jit, "compile_module", lambda m, *a: built.append(m) or real(m, *a))
+    k = codegen.compile(loss, wrt=[p], backend="llvm", dtype="float32", threads=1)
+    assert k.llvm_ir.startswith("; precision float32\n") and "float64" not in k.llvm_ir
+    x = np.linspace(-1, 1, 37, dtype=np.float32)
+    k(x, x[::-1].copy())
+    assert list(k._fn.programs) == [("float32", ())] and len(built) == 1
+
+
 def test_kernels_differing_in_threads_share_machine_code():
     p, loss = _loss()
     k1 = codegen.compile(loss, wrt=[p], backend="llvm", threads=1)

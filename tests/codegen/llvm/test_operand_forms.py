@@ -166,3 +166,22 @@ def test_other_exponents_keep_power(monkeypatch):
         monkeypatch.setattr(fused, "INTEGER_POWERS", {})
         assert _kernel(out, [], "float32").llvm_ir == with_forms
         monkeypatch.undo()
+
+
+def test_bounds_follow_the_kernels_rounding(monkeypatch):
+    """2 - clip(p, 1e-12, 2 - 1e-12) is 0 in float32 at p = 2 (2 - 1e-12 rounds to 2): its
+    log is -inf there, as with the full form (the normal form would give a finite number); in
+    float64 the operand is at least 1e-12 and takes the normal form."""
+    P = lg.input("p", shape=("N",))
+    out = lg.log(2.0 - lg.clip(P, 1e-12, 2 - 1e-12))
+    assert "log(2 - clip" in str(lg.simplify(out))
+    p = np.array([2.0, 0.5, 0.0, 3.0])
+    short32, short64 = _kernel(out, [], "float32"), _kernel(out, [], "float64")
+    monkeypatch.setattr(fused, "NORMAL_OPERAND", {})
+    full32, full64 = _kernel(out, [], "float32"), _kernel(out, [], "float64")
+    with np.errstate(all="ignore"):
+        got = short32(p.astype(np.float32))
+        assert got[0] == got[3] == -np.inf
+        assert got.tobytes() == full32(p.astype(np.float32)).tobytes()
+        assert short64(p).tobytes() == full64(p).tobytes()
+    assert _selects(short32) == _selects(full32) and _selects(short64) < _selects(full64)
