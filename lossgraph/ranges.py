@@ -1,7 +1,9 @@
 """Value ranges: a bound lo <= node <= hi known from the graph alone (interval arithmetic).
 
 Used by the rewriter to drop dead branches (`where(clip(t, 1e-7, 1) == 0, ...)` never holds)
-and to know signs (`exp(log x) -> x` needs x >= 0). Bounds assume no NaN in the inputs, as the
+and to know signs (`exp(log x) -> x` needs x >= 0), with bounds that hold in float32 and
+float64 alike (kernel_bounds: rewrites come before the dtype is known), and by the LLVM
+backend with the bounds of its kernel's float type (bounds(..., dtype)). Bounds assume no NaN in the inputs, as the
 identity rules do. Unknown is (-inf, inf). The walk is bounded in depth, so it never recurses far.
 """
 from __future__ import annotations
@@ -38,6 +40,11 @@ ROUNDING_ULPS = {"add": 1, "subtract": 1, "multiply": 1, "square": 1, "sqrt": 1,
                  "log": 3, "log1p": 3, "sigmoid": 3, "softplus": 3, "tanh": 3, "softmax": 2}
 
 
+#: limits an op's computed values never pass, whatever its rounding (sigmoid is 1 / (1 + e)
+#: or e / (1 + e), a correctly rounded quotient of at most 1)
+LIMITS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
 def _outward(lo, hi, dtype, ulps):
     """(lo, hi) as values of dtype at or outside them, then ulps steps further out."""
     f = np.dtype(dtype).type
@@ -49,7 +56,9 @@ def _outward(lo, hi, dtype, ulps):
             hi_d = np.nextafter(hi_d, f(INF))
         for _ in range(ulps):
             lo_d, hi_d = np.nextafter(lo_d, f(-INF)), np.nextafter(hi_d, f(INF))
-    return float(lo_d), float(hi_d)
+    # rounding to nearest never crosses 0, nor do mathlib's functions (exp >= 0)
+    return (max(float(lo_d), 0.0) if lo >= 0 else float(lo_d),
+            min(float(hi_d), 0.0) if hi <= 0 else float(hi_d))
 
 
 def _mono(f):
@@ -187,14 +196,23 @@ def bounds(node, depth=0, dtype=None):
     out = rule(node, lambda n: bounds(n, depth + 1, dtype))
     if dtype is not None:
         out = _outward(*out, dtype, ROUNDING_ULPS.get(node.op, 0))
+        if node.op in LIMITS:
+            out = max(out[0], LIMITS[node.op][0]), min(out[1], LIMITS[node.op][1])
     if depth == 0 or out != UNKNOWN:
         memo[node] = out
     return out
 
 
+def kernel_bounds(node):
+    """Bounds that hold however the graph is computed, in float32 or float64: the union of
+    both types' bounds (for rewrites, which come before the dtype is known)."""
+    (a0, a1), (b0, b1) = bounds(node, dtype="float32"), bounds(node, dtype="float64")
+    return min(a0, b0), max(a1, b1)
+
+
 def nonnegative(node):
-    return bounds(node)[0] >= 0
+    return kernel_bounds(node)[0] >= 0
 
 
 def positive(node):
-    return bounds(node)[0] > 0
+    return kernel_bounds(node)[0] > 0

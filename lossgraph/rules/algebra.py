@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from .. import api as F
-from ..ranges import bounds, nonnegative
+from ..ranges import kernel_bounds, nonnegative
 from . import linear
 from ..patterns import Const, P, Var, rule
 
@@ -136,7 +136,7 @@ def _(x):
 @rule("clip-inactive", P("clip", X, Var("lo"), Var("hi")), "algebra",
       "clip(x, lo, hi) -> x where lo <= x <= hi is known (clip(sigmoid(x), 0, 1))")
 def _(x, lo, hi):
-    (x0, x1), (_, l1), (h0, _) = bounds(x), bounds(lo), bounds(hi)
+    (x0, x1), (_, l1), (h0, _) = kernel_bounds(x), kernel_bounds(lo), kernel_bounds(hi)
     return x if l1 <= x0 and x1 <= h0 else None
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import api as F
 from .. import dtypes as dt
-from ..ranges import bounds
+from ..ranges import kernel_bounds
 from ..graph import make
 from ..patterns import CONSTANT_OPS, Const, P, Var, const_value, rule
 from ..regions import elementwise_region
@@ -212,7 +212,7 @@ _DECIDE = {
 def _(x, y, c):
     if not (dt.is_float(x.dtype) or dt.is_float(y.dtype)):
         return None
-    t = _DECIDE[c.op](bounds(x), bounds(y))
+    t = _DECIDE[c.op](kernel_bounds(x), kernel_bounds(y))
     return None if t is None else F.constant(t)
 
 

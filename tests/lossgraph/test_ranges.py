@@ -52,3 +52,15 @@ def test_float32_bounds_see_the_rounding_of_constants():
     assert bounds(e)[0] > 0 and bounds(e, dtype="float64")[0] > 0
     assert bounds(e, dtype="float32")[0] <= 0.0
     assert bounds(1.0 - lg.clip(X, 1e-7, 1 - 1e-7), dtype="float32")[0] > 1e-7
+
+
+def test_rewrites_decide_only_what_holds_in_both_float_types():
+    """A guard the float32 rounding can break stays: 1 - clip(x, 1e-12, 1 - 1e-12) > 0 is
+    true exactly but false at x = 1 in float32; with 1e-7 it holds in both and is dropped."""
+    def guarded(eps):
+        q = 1.0 - lg.clip(X, eps, 1 - eps)
+        return lg.simplify(lg.where(q > 0, lg.log(q), 0.0))
+    assert "where" in str(guarded(1e-12)) and "where" not in str(guarded(1e-7))
+    x = np.array([1.0, 0.5], np.float32)
+    assert lg.evaluate(guarded(1e-12), {"x": x})[0] == 0.0
+    assert lg.simplify(lg.clip(lg.sigmoid(X), 0.0, 1.0)) is lg.sigmoid(X)
