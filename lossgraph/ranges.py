@@ -3,8 +3,9 @@
 Used by the rewriter to drop dead branches (`where(clip(t, 1e-7, 1) == 0, ...)` never holds)
 and to know signs (`exp(log x) -> x` needs x >= 0), with bounds that hold in float32 and
 float64 alike (kernel_bounds: rewrites come before the dtype is known), and by the LLVM
-backend with the bounds of its kernel's float type (bounds(..., dtype)). Bounds assume no NaN in the inputs, as the
-identity rules do. Unknown is (-inf, inf). The walk is bounded in depth, so it never recurses far.
+backend with the bounds of its kernel's float type (bounds(..., dtype)). Bounds assume no NaN
+in the inputs, as the identity rules do. Unknown is (-inf, inf). The walk is bounded in depth,
+so it never recurses far.
 """
 from __future__ import annotations
 

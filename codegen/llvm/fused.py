@@ -6,7 +6,7 @@ bits an earlier one stored (x == max(x) finds its element).
     SHARED_EXP_CHAINS   sigmoid(x) - z and (sigmoid(x) - z) / c as one quotient that does not
                         cancel: fn(b, x, z[, c], e)
     BROADCAST_OPERAND   x / y for a y that broadcasts, as x (1 / y)
-    NORMAL_OPERAND      log and xlogy of an operand the graph bounds within the normal floats
+    NORMAL_OPERAND      log and xlogy of an operand the graph bounds below by a normal float
     INTEGER_POWERS      x ** 3 and x ** 4 as products (operand_form picks these forms)
     shifted_exp         softmax's e^(x - ms), exact where a row's max is +inf
 
