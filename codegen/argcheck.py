@@ -13,6 +13,8 @@ import numpy as np
 
 from lossgraph.shapes import _factors
 
+from .generated import compiled
+
 
 def accepted_dtypes(node, fixed_float=None):
     """The dtypes an array may have to bind node without conversion (lg.evaluate's rule)."""
@@ -45,7 +47,7 @@ def build_check(inputs, fixed_float=None):
     params = ", ".join(f"a{k}" for k in range(len(inputs)))
     source = f"def ok({params}):\n    return ({' and '.join(terms) or 'True'})\n"
     namespace = {"__builtins__": {"type": type}, **consts}
-    exec(compile(source, "<argument check>", "exec"), namespace)  # noqa: S102 (positions only)
+    exec(compiled(source, "<argument check>"), namespace)  # noqa: S102 (positions only)
     return namespace["ok"]
 
 
@@ -75,5 +77,5 @@ def build_out_check(inputs, wrt):
     namespace = {"__builtins__": {"type": type, "len": len}, "ndarray": np.ndarray,
                  "share": np.may_share_memory,
                  "FLOATS": frozenset([np.dtype("float32"), np.dtype("float64")])}
-    exec(compile(source, "<out check>", "exec"), namespace)  # noqa: S102 (positions only)
+    exec(compiled(source, "<out check>"), namespace)  # noqa: S102 (positions only)
     return namespace["fits"]

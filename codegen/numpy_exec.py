@@ -11,6 +11,8 @@ import importlib
 
 from lossgraph.errors import InputError
 
+from .generated import compiled
+
 _ALLOWED = ("range", "len", "float", "int", "bool", "tuple", "list", "zip", "enumerate",
             "isinstance", "min", "max", "abs", "slice", "ValueError", "TypeError",
             "IndexError", "object", "__build_class__")
@@ -33,7 +35,7 @@ def load(source, fn_name, filename="<lossgraph kernel>"):
     """Run the module source; return its function fn_name, called under ignored
     floating-point errors (the module's @np.errstate, or its cheaper equivalent)."""
     namespace = {"__builtins__": sealed_builtins(), "__name__": "lossgraph_kernel"}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (our own generated code)
+    exec(compiled(source, filename), namespace)  # noqa: S102 (our own generated code)
     if "InputError" in namespace:
         namespace["InputError"] = InputError
     return quiet(namespace[fn_name])

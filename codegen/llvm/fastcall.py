@@ -20,6 +20,7 @@ import threading
 
 import numpy as np
 
+from ..generated import compiled
 from . import drive
 
 
@@ -132,7 +133,7 @@ def build(program):
         lines.append(f"    return {value}, ({gs},)")
     source = "\n".join(lines) + "\n"
     ns["__builtins__"] = {"max": max, "AttributeError": AttributeError}
-    exec(compile(source, "<lossgraph llvm call>", "exec"), ns)
+    exec(compiled(source, "<lossgraph llvm call>"), ns)
     call = ns["call"]
     call.source = source
     return call
