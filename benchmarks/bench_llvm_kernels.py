@@ -39,11 +39,8 @@ and the static-C kernel; then both kernels on 2 threads against jax.jit, steady 
 from __future__ import annotations
 
 import argparse
-import os
 from concurrent.futures import ThreadPoolExecutor
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -53,6 +50,7 @@ import codegen
 
 from codegen.llvm import handmade
 
+from .fresh import fresh_seconds
 from .losses import bandwidth
 from .peers import _installed, hand_peer, jax_peer, numba_peer
 from .workloads import WORKLOADS
@@ -162,10 +160,6 @@ def both(runs, args):
 
 
 _COMPILE_ONCE = """
-import importlib, pkgutil, sys, time
-import codegen, codegen.llvm, llvmlite.binding
-for m in pkgutil.iter_modules(codegen.llvm.__path__):     # imports are not compile time
-    importlib.import_module("codegen.llvm." + m.name)
 from benchmarks.workloads import WORKLOADS
 w = WORKLOADS[sys.argv[1]]
 arrays = w.inputs(64 if not w.classes else 64 * w.classes, sys.argv[2])
@@ -182,12 +176,8 @@ def compile_time(w, dtype, processes=3):
     fresh process whose imports (llvmlite, the backend's modules) are done before the clock
     starts; cold with the on-disk object cache off (codegen.llvm.objcache), warm from a
     private cache an earlier process filled."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
     def once(env):
-        return float(subprocess.run([sys.executable, "-c", _COMPILE_ONCE, w.name, dtype],
-                                    cwd=root, check=True, capture_output=True, text=True,
-                                    env=dict(os.environ, **env)).stdout.split()[-1])
+        return fresh_seconds(_COMPILE_ONCE, [w.name, dtype], env)
     cold = [once({"LOSSGRAPH_CACHE": "0"}) for _ in range(processes)]
     with tempfile.TemporaryDirectory() as where:
         env = {"LOSSGRAPH_CACHE": "1", "LOSSGRAPH_CACHE_DIR": where}

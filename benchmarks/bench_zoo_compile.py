@@ -14,20 +14,15 @@ how many take more than 60 ms (the first-compile target of a typical zoo loss).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
+
+from .fresh import fresh_seconds
 
 TARGET_MS = 60.0
 
 _ONCE = """
-import importlib, pkgutil, sys, time
 import numpy as np
-import codegen, codegen.llvm, llvmlite.binding
-for m in pkgutil.iter_modules(codegen.llvm.__path__):     # imports are not compile time
-    importlib.import_module("codegen.llvm." + m.name)
 import lossgraph as lg
 import zoo.inventory as inv
 import zoo.losses as losses
@@ -70,12 +65,7 @@ def sample_arrays(nodes, seed=0):
 
 
 def once(name, env):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    run = subprocess.run([sys.executable, "-c", _ONCE, name], cwd=root, capture_output=True,
-                         text=True, env=dict(os.environ, **env))
-    if run.returncode:
-        raise RuntimeError(f"{name}: {run.stderr.strip().splitlines()[-1]}")
-    return 1e3 * float(run.stdout.split()[-1])
+    return 1e3 * fresh_seconds(_ONCE, [name], env)
 
 
 def main(argv=None):
