@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from lossgraph.patterns import const_value
 from lossgraph.ranges import bounds
 
 from . import mathlib
@@ -127,13 +128,9 @@ def operand_form(n, dtype):
     entry = NORMAL_OPERAND.get(n.op)
     if entry is not None:
         return entry[1] if bounds(n.inputs[entry[0]], dtype=dtype)[0] >= NORMAL_FROM else None
-    if n.op == "power":
-        k = n.inputs[1]
-        while k.op == "broadcast_to":
-            k = k.inputs[0]
-        values = k.attrs["value"] if k.op == "constant" else None
-        if values is not None and values.size and (values == values.flat[0]).all():
-            return INTEGER_POWERS.get(float(values.flat[0]))
+    values = const_value(n.inputs[1]) if n.op == "power" else None
+    if values is not None and values.size and (values == values.flat[0]).all():
+        return INTEGER_POWERS.get(float(values.flat[0]))
     return None
 
 
