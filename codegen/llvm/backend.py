@@ -5,7 +5,8 @@ declared "float" serves float32 and float64 calls, like the NumPy backend): code
 plans the schedule into steps, codegen.llvm.emit makes one function per loop nest and the
 module's one entry `kernel` (a py_object stub reading the arrays' data pointers, as
 codegen.llvm.runtime's, called through a METH_O builtin that releases the GIL:
-jit.add_py_entry), compiled at O3 by codegen.llvm.jit. A call then:
+jit.add_py_entry), compiled by codegen.llvm.jit (at O3; at jit.EXPLICIT_VECTORS_LEVEL when
+every loop is written as vectors by the emitter). A call then:
 
     binds the dims from the input shapes (Kernel checked the arrays; a non-contiguous or
     byte-swapped input is copied first: native code reads C-contiguous native arrays only),

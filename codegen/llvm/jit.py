@@ -162,13 +162,15 @@ class _Engine:
         finally:
             self._key = None
             self.ee.remove_module(mod)
-        self.modules += 1
-        self.suffixes.add(suffix)
+        self._holds(suffix)
 
     def load(self, obj, suffix):
         """Link machine code an earlier process made (objcache) into this engine."""
         self.ee.add_object_file(_llvm().ObjectFileRef.from_data(obj))
         self.ee.finalize_object()
+        self._holds(suffix)
+
+    def _holds(self, suffix):
         self.modules += 1
         self.suffixes.add(suffix)
 

@@ -1,6 +1,6 @@
 """Machine code kept on disk between processes, keyed by everything that makes it.
 
-    key = objcache.key(ir_text)          # sha256 of the IR, the toolchain and the host CPU
+    key = objcache.key(ir_text, jit.toolchain())   # sha256 of the IR, toolchain, host CPU
     obj = objcache.load(key)             # the object file's bytes, or None
     objcache.store(key, obj)
 
