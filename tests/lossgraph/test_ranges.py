@@ -1,6 +1,8 @@
-"""lossgraph.ranges.bounds: every value a graph takes lies within its bounds, exactly (float64
-evaluation) and, with a float dtype, as that dtype computes it (constants and every op
-rounded): random expressions over clipped, squared and exponentiated inputs."""
+"""lossgraph.ranges.bounds with a float dtype: every value a graph takes, as that dtype computes
+it (constants and every op rounded), lies within its bounds: random expressions over clipped,
+squared and exponentiated inputs. (Bounds without a dtype are of the exact values, which a
+float64 evaluation may pass by its rounding: sigmoid(exp(clip(x, 1e-7, 1))) came out an ulp
+below their lower bound. Rewrites use kernel_bounds, which holds in both types.)"""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -34,11 +36,11 @@ def expressions(draw, depth=3):
 SAMPLE = np.concatenate([np.linspace(-30, 30, 601), [0.0, 1.0, -1.0, 1e-7, 1 - 1e-7, 1e-12]])
 
 
-@pytest.mark.parametrize("dtype", [None, "float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @settings(max_examples=60, deadline=None)
 @given(expr=expressions())
 def test_values_lie_within_the_bounds(expr, dtype):
-    x = SAMPLE.astype(dtype or np.float64)
+    x = SAMPLE.astype(dtype)
     with np.errstate(all="ignore"):
         got = np.asarray(lg.evaluate(expr, {"x": x}), dtype=np.float64)
     got = got[~np.isnan(got)]
