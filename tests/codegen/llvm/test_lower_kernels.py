@@ -231,6 +231,33 @@ def test_row_max_reaches_every_column(classes):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-30)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("classes", [65, 100, 127, 1000, 1023])
+def test_long_rows_fold_their_remainder_into_a_masked_iteration(classes, dtype):
+    """A static row of 64 or more elements that leaves a remainder after its vector step is one
+    loop whose last iteration is masked (emit.ROW_TAIL_FOLDED), not a loop per remainder
+    vector; softmax CE's loss and gradient agree with lg.evaluate."""
+    logits = lg.input("logits", shape=("N", classes))
+    labels = lg.input("labels", shape=("N",), dtype="int64")
+    loss = lg.mean(zoo.tf.sparse_softmax_cross_entropy(logits, labels))
+    k = codegen.compile(loss, wrt=[logits], backend="llvm", threads=1, dtype=dtype)
+    rng = np.random.default_rng(classes)
+    feed = {"logits": (3 * rng.normal(size=(9, classes))).astype(dtype),
+            "labels": rng.integers(0, classes, size=9)}
+    v, (g,) = k(**feed)
+    lanes = 16 if dtype == np.float32 else 8
+    elem = "float" if dtype == np.float32 else "double"
+    widths = {int(w) for w in re.findall(r'"llvm.loop.vectorize.width", i32 (\d+)', k.llvm_ir)}
+    assert widths == {lanes}                       # no loop of a narrower remainder vector
+    assert ("llvm.masked.load" in k.optimized_ir) == bool(classes % lanes)
+    y, (dx,) = lg.pipeline.derive(loss, [logits])
+    want = lg.evaluate([y, dx], feed)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(v, want[0], rtol=tol)
+    np.testing.assert_allclose(g, want[1], rtol=tol * 10, atol=tol * np.abs(want[1]).max())
+    assert f"<{lanes} x {elem}>" in k.optimized_ir
+
+
 @pytest.mark.parametrize("classes", [4, 10, 100])
 def test_all_minus_inf_rows_give_what_evaluate_gives(classes):
     """softmax of a row that is all -inf is 0 in lg.evaluate (e / s with s = 0 divided by 1),
