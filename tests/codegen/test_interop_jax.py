@@ -17,10 +17,7 @@ from zoo import losses                           # noqa: E402
 from .interop_kernels import BACKENDS, bce_kernel, ce_kernel  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("jax_x64")     # conftest: x64 in every thread
 
 
 def jax_bce(x, z):

@@ -28,10 +28,7 @@ from .test_interop_jax import bce_data, ce_data  # noqa: E402
 BIG = 300_000            # above runtime.SPLIT_FROM: the splittable nests run in units
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("jax_x64")     # conftest: x64 in every thread
 
 
 def both_paths(kernel, args):
