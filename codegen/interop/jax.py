@@ -106,8 +106,12 @@ def to_jax(kernel, vmap_method="sequential", path="auto"):
             outs = host(*a)
             for t, o in zip(types, outs):
                 if o.dtype != t.dtype or o.shape != t.shape:
+                    hint = "; the inputs reached the host callback as float32: " \
+                        "jax.enable_x64() is thread-local and the callback runs on XLA's " \
+                        "thread, so set jax.config.update('jax_enable_x64', True)" \
+                        if (o.dtype, t.dtype) == (np.float32, np.float64) else ""
                     raise DTypeError(f"{kernel.name}: the kernel returned {o.dtype}{o.shape}, "
-                                     f"declared {t.dtype}{t.shape}")
+                                     f"declared {t.dtype}{t.shape}{hint}")
             return outs
         return _no_jvp(kernel, lambda *a: jax.pure_callback(checked, types, *a,
                                                             vmap_method=vmap_method))(*arrays)
