@@ -99,29 +99,22 @@ PIPELINE_MAX = True
 #: a pipelined row prefetches the row after the next (whose maxima it takes): C = 500 at 1e7
 #: 1.07-1.09x against the next row, C = 1000 the same
 PIPELINE_PREFETCH = 2
-#: a flat nest's loop folds its remainder into masked vector iterations (AVX-512 masks)
-#: instead of a scalar copy of the body after the vector loop: the same speed and bits
-#: (BCE, MSE, Huber at N = 10 ... 1e7, A/B in one process: 0.99-1.03x), a shorter first
-#: compile where the body is long (A/B, medians of 5, float32 / float64: JS divergence 0.85x
-#: / 0.93x, KL 0.92x / 0.80x, log_loss 0.92x / 0.93x, BCE on probabilities 0.95x / 0.92x,
-#: Huber 1.01x / 0.98x); JS's machine code 1,790 -> 1,464 lines
-TAIL_FOLDED = (("llvm.loop.vectorize.predicate.enable", 1),)
-#: a static row of at least FEW_ELEMENTS that leaves a remainder after its vector step runs
-#: as one loop with TAIL_FOLDED (its last iteration masked) instead of a loop per remainder
-#: vector of 8, 4, 2, 1 elements. Softmax CE, first compile + call, A/B in one process
-#: (medians of 7): C = 127 57.6 -> 37.5 ms, 500 41.6 -> 35.5, 1000 40.8 -> 35.3, 65 36.9 ->
-#: 34.5; the same bits, the same speed (in cache and at 1e7 on 2 threads, 0.98-1.01x, C = 65,
-#: 127, 1000, 1025, float32 and float64). Shorter rows keep the remainder loops: folded, LLVM
-#: unrolled their loop in full and left it scalar (C = 17 ... 48 1.6-2.2x slower)
+#: the last partial vector of a long row as one masked iteration (AVX-512 masks). Never on a
+#: whole loop: LLVM's tail folding then masks every iteration at interleave 1 (softmax CE C =
+#: 1000 1.3-1.4x slower, Huber and BCE in cache 1.2-1.3x)
+TAIL_FOLDED = (("llvm.loop.vectorize.predicate.enable", 1), ("llvm.loop.interleave.count", 1),
+               ("llvm.loop.unroll.disable", None))
+#: static rows of at least FEW_ELEMENTS end in short remainder loops (tail_loop): softmax CE's
+#: first compile + call C = 127 77 -> 62 ms, 1023 78 -> 63, against a loop per remainder vector
+#: of 32, 16, 8, 4, 2, 1 elements. Shorter rows keep those loops: folded, LLVM unrolled their
+#: loop in full and left it scalar (C = 17 ... 48 1.6-2.2x slower)
 ROW_TAIL_FOLDED = True
 #: a float32 flat nest's element loop: 16 lanes, interleave 4 (LLVM 22's cost model picks 4
 #: for BCE but 2 for a body of about the same size, 7% slower)
-FLAT_F32_HINTS = (("llvm.loop.vectorize.width", 16), ("llvm.loop.interleave.count", 4)) + \
-    TAIL_FOLDED
+FLAT_F32_HINTS = (("llvm.loop.vectorize.width", 16), ("llvm.loop.interleave.count", 4))
 #: a float64 flat nest's: 8 lanes, interleave 4, what LLVM picks, but pinned it leaves no
 #: vectorized epilogue loop (first compile + call, process time: MSE, Huber, BCE)
-FLAT_F64_HINTS = (("llvm.loop.vectorize.width", 8), ("llvm.loop.interleave.count", 4)) + \
-    TAIL_FOLDED
+FLAT_F64_HINTS = (("llvm.loop.vectorize.width", 8), ("llvm.loop.interleave.count", 4))
 #: flat nests whose widest float output takes at least this many bytes write their outputs
 #: with streaming stores (stream_outputs): float32 from 8e6 elements, float64 from 4e6. MSE and
 #: Huber, process time per call, A/B in one process (7-11 rounds, medians; a shared, loaded
@@ -389,6 +382,31 @@ class NestEmitter:
     # --- loops
     def loop(self, lo, hi, body, hints=()):
         counted_loop(self.b, lo, hi, lambda b, i: (body(i), ())[1], hints=hints)
+
+    def tail_loop(self, lo, hi, body, hints):
+        """[lo, hi) of static bounds: a vector loop over whole steps of hints' width x
+        interleave, the remainder's whole vectors (one loop, interleave 1), then its last
+        partial vector: as loops of one vector of 8, 4, 2, 1 elements where it takes at most
+        two, else as one masked iteration (TAIL_FOLDED), which costs LLVM more to compile than
+        two short loops but less than three or four."""
+        width_hint = hints[0]
+        width = dict(hints)["llvm.loop.vectorize.width"]
+        step = width * dict(hints).get("llvm.loop.interleave.count", 1)
+        first, last = lo.constant, hi.constant
+        whole = first + (last - first) // step * step
+        part = last - (last - first) % width
+        one = (("llvm.loop.interleave.count", 1), ("llvm.loop.unroll.disable", None))
+        pieces = [(first, whole, hints), (whole, part, (width_hint,) + one)]
+        if bin(last - part).count("1") > 2:
+            pieces.append((part, last, (width_hint,) + TAIL_FOLDED))
+        else:
+            for bit in (8, 4, 2, 1):
+                if (last - part) & bit:
+                    pieces.append((part, part + bit, (("llvm.loop.vectorize.width", bit),) + one))
+                    part += bit
+        for a, z, h in pieces:
+            if z > a:
+                self.loop(const(I64, a), const(I64, z), body, h)
 
     def build(self):
         nest, b = self.nest, self.b
@@ -775,12 +793,12 @@ class NestEmitter:
         if c - c % step < FEW_ELEMENTS:
             hints += (("llvm.loop.unroll.disable", None),)
         elif c % step and ROW_TAIL_FOLDED:
-            self.loop(lo, hi, body, hints + TAIL_FOLDED)
+            self.tail_loop(lo, hi, body, hints)
             return
         # a short static row's remainder as vectors of 8, 4, 2, 1 elements, each loop exactly
         # one vector long (unroll.disable keeps LLVM from unrolling it to scalars before the
         # vectorizer sees it): softmax CE, ns/element, C = 127 1.42 -> 0.96, C = 1000 1.04x
-        # (rows this long now fold their remainder: ROW_TAIL_FOLDED)
+        # (longer rows: tail_loop)
         mid = c - c % step
         if mid:
             self.loop(lo, const(I64, mid), body, hints)

@@ -1,8 +1,8 @@
 """emit.NestEmitter.flat_hints: float64 flat nests are pinned to 8 lanes x interleave 4
 (FLAT_F64_HINTS), which leaves no vectorized epilogue (a <4 x double> loop LLVM adds
 otherwise); the results agree with lg.evaluate, and with the kernel left to LLVM's choice
-within rounding (the tail is summed in another order). Both widths fold the remainder into
-masked vector iterations (emit.TAIL_FOLDED): no scalar copy of the body."""
+within rounding (the tail is summed in another order). The element loop is never masked:
+LLVM's tail folding masks every iteration, which was 1.2-1.3x slower."""
 import re
 
 import numpy as np
@@ -67,16 +67,15 @@ def test_float32_nests_keep_their_hints():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", list(FLAT))
-def test_flat_loops_fold_their_tail_into_masked_vectors(name, dtype):
-    """The element loop is one masked vector loop (vector.body): no scalar remainder loop
-    after it, and every length agrees with lg.evaluate, tails of every size included."""
+def test_flat_loops_run_unmasked_vectors(name, dtype):
+    """The element loop is a vector loop without masks (its remainder is LLVM's scalar loop),
+    and every length agrees with lg.evaluate, tails of every size included."""
     k = codegen.compile(FLAT[name](), wrt=[X], backend="llvm", dtype=dtype, threads=1,
-                        name=f"{name}_{dtype}_folded")
+                        name=f"{name}_{dtype}_unmasked")
     k(**{a: v.astype(dtype) for a, v in _feed(40, 2).items()})
     opt = k.optimized_ir
-    assert "llvm.masked.load" in opt and "llvm.masked.store" in opt
-    blocks = set(re.findall(r"^([A-Za-z_][\w.]*):", opt, re.M))
-    assert "vector.body" in blocks and "loop.1" not in blocks and "scalar.ph" not in blocks
+    assert "vector.body" in opt and "llvm.masked." not in opt
+    assert "llvm.loop.vectorize.predicate.enable" not in k.llvm_ir
     y, grads = lg.pipeline.derive(FLAT[name](), [X])
     rtol = 1e-13 if dtype == "float64" else 2e-6
     for n in (1, 5, 15, 16, 17, 63, 64, 65, 1023, 1025, 2061):
