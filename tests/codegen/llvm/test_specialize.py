@@ -1,7 +1,6 @@
 """A symbolic row dim bound within [2, 16] at call time runs a Program planned with it static
 (codegen.llvm.specialize): the bits of the static-dim kernel, lg.evaluate's values; other
 values, and calls past the limit, run the general Program."""
-import math
 import threading
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import backend, lower, runtime, specialize
+from codegen.llvm import backend, lower, packed, runtime, specialize
 
 ELEM = {"float32": "float", "float64": "double"}
 LANES = {"float32": 16, "float64": 8}
@@ -62,7 +61,7 @@ def test_symbolic_c_takes_the_packed_program_with_the_static_bits(classes, dtype
     assert program.plan.dims == ("N",)
     nest, = [n for n in _row_nests(program) if n.row_phases]
     assert nest.shape[1] == classes
-    lanes = classes * LANES[dtype] // math.gcd(classes, LANES[dtype])
+    lanes = classes * packed.group(classes, LANES[dtype])
     assert f"<{lanes} x {ELEM[dtype]}>" in k.llvm_ir
     assert f"; precision {dtype}, C = {classes}\n" in k.llvm_ir
     assert v == vs and v.dtype == vs.dtype
