@@ -80,6 +80,13 @@ def group(c, lanes):
     return g
 
 
+def packs(c, lanes):
+    """Whether rows of c elements pack into `lanes`-wide registers: G >= 2, and for rows
+    longer than MAX_ROW a vector within MAX_REGISTERS registers."""
+    g = group(c, lanes)
+    return 2 <= c <= LONG_ROW and g >= 2 and (c <= MAX_ROW or g * c <= MAX_REGISTERS * lanes)
+
+
 def layout(em):
     """(C, G, L) when em's nest packs, else None (see the module docstring for the criterion)."""
     nest, p = em.nest, em.p
@@ -98,7 +105,7 @@ def layout(em):
     lanes = 16 if floats == {F32} else 8
     c = shape[1]
     g = group(c, lanes)
-    if g < 2 or c > MAX_ROW and g * c > MAX_REGISTERS * lanes:
+    if not packs(c, lanes):
         return None
     for n in nodes:
         kind = p.kind[id(n)]

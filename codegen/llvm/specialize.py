@@ -1,11 +1,12 @@
 """Programs specialized on the value of a symbolic row length, for codegen.llvm.backend.
 
-A nest over (N, C) with a static C of at most MAX_ROW elements runs its rows packed
+A nest over (N, C) with a static C of at most MAX_ROW elements (and some longer ones:
+packed.packs) runs its rows packed
 (codegen.llvm.packed) and takes the values over its rows as a row phase (lower._row_phase);
 with a symbolic C neither applies. A kernel's *row dims* are the symbolic names that are the
 last axis of some nest of two or more axes in its plan, and the plain axis of some input (so
-a call reads the value off that input's shape). A call whose row dims are all bound within
-[2, MAX_ROW] runs a Program planned with those dims fixed to their values (`fix`): the same
+a call reads the value off that input's shape). A call whose row dims are all bound to values
+that pack (within [2, MAX_ROW], or longer rows packed.packs takes in float32) runs a Program planned with those dims fixed to their values (`fix`): the same
 graph with each fixed name replaced by its int, so the planner sees them as static.
 """
 from __future__ import annotations
@@ -15,7 +16,11 @@ from lossgraph.ops import OPS
 from lossgraph.shapes import _factors, _join
 
 from . import lower
-from .packed import MAX_ROW
+from .packed import LONG_ROW, MAX_ROW, packs
+
+#: the row lengths a call specializes on: those packed rows take in float32 or float64
+FIXED = frozenset(c for c in range(2, LONG_ROW + 1)
+                  if c <= MAX_ROW or packs(c, 16) or packs(c, 8))
 
 #: a kernel keeps at most this many specialized programs per precision (then the general one)
 LIMIT = 16
@@ -44,28 +49,28 @@ def row_dims(schedule):
 
 
 def key_function(dtype_key, dims):
-    """arrays -> (dtype_key(arrays), the row dims' values, each None outside [2, MAX_ROW])."""
+    """arrays -> (dtype_key(arrays), the row dims' values, each None outside FIXED)."""
     if len(dims) == 1:
         (_, k0, a0), = dims
 
         def key(arrays):
             c = arrays[k0].shape[a0]
-            return dtype_key(arrays), (c if 2 <= c <= MAX_ROW else None)
+            return dtype_key(arrays), (c if c in FIXED else None)
         return key
 
     where = [(k, a) for _, k, a in dims]
 
     def key(arrays):
         cs = [arrays[k].shape[a] for k, a in where]
-        return dtype_key(arrays), tuple([c if 2 <= c <= MAX_ROW else None for c in cs])
+        return dtype_key(arrays), tuple([c if c in FIXED else None for c in cs])
     return key
 
 
 def fixed_of(dims, shapes):
     """((name, value), ...) for a call with these input shapes whose row dims are all within
-    [2, MAX_ROW], else ()."""
+    FIXED, else ()."""
     vals = [(name, shapes[k][a]) for name, k, a in dims]
-    return tuple(vals) if all(2 <= v <= MAX_ROW for _, v in vals) else ()
+    return tuple(vals) if all(v in FIXED for _, v in vals) else ()
 
 
 def _dim(d, fixed):

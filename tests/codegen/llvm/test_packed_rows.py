@@ -20,7 +20,7 @@ def _packed_lanes(classes, dtype):
 
 def _packs(classes, dtype):
     lanes, g = LANES[dtype], packed.group(classes, LANES[dtype])
-    return g >= 2 and (classes <= packed.MAX_ROW or g * classes <= packed.MAX_REGISTERS * lanes)
+    return g >= 2 and (classes <= 16 or g * classes <= 5 * lanes)
 
 
 def _ce(classes):

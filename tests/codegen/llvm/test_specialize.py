@@ -45,7 +45,7 @@ def _row_nests(program):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("classes", [10, 7])
+@pytest.mark.parametrize("classes", [10, 7, 20])
 @pytest.mark.parametrize("rows", [37, runtime.SPLIT_FROM // 7 + 77])     # one chunk, two
 def test_symbolic_c_takes_the_packed_program_with_the_static_bits(classes, dtype, rows):
     x, loss = _ce("C")
@@ -72,7 +72,7 @@ def test_symbolic_c_takes_the_packed_program_with_the_static_bits(classes, dtype
     np.testing.assert_allclose(g, want_g, rtol=4 * tol, atol=tol * np.abs(want_g).max())
 
 
-@pytest.mark.parametrize("classes", [100, 1, 17])
+@pytest.mark.parametrize("classes", [100, 1, 17, 48])
 def test_other_row_lengths_use_the_general_program(classes):
     x, loss = _ce("C")
     k = codegen.compile(loss, wrt=[x], backend="llvm")
