@@ -246,6 +246,12 @@ class NestEmitter:
         return self.b.gep(ptr, [off], inbounds=True, source_etype=mem_ty or self.mem(n))
 
     def load(self, n, idx):
+        if id(n) in self.nest.memory:      # this nest's reduction, in its array at acc_type
+            ty = acc_type(n, self.reg(n))
+            v = self.b.load(self.address(n, idx, ty), typ=ty)
+            if self.reg(n) == I1:
+                return self.b.icmp_unsigned("!=", v, ir.Constant(ty, 0))
+            return convert(self.b, v, self.reg(n))
         v = self.b.load(self.address(n, idx), typ=self.mem(n))
         return self.b.icmp_unsigned("!=", v, ir.Constant(I8, 0)) if self.reg(n) == I1 else v
 

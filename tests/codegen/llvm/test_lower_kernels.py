@@ -293,3 +293,30 @@ def test_all_minus_inf_rows_give_what_evaluate_gives(classes):
         scale = np.abs(want_g[np.isfinite(want_g)]).max()
         np.testing.assert_allclose(got_g, want_g, rtol=1e-5, atol=1e-6 * scale, err_msg=name)
         np.testing.assert_allclose(got_v, want_v, rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(2, 3, 4), (1, 3, 2, 2), (8, 21, 16, 16)])
+@pytest.mark.parametrize("form", ["logsumexp", "softmax", "segmentation CE"])
+def test_float32_reductions_over_a_middle_axis_read_back_at_their_accumulator_type(form, shape,
+                                                                                    threads):
+    """A reduction over a middle axis accumulates in its array (float64 for a float32 sum); a
+    later phase of the same nest (softmax's division by the sum) read that array as float32,
+    which gave garbage gradients (errors of 3e4, NaN) for softmax over the channels of
+    (N, C, H, W)."""
+    x = lg.input("x", shape=("N",) + shape[1:])
+    t = lg.input("t", shape=("N",) + shape[1:])
+    loss = {"logsumexp": lambda: lg.sum(lg.logsumexp(x, axis=1)),
+            "softmax": lambda: lg.sum(lg.softmax(x, axis=1) * t),
+            "segmentation CE": lambda: lg.mean(lg.sum(
+                t * (lg.logsumexp(x, axis=1, keepdims=True) - x), axis=1))}[form]()
+    k = codegen.compile(loss, wrt=[x], backend="llvm", dtype="float32", threads=threads)
+    rng = np.random.default_rng(len(shape))
+    feed = {"x": (3 * rng.normal(size=shape)).astype(np.float32),
+            "t": rng.random(size=shape).astype(np.float32)}
+    feed = {n: feed[n] for n in k.input_names}
+    v, (g,) = k(**feed)
+    y, (dx,) = lg.pipeline.derive(loss, [x])
+    want = lg.evaluate([y, dx], {n: a.astype(np.float64) for n, a in feed.items()})
+    np.testing.assert_allclose(v, want[0], rtol=2e-6)
+    np.testing.assert_allclose(g, want[1], rtol=1e-5, atol=1e-6 * np.abs(want[1]).max())
