@@ -293,8 +293,11 @@ def combine(b, op, acc, v, loose=False):
                        ir.FunctionType(acc.type, [acc.type] * 2))
         v = b.call(fn, [v, identity(op, acc.type)])
         return b.call(fn, [acc, v], fastmath=("nnan", "nsz"))
-    take = b.or_(b.fcmp_ordered(cmp, v, acc), b.fcmp_unordered("uno", v, v))
-    return b.select(take, v, acc)
+    # llvm.maximum / minimum: NaN-propagating, a reduction the loop vectorizer takes (a select
+    # on v > acc or v != v is not one: the loop stayed scalar and LLVM printed a remark)
+    fn = intrinsic(b.module, "llvm.maximum" if op == "max" else "llvm.minimum",
+                   ir.FunctionType(acc.type, [acc.type] * 2))
+    return b.call(fn, [acc, v])
 
 
 # --- decompositions into the tables above (nodes built with lossgraph ops)

@@ -9,12 +9,13 @@ import codegen
 import lossgraph as lg
 from lossgraph.pipeline import derive
 
-INPUTS = {"x": (3, 4), "y": (4,), "z": (3, 1), "s": ()}
+INPUTS = {"x": (3, 4), "y": (4,), "z": (3, 1), "s": (), "w": (2, 3, 4)}
 
 
 def inputs_of_size(rows, cols):
-    """The generator's inputs for a matrix x of rows x cols (y a row, z a column, s a scalar)."""
-    return {"x": (rows, cols), "y": (cols,), "z": (rows, 1), "s": ()}
+    """The generator's inputs for a matrix x of rows x cols (y a row, z a column, s a scalar,
+    w a stack of two x-shaped matrices: reductions over a middle axis)."""
+    return {"x": (rows, cols), "y": (cols,), "z": (rows, 1), "s": (), "w": (2, rows, cols)}
 UNARY = [lg.tanh, lg.sigmoid, lg.softplus, lg.square, lg.abs, lg.negative,
          lambda a: lg.log1p(lg.square(a)), lambda a: lg.exp(lg.tanh(a)),
          lambda a: lg.sqrt(1.0 + lg.square(a))]
