@@ -22,12 +22,13 @@ every loop is written as vectors by the emitter). A call then:
 
 A kernel with row dims (codegen.llvm.specialize: a symbolic C of a nest over (N, C)) runs a
 call with C in specialize.FIXED (2-16, 20, 24, 32, 40) on a Program planned with C static
-(packed short rows, row phases), other values on the general Program; kernel.llvm_ir and
-the other texts list every program compiled so far, each under a "; precision float32, C = 10" style header. A kernel whose
-flat nests could write large outputs with streaming stores (codegen.llvm.emit's
-stream_candidates) runs calls whose largest float input takes emit.STREAM_FROM_BYTES or more
-on a second Program with that code, compiled on the first such call ("streaming stores" in
-its header); smaller calls, and every call of other kernels, never pay its compile.
+(packed short rows, row phases), other values on the general Program; kernel.llvm_ir and the
+other texts list every program compiled so far, each under a header such as
+"; precision float32, C = 10". A kernel whose flat nests could write large outputs with streaming
+stores (codegen.llvm.emit's stream_candidates) runs calls whose largest float input takes
+emit.STREAM_FROM_BYTES or more on a second Program with that code, compiled on the first such
+call ("streaming stores" in its header); smaller calls, and every call of other kernels, never
+pay its compile.
 
 Options: threads=1 or 2 (default 2: large inputs use both cores).
 """

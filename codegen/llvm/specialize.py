@@ -1,14 +1,13 @@
 """Programs specialized on the value of a symbolic row length, for codegen.llvm.backend.
 
 A nest over (N, C) with a static C of at most MAX_ROW elements (and some longer ones:
-packed.packs) runs its rows packed
-(codegen.llvm.packed) and takes the values over its rows as a row phase (lower._row_phase);
-with a symbolic C neither applies. A kernel's *row dims* are the symbolic names that are the
-last axis of some nest of two or more axes in its plan, and the plain axis of some input (so
-a call reads the value off that input's shape). A call whose row dims are all bound to values
-that pack (FIXED: [2, MAX_ROW] and the longer rows packed.packs takes) runs a Program planned
-with those dims fixed to their values (`fix`): the same graph with each fixed name replaced
-by its int, so the planner sees them as static.
+packed.packs) runs its rows packed (codegen.llvm.packed) and takes the values over its rows as
+a row phase (lower._row_phase); with a symbolic C neither applies. A kernel's *row dims* are
+the symbolic names that are the last axis of some nest of two or more axes in its plan, and the
+plain axis of some input (so a call reads the value off that input's shape). A call whose row
+dims are all bound to values that pack (FIXED: [2, MAX_ROW] and the longer rows packed.packs
+takes) runs a Program planned with those dims fixed to their values (`fix`): the same graph
+with each fixed name replaced by its int, so the planner sees them as static.
 """
 from __future__ import annotations
 
