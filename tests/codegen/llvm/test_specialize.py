@@ -1,6 +1,7 @@
-"""A symbolic row dim bound within [2, 16] at call time runs a Program planned with it static
-(codegen.llvm.specialize): the bits of the static-dim kernel, lg.evaluate's values; other
-values, and calls past the limit, run the general Program."""
+"""A symbolic row dim bound at call time to a length that packs (specialize.FIXED: 2-16 and some
+longer) runs a Program planned with it static (codegen.llvm.specialize): the bits of the
+static-dim kernel, lg.evaluate's values; other values, and calls past the limit, run the
+general Program."""
 import threading
 
 import numpy as np
