@@ -102,8 +102,10 @@ PIPELINE_PREFETCH = 2
 #: the last partial vector of a long row as one masked iteration (AVX-512 masks). Never on a
 #: whole loop: LLVM's tail folding then masks every iteration at interleave 1 (softmax CE C =
 #: 1000 1.3-1.4x slower, Huber and BCE in cache 1.2-1.3x)
-TAIL_FOLDED = (("llvm.loop.vectorize.predicate.enable", 1), ("llvm.loop.interleave.count", 1),
-               ("llvm.loop.unroll.disable", None))
+#: a loop of one vector: unroll.disable keeps LLVM from unrolling it to scalars before the
+#: vectorizer sees it
+ONE_VECTOR = (("llvm.loop.interleave.count", 1), ("llvm.loop.unroll.disable", None))
+TAIL_FOLDED = (("llvm.loop.vectorize.predicate.enable", 1),) + ONE_VECTOR
 #: static rows of at least FEW_ELEMENTS end in short remainder loops (tail_loop): softmax CE's
 #: first compile + call C = 127 77 -> 62 ms, 1023 78 -> 63, against a loop per remainder vector
 #: of 32, 16, 8, 4, 2, 1 elements. Shorter rows keep those loops: folded, LLVM unrolled their
@@ -401,18 +403,26 @@ class NestEmitter:
         first, last = lo.constant, hi.constant
         whole = first + (last - first) // step * step
         part = last - (last - first) % width
-        one = (("llvm.loop.interleave.count", 1), ("llvm.loop.unroll.disable", None))
-        pieces = [(first, whole, hints), (whole, part, (width_hint,) + one)]
-        if bin(last - part).count("1") > 2:
+        pieces = [(first, whole, hints), (whole, part, (width_hint,) + ONE_VECTOR)]
+        masked = bin(last - part).count("1") > 2
+        if masked:
             pieces.append((part, last, (width_hint,) + TAIL_FOLDED))
-        else:
-            for bit in (8, 4, 2, 1):
-                if (last - part) & bit:
-                    pieces.append((part, part + bit, (("llvm.loop.vectorize.width", bit),) + one))
-                    part += bit
         for a, z, h in pieces:
             if z > a:
                 self.loop(const(I64, a), const(I64, z), body, h)
+        if not masked:
+            self.bit_loops(part, last, body)
+
+    def bit_loops(self, a, z, body):
+        """[a, z) of static bounds as loops of one vector each, one per set bit of z - a,
+        widest first (ONE_VECTOR)."""
+        width = 1 << (z - a).bit_length()
+        while a < z:
+            while width > z - a:
+                width //= 2
+            self.loop(const(I64, a), const(I64, a + width), body,
+                      (("llvm.loop.vectorize.width", width),) + ONE_VECTOR)
+            a += width
 
     def build(self):
         nest, b = self.nest, self.b
@@ -801,21 +811,12 @@ class NestEmitter:
         elif c % step and ROW_TAIL_FOLDED:
             self.tail_loop(lo, hi, body, hints)
             return
-        # a short static row's remainder as vectors of 8, 4, 2, 1 elements, each loop exactly
-        # one vector long (unroll.disable keeps LLVM from unrolling it to scalars before the
-        # vectorizer sees it): softmax CE, ns/element, C = 127 1.42 -> 0.96, C = 1000 1.04x
-        # (longer rows: tail_loop)
+        # a short static row's remainder as vectors of 32, 16, 8, 4, 2, 1 elements (bit_loops):
+        # softmax CE, ns/element, C = 127 1.42 -> 0.96, C = 1000 1.04x (longer rows: tail_loop)
         mid = c - c % step
         if mid:
             self.loop(lo, const(I64, mid), body, hints)
-        width = step
-        while mid < c:
-            while width > c - mid:
-                width //= 2
-            self.loop(const(I64, mid), const(I64, mid + width), body,
-                      (("llvm.loop.vectorize.width", width), ("llvm.loop.interleave.count", 1),
-                       ("llvm.loop.unroll.disable", None)))
-            mid += width
+        self.bit_loops(mid, c, body)
 
     def short_row(self):
         """Whether the nest's rows have a static length of at most SHORT_ROW elements (rows
