@@ -199,6 +199,10 @@ class NestEmitter:
         self.streams = []            # (output, its scratch argument) streamed
         self.stream = None           # i1: this call streams (stream_from)
         self.stream_here = None      # the same, as the block being emitted sees it
+        # values stored by earlier nests and by this nest's earlier pixel phases: loaded
+        self.stored_before = {k for k, at in plan.stored.items() if at < index}
+        self.loaded = self.stored_before
+        self.space = nest.shape      # the shape the loops being emitted run over
 
     # --- types, dims, buffers
     def dtype(self, n):
@@ -284,7 +288,7 @@ class NestEmitter:
             return convert(self.b, size, self.reg(n))
         if n.op == "arange":
             return convert(self.b, idx[0], self.reg(n))
-        if kind != "inline":
+        if kind != "inline" or id(n) in self.loaded:
             v = self.load(n, idx)
             if id(n) in self.p.checks:
                 self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
@@ -317,6 +321,12 @@ class NestEmitter:
             ops = operands(links, idx, self.aligned)
             args = [convert(self.b, self.value(i, at), ty) for i, at in ops]
             return fn(self.b, *args, self.exp_neg_abs(*ops[0], args[0]))
+        recip = self.p.reciprocals.get(id(n.inputs[-1])) if n.op == "divide" else None
+        if recip is not None and id(recip) in self.loaded and is_float(ty) and \
+                _numel(n.inputs[1].shape) != _numel(n.shape):     # BROADCAST_OPERAND's bits
+            x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)
+            return self.b.fmul(x, convert(self.b, self.value(recip, self.aligned(idx, recip.shape)),
+                                          ty))
         args = [self.value(i, self.aligned(idx, i.shape)) for i in n.inputs]
         form = operand_form(n, self.dtype(n)) if is_float(ty) else None
         if form is not None:
@@ -627,8 +637,16 @@ class NestEmitter:
             self.run_phase(j, phase, idx)
 
     def run_phase(self, j, phase, idx):
-        """Phase j of the row at idx (a row phase: its values once)."""
-        if j in self.nest.row_phases:               # once per row, after the row's phases
+        """Phase j of the row at idx (a row phase: its values once; a pixel phase: over its
+        shape, codegen.llvm.pixels)."""
+        nest = self.nest
+        self.loaded = self.stored_before | {id(s) for q in nest.pixel_phases if q < j
+                                            for s in nest.phases[q]}
+        if j in nest.pixel_phases:
+            self.space = nest.pixel_phases[j]
+            self.phase_rows(phase, idx)
+            self.space = nest.shape
+        elif j in self.nest.row_phases:             # once per row, after the row's phases
             self.memo = {}
             self.body(phase, tuple(idx))
         else:
@@ -795,9 +813,12 @@ class NestEmitter:
             if ahead:
                 self.body(ahead[0], (ahead[1],) + tuple(idx[1:]))
             return
+        body = lambda i: self.inner(axis + 1, idx + [i], phase, ahead)     # noqa: E731
+        if self.space[axis] != self.nest.shape[axis]:       # a pixel phase's reduced axis
+            body(const(I64, 0))
+            return
         lo, hi = (self.start, self.stop) if axis == 0 else \
             (const(I64, 0), self.dim(self.nest.shape[axis]))
-        body = lambda i: self.inner(axis + 1, idx + [i], phase, ahead)     # noqa: E731
         if axis == 0 or self.short_row():
             self.loop(lo, hi, body)
             return
@@ -853,7 +874,8 @@ class NestEmitter:
                 seen[id(n)] = n
                 stack += list(n.inputs)
             return seen
-        loops = [j for j in range(len(phases)) if j not in self.nest.row_phases]
+        loops = [j for j in range(len(phases)) if j not in self.nest.row_phases
+                 and j not in self.nest.pixel_phases]
         if len(loops) < 2:
             return
         sets = {j: closure(phases[j]) for j in loops}

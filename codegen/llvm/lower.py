@@ -48,6 +48,7 @@ from lossgraph.shapes import _factors
 
 from . import mathlib
 from .mathlib import Splat, byte_size, declared, intrinsic  # noqa: F401 (emit, packed)
+from .pixels import Pixels
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64, PTR = ir.FloatType(), ir.DoubleType(), ir.PointerType()
@@ -378,6 +379,9 @@ FALLBACK = {
 
 LEAVES = ("input", "constant", "dimsize", "arange")
 
+#: values over a nest's kept axes computed once per pixel (codegen.llvm.pixels)
+PIXEL_PHASES = True
+
 
 @dataclass
 class Marks:
@@ -438,6 +442,7 @@ class Nest:
     row: set = field(default_factory=set)         # ids of row-register reductions
     memory: set = field(default_factory=set)      # ids of reductions accumulated in memory
     row_phases: set = field(default_factory=set)  # phases whose values live on the rows
+    pixel_phases: dict = field(default_factory=dict)  # phase -> its shape (codegen.llvm.pixels)
 
     @property
     def sinks(self):
@@ -455,6 +460,8 @@ class Plan:
     dtypes: dict          # id -> numpy dtype name
     checks: dict          # id -> (node, depth, op, labels): label values checked in loops
     shifted: dict         # id of exp(x - ms) -> (x, ms): computed as exp_row(ms - x)
+    stored: dict = field(default_factory=dict)       # id -> step: pixel values (pixels.py)
+    reciprocals: dict = field(default_factory=dict)  # id of a divisor -> its stored 1 / it
 
 
 def node_dtype(node, float_t):
@@ -546,11 +553,20 @@ def plan(outputs, float_t):
             nest.row_phases.add(phase)
         nest.phases[phase].append(n)
         where[id(n)] = (s, phase)
-    for st in steps:
+    stored, reciprocals = {}, {}
+    all_sinks = {id(s) for st in steps for s in (st.sinks if isinstance(st, Nest) else [st])}
+    for j, st in enumerate(steps):
         if isinstance(st, Nest):
-            _finish(st, kind, loose)
+            _classify(st, kind, loose)
+            if st.memory and PIXEL_PHASES:
+                values, recips = Pixels(st, kind, VIEWS + GATHERS, all_sinks).place(
+                    dtypes, order, lambda n: node_dtype(n, float_t))
+                stored.update({id(v): j for v in values})
+                reciprocals.update(recips)
+            _finish(st, kind, {k for k, at in stored.items() if at < j}, reciprocals)
     dims = sorted({name for n in order for d in _all_dims(n) for name in _factors(d)[1]})
-    return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes, checks, shifted)
+    return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes, checks, shifted,
+                stored, reciprocals)
 
 
 def _row_phase(steps, where, kind, space, deps, node):
@@ -597,9 +613,9 @@ def _emits(n, dtypes):
     return True
 
 
-def _closure(nest, kind):
-    """Inline nodes, buffer nodes read, and whether an index map (arange, broadcasting)
-    needs the true multi-index."""
+def _closure(nest, kind, stored=(), reciprocals=None):
+    """Inline nodes and buffer nodes read (stored: inline values an earlier nest stored, read
+    here; reciprocals: id of a divisor -> its stored reciprocal, read by the division)."""
     seen, reads, inline, stack = set(), [], [], list(nest.sinks)
     for s in nest.sinks:
         seen.add(id(s))
@@ -607,10 +623,14 @@ def _closure(nest, kind):
         n = stack.pop()
         if kind[id(n)] == "inline" or n in nest.sinks:
             inline.append(n)
+            r = (reciprocals or {}).get(id(n.inputs[-1])) if n.op == "divide" else None
+            if r is not None and id(r) in stored and id(r) not in seen:
+                seen.add(id(r))
+                reads.append(r)
             for i in n.inputs:
                 if id(i) not in seen:
                     seen.add(id(i))
-                    if kind[id(i)] == "inline" and i.op != "arange":
+                    if kind[id(i)] == "inline" and i.op != "arange" and id(i) not in stored:
                         stack.append(i)
                     elif kind[id(i)] == "leaf" and i.op in ("dimsize", "arange") or \
                             kind[id(i)] == "leaf" and i.op == "constant" and i.ndim == 0:
@@ -620,19 +640,11 @@ def _closure(nest, kind):
     return inline, reads
 
 
-def _finish(nest, kind, loose):
+def _classify(nest, kind, loose):
+    """Each reduction of nest as a whole-nest partial, a row register or an array."""
     k = len(nest.shape)
-    inline, reads = _closure(nest, kind)
-    nest.reads = [r for r in reads if all(r is not s for s in nest.sinks)]
-    nest.writes = list(nest.sinks)
-    full = _numel(nest.shape)
     row = {id(s) for ph in nest.row_phases for s in nest.phases[ph]}
     reds = [s for s in nest.sinks if kind[id(s)] == "reduce"]
-    nest.flat = len(nest.phases) == 1 and k >= 1 and \
-        all(len(r.attrs["axis"]) == k for r in reds) and \
-        all(_numel(n.shape) in (full, (1, ())) for n in inline + nest.reads
-            if n.op != "dimsize" and id(n) not in {id(r) for r in reds}) and \
-        not any(n.op == "arange" for n in inline)
     for r in reds:
         axes = set(r.attrs["axis"])
         if len(axes) == k or id(r) in row:           # a row phase's reductions are whole
@@ -644,3 +656,18 @@ def _finish(nest, kind, loose):
             if 0 in axes:
                 nest.serial = True
     nest.loose = {id(r) for r in reds if id(r) in loose}
+
+
+def _finish(nest, kind, stored, reciprocals):
+    """The nest's buffers, and whether it runs as one flat loop."""
+    k = len(nest.shape)
+    inline, reads = _closure(nest, kind, stored, reciprocals)
+    nest.reads = [r for r in reads if all(r is not s for s in nest.sinks)]
+    nest.writes = list(nest.sinks)
+    full = _numel(nest.shape)
+    reds = [s for s in nest.sinks if kind[id(s)] == "reduce"]
+    nest.flat = len(nest.phases) == 1 and k >= 1 and \
+        all(len(r.attrs["axis"]) == k for r in reds) and \
+        all(_numel(n.shape) in (full, (1, ())) for n in inline + nest.reads
+            if n.op != "dimsize" and id(n) not in {id(r) for r in reds}) and \
+        not any(n.op == "arange" for n in inline)

@@ -110,3 +110,13 @@ def test_regression_a_dot_of_vectors_is_the_whole_loss():
     arrays = {"x": rng.normal(size=(3, 4)), "y": rng.normal(size=4)}
     _agrees(lg.sum(y @ y) + 0.5 * lg.sum(x - x), [x, y], arrays)
     _agrees(y @ y, [y], arrays)
+
+
+def test_regression_a_later_nest_reads_a_stored_reciprocal():
+    """Found by the random test: softmax(softmax(w, axis=0), axis=1)'s nest over w stores
+    1 / s once per pixel (codegen.llvm.pixels), and a later nest dividing by s read that array
+    without having it among its buffers (the division's operands are e and s, not 1 / s)."""
+    x, w = lg.input("x", shape=(3, 4)), lg.input("w", shape=(2, 3, 4))
+    loss = lg.sum(lg.softmax(lg.softmax(w, axis=0), axis=1)) + 0.5 * lg.sum(x)
+    rng = np.random.default_rng(0)
+    _agrees(loss, [x, w], {"x": rng.normal(size=(3, 4)), "w": rng.normal(size=(2, 3, 4))})
