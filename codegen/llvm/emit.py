@@ -125,6 +125,9 @@ FLAT_F64_HINTS = (("llvm.loop.vectorize.width", 8), ("llvm.loop.interleave.count
 #: float64 N = 4e6 1.01-1.21x, 1e7 1.13-1.18x. Below, the outputs stay in the shared cache
 #: for the caller, and streaming them to memory costs more than their read for ownership.
 STREAM_FROM_BYTES = 32_000_000
+#: loop a nest's kept axes outside its phases (NestEmitter.kept_outside)
+KEPT_OUTSIDE = True
+
 #: flat nests computing an EXPENSIVE op stream too (off: BCE at 1e7 gained 1.00-1.07x on 2
 #: threads, 1.00x on 1, on a loaded machine, and its compile would pay 13-15 ms)
 STREAM_EXPENSIVE = False
@@ -203,6 +206,7 @@ class NestEmitter:
         self.stored_before = {k for k, at in plan.stored.items() if at < index}
         self.loaded = self.stored_before
         self.space = nest.shape      # the shape the loops being emitted run over
+        self.fixed = {}              # axis -> index: kept axes looped outside the phases
 
     # --- types, dims, buffers
     def dtype(self, n):
@@ -632,6 +636,14 @@ class NestEmitter:
                 (const(I64, 0), self.dim(nest.shape[axis]))
             self.loop(lo, hi, lambda i: self.nested(axis + 1, idx + [i]))
             return
+        moved = [a for a in self.kept_outside() if a not in self.fixed]
+        if moved:
+            def kept(i):
+                self.fixed[moved[0]] = i
+                self.nested(axis, idx)
+                del self.fixed[moved[0]]
+            self.loop(const(I64, 0), self.dim(nest.shape[moved[0]]), kept)
+            return
         self.prefetch_row(idx)
         for j, phase in enumerate(nest.phases):
             self.run_phase(j, phase, idx)
@@ -817,6 +829,9 @@ class NestEmitter:
         if self.space[axis] != self.nest.shape[axis]:       # a pixel phase's reduced axis
             body(const(I64, 0))
             return
+        if axis in self.fixed:
+            body(self.fixed[axis])
+            return
         lo, hi = (self.start, self.stop) if axis == 0 else \
             (const(I64, 0), self.dim(self.nest.shape[axis]))
         if axis == 0 or self.short_row():
@@ -838,6 +853,20 @@ class NestEmitter:
         if mid:
             self.loop(lo, const(I64, mid), body, hints)
         self.bit_loops(mid, c, body)
+
+    def kept_outside(self):
+        """The axes the phases run inside of (in order), when the nest's reductions kept in
+        arrays are over middle axes only (softmax over the channels of (N, C, H, W): H): every
+        axis after the outer ones that no reduction reduces, but the last. The phases then
+        sweep one (C, W) slab per h while it is in cache, not the whole (C, H, W) image."""
+        nest = self.nest
+        k = len(nest.shape)
+        if not KEPT_OUTSIDE or not nest.memory or nest.row or nest.row_phases or nest.serial \
+                or nest.flat or k < 3:
+            return []
+        reduced = {a for r in nest.sinks if id(r) in nest.memory for a in r.attrs["axis"]}
+        kept = [a for a in range(nest.outer, k) if a not in reduced]
+        return kept[:-1] if kept and kept[-1] == k - 1 else []
 
     def short_row(self):
         """Whether the nest's rows have a static length of at most SHORT_ROW elements (rows

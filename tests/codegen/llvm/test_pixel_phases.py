@@ -1,12 +1,13 @@
-"""Pixel phases (codegen.llvm.pixels): values over the kept axes of a nest whose reductions
-stay in arrays (softmax over the channels of (N, C, H, W)) are computed once per pixel, with
-the bits of computing them per element, and agree with lg.evaluate, extremes included."""
+"""Nests whose reductions stay in arrays (softmax over the channels of (N, C, H, W)): values
+over the kept axes are computed once per pixel (codegen.llvm.pixels) and the phases run per
+slab of the kept axes (NestEmitter.kept_outside), with the bits of the plain loops, and agree
+with lg.evaluate, extremes included."""
 import numpy as np
 import pytest
 
 import codegen
 import lossgraph as lg
-from codegen.llvm import lower
+from codegen.llvm import emit, jit, lower
 from lossgraph.pipeline import derive
 
 SHAPE = ("N", 5, 6, 20)
@@ -47,8 +48,10 @@ def _feed(kernel, n, dtype, rng, extreme=False):
     return {k: feed[k] for k in kernel.input_names}
 
 
-def _kernel(form, dtype, threads, pixels, monkeypatch):
+def _kernel(form, dtype, threads, monkeypatch, pixels=True, slabs=True):
+    """The kernel with or without pixel phases and slabs."""
     monkeypatch.setattr(lower, "PIXEL_PHASES", pixels)
+    monkeypatch.setattr(emit, "KEPT_OUTSIDE", slabs)
     codegen.CACHE.clear()
     loss, wrt = _forms()[form]
     kernel = codegen.compile(loss, wrt=wrt, backend="llvm", dtype=dtype, threads=threads)
@@ -73,23 +76,36 @@ def test_the_values_over_pixels_get_a_phase_of_their_own(form):
         sums = [r for ph in nest.phases[:j] for r in ph if id(r) in nest.memory]
         assert sums and all(r.shape == shape for r in sums)
     assert plan.reciprocals or form in ("hard CE", "log_softmax"), "softmax's 1 / s not stored"
+    slabs = emit.NestEmitter(jit.new_module("t"), plan, nest, plan.steps.index(nest))
+    assert slabs.kept_outside() == ([2] if nest.outer == 1 and len(nest.memory) and
+                                    all(r.attrs["axis"] == (1,) for r in nest.sinks
+                                        if id(r) in nest.memory) else [])
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("form", list(_forms()))
-def test_pixel_phases_give_the_bits_of_computing_per_element(form, dtype, threads, monkeypatch):
-    """Stored values are rounded to the precision the loop computes in and 1 / s is
-    fused.BROADCAST_OPERAND's own reciprocal, so the kernel's bits do not change."""
+@pytest.mark.parametrize("change", ["pixels", "slabs"])
+def test_pixel_phases_and_slabs_give_the_bits_of_the_plain_loops(form, dtype, threads, change,
+                                                                  monkeypatch):
+    """Stored values are rounded to the precision the loop computes in, 1 / s is
+    fused.BROADCAST_OPERAND's own reciprocal, and a slab sums each pixel's channels in the
+    same order: the bits do not change, but for the loss sum over the whole nest, which slabs
+    add up in another order (to a few ulp)."""
     rng = np.random.default_rng(7)
-    per_element = _kernel(form, dtype, threads, False, monkeypatch)
-    once = _kernel(form, dtype, threads, True, monkeypatch)
-    assert once.llvm_ir != per_element.llvm_ir
+    plain = _kernel(form, dtype, threads, monkeypatch, **{change: False})
+    new = _kernel(form, dtype, threads, monkeypatch)
+    # slabs need a kept axis besides the last one: not for the sums over (1, 2) or over 2
+    applies = change == "pixels" or form not in ("over two axes", "middle axis")
+    assert (new.llvm_ir != plain.llvm_ir) == applies
     for extreme in (False, True):
-        feed = _feed(once, 9, dtype, rng, extreme)
-        v0, g0 = per_element(**feed)
-        v1, g1 = once(**feed)
-        np.testing.assert_array_equal(v1, v0)
+        feed = _feed(new, 9, dtype, rng, extreme)
+        v0, g0 = plain(**feed)
+        v1, g1 = new(**feed)
+        if change == "pixels":
+            np.testing.assert_array_equal(v1, v0)
+        else:
+            np.testing.assert_allclose(v1, v0, rtol=8 * np.finfo(dtype).eps)
         for a, b in zip(g1, g0):
             np.testing.assert_array_equal(a, b)
 
@@ -102,7 +118,7 @@ def test_pixel_phases_agree_with_evaluate(form, dtype, threads, monkeypatch):
     sums accumulate in float64), extremes (all -inf pixels, +inf, NaN, logits of 1e4) as
     lg.evaluate gives them."""
     rng = np.random.default_rng(11)
-    k = _kernel(form, dtype, threads, True, monkeypatch)
+    k = _kernel(form, dtype, threads, monkeypatch)
     loss, wrt = _forms()[form]
     y, grads = derive(loss, wrt)
     rtol = 1e-12 if dtype == np.float64 else 2e-5
