@@ -28,6 +28,7 @@ Every identifier in the IR is generated (nest<i>, kernel): no user string reache
 from __future__ import annotations
 
 import functools
+import math
 
 from llvmlite import ir
 
@@ -125,8 +126,11 @@ FLAT_F64_HINTS = (("llvm.loop.vectorize.width", 8), ("llvm.loop.interleave.count
 #: float64 N = 4e6 1.01-1.21x, 1e7 1.13-1.18x. Below, the outputs stay in the shared cache
 #: for the caller, and streaming them to memory costs more than their read for ownership.
 STREAM_FROM_BYTES = 32_000_000
-#: loop a nest's kept axes outside its phases (NestEmitter.kept_outside)
+#: loop a nest's kept axes outside its phases (NestEmitter.kept_outside), in tiles of about
+#: TILE_BYTES of its arrays (a reduced axis of unknown length counted as SYMBOLIC_EXTENT)
 KEPT_OUTSIDE = True
+TILE_BYTES = 128 * 1024
+SYMBOLIC_EXTENT = 64
 
 #: flat nests computing an EXPENSIVE op stream too (off: BCE at 1e7 gained 1.00-1.07x on 2
 #: threads, 1.00x on 1, on a loaded machine, and its compile would pay 13-15 ms)
@@ -207,6 +211,8 @@ class NestEmitter:
         self.loaded = self.stored_before
         self.space = nest.shape      # the shape the loops being emitted run over
         self.fixed = {}              # axis -> index: kept axes looped outside the phases
+        self.merged = []             # trailing kept axes run as one (slab_layout)
+        self.tile = None             # (lo, hi) of the merged axis the phases run over
 
     # --- types, dims, buffers
     def dtype(self, n):
@@ -445,6 +451,7 @@ class NestEmitter:
             if n.ndim:
                 self.stride_list(n.shape)
         self.accs = {}
+        self.merged = self.slab_layout()
         self.plan_stash()
         self.bad = self.alloca(I8, ir.Constant(I8, 0))
         for r in nest.partials:
@@ -637,6 +644,19 @@ class NestEmitter:
             self.loop(lo, hi, lambda i: self.nested(axis + 1, idx + [i]))
             return
         moved = [a for a in self.kept_outside() if a not in self.fixed]
+        size = self.tile_size() if not moved and self.tile is None else None
+        if size:
+            extent = self.merged_extent()
+            count = b.udiv(b.add(extent, const(I64, size - 1)), const(I64, size))
+
+            def tile(t):
+                lo = b.mul(t, const(I64, size))
+                hi = b.add(lo, const(I64, size))
+                self.tile = (lo, b.select(b.icmp_signed("<", hi, extent), hi, extent))
+                self.nested(axis, idx)
+                self.tile = None
+            self.loop(const(I64, 0), count, tile)
+            return
         if moved:
             def kept(i):
                 self.fixed[moved[0]] = i
@@ -832,8 +852,15 @@ class NestEmitter:
         if axis in self.fixed:
             body(self.fixed[axis])
             return
+        if axis in self.merged[:-1]:                # run as the last axis, index 0 here
+            body(const(I64, 0))
+            return
+        if axis == k - 1 and self.tile is not None:
+            self.loop(*self.tile, body, self.interleave())
+            return
         lo, hi = (self.start, self.stop) if axis == 0 else \
-            (const(I64, 0), self.dim(self.nest.shape[axis]))
+            (const(I64, 0), self.dim(self.nest.shape[axis]) if axis < k - 1 or not self.merged
+             else self.merged_extent())
         if axis == 0 or self.short_row():
             self.loop(lo, hi, body)
             return
@@ -854,11 +881,10 @@ class NestEmitter:
             self.loop(lo, const(I64, mid), body, hints)
         self.bit_loops(mid, c, body)
 
-    def kept_outside(self):
-        """The axes the phases run inside of (in order), when the nest's reductions kept in
-        arrays are over middle axes only (softmax over the channels of (N, C, H, W): H): every
-        axis after the outer ones that no reduction reduces, but the last. The phases then
-        sweep one (C, W) slab per h while it is in cache, not the whole (C, H, W) image."""
+    def kept_axes(self):
+        """The axes after the outer ones that no reduction reduces, when the nest's reductions
+        kept in arrays are over middle axes only (softmax over the channels of (N, C, H, W):
+        H and W) and the last axis is kept; else []."""
         nest = self.nest
         k = len(nest.shape)
         if not KEPT_OUTSIDE or not nest.memory or nest.row or nest.row_phases or nest.serial \
@@ -866,7 +892,62 @@ class NestEmitter:
             return []
         reduced = {a for r in nest.sinks if id(r) in nest.memory for a in r.attrs["axis"]}
         kept = [a for a in range(nest.outer, k) if a not in reduced]
-        return kept[:-1] if kept and kept[-1] == k - 1 else []
+        return kept if kept and kept[-1] == k - 1 else []
+
+    def slab_layout(self):
+        """merged: the trailing run of kept axes, run as one axis (index 0 on all but the
+        last, which runs over their product) when every array has them all full or all 1,
+        so its offsets are the run's flat index (H and W of (N, C, H, W): a row of H W
+        pixels, not H rows of W, whose remainders cost 1.4-1.6x at W = 60), unless the
+        last axis is static whole steps of the vector loop."""
+        kept, k = self.kept_axes(), len(self.nest.shape)
+        run = [a for j, a in enumerate(kept) if kept[j:] == list(range(a, k))]
+        if len(run) < 2:
+            return []
+        (_, width), (_, count) = self.interleave()
+        if isinstance(self.nest.shape[-1], int) and self.nest.shape[-1] % (width * count) == 0:
+            return []            # whole static rows of vectors run faster (64 x 64: 1.08-1.28x)
+        inline, reads = _closure(self.nest, self.p.kind, self.stored_before,
+                                 self.p.reciprocals)
+        # arrays read through a broadcast (right-aligned); a view's or a gather's operand has
+        # the sizes its (checked) user has on the run's axes, or reads the index of another
+        checked = [n for n in inline + reads + self.nest.sinks if n.ndim == k] + \
+            [i for n in inline if n.op not in ("reshape", "pick") for i in n.inputs]
+        for n in checked:
+            sizes = [n.shape[a - k + n.ndim] if a - k + n.ndim >= 0 else 1 for a in run]
+            if sizes != [1] * len(run) and sizes != [self.nest.shape[a] for a in run]:
+                return []
+        return run
+
+    def merged_extent(self):
+        size = const(I64, 1)
+        for a in self.merged or [len(self.nest.shape) - 1]:
+            size = imul(self.b, size, self.dim(self.nest.shape[a]))
+        return size
+
+    def kept_outside(self):
+        """The kept axes the phases run inside of (in order), all but the last or the merged
+        run: the phases then sweep one (C, W) slab per h while it is in cache, not the whole
+        (C, H, W) image."""
+        kept = self.kept_axes()
+        return [a for a in kept[:-1] if a not in self.merged]
+
+    def tile_size(self):
+        """Elements of the last (or merged) axis per tile, when the phases run over tiles of
+        it: about TILE_BYTES of the nest's full-size arrays per tile (whole when that is all
+        of it), a multiple of 64."""
+        if not self.kept_axes():
+            return None
+        nest, k = self.nest, len(self.nest.shape)
+        per = sum(byte_size(self.mem(n)) for n in self.buffers if n.shape == nest.shape)
+        for a in range(nest.outer, k):
+            if a not in self.merged and a != k - 1:
+                per *= nest.shape[a] if isinstance(nest.shape[a], int) else SYMBOLIC_EXTENT
+        size = max(64, TILE_BYTES // max(per, 1) // 64 * 64)
+        run = [nest.shape[a] for a in self.merged or [k - 1]]
+        if all(isinstance(d, int) for d in run) and math.prod(run) <= size:
+            return None
+        return size
 
     def short_row(self):
         """Whether the nest's rows have a static length of at most SHORT_ROW elements (rows

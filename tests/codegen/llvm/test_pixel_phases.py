@@ -48,12 +48,14 @@ def _feed(kernel, n, dtype, rng, extreme=False):
     return {k: feed[k] for k in kernel.input_names}
 
 
-def _kernel(form, dtype, threads, monkeypatch, pixels=True, slabs=True):
-    """The kernel with or without pixel phases and slabs."""
+def _kernel(form, dtype, threads, monkeypatch, pixels=True, slabs=True, tiles=False,
+            forms=_forms):
+    """The kernel with or without pixel phases and slabs; tiles: slabs of 64 pixels."""
     monkeypatch.setattr(lower, "PIXEL_PHASES", pixels)
     monkeypatch.setattr(emit, "KEPT_OUTSIDE", slabs)
+    monkeypatch.setattr(emit, "TILE_BYTES", 1 if tiles else 128 * 1024)
     codegen.CACHE.clear()
-    loss, wrt = _forms()[form]
+    loss, wrt = forms()[form]
     kernel = codegen.compile(loss, wrt=wrt, backend="llvm", dtype=dtype, threads=threads)
     kernel.llvm_ir                      # built now (kernels build lazily), with this setting
     return kernel
@@ -76,16 +78,17 @@ def test_the_values_over_pixels_get_a_phase_of_their_own(form):
         sums = [r for ph in nest.phases[:j] for r in ph if id(r) in nest.memory]
         assert sums and all(r.shape == shape for r in sums)
     assert plan.reciprocals or form in ("hard CE", "log_softmax"), "softmax's 1 / s not stored"
-    slabs = emit.NestEmitter(jit.new_module("t"), plan, nest, plan.steps.index(nest))
-    assert slabs.kept_outside() == ([2] if nest.outer == 1 and len(nest.memory) and
-                                    all(r.attrs["axis"] == (1,) for r in nest.sinks
-                                        if id(r) in nest.memory) else [])
+    em = emit.NestEmitter(jit.new_module("t"), plan, nest, plan.steps.index(nest))
+    em.b.position_at_end(em.entry)
+    channels = all(r.attrs["axis"] == (1,) for r in nest.sinks if id(r) in nest.memory)
+    assert em.kept_axes() == ([2, 3] if channels else [3])
+    assert em.slab_layout() == ([2, 3] if channels else [])    # rows of 20: merged, 120
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("form", list(_forms()))
-@pytest.mark.parametrize("change", ["pixels", "slabs"])
+@pytest.mark.parametrize("change", ["pixels", "slabs", "tiles"])
 def test_pixel_phases_and_slabs_give_the_bits_of_the_plain_loops(form, dtype, threads, change,
                                                                   monkeypatch):
     """Stored values are rounded to the precision the loop computes in, 1 / s is
@@ -93,8 +96,12 @@ def test_pixel_phases_and_slabs_give_the_bits_of_the_plain_loops(form, dtype, th
     same order: the bits do not change, but for the loss sum over the whole nest, which slabs
     add up in another order (to a few ulp)."""
     rng = np.random.default_rng(7)
-    plain = _kernel(form, dtype, threads, monkeypatch, **{change: False})
-    new = _kernel(form, dtype, threads, monkeypatch)
+    if change == "tiles":         # 120 pixels per (n, c): 64 and 56 (20 is no whole vector)
+        plain = _kernel(form, dtype, threads, monkeypatch, slabs=False)
+        new = _kernel(form, dtype, threads, monkeypatch, tiles=True)
+    else:
+        plain = _kernel(form, dtype, threads, monkeypatch, **{change: False})
+        new = _kernel(form, dtype, threads, monkeypatch)
     # slabs need a kept axis besides the last one: not for the sums over (1, 2) or over 2
     applies = change == "pixels" or form not in ("over two axes", "middle axis")
     assert (new.llvm_ir != plain.llvm_ir) == applies
@@ -102,7 +109,7 @@ def test_pixel_phases_and_slabs_give_the_bits_of_the_plain_loops(form, dtype, th
         feed = _feed(new, 9, dtype, rng, extreme)
         v0, g0 = plain(**feed)
         v1, g1 = new(**feed)
-        if change == "pixels":
+        if change == "pixels" or form == "hard CE":      # its loss sums in another nest
             np.testing.assert_array_equal(v1, v0)
         else:
             np.testing.assert_allclose(v1, v0, rtol=8 * np.finfo(dtype).eps)
@@ -131,3 +138,30 @@ def test_pixel_phases_agree_with_evaluate(form, dtype, threads, monkeypatch):
         for got, exp in zip(g, want[1:]):
             finite = np.abs(exp[np.isfinite(exp)]).max()
             np.testing.assert_allclose(got, exp, rtol=rtol, atol=rtol * finite)
+
+
+def _sequences():
+    x = lg.input("x", shape=("N", 5, 150))
+    y = lg.input("y", shape=("N", 150), dtype="int64")
+    return {"hard CE": (lg.mean(lg.logsumexp(x, axis=1) - lg.pick(x, y, axis=1)), [x]),
+            "softmax": (lg.sum(lg.softmax(x, axis=1) * x), [x])}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("form", list(_sequences()))
+def test_tiles_of_a_long_last_axis(form, threads, monkeypatch):
+    """(N, C, L) with the reduction over C runs its phases per tile of L (64, 64, 22 here):
+    the plain loops' gradient bits, lg.evaluate's values."""
+    rng = np.random.default_rng(5)
+    feed = {"x": 3 * rng.normal(size=(3, 5, 150)), "y": rng.integers(0, 5, (3, 150))}
+    plain = _kernel(form, "float64", threads, monkeypatch, slabs=False, forms=_sequences)
+    tiled = _kernel(form, "float64", threads, monkeypatch, tiles=True, forms=_sequences)
+    assert tiled.llvm_ir != plain.llvm_ir
+    feed = {k: feed[k] for k in tiled.input_names}
+    (v0, g0), (v1, g1) = plain(**feed), tiled(**feed)
+    np.testing.assert_array_equal(g1[0], g0[0])
+    loss, wrt = _sequences()[form]
+    y, grads = derive(loss, wrt)
+    want = lg.evaluate([y, *grads], feed)
+    np.testing.assert_allclose(v1, want[0], rtol=1e-12)
+    np.testing.assert_allclose(g1[0], want[1], rtol=1e-12, atol=1e-15)
