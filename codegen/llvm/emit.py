@@ -19,7 +19,10 @@ over the row (softmax's max) run pipelined: the next row's first phase runs insi
 second loop (pipelined_row); a phase's stored values that read y == c (one_hot's label
 against the column) run their row loop with it false, then the label's one column again with
 it true (column_marks): the loop body has no per-element label compare. Short static rows run
-G at a time packed into whole vectors (codegen.llvm.packed). In a streaming Program
+G at a time packed into whole vectors (codegen.llvm.packed). A nest whose reductions stay in
+arrays (over the channels of (N, C, H, W)) runs its phases per slab of its kept axes, or per
+tile of its merged trailing pixels (slab_layout), and its pixel phases over the pixels alone
+(codegen.llvm.pixels). In a streaming Program
 (NestEmitter's switch, which codegen.llvm.backend sets for large calls only), a flat nest's
 large outputs are written with streaming stores, a block at a time through an L1 scratch
 (stream_outputs).

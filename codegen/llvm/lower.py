@@ -25,7 +25,9 @@ outer index, phase 1 runs over the row (max), phase 2 again (sum of e^(x - m)), 
 writes the gradient, while the row is in cache. A value over the rows themselves (softmax CE's
 per-row loss log s + m - x[y], summed) joins the nest over those rows as a *row phase*
 after the row's phases, once per row, reading the row while it is in cache. Elementwise
-values are recomputed inline wherever used, never stored unless a sink. A nest whose arrays all have the full size (or one
+values are recomputed inline wherever used, never stored unless a sink, but for values over
+the pixels of a nest whose reductions stay in arrays (softmax's 1 / s over the channels of
+(N, C, H, W)): those are computed once per pixel in a phase of their own (codegen.llvm.pixels). A nest whose arrays all have the full size (or one
 element) runs as one flat loop; its loss sums accumulate over blocks of 1024 in the input
 precision, folded into float64 (the vectorizer keeps the full width of float32).
 
