@@ -45,8 +45,8 @@ class Pixels:
         self.memo = {}
 
     def closure(self, v):
-        """The last phase of this nest's reductions that v reads, when v is a value over
-        pixels (module docstring), else None."""
+        """(the last phase of this nest's reductions that v reads, when v is a value over
+        pixels (module docstring), else None; whether it costs a HOISTED op)."""
         if id(v) in self.memo:
             return self.memo[id(v)]
         nest, kind = self.nest, self.kind
@@ -70,7 +70,7 @@ class Pixels:
         return self.memo[id(v)]
 
     def candidates(self):
-        """(value, 'value' | 'reciprocal', shape, after phase) read by later phases."""
+        """(value, 'value' | 'reciprocal') for each value over pixels a later phase reads."""
         nest, kind = self.nest, self.kind
         found, seen = {}, set()
         rows = nest.row_phases
