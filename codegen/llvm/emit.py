@@ -334,7 +334,7 @@ class NestEmitter:
             ops = operands(links, idx, self.aligned)
             args = [convert(self.b, self.value(i, at), ty) for i, at in ops]
             return fn(self.b, *args, self.exp_neg_abs(*ops[0], args[0]))
-        recip = self.p.reciprocals.get(id(n.inputs[-1])) if n.op == "divide" else None
+        recip = self.p.reciprocals.get(id(n.inputs[1])) if n.op == "divide" else None
         if recip is not None and id(recip) in self.loaded and is_float(ty) and \
                 _numel(n.inputs[1].shape) != _numel(n.shape):     # BROADCAST_OPERAND's bits
             x = convert(self.b, self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape)), ty)

@@ -27,9 +27,10 @@ per-row loss log s + m - x[y], summed) joins the nest over those rows as a *row 
 after the row's phases, once per row, reading the row while it is in cache. Elementwise
 values are recomputed inline wherever used, never stored unless a sink, but for values over
 the pixels of a nest whose reductions stay in arrays (softmax's 1 / s over the channels of
-(N, C, H, W)): those are computed once per pixel in a phase of their own (codegen.llvm.pixels). A nest whose arrays all have the full size (or one
-element) runs as one flat loop; its loss sums accumulate over blocks of 1024 in the input
-precision, folded into float64 (the vectorizer keeps the full width of float32).
+(N, C, H, W)): those are computed once per pixel in a phase of their own
+(codegen.llvm.pixels). A nest whose arrays all have the full size (or one element) runs as
+one flat loop; its loss sums accumulate over blocks of 1024 in the input precision, folded
+into float64 (the vectorizer keeps the full width of float32).
 
 Emission (codegen.llvm.emit): one function per nest, body(arrays..., partials, start, stop,
 dims...), called from the kernel's one entry; [start, stop) cuts the outermost axis (or the
@@ -625,7 +626,7 @@ def _closure(nest, kind, stored=(), reciprocals=None):
         n = stack.pop()
         if kind[id(n)] == "inline" or n in nest.sinks:
             inline.append(n)
-            r = (reciprocals or {}).get(id(n.inputs[-1])) if n.op == "divide" else None
+            r = (reciprocals or {}).get(id(n.inputs[1])) if n.op == "divide" else None
             if r is not None and id(r) in stored and id(r) not in seen:
                 seen.add(id(r))
                 reads.append(r)
