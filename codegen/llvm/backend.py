@@ -21,7 +21,7 @@ every loop is written as vectors by the emitter). A call then:
     backend does.
 
 A kernel with row dims (codegen.llvm.specialize: a symbolic C of a nest over (N, C)) runs a
-call with C in specialize.FIXED (2-16, 20, 24, 32, 40) on a Program planned with C static
+call with C in specialize.fixed() (2-16, 20, 24, 32, 40 with AVX-512) on a Program planned with C static
 (packed short rows, row phases), other values on the general Program; kernel.llvm_ir and the
 other texts list every program compiled so far, each under a header such as
 "; precision float32, C = 10". A kernel whose flat nests could write large outputs with streaming
@@ -408,7 +408,7 @@ def _streaming_key(key, weak, dims, k, limit):
 
 class LLVMKernel:
     """fn(*arrays, *gradient buffers) for Kernel: dispatches on the float precision and, for
-    a kernel with row dims (codegen.llvm.specialize), on their values in specialize.FIXED:
+    a kernel with row dims (codegen.llvm.specialize), on their values in specialize.fixed():
     such a call runs a Program with those dims static (at most specialize.LIMIT of them per
     precision); other values run the general Program.
 

@@ -37,7 +37,7 @@ from llvmlite import ir
 
 from lossgraph.shapes import _factors
 
-from . import mathlib, packed
+from . import jit, mathlib, packed
 from .fused import (BROADCAST_OPERAND, SHARED_EXP, SHARED_EXP_CHAINS, abs_base, operand_form,
                     operands, row_shift, shifted_exp)
 from .loops import LINE, copy_lines, counted_loop
@@ -115,12 +115,12 @@ TAIL_FOLDED = (("llvm.loop.vectorize.predicate.enable", 1),) + ONE_VECTOR
 #: of 32, 16, 8, 4, 2, 1 elements. Shorter rows keep those loops: folded, LLVM unrolled their
 #: loop in full and left it scalar (C = 17 ... 48 1.6-2.2x slower)
 ROW_TAIL_FOLDED = True
-#: a float32 flat nest's element loop: 16 lanes, interleave 4 (LLVM 22's cost model picks 4
-#: for BCE but 2 for a body of about the same size, 7% slower)
-FLAT_F32_HINTS = (("llvm.loop.vectorize.width", 16), ("llvm.loop.interleave.count", 4))
-#: a float64 flat nest's: 8 lanes, interleave 4, what LLVM picks, but pinned it leaves no
-#: vectorized epilogue loop (first compile + call, process time: MSE, Huber, BCE)
-FLAT_F64_HINTS = (("llvm.loop.vectorize.width", 8), ("llvm.loop.interleave.count", 4))
+#: a flat nest's element loop, by float width: the host's vector (lanes) interleaved this many
+#: times. float32 on AVX-512: 16 lanes x 4 (LLVM 22's cost model picks 4 for BCE but 2 for a
+#: body of about the same size, 7% slower); float64: 8 x 4, what LLVM picks, but pinned it
+#: leaves no vectorized epilogue loop (first compile + call, process time: MSE, Huber, BCE).
+#: A width missing here leaves its nests to LLVM.
+FLAT_INTERLEAVE = {32: 4, 64: 4}
 #: flat nests whose widest float output takes at least this many bytes write their outputs
 #: with streaming stores (stream_outputs): float32 from 8e6 elements, float64 from 4e6. MSE and
 #: Huber, process time per call, A/B in one process (7-11 rounds, medians; a shared, loaded
@@ -141,6 +141,12 @@ STREAM_EXPENSIVE = False
 #: the scratches of a nest's streamed outputs (a block of BLOCK elements each, plus a line)
 #: take at most this many bytes of the stack: well inside a 48 KiB L1 data cache
 SCRATCH_BYTES = 24576
+
+
+def lanes(float_bits):
+    """Elements of float_bits (32, 64) in one of the host's vector registers (jit.vector_bits:
+    16 float32 with AVX-512, 8 with AVX)."""
+    return jit.vector_bits() // float_bits
 
 
 def scratch_bytes(ty):
@@ -611,11 +617,16 @@ class NestEmitter:
                     copy_lines(self.b, scratch, first, s0, n, ty)
 
     def flat_hints(self):
-        """FLAT_F32_HINTS when every float the flat nest reads, writes or computes is float32,
-        FLAT_F64_HINTS when every one is float64; mixed nests are left to LLVM."""
+        """The host's full vector interleaved FLAT_INTERLEAVE times when every float the flat
+        nest reads, writes or computes has one width; mixed nests are left to LLVM."""
         floats = {self.reg(n) for n in self.buffers + list(self.nest.phases[0])
                   if is_float(self.reg(n))}
-        return {(ir.FloatType(),): FLAT_F32_HINTS, (F64,): FLAT_F64_HINTS}.get(tuple(floats), ())
+        bits = {64 if f == F64 else 32 for f in floats}
+        if len(bits) != 1 or next(iter(bits)) not in FLAT_INTERLEAVE:
+            return ()
+        width = bits.pop()
+        return (("llvm.loop.vectorize.width", lanes(width)),
+                ("llvm.loop.interleave.count", FLAT_INTERLEAVE[width]))
 
     def block_type(self, r):
         """float32 sums accumulate in float32 within a block (full vector width)."""
@@ -960,11 +971,11 @@ class NestEmitter:
         return all(isinstance(d, int) for d in inner) and _numel(inner)[0] <= limit
 
     def interleave(self):
-        """Loop hints for a long row: 512-bit vectors, the interleave count of its widest
-        float."""
+        """Loop hints for a long row: the host's full vectors of its widest float, that
+        float's interleave count."""
         widths = [64 if self.reg(n) == F64 else 32 for n in self.buffers if is_float(self.reg(n))]
         width = max(widths, default=32)
-        return (("llvm.loop.vectorize.width", 512 // width),
+        return (("llvm.loop.vectorize.width", lanes(width)),
                 ("llvm.loop.interleave.count", INTERLEAVE[width]))
 
     def plan_stash(self):

@@ -94,6 +94,19 @@ def _make_target_machine():
                                         opt=3, jit=True)
 
 
+def vector_bits():
+    """Bits of the vector register the loss loops fill on this host: 512 with AVX-512F, 256
+    with AVX, else 128 (SSE2, NEON). The emitter pins its loops' widths to it
+    (emit.lanes): LLVM's own pick varied with the loop body, and its cost model aborted the
+    process for some row lengths when left to choose."""
+    with _LOCK:
+        if "vector_bits" not in _STATE:
+            features = _llvm().get_host_cpu_features()
+            _STATE["vector_bits"] = 512 if features.get("avx512f") else \
+                256 if features.get("avx") else 128
+        return _STATE["vector_bits"]
+
+
 def target_machine():
     """The host's target machine (opt=3, jit=True) for passes and assembly, made once.
 

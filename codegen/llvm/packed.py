@@ -3,8 +3,9 @@
 A nest over (N, C) whose rows (axis 1, reduced by its row reductions) have a static length
 2 <= C <= 16 (or up to LONG_ROW when the vector takes at most MAX_REGISTERS registers) runs
 G rows at a time (`group`: a power of two, L / gcd(C, L) or more, at most L; L the vector
-width, 16 float32 or 8 float64 lanes) as one vector of W = G C lanes that LLVM splits into
-V = W / L registers (C = 10: 8 rows in 5 float32 registers, 4 rows in 5 float64 ones). The
+width, jit.vector_bits() / 32 float32 or / 64 float64 lanes: 16 or 8 with AVX-512) as one
+vector of W = G C lanes that LLVM splits into V = W / L registers (C = 10 with AVX-512: 8 rows
+in 5 float32 registers, 4 rows in 5 float64 ones). The
 lanes are column-major by register: lane j of register k holds row row0 + j % G, column
 k + V (j // G), so a register holds P = L / G whole columns of the G rows. Loads read the W
 elements with one contiguous load and permute them; stores permute back and write once.
@@ -37,7 +38,7 @@ import math
 import numpy as np
 from llvmlite import ir
 
-from . import mathlib
+from . import jit, mathlib
 from .fused import (BROADCAST_OPERAND, abs_base, operand_form, operands, row_shift,
                     shifted_exp)
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _numel, byte_size,
@@ -102,7 +103,7 @@ def layout(em):
     floats = {em.reg(n) for n in nodes if is_float(em.reg(n))}
     if len(floats) != 1:
         return None
-    lanes = 16 if floats == {F32} else 8
+    lanes = jit.vector_bits() // (32 if floats == {F32} else 64)
     c = shape[1]
     g = group(c, lanes)
     if not packs(c, lanes):

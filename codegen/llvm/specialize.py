@@ -5,22 +5,30 @@ packed.packs) runs its rows packed (codegen.llvm.packed) and takes the values ov
 a row phase (lower._row_phase); with a symbolic C neither applies. A kernel's *row dims* are
 the symbolic names that are the last axis of some nest of two or more axes in its plan, and the
 plain axis of some input (so a call reads the value off that input's shape). A call whose row
-dims are all bound to values that pack (FIXED: [2, MAX_ROW] and the longer rows packed.packs
+dims are all bound to values that pack (fixed(): [2, MAX_ROW] and the longer rows packed.packs
 takes) runs a Program planned with those dims fixed to their values (`fix`): the same graph
 with each fixed name replaced by its int, so the planner sees them as static.
 """
 from __future__ import annotations
 
+import functools
+
 from lossgraph.graph import make, topo_order
 from lossgraph.ops import OPS
 from lossgraph.shapes import _factors, _join
 
-from . import lower
+from . import jit, lower
 from .packed import LONG_ROW, MAX_ROW, packs
 
-#: the row lengths a call specializes on: those packed rows take in float32 or float64
-FIXED = frozenset(c for c in range(2, LONG_ROW + 1)
-                  if c <= MAX_ROW or packs(c, 16) or packs(c, 8))
+
+@functools.cache
+def fixed():
+    """The row lengths a call specializes on: those packed rows take in float32 or float64
+    on this host."""
+    lanes = jit.vector_bits()
+    return frozenset(c for c in range(2, LONG_ROW + 1)
+                     if c <= MAX_ROW or packs(c, lanes // 32) or packs(c, lanes // 64))
+
 
 #: a kernel keeps at most this many specialized programs per precision (then the general one)
 LIMIT = 16
@@ -49,28 +57,28 @@ def row_dims(schedule):
 
 
 def key_function(dtype_key, dims):
-    """arrays -> (dtype_key(arrays), the row dims' values, each None outside FIXED)."""
+    """arrays -> (dtype_key(arrays), the row dims' values, each None outside fixed())."""
     if len(dims) == 1:
         (_, k0, a0), = dims
 
         def key(arrays):
             c = arrays[k0].shape[a0]
-            return dtype_key(arrays), (c if c in FIXED else None)
+            return dtype_key(arrays), (c if c in fixed() else None)
         return key
 
     where = [(k, a) for _, k, a in dims]
 
     def key(arrays):
         cs = [arrays[k].shape[a] for k, a in where]
-        return dtype_key(arrays), tuple([c if c in FIXED else None for c in cs])
+        return dtype_key(arrays), tuple([c if c in fixed() else None for c in cs])
     return key
 
 
 def fixed_of(dims, shapes):
     """((name, value), ...) for a call with these input shapes whose row dims are all within
-    FIXED, else ()."""
+    fixed(), else ()."""
     vals = [(name, shapes[k][a]) for name, k, a in dims]
-    return tuple(vals) if all(v in FIXED for _, v in vals) else ()
+    return tuple(vals) if all(v in fixed() for _, v in vals) else ()
 
 
 def _dim(d, fixed):

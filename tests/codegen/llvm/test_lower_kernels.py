@@ -12,6 +12,8 @@ import zoo
 from codegen.llvm import lower, runtime
 from lossgraph.ops import OPS
 
+from .host import LANES, VECTOR
+
 
 def test_every_op_has_a_native_lowering_or_a_documented_fallback():
     tables = (set(lower.ELEMENTWISE) | set(lower.REDUCTIONS) | set(lower.DECOMPOSED)
@@ -63,18 +65,18 @@ def test_benchmark_loops_vectorize(kernels, name):
 
 
 @pytest.mark.parametrize("name", ["bce", "mse", "huber"])
-def test_float32_flat_loops_are_pinned_to_16_lanes_interleaved_4(kernels, name):
-    """emit.FLAT_F32_HINTS on float32 flat nests (LLVM's own pick varied with the body);
-    float64 flat nests take FLAT_F64_HINTS, 8 lanes interleaved 4."""
-    hint = r'"llvm.loop.vectorize.width", i32 16 }\n.*"llvm.loop.interleave.count", i32 4 }'
-    assert re.search(hint, kernels[name].llvm_ir), name
-    assert re.search(r"<16 x float>", kernels[name].optimized_ir), name
+def test_flat_loops_are_pinned_to_the_host_lanes_interleaved_4(kernels, name):
+    """float32 flat nests take the host's float32 lanes (16 with AVX-512) interleaved
+    emit.FLAT_INTERLEAVE[32] = 4 times (LLVM's own pick varied with the body); float64 flat
+    nests take float64's lanes, interleaved 4."""
+    hint = r'"llvm.loop.vectorize.width", i32 {} }}\n.*"llvm.loop.interleave.count", i32 4 }}'
+    assert re.search(hint.format(LANES["float32"]), kernels[name].llvm_ir), name
+    assert VECTOR["float32"] in kernels[name].optimized_ir, name
     loss, wrt = BENCH[name]
     k64 = codegen.compile(lg.mean(loss) if loss.shape else loss, wrt=wrt, backend="llvm",
                           dtype="float64")
     k64(**{k: v.astype(np.float64) for k, v in _feed(name, 100, np.random.default_rng(0)).items()})
-    hint64 = r'"llvm.loop.vectorize.width", i32 8 }\n.*"llvm.loop.interleave.count", i32 4 }'
-    assert re.search(hint64, k64.llvm_ir), name
+    assert re.search(hint.format(LANES["float64"]), k64.llvm_ir), name
 
 
 @pytest.mark.parametrize("name", ["bce", "softmax_ce"])
@@ -246,7 +248,7 @@ def test_long_rows_end_in_short_remainder_loops(classes, dtype):
     feed = {"logits": (3 * rng.normal(size=(9, classes))).astype(dtype),
             "labels": rng.integers(0, classes, size=9)}
     v, (g,) = k(**feed)
-    lanes = 16 if dtype == np.float32 else 8
+    lanes = LANES[np.dtype(dtype).name]
     elem = "float" if dtype == np.float32 else "double"
     partial = classes % lanes
     widths = {int(w) for w in re.findall(r'"llvm.loop.vectorize.width", i32 (\d+)', k.llvm_ir)}
@@ -346,7 +348,7 @@ def test_nan_propagating_max_and_min_reductions_vectorize(op, dtype, capfd, monk
                 want = lg.evaluate([y, dx], {"x": a})
             np.testing.assert_array_equal(v, want[0])
             np.testing.assert_array_equal(g, want[1])
-    lanes = 16 if dtype == np.float32 else 8
+    lanes = LANES[np.dtype(dtype).name]
     elem = "float" if dtype == np.float32 else "double"
     intrinsic = "maximum" if op == "max" else "minimum"
     assert f"<{lanes} x {elem}> @llvm.{intrinsic}" in k.optimized_ir

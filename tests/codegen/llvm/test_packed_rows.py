@@ -10,7 +10,7 @@ import lossgraph as lg
 import zoo
 from codegen.llvm import packed, runtime
 
-LANES = {"float32": 16, "float64": 8}
+from .host import LANES
 ELEM = {"float32": "float", "float64": "double"}
 
 

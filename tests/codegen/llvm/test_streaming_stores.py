@@ -15,6 +15,8 @@ from codegen.llvm import emit, lower, runtime
 from codegen.llvm.backend import Program
 from zoo import losses as L
 
+from . import host
+
 pytestmark = pytest.mark.skipif(not emit.streams_on_host(),
                                 reason="streaming stores are emitted on x86 hosts with AVX only")
 
@@ -170,21 +172,25 @@ def test_sizes_around_the_threshold_give_the_bits_of_no_streaming(dtype):
 @pytest.mark.parametrize("name", STREAMED)
 def test_benchmark_kernels_stream_their_gradient(name, dtype):
     """The default kernel's streaming Program's machine code: the block loop at full vector
-    width (zmm), the copy by aligned non-temporal stores of 64-byte lines, an sfence; the
+    width (zmm with AVX-512), the copy by aligned non-temporal stores of 64-byte lines (one
+    register each with AVX-512, two with AVX), an sfence; the
     threshold is a compare with STREAM_FROM_BYTES' elements. Its Program without streaming
     code, and the kernel without any: none of it."""
     k = _kernel(name, "default", dtype, 2)
     plain, p = k._fn.program(dtype), k._fn.program(dtype, (), streaming=True)
     asm, llvm_ir, optimized = (p.texts(key) for key in ("asm", "llvm_ir", "optimized_ir"))
     nt = "vmovntps" if dtype == "float32" else "vmovntpd"
-    assert len(re.findall(rf"{nt}\s+%zmm\d+, ", asm)) == len(FLAT[name][1]), name
+    per_line = 512 // host.BITS
+    assert len(re.findall(rf"{nt}\s+%{host.REGISTER}\d+, ", asm)) == \
+        per_line * len(FLAT[name][1]), name
     assert "sfence" in asm
     first = emit.STREAM_FROM_BYTES // np.dtype(dtype).itemsize
     assert re.search(rf"icmp sge i64 [^,\n]+, {first}\n", llvm_ir)
     lanes = 16 if dtype == "float32" else 8
     ty = "float" if dtype == "float32" else "double"
     assert re.search(rf"store <{lanes} x {ty}> [^\n]*!nontemporal", optimized)
-    assert re.search(r"\bv(sub|mul|add)p[sd]\s+[^\n]*%zmm", asm), "block loop not at zmm"
+    assert re.search(rf"\bv(sub|mul|add)p[sd]\s+[^\n]*%{host.REGISTER}", asm), \
+        "block loop not at full width"
     assert f"; precision {dtype}, streaming stores\n" in k.asm
     base = _kernel(name, "base", dtype, 2)
     for text in (base.optimized_ir, plain.texts("optimized_ir")):
