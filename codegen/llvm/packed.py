@@ -1,7 +1,7 @@
 """Short rows packed into whole vectors, for a nest of codegen.llvm.emit.
 
 A nest over (N, C) whose rows (axis 1, reduced by its row reductions) have a static length
-2 <= C <= 16 (or up to LONG_ROW when the vector takes at most MAX_REGISTERS registers) runs
+2 <= C <= 16 (or up to LONG_ROW when the vector takes at most MAX_VECTOR_BYTES) runs
 G rows at a time (`group`: a power of two, L / gcd(C, L) or more, at most L; L the vector
 width, jit.vector_bits() / 32 float32 or / 64 float64 lanes: 16 or 8 with AVX-512) as one
 vector of W = G C lanes that LLVM splits into V = W / L registers (C = 10 with AVX-512: 8 rows
@@ -47,17 +47,19 @@ from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _n
 from .mathlib import type_suffix
 
 MAX_ROW = 16
-#: rows longer than MAX_ROW pack up to this length, when G rows take at most MAX_REGISTERS
+#: rows longer than MAX_ROW pack up to this length, when G rows take at most MAX_VECTOR_BYTES
 LONG_ROW = 64
-#: G doubles from L / gcd(C, L) while the doubled vector takes at most this many registers:
-#: more rows share each row value's vector (its log, its label's gather). Softmax CE, ns per
-#: element in cache, 1 thread, G as before / doubled: float32 C = 2 2.15 / 1.48, 4 2.03 /
-#: 0.97, 8 2.17 / 0.91, 16 (unpacked before) 1.97 / 0.90, 20 1.83 / 0.88, 24 1.65 / 1.12,
-#: 32 1.04 / 0.92, 40 1.08 / 0.91; float64 C = 4 4.45 / 2.00, 8 4.60 / 1.98, 16 2.70 / 2.02;
-#: first compile + call within 10%. A vector of more registers compiles slowly (C = 17, 272
-#: lanes: 218 ms; C = 63: 1.2 s) and ran no faster (C = 48 in 12 registers: 0.92 against 0.83)
-MAX_REGISTERS = 5
-
+#: G doubles from L / gcd(C, L) while the doubled vector takes at most this many bytes (5
+#: AVX-512 registers, 10 AVX ones): more rows share each row value's vector (its log, its
+#: label's gather). Softmax CE, ns per element in cache, 1 thread, G as before / doubled, on an
+#: Intel AVX-512 core: float32 C = 2 2.15 / 1.48, 4 2.03 / 0.97, 8 2.17 / 0.91, 16 (unpacked
+#: before) 1.97 / 0.90, 20 1.83 / 0.88, 24 1.65 / 1.12, 32 1.04 / 0.92, 40 1.08 / 0.91;
+#: float64 C = 4 4.45 / 2.00, 8 4.60 / 1.98, 16 2.70 / 2.02; first compile + call within 10%.
+#: A vector of more registers compiles slowly (C = 17, 272 lanes: 218 ms; C = 63: 1.2 s) and
+#: ran no faster (C = 48 in 12 registers: 0.92 against 0.83). Bytes, not registers: on AMD
+#: Zen 3 (AVX2) 10 registers against 5 ran float32 C = 10 1.16-1.18x, 16 1.37x, 20 1.31x, 32
+#: 1.29x, 40 1.08x, 4 and 7 0.99-1.01x, float64 C = 10 1.21x (A/B in one process)
+MAX_VECTOR_BYTES = 320
 
 LEAVES = ("input", "constant", "dimsize", "arange")
 
@@ -72,20 +74,25 @@ def _recip_times(b, x, d, spread):
 ROW_OPERAND = {"divide": _recip_times}
 
 
+def max_lanes(lanes):
+    """The lanes of MAX_VECTOR_BYTES in registers of `lanes` elements (the host's width)."""
+    return MAX_VECTOR_BYTES * 8 // jit.vector_bits() * lanes
+
+
 def group(c, lanes):
     """G, the rows of C elements packed per vector of `lanes`-wide registers: the fewest that
-    fill whole registers, doubled while the vector stays within MAX_REGISTERS registers."""
+    fill whole registers, doubled while the vector stays within MAX_VECTOR_BYTES."""
     g = lanes // math.gcd(c, lanes)
-    while g < lanes and 2 * g * c <= MAX_REGISTERS * lanes:
+    while g < lanes and 2 * g * c <= max_lanes(lanes):
         g *= 2
     return g
 
 
 def packs(c, lanes):
     """Whether rows of c elements pack into `lanes`-wide registers: G >= 2, and for rows
-    longer than MAX_ROW a vector within MAX_REGISTERS registers."""
+    longer than MAX_ROW a vector within MAX_VECTOR_BYTES."""
     g = group(c, lanes)
-    return 2 <= c <= LONG_ROW and g >= 2 and (c <= MAX_ROW or g * c <= MAX_REGISTERS * lanes)
+    return 2 <= c <= LONG_ROW and g >= 2 and (c <= MAX_ROW or g * c <= max_lanes(lanes))
 
 
 def layout(em):
