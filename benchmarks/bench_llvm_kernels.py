@@ -29,7 +29,8 @@ Two figures per contestant, both medians:
 Under each workload: the speedup over JAX (steady, and cold), and the largest one the
 bandwidth bound allows (JAX's steady time / the bound). Also: first compile + call of each
 kernel in a fresh process (median of 3; llvmlite's and the backend's imports excluded), cold
-(the on-disk object cache off) and warm (from it), and one call at N = 10.
+(the on-disk object cache off) and warm (from it), beside jax.jit's first call (its trace and
+XLA compile; jax's import and client excluded), and one call at N = 10.
 
 With softmax_ce_10 among the losses: the same loss declared with a symbolic C
 (`symbolic_rows`): per core (1 thread, process time, A/B in one process) the general
@@ -171,6 +172,29 @@ print(time.perf_counter() - t0)
 """
 
 
+_JAX_ONCE = """
+import jax
+import numpy as np
+from benchmarks.peers import _jax_loss
+from benchmarks.workloads import WORKLOADS
+jax.config.update("jax_enable_x64", True)
+jax.jit(lambda a: a + 1)(np.zeros(3)).block_until_ready()    # XLA's client is not compile time
+w = WORKLOADS[sys.argv[1]]
+arrays = w.inputs(64 if not w.classes else 64 * w.classes, sys.argv[2])
+t0 = time.perf_counter()
+f = jax.jit(jax.value_and_grad(_jax_loss(w.name)))
+f(arrays["pred"], arrays["target"])[1].block_until_ready()
+print(time.perf_counter() - t0)
+"""
+
+
+def jax_compile_time(w, dtype, processes=3):
+    """Median seconds of jax.jit(value_and_grad)'s first call (trace, XLA compile, run) on the
+    same tiny arrays, each in a fresh process whose imports and XLA client come first."""
+    return statistics.median(fresh_seconds(_JAX_ONCE, [w.name, dtype], {})
+                             for _ in range(processes))
+
+
 def compile_time(w, dtype, processes=3):
     """(cold, warm): median seconds of a first compile + first call (tiny arrays), each in a
     fresh process whose imports (llvmlite, the backend's modules) are done before the clock
@@ -303,10 +327,14 @@ def main(argv=None):
     bw = bandwidth()
     print(f"copy bandwidth: {bw / 1e9:.1f} GB/s (np.copyto, 1 thread)")
     print("\n## first compile + call, float32, median of 3 fresh processes (ms): cold (object "
-          "cache off), warm (the kernel's machine code on disk)")
+          "cache off), warm (the kernel's machine code on disk); jax.jit's first call beside")
     for name in names:
         cold, warm = compile_time(WORKLOADS[name], "float32")
-        print(f"{name}: cold {cold * 1e3:.1f}, warm {warm * 1e3:.1f}")
+        line = f"{name}: cold {cold * 1e3:.1f}, warm {warm * 1e3:.1f}"
+        if _installed("jax"):
+            jax_first = jax_compile_time(WORKLOADS[name], "float32")
+            line += f"; jax.jit first call {jax_first * 1e3:.1f} (cold takes {cold / jax_first:.2f}x)"
+        print(line)
     print("\n## one call at N = 10 (one row for softmax CE), float32 (us; median of 7 blocks of "
           "2000 calls after 500 warm-up calls)")
     for name in names:
