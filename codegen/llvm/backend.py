@@ -128,6 +128,9 @@ class Program:
         self.out_dtypes = {id(n): np.dtype(plan.dtypes[id(n)]) for n in plan.outputs}
         self._local = threading.local()
         self.split_from = runtime.SPLIT_FROM
+        cheap = emitters and all(not em.nest.shape or em.nest.flat and not em.expensive
+                                 for em, _ in emitters)
+        self.helper_from = runtime.CHEAP_HELPER_FROM if cheap else self.split_from
         self.desc = drive.describe(self.jit.address("unit"), self.steps, slots,
                                    self.ctl_size) if emitters else None
         self.nest_of = {id(st): j for j, st in
@@ -268,6 +271,7 @@ class Program:
         general has put the dims in this thread's ctl."""
         c0, _ = self._ctls()
         sched, parts, split = self._sched(sizes)
+        split = split and max(n for n, _ in sizes) >= self.helper_from
         drive.run((self.desc, sched, parts, c0) +
                   tuple(_DUMMY if vals[j] is None else vals[j] for j in self.slots),
                   split, self.threads)
@@ -286,7 +290,8 @@ class Program:
             nests = [(0, 1, 1, 0)] * len(self.nest_of)      # the others do not run
             nests[j] = drive.units(numel, n0, True, self.split_from) + (n0, len(partials))
             sched, parts, split = drive.schedule(nests)
-            drive.run((self.desc, sched, parts, c0) + args, split, self.threads)
+            drive.run((self.desc, sched, parts, c0) + args, split and numel >= self.helper_from,
+                      self.threads)
             bad = c0[-1]
         else:
             c0[self.run_cells] = 0.0

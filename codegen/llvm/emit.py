@@ -556,8 +556,7 @@ class NestEmitter:
         vectorizer checked their distance at run time, so the loss's bits depended on where
         the outputs lay)."""
         nest = self.nest
-        if not (nest.flat and streams_on_host()) or not STREAM_EXPENSIVE and \
-                any(n.op in EXPENSIVE for n in _closure(nest, self.p.kind)[0]):
+        if not (nest.flat and streams_on_host()) or not STREAM_EXPENSIVE and self.expensive:
             return []
         out, room = [], SCRATCH_BYTES
         for s in nest.writes:
@@ -622,6 +621,11 @@ class NestEmitter:
                 for scratch, first, s0, ty in lines:
                     copy_lines(self.b, scratch, first, s0, n, ty)
 
+    @functools.cached_property
+    def expensive(self):
+        """Whether the nest computes an EXPENSIVE op (inline, per element)."""
+        return any(n.op in EXPENSIVE for n in _closure(self.nest, self.p.kind)[0])
+
     def flat_hints(self):
         """The host's full vector interleaved FLAT_INTERLEAVE times (NARROW_CHEAP_INTERLEAVE
         on a 16-register host when nothing EXPENSIVE is computed) when every float the flat
@@ -633,8 +637,7 @@ class NestEmitter:
             return ()
         width = bits.pop()
         count = FLAT_INTERLEAVE[width]
-        if jit.vector_bits() < 512 and \
-                not any(n.op in EXPENSIVE for n in _closure(self.nest, self.p.kind)[0]):
+        if jit.vector_bits() < 512 and not self.expensive:
             count = min(count, NARROW_CHEAP_INTERLEAVE)
         return (("llvm.loop.vectorize.width", lanes(width)),
                 ("llvm.loop.interleave.count", count))

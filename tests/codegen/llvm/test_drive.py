@@ -22,7 +22,7 @@ Z = lg.input("z", shape=("N",))
 LOGITS = lg.input("logits", shape=("N", "C"))
 LABELS = lg.input("labels", shape=("N",), dtype="int64")
 M = lg.input("m", shape=("N", "K"))
-N = 3 * runtime.SPLIT_FROM + 4321        # a dozen units and a short last one
+N = runtime.CHEAP_HELPER_FROM + 4321     # 17 units, a short last one; cheap losses get help
 LOSSES = {
     "bce": (lg.mean(lg.softplus(X) - X * Z), [X]),
     "extremes": (lg.max(X * Z) - lg.min(X) + lg.mean(lg.square(X)), [X]),
@@ -182,3 +182,28 @@ def test_large_calls_run_the_driver_small_ones_do_not(threads, monkeypatch):
     roles.clear()
     k(**{name: v[:1000] for name, v in f.items()})
     assert roles == []
+
+
+@pytest.mark.parametrize("name", ["variance", "bce", "softmax_ce"])
+def test_cheap_flat_programs_take_help_only_from_cheap_helper_from(name, monkeypatch):
+    """A Program of flat nests without an EXPENSIVE op (variance: squares, sums) runs its
+    units on the caller alone below runtime.CHEAP_HELPER_FROM elements, with the bits of one
+    thread; BCE (softplus) and softmax CE (rows) take help from runtime.SPLIT_FROM."""
+    loss, wrt = LOSSES[name]
+    k1, k2 = (codegen.compile(loss, wrt=wrt, backend="llvm", threads=t) for t in (1, 2))
+    n = runtime.SPLIT_FROM // 97 + 99 if name == "softmax_ce" else runtime.SPLIT_FROM + 999
+    f = {a: v[:n] for a, v in feed(name, np.random.default_rng(3)).items()}
+    want = bits(k1(**f))
+    assert bits(k2(**f)) == want
+    program = k2._fn.program_for("float32", [v.shape for v in f.values()])
+    cheap = name == "variance"
+    assert program.helper_from == (runtime.CHEAP_HELPER_FROM if cheap else runtime.SPLIT_FROM)
+    roles = []
+    jm, run, address = drive.driver()
+
+    def spy(args, role):
+        roles.append(role)
+        run(args, role)
+    monkeypatch.setattr(drive, "driver", lambda: (jm, spy, address))
+    assert bits(k2(**f)) == want
+    assert sorted(roles) == ([drive.CALLER] if cheap else [drive.CALLER, drive.HELPER])
