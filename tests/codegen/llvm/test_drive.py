@@ -165,10 +165,8 @@ def test_units_in_ir_are_the_units_in_python():
         assert units <= drive.MAX_UNITS and (units - 1) * length < n0 <= units * length
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_large_calls_run_the_driver_small_ones_do_not(threads, monkeypatch):
-    loss, wrt = LOSSES["bce"]
-    k = codegen.compile(loss, wrt=wrt, backend="llvm", threads=threads)
+def _spy_roles(monkeypatch):
+    """The list of drive's roles (CALLER, HELPER) each later driver call appends to."""
     roles = []
     jm, run, address = drive.driver()
 
@@ -176,6 +174,14 @@ def test_large_calls_run_the_driver_small_ones_do_not(threads, monkeypatch):
         roles.append(role)
         run(args, role)
     monkeypatch.setattr(drive, "driver", lambda: (jm, spy, address))
+    return roles
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_calls_run_the_driver_small_ones_do_not(threads, monkeypatch):
+    loss, wrt = LOSSES["bce"]
+    k = codegen.compile(loss, wrt=wrt, backend="llvm", threads=threads)
+    roles = _spy_roles(monkeypatch)
     f = feed("bce", np.random.default_rng(12))
     k(**f)
     assert sorted(roles) == ([drive.CALLER] if threads == 1 else [drive.CALLER, drive.HELPER])
@@ -198,12 +204,6 @@ def test_cheap_flat_programs_take_help_only_from_cheap_helper_from(name, monkeyp
     program = k2._fn.program_for("float32", [v.shape for v in f.values()])
     cheap = name == "variance"
     assert program.helper_from == (runtime.CHEAP_HELPER_FROM if cheap else runtime.SPLIT_FROM)
-    roles = []
-    jm, run, address = drive.driver()
-
-    def spy(args, role):
-        roles.append(role)
-        run(args, role)
-    monkeypatch.setattr(drive, "driver", lambda: (jm, spy, address))
+    roles = _spy_roles(monkeypatch)
     assert bits(k2(**f)) == want
     assert sorted(roles) == ([drive.CALLER] if cheap else [drive.CALLER, drive.HELPER])
