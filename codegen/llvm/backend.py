@@ -22,8 +22,8 @@ every loop is written as vectors by the emitter). A call then:
 
 A kernel with row dims (codegen.llvm.specialize: a symbolic C of a nest over (N, C)) runs a
 call with C in specialize.fixed() (2-16, 20, 24, 32, 40 with AVX-512) on a Program planned
-with C static (packed short rows, row phases), other values on the general Program; kernel.llvm_ir and the
-other texts list every program compiled so far, each under a header such as
+with C static (packed short rows, row phases), other values on the general Program;
+kernel.llvm_ir and the other texts list every program compiled so far, each under a header such as
 "; precision float32, C = 10". A kernel whose flat nests could write large outputs with streaming
 stores (codegen.llvm.emit's stream_candidates) runs calls whose largest float input takes
 emit.STREAM_FROM_BYTES or more on a second Program with that code, compiled on the first such

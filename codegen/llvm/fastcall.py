@@ -39,7 +39,8 @@ def build(program):
         return None
     ns = {"empty": np.empty, "full": np.full, "fn": program.fn, "slow": program.general,
           "bad": program.bad_labels, "local": threading.local(), "zeros": np.zeros,
-          "SIZE": program.ctl_size, "SPLIT": program.split_from, "HELPER": program.helper_from, "DESC": program.desc,
+          "SIZE": program.ctl_size, "SPLIT": program.split_from, "HELPER": program.helper_from,
+          "DESC": program.desc,
           "sched_for": program._sched, "drive": drive, "THREADS": program.threads}
     n_in = len(program.input_nodes)
     args = [f"a{i}" for i in range(n_in)]

@@ -58,19 +58,20 @@ def row_dims(schedule):
 
 def key_function(dtype_key, dims):
     """arrays -> (dtype_key(arrays), the row dims' values, each None outside fixed())."""
+    allowed = fixed()
     if len(dims) == 1:
         (_, k0, a0), = dims
 
         def key(arrays):
             c = arrays[k0].shape[a0]
-            return dtype_key(arrays), (c if c in fixed() else None)
+            return dtype_key(arrays), (c if c in allowed else None)
         return key
 
     where = [(k, a) for _, k, a in dims]
 
     def key(arrays):
         cs = [arrays[k].shape[a] for k, a in where]
-        return dtype_key(arrays), tuple([c if c in fixed() else None for c in cs])
+        return dtype_key(arrays), tuple([c if c in allowed else None for c in cs])
     return key
 
 
