@@ -3,12 +3,14 @@ any axes of 0-3-d inputs with and without keepdims, where, clip, pick, normalize
 LLVM backend agrees with lg.evaluate, value and gradients, in float64 (rtol 1e-10) and float32
 (rtol 2e-4 against evaluate in float64 of the same float32 inputs: a chain of up to 7 float32
 ops, each within 2 ulp, and sums accumulated in float64); the NumPy backend is held to the same
-reference by tests/codegen/test_random_graphs.py."""
+reference by tests/codegen/test_random_graphs.py. The sized test also draws the emitter's vector
+width (128, 256 or 512 bits)."""
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import codegen
 import lossgraph as lg
+from codegen.llvm import jit, specialize
 from lossgraph.pipeline import derive
 
 from ..test_random_graphs import INPUTS, graphs, inputs_of_size
@@ -35,9 +37,23 @@ def test_random_graph_llvm_matches_evaluate(graph, seed, dtype):
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sized_graphs(), st.integers(0, 2 ** 16), st.sampled_from([1, 2]), DTYPES)
-def test_random_graph_of_random_size_llvm_matches_evaluate(sized, seed, threads, dtype):
-    check_random(*sized, seed, threads=threads, dtype=dtype)
+@given(sized_graphs(), st.integers(0, 2 ** 16), st.sampled_from([1, 2]), DTYPES,
+       st.sampled_from([128, 256, 512]))
+def test_random_graph_of_random_size_llvm_matches_evaluate(sized, seed, threads, dtype, bits):
+    """x of a drawn size, the kernel emitted for a drawn vector width (any host runs every
+    width: a wider vector than its own is split by LLVM), so packed rows of every lane count
+    are checked wherever the suite runs."""
+    jit.vector_bits()
+    host = jit._STATE["vector_bits"]
+    jit._STATE["vector_bits"] = bits
+    specialize.fixed.cache_clear()
+    codegen.CACHE.clear()
+    try:
+        check_random(*sized, seed, threads=threads, dtype=dtype)
+    finally:
+        jit._STATE["vector_bits"] = host
+        specialize.fixed.cache_clear()
+        codegen.CACHE.clear()
 
 
 def check_random(shapes, graph, seed, threads, dtype="float64"):
