@@ -149,12 +149,6 @@ STREAM_EXPENSIVE = False
 SCRATCH_BYTES = 24576
 
 
-def lanes(float_bits):
-    """Elements of float_bits (32, 64) in one of the host's vector registers (jit.vector_bits:
-    16 float32 with AVX-512, 8 with AVX)."""
-    return jit.vector_bits() // float_bits
-
-
 def scratch_bytes(ty):
     """Bytes of a streamed output's scratch (elements of type ty): a block and a line."""
     return BLOCK * byte_size(ty) + LINE
@@ -633,13 +627,13 @@ class NestEmitter:
         floats = {self.reg(n) for n in self.buffers + list(self.nest.phases[0])
                   if is_float(self.reg(n))}
         bits = {64 if f == F64 else 32 for f in floats}
-        if len(bits) != 1 or next(iter(bits)) not in FLAT_INTERLEAVE:
+        width = bits.pop() if len(bits) == 1 else None
+        if width not in FLAT_INTERLEAVE:
             return ()
-        width = bits.pop()
         count = FLAT_INTERLEAVE[width]
         if jit.vector_bits() < 512 and not self.expensive:
             count = min(count, NARROW_CHEAP_INTERLEAVE)
-        return (("llvm.loop.vectorize.width", lanes(width)),
+        return (("llvm.loop.vectorize.width", jit.lanes(width)),
                 ("llvm.loop.interleave.count", count))
 
     def block_type(self, r):
@@ -989,7 +983,7 @@ class NestEmitter:
         float's interleave count."""
         widths = [64 if self.reg(n) == F64 else 32 for n in self.buffers if is_float(self.reg(n))]
         width = max(widths, default=32)
-        return (("llvm.loop.vectorize.width", lanes(width)),
+        return (("llvm.loop.vectorize.width", jit.lanes(width)),
                 ("llvm.loop.interleave.count", INTERLEAVE[width]))
 
     def plan_stash(self):

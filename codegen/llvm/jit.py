@@ -97,7 +97,7 @@ def _make_target_machine():
 def vector_bits():
     """Bits of the vector register the loss loops fill on this host: 512 with AVX-512F, 256
     with AVX, else 128 (SSE2, NEON). The emitter pins its loops' widths to it
-    (emit.lanes): LLVM's own pick varied with the loop body, and its cost model aborted the
+    (lanes): LLVM's own pick varied with the loop body, and its cost model aborted the
     process for some row lengths when left to choose."""
     with _LOCK:
         if "vector_bits" not in _STATE:
@@ -105,6 +105,12 @@ def vector_bits():
             _STATE["vector_bits"] = 512 if features.get("avx512f") else \
                 256 if features.get("avx") else 128
         return _STATE["vector_bits"]
+
+
+def lanes(float_bits):
+    """Elements of float_bits (32, 64) in one of the host's vector registers (vector_bits: 16
+    float32 with AVX-512, 8 with AVX)."""
+    return vector_bits() // float_bits
 
 
 def target_machine():

@@ -110,7 +110,7 @@ def layout(em):
     floats = {em.reg(n) for n in nodes if is_float(em.reg(n))}
     if len(floats) != 1:
         return None
-    lanes = jit.vector_bits() // (32 if floats == {F32} else 64)
+    lanes = jit.lanes(32 if floats == {F32} else 64)
     c = shape[1]
     g = group(c, lanes)
     if not packs(c, lanes):

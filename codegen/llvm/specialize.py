@@ -25,9 +25,8 @@ from .packed import LONG_ROW, MAX_ROW, packs
 def fixed():
     """The row lengths a call specializes on: those packed rows take in float32 or float64
     on this host."""
-    lanes = jit.vector_bits()
     return frozenset(c for c in range(2, LONG_ROW + 1)
-                     if c <= MAX_ROW or packs(c, lanes // 32) or packs(c, lanes // 64))
+                     if c <= MAX_ROW or packs(c, jit.lanes(32)) or packs(c, jit.lanes(64)))
 
 
 #: a kernel keeps at most this many specialized programs per precision (then the general one)
