@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import codegen
 import lossgraph as lg
-from codegen.llvm import jit, specialize
 from lossgraph.pipeline import derive
 
 from ..test_random_graphs import INPUTS, graphs, inputs_of_size
+from .host import emitting_for
 
 #: x's shapes the random test draws: the generator's own, packed rows (10 columns), pipelined
 #: rows (40) and long ones (300)
@@ -43,17 +43,8 @@ def test_random_graph_of_random_size_llvm_matches_evaluate(sized, seed, threads,
     """x of a drawn size, the kernel emitted for a drawn vector width (any host runs every
     width: a wider vector than its own is split by LLVM), so packed rows of every lane count
     are checked wherever the suite runs."""
-    jit.vector_bits()
-    host = jit._STATE["vector_bits"]
-    jit._STATE["vector_bits"] = bits
-    specialize.fixed.cache_clear()
-    codegen.CACHE.clear()
-    try:
+    with emitting_for(bits):
         check_random(*sized, seed, threads=threads, dtype=dtype)
-    finally:
-        jit._STATE["vector_bits"] = host
-        specialize.fixed.cache_clear()
-        codegen.CACHE.clear()
 
 
 def check_random(shapes, graph, seed, threads, dtype="float64"):

@@ -11,9 +11,11 @@ import pytest
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import jit, packed, specialize
+from codegen.llvm import packed
 from lossgraph.pipeline import derive
 from zoo import losses as L
+
+from .host import emitting_for
 
 
 def _losses():
@@ -45,15 +47,10 @@ def _feed(names, shapes, dtype, rng):
 
 
 @pytest.fixture
-def width(monkeypatch, request):
+def width(request):
     """The emitter's vector width set to request.param bits for this test."""
-    jit.vector_bits()
-    monkeypatch.setitem(jit._STATE, "vector_bits", request.param)
-    specialize.fixed.cache_clear()
-    codegen.CACHE.clear()
-    yield request.param
-    specialize.fixed.cache_clear()
-    codegen.CACHE.clear()
+    with emitting_for(request.param) as bits:
+        yield bits
 
 
 @pytest.mark.parametrize("width", [128, 256, 512], indirect=True)
