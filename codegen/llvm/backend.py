@@ -255,13 +255,15 @@ class Program:
 
     def _sched(self, sizes):
         """This thread's (sched, parts, split) for a driven call of these nest sizes
-        (drive.schedule, kept while the sizes repeat), the per-call counters zeroed."""
+        (drive.schedule, kept while the sizes repeat), the per-call counters zeroed; split only
+        when the largest nest has helper_from elements."""
         loc = self._local
         key = tuple(sizes)
         if getattr(loc, "sched_key", None) != key:
-            loc.sched, loc.parts, loc.split = drive.schedule(
+            loc.sched, loc.parts, split = drive.schedule(
                 [drive.units(numel, n0, st[7], self.split_from) + (n0, len(st[6]))
                  for st, (numel, n0) in zip(self.steps, sizes)])
+            loc.split = split and max(numel for numel, _ in sizes) >= self.helper_from
             loc.sched_first, loc.sched_key = drive.counters(len(self.steps))[0], key
         loc.sched[loc.sched_first:] = 0
         return loc.sched, loc.parts, loc.split
@@ -271,7 +273,6 @@ class Program:
         general has put the dims in this thread's ctl."""
         c0, _ = self._ctls()
         sched, parts, split = self._sched(sizes)
-        split = split and max(n for n, _ in sizes) >= self.helper_from
         drive.run((self.desc, sched, parts, c0) +
                   tuple(_DUMMY if vals[j] is None else vals[j] for j in self.slots),
                   split, self.threads)

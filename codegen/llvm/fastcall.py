@@ -39,8 +39,7 @@ def build(program):
         return None
     ns = {"empty": np.empty, "full": np.full, "fn": program.fn, "slow": program.general,
           "bad": program.bad_labels, "local": threading.local(), "zeros": np.zeros,
-          "SIZE": program.ctl_size, "SPLIT": program.split_from, "HELPER": program.helper_from,
-          "DESC": program.desc,
+          "SIZE": program.ctl_size, "SPLIT": program.split_from, "DESC": program.desc,
           "sched_for": program._sched, "drive": drive, "THREADS": program.threads}
     n_in = len(program.input_nodes)
     args = [f"a{i}" for i in range(n_in)]
@@ -112,10 +111,10 @@ def build(program):
                 items.append(f"C{k}")
     if large:
         pairs = "".join(f"({n}, {n0}), " for n, n0 in zip(numels, n0s))
-        lines += [f"    big = {large}", "    if big >= SPLIT:",
+        lines += [f"    if {large} >= SPLIT:",
                   f"        sched, parts, split = sched_for(({pairs}))",
-                  f"        drive.run((DESC, sched, parts, ctl, {', '.join(items)}), "
-                  "split and big >= HELPER, THREADS)",
+                  f"        drive.run((DESC, sched, parts, ctl, {', '.join(items)}), split, "
+                  "THREADS)",
                   "    else:",
                   f"        fn(({', '.join(items)}, ctl))"]
     else:
