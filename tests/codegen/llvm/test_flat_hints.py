@@ -14,7 +14,7 @@ import lossgraph as lg
 from codegen.llvm import emit
 from zoo import losses as L
 
-from .host import BITS, LANES, VECTOR
+from .host import LANES, VECTOR, flat_interleave
 
 X = lg.input("x", shape=("N",))
 Z = lg.input("z", shape=("N",))
@@ -35,12 +35,6 @@ def _kernel(name, interleave):
     return k
 
 
-def _interleave(name):
-    """The flat loop's interleave count: 4, but NARROW_CHEAP_INTERLEAVE on a 16-register host
-    for a loss without an EXPENSIVE op (BCE has exp and log1p)."""
-    return 4 if name == "bce" or BITS == 512 else emit.NARROW_CHEAP_INTERLEAVE
-
-
 def _feed(n, seed):
     rng = np.random.default_rng(seed)
     return {"x": 3 * rng.normal(size=n), "z": (rng.random(n) > 0.5).astype(np.float64)}
@@ -49,7 +43,7 @@ def _feed(n, seed):
 @pytest.mark.parametrize("name", list(FLAT))
 def test_float64_flat_loops_are_pinned_and_have_no_epilogue(name):
     pinned, free = _kernel(name, emit.FLAT_INTERLEAVE), _kernel(name, {32: 4})
-    lanes, count = LANES["float64"], _interleave(name)
+    lanes, count = LANES["float64"], flat_interleave(name == "bce")
     hint = (rf'"llvm.loop.vectorize.width", i32 {lanes} }}\n'
             rf'.*"llvm.loop.interleave.count", i32 {count} }}')
     assert re.search(hint, pinned.llvm_ir) and not re.search(hint, free.llvm_ir)

@@ -9,10 +9,10 @@ import pytest
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import emit, lower, runtime
+from codegen.llvm import lower, runtime
 from lossgraph.ops import OPS
 
-from .host import BITS, LANES, VECTOR
+from .host import LANES, VECTOR, flat_interleave
 
 
 def test_every_op_has_a_native_lowering_or_a_documented_fallback():
@@ -70,7 +70,7 @@ def test_flat_loops_are_pinned_to_the_host_lanes_and_interleave(kernels, name):
     emit.FLAT_INTERLEAVE[32] = 4 times (LLVM's own pick varied with the body; on a host of 16
     vector registers a body without an EXPENSIVE op NARROW_CHEAP_INTERLEAVE times); float64
     flat nests take float64's lanes, interleaved the same."""
-    count = 4 if name == "bce" or BITS == 512 else emit.NARROW_CHEAP_INTERLEAVE
+    count = flat_interleave(name == "bce")
 
     def hint(lanes):
         return (rf'"llvm.loop.vectorize.width", i32 {lanes} }}\n'
