@@ -13,9 +13,9 @@ every loop is written as vectors by the emitter). A call then:
     allocates each sink's array (a gradient goes straight into its out= buffer when given),
     runs the steps: with no fallback op, every nest in one native call (codegen.llvm.fastcall's
     generated path): below runtime.SPLIT_FROM elements the kernel's entry, from there
-    codegen.llvm.drive's driver on the calling thread and (threads=2) the worker, which take
-    units of each nest from shared counters, partials combined in unit order (the bits never
-    depend on the thread count); with a fallback op, each nest alone (large: the same driver,
+    codegen.llvm.drive's driver on the calling thread and (threads=2) the process's native
+    helper (codegen.llvm.helper), which take units of each nest from shared counters,
+    partials combined in unit order (the bits never depend on the thread count); with a fallback op, each nest alone (large: the same driver,
     that nest's units only) and the fallback op by its NumPy implementation between them;
     returns fresh arrays (never an input or a view of one): value, (grads...) as the NumPy
     backend does.
@@ -128,9 +128,6 @@ class Program:
         self.out_dtypes = {id(n): np.dtype(plan.dtypes[id(n)]) for n in plan.outputs}
         self._local = threading.local()
         self.split_from = runtime.SPLIT_FROM
-        cheap = emitters and all(not em.nest.shape or em.nest.flat and not em.expensive
-                                 for em, _ in emitters)
-        self.helper_from = runtime.CHEAP_HELPER_FROM if cheap else self.split_from
         self.desc = drive.describe(self.jit.address("unit"), self.steps, slots,
                                    self.ctl_size) if emitters else None
         self.nest_of = {id(st): j for j, st in
@@ -255,15 +252,13 @@ class Program:
 
     def _sched(self, sizes):
         """This thread's (sched, parts, split) for a driven call of these nest sizes
-        (drive.schedule, kept while the sizes repeat), the per-call counters zeroed; split only
-        when the largest nest has helper_from elements."""
+        (drive.schedule, kept while the sizes repeat), the per-call counters zeroed."""
         loc = self._local
         key = tuple(sizes)
         if getattr(loc, "sched_key", None) != key:
-            loc.sched, loc.parts, split = drive.schedule(
+            loc.sched, loc.parts, loc.split = drive.schedule(
                 [drive.units(numel, n0, st[7], self.split_from) + (n0, len(st[6]))
                  for st, (numel, n0) in zip(self.steps, sizes)])
-            loc.split = split and max(numel for numel, _ in sizes) >= self.helper_from
             loc.sched_first, loc.sched_key = drive.counters(len(self.steps))[0], key
         loc.sched[loc.sched_first:] = 0
         return loc.sched, loc.parts, loc.split
@@ -291,8 +286,7 @@ class Program:
             nests = [(0, 1, 1, 0)] * len(self.nest_of)      # the others do not run
             nests[j] = drive.units(numel, n0, True, self.split_from) + (n0, len(partials))
             sched, parts, split = drive.schedule(nests)
-            drive.run((self.desc, sched, parts, c0) + args, split and numel >= self.helper_from,
-                      self.threads)
+            drive.run((self.desc, sched, parts, c0) + args, split, self.threads)
             bad = c0[-1]
         else:
             c0[self.run_cells] = 0.0

@@ -5,13 +5,14 @@ counters, in one native call per thread, by one driver compiled once per process
         runs nest j of the kernel over [lo, hi) of its outer axis, its m partials and label
         flag to partials[0..m]; args = (desc, sched, parts, ctl, one array per slot)
     drive(PyObject *args, i64 role)                                  (per process: driver())
-        role CALLER: every nest in order; role HELPER (the worker): units of the split nests
+        role CALLER: every nest in order; role HELPER (codegen.llvm.helper's thread, or
+        any pool): units of the split nests
 
 A nest's extent (its flat index, or its outermost axis) is cut into units of a length that
 depends on the shapes only (`units`). Each thread claims units from the nest's counter, the
 caller from the first unit up and the helper from the last one down (so each streams through a
 region of its own), and runs `unit` on them, the partials going to the unit's cells of parts; a
-slow core, or a worker that starts late, does fewer units instead of holding the call up. The
+slow core, or a helper that starts late, does fewer units instead of holding the call up. The
 caller then waits for the units the helper took, combines the units' partials in unit order (sums
 and products in float64, max and min with NaN propagating; so the bits are the same on one
 thread or two, whoever ran which unit),
@@ -22,10 +23,10 @@ units of the next nest. A wait spins on `pause` a while, then yields the core (s
 desc (int64, per Program: `describe`): [address of unit, nests, ctl's last cell, then per
 nest: splittable, m, and per partial its op, dtype and tuple index (OPS, DTYPES)]. sched
 (int64): per nest [units (0: the nest does not run in this call), unit length, extent, offset
-in parts], then the cells a call starts from zero: per nest [claimed, done], then the phase
-and whether the caller has started (a helper that would wait for a phase before the caller has
+in parts], then the cells a call starts from zero: per nest [claimed, done], then the phase,
+whether the caller has started (a helper that would wait for a phase before the caller has
 begun gives up instead: a pool that runs the helper inline, before the caller, must not wait
-forever). parts (float64): per nest and unit its m partials and its label flag. The driver is
+forever) and whether codegen.llvm.helper's thread is done with the call. parts (float64): per nest and unit its m partials and its label flag. The driver is
 shape- and kernel-agnostic, so a kernel's compile pays only for its small `unit` switch.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ import functools
 import numpy as np
 from llvmlite import ir
 
-from . import runtime
+from . import helper
 from .emit import call_nest, ctl_dims, entry_pointers, item_data, nest_scratches
 from .loops import counted_loop
 from .lower import F32, F64, I1, I8, I32, I64, PTR, const, void_intrinsic
@@ -91,7 +92,7 @@ def units_ir(b, numel, n0, splittable, split_from):
 
 def counters(n_nests):
     """(first, size): where the per-call cells begin in sched, and sched's size."""
-    return STATIC * n_nests, STATIC * n_nests + 2 * n_nests + 2
+    return STATIC * n_nests, STATIC * n_nests + 2 * n_nests + 3
 
 
 def schedule(nests):
@@ -147,13 +148,11 @@ def describe(unit_address, steps, slots, ctl_size):
 
 def run(args, split, threads):
     """A large call: the driver on this thread as the caller and, with threads=2 and a nest
-    in several units (split), on the worker as the helper; returns when both are done."""
-    fn = driver()[1]
+    in several units (split), offered to the process's native helper (codegen.llvm.helper);
+    returns when this call is done and the helper, if it took the call, is done with it."""
+    jm, fn, _ = driver()
     if split and threads == 2:
-        pool = runtime.worker()
-        handle = pool.submit(fn, (args, HELPER))
-        fn(args, CALLER)
-        pool.wait(handle)
+        helper.helper(jm, CALLER).run(fn, args)
     else:
         fn(args, CALLER)
 
@@ -172,7 +171,8 @@ def driver():
     from . import jit
     module = jit.new_module("lossgraph_drive")
     wait = _emit_wait(module)
-    _emit_drive(module, wait)
+    drive_fn = _emit_drive(module, wait)
+    helper.emit(module, drive_fn, wait, STATIC, HELPER, module.globals.get("sched_yield"))
     jm = jit.compile_module(module)
     return jm, jm.function("drive", None, ctypes.py_object, ctypes.c_int64), \
         jm.address("drive")
@@ -332,6 +332,7 @@ def _emit_drive(module, wait):
     with b.if_then(b.not_(helping)):
         b.store(b.load(flags, typ=F64), f64_at(ctl, b.load(i64_at(desc, 2), typ=I64)))
     b.ret_void()
+    return fn
 
 
 def _claims(b, claimed, n_units, go, helping, run, done):

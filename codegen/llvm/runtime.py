@@ -36,13 +36,6 @@ from lossgraph.errors import DTypeError, InputError, OptionError, ShapeError
 #: elements from which a loop is cut in two chunks and two threads pay off (measured, see
 #: docs/llvm-backend.md)
 SPLIT_FROM = 1 << 18
-#: a Program whose nests are all flat and cheap (no EXPENSIVE op: MSE, Huber, L1) engages the
-#: worker only from this many elements; below, the caller runs all the units (the same units,
-#: so the same bits). Such a loop is memory-bound, so a second core adds little, and handing
-#: work to the worker and back cost 100-130 us on a 2-vCPU AMD EPYC (Zen 3) VM (a no-op
-#: round trip: 130 us back to back, 44 us after a pause). MSE float32, 2 threads against 1, one
-#: process: 2.7e5 elements 0.44x, 5e5 0.52x, 1e6 1.00x, 2e6 1.65x; Huber 2.7e5 0.65x, 5e5 0.88x
-CHEAP_HELPER_FROM = 1 << 20
 _ALIGN = 64
 
 _OFFSETS = {}

@@ -2,7 +2,8 @@
 in unit order. The bits do not depend on who ran which unit: one thread, two, a worker that
 starts late, a worker that runs every unit before the calling thread starts; units the same in
 Python and in IR; max / min / prod partials, NaN among them, label flags across units, and a
-Program with a NumPy step between its nests (each nest driven alone)."""
+Program with a NumPy step between its nests (each nest driven alone). The native helper thread
+itself (codegen.llvm.helper) is tested in test_helper.py."""
 import ctypes
 import threading
 import time
@@ -14,7 +15,7 @@ from llvmlite import ir
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import drive, jit, runtime
+from codegen.llvm import drive, helper, jit, runtime
 from codegen.llvm.lower import I64, PTR
 
 X = lg.input("x", shape=("N",))
@@ -22,7 +23,7 @@ Z = lg.input("z", shape=("N",))
 LOGITS = lg.input("logits", shape=("N", "C"))
 LABELS = lg.input("labels", shape=("N",), dtype="int64")
 M = lg.input("m", shape=("N", "K"))
-N = runtime.CHEAP_HELPER_FROM + 4321     # 17 units, a short last one; cheap losses get help
+N = 16 * drive.UNIT + 4321     # 17 units, a short last one
 LOSSES = {
     "bce": (lg.mean(lg.softplus(X) - X * Z), [X]),
     "extremes": (lg.max(X * Z) - lg.min(X) + lg.mean(lg.square(X)), [X]),
@@ -44,28 +45,26 @@ def feed(name, rng, dtype=np.float32):
     return {"x": (3 * rng.normal(size=N)).astype(dtype), "z": rng.random(N).astype(dtype)}
 
 
-class _Worker:
-    """A stand-in for runtime.worker(): help starts on a thread of its own, which has a head
-    start of `lead` seconds before drive (a worker that takes every unit it can first), runs
-    only once drive is done (lead None: a worker so late it finds no unit left), or runs to its
-    end before drive begins (lead "inline": a pool that runs a task in the caller's thread)."""
+class _Help:
+    """A stand-in for the native helper (helper.helper's): the helper role runs on a Python
+    thread of its own, which has a head start of `lead` seconds before the caller's (a helper
+    that takes every unit it can first), starts only once the caller is done (lead None: so
+    late it finds no unit left), or runs to its end before the caller begins (lead "inline": a
+    pool that runs a task in the caller's thread)."""
 
     def __init__(self, lead):
         self.lead = lead
 
-    def submit(self, fn, args):
+    def run(self, fn, args):
         if self.lead == "inline":
-            fn(*args)
-            return None
-        t = threading.Thread(target=fn, args=args)
+            fn(args, drive.HELPER)
+            fn(args, drive.CALLER)
+            return
+        t = threading.Thread(target=fn, args=(args, drive.HELPER))
         if self.lead is not None:
             t.start()
             time.sleep(self.lead)
-        return t
-
-    def wait(self, t):
-        if t is None:
-            return
+        fn(args, drive.CALLER)
         if self.lead is None:
             t.start()
         t.join()
@@ -91,7 +90,7 @@ def test_one_thread_two_and_any_order_give_the_same_bits(case, dtype, monkeypatc
     assert bits(ks[2](**f)) == want
     for lead in (0.02, None, "inline"):   # help takes the units first / finds none left /
         with monkeypatch.context() as m:  # runs before drive and gives up at a phase
-            m.setattr(runtime, "worker", lambda lead=lead: _Worker(lead))
+            m.setattr(helper, "helper", lambda jm, role, lead=lead: _Help(lead))
             done = []
             t = threading.Thread(target=lambda: done.append(bits(ks[2](**f))), daemon=True)
             t.start()
@@ -106,19 +105,23 @@ def test_one_thread_two_and_any_order_give_the_same_bits(case, dtype, monkeypatc
     np.testing.assert_allclose(g, ref[1], rtol=rtol, atol=rtol * np.abs(ref[1]).max())
 
 
-def test_a_busy_worker_leaves_every_unit_to_the_caller():
+def test_a_busy_helper_leaves_every_unit_to_the_caller():
+    """While the helper's cell holds another call, an offer fails and the call runs alone."""
     loss, wrt = LOSSES["bce"]
     k1 = codegen.compile(loss, wrt=wrt, backend="llvm", threads=1)
     k2 = codegen.compile(loss, wrt=wrt, backend="llvm", threads=2)
     f = feed("bce", np.random.default_rng(8))
     want = bits(k1(**f))
-    pool = runtime.worker()
-    started = threading.Event()
-    handle = pool.submit(lambda: (started.set(), time.sleep(0.2)), ())
-    started.wait()
-    got = bits(k2(**f))
-    pool.wait(handle)
-    assert got == want
+    k2(**f)                                         # the process's helper exists
+    h = helper.helper(drive.driver()[0], drive.CALLER)
+    helped = h.state[helper.HELPED_CALLS]
+    h.state[helper.CELL] = helper.TAKEN             # as if it were helping another call
+    try:
+        got = [bits(k2(**f)) for _ in range(3)]
+        assert h.state[helper.CELL] == helper.TAKEN and h.state[helper.HELPED_CALLS] == helped
+    finally:
+        h.state[helper.CELL] = helper.EMPTY
+    assert got == [want] * 3
 
 
 @pytest.mark.parametrize("name", ["extremes", "prod"])
@@ -166,7 +169,8 @@ def test_units_in_ir_are_the_units_in_python():
 
 
 def _spy_roles(monkeypatch):
-    """The list of drive's roles (CALLER, HELPER) each later driver call appends to."""
+    """The list of drive's roles (CALLER, HELPER) each later driver call appends to (help
+    offered runs on a Python thread, _Help, so that its role is seen too)."""
     roles = []
     jm, run, address = drive.driver()
 
@@ -174,6 +178,7 @@ def _spy_roles(monkeypatch):
         roles.append(role)
         run(args, role)
     monkeypatch.setattr(drive, "driver", lambda: (jm, spy, address))
+    monkeypatch.setattr(helper, "helper", lambda jm, role: _Help(0.0))
     return roles
 
 
@@ -191,19 +196,16 @@ def test_large_calls_run_the_driver_small_ones_do_not(threads, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["variance", "bce", "softmax_ce"])
-def test_cheap_flat_programs_take_help_only_from_cheap_helper_from(name, monkeypatch):
-    """A Program of flat nests without an EXPENSIVE op (variance: squares, sums) runs its
-    units on the caller alone below runtime.CHEAP_HELPER_FROM elements, with the bits of one
-    thread; BCE (softplus) and softmax CE (rows) take help from runtime.SPLIT_FROM."""
+def test_programs_take_help_from_split_from(name, monkeypatch):
+    """Flat nests without an EXPENSIVE op (variance: squares, sums), with one (BCE) and rows
+    (softmax CE) alike offer the helper role from runtime.SPLIT_FROM elements (the native
+    helper makes even a memory-bound loop gain there), with the bits of one thread."""
     loss, wrt = LOSSES[name]
     k1, k2 = (codegen.compile(loss, wrt=wrt, backend="llvm", threads=t) for t in (1, 2))
     n = runtime.SPLIT_FROM // 97 + 99 if name == "softmax_ce" else runtime.SPLIT_FROM + 999
     f = {a: v[:n] for a, v in feed(name, np.random.default_rng(3)).items()}
     want = bits(k1(**f))
     assert bits(k2(**f)) == want
-    program = k2._fn.program_for("float32", [v.shape for v in f.values()])
-    cheap = name == "variance"
-    assert program.helper_from == (runtime.CHEAP_HELPER_FROM if cheap else runtime.SPLIT_FROM)
     roles = _spy_roles(monkeypatch)
     assert bits(k2(**f)) == want
-    assert sorted(roles) == ([drive.CALLER] if cheap else [drive.CALLER, drive.HELPER])
+    assert sorted(roles) == [drive.CALLER, drive.HELPER]
