@@ -12,7 +12,7 @@ every loop is written as vectors by the emitter). A call then:
     byte-swapped input is copied first: native code reads C-contiguous native arrays only),
     allocates each sink's array (a gradient goes straight into its out= buffer when given),
     runs the steps: with no fallback op, every nest in one native call (codegen.llvm.fastcall's
-    generated path): below runtime.SPLIT_FROM elements the kernel's entry, from there
+    generated path): below drive.SPLIT_FROM elements the kernel's entry, from there
     codegen.llvm.drive's driver on the calling thread and (threads=2) the process's native
     helper (codegen.llvm.helper), which take units of each nest from shared counters,
     partials combined in unit order (the bits never depend on the thread count); with a fallback op, each nest alone (large: the same driver,
@@ -43,7 +43,7 @@ from lossgraph.errors import OptionError
 from lossgraph.evaluate import Env, _apply, bind
 from lossgraph.shapes import _factors
 
-from . import drive, emit, fastcall, jit, lower, runtime, specialize
+from . import drive, emit, fastcall, jit, lower, specialize
 from .emit import NestEmitter, acc_type, emit_whole
 from .lower import REDUCTIONS, TYPES, Nest
 
@@ -127,7 +127,7 @@ class Program:
         self.out_nodes = plan.outputs
         self.out_dtypes = {id(n): np.dtype(plan.dtypes[id(n)]) for n in plan.outputs}
         self._local = threading.local()
-        self.split_from = runtime.SPLIT_FROM
+        self.split_from = drive.SPLIT_FROM
         self.desc = drive.describe(self.jit.address("unit"), self.steps, slots,
                                    self.ctl_size) if emitters else None
         self.nest_of = {id(st): j for j, st in
@@ -198,7 +198,7 @@ class Program:
                 direct.setdefault(k, buf)
         if self.one_call:
             sizes = [self._alloc(st, vals, dimvals, direct, fresh) for st in self.steps]
-            if max([n for n, _ in sizes]) < runtime.SPLIT_FROM:
+            if max([n for n, _ in sizes]) < self.split_from:
                 loc = self._local
                 try:
                     whole, key = loc.whole, loc.key
@@ -276,7 +276,7 @@ class Program:
 
     def _run(self, st, size, vals):
         """One nest alone (a Program with fallback steps): in units on the driver (on two
-        threads when threads=2) from runtime.SPLIT_FROM elements, else one call."""
+        threads when threads=2) from drive.SPLIT_FROM elements, else one call."""
         _, writes, _, k, flat, cell, partials, splittable, post = st
         numel, n0 = size
         c0, _ = self._ctls()

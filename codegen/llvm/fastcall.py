@@ -6,7 +6,7 @@ It reads the dims off the input shapes, allocates each sink's array (a gradient 
 buffer when given; 0-d ones no caller keeps are per-thread scratch, made once), fills the
 per-thread control array only when the dims change (one per-thread tuple holds the dims, ctl
 and the scratch), makes one native call (the kernel's entry, a builtin: jit.add_py_entry;
-from runtime.SPLIT_FROM elements codegen.llvm.drive's driver, on the native helper too) and
+from drive.SPLIT_FROM elements codegen.llvm.drive's driver, on the native helper too) and
 returns the arrays it allocated: about 0.9 us at N = 10 (BCE) where the
 general path (lookups per slot) takes several times that, and about half the Python time
 around a large call (cold: the call's data has pushed the interpreter's out of the caches).

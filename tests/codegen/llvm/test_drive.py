@@ -15,7 +15,7 @@ from llvmlite import ir
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import drive, helper, jit, runtime
+from codegen.llvm import drive, helper, jit
 from codegen.llvm.lower import I64, PTR
 
 X = lg.input("x", shape=("N",))
@@ -149,7 +149,7 @@ def test_units_in_ir_are_the_units_in_python():
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, PTR]), name="units")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     numel, n0, out = fn.args
-    n, length = drive.units_ir(b, numel, n0, True, runtime.SPLIT_FROM)
+    n, length = drive.units_ir(b, numel, n0, True, drive.SPLIT_FROM)
     b.store(n, out)
     b.store(length, b.gep(out, [ir.Constant(I64, 1)], source_etype=I64))
     b.ret_void()
@@ -157,13 +157,13 @@ def test_units_in_ir_are_the_units_in_python():
     call = jm.function("units", None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
     res = np.zeros(2, dtype=np.int64)
     rng = np.random.default_rng(11)
-    cases = [(runtime.SPLIT_FROM - 1, runtime.SPLIT_FROM - 1), (10 ** 7, 10 ** 7),
+    cases = [(drive.SPLIT_FROM - 1, drive.SPLIT_FROM - 1), (10 ** 7, 10 ** 7),
              (10 ** 7, 10 ** 4), (10 ** 7, 3), (10 ** 9, 10 ** 9), (3 * 10 ** 6, 1)]
     cases += [(int(r) * int(c), int(r)) for r, c in zip(rng.integers(1, 10 ** 5, 200),
                                                       rng.integers(1, 3000, 200))]
     for numel, n0 in cases:
         call(numel, n0, res.ctypes.data)
-        units, length = drive.units(numel, n0, True, runtime.SPLIT_FROM)
+        units, length = drive.units(numel, n0, True, drive.SPLIT_FROM)
         assert (units, length) == tuple(res), (numel, n0)
         assert units <= drive.MAX_UNITS and (units - 1) * length < n0 <= units * length
 
@@ -198,11 +198,11 @@ def test_large_calls_run_the_driver_small_ones_do_not(threads, monkeypatch):
 @pytest.mark.parametrize("name", ["variance", "bce", "softmax_ce"])
 def test_programs_take_help_from_split_from(name, monkeypatch):
     """Flat nests without an EXPENSIVE op (variance: squares, sums), with one (BCE) and rows
-    (softmax CE) alike offer the helper role from runtime.SPLIT_FROM elements (the native
+    (softmax CE) alike offer the helper role from drive.SPLIT_FROM elements (the native
     helper makes even a memory-bound loop gain there), with the bits of one thread."""
     loss, wrt = LOSSES[name]
     k1, k2 = (codegen.compile(loss, wrt=wrt, backend="llvm", threads=t) for t in (1, 2))
-    n = runtime.SPLIT_FROM // 97 + 99 if name == "softmax_ce" else runtime.SPLIT_FROM + 999
+    n = drive.SPLIT_FROM // 97 + 99 if name == "softmax_ce" else drive.SPLIT_FROM + 999
     f = {a: v[:n] for a, v in feed(name, np.random.default_rng(3)).items()}
     want = bits(k1(**f))
     assert bits(k2(**f)) == want

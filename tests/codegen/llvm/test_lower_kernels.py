@@ -9,7 +9,7 @@ import pytest
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import lower, runtime
+from codegen.llvm import drive, lower
 from lossgraph.ops import OPS
 
 from .host import LANES, VECTOR, flat_interleave
@@ -86,7 +86,7 @@ def test_flat_loops_are_pinned_to_the_host_lanes_and_interleave(kernels, name):
 
 @pytest.mark.parametrize("name", ["bce", "softmax_ce"])
 def test_two_threads_give_the_bits_of_one_and_agree_with_evaluate(kernels, name):
-    n = 2 * runtime.SPLIT_FROM + 130           # cut in units (codegen.llvm.drive)
+    n = 2 * drive.SPLIT_FROM + 130           # cut in units (codegen.llvm.drive)
     feed = _feed(name, n, np.random.default_rng(1))
     k2 = kernels[name]
     loss, wrt = BENCH[name]

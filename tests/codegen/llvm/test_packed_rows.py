@@ -8,7 +8,7 @@ import pytest
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import packed, runtime
+from codegen.llvm import drive, packed
 
 from .host import LANES
 ELEM = {"float32": "float", "float64": "double"}
@@ -59,7 +59,7 @@ def test_softmax_ce_packed_matches_evaluate(classes, dtype):
 @pytest.mark.parametrize("classes", [7, 10, 16, 40])
 def test_two_threads_give_the_bits_of_one(classes):
     x, loss = _ce(classes)
-    rows = runtime.SPLIT_FROM // classes + 77
+    rows = drive.SPLIT_FROM // classes + 77
     rng = np.random.default_rng(1)
     feed = {"x": rng.normal(size=(rows, classes)).astype(np.float32),
             "y": rng.integers(0, classes, size=rows)}

@@ -7,7 +7,7 @@ from llvmlite import ir
 
 import codegen
 import lossgraph as lg
-from codegen.llvm import emit, lower, runtime
+from codegen.llvm import drive, emit, lower
 from zoo import losses as L
 
 LABELS = lg.input("y", shape=("N",), dtype="int64")
@@ -52,7 +52,7 @@ def test_softmax_ce_rows_match_evaluate(classes, dtype, threads):
     x, loss = _ce(classes)
     k = codegen.compile(loss, wrt=[x], backend="llvm", threads=threads)
     rng = np.random.default_rng(classes)
-    rows = max(2 * runtime.SPLIT_FROM // classes + 3, 9)
+    rows = max(2 * drive.SPLIT_FROM // classes + 3, 9)
     labels = rng.integers(0, classes, size=rows)
     labels[:2] = [0, classes - 1]
     for strided in (False, True):

@@ -10,7 +10,7 @@ import pytest
 import codegen
 import lossgraph as lg
 import zoo
-from codegen.llvm import backend, lower, packed, runtime, specialize
+from codegen.llvm import backend, drive, lower, packed, specialize
 
 ELEM = {"float32": "float", "float64": "double"}
 from .host import LANES
@@ -47,7 +47,7 @@ def _row_nests(program):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("classes", [10, 7, 20])
-@pytest.mark.parametrize("rows", [37, runtime.SPLIT_FROM // 7 + 77])     # one chunk, two
+@pytest.mark.parametrize("rows", [37, drive.SPLIT_FROM // 7 + 77])     # one chunk, two
 def test_symbolic_c_takes_the_packed_program_with_the_static_bits(classes, dtype, rows):
     x, loss = _ce("C")
     xs, loss_static = _ce(classes)

@@ -11,7 +11,7 @@ import pytest
 
 import codegen
 import lossgraph as lg
-from codegen.llvm import emit, lower, runtime
+from codegen.llvm import drive, emit, lower
 from codegen.llvm.backend import Program
 from zoo import losses as L
 
@@ -123,7 +123,7 @@ def test_gradient_bits_at_every_output_alignment(name, dtype, threads):
     count = len(FLAT[name][1])
     sizes = [1, 5, 17, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 21]
     if threads == 2:
-        sizes.append(runtime.SPLIT_FROM + 3 * BLOCK + 37)
+        sizes.append(drive.SPLIT_FROM + 3 * BLOCK + 37)
     for n in sizes:
         feed = _feed(n, dtype, n)
         want_v, want_g = ks["base"](**feed)
