@@ -39,8 +39,9 @@ from llvmlite import ir
 from .emit import item_data
 from .lower import I64, PTR, const, void_intrinsic
 
-#: looks at the cell (each a `pause`) before an idle helper parks: about 0.2 ms on a Zen 3
-#: core (`pause` is about 65 cycles there, 140 on recent Intel cores: about 0.5 ms)
+#: looks at the cell (each a `pause`) before an idle helper parks: a median 107 us from the
+#: end of a call (4-338 us) on a Zen 3 VM core; `pause` takes about twice as long on recent
+#: Intel cores
 SPINS = 8192
 #: an idle helper yields its core (sched_yield) every this many looks, so a thread that has
 #: work runs there first
