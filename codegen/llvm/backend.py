@@ -15,8 +15,9 @@ every loop is written as vectors by the emitter). A call then:
     generated path): below drive.SPLIT_FROM elements the kernel's entry, from there
     codegen.llvm.drive's driver on the calling thread and (threads=2) the process's native
     helper (codegen.llvm.helper), which take units of each nest from shared counters,
-    partials combined in unit order (the bits never depend on the thread count); with a fallback op, each nest alone (large: the same driver,
-    that nest's units only) and the fallback op by its NumPy implementation between them;
+    partials combined in unit order (the bits never depend on the thread count); with a
+    fallback op, each nest alone (large: the same driver, that nest's units only) and the
+    fallback op by its NumPy implementation between them;
     returns fresh arrays (never an input or a view of one): value, (grads...) as the NumPy
     backend does.
 

@@ -26,8 +26,9 @@ nest: splittable, m, and per partial its op, dtype and tuple index (OPS, DTYPES)
 in parts], then the cells a call starts from zero: per nest [claimed, done], then the phase,
 whether the caller has started (a helper that would wait for a phase before the caller has
 begun gives up instead: a pool that runs the helper inline, before the caller, must not wait
-forever) and whether codegen.llvm.helper's thread is done with the call. parts (float64): per nest and unit its m partials and its label flag. The driver is
-shape- and kernel-agnostic, so a kernel's compile pays only for its small `unit` switch.
+forever) and whether codegen.llvm.helper's thread is done with the call. parts (float64): per
+nest and unit its m partials and its label flag. The driver is shape- and kernel-agnostic, so
+a kernel's compile pays only for its small `unit` switch.
 """
 from __future__ import annotations
 
