@@ -45,15 +45,16 @@ from lossgraph.evaluate import Env, _apply, bind
 from lossgraph.shapes import _factors
 
 from . import drive, emit, fastcall, jit, lower, specialize
-from .emit import NestEmitter, acc_type, emit_whole
+from .emit import NestEmitter, emit_whole, memory_type
 from .lower import REDUCTIONS, TYPES, Nest
 
 _ACC_NAMES = {lower.F64: "float64", lower.I64: "int64"}
 _DUMMY = np.zeros(1)      # stands in for arrays a step has not made yet (never read)
 
 
-def _acc_dtype(node, dtype):
-    ty = acc_type(node, TYPES[dtype][0])
+def _acc_dtype(node, dtype, input_dtype):
+    """The dtype of the array a reduction kept in memory accumulates in (emit.memory_type)."""
+    ty = memory_type(node, TYPES[dtype][0], TYPES[input_dtype][0])
     return _ACC_NAMES.get(ty, dtype)
 
 
@@ -153,7 +154,7 @@ class Program:
         for n in nest.writes:
             dtype = plan.dtypes[id(n)]
             if id(n) in nest.memory:
-                acc = _acc_dtype(n, dtype)
+                acc = _acc_dtype(n, dtype, plan.dtypes[id(n.inputs[0])])
                 ident = REDUCTIONS[n.op][0]
                 if acc == "int64" and not np.isfinite(ident):
                     ident = np.iinfo(np.int64).min if ident < 0 else np.iinfo(np.int64).max

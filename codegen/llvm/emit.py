@@ -53,6 +53,21 @@ def acc_type(node, reg):
     return I64 if reg == I1 else reg
 
 
+def memory_type(node, reg, input_reg):
+    """The type a reduction kept in its array (Nest.memory) accumulates at: a float32 sum of
+    float32 over static axes of at most BLOCK elements in float32, as a static row of them
+    sums (NestEmitter.row_type) and one block of a flat loop does; else acc_type."""
+    axes = node.attrs["axis"]
+    extent = [node.inputs[0].shape[a] for a in axes]
+    if MEMORY_BLOCK_SUMS and node.op == "sum" and reg == input_reg == ir.FloatType() and \
+            all(isinstance(d, int) for d in extent) and _numel(extent)[0] <= BLOCK:
+        return reg
+    return acc_type(node, reg)
+
+
+#: float32 sums kept in memory over at most BLOCK static elements accumulate in float32
+#: (memory_type)
+MEMORY_BLOCK_SUMS = True
 #: ops worth storing between phases rather than computing twice
 EXPENSIVE = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "power")
 #: static rows up to this long run as scalar code (unrolled by LLVM); longer ones (the rows
@@ -271,8 +286,8 @@ class NestEmitter:
         return self.b.gep(ptr, [off], inbounds=True, source_etype=mem_ty or self.mem(n))
 
     def load(self, n, idx):
-        if id(n) in self.nest.memory:      # this nest's reduction, in its array at acc_type
-            ty = acc_type(n, self.reg(n))
+        if id(n) in self.nest.memory:      # this nest's reduction, in its array (memory_type)
+            ty = self.memory_type(n)
             v = self.b.load(self.address(n, idx, ty), typ=ty)
             if self.reg(n) == I1:
                 return self.b.icmp_unsigned("!=", v, ir.Constant(ty, 0))
@@ -642,6 +657,9 @@ class NestEmitter:
         if r.op == "sum" and self.reg(x) == ir.FloatType() and self.reg(r) == ir.FloatType():
             return ir.FloatType()
         return acc_type(r, self.reg(r))
+
+    def memory_type(self, r):
+        return memory_type(r, self.reg(r), self.reg(r.inputs[0]))
 
     def row_type(self, r):
         """A float32 row sum over at most BLOCK elements (a static row length) accumulates in
@@ -1040,7 +1058,7 @@ class NestEmitter:
                 ty = slot.allocated_type
                 b.store(combine(b, s.op, b.load(slot, typ=ty), convert(b, v, ty), loose), slot)
             else:                                  # accumulates in its array
-                aty = acc_type(s, self.reg(s))
+                aty = self.memory_type(s)
                 ptr = self.address(s, self.out_index(s, idx), aty, s.shape)
                 b.store(combine(b, s.op, b.load(ptr, typ=aty), convert(b, v, aty), loose), ptr)
         if stash is not None and phase is stash[0]:
