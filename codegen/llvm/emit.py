@@ -324,7 +324,7 @@ class NestEmitter:
             return convert(self.b, idx[0], self.reg(n))
         if kind != "inline" or id(n) in self.loaded:
             v = self.load(n, idx)
-            if id(n) in self.p.checks:
+            if id(n) in self.p.checks and id(n) not in self.p.picked:
                 self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
             return v
         if n.op == "pick":
@@ -338,7 +338,7 @@ class NestEmitter:
             return self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape))
         if n.op == "reshape":
             v = self.value(n.inputs[0], self.unit_reshape(idx, n))
-            if id(n) in self.p.checks:
+            if id(n) in self.p.checks and id(n) not in self.p.picked:
                 self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
             return v
         ty = self.reg(n)

@@ -384,6 +384,8 @@ LEAVES = ("input", "constant", "dimsize", "arange")
 
 #: values over a nest's kept axes computed once per pixel (codegen.llvm.pixels)
 PIXEL_PHASES = True
+#: one_hot's label checks left to a pick of the same labels and depth (_picked)
+PICKS_FLAG_LABELS = True
 
 
 @dataclass
@@ -465,6 +467,7 @@ class Plan:
     shifted: dict         # id of exp(x - ms) -> (x, ms): computed as exp_row(ms - x)
     stored: dict = field(default_factory=dict)       # id -> step: pixel values (pixels.py)
     reciprocals: dict = field(default_factory=dict)  # id of a divisor -> its stored 1 / it
+    picked: set = field(default_factory=set)         # ids of checks a pick flags (_picked)
 
 
 def node_dtype(node, float_t):
@@ -569,7 +572,21 @@ def plan(outputs, float_t):
             _finish(st, kind, {k for k, at in stored.items() if at < j}, reciprocals)
     dims = sorted({name for n in order for d in _all_dims(n) for name in _factors(d)[1]})
     return Plan(order, outs, kind, steps, loose, tuple(dims), dtypes, checks, shifted,
-                stored, reciprocals)
+                stored, reciprocals, _picked(checks, order))
+
+
+def _picked(checks, order):
+    """The ids of one_hot's label checks whose labels a pick of the same depth reads too
+    (segmentation CE's gradient and its loss): every node of the plan is computed at every
+    element of its shape, so the pick's loop flags each label out of range, and the one_hot's
+    loops need not flag it again (per element, C times per label over (N, C, H, W)). The call
+    still raises the error of checks' first entry that a label fails."""
+    if not PICKS_FLAG_LABELS:
+        return set()
+    picks = {(id(n.inputs[1]), n.inputs[0].shape[n.attrs["axis"]])
+             for n in order if n.op == "pick"}
+    return {k for k, (_, depth, op, labels) in checks.items()
+            if op == "one_hot" and (id(labels), depth) in picks}
 
 
 def _row_phase(steps, where, kind, space, deps, node):
