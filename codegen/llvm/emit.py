@@ -324,8 +324,7 @@ class NestEmitter:
             return convert(self.b, idx[0], self.reg(n))
         if kind != "inline" or id(n) in self.loaded:
             v = self.load(n, idx)
-            if id(n) in self.p.checks and id(n) not in self.p.picked:
-                self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
+            self.flag_labels(n, v)
             return v
         if n.op == "pick":
             x, y = n.inputs
@@ -338,8 +337,7 @@ class NestEmitter:
             return self.value(n.inputs[0], self.aligned(idx, n.inputs[0].shape))
         if n.op == "reshape":
             v = self.value(n.inputs[0], self.unit_reshape(idx, n))
-            if id(n) in self.p.checks and id(n) not in self.p.picked:
-                self.checked_label(convert(self.b, v, I64), self.dim(self.p.checks[id(n)][1]))
+            self.flag_labels(n, v)
             return v
         ty = self.reg(n)
         # e^(x - ms) = e^-(ms - x), in every nest alike (packed rows too): a softmax that a
@@ -402,6 +400,12 @@ class NestEmitter:
         if key not in self.memo:
             self.memo[key] = mathlib.exp_neg(self.b, mathlib.fabs(self.b, x))
         return self.memo[key]
+
+    def flag_labels(self, n, v):
+        """v, the value of n, flags the nest when it is a label out of range (Plan.flagged)."""
+        depth = self.p.flagged(n)
+        if depth is not None:
+            self.checked_label(convert(self.b, v, I64), self.dim(depth))
 
     def checked_label(self, label, depth):
         """label if it lies in [0, depth), else 0; a label outside sets the nest's flag."""

@@ -469,6 +469,12 @@ class Plan:
     reciprocals: dict = field(default_factory=dict)  # id of a divisor -> its stored 1 / it
     picked: set = field(default_factory=set)         # ids of checks a pick flags (_picked)
 
+    def flagged(self, n):
+        """The depth loops range-check n's label values against: its check's, or None when it
+        has none or a pick flags its labels (_picked)."""
+        check = self.checks.get(id(n))
+        return None if check is None or id(n) in self.picked else check[1]
+
 
 def node_dtype(node, float_t):
     return np.dtype(dt.numpy_dtype(node.dtype, float_t)).name

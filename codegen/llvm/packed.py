@@ -244,9 +244,8 @@ class PackedRows:
 
     def checked(self, n, v):
         """Labels outside [0, depth) raise the nest's flag and read index 0 (as em's)."""
-        if id(n) not in self.em.p.checks or id(n) in self.em.p.picked:
-            return v
-        return self.in_range(v, self.em.dim(self.em.p.checks[id(n)][1]))
+        depth = self.em.p.flagged(n)
+        return v if depth is None else self.in_range(v, self.em.dim(depth))
 
     def in_range(self, v, depth):
         b, em = self.b, self.em
