@@ -53,21 +53,28 @@ def acc_type(node, reg):
     return I64 if reg == I1 else reg
 
 
-def memory_type(node, reg, input_reg):
-    """The type a reduction kept in its array (Nest.memory) accumulates at: a float32 sum of
-    float32 over static axes of at most BLOCK elements in float32, as a static row of them
-    sums (NestEmitter.row_type) and one block of a flat loop does; else acc_type."""
-    axes = node.attrs["axis"]
-    extent = [node.inputs[0].shape[a] for a in axes]
-    if MEMORY_BLOCK_SUMS and node.op == "sum" and reg == input_reg == ir.FloatType() and \
-            all(isinstance(d, int) for d in extent) and _numel(extent)[0] <= BLOCK:
+#: float32 sums kept in memory over at most BLOCK static elements accumulate in float32
+#: (memory_type)
+MEMORY_BLOCK_SUMS = True
+
+
+def block_sum_type(node, reg, input_reg, extent=None):
+    """float32 for a float32 sum of float32 (within a block of a flat loop; with extent, over
+    static axes of that extent of at most BLOCK elements), else acc_type."""
+    if node.op == "sum" and reg == input_reg == ir.FloatType() and (
+            extent is None or all(isinstance(d, int) for d in extent)
+            and _numel(extent)[0] <= BLOCK):
         return reg
     return acc_type(node, reg)
 
 
-#: float32 sums kept in memory over at most BLOCK static elements accumulate in float32
-#: (memory_type)
-MEMORY_BLOCK_SUMS = True
+def memory_type(node, reg, input_reg):
+    """The type a reduction kept in its array (Nest.memory) accumulates at: as a static row of
+    its reduced extent sums (NestEmitter.row_type, block_sum_type)."""
+    if not MEMORY_BLOCK_SUMS:
+        return acc_type(node, reg)
+    return block_sum_type(node, reg, input_reg, [node.inputs[0].shape[a]
+                                                 for a in node.attrs["axis"]])
 #: ops worth storing between phases rather than computing twice
 EXPENSIVE = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "power")
 #: static rows up to this long run as scalar code (unrolled by LLVM); longer ones (the rows
@@ -657,10 +664,7 @@ class NestEmitter:
 
     def block_type(self, r):
         """float32 sums accumulate in float32 within a block (full vector width)."""
-        x = r.inputs[0]
-        if r.op == "sum" and self.reg(x) == ir.FloatType() and self.reg(r) == ir.FloatType():
-            return ir.FloatType()
-        return acc_type(r, self.reg(r))
+        return block_sum_type(r, self.reg(r), self.reg(r.inputs[0]))
 
     def memory_type(self, r):
         return memory_type(r, self.reg(r), self.reg(r.inputs[0]))
@@ -668,11 +672,8 @@ class NestEmitter:
     def row_type(self, r):
         """A float32 row sum over at most BLOCK elements (a static row length) accumulates in
         float32, as one block of a flat loop does; longer or unknown rows sum in float64."""
-        inner = self.nest.shape[self.nest.outer:]
-        if self.block_type(r) == ir.FloatType() and all(isinstance(d, int) for d in inner) \
-                and _numel(inner)[0] <= BLOCK:
-            return ir.FloatType()
-        return acc_type(r, self.reg(r))
+        return block_sum_type(r, self.reg(r), self.reg(r.inputs[0]),
+                              self.nest.shape[self.nest.outer:])
 
     def nested(self, axis, idx):
         nest, b = self.nest, self.b
