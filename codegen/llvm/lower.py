@@ -595,6 +595,22 @@ def _picked(checks, order):
             if op == "one_hot" and (id(labels), depth) in picks}
 
 
+def narrow_label_equal(n, checks):
+    """Whether n is one_hot's y == c (_one_hot) on labels y the plan range-checks (checks):
+    a call returns only when every y is in [0, depth), as c is, so a depth below 2^31 lets
+    the compare run on 32-bit lanes."""
+    if n.op != "equal":
+        return False
+    y, c = n.inputs
+    check = checks.get(id(y))
+    if check is None or check[2] != "one_hot" or not isinstance(check[1], int) or \
+            check[1] >= 2 ** 31:
+        return False
+    while c.op == "reshape":
+        c = c.inputs[0]
+    return c.op == "arange" and c.attrs["dim"] == check[1]
+
+
 def _row_phase(steps, where, kind, space, deps, node):
     """(step, phase, outer) placing a value over the rows of the last nest iterating those
     rows (of any length, static or symbolic) in that nest, as a phase of its own after

@@ -43,10 +43,12 @@ from .fused import (BROADCAST_OPERAND, abs_base, operand_form, operands, row_shi
                     shifted_exp)
 from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _numel, byte_size,
                     combine, const, convert, declared, elementwise, identity, intrinsic, is_float,
-                    void_intrinsic)
+                    narrow_label_equal, void_intrinsic)
 from .mathlib import type_suffix
 
 MAX_ROW = 16
+#: full (rows, C) arrays load and store as transposed L-column windows (transposed)
+TRANSPOSED_WINDOWS = True
 #: rows longer than MAX_ROW pack up to this length, when G rows take at most MAX_VECTOR_BYTES
 LONG_ROW = 64
 #: G doubles from L / gcd(C, L) while the doubled vector takes at most this many bytes (5
@@ -207,9 +209,21 @@ class PackedRows:
     def load(self, n, idx):
         width = self.width(idx)
         ptr, lanes = self.address(n, idx, width)
+        mem = self.em.mem(n)
+        if TRANSPOSED_WINDOWS and is_float(mem) and self.transposed(lanes):
+            columns = [None] * self.c
+            for c0 in self.windows():
+                rows = [self.window(ptr, j, c0, mem) for j in range(self.lanes)]
+                rows = [self.b.load(at, typ=self.vec(mem, self.lanes)) for at in rows]
+                for v in rows:
+                    v.align = byte_size(mem)
+                for k, v in enumerate(transpose(self.b, rows)):
+                    if columns[c0 + k] is None:
+                        columns[c0 + k] = v
+            return concat(self.b, columns)
         span = int(lanes.max()) + 1
-        v = self.b.load(ptr, typ=self.vec(self.em.mem(n), span))
-        v.align = byte_size(self.em.mem(n))
+        v = self.b.load(ptr, typ=self.vec(mem, span))
+        v.align = byte_size(mem)
         if span != width or not np.array_equal(lanes, np.arange(width)):
             v = self.shuffle(v, lanes)
         if self.em.reg(n) == I1:
@@ -221,11 +235,36 @@ class PackedRows:
         ptr, lanes = self.address(n, idx, v.type.count)
         if sorted(lanes) != list(range(v.type.count)):
             raise AssertionError("a packed sink's lanes cover one span by construction")
+        if TRANSPOSED_WINDOWS and is_float(v.type.element) and self.transposed(lanes):
+            L = self.lanes
+            columns = [self.shuffle(v, np.arange(k * L, (k + 1) * L)) for k in range(self.c)]
+            for c0 in self.windows():      # a window after the first rewrites the same values
+                for j, row in enumerate(transpose(self.b, columns[c0:c0 + L])):
+                    at = self.window(ptr, j, c0, v.type.element)
+                    self.b.store(row, at).align = byte_size(v.type.element)
+            return
         if not np.array_equal(lanes, np.arange(v.type.count)):
             v = self.shuffle(v, np.argsort(lanes))
         if v.type.element == I1:
             v = self.b.zext(v, self.vec(I8, v.type.count))
         self.b.store(v, ptr).align = byte_size(v.type.element)
+
+    def transposed(self, lanes):
+        """Whether static lane offsets lanes are those of a full (rows, C) array when a
+        register holds one column of the G = L rows (G equal to the lanes, C at least L):
+        register k, lane j at row j, column k."""
+        lane = np.arange(self.w)
+        return self.g == self.lanes <= self.c and len(lanes) == self.w and \
+            np.array_equal(lanes, lane % self.lanes * self.c + lane // self.lanes)
+
+    def windows(self):
+        """First columns of the L-column windows that cover a row of C >= L: every L
+        columns, the last moved back to end at the row's end."""
+        return sorted({min(q, self.c - self.lanes) for q in range(0, self.c, self.lanes)})
+
+    def window(self, ptr, row, c0, elem):
+        return self.b.gep(ptr, [const(I64, row * self.c + c0)], inbounds=True,
+                          source_etype=elem)
 
     # --- values
     def aligned(self, idx, shape):
@@ -306,6 +345,9 @@ class PackedRows:
                 return ROW_OPERAND[n.op](b, *rest, self.spread)
             return form(b, *(convert(b, self.spread(a) if a.type.count != width else a, ty)
                              for a in args))
+        if narrow_label_equal(n, em.p.checks):      # a G-lane label, spread on 32-bit lanes
+            args = [b.trunc(a, self.vec(I32, a.type.count)) if a.type.element == I64 else a
+                    for a in args]
         args = [self.spread(a) if a.type.count != width else a for a in args]
         return elementwise(b, n.op, args, ty)
 
@@ -442,6 +484,44 @@ class PackedRows:
     def row_ptr(self, ptr, node, row, per):
         return self.b.gep(ptr, [self.b.mul(row, const(I64, per))], inbounds=True,
                           source_etype=self.em.mem(node))
+
+
+def transpose(b, rows):
+    """The transpose of L registers of L lanes (L a power of two): register k of the result
+    holds lane k of every row. log2(L) rounds of two-register shuffles, each swapping the
+    off-diagonal h x h blocks of every 2h x 2h block (h = 1, 2, 4, ...)."""
+    rows, n = list(rows), len(rows)
+    h = 1
+    while h < n:
+        keep = [j if j % (2 * h) < h else n + j - h for j in range(n)]
+        swap = [j + h if j % (2 * h) < h else n + j for j in range(n)]
+        out = list(rows)
+        for i in range(n):
+            if i // h % 2 == 0:
+                a, c = rows[i], rows[i + h]
+                out[i] = b.shuffle_vector(a, c, mathlib.lanes(ir.VectorType(I32, n), keep))
+                out[i + h] = b.shuffle_vector(a, c, mathlib.lanes(ir.VectorType(I32, n), swap))
+        rows, h = out, 2 * h
+    return rows
+
+
+def concat(b, regs):
+    """regs (vectors of one type) as one vector, in order: a tree of concatenating shuffles
+    (padded with undefined registers to a power of two), then its first lanes."""
+    count, lanes = len(regs), regs[0].type.count
+    parts = list(regs)
+    while len(parts) & (len(parts) - 1):
+        parts.append(ir.Constant(regs[0].type, ir.Undefined))
+    while len(parts) > 1:
+        width = 2 * parts[0].type.count
+        parts = [b.shuffle_vector(parts[i], parts[i + 1],
+                                  mathlib.lanes(ir.VectorType(I32, width), range(width)))
+                 for i in range(0, len(parts), 2)]
+    whole = parts[0]
+    if whole.type.count == count * lanes:
+        return whole
+    return b.shuffle_vector(whole, whole,
+                            mathlib.lanes(ir.VectorType(I32, count * lanes), range(count * lanes)))
 
 
 def _gather(b, ptr, at, elem):
