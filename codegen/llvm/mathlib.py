@@ -101,28 +101,17 @@ _LOG_P = {32: _taylor(lambda k: Fraction(2, 2 * k + 3), 4),
 _ATANH_Q = _taylor(lambda k: Fraction(1, 2 * k + 3), 12)
 
 
-def _chebyshev_fit(series, lo, hi, degree):
-    """Power-basis coefficients of the Chebyshev interpolant of series(x) (an exact sum,
-    evaluated in float64) on [lo, hi]: within a few percent of the minimax error."""
-    from numpy.polynomial import Chebyshev
-    cheb = Chebyshev.interpolate(series, degree, domain=[lo, hi])
-    return tuple(float(c) for c in cheb.convert(kind=np.polynomial.Polynomial).coef)
-
-
-def _exp_q(r):
-    """Q(r) = (e^r - 1 - r) / r^2 = sum r^k / (k + 2)!, to float64 accuracy for |r| < 1."""
-    term, total = np.ones_like(r) / 2, np.zeros_like(r)
-    for k in range(24):
-        total = total + term
-        term = term * r / (k + 3)
-    return total
-
-
 # exp_neg's e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2 (a hair wider: r's rounding). float32: a
 # degree-4 fit, within 7e-8 of Q (r^2 times that: under 0.2 ulp of e^r; checked with mpmath).
 # float64 keeps exp's Taylor polynomial: a fit computed in float64 is itself only good to 1e-16.
+# The float32 fits here are Chebyshev interpolants of float64 series, in the power basis
+# (tests/codegen/llvm/test_mathlib_polys.py makes them again), kept as literals: fitting them
+# at import, numpy.polynomial's import included, was about half of the LLVM backend's import
+# (33 -> 15 ms with bytecode caches, 2-vCPU Zen 3)
 _HALF_LN2 = 0.35
-_EXP_Q_FIT = {32: _chebyshev_fit(_exp_q, -_HALF_LN2, _HALF_LN2, 4), 64: _EXP_P[64]}
+_EXP_Q32 = ('0x1.fffffffffffffp-2', '0x1.5554d82f594e7p-3', '0x1.555516c9279aep-5',
+            '0x1.12105ceb0d507p-7', '0x1.6d15f708117dap-10')
+_EXP_Q_FIT = {32: tuple(float.fromhex(h) for h in _EXP_Q32), 64: _EXP_P[64]}
 #: 2^-K of exp_neg's final scaling (K = the float's width)
 _EXP_NEG_K = {32: 32, 64: 64}
 # e^r = 1 + r + r^2 Q(r) as one Horner polynomial in r; exp_neg's coefficients carry its 2^-K
@@ -130,17 +119,6 @@ _EXP_NEG_K = {32: 32, 64: 64}
 _EXP_R_POLY = {bits: (1.0, 1.0) + _EXP_Q_FIT[bits] for bits in (32, 64)}
 _EXP_NEG_POLY = {bits: tuple(c * 2.0 ** -_EXP_NEG_K[bits] for c in _EXP_R_POLY[bits])
                  for bits in (32, 64)}
-
-
-def _log1p_r(f):
-    """R = (log(1 + f) - f) / f^2 for f in [-1/2, 1], to float64 accuracy (its series where
-    |f| < 0.1, where log1p(f) - f cancels)."""
-    f = np.asarray(f, dtype=float)
-    small = np.abs(f) < 0.1
-    fs = np.where(small, f, 0.0)
-    series = sum((-1.0) ** (k + 1) * fs ** k / (k + 2) for k in range(30))
-    fb = np.where(small, 1.0, f)
-    return np.where(small, series, (np.log1p(fb) - fb) / fb ** 2)
 
 
 # log1p_unit: log(1 + f) = f + f^2 R(f) on [0, 1], R a polynomial in t = f - 1/2 (|t| <= 1/2
@@ -158,15 +136,26 @@ _LOG1P_R64 = (
     '-0x1.192e4e6f54ee7p-15', '0x1.05d338e3cb951p-16', '-0x1.4cfb172577923p-17',
     '0x1.03d772bf26840p-16', '-0x1.4d2bb3b28bb25p-17',
 )
-_LOG1P_R_FIT = {32: _chebyshev_fit(lambda t: _log1p_r(t + 0.5), -0.5, 0.5, 9),
+_LOG1P_R32 = (
+    '-0x1.83370508af481p-2', '0x1.6f0d7c1c4d30ep-3', '-0x1.7dde6f6d1b6d9p-4',
+    '0x1.a278e57b82e74p-5', '-0x1.da8bdafb61332p-6', '0x1.13473bf07abcdp-6',
+    '-0x1.3d41512ac0002p-7', '0x1.7b4d371026668p-8', '-0x1.2bf3457266666p-8',
+    '0x1.6f37819666666p-9',
+)
+_LOG1P_R_FIT = {32: tuple(float.fromhex(h) for h in _LOG1P_R32),
                 64: tuple(float.fromhex(h) for h in _LOG1P_R64)}
 # float32's log: log(1 + f) = f + f^2 R(f) on log's reduced f in [sqrt(1/2) - 1, sqrt 2 - 1],
 # R of degree 9 in t = f - _LOG_R_CENTER (no division; float64 keeps the atanh series: a
 # degree-20 R there ran 0.81-0.96x)
 _LOG_R_CENTER = (math.sqrt(0.5) + math.sqrt(2.0)) / 2 - 1
 _LOG_R_HALF = (math.sqrt(2.0) - math.sqrt(0.5)) / 2
-_LOG_R_FIT32 = _chebyshev_fit(lambda t: _log1p_r(t + _LOG_R_CENTER), -_LOG_R_HALF,
-                              _LOG_R_HALF, 9)
+_LOG_R32 = (
+    '-0x1.ec3171a956291p-2', '0x1.38649e6ce7c59p-2', '-0x1.bc639f0bf2eb8p-3',
+    '0x1.507f824065f8dp-3', '-0x1.094e5e9546464p-3', '0x1.adbb03657f4dbp-4',
+    '-0x1.5ae38daed6665p-4', '0x1.22d3cabc00854p-4', '-0x1.4204e90b66662p-4',
+    '0x1.15425ce2abc61p-4',
+)
+_LOG_R_FIT32 = tuple(float.fromhex(h) for h in _LOG_R32)
 
 
 def _split(value, bits):

@@ -18,6 +18,49 @@ def _poly(coefs, x):
     return np.polynomial.Polynomial(coefs)(x)
 
 
+def _chebyshev_fit(series, lo, hi, degree):
+    """Power-basis coefficients of the Chebyshev interpolant of series(x) (an exact sum,
+    evaluated in float64) on [lo, hi]: within a few percent of the minimax error. How
+    mathlib's float32 fits (_EXP_Q32, _LOG1P_R32, _LOG_R32) were made."""
+    cheb = np.polynomial.Chebyshev.interpolate(series, degree, domain=[lo, hi])
+    return tuple(float(c) for c in cheb.convert(kind=np.polynomial.Polynomial).coef)
+
+
+def _exp_q64(r):
+    """Q(r) = (e^r - 1 - r) / r^2 = sum r^k / (k + 2)!, to float64 accuracy for |r| < 1."""
+    term, total = np.ones_like(r) / 2, np.zeros_like(r)
+    for k in range(24):
+        total = total + term
+        term = term * r / (k + 3)
+    return total
+
+
+def _log1p_r64(f):
+    """R = (log(1 + f) - f) / f^2 for f in [-1/2, 1], to float64 accuracy (its series where
+    |f| < 0.1, where log1p(f) - f cancels)."""
+    f = np.asarray(f, dtype=float)
+    small = np.abs(f) < 0.1
+    fs = np.where(small, f, 0.0)
+    series = sum((-1.0) ** (k + 1) * fs ** k / (k + 2) for k in range(30))
+    fb = np.where(small, 1.0, f)
+    return np.where(small, series, (np.log1p(fb) - fb) / fb ** 2)
+
+
+@pytest.mark.parametrize("fit, made", [
+    (lambda: mathlib._EXP_Q_FIT[32],
+     lambda: _chebyshev_fit(_exp_q64, -mathlib._HALF_LN2, mathlib._HALF_LN2, 4)),
+    (lambda: mathlib._LOG1P_R_FIT[32],
+     lambda: _chebyshev_fit(lambda t: _log1p_r64(t + 0.5), -0.5, 0.5, 9)),
+    (lambda: mathlib._LOG_R_FIT32,
+     lambda: _chebyshev_fit(lambda t: _log1p_r64(t + mathlib._LOG_R_CENTER),
+                            -mathlib._LOG_R_HALF, mathlib._LOG_R_HALF, 9)),
+], ids=["exp_q", "log1p_r", "log_r"])
+def test_float32_fits_are_their_chebyshev_interpolants(fit, made):
+    """The literals are the interpolants, to float64 rounding (numpy's own arithmetic may
+    move a last bit between versions; the kernels round them to float32)."""
+    np.testing.assert_allclose(fit(), made(), rtol=1e-14, atol=0)
+
+
 def test_exp_q_fit_against_mpmath():
     """float32's Q(r) = (e^r - 1 - r) / r^2 on |r| <= 0.35: r^2 |Q_fit - Q| / e^r, the
     polynomial's own share of exp_neg's error, stays under 0.2 ulp (2^-24 relative)."""
