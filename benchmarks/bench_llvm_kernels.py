@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ThreadPoolExecutor
 import statistics
+import sys
 import tempfile
 import time
 
@@ -188,6 +189,22 @@ print(time.perf_counter() - t0)
 """
 
 
+_IMPORT_ONCE = """
+import llvmlite.binding, numpy, lossgraph, codegen
+t0 = time.perf_counter()
+import codegen.llvm.backend
+print(time.perf_counter() - t0)
+"""
+
+
+def backend_import_time(processes=3):
+    """Median seconds of importing the LLVM backend (codegen.llvm.backend and the modules it
+    needs; llvmlite.binding, numpy and lossgraph imported before), each in a fresh process:
+    what the first compile of a process pays on top of compile_time."""
+    return statistics.median(fresh_seconds(_IMPORT_ONCE, [], {}, imports="import time\n")
+                             for _ in range(processes))
+
+
 def jax_compile_time(w, dtype, processes=3):
     """Median seconds of jax.jit(value_and_grad)'s first call (trace, XLA compile, run) on the
     same tiny arrays, each in a fresh process whose imports and XLA client come first."""
@@ -326,6 +343,10 @@ def main(argv=None):
         return
     bw = bandwidth()
     print(f"copy bandwidth: {bw / 1e9:.1f} GB/s (np.copyto, 1 thread)")
+    note = " (PYTHONDONTWRITEBYTECODE: every module compiled again)" \
+        if sys.flags.dont_write_bytecode else ""
+    print(f"\nimport of the LLVM backend, median of 3 fresh processes: "
+          f"{backend_import_time() * 1e3:.1f} ms{note} (llvmlite.binding's own import aside)")
     print("\n## first compile + call, float32, median of 3 fresh processes (ms): cold (object "
           "cache off), warm (the kernel's machine code on disk); jax.jit's first call beside")
     for name in names:

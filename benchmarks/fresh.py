@@ -21,9 +21,9 @@ for m in pkgutil.iter_modules(codegen.llvm.__path__):     # imports are not comp
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def fresh_seconds(script, args, env):
-    """The last number script prints, run after IMPORTS in a new interpreter."""
-    run = subprocess.run([sys.executable, "-c", IMPORTS + script, *args], cwd=ROOT,
+def fresh_seconds(script, args, env, imports=IMPORTS):
+    """The last number script prints, run after imports (IMPORTS) in a new interpreter."""
+    run = subprocess.run([sys.executable, "-c", imports + script, *args], cwd=ROOT,
                          capture_output=True, text=True, env=dict(os.environ, **env))
     if run.returncode:
         lines = run.stderr.strip().splitlines() or ["(no output)"]
