@@ -8,7 +8,10 @@ vector of W = G C lanes that LLVM splits into V = W / L registers (C = 10 with A
 in 5 float32 registers, 4 rows in 5 float64 ones). The
 lanes are column-major by register: lane j of register k holds row row0 + j % G, column
 k + V (j // G), so a register holds P = L / G whole columns of the G rows. Loads read the W
-elements with one contiguous load and permute them; stores permute back and write once.
+elements with one contiguous load and permute them; stores permute back and write once. Where
+a register holds one column (G = L) of rows of C >= L, a full (rows, C) array is read and
+written instead as each row's L-column windows, transposed L x L (transpose): LLVM built the
+W-lane permutes of AVX2 from about 70 shuffles each way (C = 10), the windows take 2 x 24.
 A value of the row alone (a row reduction, a label, the log of a row's sum) is a G-lane
 vector, computed once per G rows and repeated to the lanes (P copies per register). A row
 reduction combines the V registers lane by lane, then the P column groups by halving: no
@@ -171,7 +174,7 @@ class PackedRows:
         return ir.VectorType(ty, width)
 
     def mask(self, lanes):
-        return mathlib.lanes(ir.VectorType(I32, len(lanes)), lanes)
+        return _mask(lanes)
 
     def shuffle(self, v, lanes):
         return self.b.shuffle_vector(v, v, self.mask(lanes))
@@ -213,10 +216,11 @@ class PackedRows:
         if TRANSPOSED_WINDOWS and is_float(mem) and self.transposed(lanes):
             columns = [None] * self.c
             for c0 in self.windows():
-                rows = [self.window(ptr, j, c0, mem) for j in range(self.lanes)]
-                rows = [self.b.load(at, typ=self.vec(mem, self.lanes)) for at in rows]
-                for v in rows:
-                    v.align = byte_size(mem)
+                rows = []
+                for j in range(self.lanes):
+                    rows.append(self.b.load(self.window(ptr, j, c0, mem),
+                                            typ=self.vec(mem, self.lanes)))
+                    rows[-1].align = byte_size(mem)
                 for k, v in enumerate(transpose(self.b, rows)):
                     if columns[c0 + k] is None:
                         columns[c0 + k] = v
@@ -486,6 +490,11 @@ class PackedRows:
                           source_etype=self.em.mem(node))
 
 
+def _mask(lanes):
+    """The shuffle mask constant of these lanes."""
+    return mathlib.lanes(ir.VectorType(I32, len(lanes)), lanes)
+
+
 def transpose(b, rows):
     """The transpose of L registers of L lanes (L a power of two): register k of the result
     holds lane k of every row. log2(L) rounds of two-register shuffles, each swapping the
@@ -499,8 +508,8 @@ def transpose(b, rows):
         for i in range(n):
             if i // h % 2 == 0:
                 a, c = rows[i], rows[i + h]
-                out[i] = b.shuffle_vector(a, c, mathlib.lanes(ir.VectorType(I32, n), keep))
-                out[i + h] = b.shuffle_vector(a, c, mathlib.lanes(ir.VectorType(I32, n), swap))
+                out[i] = b.shuffle_vector(a, c, _mask(keep))
+                out[i + h] = b.shuffle_vector(a, c, _mask(swap))
         rows, h = out, 2 * h
     return rows
 
@@ -514,14 +523,12 @@ def concat(b, regs):
         parts.append(ir.Constant(regs[0].type, ir.Undefined))
     while len(parts) > 1:
         width = 2 * parts[0].type.count
-        parts = [b.shuffle_vector(parts[i], parts[i + 1],
-                                  mathlib.lanes(ir.VectorType(I32, width), range(width)))
+        parts = [b.shuffle_vector(parts[i], parts[i + 1], _mask(range(width)))
                  for i in range(0, len(parts), 2)]
     whole = parts[0]
     if whole.type.count == count * lanes:
         return whole
-    return b.shuffle_vector(whole, whole,
-                            mathlib.lanes(ir.VectorType(I32, count * lanes), range(count * lanes)))
+    return b.shuffle_vector(whole, whole, _mask(range(count * lanes)))
 
 
 def _gather(b, ptr, at, elem):
