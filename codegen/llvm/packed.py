@@ -8,10 +8,11 @@ vector of W = G C lanes that LLVM splits into V = W / L registers (C = 10 with A
 in 5 float32 registers, 4 rows in 5 float64 ones). The
 lanes are column-major by register: lane j of register k holds row row0 + j % G, column
 k + V (j // G), so a register holds P = L / G whole columns of the G rows. Loads read the W
-elements with one contiguous load and permute them; stores permute back and write once. Where
-a register holds one column (G = L) of rows of C >= L, a full (rows, C) array is read and
-written instead as each row's L-column windows, transposed L x L (transpose): LLVM built the
-W-lane permutes of AVX2 from about 70 shuffles each way (C = 10), the windows take 2 x 24.
+elements with one contiguous load and permute them; stores permute back and write once. On
+hosts of up to 256-bit vectors, where G >= 4 rows of C >= G columns pack, a full (rows, C)
+array is read and written instead as each row's G-column windows, transposed G x G
+(transpose) and joined into registers (concat): LLVM built AVX2's W-lane permutes from about
+70 shuffles each way (C = 10), the windows take 2 x 24.
 A value of the row alone (a row reduction, a label, the log of a row's sum) is a G-lane
 vector, computed once per G rows and repeated to the lanes (P copies per register). A row
 reduction combines the V registers lane by lane, then the P column groups by halving: no
@@ -50,8 +51,14 @@ from .lower import (ELEMENTWISE, F32, I1, I8, I32, I64, PTR, VIEWS, _closure, _n
 from .mathlib import type_suffix
 
 MAX_ROW = 16
-#: full (rows, C) arrays load and store as transposed L-column windows (transposed)
+#: full (rows, C) arrays load and store as transposed G-column windows (transposed)
 TRANSPOSED_WINDOWS = True
+#: the fewest rows G that take windows: softmax CE at G = 2 ran 0.99-1.01x against the permutes
+#: (float32 C = 24, 40, float64 C = 20; AVX2, A/B in one process)
+MIN_WINDOW = 4
+#: windows on hosts of vectors up to this many bits: measured on AVX2 (Zen 3); AVX-512's
+#: two-source permutes (vpermt2ps) keep LLVM's, not measured against windows yet
+WINDOW_BITS = 256
 #: rows longer than MAX_ROW pack up to this length, when G rows take at most MAX_VECTOR_BYTES
 LONG_ROW = 64
 #: G doubles from L / gcd(C, L) while the doubled vector takes at most this many bytes (5
@@ -217,14 +224,15 @@ class PackedRows:
             columns = [None] * self.c
             for c0 in self.windows():
                 rows = []
-                for j in range(self.lanes):
+                for j in range(self.g):
                     rows.append(self.b.load(self.window(ptr, j, c0, mem),
-                                            typ=self.vec(mem, self.lanes)))
+                                            typ=self.vec(mem, self.g)))
                     rows[-1].align = byte_size(mem)
                 for k, v in enumerate(transpose(self.b, rows)):
                     if columns[c0 + k] is None:
                         columns[c0 + k] = v
-            return concat(self.b, columns)
+            v = self.w // self.lanes
+            return concat(self.b, [concat(self.b, columns[k::v]) for k in range(v)])
         span = int(lanes.max()) + 1
         v = self.b.load(ptr, typ=self.vec(mem, span))
         v.align = byte_size(mem)
@@ -240,10 +248,14 @@ class PackedRows:
         if sorted(lanes) != list(range(v.type.count)):
             raise AssertionError("a packed sink's lanes cover one span by construction")
         if TRANSPOSED_WINDOWS and is_float(v.type.element) and self.transposed(lanes):
-            L = self.lanes
-            columns = [self.shuffle(v, np.arange(k * L, (k + 1) * L)) for k in range(self.c)]
+            g, regs = self.g, self.w // self.lanes
+            columns = [None] * self.c                 # column k + regs p: register k's part p
+            for k in range(regs):
+                for p in range(self.lanes // g):
+                    at = k * self.lanes + p * g
+                    columns[k + regs * p] = self.shuffle(v, np.arange(at, at + g))
             for c0 in self.windows():      # a window after the first rewrites the same values
-                for j, row in enumerate(transpose(self.b, columns[c0:c0 + L])):
+                for j, row in enumerate(transpose(self.b, columns[c0:c0 + g])):
                     at = self.window(ptr, j, c0, v.type.element)
                     self.b.store(row, at).align = byte_size(v.type.element)
             return
@@ -254,17 +266,17 @@ class PackedRows:
         self.b.store(v, ptr).align = byte_size(v.type.element)
 
     def transposed(self, lanes):
-        """Whether static lane offsets lanes are those of a full (rows, C) array when a
-        register holds one column of the G = L rows (G equal to the lanes, C at least L):
-        register k, lane j at row j, column k."""
-        lane = np.arange(self.w)
-        return self.g == self.lanes <= self.c and len(lanes) == self.w and \
-            np.array_equal(lanes, lane % self.lanes * self.c + lane // self.lanes)
+        """Whether static lane offsets lanes are those of a full (rows, C) array of rows of at
+        least G >= MIN_WINDOW columns: register k's part p (lanes p G ... p G + G - 1)
+        holds column k + V p of the G rows."""
+        pattern = self.patterns["R", self.w] * self.c + self.patterns["C", self.w]
+        return jit.vector_bits() <= WINDOW_BITS and MIN_WINDOW <= self.g <= self.c and \
+            np.array_equal(lanes, pattern)
 
     def windows(self):
-        """First columns of the L-column windows that cover a row of C >= L: every L
+        """First columns of the G-column windows that cover a row of C >= G: every G
         columns, the last moved back to end at the row's end."""
-        return sorted({min(q, self.c - self.lanes) for q in range(0, self.c, self.lanes)})
+        return sorted({min(q, self.c - self.g) for q in range(0, self.c, self.g)})
 
     def window(self, ptr, row, c0, elem):
         return self.b.gep(ptr, [const(I64, row * self.c + c0)], inbounds=True,

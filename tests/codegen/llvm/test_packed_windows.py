@@ -1,6 +1,6 @@
-"""Packed rows (codegen.llvm.packed) where a register holds one column of G = L rows of C >= L
-(float32 C = 8 ... 15 with AVX, float64 C >= 4): their full (rows, C) arrays are read and
-written as L-column windows of each row, transposed (packed.transpose, TRANSPOSED_WINDOWS),
+"""Packed rows (codegen.llvm.packed) of G >= 4 rows of C >= G columns, on vectors of up to 256
+bits (with AVX2 float32 C = 8 ... 16, 18, 20; float64 C = 4 ... 11, 13, 15): their full (rows, C) arrays are read and written
+as G-column windows of each row, transposed (packed.transpose, TRANSPOSED_WINDOWS),
 and one_hot's label compare runs on 32-bit lanes (lower.narrow_label_equal). Both give the
 bits of the W-lane permutes and 64-bit compares they replace."""
 import ctypes
@@ -52,18 +52,20 @@ def test_transpose_and_concat(lanes, extra):
     np.testing.assert_array_equal(out, np.concatenate([square.T.ravel(), a[lanes * lanes:]]))
 
 
-def _windowed(classes, lanes):
-    return packed.packs(classes, lanes) and packed.group(classes, lanes) == lanes <= classes
+def _windowed(classes, lanes, bits):
+    group = packed.group(classes, lanes)
+    return packed.packs(classes, lanes) and bits <= packed.WINDOW_BITS and \
+        packed.MIN_WINDOW <= group <= classes
 
 
-@pytest.mark.parametrize("bits", [128, 256])
+@pytest.mark.parametrize("bits", [128, 256, 512])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("classes", [4, 5, 8, 9, 10, 13, 16])
+@pytest.mark.parametrize("classes", [4, 5, 8, 9, 10, 12, 13, 16, 20, 24, 40])
 def test_windows_give_the_bits_of_the_permutes(bits, dtype, classes, monkeypatch):
     """Softmax CE through the windows against the same kernel through W-lane permutes: the
     same value and gradient bits (rows in whole groups, an overlapping last group, fewer
-    rows than a group), and against lg.evaluate; the windows are taken exactly where a
-    register holds one column and C >= L."""
+    rows than a group), and against lg.evaluate; the windows are taken exactly where G
+    rows of C >= G >= MIN_WINDOW pack, on vectors of at most WINDOW_BITS."""
     if bits > BITS:
         pytest.skip(f"this host's vectors have {BITS} bits")
     monkeypatch.setenv("LOSSGRAPH_CACHE", "0")
@@ -81,7 +83,7 @@ def test_windows_give_the_bits_of_the_permutes(bits, dtype, classes, monkeypatch
             kernels[on] = codegen.compile(loss, wrt=[x], backend="llvm", dtype=dtype,
                                           threads=1, name=f"w{int(on)}")
             kernels[on](x=np.zeros((3, classes), dtype), y=np.zeros(3, np.int64))
-            assert bool(calls) == (on and _windowed(classes, lanes))
+            assert bool(calls) == (on and _windowed(classes, lanes, bits))
         for rows in (3, 5 * lanes, 5 * lanes + 3):
             feed = {"x": (4 * rng.normal(size=(rows, classes))).astype(dtype),
                     "y": rng.integers(0, classes, size=rows)}
