@@ -231,8 +231,8 @@ class PackedRows:
                 for k, v in enumerate(transpose(self.b, rows)):
                     if columns[c0 + k] is None:
                         columns[c0 + k] = v
-            v = self.w // self.lanes
-            return concat(self.b, [concat(self.b, columns[k::v]) for k in range(v)])
+            regs = self.w // self.lanes              # register k: columns k, k + regs, ...
+            return concat(self.b, [concat(self.b, columns[k::regs]) for k in range(regs)])
         span = int(lanes.max()) + 1
         v = self.b.load(ptr, typ=self.vec(mem, span))
         v.align = byte_size(mem)
