@@ -9,10 +9,11 @@ in 5 float32 registers, 4 rows in 5 float64 ones). The
 lanes are column-major by register: lane j of register k holds row row0 + j % G, column
 k + V (j // G), so a register holds P = L / G whole columns of the G rows. Loads read the W
 elements with one contiguous load and permute them; stores permute back and write once. On
-hosts of up to 256-bit vectors, where G >= 4 rows of C >= G columns pack, a full (rows, C)
-array is read and written instead as each row's G-column windows, transposed G x G
-(transpose) and joined into registers (concat): LLVM built AVX2's W-lane permutes from about
-70 shuffles each way (C = 10), the windows take 2 x 24.
+hosts of up to 256-bit vectors, a full (rows, C) array is read and written instead as each
+row's windows of S columns, S = min(G, the largest power of two within C) at least 4, each
+S x S block of S rows transposed (transpose) and the pieces joined into registers (concat):
+LLVM built AVX2's W-lane permutes from about 70 shuffles each way (C = 10), the windows take
+2 x 24.
 A value of the row alone (a row reduction, a label, the log of a row's sum) is a G-lane
 vector, computed once per G rows and repeated to the lanes (P copies per register). A row
 reduction combines the V registers lane by lane, then the P column groups by halving: no
@@ -53,7 +54,7 @@ from .mathlib import type_suffix
 MAX_ROW = 16
 #: full (rows, C) arrays load and store as transposed G-column windows (transposed)
 TRANSPOSED_WINDOWS = True
-#: the fewest rows G that take windows: softmax CE at G = 2 ran 0.99-1.01x against the permutes
+#: the smallest blocks the windows take: softmax CE at G = 2 ran 0.99-1.01x against the permutes
 #: (float32 C = 24, 40, float64 C = 20; AVX2, A/B in one process)
 MIN_WINDOW = 4
 #: windows on hosts of vectors up to this many bits: measured on AVX2 (Zen 3); AVX-512's
@@ -221,16 +222,19 @@ class PackedRows:
         ptr, lanes = self.address(n, idx, width)
         mem = self.em.mem(n)
         if TRANSPOSED_WINDOWS and is_float(mem) and self.transposed(lanes):
-            columns = [None] * self.c
+            side = self.side()
+            parts = [[None] * (self.g // side) for _ in range(self.c)]   # column c, row block
             for c0 in self.windows():
-                rows = []
-                for j in range(self.g):
-                    rows.append(self.b.load(self.window(ptr, j, c0, mem),
-                                            typ=self.vec(mem, self.g)))
-                    rows[-1].align = byte_size(mem)
-                for k, v in enumerate(transpose(self.b, rows)):
-                    if columns[c0 + k] is None:
-                        columns[c0 + k] = v
+                for r in range(self.g // side):
+                    rows = []
+                    for j in range(r * side, (r + 1) * side):
+                        rows.append(self.b.load(self.window(ptr, j, c0, mem),
+                                                typ=self.vec(mem, side)))
+                        rows[-1].align = byte_size(mem)
+                    for k, v in enumerate(transpose(self.b, rows)):
+                        if parts[c0 + k][r] is None:
+                            parts[c0 + k][r] = v
+            columns = [concat(self.b, p) for p in parts]
             regs = self.w // self.lanes              # register k: columns k, k + regs, ...
             return concat(self.b, [concat(self.b, columns[k::regs]) for k in range(regs)])
         span = int(lanes.max()) + 1
@@ -248,16 +252,19 @@ class PackedRows:
         if sorted(lanes) != list(range(v.type.count)):
             raise AssertionError("a packed sink's lanes cover one span by construction")
         if TRANSPOSED_WINDOWS and is_float(v.type.element) and self.transposed(lanes):
-            g, regs = self.g, self.w // self.lanes
-            columns = [None] * self.c                 # column k + regs p: register k's part p
+            side, regs = self.side(), self.w // self.lanes
+            parts = [None] * self.c        # column k + regs p (register k's part p), by row block
             for k in range(regs):
-                for p in range(self.lanes // g):
-                    at = k * self.lanes + p * g
-                    columns[k + regs * p] = self.shuffle(v, np.arange(at, at + g))
+                for p in range(self.lanes // self.g):
+                    at = k * self.lanes + p * self.g
+                    parts[k + regs * p] = [self.shuffle(v, np.arange(a, a + side))
+                                           for a in range(at, at + self.g, side)]
             for c0 in self.windows():      # a window after the first rewrites the same values
-                for j, row in enumerate(transpose(self.b, columns[c0:c0 + g])):
-                    at = self.window(ptr, j, c0, v.type.element)
-                    self.b.store(row, at).align = byte_size(v.type.element)
+                for r in range(self.g // side):
+                    block = transpose(self.b, [parts[c][r] for c in range(c0, c0 + side)])
+                    for j, row in enumerate(block, r * side):
+                        at = self.window(ptr, j, c0, v.type.element)
+                        self.b.store(row, at).align = byte_size(v.type.element)
             return
         if not np.array_equal(lanes, np.arange(v.type.count)):
             v = self.shuffle(v, np.argsort(lanes))
@@ -266,17 +273,23 @@ class PackedRows:
         self.b.store(v, ptr).align = byte_size(v.type.element)
 
     def transposed(self, lanes):
-        """Whether static lane offsets lanes are those of a full (rows, C) array of rows of at
-        least G >= MIN_WINDOW columns: register k's part p (lanes p G ... p G + G - 1)
-        holds column k + V p of the G rows."""
+        """Whether static lane offsets lanes are those of a full (rows, C) array, its
+        windows of side() >= MIN_WINDOW columns: register k's part p (lanes p G ...
+        p G + G - 1) holds column k + V p of the G rows."""
         pattern = self.patterns["R", self.w] * self.c + self.patterns["C", self.w]
-        return jit.vector_bits() <= WINDOW_BITS and MIN_WINDOW <= self.g <= self.c and \
+        return jit.vector_bits() <= WINDOW_BITS and self.side() >= MIN_WINDOW and \
             np.array_equal(lanes, pattern)
 
+    def side(self):
+        """The side of the square blocks the windows transpose: G, or the largest power of
+        two within C when C < G (blocks of that many rows)."""
+        return min(self.g, 1 << (self.c.bit_length() - 1))
+
     def windows(self):
-        """First columns of the G-column windows that cover a row of C >= G: every G
+        """First columns of the side()-column windows that cover a row: every side()
         columns, the last moved back to end at the row's end."""
-        return sorted({min(q, self.c - self.g) for q in range(0, self.c, self.g)})
+        side = self.side()
+        return sorted({min(q, self.c - side) for q in range(0, self.c, side)})
 
     def window(self, ptr, row, c0, elem):
         return self.b.gep(ptr, [const(I64, row * self.c + c0)], inbounds=True,
