@@ -26,13 +26,16 @@ def accepted_dtypes(node, fixed_float=None):
     return frozenset([np.dtype(node.dtype)])
 
 
-def build_check(inputs, fixed_float=None):
-    """ok(*arrays) for the input nodes in order, or None when a dim is a product ("N*T")."""
+def check_terms(inputs, dtype_term):
+    """(terms, consts) of the check that arrays a0, a1, ... fit the input nodes in order:
+    dtype_term(k, node) -> (the term on a{k}.dtype, consts it names); None when a dim is a
+    product ("N*T")."""
     terms, first, consts = [], {}, {"ndarray": np.ndarray}
     for k, node in enumerate(inputs):
         a = f"a{k}"
-        consts[f"D{k}"] = accepted_dtypes(node, fixed_float)
-        terms += [f"type({a}) is ndarray", f"{a}.ndim == {node.ndim}", f"{a}.dtype in D{k}"]
+        dterm, more = dtype_term(k, node)
+        consts.update(more)
+        terms += [f"type({a}) is ndarray", f"{a}.ndim == {node.ndim}", dterm]
         for i, d in enumerate(node.shape):
             if isinstance(d, int):
                 terms.append(f"{a}.shape[{i}] == {d}")
@@ -44,6 +47,16 @@ def build_check(inputs, fixed_float=None):
                 terms.append(f"{a}.shape[{i}] == {first[names[0]]}")
             else:
                 first[names[0]] = f"{a}.shape[{i}]"
+    return terms, consts
+
+
+def build_check(inputs, fixed_float=None):
+    """ok(*arrays) for the input nodes in order, or None when a dim is a product ("N*T")."""
+    found = check_terms(inputs, lambda k, node: (
+        f"a{k}.dtype in D{k}", {f"D{k}": accepted_dtypes(node, fixed_float)}))
+    if found is None:
+        return None
+    terms, consts = found
     params = ", ".join(f"a{k}" for k in range(len(inputs)))
     source = f"def ok({params}):\n    return ({' and '.join(terms) or 'True'})\n"
     namespace = {"__builtins__": {"type": type}, **consts}

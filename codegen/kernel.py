@@ -164,6 +164,8 @@ class Kernel:
             prefer(dtype)
         # a backend may take (arrays, gradient buffers) as they are, without repacking
         self._direct = getattr(self._fn, "call_arrays", None)
+        # and may offer one generated entry that checks and runs plain calls (no out=) alone
+        self._entry, self._fast = getattr(self._fn, "entry", None), None
         self.input_names = tuple(schedule.inputs)
         self.wrt = tuple(w.name for w in schedule.wrt)
         self._n = len(self.input_names)
@@ -174,14 +176,26 @@ class Kernel:
 
     # --- calling
     def __call__(self, *args, out=None, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs:
+            result = fast(args, out)
+            if result is not None:
+                return result
         arrays = args if (not kwargs and len(args) == self._n) else self._gather(args, kwargs)
         if not self._ok(*arrays):
             arrays = self._checked(arrays)
         if out is not None:
             self._check_out(out, arrays)
-        if self._direct is not None:
-            return self._direct(arrays, () if out is None else out)
-        return self._fn(*arrays) if out is None else self._fn(*arrays, *out)
+        if self._direct is None:
+            return self._fn(*arrays) if out is None else self._fn(*arrays, *out)
+        result = self._direct(arrays, () if out is None else out)
+        if fast is None and self._entry is not None:
+            made = self._entry(arrays)      # None: not yet; False: never
+            if made is False:
+                self._entry = None
+            else:
+                self._fast = made
+        return result
 
     def _gather(self, args, kwargs):
         if len(args) > self._n:

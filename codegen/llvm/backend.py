@@ -134,7 +134,8 @@ class Program:
                                    self.ctl_size) if emitters else None
         self.nest_of = {id(st): j for j, st in
                         enumerate(st for st in self.steps if st[0] == "nest")}
-        self.call = fastcall.build(self) or self.general
+        self.lean = fastcall.build(self)
+        self.call = self.lean or self.general
 
     def _emitter_per_step(self, emitters):
         it = iter(emitters)
@@ -488,6 +489,20 @@ class LLVMKernel:
         if call is None:
             call = self._first_call(arrays)
         return call(arrays, outs)
+
+    def entry(self, arrays):
+        """The Kernel's entry (fastcall.build's, which declines with None what it does not
+        take) for calls like arrays once one has run the plain Program; None before that,
+        False when there is none to make (row dims, a Program without the lean call)."""
+        if self.row_dims:
+            return False
+        p = self.programs.get((self._precision(arrays), ()))
+        if p is None or self._calls.get(self._key(arrays)) is not p.call:
+            return None
+        if p.lean is None:
+            return False
+        return fastcall.build(p, (self.stream_input if self.sized else None,
+                                  self.stream_from)) or False
 
     def _first_call(self, arrays):
         """The call of a dispatch key not seen yet. A large call (stream_input at least

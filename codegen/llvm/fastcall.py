@@ -3,16 +3,22 @@
     call(arrays, outs) -> value, (grads...)     (or Program's general path when it declines)
 
 It reads the dims off the input shapes, allocates each sink's array (a gradient in its out=
-buffer when given; 0-d ones no caller keeps are per-thread scratch, made once), fills the
-per-thread control array only when the dims change (one per-thread tuple holds the dims, ctl
-and the scratch), makes one native call (the kernel's entry, a builtin: jit.add_py_entry;
-from drive.SPLIT_FROM elements codegen.llvm.drive's driver, on the native helper too) and
-returns the arrays it allocated: about 0.9 us at N = 10 (BCE) where the
-general path (lookups per slot) takes several times that, and about half the Python time
-around a large call (cold: the call's data has pushed the interpreter's out of the caches).
-It declines (calls the general path) for inputs that are not C-contiguous native arrays. The
-source is built from slot numbers, dims positions and integers only (no
-user string, no identifier of the graph) and runs in a namespace holding only what it calls.
+buffer when given; the arrays no caller sees are per-thread scratch: 0-d ones made once, the
+others again when the dims change), fills the per-thread control array only when the dims
+change (one per-thread tuple holds the dims, ctl and the scratch), makes one native call (the
+kernel's entry, a builtin: jit.add_py_entry; from drive.SPLIT_FROM elements
+codegen.llvm.drive's driver, on the native helper too) and returns the arrays it allocated:
+about 0.9 us at N = 10 (BCE) where the general path (lookups per slot) takes several times
+that, and about half the Python time around a large call (cold: the call's data has pushed the
+interpreter's out of the caches). It declines (calls the general path) for inputs that are
+not C-contiguous native arrays.
+
+The same source with Kernel's argument checks in front (`entry=`) is the Kernel's entry for
+plain calls: Kernel's checks, the dispatch on precision and this function's were about 1.3 us
+of a 2.9 us BCE call at N = 10 on a Zen 3 host, one function checking it all 1.6 us in all.
+
+The source is built from slot numbers, dims positions and integers only (no user string, no
+identifier of the graph) and runs in a namespace holding only what it calls.
 """
 from __future__ import annotations
 
@@ -20,12 +26,19 @@ import threading
 
 import numpy as np
 
+from ..argcheck import accepted_dtypes, check_terms
 from ..generated import compiled
 from . import drive
 
 
-def build(program):
-    """call(arrays, outs) for program, or None when its outputs need the general path."""
+def build(program, entry=None):
+    """call(arrays, outs) for program, or None when its outputs need the general path.
+
+    With entry=(k, limit) (k: an input position or None), the Kernel's entry instead: it
+    returns None, to send the call down the Kernel's general path, unless outs is None and
+    arrays are the program's inputs exactly (count, type, rank, static and repeated dims, each
+    dtype the very one the program takes, C-contiguous) and input k takes fewer than limit
+    bytes; its checks stand for Kernel's and the general path's."""
     plan, steps = program.plan, program.steps
     if not program.one_call or program.bind_needed or program.fn is None:
         return None
@@ -43,10 +56,25 @@ def build(program):
           "sched_for": program._sched, "drive": drive, "THREADS": program.threads}
     n_in = len(program.input_nodes)
     args = [f"a{i}" for i in range(n_in)]
-    lines = ["def call(arrays, outs):",
-             f"    {', '.join(args)}{',' if n_in == 1 else ''} = arrays"]
-    ok = " and ".join(f"{a}.flags.carray and {a}.dtype.isnative" for a in args) or "True"
-    lines += [f"    if not ({ok}):", "        return slow(arrays, outs)"]
+    lines = ["def call(arrays, outs):"]
+    unpack = f"    {', '.join(args)}{',' if n_in == 1 else ''} = arrays"
+    if entry is None:
+        ok = " and ".join(f"{a}.flags.carray and {a}.dtype.isnative" for a in args) or "True"
+        lines += [unpack, f"    if not ({ok}):", "        return slow(arrays, outs)"]
+    else:
+        found = check_terms(program.input_nodes, lambda k, node: (
+            f"a{k}.dtype is E{k}",
+            {f"E{k}": next(iter(accepted_dtypes(node, program.float_t)))}))
+        if found is None:
+            return None
+        terms, consts = found
+        ns.update(consts)
+        terms += [f"{a}.flags.carray" for a in args]
+        k, limit = entry
+        if k is not None:
+            terms.append(f"a{k}.nbytes < {int(limit)}")
+        lines += [f"    if outs is not None or len(arrays) != {n_in}:", "        return None",
+                  unpack, f"    if not ({' and '.join(terms)}):", "        return None"]
     for j, (k, ax) in enumerate(program.dim_source):
         lines.append(f"    d{j} = a{k}.shape[{ax}]")
 
@@ -71,21 +99,27 @@ def build(program):
     # 1.9 us call at N = 10)
     scratch = [slot for slot, (spec, dtype, ident) in writes.items()
                if not spec and ident is None and slot not in grads]
+    # and the others no caller sees (a row's max, ...): per-thread, made again when the dims
+    # change (two such np.empty calls were 0.6 us of a 2.4 us softmax CE call at N = 1)
+    sized = {slot: "(" + "".join(f"{t}, " for t in size(spec)) + ")"
+             for slot, (spec, dtype, ident) in writes.items()
+             if spec and ident is None and slot not in outs}
     for slot, (spec, dtype, ident) in writes.items():
         ns[f"T{slot}"] = np.dtype(dtype)
         shape = "(" + "".join(f"{t}, " for t in size(spec)) + ")"
-        if slot in scratch:
+        if slot in scratch or slot in sized:
             continue
         if ident is not None:
             ns[f"I{slot}"] = ident
             lines.append(f"    s{slot} = full({shape}, I{slot}, dtype=T{slot})")
         elif slot in grads:
-            lines.append(f"    s{slot} = outs[{grads[slot]}] if outs else empty({shape}, T{slot})")
+            given = "" if entry else f"outs[{grads[slot]}] if outs else "
+            lines.append(f"    s{slot} = {given}empty({shape}, T{slot})")
         else:
             lines.append(f"    s{slot} = empty({shape}, T{slot})")
     dims = ", ".join(f"d{j}" for j in range(len(program.dim_source)))
-    held = "".join(f"s{k}, " for k in scratch)
-    made = "".join(f"empty((), T{k}), " for k in scratch)
+    held = "".join(f"s{k}, " for k in scratch + list(sized))
+    made = "".join(f"empty((), T{k}), " for k in scratch) + "None, " * len(sized)
     dims_tuple = f"({dims}{',' if len(program.dim_source) == 1 else ''})"
     lines += ["    try:", f"        key, ctl, {held} = local.state",
               "    except AttributeError:",
@@ -93,6 +127,7 @@ def build(program):
               f"    if key != {dims_tuple}:"]
     if program.dim_source:
         lines.append(f"        ctl[:{len(program.dim_source)}] = ({dims},)")
+    lines += [f"        s{k} = empty({shape}, T{k})" for k, shape in sized.items()]
     for st, n0 in zip(steps, n0s):
         cell = st[5]
         lines += [f"        ctl[{cell}] = 1.0", f"        ctl[{cell + 1}] = 0.0",
@@ -132,7 +167,8 @@ def build(program):
         gs = ", ".join(f"s{k}" for k in program.grad_slots)
         lines.append(f"    return {value}, ({gs},)")
     source = "\n".join(lines) + "\n"
-    ns["__builtins__"] = {"max": max, "AttributeError": AttributeError}
+    ns["__builtins__"] = {"max": max, "AttributeError": AttributeError, "type": type,
+                          "len": len}
     exec(compiled(source, "<lossgraph llvm call>"), ns)
     call = ns["call"]
     call.source = source
