@@ -175,3 +175,44 @@ def test_builtin_entry_releases_the_gil_and_keeps_its_code():
     assert f((cells,)) is None
     setter.join()
     assert cells[1] == 2                 # 3: the flag never came (the GIL was held)
+
+
+def _summing_loop():
+    """double f(double *p, i64 n): a sum over p[0..n), a loop LSR rewrites on x86."""
+    module = jit.new_module()
+    d, i64 = ir.DoubleType(), ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(d, [ir.PointerType(), i64]), name="sums")
+    entry, loop, done = (fn.append_basic_block(n) for n in ("entry", "loop", "done"))
+    b = ir.IRBuilder(entry)
+    b.branch(loop)
+    b.position_at_end(loop)
+    i, acc = b.phi(i64), b.phi(d)
+    x = b.load(b.gep(fn.args[0], [b.mul(i, ir.Constant(i64, 3))], source_etype=d), typ=d)
+    acc2 = b.fadd(acc, x)
+    i2 = b.add(i, ir.Constant(i64, 1))
+    i.add_incoming(ir.Constant(i64, 0), entry)
+    i.add_incoming(i2, loop)
+    acc.add_incoming(ir.Constant(d, 0.0), entry)
+    acc.add_incoming(acc2, loop)
+    b.cbranch(b.icmp_signed("<", i2, fn.args[1]), loop, done)
+    b.position_at_end(done)
+    b.ret(acc2)
+    return module
+
+
+def test_codegen_flags_are_on_for_our_machine_code_alone():
+    """The kernel's asm is made with CODEGEN_FLAGS, and the process's LLVM is left with its
+    defaults (what another llvmlite user emits) after each compile of ours."""
+    llvm = jit._llvm()
+    module = _summing_loop()
+    jm = jit.compile_module(module)
+    text = jm.optimized_ir
+    default = jit.target_machine().emit_assembly(llvm.parse_assembly(text))
+    with jit._LOCK, jit.machine_options():
+        ours = jit.target_machine().emit_assembly(llvm.parse_assembly(text))
+    assert jm.asm == ours != default and "disable-lsr" in jit.CODEGEN_FLAGS
+    assert jit.target_machine().emit_assembly(llvm.parse_assembly(text)) == default
+    assert "disable-lsr" in jit.toolchain()
+    f = jm.function("sums", ctypes.c_double, ctypes.c_void_p, ctypes.c_int64)
+    a = np.arange(30.0)
+    assert f(a.ctypes.data, 10) == a[::3].sum()
