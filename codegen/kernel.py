@@ -16,6 +16,8 @@ returns a dict: "fn" (called as fn(*arrays, *gradient buffers)) and any of "sour
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 import lossgraph as lg
@@ -167,6 +169,9 @@ class Kernel:
         # and may offer one generated entry that checks and runs plain calls (no out=) alone
         self._entry, self._fast = getattr(self._fn, "entry", None), None
         self.input_names = tuple(schedule.inputs)
+        names = self.input_names
+        self._pick = operator.itemgetter(*names) if len(names) > 1 else \
+            (lambda kw: (kw[names[0]],)) if names else (lambda kw: ())
         self.wrt = tuple(w.name for w in schedule.wrt)
         self._n = len(self.input_names)
         self._ok = build_check(list(schedule.inputs.values()), dtype) or \
@@ -177,8 +182,17 @@ class Kernel:
     # --- calling
     def __call__(self, *args, out=None, **kwargs):
         fast = self._fast
-        if fast is not None and not kwargs:
-            result = fast(args, out)
+        if fast is not None:
+            if not kwargs:
+                result = fast(args, out)
+            elif args or len(kwargs) != self._n:
+                result = None
+            else:                                   # every input by name, in any order
+                try:
+                    picked = self._pick(kwargs)
+                except KeyError:
+                    picked = None
+                result = None if picked is None else fast(picked, out)
             if result is not None:
                 return result
         arrays = args if (not kwargs and len(args) == self._n) else self._gather(args, kwargs)

@@ -176,3 +176,32 @@ def test_input_names_never_reach_the_entry_source():
     k(x, z)
     assert "import" not in k._fast.source and "lambda" not in k._fast.source
     _same(k(x, z), k(x, z, out=(np.empty_like(x),)))
+
+
+def test_plain_calls_by_position_or_by_name_never_reach_the_general_path():
+    k = _mse()
+    x, z = _feed(21, "float32")
+    want = k(x, z)
+
+    def general(*args):
+        raise AssertionError("the general path ran")
+    k._direct = general
+    _same(k(x, z), want)
+    _same(k(x=x, z=z), want)
+    _same(k(z=z, x=x), want)
+    with pytest.raises(AssertionError, match="general path"):
+        k(x, z=z)                   # mixed: the general path
+
+
+def test_calls_by_name_the_entry_declines_get_the_general_errors():
+    k = _mse()
+    x, z = _feed(8, "float32")
+    want = k(x=x, z=z)
+    assert k._fast is not None
+    with pytest.raises(InputError):
+        k(x=x, y=z)
+    with pytest.raises(InputError):
+        k(x=x)
+    with pytest.raises(InputError):
+        k(x=x, z=z, w=z)
+    _same(k(x=x, z=z), want)
