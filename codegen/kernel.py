@@ -171,7 +171,7 @@ class Kernel:
         self.input_names = tuple(schedule.inputs)
         names = self.input_names
         self._pick = operator.itemgetter(*names) if len(names) > 1 else \
-            (lambda kw: (kw[names[0]],)) if names else (lambda kw: ())
+            (lambda kw: tuple(kw[n] for n in names))       # itemgetter of one: not a tuple
         self.wrt = tuple(w.name for w in schedule.wrt)
         self._n = len(self.input_names)
         self._ok = build_check(list(schedule.inputs.values()), dtype) or \

@@ -101,12 +101,13 @@ def build(program, entry=None):
                if not spec and ident is None and slot not in grads]
     # and the others no caller sees (a row's max, ...): per-thread, made again when the dims
     # change (two such np.empty calls were 0.6 us of a 2.4 us softmax CE call at N = 1)
-    sized = {slot: "(" + "".join(f"{t}, " for t in size(spec)) + ")"
-             for slot, (spec, dtype, ident) in writes.items()
-             if spec and ident is None and slot not in outs}
+    shapes = {slot: "(" + "".join(f"{t}, " for t in size(spec)) + ")"
+              for slot, (spec, dtype, ident) in writes.items()}
+    sized = [slot for slot, (spec, dtype, ident) in writes.items()
+             if spec and ident is None and slot not in outs]
     for slot, (spec, dtype, ident) in writes.items():
         ns[f"T{slot}"] = np.dtype(dtype)
-        shape = "(" + "".join(f"{t}, " for t in size(spec)) + ")"
+        shape = shapes[slot]
         if slot in scratch or slot in sized:
             continue
         if ident is not None:
@@ -118,7 +119,7 @@ def build(program, entry=None):
         else:
             lines.append(f"    s{slot} = empty({shape}, T{slot})")
     dims = ", ".join(f"d{j}" for j in range(len(program.dim_source)))
-    held = "".join(f"s{k}, " for k in scratch + list(sized))
+    held = "".join(f"s{k}, " for k in scratch + sized)
     made = "".join(f"empty((), T{k}), " for k in scratch) + "None, " * len(sized)
     dims_tuple = f"({dims}{',' if len(program.dim_source) == 1 else ''})"
     lines += ["    try:", f"        key, ctl, {held} = local.state",
@@ -127,7 +128,7 @@ def build(program, entry=None):
               f"    if key != {dims_tuple}:"]
     if program.dim_source:
         lines.append(f"        ctl[:{len(program.dim_source)}] = ({dims},)")
-    lines += [f"        s{k} = empty({shape}, T{k})" for k, shape in sized.items()]
+    lines += [f"        s{k} = empty({shapes[k]}, T{k})" for k in sized]
     for st, n0 in zip(steps, n0s):
         cell = st[5]
         lines += [f"        ctl[{cell}] = 1.0", f"        ctl[{cell + 1}] = 0.0",
