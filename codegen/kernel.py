@@ -166,7 +166,7 @@ class Kernel:
             prefer(dtype)
         # a backend may take (arrays, gradient buffers) as they are, without repacking
         self._direct = getattr(self._fn, "call_arrays", None)
-        # and may offer one generated entry that checks and runs plain calls (no out=) alone
+        # and may offer one generated entry that checks and runs plain calls alone
         self._entry, self._fast = getattr(self._fn, "entry", None), None
         self.input_names = tuple(schedule.inputs)
         names = self.input_names
@@ -204,7 +204,7 @@ class Kernel:
             return self._fn(*arrays) if out is None else self._fn(*arrays, *out)
         result = self._direct(arrays, () if out is None else out)
         if fast is None and self._entry is not None:
-            made = self._entry(arrays)      # None: not yet; False: never
+            made = self._entry(arrays, self._fits)      # None: not yet; False: never
             if made is False:
                 self._entry = None
             else:

@@ -490,10 +490,11 @@ class LLVMKernel:
             call = self._first_call(arrays)
         return call(arrays, outs)
 
-    def entry(self, arrays):
+    def entry(self, arrays, fits):
         """The Kernel's entry (fastcall.build's, which declines with None what it does not
-        take) for calls like arrays once one has run the plain Program; None before that,
-        False when there is none to make (row dims, a Program without the lean call)."""
+        take; fits: Kernel's check of out=) for calls like arrays once one has run the plain
+        Program; None before that, False when there is none to make (row dims, a Program
+        without the lean call)."""
         if self.row_dims:
             return False
         p = self.programs.get((self._precision(arrays), ()))
@@ -502,7 +503,7 @@ class LLVMKernel:
         if p.lean is None:
             return False
         return fastcall.build(p, (self.stream_input if self.sized else None,
-                                  self.stream_from)) or False
+                                  self.stream_from, fits)) or False
 
     def _first_call(self, arrays):
         """The call of a dispatch key not seen yet. A large call (stream_input at least

@@ -34,11 +34,12 @@ from . import drive
 def build(program, entry=None):
     """call(arrays, outs) for program, or None when its outputs need the general path.
 
-    With entry=(k, limit) (k: an input position or None), the Kernel's entry instead: it
-    returns None, to send the call down the Kernel's general path, unless outs is None and
-    arrays are the program's inputs exactly (count, type, rank, static and repeated dims, each
-    dtype the very one the program takes, C-contiguous) and input k takes fewer than limit
-    bytes; its checks stand for Kernel's and the general path's."""
+    With entry=(k, limit, fits) (k: an input position or None), the Kernel's entry instead:
+    it returns None, to send the call down the Kernel's general path, unless arrays are the
+    program's inputs exactly (count, type, rank, static and repeated dims, each dtype the very
+    one the program takes, C-contiguous), input k takes fewer than limit bytes and outs is
+    None or a tuple that fits(outs, *arrays) accepts (Kernel's own check of out=); its checks
+    stand for Kernel's and the general path's."""
     plan, steps = program.plan, program.steps
     if not program.one_call or program.bind_needed or program.fn is None:
         return None
@@ -70,10 +71,11 @@ def build(program, entry=None):
         terms, consts = found
         ns.update(consts)
         terms += [f"{a}.flags.carray" for a in args]
-        k, limit = entry
+        k, limit, ns["fits"] = entry
         if k is not None:
             terms.append(f"a{k}.nbytes < {int(limit)}")
-        lines += [f"    if outs is not None or len(arrays) != {n_in}:", "        return None",
+        terms.append(f"(outs is None or type(outs) is tuple and fits(outs, {', '.join(args)}))")
+        lines += [f"    if len(arrays) != {n_in}:", "        return None",
                   unpack, f"    if not ({' and '.join(terms)}):", "        return None"]
     for j, (k, ax) in enumerate(program.dim_source):
         lines.append(f"    d{j} = a{k}.shape[{ax}]")
@@ -114,7 +116,7 @@ def build(program, entry=None):
             ns[f"I{slot}"] = ident
             lines.append(f"    s{slot} = full({shape}, I{slot}, dtype=T{slot})")
         elif slot in grads:
-            given = "" if entry else f"outs[{grads[slot]}] if outs else "
+            given = f"outs[{grads[slot]}] if outs {'is not None' if entry else ''} else "
             lines.append(f"    s{slot} = {given}empty({shape}, T{slot})")
         else:
             lines.append(f"    s{slot} = empty({shape}, T{slot})")
@@ -169,7 +171,7 @@ def build(program, entry=None):
         lines.append(f"    return {value}, ({gs},)")
     source = "\n".join(lines) + "\n"
     ns["__builtins__"] = {"max": max, "AttributeError": AttributeError, "type": type,
-                          "len": len}
+                          "len": len, "tuple": tuple}
     exec(compiled(source, "<lossgraph llvm call>"), ns)
     call = ns["call"]
     call.source = source

@@ -56,7 +56,7 @@ def test_the_entry_is_made_by_a_first_plain_call_and_gives_the_general_bits():
     assert k._fast is not None and "def call(arrays, outs):" in k._fast.source
     buf = np.empty_like(x)
     _same(k(x, z), first)
-    _same(k(x, z, out=(buf,)), first)          # out= goes the general way, same bits
+    _same(k(x, z, out=(buf,)), first)          # into out=, the same bits
     grad = 2 * (x.astype(np.float64) - z) / x.size
     np.testing.assert_allclose(k(x, z)[1][0], grad, rtol=1e-5)
 
@@ -189,8 +189,30 @@ def test_plain_calls_by_position_or_by_name_never_reach_the_general_path():
     _same(k(x, z), want)
     _same(k(x=x, z=z), want)
     _same(k(z=z, x=x), want)
+    buf = np.full_like(x, np.nan)
+    value, (grad,) = k(x, z, out=(buf,))
+    assert grad is buf
+    _same((value, (buf,)), want)
     with pytest.raises(AssertionError, match="general path"):
         k(x, z=z)                   # mixed: the general path
+
+
+def test_bad_out_buffers_get_the_general_errors_after_the_entry_is_made():
+    k = _mse()
+    x, z = _feed(16, "float32")
+    want = k(x, z)
+    assert k._fast is not None
+    buf = np.empty_like(x)
+    for bad, match in (([buf], "out must be a tuple"), ((buf, buf), "out must be a tuple"),
+                       ((buf[:5],), "shape"), ((buf.astype(np.float64),), "dtype"),
+                       ((x,), "overlap|share|input"), ((buf[::-1],), "C-contiguous")):
+        with pytest.raises(InputError, match=match):
+            k(x, z, out=bad)
+    ro = np.empty_like(x)
+    ro.flags.writeable = False
+    with pytest.raises(InputError, match="writeable"):
+        k(x, z, out=(ro,))
+    _same(k(x, z, out=(buf,)), want)
 
 
 def test_calls_by_name_the_entry_declines_get_the_general_errors():
