@@ -236,18 +236,17 @@ def small_call(w, repeat=2000):
             "hand numpy": hand_peer(w, arrays)}
     if _installed("jax"):
         runs["jax.jit"] = jax_peer(w, arrays)
-    out = {}
-    for name, fn in runs.items():
+    for fn in runs.values():
         for _ in range(repeat // 4):
             fn()
-        blocks = []
-        for _ in range(7):
+    blocks = {name: [] for name in runs}
+    for _ in range(7):              # rounds interleaved: the host's slow phases hit all alike
+        for name, fn in runs.items():
             t0 = time.perf_counter()
             for _ in range(repeat):
                 fn()
-            blocks.append((time.perf_counter() - t0) / repeat)
-        out[name] = statistics.median(blocks)
-    return out
+            blocks[name].append((time.perf_counter() - t0) / repeat)
+    return {name: statistics.median(b) for name, b in blocks.items()}
 
 
 def _symbolic_ce(threads):
@@ -356,8 +355,8 @@ def main(argv=None):
             jax_first = jax_compile_time(WORKLOADS[name], "float32")
             line += f"; jax.jit first call {jax_first * 1e3:.1f} (cold takes {cold / jax_first:.2f}x)"
         print(line)
-    print("\n## one call at N = 10 (one row for softmax CE), float32 (us; median of 7 blocks of "
-          "2000 calls after 500 warm-up calls)")
+    print("\n## one call at N = 10 (one row for softmax CE), float32 (us; median of 7 rounds of "
+          "2000 calls per contestant, the contestants interleaved, after 500 warm-up calls)")
     for name in names:
         row = small_call(WORKLOADS[name])
         print(f"{name}: " + ", ".join(f"{k} {v * 1e6:.1f}" for k, v in row.items()))
