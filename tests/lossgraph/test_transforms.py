@@ -3,7 +3,6 @@ contract: unused arguments get zero gradients, keyword arguments pass through, h
 argnums tuples, parameter names as input names, nesting, and the per-signature caches.
 Gradients are checked against central differences in float64."""
 import collections
-import threading
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import pytest
 import lossgraph as lg
 import lossgraph.pipeline
 
+from ..threads import in_threads
 from .references import assert_close, central_difference
 
 
@@ -358,21 +358,14 @@ def test_steady_state_calls_do_not_re_derive(derive_calls):
 
 def test_transform_cache_is_thread_safe():
     g = lg.grad(lambda x: lg.sum(x * x * x))
-    errors, results = [], {}
+    results = {}
 
     def work(k):
-        try:
-            for n in range(1, 12):
-                x = np.full(n, float(k))
-                results[(k, n)] = np.array_equal(g(x), 3 * x * x)
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and all(results.values()) and len(results) == 44
+        for n in range(1, 12):
+            x = np.full(n, float(k))
+            results[(k, n)] = np.array_equal(g(x), 3 * x * x)
+    in_threads(work, 4)
+    assert all(results.values()) and len(results) == 44
     assert len(g.cache) == 11
 
 

@@ -5,8 +5,6 @@ byte-swapped or subclassed arrays, a call large enough to stream) goes down the 
 and gets its answer or error there; what it runs gets the general path's bits. The
 intermediates no caller sees (a softmax row's max and sum) are per-thread, made again when the
 dims change."""
-import threading
-
 import numpy as np
 import pytest
 
@@ -15,6 +13,8 @@ import lossgraph as lg
 from codegen.llvm import emit
 from lossgraph.errors import DTypeError, InputError, ShapeError
 from zoo import losses as L
+
+from ...threads import in_threads
 
 X = lg.input("x", shape=("N",))
 Z = lg.input("z", shape=("N",))
@@ -136,20 +136,11 @@ def test_python_threads_with_different_sizes_share_one_entry():
     feeds = [(rng.normal(size=(n, 7)).astype(np.float32), rng.integers(0, 7, size=n))
              for n in (3, 8, 21, 64)]
     wants = [k(p, y) for p, y in feeds]
-    errors = []
 
     def work(j):
-        try:
-            for _ in range(300):
-                _same(k(*feeds[j]), wants[j])
-        except BaseException as exc:
-            errors.append(exc)
-    threads = [threading.Thread(target=work, args=(j,)) for j in range(len(feeds))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+        for _ in range(300):
+            _same(k(*feeds[j]), wants[j])
+    in_threads(work, len(feeds))
 
 
 @pytest.mark.skipif(not emit.streams_on_host(), reason="streaming stores on x86 AVX hosts")

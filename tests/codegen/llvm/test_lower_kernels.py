@@ -1,7 +1,6 @@
 """The LLVM backend's lowering: every op has an entry, the benchmark loops vectorize, two threads
 give the bits of one, out= buffers, odd input arrays, hostile names, concurrent calls."""
 import re
-import threading
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import zoo
 from codegen.llvm import drive, lower
 from lossgraph.ops import OPS
 
+from ...threads import in_threads
 from .host import LANES, VECTOR, flat_interleave
 
 
@@ -139,19 +139,12 @@ def test_hostile_input_names_compile_and_never_reach_the_ir(name):
 def test_concurrent_calls_are_correct(kernels):
     feeds = [_feed("softmax_ce", 4000 + 10 * i, np.random.default_rng(10 + i)) for i in range(4)]
     want = [kernels["softmax_ce"](**f) for f in feeds]
-    errors = []
 
     def work(i):
         for _ in range(20):
             v, (g,) = kernels["softmax_ce"](**feeds[i])
-            if v != want[i][0] or not np.array_equal(g, want[i][1][0]):
-                errors.append(i)
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+            assert v == want[i][0] and np.array_equal(g, want[i][1][0]), i
+    in_threads(work, 4)
 
 
 def test_unknown_option_and_bad_threads_are_clear_errors():

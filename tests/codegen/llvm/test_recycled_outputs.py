@@ -1,8 +1,6 @@
 """Returned arrays of at least fastcall.RECYCLE bytes are recycled: a call may hand back the
 array its slot returned two calls before, when nothing holds it any more (not the array, not a
 view of it). An array anyone still holds is never written again. RECYCLE is made small here."""
-import threading
-
 import numpy as np
 import pytest
 
@@ -10,6 +8,8 @@ import codegen
 import lossgraph as lg
 from codegen.llvm import fastcall
 from zoo import losses as L
+
+from ...threads import in_threads
 
 X = lg.input("x", shape=("N",))
 Z = lg.input("z", shape=("N",))
@@ -78,19 +78,10 @@ def test_small_outputs_and_out_buffers_are_not_pooled(monkeypatch, kernel):
 
 def test_threads_recycle_their_own_buffers(kernel):
     data = feeds(4, seed=2)
-    errors = []
 
     def work(j):
-        try:
-            x, z = data[j]
-            for _ in range(200):
-                value, (g,) = kernel(x, z)
-                np.testing.assert_allclose(g, want(x, z), rtol=1e-5, atol=1e-9)
-        except BaseException as exc:
-            errors.append(exc)
-    threads = [threading.Thread(target=work, args=(j,)) for j in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+        x, z = data[j]
+        for _ in range(200):
+            value, (g,) = kernel(x, z)
+            np.testing.assert_allclose(g, want(x, z), rtol=1e-5, atol=1e-9)
+    in_threads(work, 4)

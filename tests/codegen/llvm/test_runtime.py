@@ -19,6 +19,7 @@ import pytest
 from codegen.llvm import runtime
 from lossgraph.errors import DTypeError, InputError, OptionError, ShapeError
 
+from ...threads import in_threads
 from .accuracy import ulp_errors
 
 DTYPES = ["float32", "float64"]
@@ -151,21 +152,13 @@ def test_several_python_threads_calling_one_kernel(bce):
     cases = [inputs(n, "float32", seed=s) for s, n in
              enumerate([100, 5000, runtime.SPLIT_FROM + 64, 33, runtime.SPLIT_FROM + 1])]
     want = [k(x, z) for x, z in cases]
-    failures = []
 
     def work(i):
         for r in range(6):
             j = (i + r) % len(cases)
             value, grad = k(*cases[j], threads=1 + (r % 2))
-            if value != want[j][0] or not np.array_equal(grad, want[j][1]):
-                failures.append((i, j))
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures
+            assert value == want[j][0] and np.array_equal(grad, want[j][1]), (i, j)
+    in_threads(work, 4)
 
 
 def test_offsets_found_on_live_objects():
