@@ -6,7 +6,7 @@ import pytest
 
 import codegen
 import lossgraph as lg
-from codegen.llvm import fastcall
+from codegen.llvm import drive, fastcall
 from zoo import losses as L
 
 from ...threads import in_threads
@@ -85,3 +85,19 @@ def test_threads_recycle_their_own_buffers(kernel):
             value, (g,) = kernel(x, z)
             np.testing.assert_allclose(g, want(x, z), rtol=1e-5, atol=1e-9)
     in_threads(work, 4)
+
+
+def test_calls_split_over_both_threads_recycle_too(monkeypatch):
+    monkeypatch.setattr(fastcall, "RECYCLE", 256)
+    k = codegen.compile(L.squared_error(X, Z, reduction="mean"), wrt=[X], backend="llvm",
+                        threads=2, name="recycle_two_threads")
+    n = 2 * drive.SPLIT_FROM + 100
+    rng = np.random.default_rng(5)
+    pointers = []
+    for _ in range(6):
+        x, z = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
+        value, (g,) = k(x, z)
+        np.testing.assert_allclose(g, 2 * (x.astype(np.float64) - z) / n, rtol=1e-5,
+                                   atol=1e-12)
+        pointers.append(g.ctypes.data)
+    assert len(set(pointers[2:])) == 2
