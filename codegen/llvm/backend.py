@@ -18,7 +18,8 @@ every loop is written as vectors by the emitter). A call then:
     partials combined in unit order (the bits never depend on the thread count); with a
     fallback op, each nest alone (large: the same driver, that nest's units only) and the
     fallback op by its NumPy implementation between them;
-    returns fresh arrays (never an input or a view of one): value, (grads...) as the NumPy
+    returns fresh arrays (never an input or a view of one; from fastcall.RECYCLE bytes, one
+    returned two calls before that nothing holds any more): value, (grads...) as the NumPy
     backend does.
 
 A kernel with row dims (codegen.llvm.specialize: a symbolic C of a nest over (N, C)) runs a
