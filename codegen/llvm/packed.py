@@ -181,11 +181,8 @@ class PackedRows:
     def vec(self, ty, width):
         return ir.VectorType(ty, width)
 
-    def mask(self, lanes):
-        return _mask(lanes)
-
     def shuffle(self, v, lanes):
-        return self.b.shuffle_vector(v, v, self.mask(lanes))
+        return self.b.shuffle_vector(v, v, _mask(lanes))
 
     def spread(self, v):
         """A row value (G lanes) in W lanes."""
