@@ -83,7 +83,8 @@ def sum_with_dot(a, x, y, combine):
 def softmax_parts(x, axis):
     """(m, e, s) along axis: m = max x (0 where not finite), e = e^(x - m), s = sum e.
 
-    softmax = e / s, logsumexp = log s + m, log_softmax = x - (log s + m). The ufuncs'
+    softmax = e / s, logsumexp = log s + m, log_softmax = (x - m) - log s (no cancellation
+    where x and m are large: x - m is exact near the max). The ufuncs'
     reduce methods are np.max and np.sum without their per-call wrapper (a third of the cost
     of a small call).
     """

@@ -98,7 +98,7 @@ def _softmax(em, node, a, out):
 
 def _log_softmax(em, node, a, out):
     (m, _, s), _ = _softmax_parts(em, node, a)
-    return f"{a[0]} - (np.log({s}) + {m})"
+    return f"({a[0]} - {m}) - np.log({s})"
 
 
 def _reduce(ufunc):

@@ -9,7 +9,9 @@ only adds or drops size-1 axes, else a fallback):
                   computes their input (float sums and products in float64)
     DECOMPOSED    rewritten into the two tables above before planning:
                   logsumexp(x) = log(sum(e^(x - m))) + m, m = max(x) where finite, else 0
-                  softmax(x) = e^(x - m) / sum(e^(x - m)) (0 for an all -inf row); log_softmax(x) = x - (log(sum) + m)
+                  softmax(x) = e^(x - m) / sum(e^(x - m)) (0 for an all -inf row);
+                  log_softmax(x) = (x - m) - log(sum): x - m exact near the max, where
+                  x - (log(sum) + m) lost the digits of log(sum) to m's at large logits
                   one_hot(y)[..., c, ...] = (y == c), the class index read off the loop
     VIEWS         broadcast_to, and reshape that only adds or drops size-1 axes: index maps
     GATHERS       pick(x, y): x read at the label's index (clamped; labels range-checked)
@@ -344,7 +346,7 @@ def _softmax(node, marks):
 def _log_softmax(node, marks):
     x = node.inputs[0]
     m, ms, e, s = _shifted(x, node.attrs["axis"], marks)
-    return make("subtract", x, make("add", make("log", s), ms))
+    return make("subtract", make("subtract", x, ms), make("log", s))
 
 
 def _one_hot(node, marks):

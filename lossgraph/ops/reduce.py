@@ -154,22 +154,24 @@ def _shifted_exp(x, axis, out=None):
     return np.exp(e, out=e), m
 
 
-def _lse(x, axis, memo=None):
-    """log sum e^x along axis, keepdims, in float64 for float32 x (rounded by the caller).
-    With a memo, e^(x - m) and its sums stay there for a softmax of the same x."""
+def _lse_parts(x, axis, memo=None):
+    """(m, log s) along axis, keepdims: the shift of _shifted_exp and log sum e^(x - m), in
+    float64 for float32 x. With a memo, e^(x - m) and its sums stay there for a softmax of
+    the same x, and the parts for a logsumexp or log_softmax of it."""
     if memo is not None and ("lse", axis) in memo:
-        return memo["lse", axis].copy()        # a node's value is its own buffer
+        return memo["lse", axis]
     e, m = _shifted_exp(x, axis)
     s = _sum_of(e, axis, True, wide=True)
-    lse = np.add(np.log(s), m)
+    parts = m, np.log(s, dtype=np.float64)
     if memo is not None:
-        memo["lse", axis], memo["exp", axis] = lse.copy(), (e, s)
-    return lse
+        memo["lse", axis], memo["exp", axis] = parts, (e, s)
+    return parts
 
 
 def _logsumexp(x, axis, keepdims, memo=None):
     x = _as_float(x)
-    out = _lse(x, axis, memo).astype(x.dtype, copy=False)
+    m, log_s = _lse_parts(x, axis, memo)
+    out = np.add(log_s, m).astype(x.dtype, copy=False)
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -183,17 +185,20 @@ def _softmax(x, axis, keepdims=False, out=None, memo=None):
         e, m = _shifted_exp(x, axis, out)
         s = _sum_of(e, axis, True, wide=True)
         if memo is not None:
-            memo["lse", axis] = np.add(np.log(s), m)
+            memo["lse", axis] = m, np.log(s, dtype=np.float64)
     else:
         e, s = hit
     return np.divide(e, np.where(s == 0, 1, s), out=e, casting="same_kind")
 
 
 def _log_softmax(x, axis, keepdims=False, out=None, memo=None):
-    """x - logsumexp(x), with logsumexp kept in float64 for float32 x: one rounding."""
+    """(x - m) - log s: x - m is exact near the max, so large logits keep log s's digits
+    (x - (m + log s) rounds the sum to m's ulp first: 1e-12 at logits of 1e4 in float64,
+    1e-3 in float32); log s in float64 for float32 x."""
     x = _as_float(x)
-    return np.subtract(x, _lse(x, axis, memo), casting="same_kind",
-                       out=np.empty(x.shape, x.dtype) if out is None else out)
+    m, log_s = _lse_parts(x, axis, memo)
+    shifted = np.subtract(x, m, out=np.empty(x.shape, x.dtype) if out is None else out)
+    return np.subtract(shifted, log_s, out=shifted, casting="same_kind")
 
 
 def _prod_vjp(g, ans, x):

@@ -48,9 +48,16 @@ def test_flavour_matches_evaluate(case):
     check(case)
 
 
+#: extreme cases whose gradient is a difference of two probabilities computed apart: MXNet's
+#: CTCLoss over activations of +-1e4 is softmax(x) - the CTC posterior, which are equal at
+#: some entries; there 0 comes out as an ulp of 1/2 (-1.1e-16), from LLVM's log and exp
+#: against NumPy's (each within 2 ulp) feeding the two terms
+CANCELLING = ("mx.CTCLoss-extreme",)
+
+
 @pytest.mark.parametrize("case", EXTREME, ids=[c[0] for c in EXTREME])
 def test_flavour_matches_evaluate_on_extreme_inputs(case):
-    check(case, seed=1)
+    check(case, seed=1, cancels=case[0] in CANCELLING)
 
 
 @pytest.mark.parametrize("case", SPECIAL, ids=[c[0] for c in SPECIAL])
