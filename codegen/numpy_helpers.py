@@ -83,10 +83,9 @@ def sum_with_dot(a, x, y, combine):
 def softmax_parts(x, axis):
     """(m, e, s) along axis: m = max x (0 where not finite), e = e^(x - m), s = sum e.
 
-    softmax = e / s, logsumexp = log s + m, log_softmax = (x - m) - log s (no cancellation
-    where x and m are large: x - m is exact near the max). The ufuncs'
-    reduce methods are np.max and np.sum without their per-call wrapper (a third of the cost
-    of a small call).
+    softmax = e / s, logsumexp = log s + m, log_softmax = (x - m) - log s (log_softmax).
+    The ufuncs' reduce methods are np.max and np.sum without their per-call wrapper (a third
+    of the cost of a small call).
     """
     m = np.maximum.reduce(x, axis=axis, keepdims=True)
     finite = np.isfinite(m)
@@ -95,6 +94,15 @@ def softmax_parts(x, axis):
     e = np.subtract(x, m)
     e = np.exp(e, out=e) if isinstance(e, np.ndarray) else np.exp(e)
     return m, e, np.add.reduce(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x, m, s):
+    """(x - m) - log s from softmax_parts, in one new buffer: x - m is exact near the max, so
+    large logits keep log s's digits."""
+    out = np.subtract(x, m)
+    if not isinstance(out, np.ndarray):
+        return out - np.log(s)
+    return np.subtract(out, np.log(s).astype(out.dtype, copy=False), out=out)
 
 
 def normalized(e, s, reuse=False):
@@ -152,7 +160,7 @@ def fill(out, value, copy=False):
 # helper -> the helpers it calls (copied along); CTC is pasted from lossgraph.ops.ctc
 HELPERS = {
     "InputError": (), "exp_neg_abs": (), "select": (), "sigmoid": (), "softplus": (), "xlogy": (),
-    "sum_with_dot": (), "softmax_parts": (), "normalized": (), "check_labels": ("InputError",),
+    "sum_with_dot": (), "softmax_parts": (), "log_softmax": (), "normalized": (), "check_labels": ("InputError",),
     "one_hot": (), "minus_one_hot": (), "pick": (), "take_along_axis": (),
     "scatter_along_axis": (), "fill": (),
 }

@@ -98,7 +98,7 @@ def _softmax(em, node, a, out):
 
 def _log_softmax(em, node, a, out):
     (m, _, s), _ = _softmax_parts(em, node, a)
-    return f"({a[0]} - {m}) - np.log({s})"
+    return f"log_softmax({a[0]}, {m}, {s})"
 
 
 def _reduce(ufunc):
@@ -184,7 +184,7 @@ LOWERINGS = {
     "min": _reduce("minimum"),
     "logsumexp": Lowering(_logsumexp, helpers=("softmax_parts",)),
     "softmax": Lowering(_softmax, helpers=("softmax_parts", "normalized")),
-    "log_softmax": Lowering(_log_softmax, helpers=("softmax_parts",)),
+    "log_softmax": Lowering(_log_softmax, helpers=("softmax_parts", "log_softmax")),
     "reshape": _call("np.reshape({0}, {shape})", cast=False, view=True),
     "transpose": _call("np.transpose({0}, {perm})", cast=False, view=True),
     "broadcast_to": _call("np.broadcast_to({0}, {shape})", cast=False, view=True),
