@@ -146,7 +146,14 @@ def _ctc(fn):
     def emit(em, node, a, out):
         em.note("CTC: the forward-backward recursions run in the helper functions "
                 "below (pasted from lossgraph.ops.ctc)")
-        return f"{fn}({', '.join(a)}, {node.attrs['blank']!r}, {node.attrs['zero_infinity']!r})"
+        call = f"{fn}({', '.join(a)}, {node.attrs['blank']!r}, {node.attrs['zero_infinity']!r}"
+        # the loss and the gradient of the same inputs share one forward recursion: a memo
+        # dict the first one fills and the second one empties (counted in the first pass)
+        key = ("ctc", *map(id, node.inputs), node.attrs["blank"])
+        if em.shared_users is None or len(em.shared_users.get(key, ())) > 1:
+            memo, _ = em.shared(key, "ctc_memo", "{}")
+            return call + f", memo={memo})"
+        return call + ")"
     return Lowering(emit, cast=False, helpers=("ctc",))
 
 

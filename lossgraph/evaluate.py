@@ -105,9 +105,10 @@ def run(order, env, keep=None):
     """
     values = {}
     if keep is None:
+        memos = _Memos(order)
         with np.errstate(all="ignore"):
             for n in order:
-                values[id(n)] = _apply(n, values, env)
+                values[id(n)] = _apply(n, values, env, memo=memos.memo(n))
         return values
     sched = chunked.schedule(order, env, keep) if chunked.ENABLED else None
     plan = _Plan(sched.flat if sched is not None else order, keep)
@@ -144,14 +145,34 @@ def _run_region(c, values, env, plan, k0):
         plan.release(k0 + j, values)
 
 
+class _Memos:
+    """What ops with shares=True leave for each other about one input, kept only while
+    another of them will read that input (sharers counts them down)."""
+
+    def __init__(self, order):
+        self.memos, self.sharers = {}, {}
+        for n in order:
+            if OPS[n.op].shares:
+                self.sharers[id(n.inputs[0])] = self.sharers.get(id(n.inputs[0]), 0) + 1
+
+    def memo(self, node):
+        """The memo of node's first input while another sharing op will read it (the last
+        one takes what is left, and it is dropped), else None (also for a node that does
+        not share)."""
+        if not OPS[node.op].shares:
+            return None
+        i = id(node.inputs[0])
+        self.sharers[i] -= 1
+        return self.memos.pop(i, None) if not self.sharers[i] else self.memos.setdefault(i, {})
+
+
 class _Plan:
     """Last uses from the topological order, and which buffers are ours to overwrite.
 
     owned: ids of nodes whose value is a fresh array an op impl allocated (never an input,
     a constant or a view). views: root buffer id -> how many live values look into it
     (itself included), so a buffer is reused only when nothing alive still reads it.
-    memos: what ops with shares=True leave for each other about one input, kept only while
-    another of them will read that input (sharers counts them down).
+    memo(node): _Memos's, for the ops with shares=True.
     """
 
     def __init__(self, order, keep):
@@ -166,10 +187,7 @@ class _Plan:
                 self.dying[k].append(i_id)
         self.owned, self.views, self.root_of = set(), {}, {}
         self.safe = True
-        self.memos, self.sharers = {}, {}
-        for n in order:
-            if OPS[n.op].shares:
-                self.sharers[id(n.inputs[0])] = self.sharers.get(id(n.inputs[0]), 0) + 1
+        self.memo = _Memos(order).memo
 
     def track(self, node, out, args, reused=None):
         """Record the new value's root buffer; own it when an impl allocated it, or when it is
@@ -217,12 +235,6 @@ class _Plan:
                 return a
         return None
 
-    def memo(self, node):
-        """The memo of node's first input while another sharing op will read it (the last
-        one takes what is left, and it is dropped), else None."""
-        i = id(node.inputs[0])
-        self.sharers[i] -= 1
-        return self.memos.pop(i, None) if not self.sharers[i] else self.memos.setdefault(i, {})
 
     def release(self, k, values):
         for i_id in self.dying[k]:
@@ -235,7 +247,9 @@ class _Plan:
             values.pop(i_id, None)
 
 
-def _apply(node, values, env, plan=None, k=0):
+def _apply(node, values, env, plan=None, k=0, memo=None):
+    """node's value from its inputs' (values: id -> array). plan: the evaluation's buffer
+    reuse and memos; without one, memo is what a shares=True op gets (None: its own)."""
     op = OPS[node.op]
     dtype = dt.numpy_dtype(node.dtype, env.float_dtype)
     if op.kind == "leaf":
@@ -255,8 +269,10 @@ def _apply(node, values, env, plan=None, k=0):
         buf = plan.reusable(node, k, values, shape, dtype)
         if buf is not None:
             kw["out"] = buf
-    if plan is not None and op.shares:
-        kw["memo"] = plan.memo(node)
+    if plan is not None:
+        memo = plan.memo(node)
+    if memo is not None:
+        kw["memo"] = memo
     out = np.asarray(op.impl(*args, **kw), dtype=dtype)
     if plan is not None:
         plan.track(node, out, args, buf)

@@ -43,6 +43,7 @@ import numpy as np
 from lossgraph import dtypes as dt
 from lossgraph.errors import OptionError
 from lossgraph.evaluate import Env, _apply, bind
+from lossgraph.ops import OPS
 from lossgraph.shapes import _factors
 
 from . import drive, emit, fastcall, jit, lower, specialize
@@ -111,6 +112,13 @@ class Program:
         self.run_cells = np.array([st[5] for st in self.steps if st[0] == "nest"], dtype=np.intp)
         self.one_call = bool(emitters) and all(st[0] == "nest" and not st[8]
                                                for st in self.steps)
+        # fallback ops that share work on one input (ctc_loss and ctc_grad: one forward
+        # recursion) get one memo per call for it
+        readers = {}
+        for st in self.steps:
+            if st[0] == "fallback" and OPS[st[1].op].shares:
+                readers.setdefault(id(st[1].inputs[0]), []).append(id(st[1]))
+        self.sharing = {n for ids in readers.values() if len(ids) > 1 for n in ids}
         self.input_nodes = list(schedule.inputs.values())
         self.input_slots = [slot.get(id(n)) for n in self.input_nodes]
         self.consts = [(slot[id(n)], np.ascontiguousarray(n.attrs["value"],
@@ -224,6 +232,7 @@ class Program:
         if self.one_call:
             self._drive(sizes, vals)
             return self._results(vals, fresh, outs, dimvals)
+        memos = {}
         for st in self.steps:
             if st[0] == "nest":
                 self._run(st, self._alloc(st, vals, dimvals, direct, fresh), vals)
@@ -233,9 +242,11 @@ class Program:
                 dims = dict(zip(self.plan.dims, dimvals))
             env = Env({n.name: a for n, a in zip(self.input_nodes, arrays)}, dims, self.float_t)
             by_id = {id(i): vals[self.slot[id(i)]] for i in node.inputs}
+            memo = memos.setdefault(id(node.inputs[0]), {}) if id(node) in self.sharing \
+                else None
             with np.errstate(all="ignore"):
                 # not np.ascontiguousarray: it makes a 0-d result (a dot of vectors) (1,)
-                vals[k] = np.asarray(_apply(node, by_id, env), order="C")
+                vals[k] = np.asarray(_apply(node, by_id, env, memo=memo), order="C")
         return self._results(vals, fresh, outs, dimvals)
 
     def _alloc(self, st, vals, dimvals, direct, fresh):

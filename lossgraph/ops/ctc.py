@@ -127,37 +127,53 @@ def _shift(a, k):
     return out
 
 
-def _lattice(lp, ext, in_len, lab_len, blank):
-    """Log-space alpha and beta over (T, N, 2S+1), and log p per sample.
+def _skips(ext, blank):
+    """(skip, skip_from) over (N, 2S+1): s-2 -> s may skip a blank unless l'_s is the blank or
+    repeats l'_{s-2}; skip_from marks the s-2 such a skip leaves from."""
+    N, K = ext.shape
+    skip = np.zeros((N, K), dtype=bool)
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    skip_from = np.zeros((N, K), dtype=bool)
+    skip_from[:, :-2] = skip[:, 2:]
+    return skip, skip_from
 
-    alpha[t, n, s]: paths over frames 0..t ending in state s (emissions included);
-    beta[t, n, s]: paths over frames t+1..T_n-1 that start from state s at frame t.
+
+def _forward(lp, ext, in_len, lab_len, blank, keep=True):
+    """Log-space alpha over (T, N, 2S+1) (None unless keep), log p per sample, and the
+    emissions and masks the backward recursion reuses.
+
+    alpha[t, n, s]: paths over frames 0..t ending in state s (emissions included).
     """
     T, N, _ = lp.shape
     K = ext.shape[1]
     states = np.arange(K)
     valid = states < 2 * lab_len[:, None] + 1
-    # s-2 -> s may skip a blank unless l'_s is the blank or repeats l'_{s-2}
-    skip = np.zeros((N, K), dtype=bool)
-    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-    skip_from = np.zeros((N, K), dtype=bool)
-    skip_from[:, :-2] = skip[:, 2:]
+    skip, skip_from = _skips(ext, blank)
     emit = np.take_along_axis(lp, np.broadcast_to(ext, (T, N, K)), axis=2)
     emit = np.where(valid, emit, NEG_INF)
     live = np.arange(T)[:, None] < in_len  # (T, N): frames inside each input
 
-    alpha = np.full((T, N, K), NEG_INF)
+    alpha = np.full((T, N, K), NEG_INF) if keep else None
     prev = np.where(valid & (states < 2), 0.0, NEG_INF)  # a path may start in state 0 or 1
     for t in range(T):
         move = prev if t == 0 else np.logaddexp(np.logaddexp(prev, _shift(prev, 1)),
                                                 np.where(skip, _shift(prev, 2), NEG_INF))
-        alpha[t] = move + emit[t]
-        prev = np.where(live[t][:, None], alpha[t], prev)
+        here = move + emit[t]
+        if keep:
+            alpha[t] = here
+        prev = np.where(live[t][:, None], here, prev)
     last = 2 * lab_len
     ends = (states == last[:, None]) | (states == last[:, None] - 1)
     logp = _logsumexp_rows(np.where(ends, prev, NEG_INF))
     logp = np.where(in_len == 0, np.where(lab_len == 0, 0.0, NEG_INF), logp)
+    return alpha, logp, (emit, live, valid, ends, skip_from)
 
+
+def _backward(parts, in_len):
+    """Log-space beta over (T, N, 2S+1) from _forward's parts: beta[t, n, s] sums the paths
+    over frames t+1..T_n-1 that start from state s at frame t."""
+    emit, live, valid, ends, skip_from = parts
+    T, N, K = emit.shape
     beta = np.full((T, N, K), NEG_INF)
     final = np.where(ends & valid, 0.0, NEG_INF)
     for t in range(T - 1, -1, -1):
@@ -169,7 +185,7 @@ def _lattice(lp, ext, in_len, lab_len, blank):
             rec = np.full((N, K), NEG_INF)
         beta[t] = np.where((t == in_len - 1)[:, None], final,
                            np.where(live[t][:, None], rec, NEG_INF))
-    return alpha, beta, logp
+    return beta
 
 
 def _logsumexp_rows(a):
@@ -178,20 +194,38 @@ def _logsumexp_rows(a):
     return np.log(np.sum(np.exp(a - m[:, None]), axis=1)) + m
 
 
-def _loss_impl(lp, labels, in_len, lab_len, blank, zero_infinity):
+def _forward_of(lp, labels, in_len, lab_len, blank, memo=None, keep=True):
+    """(_checked's values, _forward's) for these inputs: from memo when the other CTC op of
+    the same inputs left them there in this evaluation, else computed (and left there when
+    memo is given: another op sharing log_probs comes later)."""
+    key = ("ctc", blank)
+    hit = memo.pop(key, None) if memo is not None else None
+    if hit is not None and hit[0][0] is labels and hit[0][1] is in_len and \
+            hit[0][2] is lab_len:
+        return hit[1]
+    checked = _checked(lp, labels, in_len, lab_len, blank)
+    lp64, ext, in_len64, lab_len64, blank64 = checked
+    done = checked, _forward(lp64, ext, in_len64, lab_len64, blank64,
+                             keep=keep or memo is not None)
+    if memo is not None:
+        memo[key] = ((labels, in_len, lab_len), done)
+    return done
+
+
+def _loss_impl(lp, labels, in_len, lab_len, blank, zero_infinity, memo=None):
     with np.errstate(all="ignore"):
-        lp64, ext, in_len, lab_len, blank = _checked(lp, labels, in_len, lab_len, blank)
-        _, _, logp = _lattice(lp64, ext, in_len, lab_len, blank)
+        _, (_, logp, _) = _forward_of(lp, labels, in_len, lab_len, blank, memo, keep=False)
         loss = -logp
         if zero_infinity:
             loss = np.where(np.isposinf(loss), 0.0, loss)
     return loss.astype(lp.dtype)
 
 
-def _grad_impl(lp, labels, in_len, lab_len, blank, zero_infinity):
+def _grad_impl(lp, labels, in_len, lab_len, blank, zero_infinity, memo=None):
     with np.errstate(all="ignore"):
-        lp64, ext, in_len, lab_len, blank = _checked(lp, labels, in_len, lab_len, blank)
-        alpha, beta, logp = _lattice(lp64, ext, in_len, lab_len, blank)
+        (_, ext, in_len, _, _), (alpha, logp, parts) = _forward_of(lp, labels, in_len,
+                                                                   lab_len, blank, memo)
+        beta = _backward(parts, in_len)
         T, N, C = lp.shape
         frames = np.arange(T)[:, None] < in_len[None, :]
         occupancy = np.exp(alpha + beta - logp[None, :, None])
@@ -233,10 +267,10 @@ def _args_latex(head):
 
 
 register("ctc_loss", "special", _infer, _loss_impl, _loss_vjp, _args_text("ctc"),
-         _args_latex(r"\operatorname{CTC}"), nondiff=(1, 2, 3),
+         _args_latex(r"\operatorname{CTC}"), nondiff=(1, 2, 3), shares=True,
          math="-log sum over alignments collapsing to the labels of prod_t y[t, a_t]", arity=4, attr_kinds={'blank': 'int', 'zero_infinity': 'bool'})
 register("ctc_grad", "special", _grad_infer, _grad_impl, _grad_vjp, _args_text("ctc_grad"),
-         _args_latex(r"\nabla\operatorname{CTC}"), nondiff=(1, 2, 3),
+         _args_latex(r"\nabla\operatorname{CTC}"), nondiff=(1, 2, 3), shares=True,
          math="d ctc_loss[n] / d log_probs[t, n, c] = -posterior of class c at frame t", arity=4, attr_kinds={'blank': 'int', 'zero_infinity': 'bool'})
 
 
