@@ -117,13 +117,31 @@ def _checked(lp, labels, in_len, lab_len, blank):
     return np.asarray(lp, dtype=np.float64), ext, in_len, lab_len, blank
 
 
-def _shift(a, k):
-    """a moved k states up the lattice (k < 0: down), -inf where nothing moved in."""
+def _shift(a, k, allowed=None):
+    """a moved k states up the lattice (k < 0: down), -inf where nothing moved in (and, with
+    allowed, where allowed is False)."""
     out = np.full_like(a, NEG_INF)
     if k > 0:
         out[:, k:] = a[:, :-k]
     else:
         out[:, :k] = a[:, -k:]
+    if allowed is not None:
+        out[~allowed] = NEG_INF
+    return out
+
+
+def _lse3(a, b, c):
+    """log(e^a + e^b + e^c) elementwise, NaN and inf as np.logaddexp gives them; b and c are
+    scratch (overwritten). One shift by the max and three exps: 3.5x two logaddexp calls."""
+    m = np.maximum(a, b)
+    np.maximum(m, c, out=m)
+    m[~np.isfinite(m)] = 0.0
+    out = np.exp(np.subtract(a, m))
+    for t in (b, c):
+        np.subtract(t, m, out=t)
+        out += np.exp(t, out=t)
+    np.log(out, out=out)
+    out += m
     return out
 
 
@@ -156,8 +174,7 @@ def _forward(lp, ext, in_len, lab_len, blank, keep=True):
     alpha = np.full((T, N, K), NEG_INF) if keep else None
     prev = np.where(valid & (states < 2), 0.0, NEG_INF)  # a path may start in state 0 or 1
     for t in range(T):
-        move = prev if t == 0 else np.logaddexp(np.logaddexp(prev, _shift(prev, 1)),
-                                                np.where(skip, _shift(prev, 2), NEG_INF))
+        move = prev if t == 0 else _lse3(prev, _shift(prev, 1), _shift(prev, 2, skip))
         here = move + emit[t]
         if keep:
             alpha[t] = here
@@ -179,8 +196,7 @@ def _backward(parts, in_len):
     for t in range(T - 1, -1, -1):
         if t + 1 < T:
             b = beta[t + 1] + emit[t + 1]
-            rec = np.logaddexp(np.logaddexp(b, _shift(b, -1)),
-                               np.where(skip_from, _shift(b, -2), NEG_INF))
+            rec = _lse3(b, _shift(b, -1), _shift(b, -2, skip_from))
         else:
             rec = np.full((N, K), NEG_INF)
         beta[t] = np.where((t == in_len - 1)[:, None], final,

@@ -296,3 +296,26 @@ def test_nan_input_propagates_instead_of_a_wrong_number():
     assert np.isnan(loss[0]) and np.isfinite(loss[1])
     g = run(lp, labels, in_len, lab_len, what="grad")
     assert np.isnan(g[:, 0]).any() and np.isfinite(g[:, 1]).all()
+
+
+def test_three_way_log_sum_exp_is_two_logaddexps():
+    """ctc._lse3 (the recursions' log(e^a + e^b + e^c)) against np.logaddexp twice: within
+    a few ulp of the largest operand on finite values (both add a log to that max, which
+    cancels where the result is near 0), and the same inf, -inf and NaN on every combination
+    of them."""
+    from lossgraph.ops.ctc import _lse3
+    rng = np.random.default_rng(0)
+    special = np.array([0.0, -3.5, 700.0, -800.0, np.inf, -np.inf, np.nan])
+    a, b, c = (g.ravel() for g in np.meshgrid(special, special, special, indexing="ij"))
+    rand = rng.normal(scale=30, size=(3, 500))
+    a, b, c = (np.concatenate([s, r]) for s, r in zip((a, b, c), rand))
+    with np.errstate(all="ignore"):
+        want = np.logaddexp(np.logaddexp(a, b), c)
+        got = _lse3(a.reshape(-1, 1), b.reshape(-1, 1).copy(), c.reshape(-1, 1).copy()).ravel()
+    same_special = np.isnan(want) == np.isnan(got)
+    assert same_special.all(), (a[~same_special], b[~same_special], c[~same_special])
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
+    scale = np.nanmax(np.abs(np.where(np.isfinite([a, b, c]), [a, b, c], 0)), axis=0)
+    err = np.abs(got[finite] - want[finite])
+    assert (err <= 4 * np.finfo(float).eps * np.maximum(scale[finite], 1)).all()
