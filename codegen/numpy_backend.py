@@ -27,8 +27,8 @@ from . import numpy_helpers
 from .names import Namer
 from .numpy_lowering import FUSED, LEAVES, LOWERINGS, _dtype_expr, _emit_scale_chain, dtype_sym
 
-_CTC_HELPERS = ("_checked", "_shift", "_lse3", "_skips", "_forward", "_backward", "_logsumexp_rows",
-                "_forward_of", "_loss_impl", "_grad_impl")
+_CTC_HELPERS = ("_checked", "_shift", "_lse3", "_skips", "_forward", "_backward",
+                "_logsumexp_rows", "_forward_of", "_loss_impl", "_grad_impl")
 
 
 # --- the emitter

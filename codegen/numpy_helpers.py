@@ -160,7 +160,7 @@ def fill(out, value, copy=False):
 # helper -> the helpers it calls (copied along); CTC is pasted from lossgraph.ops.ctc
 HELPERS = {
     "InputError": (), "exp_neg_abs": (), "select": (), "sigmoid": (), "softplus": (), "xlogy": (),
-    "sum_with_dot": (), "softmax_parts": (), "log_softmax": (), "normalized": (), "check_labels": ("InputError",),
-    "one_hot": (), "minus_one_hot": (), "pick": (), "take_along_axis": (),
-    "scatter_along_axis": (), "fill": (),
+    "sum_with_dot": (), "softmax_parts": (), "log_softmax": (), "normalized": (),
+    "check_labels": ("InputError",), "one_hot": (), "minus_one_hot": (), "pick": (),
+    "take_along_axis": (), "scatter_along_axis": (), "fill": (),
 }

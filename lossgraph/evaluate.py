@@ -235,7 +235,6 @@ class _Plan:
                 return a
         return None
 
-
     def release(self, k, values):
         for i_id in self.dying[k]:
             root = self.root_of.pop(i_id, None)

@@ -136,7 +136,8 @@ def _lse3(a, b, c):
     m = np.maximum(a, b)
     np.maximum(m, c, out=m)
     m[~np.isfinite(m)] = 0.0
-    out = np.exp(np.subtract(a, m))
+    out = np.subtract(a, m)
+    np.exp(out, out=out)
     for t in (b, c):
         np.subtract(t, m, out=t)
         out += np.exp(t, out=t)
