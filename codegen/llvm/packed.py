@@ -29,8 +29,15 @@ picks x[row, y[row]] read by one llvm.masked.gather per G rows (from the rows ju
 compiles in less time than G scalar loads and runs as fast), its sums taken in row order.
 Row reductions that no other step and no output reads stay in registers (never stored).
 
+A whole-nest sum of a full (rows, C) value (a dense-label softmax CE's sum of
+t log_softmax(x)) is taken in the lane phase that computes it (lane_sum): the group's W
+values in the partial's type, the rows not counted left out, added up to one value per
+group. Dense-label softmax CE, float32, 2 threads, against the unpacked loops it ran in
+before: C = 10 at 1e6 elements 2.14 -> 0.39 ms, at 1e7 13.2 -> 4.0 ms (jax.jit 47 ms).
+
 Criterion (`layout`): a 2-D nest with one outer axis, one float type, no reductions kept in
-memory, whole-nest sums only in row phases, picks only there. float32 and float64 alike.
+memory, whole-nest sums only in row phases or of full (rows, C) values, picks only in row
+phases. float32 and float64 alike.
 
 Indices are per-axis symbols: "R" the row, "C" the column, "0" a broadcast axis (their lane
 patterns above); every stride but the row's is static, so an array's lanes are a static
@@ -117,7 +124,8 @@ def layout(em):
             nest.memory or not 2 <= shape[1] <= LONG_ROW:
         return None
     row_values = {id(v) for j in nest.row_phases for v in nest.phases[j]}
-    if any(id(r) not in row_values for r in nest.partials) or _picks_lanes(nest, p.kind):
+    if any(id(r) not in row_values and not _lane_sum(r, shape) for r in nest.partials) or \
+            _picks_lanes(nest, p.kind):
         return None
     inline, reads = _closure(nest, p.kind)
     nodes = inline + reads
@@ -143,6 +151,12 @@ def layout(em):
                 em.mem(n) not in (em.reg(n), I8):
             return None
     return c, g, lanes
+
+
+def _lane_sum(r, shape):
+    """Whether whole-nest reduction r is a sum of a full (rows, C) value (dense-label
+    softmax CE's sum of t log_softmax(x)): PackedRows.lane_sum takes it in the lane phases."""
+    return r.op == "sum" and r.ndim == 0 and r.inputs[0].shape == shape
 
 
 def _picks_lanes(nest, kind):
@@ -419,6 +433,30 @@ class PackedRows:
         if r.ndim == 2:
             self.memo[id(r), ("R", "0")] = out
 
+    def lane_sum(self, r):
+        """A whole-nest sum over the lanes (layout's _lane_sum): the group's W values in the
+        partial's type, the rows not counted left out, the registers added lane by lane and
+        then halved down to one value, added to the partial once per group (in group order:
+        the same bits on one thread or two)."""
+        b, em = self.b, self.em
+        slot = em.accs[id(r)]
+        v = self.spread(self.value(r.inputs[0], self.aligned(("R", "C"), r.inputs[0].shape)))
+        v = convert(b, v, self.vec(slot.allocated_type, self.w))
+        v = b.select(self.spread(self.counted()), v, identity(r.op, v.type))
+        loose = id(r) in em.nest.loose
+        parts = [self.shuffle(v, np.arange(k, k + self.lanes))
+                 for k in range(0, self.w, self.lanes)]
+        acc = parts[0]
+        for part in parts[1:]:
+            acc = combine(b, r.op, acc, part, loose)
+        width = self.lanes
+        while width > 1:
+            width //= 2
+            acc = combine(b, r.op, self.shuffle(acc, np.arange(width)),
+                          self.shuffle(acc, np.arange(width, 2 * width)), loose)
+        total = b.load(slot, typ=slot.allocated_type)
+        b.store(combine(b, r.op, total, b.extract_element(acc, const(I32, 0)), loose), slot)
+
     def row_values(self, phase):
         """A phase over the rows: G values per sink, stored, or summed into its partial in
         row order (as em's loops do)."""
@@ -447,7 +485,7 @@ class PackedRows:
                 continue
             for s in phase:
                 if self.em.p.kind[id(s)] == "reduce":
-                    self.row_reduction(s)
+                    (self.lane_sum if s.ndim == 0 else self.row_reduction)(s)
                 else:
                     idx = self.aligned(("R", "C"), s.shape)
                     self.store(s, idx, self.spread(self.value(s, idx)))
