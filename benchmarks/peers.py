@@ -53,7 +53,8 @@ def torch_peer(w, arrays):
     p0, t = torch.from_numpy(arrays["pred"]), torch.from_numpy(arrays["target"])
     fn = {"mse": F.mse_loss, "huber": lambda a, b: F.huber_loss(a, b, delta=1.0),
           "bce_logits": F.binary_cross_entropy_with_logits,
-          "softmax_ce_10": F.cross_entropy, "softmax_ce_1000": F.cross_entropy}[w.name]
+          "softmax_ce_10": F.cross_entropy, "softmax_ce_1000": F.cross_entropy,
+          "soft_ce_10": F.cross_entropy}[w.name]       # float (N, C) targets: probabilities
 
     def run():
         p = p0.detach().requires_grad_()
@@ -82,8 +83,10 @@ def _jax_loss(name):
     def ce(x, y):
         return jnp.mean(jax.nn.logsumexp(x, axis=1) -
                         jnp.take_along_axis(x, y[:, None], axis=1)[:, 0])
+    def soft_ce(x, t):
+        return jnp.mean(-jnp.sum(t * jax.nn.log_softmax(x, axis=1), axis=1))
     return {"mse": mse, "huber": huber, "bce_logits": bce, "softmax_ce_10": ce,
-            "softmax_ce_1000": ce}[name]
+            "softmax_ce_1000": ce, "soft_ce_10": soft_ce}[name]
 
 
 def jax_peer(w, arrays):
@@ -166,7 +169,28 @@ def _numba_kernels():
                 g[r, j] = g[r, j] / tot / n
             g[r, y[r]] -= 1.0 / n
         return s / n
-    _NUMBA.update(mse=mse, huber=huber, bce_logits=bce, softmax_ce_10=ce, softmax_ce_1000=ce)
+    @numba.njit(cache=False)
+    def soft_ce(x, t, g):
+        n, c = x.shape
+        s = 0.0
+        for r in range(n):
+            m = x[r, 0]
+            for j in range(1, c):
+                m = max(m, x[r, j])
+            tot = 0.0
+            ts = 0.0
+            for j in range(c):
+                e = math.exp(x[r, j] - m)
+                g[r, j] = e
+                tot += e
+                ts += t[r, j]
+            log_tot = math.log(tot)
+            for j in range(c):
+                s -= t[r, j] * ((x[r, j] - m) - log_tot)
+                g[r, j] = (g[r, j] / tot * ts - t[r, j]) / n
+        return s / n
+    _NUMBA.update(mse=mse, huber=huber, bce_logits=bce, softmax_ce_10=ce, softmax_ce_1000=ce,
+                  soft_ce_10=soft_ce)
     return _NUMBA
 
 

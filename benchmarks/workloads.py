@@ -1,7 +1,8 @@
 """The benchmark's workloads: loss + gradient w.r.t. the predictions, as a lossgraph graph and
 as a skilled person writes it by hand in NumPy.
 
-Each Workload builds inputs of `n` elements (softmax CE: n // C rows of C classes), the graph
+Each Workload builds inputs of `n` elements (softmax CE: n // C rows of C classes, with
+integer labels or, soft, label-smoothed (rows, C) targets: 0.9 one-hot + 0.1 / C), the graph
 (zoo.losses, mean reduction) and `hand(arrays) -> (loss, grad)`. `bytes_moved` is what must
 cross memory at least once: every input read, the gradient written.
 """
@@ -22,21 +23,26 @@ class Workload:
     classes: int            # 0: elementwise (pred, target); C: softmax CE over C classes
     loss: Callable          # (pred node, target node) -> scalar Node
     hand: Callable          # (pred array, target array) -> (loss, grad)
+    soft: bool = False      # softmax CE: (rows, C) soft targets (label-smoothed), not labels
 
     def inputs(self, n, dtype, seed=0):
         rng = np.random.default_rng(seed)
         if self.classes:
             rows = max(n // self.classes, 1)
+            labels = rng.integers(0, self.classes, size=rows)
+            target = labels if not self.soft else \
+                (0.9 * np.eye(self.classes)[labels] + 0.1 / self.classes).astype(dtype)
             return {"pred": rng.normal(size=(rows, self.classes)).astype(dtype),
-                    "target": rng.integers(0, self.classes, size=rows)}
+                    "target": target}
         target = rng.normal(size=n) if self.name != "bce_logits" else \
             (rng.random(n) > 0.5).astype(np.float64)
         return {"pred": (2 * rng.normal(size=n)).astype(dtype), "target": target.astype(dtype)}
 
     def nodes(self):
         if self.classes:
-            return (lg.input("pred", shape=("N", self.classes)),
-                    lg.input("target", shape=("N",), dtype="int64"))
+            target = lg.input("target", shape=("N", self.classes)) if self.soft else \
+                lg.input("target", shape=("N",), dtype="int64")
+            return lg.input("pred", shape=("N", self.classes)), target
         return lg.input("pred", shape=("N",)), lg.input("target", shape=("N",))
 
     def graph(self):
@@ -93,6 +99,23 @@ def softmax_ce_hand(x, y):
     return loss, e
 
 
+def soft_ce_hand(x, t):
+    """Soft-target softmax CE: mean over rows of -sum_c t log softmax(x), gradient
+    (softmax(x) sum_c t - t) / n."""
+    n = x.shape[0]
+    m = x.max(axis=1, keepdims=True)
+    shifted = x - m
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    shifted -= np.log(s)                      # log_softmax, in place
+    ts = t.sum(axis=1, keepdims=True)
+    loss = -np.vdot(t, shifted) / n
+    e *= ts / s
+    e -= t
+    e /= n
+    return loss, e
+
+
 WORKLOADS = {
     "mse": Workload("mse", 0, lambda p, t: L.squared_error(p, t, reduction="mean"),
                     mse_hand),
@@ -108,4 +131,7 @@ WORKLOADS = {
                                 lambda p, t: L.sparse_softmax_cross_entropy(p, t,
                                                                             reduction="mean"),
                                 softmax_ce_hand),
+    "soft_ce_10": Workload("soft_ce_10", 10,
+                           lambda p, t: L.softmax_cross_entropy(p, t, reduction="mean"),
+                           soft_ce_hand, soft=True),
 }

@@ -3,6 +3,7 @@ forms, draw, codegen and bench, run in-process through main([...])."""
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import lossgraph as lg
@@ -450,6 +451,7 @@ def test_bench_maps_zoo_names_to_workloads():
     assert bench_workloads([], WORKLOADS) == list(WORKLOADS)
     assert bench_workloads(["mse", "MSE", "squared_error"], WORKLOADS) == ["mse"]
     assert bench_workloads(["sparse_ce"], WORKLOADS) == ["softmax_ce_10", "softmax_ce_1000"]
+    assert bench_workloads(["softmax_cross_entropy"], WORKLOADS) == ["soft_ce_10"]
     assert bench_workloads(["bce_with_logits", "huber"], WORKLOADS) == ["bce_logits", "huber"]
     with pytest.raises(UsageError, match="no benchmark workload for 'focal'"):
         bench_workloads(["focal"], WORKLOADS)
@@ -603,3 +605,16 @@ def test_cache_shows_and_clears_the_kernel_cache(tmp_path, monkeypatch, capsys):
     assert main(["cache"]) == 0 and "0 entries, 0 bytes" in capsys.readouterr().out
     monkeypatch.setenv("LOSSGRAPH_CACHE", "0")
     assert main(["cache"]) == 0 and "is off" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["mse", "huber", "bce_logits", "softmax_ce_10", "soft_ce_10"])
+def test_benchmark_hand_numpy_matches_the_graph(name):
+    """Each workload's hand-written NumPy (loss, gradient) is the loss its graph declares."""
+    import lossgraph as lg
+    from benchmarks.workloads import WORKLOADS
+    w = WORKLOADS[name]
+    arrays = w.inputs(200, "float64", seed=3)
+    loss, grad = w.hand(arrays["pred"].copy(), arrays["target"])
+    want_loss, want_grad = lg.value_and_grad(w.loss)(arrays["pred"], arrays["target"])
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-15)

@@ -15,7 +15,8 @@ from .zoo_names import resolve
 # zoo loss -> the benchmark workloads (benchmarks/workloads.py) that time it
 BENCH_WORKLOADS = {"squared_error": ("mse",), "huber": ("huber",),
                    "sigmoid_cross_entropy": ("bce_logits",),
-                   "sparse_softmax_cross_entropy": ("softmax_ce_10", "softmax_ce_1000")}
+                   "sparse_softmax_cross_entropy": ("softmax_ce_10", "softmax_ce_1000"),
+                   "softmax_cross_entropy": ("soft_ce_10",)}
 
 
 def benchmark_module():
