@@ -117,26 +117,30 @@ def _checked(lp, labels, in_len, lab_len, blank):
     return np.asarray(lp, dtype=np.float64), ext, in_len, lab_len, blank
 
 
-def _shift(a, k, allowed=None):
+def _shift(a, k, allowed=None, out=None):
     """a moved k states up the lattice (k < 0: down), -inf where nothing moved in (and, with
-    allowed, where allowed is False)."""
-    out = np.full_like(a, NEG_INF)
+    allowed, where allowed is False); into out when given."""
+    out = np.full_like(a, NEG_INF) if out is None else out
     if k > 0:
+        out[:, :k] = NEG_INF
         out[:, k:] = a[:, :-k]
     else:
+        out[:, k:] = NEG_INF
         out[:, :k] = a[:, -k:]
     if allowed is not None:
         out[~allowed] = NEG_INF
     return out
 
 
-def _lse3(a, b, c):
+def _lse3(a, b, c, out=None, m=None):
     """log(e^a + e^b + e^c) elementwise, NaN and inf as np.logaddexp gives them; b and c are
-    scratch (overwritten). One shift by the max and three exps: 3.5x two logaddexp calls."""
-    m = np.maximum(a, b)
+    scratch (overwritten), out and m optional buffers of a's shape (the recursions reuse
+    theirs every frame: fresh arrays of that size page-faulted in on every step). One shift
+    by the max and three exps: 3.5x two logaddexp calls."""
+    m = np.maximum(a, b, out=m)
     np.maximum(m, c, out=m)
     m[~np.isfinite(m)] = 0.0
-    out = np.subtract(a, m)
+    out = np.subtract(a, m, out=out)
     np.exp(out, out=out)
     for t in (b, c):
         np.subtract(t, m, out=t)
@@ -174,12 +178,14 @@ def _forward(lp, ext, in_len, lab_len, blank, keep=True):
 
     alpha = np.full((T, N, K), NEG_INF) if keep else None
     prev = np.where(valid & (states < 2), 0.0, NEG_INF)  # a path may start in state 0 or 1
+    here, one, two, acc, m = (np.empty((N, K)) for _ in range(5))
     for t in range(T):
-        move = prev if t == 0 else _lse3(prev, _shift(prev, 1), _shift(prev, 2, skip))
-        here = move + emit[t]
+        move = prev if t == 0 else _lse3(prev, _shift(prev, 1, out=one),
+                                         _shift(prev, 2, skip, out=two), out=acc, m=m)
+        np.add(move, emit[t], out=here)
         if keep:
             alpha[t] = here
-        prev = np.where(live[t][:, None], here, prev)
+        np.copyto(prev, here, where=live[t][:, None])
     last = 2 * lab_len
     ends = (states == last[:, None]) | (states == last[:, None] - 1)
     logp = _logsumexp_rows(np.where(ends, prev, NEG_INF))
@@ -194,14 +200,13 @@ def _backward(parts, in_len):
     T, N, K = emit.shape
     beta = np.full((T, N, K), NEG_INF)
     final = np.where(ends & valid, 0.0, NEG_INF)
+    b, one, two, rec, m = (np.empty((N, K)) for _ in range(5))
     for t in range(T - 1, -1, -1):
-        if t + 1 < T:
-            b = beta[t + 1] + emit[t + 1]
-            rec = _lse3(b, _shift(b, -1), _shift(b, -2, skip_from))
-        else:
-            rec = np.full((N, K), NEG_INF)
-        beta[t] = np.where((t == in_len - 1)[:, None], final,
-                           np.where(live[t][:, None], rec, NEG_INF))
+        if t + 1 < T:       # beta[t] is -inf: live frames take rec, each last frame final
+            np.add(beta[t + 1], emit[t + 1], out=b)
+            np.copyto(beta[t], _lse3(b, _shift(b, -1, out=one), _shift(b, -2, skip_from, out=two),
+                                     out=rec, m=m), where=live[t][:, None])
+        np.copyto(beta[t], final, where=(t == in_len - 1)[:, None])
     return beta
 
 
@@ -245,9 +250,11 @@ def _grad_impl(lp, labels, in_len, lab_len, blank, zero_infinity, memo=None):
         beta = _backward(parts, in_len)
         T, N, C = lp.shape
         frames = np.arange(T)[:, None] < in_len[None, :]
-        occupancy = np.exp(alpha + beta - logp[None, :, None])
-        occupancy = np.where(frames[:, :, None] & ~np.isneginf(logp)[None, :, None],
-                             occupancy, 0.0)
+        occupancy = alpha              # ours alone (fresh, or taken from the memo): in place
+        occupancy += beta
+        occupancy -= logp[None, :, None]
+        np.exp(occupancy, out=occupancy)
+        np.copyto(occupancy, 0.0, where=~(frames & ~np.isneginf(logp)[None, :])[:, :, None])
         classes = ext[:, :, None] == np.arange(C)  # (N, K, C)
         grad = 0.0 - np.einsum("tnk,nkc->tnc", occupancy, classes.astype(np.float64))
     return grad.astype(lp.dtype)
