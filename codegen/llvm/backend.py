@@ -46,7 +46,7 @@ from lossgraph.evaluate import Env, _apply, bind
 from lossgraph.ops import OPS
 from lossgraph.shapes import _factors
 
-from . import drive, emit, fastcall, jit, lower, specialize
+from . import batched, drive, emit, fastcall, jit, lower, specialize
 from .emit import NestEmitter, emit_whole, memory_type
 from .lower import REDUCTIONS, TYPES, Nest
 
@@ -242,11 +242,11 @@ class Program:
                 dims = dict(zip(self.plan.dims, dimvals))
             env = Env({n.name: a for n, a in zip(self.input_nodes, arrays)}, dims, self.float_t)
             by_id = {id(i): vals[self.slot[id(i)]] for i in node.inputs}
-            memo = memos.setdefault(id(node.inputs[0]), {}) if id(node) in self.sharing \
-                else None
             with np.errstate(all="ignore"):
                 # not np.ascontiguousarray: it makes a 0-d result (a dot of vectors) (1,)
-                vals[k] = np.asarray(_apply(node, by_id, env, memo=memo), order="C")
+                vals[k] = np.asarray(batched.run(node, by_id, env, memos if id(node) in
+                                                 self.sharing else None, self.threads),
+                                     order="C")
         return self._results(vals, fresh, outs, dimvals)
 
     def _alloc(self, st, vals, dimvals, direct, fresh):

@@ -40,6 +40,9 @@ class Op:
     shares: impl also takes memo=, a dict for its first input in one evaluation, shared by
         the ops with shares=True that read that input (logsumexp leaves e^(x - max) and its
         sums there, softmax and log_softmax of the same array use them: same values, once).
+    batch: (input axes, output axis) of an op that computes each index along those input
+        axes on its own, into the same index of its output axis (CTC's samples): a backend
+        may run parts of that axis apart and join them; None for the rest.
     arity, attr_kinds: how many inputs, and each attr's kind ("int", "bool", "str", "dtype",
         "dim", "dims", "ints", "axes", "array"): what lossgraph.serialize reads and checks.
     Leaves (kind "leaf") have impl(node, env) instead: env.arrays, env.dims.
@@ -63,6 +66,7 @@ class Op:
     wants_shape: bool = False
     writes_out: bool = False
     shares: bool = False
+    batch: Optional[tuple] = None
     arity: Optional[int] = None
     attr_kinds: dict = field(default_factory=dict)
     origin: str = field(default="", compare=False)

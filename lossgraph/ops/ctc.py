@@ -292,9 +292,11 @@ def _args_latex(head):
 
 register("ctc_loss", "special", _infer, _loss_impl, _loss_vjp, _args_text("ctc"),
          _args_latex(r"\operatorname{CTC}"), nondiff=(1, 2, 3), shares=True,
+         batch=((1, 0, 0, 0), 0),
          math="-log sum over alignments collapsing to the labels of prod_t y[t, a_t]", arity=4, attr_kinds={'blank': 'int', 'zero_infinity': 'bool'})
 register("ctc_grad", "special", _grad_infer, _grad_impl, _grad_vjp, _args_text("ctc_grad"),
          _args_latex(r"\nabla\operatorname{CTC}"), nondiff=(1, 2, 3), shares=True,
+         batch=((1, 0, 0, 0), 1),
          math="d ctc_loss[n] / d log_probs[t, n, c] = -posterior of class c at frame t", arity=4, attr_kinds={'blank': 'int', 'zero_infinity': 'bool'})
 
 
