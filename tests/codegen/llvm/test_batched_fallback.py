@@ -12,6 +12,8 @@ from lossgraph.ops import OPS
 from lossgraph.ops import ctc as ctc_ops
 from lossgraph.pipeline import derive
 
+from ..test_ctc_shared_forward import _counted as _forwards
+
 T, N, C, S = 8, 9, 5, 3
 
 
@@ -41,16 +43,6 @@ def split_small(monkeypatch):
             return real().submit(fn, *args, **kw)
     monkeypatch.setattr(batched, "_worker", Counting)
     return ran
-
-
-def _forwards(monkeypatch):
-    calls, real = [], ctc_ops._forward
-
-    def forward(*args, keep=True):
-        calls.append(keep)
-        return real(*args, keep=keep)
-    monkeypatch.setattr(ctc_ops, "_forward", forward)
-    return calls
 
 
 def test_two_halves_give_the_bits_of_one_call_and_of_evaluate(split_small, monkeypatch):
