@@ -168,6 +168,8 @@ class Kernel:
         self._direct = getattr(self._fn, "call_arrays", None)
         # and may offer one generated entry that checks and runs plain calls alone
         self._entry, self._fast = getattr(self._fn, "entry", None), None
+        # an entry checks one precision's dtypes: a kernel called in both gets a second one
+        self._second, self._entry_dtypes = None, set()
         self.input_names = tuple(schedule.inputs)
         names = self.input_names
         self._pick = operator.itemgetter(*names) if len(names) > 1 else \
@@ -183,18 +185,14 @@ class Kernel:
     def __call__(self, *args, out=None, **kwargs):
         fast = self._fast
         if fast is not None:
-            if not kwargs:
-                result = fast(args, out)
-            elif args or len(kwargs) != self._n:
-                result = None
-            else:                                   # every input by name, in any order
-                try:
-                    picked = self._pick(kwargs)
-                except KeyError:
-                    picked = None
-                result = None if picked is None else fast(picked, out)
+            result = fast(args, out) if not kwargs else self._by_name(fast, args, kwargs, out)
             if result is not None:
                 return result
+            if self._second is not None:
+                result = self._second(args, out) if not kwargs else \
+                    self._by_name(self._second, args, kwargs, out)
+                if result is not None:
+                    return result
         arrays = args if (not kwargs and len(args) == self._n) else self._gather(args, kwargs)
         if not self._ok(*arrays):
             arrays = self._checked(arrays)
@@ -203,13 +201,37 @@ class Kernel:
         if self._direct is None:
             return self._fn(*arrays) if out is None else self._fn(*arrays, *out)
         result = self._direct(arrays, () if out is None else out)
-        if fast is None and self._entry is not None:
-            made = self._entry(arrays, self._fits)      # None: not yet; False: never
+        if self._entry is not None:
+            self._make_entry(fast, arrays)
+        return result
+
+    def _by_name(self, fast, args, kwargs, out):
+        """An entry's call with every input by name, in any order (None: it declines)."""
+        if args or len(kwargs) != self._n:
+            return None
+        try:
+            picked = self._pick(kwargs)
+        except KeyError:
+            return None
+        return fast(picked, out)
+
+    def _make_entry(self, fast, arrays):
+        """The backend's entry for calls like arrays, once per dtypes: the first, or a second
+        one for the other precision (None: not yet; False: never)."""
+        dtypes = tuple(a.dtype for a in arrays)
+        if dtypes in self._entry_dtypes or (fast is not None and self._second is not None):
+            return
+        made = self._entry(arrays, self._fits)
+        if made is None:
+            return
+        self._entry_dtypes.add(dtypes)
+        if fast is None:
             if made is False:
                 self._entry = None
             else:
                 self._fast = made
-        return result
+        elif made is not False:
+            self._second = made
 
     def _gather(self, args, kwargs):
         if len(args) > self._n:

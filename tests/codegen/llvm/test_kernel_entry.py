@@ -61,6 +61,28 @@ def test_the_entry_is_made_by_a_first_plain_call_and_gives_the_general_bits():
     np.testing.assert_allclose(k(x, z)[1][0], grad, rtol=1e-5)
 
 
+def test_a_kernel_called_in_both_precisions_gets_an_entry_for_each():
+    """The first entry checks float32's dtypes; a float64 call builds a second one, and
+    calls of either precision, by position or by name, go through theirs with the general
+    path's bits (the general path: Kernel._direct, never reached once both exist)."""
+    k = _mse()
+    x, z = _feed(33, "float32")
+    x64, z64 = x.astype(np.float64), z.astype(np.float64)
+    want32, want64 = k(x, z), k(x64, z64)
+    assert k._fast is not None and k._second is not None
+    general = []
+    real = k._direct
+    k._direct = lambda *a: general.append(1) or real(*a)
+    _same(k(x, z), want32)
+    _same(k(x64, z64), want64)
+    _same(k(x=x64, z=z64), want64)
+    buf = np.empty_like(x64)
+    _same(k(x64, z64, out=(buf,)), want64)
+    assert want64[1][0].dtype == np.float64 and not general
+    k(x64[::2], z64[::2])                      # declined by both: the general path, once
+    assert general == [1] and k._second is not None
+
+
 @pytest.mark.parametrize("make", [_mse, _bce])
 def test_what_the_entry_declines_gets_the_general_answer(make):
     k = make()
