@@ -42,8 +42,7 @@ import numpy as np
 
 from lossgraph import dtypes as dt
 from lossgraph.errors import OptionError
-from lossgraph.evaluate import Env, _apply, bind
-from lossgraph.ops import OPS
+from lossgraph.evaluate import Env, _apply, _Memos, bind
 from lossgraph.shapes import _factors
 
 from . import batched, drive, emit, fastcall, jit, lower, specialize
@@ -112,13 +111,7 @@ class Program:
         self.run_cells = np.array([st[5] for st in self.steps if st[0] == "nest"], dtype=np.intp)
         self.one_call = bool(emitters) and all(st[0] == "nest" and not st[8]
                                                for st in self.steps)
-        # fallback ops that share work on one input (ctc_loss and ctc_grad: one forward
-        # recursion) get one memo per call for it
-        readers = {}
-        for st in self.steps:
-            if st[0] == "fallback" and OPS[st[1].op].shares:
-                readers.setdefault(id(st[1].inputs[0]), []).append(id(st[1]))
-        self.sharing = {n for ids in readers.values() if len(ids) > 1 for n in ids}
+        self.fallbacks = [st[1] for st in self.steps if st[0] == "fallback"]
         self.input_nodes = list(schedule.inputs.values())
         self.input_slots = [slot.get(id(n)) for n in self.input_nodes]
         self.consts = [(slot[id(n)], np.ascontiguousarray(n.attrs["value"],
@@ -232,7 +225,7 @@ class Program:
         if self.one_call:
             self._drive(sizes, vals)
             return self._results(vals, fresh, outs, dimvals)
-        memos = {}
+        memos = _Memos(self.fallbacks)      # ctc_loss and ctc_grad: one forward recursion
         for st in self.steps:
             if st[0] == "nest":
                 self._run(st, self._alloc(st, vals, dimvals, direct, fresh), vals)
@@ -244,9 +237,8 @@ class Program:
             by_id = {id(i): vals[self.slot[id(i)]] for i in node.inputs}
             with np.errstate(all="ignore"):
                 # not np.ascontiguousarray: it makes a 0-d result (a dot of vectors) (1,)
-                vals[k] = np.asarray(batched.run(node, by_id, env, memos if id(node) in
-                                                 self.sharing else None, self.threads),
-                                     order="C")
+                vals[k] = np.asarray(batched.run(node, by_id, env, memos.memo(node),
+                                                 self.threads), order="C")
         return self._results(vals, fresh, outs, dimvals)
 
     def _alloc(self, st, vals, dimvals, direct, fresh):

@@ -1,7 +1,7 @@
 """Fallback steps of ops that run per sample (the op record's `batch`: CTC), in two parts of
 their batch axis on two threads.
 
-    value = run(node, by_id, env, memos, threads)
+    value = run(node, by_id, env, memo, threads)
 
 With threads=2 and at least SPLIT_FROM elements in the first input, the batch is cut in
 halves: the second runs on a worker thread (NumPy releases the GIL in its loops) while the
@@ -46,13 +46,12 @@ def _part(node, by_id, axes, lo, hi):
     return out
 
 
-def run(node, by_id, env, memos, threads):
-    """node's value from its inputs' arrays (by_id), in two parts when it may be. memos: the
-    call's dict of memos when another fallback step shares node's first input, else None."""
+def run(node, by_id, env, memo, threads):
+    """node's value from its inputs' arrays (by_id), in two parts when it may be. memo: what
+    lossgraph.evaluate's _Memos gives node in this call (a dict while another fallback step
+    shares node's first input, else None); the parts keep their own memos in it."""
     op = OPS[node.op]
     first = by_id[id(node.inputs[0])]
-    shares = memos is not None
-    memo = memos.setdefault((id(node.inputs[0]), None), {}) if shares else None
     if op.batch is None or threads < 2 or first.size < SPLIT_FROM:
         return _apply(node, by_id, env, memo=memo)
     axes, out_axis = op.batch
@@ -60,14 +59,13 @@ def run(node, by_id, env, memos, threads):
     if n < 2:
         return _apply(node, by_id, env, memo=memo)
     cut = n // 2
-    key = ("parts", tuple(map(id, node.inputs)), axes, cut)
-    if not shares or key not in memos:     # the same views for each op (the memo's check)
+    key = ("parts", axes, cut)          # the same views for each op (the memo's check)
+    parts = memo.get(key) if memo is not None else None
+    if parts is None:
         parts = [_part(node, by_id, axes, 0, cut), _part(node, by_id, axes, cut, n)]
-        if shares:
-            memos[key] = parts
-    parts = memos[key] if shares else parts
-    halves = [memos.setdefault((id(node.inputs[0]), k), {}) if shares else None
-              for k in (0, 1)]
+        if memo is not None:
+            memo[key] = parts
+    halves = [memo.setdefault(k, {}) for k in (0, 1)] if memo is not None else [None, None]
     try:
         later = _worker().submit(_apply, node, parts[1], env, memo=halves[1])
         try:
