@@ -410,22 +410,26 @@ class PackedRows:
         return fn(b, *args, self.memo[key])
 
     # --- the loop
+    def fold(self, v, op, loose, width):
+        """v's W lanes reduced by op to `width` lanes: the registers combined lane by lane
+        (from op's identity), then halved."""
+        b = self.b
+        acc = identity(op, self.vec(v.type.element, self.lanes))
+        for k in range(0, self.w, self.lanes):
+            acc = combine(b, op, acc, self.shuffle(v, np.arange(k, k + self.lanes)), loose)
+        lanes = self.lanes
+        while lanes > width:
+            lanes //= 2
+            acc = combine(b, op, self.shuffle(acc, np.arange(lanes)),
+                          self.shuffle(acc, np.arange(lanes, 2 * lanes)), loose)
+        return acc
+
     def row_reduction(self, r):
         b, em = self.b, self.em
         v = self.spread(self.value(r.inputs[0], self.aligned(("R", "C"), r.inputs[0].shape)))
         aty = em.row_type(r)
         v = convert(b, v, self.vec(aty, self.w))
-        loose = id(r) in em.nest.loose
-        parts = [self.shuffle(v, np.arange(k, k + self.lanes))
-                 for k in range(0, self.w, self.lanes)]
-        acc = identity(r.op, parts[0].type)
-        for part in parts:                          # whole registers, lane by lane
-            acc = combine(b, r.op, acc, part, loose)
-        width = self.lanes
-        while width > self.g:                       # then the halves: columns of one row
-            width //= 2
-            acc = combine(b, r.op, self.shuffle(acc, np.arange(width)),
-                          self.shuffle(acc, np.arange(width, 2 * width)), loose)
+        acc = self.fold(v, r.op, id(r) in em.nest.loose, self.g)   # columns of one row
         out = convert(b, acc, self.vec(em.reg(r), self.g))
         at = ("R", "0") if r.attrs["keepdims"] else ("R",)
         if id(r) in self.kept:
@@ -444,16 +448,7 @@ class PackedRows:
         v = convert(b, v, self.vec(slot.allocated_type, self.w))
         v = b.select(self.spread(self.counted()), v, identity(r.op, v.type))
         loose = id(r) in em.nest.loose
-        parts = [self.shuffle(v, np.arange(k, k + self.lanes))
-                 for k in range(0, self.w, self.lanes)]
-        acc = parts[0]
-        for part in parts[1:]:
-            acc = combine(b, r.op, acc, part, loose)
-        width = self.lanes
-        while width > 1:
-            width //= 2
-            acc = combine(b, r.op, self.shuffle(acc, np.arange(width)),
-                          self.shuffle(acc, np.arange(width, 2 * width)), loose)
+        acc = self.fold(v, r.op, loose, 1)
         total = b.load(slot, typ=slot.allocated_type)
         b.store(combine(b, r.op, total, b.extract_element(acc, const(I32, 0)), loose), slot)
 
