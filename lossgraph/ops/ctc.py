@@ -117,10 +117,9 @@ def _checked(lp, labels, in_len, lab_len, blank):
     return np.asarray(lp, dtype=np.float64), ext, in_len, lab_len, blank
 
 
-def _shift(a, k, allowed=None, out=None):
-    """a moved k states up the lattice (k < 0: down), -inf where nothing moved in (and, with
-    allowed, where allowed is False); into out when given."""
-    out = np.full_like(a, NEG_INF) if out is None else out
+def _shift(a, k, out, allowed=None):
+    """a moved k states up the lattice (k < 0: down) into out, -inf where nothing moved in
+    (and, with allowed, where allowed is False)."""
     if k > 0:
         out[:, :k] = NEG_INF
         out[:, k:] = a[:, :-k]
@@ -180,8 +179,8 @@ def _forward(lp, ext, in_len, lab_len, blank, keep=True):
     prev = np.where(valid & (states < 2), 0.0, NEG_INF)  # a path may start in state 0 or 1
     here, one, two, acc, m = (np.empty((N, K)) for _ in range(5))
     for t in range(T):
-        move = prev if t == 0 else _lse3(prev, _shift(prev, 1, out=one),
-                                         _shift(prev, 2, skip, out=two), out=acc, m=m)
+        move = prev if t == 0 else _lse3(prev, _shift(prev, 1, one), _shift(prev, 2, two, skip),
+                                         out=acc, m=m)
         np.add(move, emit[t], out=here)
         if keep:
             alpha[t] = here
@@ -204,7 +203,7 @@ def _backward(parts, in_len):
     for t in range(T - 1, -1, -1):
         if t + 1 < T:       # beta[t] is -inf: live frames take rec, each last frame final
             np.add(beta[t + 1], emit[t + 1], out=b)
-            np.copyto(beta[t], _lse3(b, _shift(b, -1, out=one), _shift(b, -2, skip_from, out=two),
+            np.copyto(beta[t], _lse3(b, _shift(b, -1, one), _shift(b, -2, two, skip_from),
                                      out=rec, m=m), where=live[t][:, None])
         np.copyto(beta[t], final, where=(t == in_len - 1)[:, None])
     return beta
