@@ -29,11 +29,11 @@ class Workload:
         rng = np.random.default_rng(seed)
         if self.classes:
             rows = max(n // self.classes, 1)
-            labels = rng.integers(0, self.classes, size=rows)
+            pred = rng.normal(size=(rows, self.classes)).astype(dtype)
+            labels = rng.integers(0, self.classes, size=rows)       # drawn after pred, as before
             target = labels if not self.soft else \
                 (0.9 * np.eye(self.classes)[labels] + 0.1 / self.classes).astype(dtype)
-            return {"pred": rng.normal(size=(rows, self.classes)).astype(dtype),
-                    "target": target}
+            return {"pred": pred, "target": target}
         target = rng.normal(size=n) if self.name != "bce_logits" else \
             (rng.random(n) > 0.5).astype(np.float64)
         return {"pred": (2 * rng.normal(size=n)).astype(dtype), "target": target.astype(dtype)}
